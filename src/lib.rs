@@ -1,0 +1,3 @@
+//! mobikectl: IKEv2 and MOBIKE (RFC 4555) codec, capture dissector and peer.
+pub mod capture;
+pub mod wire;
