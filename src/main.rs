@@ -1,1 +1,51 @@
-fn main() {}
+use std::io::{self, BufWriter, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use mobikectl::cli::{self, args::Command, Cli};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    match cli.command {
+        Command::Decode(args) => {
+            let mut err = io::stderr().lock();
+            match cli::decode::run(&args, &mut out, &mut err) {
+                Ok(outcome) if outcome.malformed > 0 => {
+                    let _ = out.flush();
+                    let _ = writeln!(err, "mobikectl: {} malformed or truncated input(s)", outcome.malformed);
+                    ExitCode::from(1)
+                }
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => {
+                    let _ = out.flush();
+                    let _ = writeln!(err, "mobikectl: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Completions { shell } => {
+            cli::write_completions(shell, &mut out);
+            finish(out)
+        }
+        Command::Man => match cli::write_man(&mut out) {
+            Ok(()) => finish(out),
+            Err(e) => {
+                eprintln!("mobikectl: {e}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+fn finish(mut out: impl Write) -> ExitCode {
+    match out.flush() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mobikectl: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

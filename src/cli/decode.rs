@@ -1,0 +1,260 @@
+//! `mobikectl decode`: capture events in, one rendering per IKE message out.
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+use serde_json::{Map, Value};
+
+use super::args::{DecodeArgs, Format};
+use super::filter::MessageFilter;
+use super::table::Summary;
+use super::text;
+use crate::capture::{CaptureEvent, CaptureOptions, CaptureReader, IkePacket, Severity, Transport};
+use crate::dissect;
+use crate::wire::Message;
+
+/// How a decode run ended, for the exit status.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// IKE messages decoded (after filtering).
+    pub messages: u64,
+    /// Malformed or truncated inputs seen (packets, messages or notify data).
+    pub malformed: u64,
+}
+
+/// Runs `decode`, writing to `out` and diagnostics to `diag`. An `Err` means an input could not
+/// be opened at all; malformed content is counted in the outcome and decoding goes on.
+pub fn run(args: &DecodeArgs, out: &mut dyn Write, diag: &mut dyn Write) -> Result<Outcome, String> {
+    let filter = MessageFilter::parse(&args.filter)?;
+    let options = CaptureOptions {
+        tcp_ports: args.tcp_ports.clone(),
+        udp_ports: args.udp_ports.clone(),
+        ..CaptureOptions::default()
+    };
+    let mut run = DecodeRun {
+        args,
+        filter,
+        summary: Summary::default(),
+        outcome: Outcome::default(),
+    };
+    let result = if let Some(iface) = &args.interface {
+        let reader = CaptureReader::open_live(iface, &options)
+            .map_err(|e| format!("cannot capture on {iface}: {e}"))?;
+        run.feed(reader, iface, out, diag)
+    } else {
+        let mut result = Ok(());
+        for path in &args.files {
+            let name = path.display().to_string();
+            let reader = CaptureReader::open_file(path, &options)
+                .map_err(|e| format!("cannot read {name}: {e}"))?;
+            result = run.feed(reader, &name, out, diag);
+            if result.is_err() {
+                break;
+            }
+        }
+        result
+    };
+    match result {
+        Ok(()) => {}
+        // A closed pipe (`| head`) ends output early; that is not an error.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(run.outcome),
+        Err(e) => return Err(format!("writing output: {e}")),
+    }
+    if args.format == Format::Table {
+        run.summary.render(out).map_err(|e| format!("writing output: {e}"))?;
+    }
+    out.flush().ok();
+    Ok(run.outcome)
+}
+
+struct DecodeRun<'a> {
+    args: &'a DecodeArgs,
+    filter: MessageFilter,
+    summary: Summary,
+    outcome: Outcome,
+}
+
+impl DecodeRun<'_> {
+    fn feed(
+        &mut self,
+        mut reader: CaptureReader,
+        source: &str,
+        out: &mut dyn Write,
+        diag: &mut dyn Write,
+    ) -> io::Result<()> {
+        while let Some(event) = reader.next_event() {
+            match event {
+                CaptureEvent::Ike(pkt) => self.ike(&pkt, source, out, diag)?,
+                CaptureEvent::Esp(esp) => self.summary.esp(&esp),
+                CaptureEvent::Keepalive(_) => self.summary.keepalive(),
+                CaptureEvent::Diagnostic(d) => {
+                    if d.severity == Severity::Malformed {
+                        self.outcome.malformed += 1;
+                    }
+                    self.summary.diagnostic(d.severity);
+                    writeln!(diag, "{source}: frame {}: {}: {}", d.frame, d.severity, d.message)?;
+                }
+            }
+            if let (Some(limit), true) = (self.args.count, self.args.interface.is_some()) {
+                if self.outcome.messages >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn ike(
+        &mut self,
+        pkt: &IkePacket,
+        source: &str,
+        out: &mut dyn Write,
+        diag: &mut dyn Write,
+    ) -> io::Result<()> {
+        let msg = match Message::parse(&pkt.data) {
+            Ok(msg) => msg,
+            Err(err) => {
+                self.outcome.malformed += 1;
+                writeln!(diag, "{source}: frame {}: malformed IKE message: {err}", pkt.frame)?;
+                if self.filter.is_empty() {
+                    self.malformed_record(pkt, &err.to_string(), out)?;
+                }
+                return Ok(());
+            }
+        };
+        if !self.filter.matches(&msg.header, pkt.src, pkt.dst) {
+            return Ok(());
+        }
+        self.outcome.messages += 1;
+        if self.args.format == Format::Table {
+            self.summary.message(pkt, &msg.header);
+            return Ok(());
+        }
+        let record = message_record(pkt, &msg);
+        let malformed = count_malformed(&record);
+        if malformed > 0 {
+            self.outcome.malformed += malformed;
+            writeln!(diag, "{source}: frame {}: {malformed} malformed notify payload(s)", pkt.frame)?;
+        }
+        match self.args.format {
+            Format::Json => {
+                serde_json::to_writer(&mut *out, &record)?;
+                out.write_all(b"\n")
+            }
+            _ => text::render_message(&record, &msg, &pkt.data, self.args.hex, out),
+        }
+    }
+
+    /// A message that did not parse is still shown, so nothing is silently lost.
+    fn malformed_record(&mut self, pkt: &IkePacket, error: &str, out: &mut dyn Write) -> io::Result<()> {
+        match self.args.format {
+            Format::Json => {
+                let mut record = packet_fields(pkt);
+                record.insert("error".into(), Value::from(error));
+                record.insert("data".into(), Value::from(hex::encode(&pkt.data)));
+                serde_json::to_writer(&mut *out, &Value::Object(record))?;
+                out.write_all(b"\n")
+            }
+            Format::Text => text::render_malformed(pkt, error, out),
+            Format::Table => Ok(()),
+        }
+    }
+}
+
+/// The JSON Lines object of one IKE message (schema in README).
+pub fn message_record(pkt: &IkePacket, msg: &Message) -> Value {
+    let mut record = packet_fields(pkt);
+    if let Value::Object(header) = dissect::header_json(&msg.header) {
+        record.extend(header);
+    }
+    record.insert("payloads".into(), dissect::payloads_json(msg));
+    Value::Object(record)
+}
+
+fn packet_fields(pkt: &IkePacket) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("frame".into(), Value::from(pkt.frame));
+    m.insert("time".into(), Value::from(rfc3339_micros(pkt.time_us)));
+    m.insert("src".into(), Value::from(pkt.src.to_string()));
+    m.insert("sport".into(), Value::from(pkt.sport));
+    m.insert("dst".into(), Value::from(pkt.dst.to_string()));
+    m.insert("dport".into(), Value::from(pkt.dport));
+    m.insert("transport".into(), Value::from(transport_name(pkt.transport)));
+    m
+}
+
+/// The `transport` value: how the IKE message travelled.
+pub fn transport_name(t: Transport) -> &'static str {
+    match t {
+        Transport::Udp => "udp",
+        Transport::UdpEncap => "udp-encap",
+        Transport::Tcp => "tcp",
+    }
+}
+
+/// Malformed notify data is reported by the dissector with a `malformed` key.
+fn count_malformed(value: &Value) -> u64 {
+    match value {
+        Value::Object(m) => {
+            u64::from(m.contains_key("malformed")) + m.values().map(count_malformed).sum::<u64>()
+        }
+        Value::Array(a) => a.iter().map(count_malformed).sum(),
+        _ => 0,
+    }
+}
+
+/// `2026-11-23T10:11:28.123456Z` from microseconds since the Unix epoch.
+pub fn rfc3339_micros(time_us: i64) -> String {
+    let secs = time_us.div_euclid(1_000_000);
+    let micros = time_us.rem_euclid(1_000_000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
+}
+
+/// Proleptic Gregorian date from days since 1970-01-01 (H. Hinnant's civil_from_days).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// `addr:port`, with brackets for IPv6.
+pub fn endpoint(addr: IpAddr, port: u16) -> String {
+    match addr {
+        IpAddr::V4(a) => format!("{a}:{port}"),
+        IpAddr::V6(a) => format!("[{a}]:{port}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_with_microseconds() {
+        assert_eq!(rfc3339_micros(0), "1970-01-01T00:00:00.000000Z");
+        // 2026-11-23T10:11:28.000042Z
+        assert_eq!(rfc3339_micros(1_795_428_688_000_042), "2026-11-23T10:11:28.000042Z");
+        assert_eq!(rfc3339_micros(951_782_400_500_000), "2000-02-29T00:00:00.500000Z");
+        assert_eq!(rfc3339_micros(-1), "1969-12-31T23:59:59.999999Z");
+    }
+
+    #[test]
+    fn malformed_markers_are_counted_at_any_depth() {
+        let v: Value = serde_json::json!({"payloads": [{"malformed": "x"}, {"payloads": [{"malformed": "y"}]}]});
+        assert_eq!(count_malformed(&v), 2);
+    }
+}

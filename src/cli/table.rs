@@ -1,0 +1,154 @@
+//! `--format table`: a summary per IKE SA, per exchange and per ESP SPI.
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, Write};
+
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+
+use super::decode::{endpoint, rfc3339_micros};
+use crate::capture::{EspPacket, IkePacket, Severity};
+use crate::wire::{registry, Header};
+
+#[derive(Debug, Default)]
+struct IkeSaRow {
+    spi_r: u64,
+    peers: BTreeSet<String>,
+    exchanges: BTreeMap<String, u64>,
+    messages: u64,
+    first_us: i64,
+    last_us: i64,
+}
+
+#[derive(Debug, Default)]
+struct ExchangeRow {
+    requests: u64,
+    responses: u64,
+    sas: BTreeSet<u64>,
+}
+
+#[derive(Debug, Default)]
+struct EspRow {
+    flows: BTreeSet<String>,
+    packets: u64,
+    bytes: u64,
+    encap: bool,
+}
+
+/// Everything the tables show, accumulated while the capture streams by.
+#[derive(Debug, Default)]
+pub struct Summary {
+    // An IKE SA is known by its initiator SPI: the responder SPI is zero in the first request.
+    sas: BTreeMap<u64, IkeSaRow>,
+    exchanges: BTreeMap<String, ExchangeRow>,
+    esp: BTreeMap<u32, EspRow>,
+    keepalives: u64,
+    diagnostics: BTreeMap<String, u64>,
+}
+
+fn exchange_label(exchange_type: u8) -> String {
+    registry::exchange_name(exchange_type)
+        .map(str::to_string)
+        .unwrap_or_else(|| exchange_type.to_string())
+}
+
+impl Summary {
+    /// Counts one IKE message.
+    pub fn message(&mut self, pkt: &IkePacket, h: &Header) {
+        let name = exchange_label(h.exchange_type);
+        let sa = self.sas.entry(h.spi_i).or_insert_with(|| IkeSaRow {
+            first_us: pkt.time_us,
+            ..IkeSaRow::default()
+        });
+        if sa.spi_r == 0 {
+            sa.spi_r = h.spi_r;
+        }
+        sa.peers.insert(endpoint(pkt.src, pkt.sport));
+        sa.peers.insert(endpoint(pkt.dst, pkt.dport));
+        *sa.exchanges.entry(name.clone()).or_default() += 1;
+        sa.messages += 1;
+        sa.first_us = sa.first_us.min(pkt.time_us);
+        sa.last_us = sa.last_us.max(pkt.time_us);
+        let ex = self.exchanges.entry(name).or_default();
+        if h.is_response() {
+            ex.responses += 1;
+        } else {
+            ex.requests += 1;
+        }
+        ex.sas.insert(h.spi_i);
+    }
+
+    /// Counts one ESP packet by SPI.
+    pub fn esp(&mut self, esp: &EspPacket) {
+        let row = self.esp.entry(esp.spi).or_default();
+        row.flows.insert(format!("{} -> {}", esp.src, esp.dst));
+        row.packets += 1;
+        row.bytes += esp.len as u64;
+        row.encap |= esp.encap;
+    }
+
+    /// Counts one NAT-T keepalive.
+    pub fn keepalive(&mut self) {
+        self.keepalives += 1;
+    }
+
+    /// Counts one capture diagnostic.
+    pub fn diagnostic(&mut self, severity: Severity) {
+        *self.diagnostics.entry(severity.to_string()).or_default() += 1;
+    }
+
+    /// Writes the tables.
+    pub fn render(&self, out: &mut dyn Write) -> io::Result<()> {
+        let mut sas = new_table(&["SPIi", "SPIr", "peers", "exchanges", "messages", "first", "last"]);
+        for (spi_i, sa) in &self.sas {
+            let exchanges: Vec<String> = sa.exchanges.iter().map(|(n, c)| format!("{n} ×{c}")).collect();
+            sas.add_row(vec![
+                format!("{spi_i:016x}"),
+                format!("{:016x}", sa.spi_r),
+                sa.peers.iter().cloned().collect::<Vec<_>>().join("\n"),
+                exchanges.join("\n"),
+                sa.messages.to_string(),
+                rfc3339_micros(sa.first_us),
+                rfc3339_micros(sa.last_us),
+            ]);
+        }
+        writeln!(out, "IKE SAs\n{sas}")?;
+
+        let mut ex = new_table(&["exchange", "requests", "responses", "IKE SAs"]);
+        for (name, row) in &self.exchanges {
+            ex.add_row(vec![
+                name.clone(),
+                row.requests.to_string(),
+                row.responses.to_string(),
+                row.sas.len().to_string(),
+            ]);
+        }
+        writeln!(out, "\nExchanges\n{ex}")?;
+
+        if !self.esp.is_empty() {
+            let mut esp = new_table(&["ESP SPI", "flows", "packets", "bytes", "UDP-encapsulated"]);
+            for (spi, row) in &self.esp {
+                esp.add_row(vec![
+                    format!("{spi:08x}"),
+                    row.flows.iter().cloned().collect::<Vec<_>>().join("\n"),
+                    row.packets.to_string(),
+                    row.bytes.to_string(),
+                    if row.encap { "yes" } else { "no" }.to_string(),
+                ]);
+            }
+            writeln!(out, "\nESP\n{esp}")?;
+        }
+        if self.keepalives > 0 {
+            writeln!(out, "\nNAT-T keepalives: {}", self.keepalives)?;
+        }
+        for (severity, count) in &self.diagnostics {
+            writeln!(out, "{severity} diagnostics: {count}")?;
+        }
+        Ok(())
+    }
+}
+
+fn new_table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(header.to_vec());
+    t
+}

@@ -1,0 +1,209 @@
+//! Text output: one header line per IKE message, then an indented tree of its payloads.
+//!
+//! The tree is rendered from the same JSON object the JSON output prints, so both always show
+//! the same decoded values: scalars go on the payload's line as `key=value`, nested lists of
+//! objects (proposals, transforms, selectors, inner payloads) go on indented lines below.
+use std::io::{self, Write};
+
+use serde_json::{Map, Value};
+
+use super::decode::{endpoint, rfc3339_micros, transport_name};
+use crate::capture::IkePacket;
+use crate::wire::Message;
+
+/// Keys that the payload's head already shows in another form.
+const HEAD_KEYS: &[&str] = &["type", "name", "critical", "notify_type", "notify"];
+
+/// Writes one decoded message.
+pub fn render_message(
+    record: &Value,
+    msg: &Message,
+    data: &[u8],
+    hex_dump: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let field = |k: &str| record.get(k).cloned().unwrap_or(Value::Null);
+    let flag = |k: &str| record.get(k).and_then(Value::as_bool).unwrap_or(false);
+    writeln!(
+        out,
+        "frame {} {} {} -> {} {} {} mid={} {} {} spi_i={} spi_r={}",
+        field("frame"),
+        plain(&field("time")),
+        endpoint_of(record, "src", "sport"),
+        endpoint_of(record, "dst", "dport"),
+        plain(&field("transport")),
+        plain(&field("exchange")),
+        field("message_id"),
+        if flag("initiator") { "initiator" } else { "responder" },
+        if flag("response") { "response" } else { "request" },
+        plain(&field("spi_i")),
+        plain(&field("spi_r")),
+    )?;
+    let empty = Vec::new();
+    let payloads = record.get("payloads").and_then(Value::as_array).unwrap_or(&empty);
+    let spans = payload_spans(msg, data.len());
+    for (i, payload) in payloads.iter().enumerate() {
+        if let Value::Object(p) = payload {
+            render_object(p, 1, true, out)?;
+            if hex_dump {
+                if let Some(bytes) = spans.get(i).and_then(|&(start, end)| data.get(start..end)) {
+                    hex_lines(bytes, 3, out)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A message that did not parse: its addresses, the error and the raw bytes.
+pub fn render_malformed(pkt: &IkePacket, error: &str, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "frame {} {} {} -> {} {} MALFORMED: {error}",
+        pkt.frame,
+        rfc3339_micros(pkt.time_us),
+        endpoint(pkt.src, pkt.sport),
+        endpoint(pkt.dst, pkt.dport),
+        transport_name(pkt.transport),
+    )?;
+    hex_lines(&pkt.data, 2, out)
+}
+
+fn endpoint_of(record: &Value, addr: &str, port: &str) -> String {
+    let port = record.get(port).and_then(Value::as_u64).unwrap_or(0);
+    match record.get(addr).and_then(Value::as_str).map(str::parse) {
+        Some(Ok(ip)) => endpoint(ip, port as u16),
+        _ => format!("?:{port}"),
+    }
+}
+
+/// The byte range of each payload in the message, from the parsed offsets.
+fn payload_spans(msg: &Message, len: usize) -> Vec<(usize, usize)> {
+    let end = (msg.header.length as usize).min(len).saturating_sub(msg.trailing.len());
+    let starts: Vec<usize> = msg.payloads.iter().map(|p| p.offset).collect();
+    starts
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| (s, starts.get(i + 1).copied().unwrap_or(end).max(s)))
+        .collect()
+}
+
+fn render_object(obj: &Map<String, Value>, depth: usize, payload: bool, out: &mut dyn Write) -> io::Result<()> {
+    let indent = "  ".repeat(depth);
+    let mut line = indent.clone();
+    if payload {
+        line.push_str(&payload_head(obj));
+    }
+    let mut nested = Vec::new();
+    for (key, value) in obj {
+        if payload && HEAD_KEYS.contains(&key.as_str()) {
+            continue;
+        }
+        match value {
+            Value::Array(items) if items.iter().any(|v| v.is_object()) => nested.push((key, value)),
+            Value::Object(_) => nested.push((key, value)),
+            _ => {
+                if line.len() > indent.len() {
+                    line.push(' ');
+                }
+                line.push_str(key);
+                line.push('=');
+                line.push_str(&inline(value));
+            }
+        }
+    }
+    writeln!(out, "{line}")?;
+    for (key, value) in nested {
+        let inner_payloads = key == "payloads";
+        writeln!(out, "{indent}  {key}:")?;
+        match value {
+            Value::Array(items) => {
+                for item in items {
+                    match item {
+                        Value::Object(o) => render_object(o, depth + 2, inner_payloads, out)?,
+                        other => writeln!(out, "{indent}    {}", inline(other))?,
+                    }
+                }
+            }
+            Value::Object(o) => render_object(o, depth + 2, false, out)?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// `SA`, `N(COOKIE2)`, `N(16500)`, with `critical` when the critical bit is set.
+fn payload_head(obj: &Map<String, Value>) -> String {
+    let name = obj.get("name").map(plain).unwrap_or_else(|| "?".into());
+    let mut head = match (obj.get("notify"), obj.get("notify_type")) {
+        (Some(Value::String(n)), _) => format!("{name}({n})"),
+        (_, Some(t)) => format!("{name}({t})"),
+        _ => name,
+    };
+    if obj.get("critical").and_then(Value::as_bool) == Some(true) {
+        head.push_str(" critical");
+    }
+    head
+}
+
+fn plain(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+fn inline(v: &Value) -> String {
+    match v {
+        Value::Array(items) => format!("[{}]", items.iter().map(inline).collect::<Vec<_>>().join(", ")),
+        Value::String(s) if s.is_empty() => "\"\"".into(),
+        other => plain(other),
+    }
+}
+
+fn hex_lines(bytes: &[u8], depth: usize, out: &mut dyn Write) -> io::Result<()> {
+    let indent = "  ".repeat(depth);
+    for (i, chunk) in bytes.chunks(16).enumerate() {
+        let hex = hex::encode(chunk);
+        let spaced: Vec<&str> = (0..chunk.len()).filter_map(|j| hex.get(2 * j..2 * j + 2)).collect();
+        writeln!(out, "{indent}{:04x}  {}", i * 16, spaced.join(" "))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn payload_lines_put_scalars_inline_and_lists_below() {
+        let p = json!({"type": 41, "name": "N", "critical": false, "notify_type": 16397,
+            "notify": "ADDITIONAL_IP4_ADDRESS", "protocol_id": 0, "address": "192.0.2.10"});
+        let mut out = Vec::new();
+        render_object(p.as_object().unwrap(), 1, true, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "  N(ADDITIONAL_IP4_ADDRESS) protocol_id=0 address=192.0.2.10\n"
+        );
+
+        let sa = json!({"type": 33, "name": "SA", "critical": true,
+            "proposals": [{"number": 1, "protocol": "IKE", "transforms": [{"type_name": "ENCR", "id_name": "ENCR_AES_CBC"}]}]});
+        let mut out = Vec::new();
+        render_object(sa.as_object().unwrap(), 1, true, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "  SA critical\n    proposals:\n      number=1 protocol=IKE\n        transforms:\n          type_name=ENCR id_name=ENCR_AES_CBC\n"
+        );
+    }
+
+    #[test]
+    fn hex_dump_has_offsets() {
+        let mut out = Vec::new();
+        hex_lines(&(0u8..20).collect::<Vec<_>>(), 1, &mut out).unwrap();
+        let s = String::from_utf8(out).unwrap();
+        assert!(s.starts_with("  0000  00 01 02"), "{s}");
+        assert!(s.contains("\n  0010  10 11 12 13\n"), "{s}");
+    }
+}
