@@ -47,6 +47,7 @@
 //! # Whole message ([`message_json`])
 //! `{header, payloads, trailing?, warnings?}`: `trailing` (hex) and `warnings` (strings)
 //! appear only when non-empty.
+#![warn(missing_docs)]
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -461,4 +462,186 @@ pub fn payload_json(p: &Payload) -> Value {
         }
     }
     Value::Object(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{Delete, Eap, Id, Notify, Sk, Skf, Ts};
+    use std::borrow::Cow;
+
+    fn pj(t: u8, body: PayloadBody<'static>) -> Value {
+        payload_json(&Payload::new(t, body))
+    }
+
+    #[test]
+    fn header_keys() {
+        let h = Header {
+            spi_i: 0xade3_a663_cde3_f4e0,
+            spi_r: 1,
+            next_payload: 46,
+            version: 0x20,
+            exchange_type: 37,
+            flags: 0x28,
+            message_id: 3,
+            length: 80,
+        };
+        let v = header_json(&h);
+        assert_eq!(v["spi_i"], "ade3a663cde3f4e0");
+        assert_eq!(v["spi_r"], "0000000000000001");
+        assert_eq!(v["exchange"], "INFORMATIONAL");
+        assert_eq!(v["exchange_type"], 37);
+        assert_eq!(v["initiator"], true);
+        assert_eq!(v["response"], true);
+        assert_eq!(v["version"], "2.0");
+        assert_eq!(v["message_id"], 3);
+        let v = header_json(&Header {
+            exchange_type: 99,
+            ..h
+        });
+        assert_eq!(v["exchange"], "99");
+    }
+
+    #[test]
+    fn notify_keys() {
+        let v = pj(
+            41,
+            PayloadBody::Notify(Notify::new(
+                16397,
+                NotifyData::AdditionalIp4(Ipv4Addr::new(192, 0, 2, 10)),
+            )),
+        );
+        assert_eq!(v["type"], 41);
+        assert_eq!(v["name"], "N");
+        assert_eq!(v["critical"], false);
+        assert_eq!(v["notify_type"], 16397);
+        assert_eq!(v["notify"], "ADDITIONAL_IP4_ADDRESS");
+        assert_eq!(v["address"], "192.0.2.10");
+        let v = pj(
+            41,
+            PayloadBody::Notify(Notify::new(
+                16401,
+                NotifyData::Cookie2(Cow::Owned(vec![0xab; 8])),
+            )),
+        );
+        assert_eq!(v["cookie"], "abababababababab");
+        let v = pj(
+            41,
+            PayloadBody::Notify(Notify::new(16388, NotifyData::NatDetection([1; 20]))),
+        );
+        assert_eq!(v["hash"], "0101010101010101010101010101010101010101");
+        let v = pj(
+            41,
+            PayloadBody::Notify(Notify::new(
+                16402,
+                NotifyData::NoNatsAllowed {
+                    src: "10.0.0.1".parse().unwrap(),
+                    dst: "10.0.0.2".parse().unwrap(),
+                    src_port: 4500,
+                    dst_port: 500,
+                },
+            )),
+        );
+        assert_eq!(v["src_address"], "10.0.0.1");
+        assert_eq!(v["dst_port"], 500);
+        let v = pj(
+            41,
+            PayloadBody::Notify(Notify::new(
+                16397,
+                NotifyData::Malformed {
+                    offset: 44,
+                    expected: "4 bytes (IPv4 address)",
+                    raw: Cow::Owned(vec![1, 2, 3]),
+                },
+            )),
+        );
+        assert_eq!(
+            v["malformed"],
+            "offset 44: expected 4 bytes (IPv4 address), got 3 byte(s)"
+        );
+        assert_eq!(v["data"], "010203");
+    }
+
+    #[test]
+    fn other_payload_keys() {
+        let v = pj(
+            35,
+            PayloadBody::Id(Id {
+                id_type: 2,
+                reserved: [0; 3],
+                data: Cow::Borrowed(b"moon.strongswan.org"),
+            }),
+        );
+        assert_eq!(v["name"], "IDi");
+        assert_eq!(v["id"], "moon.strongswan.org");
+        assert_eq!(v["id_type_name"], "ID_FQDN");
+        let v = pj(
+            46,
+            PayloadBody::Sk(Sk {
+                next_payload: 41,
+                data: Cow::Owned(vec![0; 48]),
+            }),
+        );
+        assert_eq!(
+            (v["next_payload"].clone(), v["length"].clone()),
+            (json!(41), json!(48))
+        );
+        let v = pj(
+            53,
+            PayloadBody::Skf(Skf {
+                next_payload: 0,
+                fragment_number: 2,
+                total_fragments: 3,
+                data: Cow::Owned(vec![0; 4]),
+            }),
+        );
+        assert_eq!(v["fragment_number"], 2);
+        assert_eq!(v["total_fragments"], 3);
+        let v = pj(
+            42,
+            PayloadBody::Delete(Delete::new(3, 4, &[&[0xc1, 0xb2, 0xa3, 0x94]])),
+        );
+        assert_eq!(v["spis"], json!(["c1b2a394"]));
+        assert_eq!(v["protocol"], "ESP");
+        let v = pj(
+            44,
+            PayloadBody::Ts(Ts::new(vec![TrafficSelector::Ipv4 {
+                ip_protocol: 0,
+                start_port: 0,
+                end_port: 65535,
+                start: Ipv4Addr::new(10, 1, 0, 0),
+                end: Ipv4Addr::new(10, 1, 255, 255),
+            }])),
+        );
+        assert_eq!(v["name"], "TSi");
+        assert_eq!(v["selectors"][0]["start_address"], "10.1.0.0");
+        assert_eq!(v["selectors"][0]["end_port"], 65535);
+        let v = pj(
+            48,
+            PayloadBody::Eap(Eap {
+                code: 3,
+                identifier: 1,
+                eap_type: None,
+                data: Cow::Borrowed(&[]),
+            }),
+        );
+        assert_eq!(v["code_name"], "Success");
+        assert_eq!(v["eap_type"], Value::Null);
+        let v = pj(
+            47,
+            PayloadBody::Cp(crate::wire::Cp {
+                cfg_type: 2,
+                reserved: [0; 3],
+                attributes: vec![crate::wire::CfgAttribute::new(
+                    1,
+                    Cow::Borrowed(&[10, 3, 0, 1]),
+                )],
+            }),
+        );
+        assert_eq!(v["attributes"][0]["address"], "10.3.0.1");
+        assert_eq!(v["attributes"][0]["value"], "0a030001");
+        let v = pj(222, PayloadBody::Unknown(Cow::Borrowed(&[0xff])));
+        assert_eq!(v["name"], Value::Null);
+        assert_eq!(v["data"], "ff");
+    }
 }

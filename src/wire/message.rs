@@ -236,6 +236,23 @@ fn payload_label(ty: u8) -> &'static str {
     registry::payload_name(ty).unwrap_or("unknown")
 }
 
+/// Cheap pre-scan: how many payloads the chain appears to hold (for the Vec capacity only).
+fn count_payloads(first_type: u8, bytes: &[u8]) -> usize {
+    let (mut ty, mut at, mut n) = (first_type, 0usize, 0usize);
+    while ty != pt::NONE && n < 64 {
+        let Some(&[next, _, hi, lo]) = bytes.get(at..at + 4) else {
+            break;
+        };
+        n += 1;
+        if matches!(ty, pt::SK | pt::SKF) {
+            break;
+        }
+        ty = next;
+        at += (u16::from_be_bytes([hi, lo]) as usize).max(4);
+    }
+    n.max(1)
+}
+
 /// Parse a chain of payloads starting with type `first_type`, from `bytes` whose first byte
 /// sits at absolute offset `base_offset` (used in error offsets and [`Payload::offset`]).
 ///
@@ -249,7 +266,7 @@ pub fn parse_payload_chain(
     base_offset: usize,
 ) -> Result<(Vec<Payload<'_>>, &[u8]), WireError> {
     let mut r = Reader::new(bytes, base_offset);
-    let mut payloads = Vec::with_capacity(8);
+    let mut payloads = Vec::with_capacity(count_payloads(first_type, bytes));
     let mut ty = first_type;
     let mut index = 0usize;
     while ty != pt::NONE {
@@ -358,7 +375,7 @@ impl<'a> Message<'a> {
 
     /// Encode; `header.next_payload` and `header.length` are recomputed.
     pub fn emit(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.header.length.max(256) as usize);
+        let mut out = Vec::with_capacity((self.header.length as usize).clamp(256, 65536));
         self.emit_into(&mut out);
         out
     }
@@ -468,4 +485,302 @@ pub fn payload_warnings(payloads: &[Payload<'_>]) -> Vec<WireError> {
         }
     }
     w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{notify_type as nt, CRITICAL};
+    use std::net::Ipv4Addr;
+
+    /// INFORMATIONAL request: N(UPDATE_SA_ADDRESSES), N(ADDITIONAL_IP4_ADDRESS 192.0.2.10),
+    /// N(COOKIE2), then an unknown critical payload type 200.
+    fn plain() -> Vec<u8> {
+        let mut m = vec![
+            1,
+            2,
+            3,
+            4,
+            5,
+            6,
+            7,
+            8,
+            9,
+            10,
+            11,
+            12,
+            13,
+            14,
+            15,
+            16, // SPIs
+            41,
+            0x20,
+            37,
+            0x08,
+            0,
+            0,
+            0,
+            7,
+            0,
+            0,
+            0,
+            0, // header, length patched below
+            41,
+            0,
+            0,
+            8,
+            0,
+            0,
+            0x40,
+            0x10, // N(UPDATE_SA_ADDRESSES)
+            41,
+            0,
+            0,
+            12,
+            0,
+            0,
+            0x40,
+            0x0d,
+            192,
+            0,
+            2,
+            10, // N(ADDITIONAL_IP4_ADDRESS)
+            200,
+            0,
+            0,
+            16,
+            0,
+            0,
+            0x40,
+            0x11,
+            1,
+            2,
+            3,
+            4,
+            5,
+            6,
+            7,
+            8, // N(COOKIE2)
+            0,
+            CRITICAL | 0x01,
+            0,
+            6,
+            0xde,
+            0xad, // unknown type 200, critical + reserved bit
+        ];
+        let l = m.len() as u32;
+        m[24..28].copy_from_slice(&l.to_be_bytes());
+        m
+    }
+
+    #[test]
+    fn parse_plain_message() {
+        let b = plain();
+        let m = Message::parse(&b).unwrap();
+        assert_eq!(m.header.exchange_type, crate::wire::INFORMATIONAL);
+        assert_eq!(m.header.message_id, 7);
+        assert_eq!(m.payloads.len(), 4);
+        assert_eq!(m.payloads[0].offset, 28);
+        assert_eq!(m.payloads[1].offset, 36);
+        assert_eq!(
+            m.notify(nt::ADDITIONAL_IP4_ADDRESS).unwrap().data,
+            NotifyData::AdditionalIp4(Ipv4Addr::new(192, 0, 2, 10))
+        );
+        assert_eq!(m.notifies().count(), 3);
+        let u = &m.payloads[3];
+        assert_eq!(u.payload_type, 200);
+        assert!(u.critical() && u.unknown_critical());
+        assert_eq!(
+            u.body,
+            PayloadBody::Unknown(Cow::Borrowed(&[0xde, 0xad][..]))
+        );
+        assert!(!m.payloads[0].critical());
+        assert!(m.trailing.is_empty());
+        let w = m.warnings();
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].offset, 64);
+        assert_eq!(m.emit(), b);
+        let owned = m.into_owned();
+        assert_eq!(owned.emit(), b);
+    }
+
+    #[test]
+    fn malformed_notify_does_not_fail_message() {
+        let mut b = plain();
+        // ADDITIONAL_IP4_ADDRESS with 3 bytes: shorten the payload, drop one address byte
+        b[36 + 3] = 11;
+        b.remove(47);
+        let l = b.len() as u32;
+        b[24..28].copy_from_slice(&l.to_be_bytes());
+        let m = Message::parse(&b).unwrap();
+        match &m.payloads[1].as_notify().unwrap().data {
+            NotifyData::Malformed {
+                offset,
+                expected,
+                raw,
+            } => {
+                assert_eq!(*offset, 44);
+                assert_eq!(*expected, "4 bytes (IPv4 address)");
+                assert_eq!(&raw[..], &[192, 0, 2]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let w = m.warnings();
+        assert_eq!(w.len(), 2);
+        assert_eq!(w[0].offset, 44);
+        assert_eq!(w[0].context, "N payload #2");
+        assert_eq!(m.emit(), b);
+    }
+
+    #[test]
+    fn trailing_bytes_kept() {
+        let mut b = plain();
+        let n = b.len();
+        b.extend_from_slice(&[0xee, 0xff]);
+        let l = b.len() as u32;
+        b[24..28].copy_from_slice(&l.to_be_bytes());
+        let m = Message::parse(&b).unwrap();
+        assert_eq!(&m.trailing[..], &[0xee, 0xff]);
+        assert_eq!(m.emit(), b);
+        assert_eq!(m.warnings().last().unwrap().offset, n);
+    }
+
+    #[test]
+    fn header_errors() {
+        let b = plain();
+        let e = Message::parse(&b[..20]).unwrap_err();
+        assert_eq!(e.context, "IKE header");
+        // length field larger than the data
+        let e = Message::parse(&b[..b.len() - 1]).unwrap_err();
+        assert_eq!(
+            (e.offset, e.kind),
+            (24, crate::wire::WireErrorKind::Truncated)
+        );
+        // length field smaller than the data
+        let mut long = b.clone();
+        long.push(0);
+        let e = Message::parse(&long).unwrap_err();
+        assert_eq!(
+            (e.offset, e.kind),
+            (24, crate::wire::WireErrorKind::Invalid)
+        );
+        // IKEv1
+        let mut v1 = b.clone();
+        v1[17] = 0x10;
+        let e = Message::parse(&v1).unwrap_err();
+        assert_eq!(e.offset, 17);
+        assert!(e.to_string().contains("major version 2, got 1.0"), "{e}");
+    }
+
+    #[test]
+    fn lying_payload_lengths() {
+        let b = plain();
+        // second payload claims 200 bytes
+        let mut x = b.clone();
+        x[36 + 3] = 200;
+        let e = Message::parse(&x).unwrap_err();
+        assert_eq!(e.offset, 38);
+        assert_eq!(e.context, "N payload #2");
+        assert_eq!(e.kind, crate::wire::WireErrorKind::Truncated);
+        // payload length below 4
+        let mut x = b.clone();
+        x[28 + 3] = 3;
+        let e = Message::parse(&x).unwrap_err();
+        assert_eq!((e.offset, &*e.context), (30, "N payload #1"));
+        assert_eq!(e.expected, "payload length >= 4, got 3");
+        // notify too short for its fixed part
+        let mut x = b.clone();
+        x[28 + 3] = 6;
+        let e = Message::parse(&x).unwrap_err();
+        assert_eq!(e.context, "N payload #1");
+        // last payload announces another one that is not there
+        let mut x = b.clone();
+        let n = x.len();
+        x[n - 6] = 41;
+        let e = Message::parse(&x).unwrap_err();
+        assert_eq!(e.offset, n);
+        assert_eq!(e.context, "N payload #5");
+        // every truncation with a consistent header length is an error
+        for cut in 28..b.len() {
+            let mut t = b[..cut].to_vec();
+            t[24..28].copy_from_slice(&(cut as u32).to_be_bytes());
+            assert!(Message::parse(&t).is_err() || cut == 28, "{cut}");
+        }
+    }
+
+    #[test]
+    fn sk_ends_chain_and_inner_chain_round_trips() {
+        // inner chain: N(UPDATE_SA_ADDRESSES), N(NO_ADDITIONAL_ADDRESSES)
+        let inner = [41, 0, 0, 8, 0, 0, 0x40, 0x10, 0, 0, 0, 8, 0, 0, 0x40, 0x0f];
+        let (p, rest) = parse_payload_chain(41, &inner, 1000).unwrap();
+        assert!(rest.is_empty());
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[1].offset, 1008);
+        assert_eq!(
+            p[1].as_notify().unwrap().notify_type,
+            nt::NO_ADDITIONAL_ADDRESSES
+        );
+        let mut out = Vec::new();
+        emit_payload_chain(&p, &mut out);
+        assert_eq!(out, inner);
+
+        // message: SK with next payload 41 and 8 bytes of "encrypted" data
+        let mut m = vec![0u8; 28];
+        m[16] = 46;
+        m[17] = 0x20;
+        m[18] = 37;
+        m.extend_from_slice(&[41, 0, 0, 12, 1, 2, 3, 4, 5, 6, 7, 8]);
+        let l = m.len() as u32;
+        m[24..28].copy_from_slice(&l.to_be_bytes());
+        let msg = Message::parse(&m).unwrap();
+        let sk = msg.sk().unwrap();
+        assert_eq!(sk.next_payload, 41);
+        assert_eq!(&sk.data[..], &[1, 2, 3, 4, 5, 6, 7, 8]);
+        let (iv, ct, icv) = msg.payloads[0].split_encrypted(2, 2).unwrap();
+        assert_eq!((iv, ct, icv), (&[1, 2][..], &[3, 4, 5, 6][..], &[7, 8][..]));
+        let e = msg.payloads[0].split_encrypted(8, 4).unwrap_err();
+        assert_eq!(e.offset, 32);
+        assert_eq!(msg.emit(), m);
+
+        // building by hand: header fields are recomputed
+        let built = Message {
+            header: Header {
+                version: 0x20,
+                exchange_type: 37,
+                ..Header::default()
+            },
+            payloads: vec![Payload::new(
+                46,
+                PayloadBody::Sk(Sk {
+                    next_payload: 41,
+                    data: Cow::Owned(vec![1, 2, 3, 4, 5, 6, 7, 8]),
+                }),
+            )],
+            trailing: Cow::Borrowed(&[]),
+        };
+        assert_eq!(built.emit(), m);
+    }
+
+    #[test]
+    fn skf_payload() {
+        let mut m = vec![0u8; 28];
+        m[16] = 53;
+        m[17] = 0x20;
+        m[18] = 35;
+        m.extend_from_slice(&[0, 0, 0, 12, 0, 2, 0, 2, 9, 9, 9, 9]);
+        let l = m.len() as u32;
+        m[24..28].copy_from_slice(&l.to_be_bytes());
+        let msg = Message::parse(&m).unwrap();
+        match &msg.payloads[0].body {
+            PayloadBody::Skf(f) => {
+                assert_eq!(
+                    (f.next_payload, f.fragment_number, f.total_fragments),
+                    (0, 2, 2)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(msg.payloads[0].split_encrypted(1, 1).unwrap().1, &[9, 9]);
+        assert_eq!(msg.emit(), m);
+    }
 }
