@@ -112,28 +112,6 @@ pub fn message_json(msg: &Message) -> Value {
     Value::Object(m)
 }
 
-/// Names of IKEv2 hash algorithms (RFC 7427 §7, RFC 8420).
-fn hash_algorithm_name(a: u16) -> Option<&'static str> {
-    Some(match a {
-        1 => "SHA1",
-        2 => "SHA2_256",
-        3 => "SHA2_384",
-        4 => "SHA2_512",
-        5 => "Identity",
-        _ => return None,
-    })
-}
-
-fn eap_code_name(c: u8) -> Option<&'static str> {
-    Some(match c {
-        1 => "Request",
-        2 => "Response",
-        3 => "Success",
-        4 => "Failure",
-        _ => return None,
-    })
-}
-
 fn eap_type_name(t: u8) -> Option<&'static str> {
     Some(match t {
         1 => "Identity",
@@ -224,7 +202,11 @@ fn notify_fields(o: &mut Map<String, Value>, d: &NotifyData) {
             put("algorithms", json!(v));
             put(
                 "algorithm_names",
-                Value::Array(v.iter().map(|a| nm(hash_algorithm_name(*a))).collect()),
+                Value::Array(
+                    v.iter()
+                        .map(|a| nm(registry::hash_algorithm_name(*a)))
+                        .collect(),
+                ),
             );
         }
         NotifyData::KeGroup(g) => {
@@ -451,7 +433,7 @@ pub fn payload_json(p: &Payload) -> Value {
         }
         PayloadBody::Eap(e) => {
             o.insert("code".into(), json!(e.code));
-            o.insert("code_name".into(), nm(eap_code_name(e.code)));
+            o.insert("code_name".into(), nm(registry::eap_code_name(e.code)));
             o.insert("identifier".into(), json!(e.identifier));
             o.insert("eap_type".into(), json!(e.eap_type));
             o.insert(

@@ -173,3 +173,26 @@ pub fn transform_attribute_name(t: u16) -> Option<&'static str> {
         _ => return None,
     })
 }
+
+/// Hash algorithm name (RFC 7427 SIGNATURE_HASH_ALGORITHMS).
+pub fn hash_algorithm_name(algorithm: u16) -> Option<&'static str> {
+    Some(match algorithm {
+        1 => "SHA1",
+        2 => "SHA2-256",
+        3 => "SHA2-384",
+        4 => "SHA2-512",
+        5 => "Identity",
+        _ => return None,
+    })
+}
+
+/// EAP code name.
+pub fn eap_code_name(code: u8) -> Option<&'static str> {
+    Some(match code {
+        1 => "Request",
+        2 => "Response",
+        3 => "Success",
+        4 => "Failure",
+        _ => return None,
+    })
+}
