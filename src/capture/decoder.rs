@@ -231,6 +231,49 @@ pub(crate) fn emit_esp(
     }
 }
 
+/// A fragmenting IPv6 fragment header.
+#[derive(Debug, Clone, Copy)]
+struct V6Frag {
+    /// Offset of the fragment data in the IPv6 packet.
+    data_start: usize,
+    next_header: IpNumber,
+    id: u32,
+    /// Byte offset of the data in the datagram.
+    offset: u16,
+    more: bool,
+}
+
+/// Find a fragment header that fragments the payload (offset or M flag non-zero).
+///
+/// The offset/M fields are read by hand: etherparse 0.16's `Ipv6FragmentHeaderSlice`
+/// reads them with the IPv4 bit layout (offset in the low 13 bits, M in the top bit),
+/// whereas RFC 8200 puts the offset in the top 13 bits and M in the lowest bit.
+fn find_fragment(exts: &Ipv6ExtensionsSlice<'_>) -> Option<V6Frag> {
+    let mut off = 40;
+    for ext in exts.clone() {
+        match ext {
+            Ipv6ExtensionSlice::Fragment(f) => {
+                let s = f.slice();
+                off += s.len();
+                let word = u16::from_be_bytes([*s.get(2)?, *s.get(3)?]);
+                let (offset, more) = (word & !7, word & 1 != 0);
+                return (offset != 0 || more).then_some(V6Frag {
+                    data_start: off,
+                    next_header: f.next_header(),
+                    id: f.identification(),
+                    offset,
+                    more,
+                });
+            }
+            Ipv6ExtensionSlice::HopByHop(s)
+            | Ipv6ExtensionSlice::Routing(s)
+            | Ipv6ExtensionSlice::DestinationOptions(s) => off += s.slice().len(),
+            Ipv6ExtensionSlice::Authentication(s) => off += s.slice().len(),
+        }
+    }
+    None
+}
+
 /// Decodes frames of one link type into [`CaptureEvent`]s.
 pub struct Decoder {
     link: LinkType,
@@ -450,8 +493,8 @@ impl Decoder {
                 ),
             );
         }
-        if pl.fragmented {
-            return self.ipv6_fragment(ctx, src, dst, b, plen, pl.incomplete, ip.extensions());
+        if let Some(frag) = find_fragment(ip.extensions()) {
+            return self.ipv6_fragment(ctx, src, dst, b, plen, pl.incomplete, frag);
         }
         if let Some((e, layer)) = ext_err {
             let is_len = matches!(e, etherparse::err::ipv6_exts::HeaderSliceError::Len(_));
@@ -474,27 +517,9 @@ impl Decoder {
         b: &[u8],
         plen: usize,
         cut: bool,
-        exts: &Ipv6ExtensionsSlice<'_>,
+        f: V6Frag,
     ) {
-        // The fragment's data starts right after the fragment header; etherparse may have
-        // looked further (it cannot know that a non-first fragment holds no headers).
-        let mut off = 40;
-        let mut found = None;
-        for ext in exts.clone() {
-            match ext {
-                Ipv6ExtensionSlice::Fragment(f) => {
-                    off += f.slice().len();
-                    found = Some(f);
-                    break;
-                }
-                Ipv6ExtensionSlice::HopByHop(s)
-                | Ipv6ExtensionSlice::Routing(s)
-                | Ipv6ExtensionSlice::DestinationOptions(s) => off += s.slice().len(),
-                Ipv6ExtensionSlice::Authentication(s) => off += s.slice().len(),
-            }
-        }
-        let Some(f) = found else { return };
-        let proto = f.next_header();
+        let proto = f.next_header;
         if !matches!(
             proto,
             IpNumber::UDP
@@ -506,7 +531,8 @@ impl Decoder {
         ) {
             return;
         }
-        let end = if cut {
+        let off = f.data_start;
+        let end = if cut || plen == 0 {
             b.len()
         } else {
             (40 + plen).min(b.len())
@@ -520,11 +546,11 @@ impl Decoder {
             key: FragKey {
                 src,
                 dst,
-                id: f.identification(),
+                id: f.id,
                 proto: proto.0,
             },
-            offset: u32::from(f.fragment_offset().byte_offset()),
-            more: f.more_fragments(),
+            offset: u32::from(f.offset),
+            more: f.more,
             data,
             frame: ctx.frame,
             time_us: ctx.time_us,
