@@ -6,9 +6,7 @@
 use std::collections::VecDeque;
 use std::net::IpAddr;
 
-use etherparse::{
-    IpNumber, Ipv6ExtensionSlice, Ipv6ExtensionsSlice, LaxIpv4Slice, LaxIpv6Slice, LenSource,
-};
+use etherparse::{IpNumber, Ipv6ExtensionsSlice, LaxIpv4Slice, LaxIpv6Slice, LenSource};
 
 use super::link::{self, LinkType, Network};
 use super::reassembly::{FragKey, Fragment, Reassembler};
@@ -243,32 +241,42 @@ struct V6Frag {
     more: bool,
 }
 
-/// Find a fragment header that fragments the payload (offset or M flag non-zero).
+/// Find a fragment header that fragments the payload (offset or M flag non-zero) by
+/// walking the extension headers of the IPv6 packet `b` ourselves:
 ///
-/// The offset/M fields are read by hand: etherparse 0.16's `Ipv6FragmentHeaderSlice`
-/// reads them with the IPv4 bit layout (offset in the low 13 bits, M in the top bit),
-/// whereas RFC 8200 puts the offset in the top 13 bits and M in the lowest bit.
-fn find_fragment(exts: &Ipv6ExtensionsSlice<'_>) -> Option<V6Frag> {
+/// * etherparse 0.16's `Ipv6FragmentHeaderSlice` reads offset and M with the IPv4 bit
+///   layout (offset in the low 13 bits, M in the top bit) whereas RFC 8200 puts the
+///   offset in the top 13 bits and M in the lowest bit (etherparse issue #150);
+/// * its `Ipv6ExtensionsSlice` iterator reads past the end when the lax parse stopped at
+///   a broken header, so it must not be used on untrusted input.
+fn find_fragment(b: &[u8]) -> Option<V6Frag> {
+    let mut next = *b.get(6)?;
     let mut off = 40;
-    for ext in exts.clone() {
-        match ext {
-            Ipv6ExtensionSlice::Fragment(f) => {
-                let s = f.slice();
-                off += s.len();
-                let word = u16::from_be_bytes([*s.get(2)?, *s.get(3)?]);
+    // Bounded: every header is at least 8 bytes and the packet is finite, but cap the
+    // walk anyway.
+    for _ in 0..16 {
+        let h = b.get(off..off + 8)?;
+        match next {
+            0 | 43 | 60 => {
+                next = h[0];
+                off += (usize::from(h[1]) + 1) * 8;
+            }
+            51 => {
+                next = h[0];
+                off += (usize::from(h[1]) + 2) * 4;
+            }
+            44 => {
+                let word = u16::from_be_bytes([h[2], h[3]]);
                 let (offset, more) = (word & !7, word & 1 != 0);
                 return (offset != 0 || more).then_some(V6Frag {
-                    data_start: off,
-                    next_header: f.next_header(),
-                    id: f.identification(),
+                    data_start: off + 8,
+                    next_header: IpNumber(h[0]),
+                    id: u32::from_be_bytes([h[4], h[5], h[6], h[7]]),
                     offset,
                     more,
                 });
             }
-            Ipv6ExtensionSlice::HopByHop(s)
-            | Ipv6ExtensionSlice::Routing(s)
-            | Ipv6ExtensionSlice::DestinationOptions(s) => off += s.slice().len(),
-            Ipv6ExtensionSlice::Authentication(s) => off += s.slice().len(),
+            _ => return None,
         }
     }
     None
@@ -493,7 +501,7 @@ impl Decoder {
                 ),
             );
         }
-        if let Some(frag) = find_fragment(ip.extensions()) {
+        if let Some(frag) = find_fragment(b) {
             return self.ipv6_fragment(ctx, src, dst, b, plen, pl.incomplete, frag);
         }
         if let Some((e, layer)) = ext_err {
@@ -737,5 +745,150 @@ impl Decoder {
             declared_len: declared.saturating_sub(hlen),
         };
         self.tcp.segment(ctx, &seg, &mut self.out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v6_with(next: u8, exts: &[u8]) -> Vec<u8> {
+        let mut b = vec![0x60, 0, 0, 0];
+        b.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+        b.extend_from_slice(&[next, 64]);
+        b.extend_from_slice(&[0; 32]);
+        b.extend_from_slice(exts);
+        b
+    }
+
+    #[test]
+    fn fragment_header_rfc8200_layout() {
+        // offset 32 bytes, M = 0: etherparse 0.16 would read offset 0 and M = 0.
+        let b = v6_with(44, &[17, 0, 0x00, 0x20, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4]);
+        let f = find_fragment(&b).expect("fragment");
+        assert_eq!(
+            (f.offset, f.more, f.id, f.data_start),
+            (32, false, 0xdead_beef, 48)
+        );
+        assert_eq!(f.next_header, IpNumber::UDP);
+        // offset 0, M = 1, behind a hop-by-hop header
+        let b = v6_with(0, &[44, 0, 1, 4, 0, 0, 0, 0, 60, 0, 0x00, 0x01, 0, 0, 0, 7]);
+        let f = find_fragment(&b).expect("fragment");
+        assert_eq!((f.offset, f.more, f.id, f.data_start), (0, true, 7, 56));
+        assert_eq!(f.next_header, IpNumber::IPV6_DESTINATION_OPTIONS);
+        // atomic fragment: not fragmenting
+        assert!(find_fragment(&v6_with(44, &[17, 0, 0, 0, 0, 0, 0, 1])).is_none());
+        // no fragment header, truncated chain
+        assert!(find_fragment(&v6_with(17, &[0; 8])).is_none());
+        assert!(find_fragment(&v6_with(0, &[44, 9])).is_none());
+        assert!(find_fragment(&[0x60]).is_none());
+    }
+
+    fn ike(n: usize) -> Vec<u8> {
+        let mut m = vec![0x11; n];
+        m[17] = 0x20;
+        m[24..28].copy_from_slice(&(n as u32).to_be_bytes());
+        m
+    }
+
+    /// IPv4 + UDP without checksums.
+    fn udp4(sport: u16, dport: u16, ulen: u16, payload: &[u8]) -> Vec<u8> {
+        let total = (28 + payload.len()) as u16;
+        let mut b = vec![0x45, 0];
+        b.extend_from_slice(&total.to_be_bytes());
+        b.extend_from_slice(&[0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+        b.extend_from_slice(&sport.to_be_bytes());
+        b.extend_from_slice(&dport.to_be_bytes());
+        b.extend_from_slice(&ulen.to_be_bytes());
+        b.extend_from_slice(&[0, 0]);
+        b.extend_from_slice(payload);
+        b
+    }
+
+    fn run(frames: &[Vec<u8>]) -> Vec<CaptureEvent> {
+        let mut d = Decoder::new(LinkType::Raw, &CaptureOptions::default());
+        for (i, f) in frames.iter().enumerate() {
+            d.decode(i as u64 + 1, 0, f, f.len() as u32);
+        }
+        d.finish();
+        std::iter::from_fn(|| d.pop()).collect()
+    }
+
+    #[test]
+    fn udp_paths() {
+        let m = ike(36);
+        let mut marked = vec![0; 4];
+        marked.extend_from_slice(&m);
+        let evs = run(&[
+            udp4(500, 500, 44, &m),
+            udp4(4500, 4500, 48, &marked),
+            udp4(4500, 4500, 9, &[0xff]),
+            udp4(4500, 4500, 9, &[0xfe]),
+            udp4(500, 500, 4, &m),
+            udp4(500, 500, 40, &m),
+            udp4(53, 53, 44, &m),
+        ]);
+        let kinds: Vec<String> = evs.iter().map(|e| e.to_string()).collect();
+        assert!(
+            matches!(&evs[0], CaptureEvent::Ike(p) if p.transport == Transport::Udp && p.data == m),
+            "{kinds:#?}"
+        );
+        assert!(
+            matches!(&evs[1], CaptureEvent::Ike(p) if p.transport == Transport::UdpEncap && p.data == m)
+        );
+        assert!(matches!(&evs[2], CaptureEvent::Keepalive { frame: 3, .. }));
+        assert!(matches!(
+            &evs[3],
+            CaptureEvent::Diagnostic {
+                frame: 4,
+                severity: Severity::Malformed,
+                ..
+            }
+        ));
+        // UDP length 4 < 8: reported, IP length used
+        assert!(matches!(
+            &evs[4],
+            CaptureEvent::Diagnostic {
+                frame: 5,
+                severity: Severity::Malformed,
+                ..
+            }
+        ));
+        assert!(matches!(&evs[5], CaptureEvent::Ike(p) if p.frame == 5));
+        // UDP length 40 < 44: 4 trailing bytes ignored, then the IKE length (36) no longer fits
+        assert!(matches!(
+            &evs[6],
+            CaptureEvent::Diagnostic {
+                frame: 6,
+                severity: Severity::Warning,
+                ..
+            }
+        ));
+        assert!(
+            matches!(
+                &evs[7],
+                CaptureEvent::Diagnostic {
+                    frame: 6,
+                    severity: Severity::Malformed,
+                    ..
+                }
+            ),
+            "{kinds:#?}"
+        );
+        assert!(matches!(&evs[8], CaptureEvent::Ike(p) if p.frame == 6 && p.data.len() == 32));
+        assert_eq!(evs.len(), 9, "{kinds:#?}");
+    }
+
+    #[test]
+    fn stats_count_popped_events() {
+        let m = ike(36);
+        let mut d = Decoder::new(LinkType::Raw, &CaptureOptions::default());
+        let f = udp4(500, 500, 44, &m);
+        d.decode(1, 0, &f, f.len() as u32);
+        d.decode(2, 0, &[0x45], 1);
+        d.decode(3, 0, &[0x10], 1);
+        while d.pop().is_some() {}
+        let s = d.stats();
+        assert_eq!((s.frames, s.ike, s.diagnostics, s.non_ip), (3, 1, 1, 1));
     }
 }
