@@ -171,6 +171,46 @@ def tshark_check(pcaps, lines, display_filter=None):
         return total, ok, problems
 
 
+def ike_messages(pcaps, pair):
+    """raw IKE messages (non-ESP marker removed) with these SPIs"""
+    flt = f'isakmp.ispi == {pair[0]} && isakmp.rspi == {pair[1]}'
+    for p in pcaps:
+        r = subprocess.run(['tshark', '-r', p, '-Y', flt, '-T', 'fields', '-e', 'frame.number',
+                            '-e', 'udp.dstport', '-e', 'udp.srcport', '-e', 'udp.payload'],
+                           capture_output=True, text=True, check=True)
+        for line in r.stdout.splitlines():
+            fn, dport, sport, payload = line.split('\t')[:4]
+            data = bytes.fromhex(payload.replace(':', ''))
+            if data[:4] == b'\0\0\0\0':
+                data = data[4:]
+            yield os.path.basename(p), fn, data
+
+
+def chacha_check(pcaps, pair, ks):
+    """Wireshark 4.0 cannot decrypt ChaCha20-Poly1305 (RFC 7634) IKE messages:
+    check the keys with python3-cryptography instead. -> (total, ok) or None"""
+    try:
+        from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+    except ImportError:
+        return None
+    total = ok = 0
+    for _name, _fn, m in ike_messages(pcaps, pair):
+        if len(m) < 28 or m[16] not in (46, 53):
+            continue
+        total += 1
+        hdr = 28 + (8 if m[16] == 53 else 4)
+        key = bytes.fromhex(ks['keys']['Sk_ei' if m[19] & 0x08 else 'Sk_er'])
+        plen = int.from_bytes(m[30:32], 'big')
+        iv, ct = m[hdr:hdr + 8], m[hdr + 8:28 + plen]
+        try:
+            pt = ChaCha20Poly1305(key[:32]).decrypt(key[32:36] + iv, ct, m[:hdr])
+            if pt[-1] < len(pt):
+                ok += 1
+        except Exception:
+            pass
+    return total, ok
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--log', action='append', required=True)
@@ -194,7 +234,17 @@ def main():
             ks = sets[i]
             names = wireshark_names(ks['proposal'] or '')
             if names is None:
-                # Wireshark cannot check it: trust the natd chunk, else log order
+                if (ks['proposal'] or '').startswith('CHACHA20_POLY1305'):
+                    res = chacha_check(a.pcap, pair, ks)
+                    if res is not None:
+                        if res[0] and res[0] == res[1]:
+                            print(f'python3-cryptography: {res[1]}/{res[0]} ChaCha20-Poly1305 '
+                                  f'messages of {pair[0]}/{pair[1]} decrypted')
+                            used.add(i)
+                            result.append((pair, ks, None))
+                            break
+                        continue
+                # nothing can check it: trust the natd chunk, else log order
                 if ks['natd'] == pair or ks['natd'] is None:
                     used.add(i)
                     result.append((pair, ks, None))
