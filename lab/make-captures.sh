@@ -44,12 +44,17 @@ run_one() {
         . "$LAB/lib.sh"
         # shellcheck disable=SC1090
         . "$LAB/scenarios/$s.sh"
+        copy_logs() {
+            local d
+            for d in "$LAB_DIR"/*/; do
+                [[ -f $d/charon.log ]] && cp "$d/charon.log" "$tmp/$(basename "$d")-charon.log"
+            done
+            return 0
+        }
         lab_init
+        # keep the logs even when the scenario fails (then look at $tmp)
+        trap 'copy_logs; lab_cleanup' EXIT
         "scenario_${s//-/_}" "$tmp"
-        for d in "$LAB_DIR"/*/; do
-            [[ -f $d/charon.log ]] && cp "$d/charon.log" "$tmp/$(basename "$d")-charon.log"
-        done
-        true
     )
     local -a pc=() lg=()
     for f in "$tmp"/*.pcap; do pc+=(--pcap "$f"); done
