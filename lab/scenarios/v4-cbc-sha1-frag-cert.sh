@@ -9,6 +9,7 @@
 lab_make_pki() {
     local d=$1 n id
     mkdir -p "$d"
+    exec 3>&2 2>>"$d/pki.log"     # pki's plugin loader is chatty (tpm) on stderr
     pki --gen --type rsa --size 3072 --outform pem >"$d/ca.key"
     pki --self --ca --lifetime 3650 --in "$d/ca.key" --outform pem \
         --dn "C=XX, O=mobikectl lab, CN=mobikectl lab CA" >"$d/ca.crt"
@@ -18,6 +19,7 @@ lab_make_pki() {
         pki --pub --in "$d/$n.key" | pki --issue --cacert "$d/ca.crt" --cakey "$d/ca.key" \
             --lifetime 3650 --dn "C=XX, O=mobikectl lab, CN=$id" --san "$id" --outform pem >"$d/$n.crt"
     done
+    exec 2>&3 3>&-
 }
 
 scenario_v4_cbc_sha1_frag_cert() {
