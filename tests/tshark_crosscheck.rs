@@ -28,6 +28,13 @@ fn tshark_skip_reason(path: &Path) -> Option<&'static str> {
         // tshark stops at the cut record and reports the file as damaged; we decode up to it.
         return Some("tshark prints no JSON for a file whose last record is cut");
     }
+    if name.starts_with("tcp") {
+        // RFC 8229 streams here split the "IKETCP" prefix and IKE frames across segments and
+        // start mid-stream; tshark 4.0's TCPENCAP dissector reassembles neither, marks the
+        // prefix malformed and reads the rest as ESP. tests/capture_edge.rs checks these
+        // files message by message instead.
+        return Some("tshark 4.0 does not reassemble RFC 8229 frames split across TCP segments");
+    }
     None
 }
 
@@ -75,7 +82,15 @@ fn tshark_messages(path: &Path) -> BTreeMap<u64, Vec<Summary>> {
     for packet in packets.as_array().into_iter().flatten() {
         let layers = &packet["_source"]["layers"];
         let frame = num(&layers["frame"]["frame.number"]);
+        if layers.get("_ws.malformed").is_some() {
+            // Garbage on port 500 or a cut message: we report these as capture diagnostics
+            // (checked in tests/capture_edge.rs), not as IKE messages.
+            continue;
+        }
         for ike in as_list(layers.get("isakmp")) {
+            if ike["isakmp.version"].as_str() == Some("0x10") {
+                continue; // IKEv1: out of scope, reported as an info diagnostic
+            }
             let flags = num(&ike["isakmp.flags"]);
             let trees = as_list(ike.get("isakmp.typepayload_tree"));
             by_frame.entry(frame).or_default().push(Summary {

@@ -10,7 +10,7 @@ use super::table::Summary;
 use super::text;
 use crate::capture::{CaptureEvent, CaptureOptions, CaptureReader, IkePacket, Severity, Transport};
 use crate::dissect;
-use crate::wire::Message;
+use crate::wire::{Header, Message, HEADER_LEN};
 
 /// How a decode run ended, for the exit status.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -84,14 +84,25 @@ impl DecodeRun<'_> {
         while let Some(event) = reader.next_event() {
             match event {
                 CaptureEvent::Ike(pkt) => self.ike(&pkt, source, out, diag)?,
-                CaptureEvent::Esp(esp) => self.summary.esp(&esp),
-                CaptureEvent::Keepalive(_) => self.summary.keepalive(),
-                CaptureEvent::Diagnostic(d) => {
-                    if d.severity == Severity::Malformed {
+                CaptureEvent::Esp {
+                    src,
+                    dst,
+                    spi,
+                    len,
+                    encap,
+                    ..
+                } => self.summary.esp(spi, src, dst, len, encap),
+                CaptureEvent::Keepalive { .. } => self.summary.keepalive(),
+                CaptureEvent::Diagnostic {
+                    frame,
+                    severity,
+                    message,
+                } => {
+                    if severity == Severity::Malformed {
                         self.outcome.malformed += 1;
                     }
-                    self.summary.diagnostic(d.severity);
-                    writeln!(diag, "{source}: frame {}: {}: {}", d.frame, d.severity, d.message)?;
+                    self.summary.diagnostic(severity);
+                    writeln!(diag, "{source}: frame {frame}: {severity}: {message}")?;
                 }
             }
             if let (Some(limit), true) = (self.args.count, self.args.interface.is_some()) {
@@ -110,7 +121,15 @@ impl DecodeRun<'_> {
         out: &mut dyn Write,
         diag: &mut dyn Write,
     ) -> io::Result<()> {
-        let msg = match Message::parse(&pkt.data) {
+        // Bytes after the header's length were already reported by the capture layer; decode
+        // the message itself, as a receiver would.
+        let data = match Header::parse(&pkt.data) {
+            Ok(h) if (h.length as usize) >= HEADER_LEN && (h.length as usize) < pkt.data.len() => {
+                &pkt.data[..h.length as usize]
+            }
+            _ => &pkt.data[..],
+        };
+        let msg = match Message::parse(data) {
             Ok(msg) => msg,
             Err(err) => {
                 self.outcome.malformed += 1;
@@ -140,7 +159,7 @@ impl DecodeRun<'_> {
                 serde_json::to_writer(&mut *out, &record)?;
                 out.write_all(b"\n")
             }
-            _ => text::render_message(&record, &msg, &pkt.data, self.args.hex, out),
+            _ => text::render_message(&record, &msg, data, self.args.hex, out),
         }
     }
 

@@ -5,7 +5,9 @@ use std::io::{self, Write};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
 use super::decode::{endpoint, rfc3339_micros};
-use crate::capture::{EspPacket, IkePacket, Severity};
+use std::net::IpAddr;
+
+use crate::capture::{IkePacket, Severity};
 use crate::wire::{registry, Header};
 
 #[derive(Debug, Default)]
@@ -77,12 +79,12 @@ impl Summary {
     }
 
     /// Counts one ESP packet by SPI.
-    pub fn esp(&mut self, esp: &EspPacket) {
-        let row = self.esp.entry(esp.spi).or_default();
-        row.flows.insert(format!("{} -> {}", esp.src, esp.dst));
+    pub fn esp(&mut self, spi: u32, src: IpAddr, dst: IpAddr, len: u32, encap: bool) {
+        let row = self.esp.entry(spi).or_default();
+        row.flows.insert(format!("{src} -> {dst}"));
         row.packets += 1;
-        row.bytes += esp.len as u64;
-        row.encap |= esp.encap;
+        row.bytes += u64::from(len);
+        row.encap |= encap;
     }
 
     /// Counts one NAT-T keepalive.

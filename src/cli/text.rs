@@ -99,16 +99,17 @@ fn render_object(obj: &Map<String, Value>, depth: usize, payload: bool, out: &mu
         if payload && HEAD_KEYS.contains(&key.as_str()) {
             continue;
         }
-        match value {
-            Value::Array(items) if items.iter().any(|v| v.is_object()) => nested.push((key, value)),
-            Value::Object(_) => nested.push((key, value)),
+        let Some(shown) = shown_value(obj, key, value) else { continue };
+        match shown {
+            Value::Array(items) if items.iter().any(is_nested) => nested.push((key, shown)),
+            Value::Object(_) => nested.push((key, shown)),
             _ => {
                 if line.len() > indent.len() {
                     line.push(' ');
                 }
                 line.push_str(key);
                 line.push('=');
-                line.push_str(&inline(value));
+                line.push_str(&inline(shown));
             }
         }
     }
@@ -130,6 +131,35 @@ fn render_object(obj: &Map<String, Value>, depth: usize, payload: bool, out: &mu
         }
     }
     Ok(())
+}
+
+/// What the text shows for `key`, or `None` to leave it out: empty values and byte offsets are
+/// noise here, and a number with a `<key>_name` sibling is shown by its name.
+fn shown_value<'v>(obj: &'v Map<String, Value>, key: &str, value: &'v Value) -> Option<&'v Value> {
+    let empty = match value {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    };
+    if empty || key == "offset" || key == "error" || key.ends_with("_name") {
+        return None;
+    }
+    // `protocol_id` next to `protocol`: the name says it.
+    if let Some(base) = key.strip_suffix("_id") {
+        if obj.get(base).is_some_and(|v| !v.is_null()) {
+            return None;
+        }
+    }
+    match obj.get(&format!("{key}_name")) {
+        Some(name @ Value::String(_)) => Some(name),
+        _ => Some(value),
+    }
+}
+
+/// Objects that get lines of their own; attributes (`name` + `value`) stay inline.
+fn is_nested(v: &Value) -> bool {
+    v.as_object().is_some_and(|o| !(o.contains_key("name") && o.contains_key("value")))
 }
 
 /// `SA`, `N(COOKIE2)`, `N(16500)`, with `critical` when the critical bit is set.
@@ -156,6 +186,10 @@ fn plain(v: &Value) -> String {
 
 fn inline(v: &Value) -> String {
     match v {
+        Value::Object(o) => match (o.get("name"), o.get("value")) {
+            (Some(Value::String(n)), Some(value)) => format!("{n}={}", plain(value)),
+            _ => o.iter().map(|(k, v)| format!("{k}={}", inline(v))).collect::<Vec<_>>().join(" "),
+        },
         Value::Array(items) => format!("[{}]", items.iter().map(inline).collect::<Vec<_>>().join(", ")),
         Value::String(s) if s.is_empty() => "\"\"".into(),
         other => plain(other),
@@ -189,12 +223,15 @@ mod tests {
         );
 
         let sa = json!({"type": 33, "name": "SA", "critical": true,
-            "proposals": [{"number": 1, "protocol": "IKE", "transforms": [{"type_name": "ENCR", "id_name": "ENCR_AES_CBC"}]}]});
+            "offset": 28, "proposals": [{"number": 1, "protocol_id": 1, "protocol": "IKE", "spi": "",
+            "transforms": [{"type": 1, "type_name": "ENCR", "id": 12, "id_name": "ENCR_AES_CBC",
+            "attributes": [{"type": 14, "name": "Key Length", "format": "TV", "value": 128}]},
+            {"type": 4, "type_name": "KE", "id": 99, "id_name": null, "attributes": []}]}]});
         let mut out = Vec::new();
         render_object(sa.as_object().unwrap(), 1, true, &mut out).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "  SA critical\n    proposals:\n      number=1 protocol=IKE\n        transforms:\n          type_name=ENCR id_name=ENCR_AES_CBC\n"
+            "  SA critical\n    proposals:\n      number=1 protocol=IKE\n        transforms:\n          type=ENCR id=ENCR_AES_CBC attributes=[Key Length=128]\n          type=KE id=99\n"
         );
     }
 

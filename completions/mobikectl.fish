@@ -1,0 +1,48 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_mobikectl_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_mobikectl_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_mobikectl_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_mobikectl_using_subcommand
+    set -l cmd (__fish_mobikectl_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c mobikectl -n "__fish_mobikectl_needs_command" -s h -l help -d 'Print help'
+complete -c mobikectl -n "__fish_mobikectl_needs_command" -s V -l version -d 'Print version'
+complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "decode" -d 'Decode IKEv2 messages from pcap/pcapng files or a live interface'
+complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "completions" -d 'Print a shell completion script for SHELL to stdout'
+complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "man" -d 'Print the man page (roff) to stdout'
+complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand decode" -s i -l interface -d 'Capture live from this interface instead of reading files (needs root or CAP_NET_RAW)' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand decode" -s c -l count -d 'Stop a live capture after this many IKE messages' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand decode" -s f -l format -d 'Output format' -r -f -a "text\t'One header line per IKE message and an indented payload tree'
+json\t'JSON Lines: one object per IKE message (schema in README)'
+table\t'Summary tables: one row per IKE SA, per exchange, per ESP SPI'"
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand decode" -l filter -d 'Only show messages matching KEY=VALUE; KEY is spi (either SPI, hex), exchange (name or number), addr (source or destination IP) or mid (message ID). Repeat to narrow down; the same key repeated matches any of its values' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand decode" -l tcp-port -d 'Also treat this TCP port as IKE over TCP (RFC 8229); 4500 always is' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand decode" -l udp-port -d 'Also treat this UDP port as IKE (besides 500 and 4500)' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand decode" -l hex -d 'Add a hex dump of every payload (text output)'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand decode" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand man" -s h -l help -d 'Print help'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode completions man help" -f -a "decode" -d 'Decode IKEv2 messages from pcap/pcapng files or a live interface'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode completions man help" -f -a "completions" -d 'Print a shell completion script for SHELL to stdout'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode completions man help" -f -a "man" -d 'Print the man page (roff) to stdout'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
