@@ -737,7 +737,10 @@ fn natt(dir: &Path, m: &[Msg]) {
     let x = &m[4]; // 203.0.113.1:4500 -> 192.0.2.10:4500
     let y = &m[5]; // 198.51.100.10:4500 -> 203.0.113.1:4500
     let mut p = Pcap::new(1, 262_144);
-    p.add(t(1), &eth4(&udp4(y, 0x3001, &[0xff])));
+    // Ethernet pads the keepalive to the 60-byte minimum: the IP length must win.
+    let mut ka = eth4(&udp4(y, 0x3001, &[0xff]));
+    ka.resize(60, 0);
+    p.add(t(1), &ka);
     p.add(t(2), &eth4(&udp4(y, 0x3002, &esp(0xc0ff_ee01, 1, 100))));
     p.add(t(3), &eth4(&udp4(y, 0x3003, &esp(0xc0ff_ee01, 2, 100))));
     p.add(

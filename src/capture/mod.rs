@@ -43,7 +43,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 pub use decoder::{CaptureStats, Decoder};
-pub use reader::{live_filter, CaptureError, CaptureReader};
+pub use reader::{live_filter, live_filter_untagged, CaptureError, CaptureReader};
 
 /// Well-known IKE port (RFC 7296).
 pub const IKE_PORT: u16 = 500;

@@ -49,7 +49,15 @@ impl From<pcap::Error> for CaptureError {
 
 /// The BPF filter used for live captures: IKE and NAT-T UDP ports, IKE TCP ports, ESP,
 /// and IP fragments (non-first fragments carry no ports), with and without VLAN tags.
+/// Link types without VLAN support in libpcap (e.g. Linux `any`) use
+/// [`live_filter_untagged`] instead.
 pub fn live_filter(opts: &CaptureOptions) -> String {
+    let base = live_filter_untagged(opts);
+    format!("({base}) or (vlan and ({base}))")
+}
+
+/// [`live_filter`] without the VLAN-tagged alternative.
+pub fn live_filter_untagged(opts: &CaptureOptions) -> String {
     let mut parts = Vec::new();
     let mut udp: Vec<u16> = vec![super::IKE_PORT, super::NATT_PORT];
     udp.extend(&opts.udp_ports);
@@ -70,8 +78,7 @@ pub fn live_filter(opts: &CaptureOptions) -> String {
     parts.push("ip6 proto 50".into());
     parts.push("(ip[6:2] & 0x3fff != 0)".into());
     parts.push("ip6 proto 44".into());
-    let base = parts.join(" or ");
-    format!("({base}) or (vlan and ({base}))")
+    parts.join(" or ")
 }
 
 /// Reads a capture file or a live interface and yields [`CaptureEvent`]s.
@@ -97,7 +104,8 @@ impl CaptureReader {
         Self::new(cap.into(), opts, false)
     }
 
-    /// Capture live on `iface` (needs privileges). Uses `opts.filter` or [`live_filter`].
+    /// Capture live on `iface` (needs privileges). Uses `opts.filter`, else [`live_filter`]
+    /// (or [`live_filter_untagged`] where libpcap cannot filter on VLAN tags).
     pub fn open_live(iface: &str, opts: &CaptureOptions) -> Result<CaptureReader, CaptureError> {
         let mut cap = Capture::from_device(iface)?
             .promisc(opts.promisc)
@@ -105,8 +113,14 @@ impl CaptureReader {
             .immediate_mode(true)
             .timeout(500)
             .open()?;
-        let filter = opts.filter.clone().unwrap_or_else(|| live_filter(opts));
-        cap.filter(&filter, true)?;
+        match &opts.filter {
+            Some(f) => cap.filter(f, true)?,
+            None => {
+                if cap.filter(&live_filter(opts), true).is_err() {
+                    cap.filter(&live_filter_untagged(opts), true)?;
+                }
+            }
+        }
         Self::new(cap.into(), opts, true)
     }
 

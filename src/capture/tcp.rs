@@ -292,26 +292,28 @@ impl TcpReassembler {
                     .next_seq
                     .wrapping_add(u32::try_from(fresh.len()).unwrap_or(0));
                 feed(s, &key, ctx, fresh, out);
-                let missing = seg.declared_len.saturating_sub(data.len());
-                if missing > 0 {
-                    // Snap-length cut segment: the rest of it is lost.
-                    if let Some((c, l)) = ctx.cut {
-                        diag(
-                            out,
-                            ctx.frame,
-                            Severity::Warning,
-                            format!(
-                                "captured {c} of {l} bytes (snap length); {}: {missing} stream bytes lost, {} buffered bytes dropped",
-                                describe(&key),
-                                s.buf.len()
-                            ),
-                        );
-                    }
-                    s.buf.clear();
-                    s.next_seq = s.next_seq.wrapping_add(u32::try_from(missing).unwrap_or(0));
-                }
-                drain_early(s, &key, ctx, out);
             }
+            if data.len() < seg.declared_len && skip < seg.declared_len {
+                // Cut segment (snap length, or IP length fields that lie, reported by the
+                // IP layer): the rest of it is lost, and with it the frame in progress.
+                let lost = seg.declared_len - skip.max(data.len());
+                if let Some((c, l)) = ctx.cut {
+                    diag(
+                        out,
+                        ctx.frame,
+                        Severity::Warning,
+                        format!(
+                            "captured {c} of {l} bytes (snap length); {}: {lost} stream bytes lost, {} buffered bytes dropped",
+                            describe(&key),
+                            s.buf.len()
+                        ),
+                    );
+                }
+                s.buf.clear();
+                s.expect_prefix = false;
+                s.next_seq = seq.wrapping_add(u32::try_from(seg.declared_len).unwrap_or(0));
+            }
+            drain_early(s, &key, ctx, out);
         }
         if let Some(f) = s.fin_seq {
             if seq_diff(f, s.next_seq) <= 0 {
@@ -651,6 +653,53 @@ mod tests {
             }
         ));
         assert!(matches!(&evs[1], CaptureEvent::Ike(p) if p.frame == 4));
+    }
+
+    #[test]
+    fn snap_cut_segment_skips_lost_bytes() {
+        let (a, b) = (ike(40, 1), ike(300, 2));
+        let mut t = T::new();
+        t.seg(false, 0, "SA", &[]);
+        // frame 2: message a whole, then b cut by the snap length
+        let mut data = framed(&a);
+        let whole = data.len() + 306;
+        data.extend(framed(&b));
+        t.frame += 1;
+        let ctx = Ctx {
+            frame: t.frame,
+            time_us: 0,
+            cut: Some((100, 400)),
+        };
+        let seg = Segment {
+            meta: Meta {
+                src: S,
+                sport: 4500,
+                dst: C,
+                dport: 40000,
+            },
+            seq: 1,
+            syn: false,
+            ack: true,
+            fin: false,
+            rst: false,
+            payload: &data[..60],
+            declared_len: whole,
+        };
+        t.r.segment(&ctx, &seg, &mut t.out);
+        // frame 3: the next message arrives in order after the lost bytes
+        t.seg(false, 1 + whole as u32, "A", &framed(&a));
+        let evs: Vec<_> = t.out.drain(..).collect();
+        assert_eq!(evs.len(), 3, "{evs:?}");
+        assert!(matches!(&evs[0], CaptureEvent::Ike(p) if p.frame == 2 && p.data == a));
+        assert!(matches!(
+            &evs[1],
+            CaptureEvent::Diagnostic {
+                frame: 2,
+                severity: Severity::Warning,
+                ..
+            }
+        ));
+        assert!(matches!(&evs[2], CaptureEvent::Ike(p) if p.frame == 3 && p.data == a));
     }
 
     #[test]
