@@ -8,11 +8,16 @@ use mobikectl::capture::{CaptureEvent, CaptureOptions, CaptureReader};
 use mobikectl::wire::Message;
 
 fn captures(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
         if path.is_dir() {
             captures(&path, out);
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")) {
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("pcap" | "pcapng")
+        ) {
             out.push(path);
         }
     }
@@ -22,11 +27,19 @@ fn captures(dir: &Path, out: &mut Vec<PathBuf>) {
 /// the same messages, left out so that each real message counts once).
 fn messages() -> Vec<Vec<u8>> {
     let mut files = Vec::new();
-    captures(&Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata"), &mut files);
+    captures(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata"),
+        &mut files,
+    );
     files.sort();
     let mut out = Vec::new();
-    for file in files.iter().filter(|f| !f.components().any(|c| c.as_os_str() == "edge")) {
-        let Ok(mut reader) = CaptureReader::open_file(file, &CaptureOptions::default()) else { continue };
+    for file in files
+        .iter()
+        .filter(|f| !f.components().any(|c| c.as_os_str() == "edge"))
+    {
+        let Ok(mut reader) = CaptureReader::open_file(file, &CaptureOptions::default()) else {
+            continue;
+        };
         while let Some(event) = reader.next_event() {
             if let CaptureEvent::Ike(pkt) = event {
                 out.push(pkt.data);

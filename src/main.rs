@@ -14,7 +14,11 @@ fn main() -> ExitCode {
             match cli::decode::run(&args, &mut out, &mut err) {
                 Ok(outcome) if outcome.malformed > 0 => {
                     let _ = out.flush();
-                    let _ = writeln!(err, "mobikectl: {} malformed or truncated input(s)", outcome.malformed);
+                    let _ = writeln!(
+                        err,
+                        "mobikectl: {} malformed or truncated input(s)",
+                        outcome.malformed
+                    );
                     ExitCode::from(1)
                 }
                 Ok(_) => ExitCode::SUCCESS,

@@ -314,7 +314,7 @@ fn natt_keepalive_and_esp() {
 #[test]
 fn snap_length() {
     let evs = read_all("edge/snaplen.pcap");
-    assert_eq!(evs.len(), 8, "{evs:#?}");
+    assert_eq!(evs.len(), 9, "{evs:#?}");
     for (i, ev) in evs[..6].iter().enumerate() {
         assert!(
             matches!(ev, CaptureEvent::Keepalive { frame, .. } if *frame == i as u64 + 1),
@@ -329,9 +329,26 @@ fn snap_length() {
             message: "captured 96 of 282 bytes (snap length); IKE message incomplete".into(),
         }
     );
+    // The captured part is still delivered, so the decoder can show the cut message's header.
+    match &evs[7] {
+        CaptureEvent::Ike(p) => {
+            assert_eq!(p.frame, 7);
+            assert_eq!(
+                p.data.len(),
+                96 - 42,
+                "captured bytes after Ethernet/IPv4/UDP headers"
+            );
+            assert_eq!(
+                &p.data[24..28],
+                &240u32.to_be_bytes(),
+                "header length says 240"
+            );
+        }
+        other => panic!("expected the cut IKE message, got {other}"),
+    }
     assert!(
         matches!(
-            evs[7],
+            evs[8],
             CaptureEvent::Esp {
                 frame: 8,
                 spi: 0xc0ff_ee01,
@@ -342,7 +359,7 @@ fn snap_length() {
             }
         ),
         "{}",
-        evs[7]
+        evs[8]
     );
 }
 

@@ -39,13 +39,18 @@ fn tshark_skip_reason(path: &Path) -> Option<&'static str> {
 }
 
 fn captures(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for path in entries {
         if path.is_dir() {
             captures(&path, out);
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")) {
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("pcap" | "pcapng")
+        ) {
             out.push(path);
         }
     }
@@ -76,15 +81,21 @@ fn tshark_messages(path: &Path) -> BTreeMap<u64, Vec<Summary>> {
         .output()
         .expect("run tshark");
     let text = String::from_utf8_lossy(&output.stdout);
-    let packets: Value = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("tshark JSON for {}: {e}\n{}", path.display(), String::from_utf8_lossy(&output.stderr)));
+    let packets: Value = serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!(
+            "tshark JSON for {}: {e}\n{}",
+            path.display(),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
     let mut by_frame: BTreeMap<u64, Vec<Summary>> = BTreeMap::new();
     for packet in packets.as_array().into_iter().flatten() {
         let layers = &packet["_source"]["layers"];
         let frame = num(&layers["frame"]["frame.number"]);
-        if layers.get("_ws.malformed").is_some() {
-            // Garbage on port 500 or a cut message: we report these as capture diagnostics
-            // (checked in tests/capture_edge.rs), not as IKE messages.
+        if layers.get("_ws.malformed").is_some() || layers.get("_ws.short").is_some() {
+            // Garbage on port 500 or a message cut by the snap length: we report these as
+            // diagnostics and `error` records (checked in tests/capture_edge.rs and
+            // tests/decode_cli.rs), tshark as malformed or short packets.
             continue;
         }
         for ike in as_list(layers.get("isakmp")) {
@@ -98,7 +109,10 @@ fn tshark_messages(path: &Path) -> BTreeMap<u64, Vec<Summary>> {
                 message_id: num(&ike["isakmp.messageid"]),
                 initiator: flags & 0x08 != 0,
                 response: flags & 0x20 != 0,
-                payload_types: as_list(ike.get("isakmp.typepayload")).into_iter().map(num).collect(),
+                payload_types: as_list(ike.get("isakmp.typepayload"))
+                    .into_iter()
+                    .map(num)
+                    .collect(),
                 notify_types: trees
                     .iter()
                     .filter_map(|t| t.get("isakmp.notify.msgtype"))
@@ -119,25 +133,36 @@ fn our_messages(path: &Path) -> BTreeMap<u64, Vec<Summary>> {
         .expect("run mobikectl");
     let mut by_frame: BTreeMap<u64, Vec<Summary>> = BTreeMap::new();
     for line in String::from_utf8_lossy(&output.stdout).lines() {
-        let m: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("our JSON line {line}: {e}"));
+        let m: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("our JSON line {line}: {e}"));
         if m.get("error").is_some() {
             continue; // malformed on purpose; tshark shows it malformed too, differently
         }
         let payloads = m["payloads"].as_array().cloned().unwrap_or_default();
-        by_frame.entry(m["frame"].as_u64().unwrap_or(0)).or_default().push(Summary {
-            exchange_type: m["exchange_type"].as_u64().unwrap_or(u64::MAX),
-            message_id: m["message_id"].as_u64().unwrap_or(u64::MAX),
-            initiator: m["initiator"] == Value::Bool(true),
-            response: m["response"] == Value::Bool(true),
-            payload_types: payloads.iter().filter_map(|p| p["type"].as_u64()).collect(),
-            notify_types: payloads.iter().filter_map(|p| p["notify_type"].as_u64()).collect(),
-        });
+        by_frame
+            .entry(m["frame"].as_u64().unwrap_or(0))
+            .or_default()
+            .push(Summary {
+                exchange_type: m["exchange_type"].as_u64().unwrap_or(u64::MAX),
+                message_id: m["message_id"].as_u64().unwrap_or(u64::MAX),
+                initiator: m["initiator"] == Value::Bool(true),
+                response: m["response"] == Value::Bool(true),
+                payload_types: payloads.iter().filter_map(|p| p["type"].as_u64()).collect(),
+                notify_types: payloads
+                    .iter()
+                    .filter_map(|p| p["notify_type"].as_u64())
+                    .collect(),
+            });
     }
     by_frame
 }
 
 fn tshark_available() -> bool {
-    Command::new("tshark").arg("--version").output().map(|o| o.status.success()).unwrap_or(false)
+    Command::new("tshark")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
 }
 
 #[test]
@@ -151,7 +176,10 @@ fn decode_agrees_with_tshark_on_every_testdata_capture() {
         return;
     }
     let mut files = Vec::new();
-    captures(&Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata"), &mut files);
+    captures(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata"),
+        &mut files,
+    );
     assert!(!files.is_empty(), "no captures in testdata/");
     let mut compared = 0;
     let mut failures = Vec::new();
@@ -162,17 +190,29 @@ fn decode_agrees_with_tshark_on_every_testdata_capture() {
         }
         let theirs = tshark_messages(path);
         let ours = our_messages(path);
-        let frames: std::collections::BTreeSet<u64> = theirs.keys().chain(ours.keys()).copied().collect();
+        let frames: std::collections::BTreeSet<u64> =
+            theirs.keys().chain(ours.keys()).copied().collect();
         for frame in frames {
             let (t, o) = (theirs.get(&frame), ours.get(&frame));
             if t != o {
-                failures.push(format!("{} frame {frame}:\n  tshark: {t:?}\n  ours:   {o:?}", path.display()));
+                failures.push(format!(
+                    "{} frame {frame}:\n  tshark: {t:?}\n  ours:   {o:?}",
+                    path.display()
+                ));
             } else {
                 compared += t.map_or(0, Vec::len);
             }
         }
     }
-    eprintln!("cross-checked {compared} IKE messages in {} captures against tshark", files.len());
-    assert!(failures.is_empty(), "{} disagreements:\n{}", failures.len(), failures.join("\n"));
+    eprintln!(
+        "cross-checked {compared} IKE messages in {} captures against tshark",
+        files.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} disagreements:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(compared > 0, "nothing was cross-checked");
 }

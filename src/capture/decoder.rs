@@ -154,12 +154,15 @@ pub(crate) fn emit_ike(
     let declared = be32(bytes, 24).unwrap_or(0) as usize;
     let mut data = bytes;
     if truncated {
-        if declared > bytes.len() || declared < IKE_HEADER_LEN {
-            incomplete(out, ctx, "IKE message", declared.max(full_len), bytes.len());
+        if declared < IKE_HEADER_LEN {
+            incomplete(out, ctx, "IKE message", full_len, bytes.len());
             return;
         }
-        // The message itself was captured whole; only trailing bytes are missing.
-        data = &bytes[..declared];
+        if declared > bytes.len() {
+            // Still delivered: the header of a cut message says which exchange it was.
+            incomplete(out, ctx, "IKE message", declared.max(full_len), bytes.len());
+        }
+        data = &bytes[..declared.min(bytes.len())];
     } else if declared > bytes.len() {
         diag(
             out,

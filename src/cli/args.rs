@@ -43,7 +43,11 @@ pub enum Format {
 #[derive(Debug, clap::Args)]
 pub struct DecodeArgs {
     /// Capture files (pcap or pcapng), decoded one after another.
-    #[arg(value_name = "FILE", required_unless_present = "interface", conflicts_with = "interface")]
+    #[arg(
+        value_name = "FILE",
+        required_unless_present = "interface",
+        conflicts_with = "interface"
+    )]
     pub files: Vec<PathBuf>,
     /// Capture live from this interface instead of reading files (needs root or CAP_NET_RAW).
     #[arg(short, long, value_name = "IFACE")]

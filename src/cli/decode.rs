@@ -23,7 +23,11 @@ pub struct Outcome {
 
 /// Runs `decode`, writing to `out` and diagnostics to `diag`. An `Err` means an input could not
 /// be opened at all; malformed content is counted in the outcome and decoding goes on.
-pub fn run(args: &DecodeArgs, out: &mut dyn Write, diag: &mut dyn Write) -> Result<Outcome, String> {
+pub fn run(
+    args: &DecodeArgs,
+    out: &mut dyn Write,
+    diag: &mut dyn Write,
+) -> Result<Outcome, String> {
     let filter = MessageFilter::parse(&args.filter)?;
     let options = CaptureOptions {
         tcp_ports: args.tcp_ports.clone(),
@@ -60,7 +64,9 @@ pub fn run(args: &DecodeArgs, out: &mut dyn Write, diag: &mut dyn Write) -> Resu
         Err(e) => return Err(format!("writing output: {e}")),
     }
     if args.format == Format::Table {
-        run.summary.render(out).map_err(|e| format!("writing output: {e}"))?;
+        run.summary
+            .render(out)
+            .map_err(|e| format!("writing output: {e}"))?;
     }
     out.flush().ok();
     Ok(run.outcome)
@@ -133,7 +139,11 @@ impl DecodeRun<'_> {
             Ok(msg) => msg,
             Err(err) => {
                 self.outcome.malformed += 1;
-                writeln!(diag, "{source}: frame {}: malformed IKE message: {err}", pkt.frame)?;
+                writeln!(
+                    diag,
+                    "{source}: frame {}: malformed IKE message: {err}",
+                    pkt.frame
+                )?;
                 if self.filter.is_empty() {
                     self.malformed_record(pkt, &err.to_string(), out)?;
                 }
@@ -152,7 +162,11 @@ impl DecodeRun<'_> {
         let malformed = count_malformed(&record);
         if malformed > 0 {
             self.outcome.malformed += malformed;
-            writeln!(diag, "{source}: frame {}: {malformed} malformed notify payload(s)", pkt.frame)?;
+            writeln!(
+                diag,
+                "{source}: frame {}: {malformed} malformed notify payload(s)",
+                pkt.frame
+            )?;
         }
         match self.args.format {
             Format::Json => {
@@ -164,10 +178,21 @@ impl DecodeRun<'_> {
     }
 
     /// A message that did not parse is still shown, so nothing is silently lost.
-    fn malformed_record(&mut self, pkt: &IkePacket, error: &str, out: &mut dyn Write) -> io::Result<()> {
+    fn malformed_record(
+        &mut self,
+        pkt: &IkePacket,
+        error: &str,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
         match self.args.format {
             Format::Json => {
                 let mut record = packet_fields(pkt);
+                // A cut or lying message still has a header worth showing.
+                if let Ok(header) = Header::parse(&pkt.data) {
+                    if let Value::Object(h) = dissect::header_json(&header) {
+                        record.extend(h);
+                    }
+                }
                 record.insert("error".into(), Value::from(error));
                 record.insert("data".into(), Value::from(hex::encode(&pkt.data)));
                 serde_json::to_writer(&mut *out, &Value::Object(record))?;
@@ -197,7 +222,10 @@ fn packet_fields(pkt: &IkePacket) -> Map<String, Value> {
     m.insert("sport".into(), Value::from(pkt.sport));
     m.insert("dst".into(), Value::from(pkt.dst.to_string()));
     m.insert("dport".into(), Value::from(pkt.dport));
-    m.insert("transport".into(), Value::from(transport_name(pkt.transport)));
+    m.insert(
+        "transport".into(),
+        Value::from(transport_name(pkt.transport)),
+    );
     m
 }
 
@@ -266,8 +294,14 @@ mod tests {
     fn rfc3339_with_microseconds() {
         assert_eq!(rfc3339_micros(0), "1970-01-01T00:00:00.000000Z");
         // 2026-11-23T10:11:28.000042Z
-        assert_eq!(rfc3339_micros(1_795_428_688_000_042), "2026-11-23T10:11:28.000042Z");
-        assert_eq!(rfc3339_micros(951_782_400_500_000), "2000-02-29T00:00:00.500000Z");
+        assert_eq!(
+            rfc3339_micros(1_795_428_688_000_042),
+            "2026-11-23T10:11:28.000042Z"
+        );
+        assert_eq!(
+            rfc3339_micros(951_782_400_500_000),
+            "2000-02-29T00:00:00.500000Z"
+        );
         assert_eq!(rfc3339_micros(-1), "1969-12-31T23:59:59.999999Z");
     }
 

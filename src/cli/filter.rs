@@ -34,9 +34,9 @@ impl MessageFilter {
     pub fn parse(args: &[String]) -> Result<Self, String> {
         let mut terms = Vec::new();
         for arg in args {
-            let (key, value) = arg
-                .split_once('=')
-                .ok_or_else(|| format!("filter '{arg}': expected KEY=VALUE (spi, exchange, addr, mid)"))?;
+            let (key, value) = arg.split_once('=').ok_or_else(|| {
+                format!("filter '{arg}': expected KEY=VALUE (spi, exchange, addr, mid)")
+            })?;
             let value = value.trim();
             let term = match key.trim().to_ascii_lowercase().as_str() {
                 "spi" => {

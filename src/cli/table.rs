@@ -99,9 +99,21 @@ impl Summary {
 
     /// Writes the tables.
     pub fn render(&self, out: &mut dyn Write) -> io::Result<()> {
-        let mut sas = new_table(&["SPIi", "SPIr", "peers", "exchanges", "messages", "first", "last"]);
+        let mut sas = new_table(&[
+            "SPIi",
+            "SPIr",
+            "peers",
+            "exchanges",
+            "messages",
+            "first",
+            "last",
+        ]);
         for (spi_i, sa) in &self.sas {
-            let exchanges: Vec<String> = sa.exchanges.iter().map(|(n, c)| format!("{n} ×{c}")).collect();
+            let exchanges: Vec<String> = sa
+                .exchanges
+                .iter()
+                .map(|(n, c)| format!("{n} ×{c}"))
+                .collect();
             sas.add_row(vec![
                 format!("{spi_i:016x}"),
                 format!("{:016x}", sa.spi_r),

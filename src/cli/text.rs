@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::decode::{endpoint, rfc3339_micros, transport_name};
 use crate::capture::IkePacket;
-use crate::wire::Message;
+use crate::wire::{registry, Header, Message};
 
 /// Keys that the payload's head already shows in another form.
 const HEAD_KEYS: &[&str] = &["type", "name", "critical", "notify_type", "notify"];
@@ -34,13 +34,24 @@ pub fn render_message(
         plain(&field("transport")),
         plain(&field("exchange")),
         field("message_id"),
-        if flag("initiator") { "initiator" } else { "responder" },
-        if flag("response") { "response" } else { "request" },
+        if flag("initiator") {
+            "initiator"
+        } else {
+            "responder"
+        },
+        if flag("response") {
+            "response"
+        } else {
+            "request"
+        },
         plain(&field("spi_i")),
         plain(&field("spi_r")),
     )?;
     let empty = Vec::new();
-    let payloads = record.get("payloads").and_then(Value::as_array).unwrap_or(&empty);
+    let payloads = record
+        .get("payloads")
+        .and_then(Value::as_array)
+        .unwrap_or(&empty);
     let spans = payload_spans(msg, data.len());
     for (i, payload) in payloads.iter().enumerate() {
         if let Value::Object(p) = payload {
@@ -57,9 +68,30 @@ pub fn render_message(
 
 /// A message that did not parse: its addresses, the error and the raw bytes.
 pub fn render_malformed(pkt: &IkePacket, error: &str, out: &mut dyn Write) -> io::Result<()> {
+    let header = match Header::parse(&pkt.data) {
+        Ok(h) => format!(
+            " {} mid={} {} {} spi_i={:016x} spi_r={:016x}",
+            registry::exchange_name(h.exchange_type)
+                .map_or_else(|| h.exchange_type.to_string(), str::to_string),
+            h.message_id,
+            if h.is_initiator() {
+                "initiator"
+            } else {
+                "responder"
+            },
+            if h.is_response() {
+                "response"
+            } else {
+                "request"
+            },
+            h.spi_i,
+            h.spi_r,
+        ),
+        Err(_) => String::new(),
+    };
     writeln!(
         out,
-        "frame {} {} {} -> {} {} MALFORMED: {error}",
+        "frame {} {} {} -> {} {}{header} MALFORMED: {error}",
         pkt.frame,
         rfc3339_micros(pkt.time_us),
         endpoint(pkt.src, pkt.sport),
@@ -79,7 +111,9 @@ fn endpoint_of(record: &Value, addr: &str, port: &str) -> String {
 
 /// The byte range of each payload in the message, from the parsed offsets.
 fn payload_spans(msg: &Message, len: usize) -> Vec<(usize, usize)> {
-    let end = (msg.header.length as usize).min(len).saturating_sub(msg.trailing.len());
+    let end = (msg.header.length as usize)
+        .min(len)
+        .saturating_sub(msg.trailing.len());
     let starts: Vec<usize> = msg.payloads.iter().map(|p| p.offset).collect();
     starts
         .iter()
@@ -88,7 +122,12 @@ fn payload_spans(msg: &Message, len: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
-fn render_object(obj: &Map<String, Value>, depth: usize, payload: bool, out: &mut dyn Write) -> io::Result<()> {
+fn render_object(
+    obj: &Map<String, Value>,
+    depth: usize,
+    payload: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let indent = "  ".repeat(depth);
     let mut line = indent.clone();
     if payload {
@@ -99,7 +138,9 @@ fn render_object(obj: &Map<String, Value>, depth: usize, payload: bool, out: &mu
         if payload && HEAD_KEYS.contains(&key.as_str()) {
             continue;
         }
-        let Some(shown) = shown_value(obj, key, value) else { continue };
+        let Some(shown) = shown_value(obj, key, value) else {
+            continue;
+        };
         match shown {
             Value::Array(items) if items.iter().any(is_nested) => nested.push((key, shown)),
             Value::Object(_) => nested.push((key, shown)),
@@ -159,7 +200,8 @@ fn shown_value<'v>(obj: &'v Map<String, Value>, key: &str, value: &'v Value) -> 
 
 /// Objects that get lines of their own; attributes (`name` + `value`) stay inline.
 fn is_nested(v: &Value) -> bool {
-    v.as_object().is_some_and(|o| !(o.contains_key("name") && o.contains_key("value")))
+    v.as_object()
+        .is_some_and(|o| !(o.contains_key("name") && o.contains_key("value")))
 }
 
 /// `SA`, `N(COOKIE2)`, `N(16500)`, with `critical` when the critical bit is set.
@@ -188,9 +230,16 @@ fn inline(v: &Value) -> String {
     match v {
         Value::Object(o) => match (o.get("name"), o.get("value")) {
             (Some(Value::String(n)), Some(value)) => format!("{n}={}", plain(value)),
-            _ => o.iter().map(|(k, v)| format!("{k}={}", inline(v))).collect::<Vec<_>>().join(" "),
+            _ => o
+                .iter()
+                .map(|(k, v)| format!("{k}={}", inline(v)))
+                .collect::<Vec<_>>()
+                .join(" "),
         },
-        Value::Array(items) => format!("[{}]", items.iter().map(inline).collect::<Vec<_>>().join(", ")),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(inline).collect::<Vec<_>>().join(", ")
+        ),
         Value::String(s) if s.is_empty() => "\"\"".into(),
         other => plain(other),
     }
@@ -200,7 +249,9 @@ fn hex_lines(bytes: &[u8], depth: usize, out: &mut dyn Write) -> io::Result<()> 
     let indent = "  ".repeat(depth);
     for (i, chunk) in bytes.chunks(16).enumerate() {
         let hex = hex::encode(chunk);
-        let spaced: Vec<&str> = (0..chunk.len()).filter_map(|j| hex.get(2 * j..2 * j + 2)).collect();
+        let spaced: Vec<&str> = (0..chunk.len())
+            .filter_map(|j| hex.get(2 * j..2 * j + 2))
+            .collect();
         writeln!(out, "{indent}{:04x}  {}", i * 16, spaced.join(" "))?;
     }
     Ok(())
