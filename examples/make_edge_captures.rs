@@ -866,6 +866,178 @@ fn clone_msg(m: &Msg) -> Msg {
     }
 }
 
+/// Plaintext MOBIKE exchanges built with the codec itself (`mobikectl::wire`), so every MOBIKE
+/// notify type and a malformed one reach the decoder and the tshark cross-check unencrypted
+/// (real peers send them inside SK). Frames: 1-2 an address update with COOKIE2 and NAT
+/// detection, 3-4 additional addresses and NO_NATS_ALLOWED answered with MOBIKE errors,
+/// 5 MOBIKE_SUPPORTED plus a critical unknown payload, 6 ADDITIONAL_IP4_ADDRESS with 5 bytes
+/// and COOKIE2 with 4 (both malformed: the message must still decode).
+fn mobike_plain(dir: &Path, m: &[Msg]) {
+    use mobikectl::wire::{
+        notify_type as nt, Header, Message, Notify, NotifyData, Payload, PayloadBody,
+    };
+    use std::borrow::Cow;
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    let t = |i: i64| at(m, i);
+    let x = &m[8]; // 198.51.100.10:4500 -> 203.0.113.1:4500, initiator request
+    let y = &m[9]; // the response
+    let message = |exchange: u8, mid: u32, response: bool, payloads: Vec<Payload<'static>>| {
+        let header = Header {
+            spi_i: 0xade3_a663_cde3_f4e0,
+            spi_r: 0x85c3_0315_a9c1_41c8,
+            next_payload: 0,
+            version: 0x20,
+            exchange_type: exchange,
+            flags: if response { 0x20 } else { 0x08 },
+            message_id: mid,
+            length: 0,
+        };
+        Message {
+            header,
+            payloads,
+            trailing: Cow::Borrowed(&[]),
+        }
+        .emit()
+    };
+    let n =
+        |t: u16, d: NotifyData<'static>| Payload::new(41, PayloadBody::Notify(Notify::new(t, d)));
+    let cookie2: &'static [u8] = &[0xc2; 16];
+    let v4 = |a: [u8; 4]| IpAddr::V4(Ipv4Addr::from(a));
+    let msgs = [
+        (
+            x,
+            message(
+                37,
+                3,
+                false,
+                vec![
+                    n(nt::UPDATE_SA_ADDRESSES, NotifyData::Empty),
+                    n(
+                        nt::NAT_DETECTION_SOURCE_IP,
+                        NotifyData::NatDetection([0x11; 20]),
+                    ),
+                    n(
+                        nt::NAT_DETECTION_DESTINATION_IP,
+                        NotifyData::NatDetection([0x22; 20]),
+                    ),
+                    n(nt::COOKIE2, NotifyData::Cookie2(Cow::Borrowed(cookie2))),
+                    n(nt::NO_ADDITIONAL_ADDRESSES, NotifyData::Empty),
+                ],
+            ),
+        ),
+        (
+            y,
+            message(
+                37,
+                3,
+                true,
+                vec![
+                    n(
+                        nt::NAT_DETECTION_SOURCE_IP,
+                        NotifyData::NatDetection([0x33; 20]),
+                    ),
+                    n(
+                        nt::NAT_DETECTION_DESTINATION_IP,
+                        NotifyData::NatDetection([0x44; 20]),
+                    ),
+                    n(nt::COOKIE2, NotifyData::Cookie2(Cow::Borrowed(cookie2))),
+                ],
+            ),
+        ),
+        (
+            x,
+            message(
+                37,
+                4,
+                false,
+                vec![
+                    n(
+                        nt::ADDITIONAL_IP4_ADDRESS,
+                        NotifyData::AdditionalIp4(Ipv4Addr::new(192, 0, 2, 10)),
+                    ),
+                    n(
+                        nt::ADDITIONAL_IP6_ADDRESS,
+                        NotifyData::AdditionalIp6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 10)),
+                    ),
+                    n(
+                        nt::NO_NATS_ALLOWED,
+                        NotifyData::NoNatsAllowed {
+                            src: v4(x.src),
+                            dst: v4(x.dst),
+                            src_port: x.sport,
+                            dst_port: x.dport,
+                        },
+                    ),
+                    n(
+                        nt::NO_NATS_ALLOWED,
+                        NotifyData::NoNatsAllowed {
+                            src: IpAddr::V6(Ipv6Addr::from(x.src6())),
+                            dst: IpAddr::V6(Ipv6Addr::from(x.dst6())),
+                            src_port: 500,
+                            dst_port: 500,
+                        },
+                    ),
+                ],
+            ),
+        ),
+        (
+            y,
+            message(
+                37,
+                4,
+                true,
+                vec![
+                    n(nt::UNACCEPTABLE_ADDRESSES, NotifyData::Empty),
+                    n(nt::UNEXPECTED_NAT_DETECTED, NotifyData::Empty),
+                ],
+            ),
+        ),
+        (
+            x,
+            message(
+                35,
+                5,
+                false,
+                vec![
+                    n(nt::MOBIKE_SUPPORTED, NotifyData::Empty),
+                    Payload {
+                        flags: 0x80,
+                        ..Payload::new(200, PayloadBody::Unknown(Cow::Borrowed(b"unknown")))
+                    },
+                ],
+            ),
+        ),
+        (
+            x,
+            message(
+                37,
+                6,
+                false,
+                vec![
+                    n(
+                        nt::ADDITIONAL_IP4_ADDRESS,
+                        NotifyData::Raw(Cow::Borrowed(&[192, 0, 2, 10, 99])),
+                    ),
+                    n(nt::COOKIE2, NotifyData::Raw(Cow::Borrowed(&[1, 2, 3, 4]))),
+                ],
+            ),
+        ),
+    ];
+    let mut p = Pcap::new(1, 262_144);
+    for (i, (endpoints, ike)) in msgs.iter().enumerate() {
+        let frame = Msg {
+            ike: ike.clone(),
+            ..clone_msg(endpoints)
+        };
+        p.add(
+            t(i as i64 + 1),
+            &eth4(&udp4(&frame, 0x4000 + i as u16, &frame.udp_payload())),
+        );
+    }
+    write(dir, "mobike-plain.pcap", &p.buf);
+}
+
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata");
     let m = moon_messages(&root.join("strongswan-move/cap-moon.pcap"));
@@ -882,4 +1054,5 @@ fn main() {
     not_ike(&dir, &m);
     pcapng(&dir, &m);
     extra_ports(&dir, &m);
+    mobike_plain(&dir, &m);
 }

@@ -186,9 +186,9 @@ fn shown_value<'v>(obj: &'v Map<String, Value>, key: &str, value: &'v Value) -> 
     if empty || key == "offset" || key == "error" || key.ends_with("_name") {
         return None;
     }
-    // `protocol_id` next to `protocol`: the name says it.
+    // `protocol_id` next to `protocol`: the name says it; 0 (none) says nothing.
     if let Some(base) = key.strip_suffix("_id") {
-        if obj.get(base).is_some_and(|v| !v.is_null()) {
+        if obj.get(base).is_some_and(|v| !v.is_null()) || value.as_u64() == Some(0) {
             return None;
         }
     }
@@ -206,7 +206,11 @@ fn is_nested(v: &Value) -> bool {
 
 /// `SA`, `N(COOKIE2)`, `N(16500)`, with `critical` when the critical bit is set.
 fn payload_head(obj: &Map<String, Value>) -> String {
-    let name = obj.get("name").map(plain).unwrap_or_else(|| "?".into());
+    let name = match (obj.get("name"), obj.get("type")) {
+        (Some(Value::String(n)), _) => n.clone(),
+        (_, Some(t)) => format!("payload {t}"),
+        _ => "payload ?".into(),
+    };
     let mut head = match (obj.get("notify"), obj.get("notify_type")) {
         (Some(Value::String(n)), _) => format!("{name}({n})"),
         (_, Some(t)) => format!("{name}({t})"),
@@ -270,7 +274,7 @@ mod tests {
         render_object(p.as_object().unwrap(), 1, true, &mut out).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "  N(ADDITIONAL_IP4_ADDRESS) protocol_id=0 address=192.0.2.10\n"
+            "  N(ADDITIONAL_IP4_ADDRESS) address=192.0.2.10\n"
         );
 
         let sa = json!({"type": 33, "name": "SA", "critical": true,
