@@ -1,0 +1,344 @@
+//! End-to-end tests of `mobikectl decode`: the binary on real and synthetic captures.
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn testdata(rel: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(rel)
+        .display()
+        .to_string()
+}
+
+fn mobikectl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mobikectl"))
+        .args(args)
+        .output()
+        .expect("run mobikectl")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json_lines(o: &Output) -> Vec<Value> {
+    stdout(o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+const MOON: &str = "strongswan-move/cap-moon.pcap";
+
+#[test]
+fn json_lines_follow_the_documented_schema() {
+    let out = mobikectl(&["decode", "--format", "json", &testdata(MOON)]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let msgs = json_lines(&out);
+    assert_eq!(msgs.len(), 20);
+    for (i, m) in msgs.iter().enumerate() {
+        assert_eq!(m["frame"], i as u64 + 1);
+        let time = m["time"].as_str().unwrap();
+        assert_eq!(time.len(), "2026-11-23T10:11:28.491855Z".len(), "{time}");
+        assert!(
+            time.starts_with("2026-11-23T10:11:") && time.ends_with('Z'),
+            "{time}"
+        );
+        for key in ["src", "dst", "exchange"] {
+            assert!(m[key].is_string(), "{key} in {m}");
+        }
+        for key in ["sport", "dport", "exchange_type", "message_id"] {
+            assert!(m[key].is_u64(), "{key} in {m}");
+        }
+        for key in ["initiator", "response"] {
+            assert!(m[key].is_boolean(), "{key} in {m}");
+        }
+        for key in ["spi_i", "spi_r"] {
+            let spi = m[key].as_str().unwrap();
+            assert!(
+                spi.len() == 16 && spi.chars().all(|c| c.is_ascii_hexdigit()),
+                "{spi}"
+            );
+        }
+        for p in m["payloads"].as_array().unwrap() {
+            assert!(
+                p["type"].is_u64() && p["critical"].is_boolean() && p.get("name").is_some(),
+                "{p}"
+            );
+        }
+    }
+    let first = &msgs[0];
+    assert_eq!(first["src"], "192.0.2.10");
+    assert_eq!(first["sport"], 500);
+    assert_eq!(first["transport"], "udp");
+    assert_eq!(first["exchange"], "IKE_SA_INIT");
+    assert_eq!(first["spi_i"], "ade3a663cde3f4e0");
+    assert_eq!(first["spi_r"], "0000000000000000");
+    assert_eq!(
+        (first["initiator"].as_bool(), first["response"].as_bool()),
+        (Some(true), Some(false))
+    );
+    let names: Vec<&str> = first["payloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["SA", "KE", "No", "N", "N", "N", "N", "N"]);
+    assert_eq!(first["payloads"][3]["notify"], "NAT_DETECTION_SOURCE_IP");
+    assert_eq!(
+        first["payloads"][3]["hash"],
+        "6c3ca20488fc33926c6c37a8dbcde09ca438019d"
+    );
+    // The path probe: the same INFORMATIONAL (mid 2) went to both of moon's addresses.
+    assert_eq!(msgs[6]["dst"], "203.0.113.2");
+    assert_eq!(msgs[6]["message_id"], 2);
+    assert_eq!(msgs[6]["transport"], "udp-encap");
+    let sk = &msgs[2]["payloads"][0];
+    assert_eq!(
+        (sk["name"].as_str(), sk["next_payload"].as_u64()),
+        (Some("SK"), Some(35))
+    );
+}
+
+#[test]
+fn mobike_notifies_are_typed_in_json() {
+    let out = mobikectl(&["decode", "-f", "json", &testdata("edge/mobike-plain.pcap")]);
+    // Frame 6 carries two malformed notifies: reported, counted in the exit status, not dropped.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("frame 6: 2 malformed notify payload(s)"),
+        "{}",
+        stderr(&out)
+    );
+    let msgs = json_lines(&out);
+    assert_eq!(msgs.len(), 6);
+    let n = |m: usize, p: usize| msgs[m]["payloads"][p].clone();
+    assert_eq!(n(0, 0)["notify"], "UPDATE_SA_ADDRESSES");
+    assert_eq!(n(0, 3)["notify_type"], 16401);
+    assert_eq!(n(0, 3)["cookie"], "c2".repeat(16));
+    assert_eq!(
+        n(1, 2)["cookie"],
+        "c2".repeat(16),
+        "response echoes COOKIE2"
+    );
+    assert_eq!(n(2, 0)["address"], "192.0.2.10");
+    assert_eq!(n(2, 1)["address"], "2001:db8::a");
+    assert_eq!(n(2, 2)["src_address"], "198.51.100.10");
+    assert_eq!(n(2, 2)["dst_port"], 4500);
+    assert_eq!(n(2, 3)["dst_address"], "2001:db8::cb00:7101");
+    assert_eq!(n(3, 0)["notify"], "UNACCEPTABLE_ADDRESSES");
+    assert_eq!(n(3, 1)["notify"], "UNEXPECTED_NAT_DETECTED");
+    assert_eq!(n(4, 0)["notify"], "MOBIKE_SUPPORTED");
+    assert_eq!(
+        (n(4, 1)["type"].as_u64(), n(4, 1)["critical"].as_bool()),
+        (Some(200), Some(true))
+    );
+    assert!(
+        n(5, 0)["malformed"].as_str().unwrap().contains("offset 36"),
+        "{}",
+        n(5, 0)
+    );
+    assert_eq!(n(5, 0)["data"], "c000020a63");
+    assert!(
+        n(5, 1)["malformed"].as_str().unwrap().contains("8..64"),
+        "{}",
+        n(5, 1)
+    );
+}
+
+#[test]
+fn text_output_has_a_header_line_and_a_payload_tree() {
+    let out = mobikectl(&["decode", &testdata(MOON)]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "frame 1 2026-11-23T10:11:28.491855Z 192.0.2.10:500 -> 203.0.113.1:500 udp IKE_SA_INIT mid=0 \
+         initiator request spi_i=ade3a663cde3f4e0 spi_r=0000000000000000"
+    );
+    assert!(
+        text.contains("\n          type=ENCR id=ENCR_AES_CBC attributes=[Key Length=128]\n"),
+        "{text}"
+    );
+    assert!(text.contains(
+        "\n  N(NAT_DETECTION_SOURCE_IP) hash=6c3ca20488fc33926c6c37a8dbcde09ca438019d\n"
+    ));
+    assert_eq!(text.lines().filter(|l| l.starts_with("frame ")).count(), 20);
+
+    let hex = stdout(&mobikectl(&["decode", "--hex", &testdata(MOON)]));
+    // The SA payload of frame 1 starts with its generic header: next 34 (KE), length 48.
+    assert!(
+        hex.contains("\n      0000  22 00 00 30 00 00 00 2c"),
+        "{hex}"
+    );
+}
+
+#[test]
+fn filters_select_by_exchange_message_id_address_and_spi() {
+    let frames = |filters: &[&str]| -> Vec<u64> {
+        let mut args = vec!["decode", "-f", "json"];
+        for f in filters {
+            args.extend(["--filter", f]);
+        }
+        let path = testdata(MOON);
+        args.push(&path);
+        let out = mobikectl(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        json_lines(&out)
+            .iter()
+            .map(|m| m["frame"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(frames(&["exchange=IKE_SA_INIT"]), [1, 2]);
+    assert_eq!(frames(&["exchange=create_child_sa"]), [11, 12]);
+    assert_eq!(frames(&["mid=2"]), [6, 7, 8]);
+    assert_eq!(frames(&["mid=2", "addr=203.0.113.2"]), [7]);
+    assert_eq!(
+        frames(&["exchange=IKE_AUTH", "exchange=IKE_SA_INIT"]),
+        [1, 2, 3, 4]
+    );
+    assert_eq!(
+        frames(&["spi=85c30315a9c141c8"]).len(),
+        19,
+        "all but the first request"
+    );
+    assert!(frames(&["spi=1"]).is_empty());
+
+    let bad = mobikectl(&["decode", "--filter", "port=500", &testdata(MOON)]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("unknown key 'port'"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+#[test]
+fn table_summarises_sas_exchanges_and_esp() {
+    let out = mobikectl(&["decode", "--format", "table", &testdata(MOON)]);
+    assert_eq!(out.status.code(), Some(0));
+    let t = stdout(&out);
+    assert!(
+        t.contains("IKE SAs") && t.contains("ade3a663cde3f4e0") && t.contains("85c30315a9c141c8"),
+        "{t}"
+    );
+    assert!(t.contains("INFORMATIONAL ×14"), "{t}");
+    assert!(t.contains("Exchanges"), "{t}");
+    let natt = stdout(&mobikectl(&[
+        "decode",
+        "-f",
+        "table",
+        &testdata("edge/natt.pcap"),
+    ]));
+    assert!(
+        natt.contains("c0ffee01") && natt.contains("NAT-T keepalives: 1"),
+        "{natt}"
+    );
+}
+
+#[test]
+fn bad_input_is_reported_per_packet_and_decoding_goes_on() {
+    let out = mobikectl(&["decode", &testdata("edge/not-ike.pcap")]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    for expected in [
+        "frame 1: malformed: not IKE",
+        "frame 2: info: IKEv1",
+        "frame 3: malformed: UDP length",
+        "frame 6: warning: 4 bytes follow",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in\n{err}");
+    }
+    // The good messages around the bad ones are decoded.
+    let text = stdout(&out);
+    assert!(
+        text.contains("frame 6 ") && text.contains("frame 7 "),
+        "{text}"
+    );
+
+    let cut = mobikectl(&["decode", "-f", "json", &testdata("edge/snaplen.pcap")]);
+    assert_eq!(cut.status.code(), Some(1));
+    let msgs = json_lines(&cut);
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(
+        msgs[0]["exchange"], "IKE_SA_INIT",
+        "a cut message still shows its header"
+    );
+    assert!(msgs[0]["error"].is_string());
+
+    let truncated = mobikectl(&["decode", &testdata("edge/truncated.pcap")]);
+    assert_eq!(truncated.status.code(), Some(1));
+    assert!(
+        stderr(&truncated).contains("malformed"),
+        "{}",
+        stderr(&truncated)
+    );
+    assert!(
+        stdout(&truncated).contains("frame 1 "),
+        "frames before the cut are decoded"
+    );
+
+    let missing = mobikectl(&["decode", "/nonexistent/x.pcap"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("cannot read /nonexistent/x.pcap"),
+        "{}",
+        stderr(&missing)
+    );
+}
+
+#[test]
+fn ike_over_tcp_and_every_link_type_decode_the_same_messages() {
+    let tcp = json_lines(&mobikectl(&[
+        "decode",
+        "-f",
+        "json",
+        &testdata("edge/tcp.pcap"),
+    ]));
+    assert!(!tcp.is_empty());
+    assert!(tcp.iter().all(|m| m["transport"] == "tcp"));
+    for file in ["vlan", "qinq", "sll", "sll2", "raw", "null", "loop"] {
+        let out = mobikectl(&[
+            "decode",
+            "-f",
+            "json",
+            &testdata(&format!("edge/{file}.pcap")),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{file}: {}", stderr(&out));
+        let msgs = json_lines(&out);
+        assert!(!msgs.is_empty(), "{file}");
+        assert!(
+            msgs.iter().all(|m| m["spi_i"] == "ade3a663cde3f4e0"),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn several_files_are_decoded_in_order() {
+    let out = mobikectl(&[
+        "decode",
+        "-f",
+        "json",
+        &testdata("strongswan-move/cap-carol-a.pcap"),
+        &testdata("strongswan-move/cap-carol-b.pcap"),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let msgs = json_lines(&out);
+    let a = json_lines(&mobikectl(&[
+        "decode",
+        "-f",
+        "json",
+        &testdata("strongswan-move/cap-carol-a.pcap"),
+    ]));
+    assert!(msgs.len() > a.len());
+    assert_eq!(msgs[..a.len()], a[..]);
+}
