@@ -155,7 +155,10 @@ impl KeyFileFormat {
             if t.starts_with(keylog::KEYLOG_MAGIC) {
                 return Some(KeyFileFormat::MobikectlKeylog);
             }
-            if charon::looks_like_charon_line(line) {
+            if charon::looks_like_charon_line(line)
+                || t.contains("Sk_ei secret => ")
+                || t.contains("selected proposal: IKE:")
+            {
                 return Some(KeyFileFormat::CharonLog);
             }
             if first_data.is_none() && !t.is_empty() && !t.starts_with('#') {

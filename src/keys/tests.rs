@@ -214,6 +214,36 @@ fn syslog_prefix_gcm_and_rekey() {
 }
 
 #[test]
+fn journal_without_thread_markers() {
+    // journalctl-style: no NN[IKE] markers, continuation lines indented.
+    let mut text = String::new();
+    for l in MOON.lines() {
+        let Some(pos) = l
+            .find("[IKE] ")
+            .or_else(|| l.find("[CFG] "))
+            .or_else(|| l.find("[NET] "))
+        else {
+            continue;
+        };
+        let msg = &l[pos + 6..];
+        if msg.starts_with("  ") {
+            text.push_str(&format!("                                   {msg}\n"));
+        } else {
+            text.push_str(&format!(
+                "Nov 23 10:11:28 moon charon-systemd[321]: {msg}\n"
+            ));
+        }
+    }
+    assert_eq!(KeyFileFormat::detect(&text), Some(KeyFileFormat::CharonLog));
+    let s = KeyStore::parse("journal", &text).unwrap();
+    let all: Vec<_> = s
+        .iter()
+        .map(|(i, r, set)| (i, r, set.keys.clone()))
+        .collect();
+    assert_eq!(all, vec![(SPI_I, SPI_R, expected())]);
+}
+
+#[test]
 fn merge_table_and_logs() {
     let mut s = KeyStore::parse("table", TABLE).unwrap();
     s.merge(KeyStore::parse("moon", MOON).unwrap());
