@@ -1,5 +1,7 @@
 //! mobikectl: IKEv2 and MOBIKE (RFC 4555) codec, capture dissector and peer.
 pub mod capture;
 pub mod cli;
+pub mod crypto;
 pub mod dissect;
+pub mod keys;
 pub mod wire;

@@ -1,0 +1,216 @@
+//! Parser for Wireshark's `ikev2_decryption_table` and for the
+//! mobikectl key log (same line format, four more fields).
+
+use zeroize::Zeroize;
+
+use crate::crypto::{EncrAlgorithm, IntegAlgorithm, PrfAlgorithm, SkKeys};
+
+use super::{Binding, KeyFileError, KeyFileErrorKind, KeyOrigin, KeySet};
+
+/// Splits one line into fields. Quoted fields may contain commas and the
+/// escapes `\\`, `\"` and `\xHH` (as Wireshark's UAT files use); bare
+/// fields are trimmed.
+pub(crate) fn split_fields(line: &str) -> Result<Vec<String>, String> {
+    let mut fields = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| *c == ' ' || *c == '\t') {
+            chars.next();
+        }
+        let mut field = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            let mut closed = false;
+            while let Some(c) = chars.next() {
+                match c {
+                    '"' => {
+                        closed = true;
+                        break;
+                    }
+                    '\\' => match chars.next() {
+                        Some('x') | Some('X') => {
+                            let h: String = chars.by_ref().take(2).collect();
+                            let v = u8::from_str_radix(&h, 16)
+                                .map_err(|_| format!("bad escape \\x{h} in a quoted field"))?;
+                            field.push(char::from(v));
+                        }
+                        Some(o) => field.push(o),
+                        None => return Err("backslash at the end of the line".into()),
+                    },
+                    other => field.push(other),
+                }
+            }
+            if !closed {
+                return Err("unterminated quoted field".into());
+            }
+            while chars.peek().is_some_and(|c| *c == ' ' || *c == '\t') {
+                chars.next();
+            }
+            match chars.next() {
+                None => {
+                    fields.push(field);
+                    return Ok(fields);
+                }
+                Some(',') => fields.push(field),
+                Some(c) => return Err(format!("unexpected '{c}' after a quoted field")),
+            }
+        } else {
+            let mut end = true;
+            for c in chars.by_ref() {
+                if c == ',' {
+                    end = false;
+                    break;
+                }
+                field.push(c);
+            }
+            fields.push(field.trim().to_string());
+            if end {
+                return Ok(fields);
+            }
+        }
+    }
+}
+
+/// Parses a hex field: optional `0x`, optional `:` / space / `-` separators.
+pub(crate) fn parse_hex(field: &'static str, s: &str) -> Result<Vec<u8>, KeyFileErrorKind> {
+    let s = s.trim();
+    let s = s
+        .strip_prefix("0x")
+        .or_else(|| s.strip_prefix("0X"))
+        .unwrap_or(s);
+    let mut digits = String::with_capacity(s.len());
+    for (i, c) in s.chars().enumerate() {
+        if c.is_ascii_hexdigit() {
+            digits.push(c);
+        } else if c == ':' || c == ' ' || c == '-' {
+            continue;
+        } else {
+            digits.zeroize();
+            return Err(KeyFileErrorKind::BadHex {
+                field,
+                detail: format!("character {:?} at position {}", c, i + 1),
+            });
+        }
+    }
+    if digits.len() % 2 != 0 {
+        let n = digits.len();
+        digits.zeroize();
+        return Err(KeyFileErrorKind::BadHex {
+            field,
+            detail: format!("odd number of hex digits ({n})"),
+        });
+    }
+    let r = hex::decode(&digits).map_err(|e| KeyFileErrorKind::BadHex {
+        field,
+        detail: e.to_string(),
+    });
+    digits.zeroize();
+    r
+}
+
+fn parse_spi(field: &'static str, s: &str) -> Result<u64, KeyFileErrorKind> {
+    let b = parse_hex(field, s)?;
+    let a: [u8; 8] = b
+        .as_slice()
+        .try_into()
+        .map_err(|_| KeyFileErrorKind::SpiLength {
+            field,
+            bytes: b.len(),
+        })?;
+    Ok(u64::from_be_bytes(a))
+}
+
+fn check_len(
+    field: &'static str,
+    key: &[u8],
+    algorithm: String,
+    needs: usize,
+) -> Result<(), KeyFileErrorKind> {
+    if key.len() != needs {
+        return Err(KeyFileErrorKind::KeyLength {
+            field,
+            bytes: key.len(),
+            algorithm,
+            needs,
+        });
+    }
+    Ok(())
+}
+
+/// Parses one data line (already split) into SPIs and a key set.
+fn parse_record(
+    fields: &[String],
+    origin: KeyOrigin,
+) -> Result<(u64, u64, KeySet), KeyFileErrorKind> {
+    if fields.len() != 8 && fields.len() != 12 {
+        return Err(KeyFileErrorKind::FieldCount {
+            expected: "8 (Wireshark table) or 12 (mobikectl key log)",
+            found: fields.len(),
+        });
+    }
+    let spi_i = parse_spi("SPIi", &fields[0])?;
+    let spi_r = parse_spi("SPIr", &fields[1])?;
+    let encr = EncrAlgorithm::from_name(&fields[4])
+        .ok_or_else(|| KeyFileErrorKind::UnknownEncr(fields[4].clone()))?;
+    let mut integ = IntegAlgorithm::from_name(&fields[7])
+        .ok_or_else(|| KeyFileErrorKind::UnknownInteg(fields[7].clone()))?;
+    let sk_ei = parse_hex("SK_ei", &fields[2])?;
+    let sk_er = parse_hex("SK_er", &fields[3])?;
+    let mut sk_ai = parse_hex("SK_ai", &fields[5])?;
+    let mut sk_ar = parse_hex("SK_ar", &fields[6])?;
+    check_len("SK_ei", &sk_ei, encr.to_string(), encr.key_len())?;
+    check_len("SK_er", &sk_er, encr.to_string(), encr.key_len())?;
+    check_len("SK_ai", &sk_ai, integ.to_string(), integ.key_len())?;
+    check_len("SK_ar", &sk_ar, integ.to_string(), integ.key_len())?;
+    if encr.is_aead() && integ != IntegAlgorithm::None {
+        // Wireshark accepts such lines and ignores the integrity algorithm
+        // for combined-mode ciphers; so do we.
+        integ = IntegAlgorithm::None;
+        sk_ai.zeroize();
+        sk_ar.zeroize();
+        sk_ai.clear();
+        sk_ar.clear();
+    }
+    let keys = SkKeys::new(encr, integ, sk_ei, sk_er, sk_ai, sk_ar)
+        .map_err(|e| KeyFileErrorKind::Invalid(e.to_string()))?;
+    let mut set = KeySet::new(keys, origin);
+    if fields.len() == 12 {
+        set.sk_d = parse_hex("SK_d", &fields[8])?;
+        if !fields[9].trim().is_empty() {
+            let prf = PrfAlgorithm::from_name(&fields[9])
+                .ok_or_else(|| KeyFileErrorKind::UnknownPrf(fields[9].clone()))?;
+            if !set.sk_d.is_empty() {
+                check_len("SK_d", &set.sk_d, prf.to_string(), prf.key_len())?;
+            }
+            set.prf = Some(prf);
+        }
+        set.ni = parse_hex("Ni", &fields[10])?;
+        set.nr = parse_hex("Nr", &fields[11])?;
+    }
+    Ok((spi_i, spi_r, set))
+}
+
+/// Parses a whole table / key log.
+pub(crate) fn parse(name: &str, text: &str) -> Result<Vec<(u64, u64, KeySet)>, KeyFileError> {
+    let mut out = Vec::new();
+    for (idx, raw) in text.lines().enumerate() {
+        let lineno = idx + 1;
+        let t = raw.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let mut fields = split_fields(t)
+            .map_err(|e| KeyFileError::at(name, lineno, KeyFileErrorKind::Syntax(e)))?;
+        let origin = KeyOrigin {
+            file: name.to_string(),
+            line: lineno,
+            binding: Binding::Explicit,
+        };
+        let r = parse_record(&fields, origin);
+        for f in fields.iter_mut() {
+            f.zeroize();
+        }
+        out.push(r.map_err(|k| KeyFileError::at(name, lineno, k))?);
+    }
+    Ok(out)
+}
