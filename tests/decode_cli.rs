@@ -342,3 +342,85 @@ fn several_files_are_decoded_in_order() {
     assert!(msgs.len() > a.len());
     assert_eq!(msgs[..a.len()], a[..]);
 }
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn live_capture_on_loopback_decodes_ike() {
+    use mobikectl::capture::{CaptureEvent, CaptureOptions, CaptureReader};
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+
+    if !is_root() {
+        eprintln!("SKIPPED: live capture needs root (CAP_NET_RAW); run `sudo -E cargo test --test decode_cli` to include it");
+        return;
+    }
+    let mut reader = CaptureReader::open_file(testdata(MOON), &CaptureOptions::default()).unwrap();
+    let ike = loop {
+        match reader.next_event() {
+            Some(CaptureEvent::Ike(p)) => break p.data,
+            Some(_) => continue,
+            None => panic!("no IKE message in {MOON}"),
+        }
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mobikectl"))
+        .args([
+            "decode",
+            "--interface",
+            "lo",
+            "--count",
+            "1",
+            "--format",
+            "json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start live decode");
+    // Keep sending until the capture has seen one message (it may take a moment to start).
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        let _ = sock.send_to(&ike, "127.0.0.1:500");
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "live decode did not report the message in 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
+    let msg: Value = serde_json::from_str(out.lines().next().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("{out:?}: {e}"));
+    assert_eq!(msg["exchange"], "IKE_SA_INIT");
+    assert_eq!(
+        (msg["dst"].as_str(), msg["dport"].as_u64()),
+        (Some("127.0.0.1"), Some(500))
+    );
+    assert_eq!(msg["spi_i"], "ade3a663cde3f4e0");
+}
