@@ -137,6 +137,11 @@ impl Pending {
 pub struct FragmentReassembly {
     limits: FragmentLimits,
     pending: HashMap<FragmentKey, Pending>,
+    /// Recently reassembled messages: capture time and frame of completion. Fragments of a
+    /// retransmission arriving within the timeout are reported as repeats, not reassembled
+    /// again (without keys, a corrupted fragment would otherwise start a set that never
+    /// completes).
+    completed: HashMap<FragmentKey, (i64, u64)>,
     bytes: usize,
     seq: u64,
 }
@@ -152,6 +157,7 @@ impl FragmentReassembly {
         FragmentReassembly {
             limits,
             pending: HashMap::new(),
+            completed: HashMap::new(),
             bytes: 0,
             seq: 0,
         }
@@ -194,6 +200,19 @@ impl FragmentReassembly {
                 message: format!(
                     "{} fragments announced, more than the {} reassembled; fragment {} not buffered",
                     frag.total, self.limits.max_fragments, frag.number
+                ),
+            });
+            return None;
+        }
+        if let Some(&(_, done_frame)) = self.completed.get(&key) {
+            diags.push(Diagnostic {
+                frame: frag.frame,
+                severity: Severity::Info,
+                message: format!(
+                    "fragment {}/{} of {} repeats a message already reassembled in frame {done_frame}; ignored",
+                    frag.number,
+                    frag.total,
+                    key.describe()
                 ),
             });
             return None;
@@ -294,6 +313,17 @@ impl FragmentReassembly {
             return None;
         }
         let done = self.remove(&key)?;
+        if self.completed.len() >= self.limits.max_messages {
+            let oldest = self
+                .completed
+                .iter()
+                .min_by_key(|(_, v)| v.0)
+                .map(|(k, _)| *k);
+            if let Some(k) = oldest {
+                self.completed.remove(&k);
+            }
+        }
+        self.completed.insert(key, (frag.time_us, frag.frame));
         let first_payload = done.pieces.get(&1).map_or(0, |p| p.next_payload);
         let frames = done.pieces.values().map(|p| p.frame).collect();
         let data = if done.pieces.values().all(|p| p.data.is_some()) {
@@ -324,6 +354,10 @@ impl FragmentReassembly {
     /// reporting what was missing.
     pub fn expire(&mut self, now_us: i64, diags: &mut Vec<Diagnostic>) {
         let timeout = self.limits.timeout_us;
+        if !self.completed.is_empty() {
+            self.completed
+                .retain(|_, (t, _)| now_us.saturating_sub(*t) <= timeout);
+        }
         if self
             .pending
             .values()
@@ -356,6 +390,7 @@ impl FragmentReassembly {
 
     /// Reports and drops everything still in reassembly (end of a capture).
     pub fn finish(&mut self, diags: &mut Vec<Diagnostic>) {
+        self.completed.clear();
         let mut all: Vec<(u64, FragmentKey)> =
             self.pending.iter().map(|(k, p)| (p.seq, *k)).collect();
         all.sort_unstable();
@@ -471,6 +506,25 @@ mod tests {
         let done = r.add(KEY, frag(5, 3, 3, b"C"), &mut d).unwrap();
         assert_eq!(done.data.as_deref(), Some(&b"ABC"[..]));
         assert_eq!(d.len(), 2);
+    }
+
+    #[test]
+    fn a_retransmitted_message_is_not_reassembled_twice() {
+        let mut r = FragmentReassembly::default();
+        let mut d = Vec::new();
+        r.add(KEY, frag(1, 1, 2, b"a"), &mut d);
+        assert!(r.add(KEY, frag(2, 2, 2, b"b"), &mut d).is_some());
+        assert!(r.add(KEY, frag(3, 2, 2, b"b"), &mut d).is_none());
+        assert!(
+            d[0].message.contains("already reassembled in frame 2"),
+            "{d:?}"
+        );
+        r.finish(&mut d);
+        assert_eq!(d.len(), 1);
+        // After the timeout the same key reassembles again.
+        let mut late = frag(4, 1, 1, b"c");
+        late.time_us = 40_000_000;
+        assert!(r.add(KEY, late, &mut d).is_some());
     }
 
     #[test]
