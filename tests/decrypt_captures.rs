@@ -309,3 +309,22 @@ fn several_key_files_combine() {
     let (n, _, _) = check_all_ok(&pcap, &[a, b]);
     assert_eq!(n, 26);
 }
+
+#[test]
+fn the_mobikectl_key_log_format_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("keys.log");
+    let line = move_table().trim().to_string();
+    std::fs::write(
+        &log,
+        format!("# mobikectl-keylog v1\n# SPIi,SPIr,SK_ei,SK_er,\"ENCR\",SK_ai,SK_ar,\"INTEG\",SK_d,\"PRF\",Ni,Nr\n{line},,,,\n"),
+    )
+    .unwrap();
+    let pcap = root()
+        .join("strongswan-move/cap-moon.pcap")
+        .display()
+        .to_string();
+    let (n, inner, _) = check_all_ok(&pcap, &[log.display().to_string()]);
+    assert_eq!(n, 18);
+    assert!(inner > 20);
+}

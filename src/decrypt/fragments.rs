@@ -144,6 +144,9 @@ pub struct FragmentReassembly {
     completed: HashMap<FragmentKey, (i64, u64)>,
     bytes: usize,
     seq: u64,
+    /// Capture time of the last timeout sweep: sweeps run at most once per capture second, so
+    /// the per-message cost stays O(1) however many messages are in reassembly.
+    last_sweep_us: Option<i64>,
 }
 
 impl Default for FragmentReassembly {
@@ -160,6 +163,7 @@ impl FragmentReassembly {
             completed: HashMap::new(),
             bytes: 0,
             seq: 0,
+            last_sweep_us: None,
         }
     }
 
@@ -351,8 +355,14 @@ impl FragmentReassembly {
     }
 
     /// Drops messages whose first fragment is older than the timeout at capture time `now_us`,
-    /// reporting what was missing.
+    /// reporting what was missing. Sweeps at most once per second of capture time.
     pub fn expire(&mut self, now_us: i64, diags: &mut Vec<Diagnostic>) {
+        if let Some(last) = self.last_sweep_us {
+            if (last..last.saturating_add(1_000_000)).contains(&now_us) {
+                return;
+            }
+        }
+        self.last_sweep_us = Some(now_us);
         let timeout = self.limits.timeout_us;
         if !self.completed.is_empty() {
             self.completed
@@ -391,6 +401,7 @@ impl FragmentReassembly {
     /// Reports and drops everything still in reassembly (end of a capture).
     pub fn finish(&mut self, diags: &mut Vec<Diagnostic>) {
         self.completed.clear();
+        self.last_sweep_us = None;
         let mut all: Vec<(u64, FragmentKey)> =
             self.pending.iter().map(|(k, p)| (p.seq, *k)).collect();
         all.sort_unstable();
