@@ -36,6 +36,7 @@ complete -c mobikectl -n "__fish_mobikectl_using_subcommand decode" -s f -l form
 json\t'JSON Lines: one object per IKE message (schema in README)'
 table\t'Summary tables: one row per IKE SA, per exchange, per ESP SPI'"
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand decode" -l filter -d 'Only show messages matching KEY=VALUE; KEY is spi (either SPI, hex), exchange (name or number), addr (source or destination IP) or mid (message ID). Repeat to narrow down; the same key repeated matches any of its values' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand decode" -s k -l keys -d 'Decrypt SK/SKF payloads with the keys in FILE (repeatable): a Wireshark ikev2_decryption_table, a strongSwan charon log at \'ike 4\', or a mobikectl key log; the format is detected from the content' -r -F
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand decode" -l tcp-port -d 'Also treat this TCP port as IKE over TCP (RFC 8229); 4500 always is' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand decode" -l udp-port -d 'Also treat this UDP port as IKE (besides 500 and 4500)' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand decode" -l hex -d 'Add a hex dump of every payload (text output)'

@@ -2,6 +2,7 @@
 pub mod capture;
 pub mod cli;
 pub mod crypto;
+pub mod decrypt;
 pub mod dissect;
 pub mod keys;
 pub mod wire;

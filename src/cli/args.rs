@@ -66,6 +66,11 @@ pub struct DecodeArgs {
     /// same key repeated matches any of its values.
     #[arg(long, value_name = "KEY=VALUE")]
     pub filter: Vec<String>,
+    /// Decrypt SK/SKF payloads with the keys in FILE (repeatable): a Wireshark
+    /// ikev2_decryption_table, a strongSwan charon log at 'ike 4', or a mobikectl key log; the
+    /// format is detected from the content.
+    #[arg(short, long = "keys", value_name = "FILE")]
+    pub keys: Vec<PathBuf>,
     /// Also treat this TCP port as IKE over TCP (RFC 8229); 4500 always is.
     #[arg(long = "tcp-port", value_name = "PORT")]
     pub tcp_ports: Vec<u16>,

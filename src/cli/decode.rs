@@ -9,8 +9,10 @@ use super::filter::MessageFilter;
 use super::table::Summary;
 use super::text;
 use crate::capture::{CaptureEvent, CaptureOptions, CaptureReader, IkePacket, Severity, Transport};
-use crate::dissect;
-use crate::wire::{Header, Message, HEADER_LEN};
+use crate::decrypt::{Decryptor, FragmentLimits, IntegrityStatus, Opened};
+use crate::dissect::{self, DecryptionView};
+use crate::keys::KeyStore;
+use crate::wire::{parse_payload_chain, Header, Message, HEADER_LEN};
 
 /// How a decode run ended, for the exit status.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -34,9 +36,17 @@ pub fn run(
         udp_ports: args.udp_ports.clone(),
         ..CaptureOptions::default()
     };
+    let mut keys = KeyStore::new();
+    for path in &args.keys {
+        keys.add_file(path).map_err(|e| e.to_string())?;
+    }
+    for warning in keys.warnings() {
+        let _ = writeln!(diag, "warning: {warning}");
+    }
     let mut run = DecodeRun {
         args,
         filter,
+        decryptor: Decryptor::new(keys, FragmentLimits::default()),
         summary: Summary::default(),
         outcome: Outcome::default(),
     };
@@ -75,6 +85,7 @@ pub fn run(
 struct DecodeRun<'a> {
     args: &'a DecodeArgs,
     filter: MessageFilter,
+    decryptor: Decryptor,
     summary: Summary,
     outcome: Outcome,
 }
@@ -117,6 +128,22 @@ impl DecodeRun<'_> {
                 }
             }
         }
+        self.decryptor.finish_capture();
+        self.decrypt_diagnostics(source, diag)
+    }
+
+    fn decrypt_diagnostics(&mut self, source: &str, diag: &mut dyn Write) -> io::Result<()> {
+        for d in self.decryptor.drain_diagnostics() {
+            if d.severity == Severity::Malformed {
+                self.outcome.malformed += 1;
+            }
+            self.summary.diagnostic(d.severity);
+            writeln!(
+                diag,
+                "{source}: frame {}: {}: {}",
+                d.frame, d.severity, d.message
+            )?;
+        }
         Ok(())
     }
 
@@ -158,7 +185,14 @@ impl DecodeRun<'_> {
             self.summary.message(pkt, &msg.header);
             return Ok(());
         }
-        let record = message_record(pkt, &msg);
+        let mut record = message_record(pkt, &msg);
+        if let Some(opened) = self.decryptor.open(&msg, data, pkt.frame, pkt.time_us) {
+            if let Some(problem) = attach_decryption(&mut record, &opened) {
+                self.outcome.malformed += 1;
+                writeln!(diag, "{source}: frame {}: malformed: {problem}", pkt.frame)?;
+            }
+            self.decrypt_diagnostics(source, diag)?;
+        }
         let malformed = count_malformed(&record);
         if malformed > 0 {
             self.outcome.malformed += malformed;
@@ -212,6 +246,50 @@ pub fn message_record(pkt: &IkePacket, msg: &Message) -> Value {
     }
     record.insert("payloads".into(), dissect::payloads_json(msg));
     Value::Object(record)
+}
+
+/// Adds the decryption result to the SK/SKF payload object of `record`. Returns a
+/// description of what is malformed (the decrypted content, or a payload that could not be
+/// decrypted at all), if anything.
+pub fn attach_decryption(record: &mut Value, opened: &Opened) -> Option<String> {
+    let payload = record
+        .get_mut("payloads")
+        .and_then(|p| p.get_mut(opened.payload_index))?;
+    let mut error = opened.error.clone();
+    let (first, inner) = match &opened.reassembled {
+        Some(r) => (r.first_payload, r.data.as_deref()),
+        None if opened.integrity == IntegrityStatus::Ok && payload["type"] == 46 => {
+            (opened.first_payload, Some(opened.plaintext.as_slice()))
+        }
+        None => (0, None),
+    };
+    let parsed = match inner.map(|bytes| parse_payload_chain(first, bytes, 0)) {
+        Some(Ok((payloads, rest))) => {
+            if !rest.is_empty() && error.is_none() {
+                error = Some(format!(
+                    "{} byte(s) after the inner payload chain",
+                    rest.len()
+                ));
+            }
+            Some(payloads)
+        }
+        Some(Err(e)) => {
+            error.get_or_insert_with(|| format!("inner payloads: {e}"));
+            None
+        }
+        None => None,
+    };
+    let fragments = opened.reassembled.as_ref().map(|r| r.frames.as_slice());
+    dissect::add_decryption(
+        payload,
+        &DecryptionView {
+            integrity: opened.integrity.as_str(),
+            error: error.as_deref(),
+            payloads: parsed.as_deref(),
+            fragments,
+        },
+    );
+    error
 }
 
 fn packet_fields(pkt: &IkePacket) -> Map<String, Value> {

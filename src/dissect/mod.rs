@@ -44,6 +44,19 @@
 //! types without data → nothing more; other types → `data` (hex, possibly ""); data of the
 //! wrong size for its type → `malformed` ("offset N: expected ..., got K byte(s)") and `data`.
 //!
+//! # Decrypted SK / SKF payloads ([`add_decryption`])
+//! `mobikectl decode` adds to the SK or SKF payload object:
+//! * `integrity`: `"ok"` (ICV or AEAD tag verified), `"bad"` (keys known, check failed or
+//!   the payload could not be processed) or `"no-keys"`;
+//! * `decrypt_error` (string): why the payload or its decrypted content could not be used
+//!   (truncated, bad padding, inner payload chain malformed);
+//! * `payloads`: the inner payloads once decrypted with integrity ok, objects of the same
+//!   schema as outer payloads; their `offset` counts from the start of the decrypted data
+//!   (for fragments: of the reassembled data). For SKF only on the fragment that completes
+//!   the message, holding the whole reassembled message's payloads;
+//! * `fragments` (SKF, completing fragment only): frame numbers of the fragments the message
+//!   was built from, in fragment-number order (also without keys).
+//!
 //! # Whole message ([`message_json`])
 //! `{header, payloads, trailing?, warnings?}`: `trailing` (hex) and `warnings` (strings)
 //! appear only when non-empty.
@@ -110,6 +123,37 @@ pub fn message_json(msg: &Message) -> Value {
         );
     }
     Value::Object(m)
+}
+
+/// What decryption found for one SK/SKF payload (see [`add_decryption`]).
+#[derive(Debug, Clone, Copy)]
+pub struct DecryptionView<'x, 'p> {
+    /// `ok`, `bad` or `no-keys`.
+    pub integrity: &'x str,
+    /// Why the payload or its content could not be used.
+    pub error: Option<&'x str>,
+    /// Inner payloads (decrypted and parsed).
+    pub payloads: Option<&'x [Payload<'p>]>,
+    /// Frames of the fragments of a reassembled message.
+    pub fragments: Option<&'x [u64]>,
+}
+
+/// Adds `integrity`, `decrypt_error`, `payloads` and `fragments` (see the module
+/// documentation) to an SK/SKF payload object. Does nothing if `payload` is not an object.
+pub fn add_decryption(payload: &mut Value, d: &DecryptionView<'_, '_>) {
+    let Value::Object(o) = payload else {
+        return;
+    };
+    o.insert("integrity".into(), Value::String(d.integrity.to_owned()));
+    if let Some(e) = d.error {
+        o.insert("decrypt_error".into(), Value::String(e.to_owned()));
+    }
+    if let Some(f) = d.fragments {
+        o.insert("fragments".into(), json!(f));
+    }
+    if let Some(p) = d.payloads {
+        o.insert("payloads".into(), payload_list_json(p));
+    }
 }
 
 fn eap_type_name(t: u8) -> Option<&'static str> {
