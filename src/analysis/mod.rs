@@ -324,6 +324,12 @@ struct Track {
     attempts: Vec<Attempt>,
     attempt_count: u32,
     response: Option<(u64, Endpoints)>,
+    /// SKF fragment numbers of the request copy being sent / of the response.
+    req_frags: Vec<u16>,
+    resp_frags: Vec<u16>,
+    /// The request's / response's payloads were analysed.
+    req_content: bool,
+    resp_content: bool,
     cookie2: Option<Vec<u8>>,
     no_nats_mismatch: bool,
     rekey_spi: Option<u64>,
@@ -350,6 +356,14 @@ struct Ctx {
     i_flag: bool,
     exchange: u8,
     mid: u32,
+}
+
+/// What is readable in the message being processed.
+struct Seen<'p, 'a> {
+    visible: &'p [&'p Payload<'a>],
+    readable: bool,
+    /// SKF fragment number.
+    fragment: Option<u16>,
 }
 
 /// (SA, SPI pair index, request carried the I flag)
@@ -683,10 +697,19 @@ impl Analyzer {
         let has_update = readable && has_notify(&visible, nt::UPDATE_SA_ADDRESSES);
         self.track_path(&ctx, has_update);
 
+        let fragment = msg.payloads.iter().find_map(|p| match &p.body {
+            PayloadBody::Skf(f) => Some(f.fragment_number),
+            _ => None,
+        });
+        let seen = Seen {
+            visible: &visible,
+            readable,
+            fragment,
+        };
         if ctx.response {
-            self.on_response(&ctx, readable, &visible);
+            self.on_response(&ctx, &seen);
         } else {
-            self.on_request(&ctx, readable, &visible);
+            self.on_request(&ctx, &seen);
         }
     }
 
@@ -728,7 +751,7 @@ impl Analyzer {
         }
     }
 
-    fn on_request(&mut self, ctx: &Ctx, readable: bool, visible: &[&Payload<'_>]) {
+    fn on_request(&mut self, ctx: &Ctx, m: &Seen<'_, '_>) {
         let key = (ctx.sa, ctx.pair, ctx.i_flag);
         let epoch = self.sas[ctx.sa].paths.len();
         let attempt = Attempt {
@@ -740,9 +763,25 @@ impl Analyzer {
         let map = self.tracks.entry(key).or_default();
         let restart = matches!(map.get(&ctx.mid), Some(t) if t.response.is_some() && ctx.exchange == IKE_SA_INIT);
         let existing = if restart { None } else { map.get_mut(&ctx.mid) };
+        let mut content = m.readable;
         match existing {
+            // Another fragment of the copy being sent (RFC 7383): not a retransmission.
+            Some(t)
+                if m.fragment.is_some_and(|n| !t.req_frags.contains(&n))
+                    && t.response.is_none() =>
+            {
+                if let Some(n) = m.fragment {
+                    if t.req_frags.len() < MAX_ATTEMPTS {
+                        t.req_frags.push(n);
+                    }
+                }
+                content &= !t.req_content;
+                t.req_content |= content;
+            }
             Some(t) => {
                 t.attempt_count = t.attempt_count.saturating_add(1);
+                t.req_frags.clear();
+                t.req_frags.extend(m.fragment);
                 let same_path = t.attempts.last().is_some_and(|a| a.path == ctx.path);
                 let first_frame = t.attempts.first().map_or(ctx.frame, |a| a.frame);
                 let ev = EventKind::Retransmission {
@@ -758,47 +797,61 @@ impl Analyzer {
                 if t.attempts.len() < MAX_ATTEMPTS {
                     t.attempts.push(attempt);
                 }
-                let recheck_nat = readable && !t.nat_checked.contains(&ctx.path);
+                let recheck_nat = m.readable && !t.nat_checked.contains(&ctx.path);
                 if recheck_nat && t.nat_checked.len() < MAX_ATTEMPTS {
                     t.nat_checked.push(ctx.path);
                 }
+                // The content of a copy is the first copy's, unless that was not readable.
+                content &= !t.req_content;
+                t.req_content |= content;
                 self.sas[ctx.sa].retransmissions += 1;
                 self.push(ctx, ev);
-                if recheck_nat {
-                    self.check_nat(ctx, visible);
+                if recheck_nat && !content {
+                    self.check_nat(ctx, m.visible);
                 }
             }
             None => {
-                let mut t = Track {
-                    exchange: ctx.exchange,
-                    requester: ctx.sender,
-                    attempts: vec![attempt],
-                    attempt_count: 1,
-                    response: None,
-                    cookie2: None,
-                    no_nats_mismatch: false,
-                    rekey_spi: None,
-                    nat_checked: Vec::new(),
-                    probe_reported: false,
-                };
-                if readable {
-                    t.nat_checked.push(ctx.path);
-                    t.cookie2 = notifies(visible)
-                        .find(|n| n.notify_type == nt::COOKIE2)
-                        .and_then(cookie2_bytes);
-                    if ctx.exchange == CREATE_CHILD_SA {
-                        t.rekey_spi = ike_rekey_spi(visible);
-                    }
-                }
-                map.insert(ctx.mid, t);
+                map.insert(
+                    ctx.mid,
+                    Track {
+                        exchange: ctx.exchange,
+                        requester: ctx.sender,
+                        attempts: vec![attempt],
+                        attempt_count: 1,
+                        response: None,
+                        req_frags: m.fragment.into_iter().collect(),
+                        resp_frags: Vec::new(),
+                        req_content: content,
+                        resp_content: false,
+                        cookie2: None,
+                        no_nats_mismatch: false,
+                        rekey_spi: None,
+                        nat_checked: Vec::new(),
+                        probe_reported: false,
+                    },
+                );
                 self.prune(key, ctx.mid);
-                if readable {
-                    let mismatch = self.check_content(ctx, visible);
-                    if let Some(t) = self.tracks.get_mut(&key).and_then(|m| m.get_mut(&ctx.mid)) {
-                        t.no_nats_mismatch = mismatch;
-                    }
-                }
             }
+        }
+        if !content {
+            return;
+        }
+        let cookie2 = notifies(m.visible)
+            .find(|n| n.notify_type == nt::COOKIE2)
+            .and_then(cookie2_bytes);
+        let rekey_spi = if ctx.exchange == CREATE_CHILD_SA {
+            ike_rekey_spi(m.visible)
+        } else {
+            None
+        };
+        let mismatch = self.check_content(ctx, m.visible);
+        if let Some(t) = self.tracks.get_mut(&key).and_then(|x| x.get_mut(&ctx.mid)) {
+            if !t.nat_checked.contains(&ctx.path) {
+                t.nat_checked.push(ctx.path);
+            }
+            t.cookie2 = cookie2;
+            t.rekey_spi = rekey_spi;
+            t.no_nats_mismatch = mismatch;
         }
     }
 
@@ -823,11 +876,11 @@ impl Analyzer {
         }
     }
 
-    fn on_response(&mut self, ctx: &Ctx, readable: bool, visible: &[&Payload<'_>]) {
+    fn on_response(&mut self, ctx: &Ctx, m: &Seen<'_, '_>) {
         // The request was sent with the opposite I flag.
         let key = (ctx.sa, ctx.pair, !ctx.i_flag);
         let requester = ctx.sender.other();
-        let Some(t) = self.tracks.get_mut(&key).and_then(|m| m.get_mut(&ctx.mid)) else {
+        let Some(t) = self.tracks.get_mut(&key).and_then(|x| x.get_mut(&ctx.mid)) else {
             self.push(
                 ctx,
                 EventKind::OrphanResponse {
@@ -836,23 +889,46 @@ impl Analyzer {
                     requester,
                 },
             );
-            if readable {
-                self.check_content(ctx, visible);
+            if m.readable {
+                self.check_content(ctx, m.visible);
             }
             return;
         };
         if let Some((first_response_frame, _)) = t.response {
-            let ev = EventKind::DuplicateResponse {
-                exchange: Exchange(t.exchange),
-                message_id: ctx.mid,
-                requester: t.requester,
-                first_response_frame,
-                path: ctx.path,
-            };
-            self.push(ctx, ev);
+            let more_fragments = m.fragment.is_some_and(|n| !t.resp_frags.contains(&n));
+            let mut dup = None;
+            if more_fragments {
+                if let Some(n) = m.fragment {
+                    if t.resp_frags.len() < MAX_ATTEMPTS {
+                        t.resp_frags.push(n);
+                    }
+                }
+            } else {
+                t.resp_frags.clear();
+                t.resp_frags.extend(m.fragment);
+                dup = Some(EventKind::DuplicateResponse {
+                    exchange: Exchange(t.exchange),
+                    message_id: ctx.mid,
+                    requester: t.requester,
+                    first_response_frame,
+                    path: ctx.path,
+                });
+            }
+            let late_content = (m.readable && !t.resp_content).then(|| {
+                t.resp_content = true;
+                t.clone()
+            });
+            if let Some(ev) = dup {
+                self.push(ctx, ev);
+            }
+            if let Some(t) = late_content {
+                self.response_content(ctx, &t, m.visible);
+            }
             return;
         }
         t.response = Some((ctx.frame, ctx.path));
+        t.resp_frags.extend(m.fragment);
+        t.resp_content = m.readable;
         let base = t
             .attempts
             .iter()
@@ -893,9 +969,13 @@ impl Analyzer {
                 },
             );
         }
-        if !readable {
-            return;
+        if m.readable {
+            self.response_content(ctx, &t, m.visible);
         }
+    }
+
+    /// Checks of a readable response against its request.
+    fn response_content(&mut self, ctx: &Ctx, t: &Track, visible: &[&Payload<'_>]) {
         self.check_content(ctx, visible);
         if let Some(c) = &t.cookie2 {
             let got = notifies(visible)
