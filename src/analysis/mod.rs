@@ -60,7 +60,9 @@
 //! `same_path`); copies of one request on several paths within one address epoch (no
 //! UPDATE_SA_ADDRESSES in between) are a `path_probe`, reported with the first response (the
 //! path that answered first) or at `finish`. The RTT runs from the latest copy sent on the
-//! path the response came back on. An IKE_SA_INIT request after its exchange was answered
+//! path the response came back on. SKF fragments (RFC 7383) with distinct fragment numbers
+//! are one copy (times are the first fragment's); a fragment number seen again starts a new
+//! copy. An IKE_SA_INIT request after its exchange was answered
 //! (COOKIE or INVALID_KE_PAYLOAD retry) starts a new exchange.
 //!
 //! # Content checks (only on messages whose payloads are readable; once per request)
