@@ -1,4 +1,5 @@
 //! mobikectl: IKEv2 and MOBIKE (RFC 4555) codec, capture dissector and peer.
+pub mod analysis;
 pub mod capture;
 pub mod cli;
 pub mod crypto;
