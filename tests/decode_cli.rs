@@ -424,3 +424,85 @@ fn live_capture_on_loopback_decodes_ike() {
     );
     assert_eq!(msg["spi_i"], "ade3a663cde3f4e0");
 }
+
+#[test]
+fn timeline_explains_the_mobike_move() {
+    let keys = testdata("strongswan-move/ikev2_decryption_table");
+    let out = mobikectl(&["decode", "--timeline", "--keys", &keys, &testdata(MOON)]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    for expected in [
+        "frame 8: SA #0 ade3a663cde3f4e0/85c30315a9c141c8: path probe mid 2 by initiator",
+        "first answer on [198.51.100.10:4500 <-> 203.0.113.1:4500] (frame 8)",
+        "frame 9: SA #0 ade3a663cde3f4e0/85c30315a9c141c8: UPDATE_SA_ADDRESSES mid 3 from initiator: \
+         192.0.2.10:4500 <-> 203.0.113.1:4500 -> 198.51.100.10:4500 <-> 203.0.113.1:4500",
+        "COOKIE2 of mid 3 (from initiator) echoed",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+    // Lines are in time order.
+    let times: Vec<&str> = text
+        .lines()
+        .map(|l| l.split(' ').next().unwrap_or(""))
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{text}");
+
+    let json = json_lines(&mobikectl(&[
+        "decode",
+        "--timeline",
+        "-f",
+        "json",
+        "-k",
+        &keys,
+        &testdata(MOON),
+    ]));
+    let update = json
+        .iter()
+        .find(|e| e["event"] == "address_update")
+        .expect("address_update event");
+    assert_eq!(update["frame"], 9);
+    assert_eq!(update["new"]["initiator"], "198.51.100.10:4500");
+    assert!(update["time"]
+        .as_str()
+        .unwrap()
+        .starts_with("2026-11-23T10:11:29"));
+    let rtts: Vec<u64> = json
+        .iter()
+        .filter(|e| e["event"] == "exchange")
+        .map(|e| e["rtt_us"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rtts.len(), 9);
+    assert!(rtts.iter().all(|&r| r > 0 && r < 1_000_000), "{rtts:?}");
+
+    // Without keys the moves inside SK stay invisible, but pairing and probes still work.
+    let blind = stdout(&mobikectl(&["decode", "--timeline", &testdata(MOON)]));
+    assert!(
+        blind.contains("path probe mid 2") && !blind.contains("UPDATE_SA_ADDRESSES"),
+        "{blind}"
+    );
+}
+
+#[test]
+fn table_has_per_sa_address_history_and_nat_verdicts() {
+    let dir = "v4-nat-chacha";
+    let out = mobikectl(&[
+        "decode",
+        "-f",
+        "table",
+        "-k",
+        &testdata(&format!("{dir}/moon-charon.log")),
+        &testdata(&format!("{dir}/nat-outside.pcap")),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let t = stdout(&out);
+    assert!(t.contains("MOBIKE per IKE SA"), "{t}");
+    assert!(
+        t.contains("#6 setup 203.0.113.2:57432 <-> 203.0.113.1:4500"),
+        "{t}"
+    );
+    assert!(
+        t.contains("#36 update 203.0.113.2:36472 <-> 203.0.113.1:4500"),
+        "{t}"
+    );
+    assert!(t.contains("behind a NAT"), "carol is behind the NAT:\n{t}");
+}

@@ -215,6 +215,17 @@ pub enum PathReason {
     Update,
 }
 
+impl PathReason {
+    /// The snake_case name also used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PathReason::Initial => "initial",
+            PathReason::Setup => "setup",
+            PathReason::Update => "update",
+        }
+    }
+}
+
 fn hex_spi<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format!("{v:016x}"))
 }

@@ -58,6 +58,12 @@ pub struct DecodeArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Instead of the messages, print what happened per IKE SA, one line per event in time
+    /// order: request/response pairs with round-trip times, retransmissions, path probes,
+    /// NAT detection verdicts, MOBIKE address announcements and moves, COOKIE2 checks,
+    /// rekeys and protocol violations (JSON Lines with --format json).
+    #[arg(long, conflicts_with = "hex")]
+    pub timeline: bool,
     /// Add a hex dump of every payload (text output).
     #[arg(long)]
     pub hex: bool,

@@ -8,11 +8,13 @@ use super::args::{DecodeArgs, Format};
 use super::filter::MessageFilter;
 use super::table::Summary;
 use super::text;
+use crate::analysis::{AnalysisEvent, Analyzer, ObservedMessage};
 use crate::capture::{CaptureEvent, CaptureOptions, CaptureReader, IkePacket, Severity, Transport};
 use crate::decrypt::{Decryptor, FragmentLimits, IntegrityStatus, Opened};
 use crate::dissect::{self, DecryptionView};
 use crate::keys::KeyStore;
-use crate::wire::{parse_payload_chain, Header, Message, HEADER_LEN};
+use crate::wire::payload_type::SK as PAYLOAD_SK;
+use crate::wire::{parse_payload_chain, Header, Message, Payload, HEADER_LEN};
 
 /// How a decode run ended, for the exit status.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +49,8 @@ pub fn run(
         args,
         filter,
         decryptor: Decryptor::new(keys, FragmentLimits::default()),
+        analyzer: Analyzer::new(),
+        multiple_files: args.files.len() > 1,
         summary: Summary::default(),
         outcome: Outcome::default(),
     };
@@ -86,6 +90,9 @@ struct DecodeRun<'a> {
     args: &'a DecodeArgs,
     filter: MessageFilter,
     decryptor: Decryptor,
+    // One analysis per capture: frame numbers, and often the capture point, change per file.
+    analyzer: Analyzer,
+    multiple_files: bool,
     summary: Summary,
     outcome: Outcome,
 }
@@ -129,7 +136,23 @@ impl DecodeRun<'_> {
             }
         }
         self.decryptor.finish_capture();
-        self.decrypt_diagnostics(source, diag)
+        self.decrypt_diagnostics(source, diag)?;
+        let mut analyzer = std::mem::take(&mut self.analyzer);
+        let last = analyzer.finish();
+        if self.args.timeline {
+            for event in &last {
+                write_event(
+                    event,
+                    self.args.format,
+                    self.multiple_files.then_some(source),
+                    out,
+                )?;
+            }
+        } else if self.args.format == Format::Table {
+            self.summary
+                .mobike(self.multiple_files.then_some(source), &analyzer);
+        }
+        Ok(())
     }
 
     fn decrypt_diagnostics(&mut self, source: &str, diag: &mut dyn Write) -> io::Result<()> {
@@ -181,17 +204,55 @@ impl DecodeRun<'_> {
             return Ok(());
         }
         self.outcome.messages += 1;
-        if self.args.format == Format::Table {
-            self.summary.message(pkt, &msg.header);
-            return Ok(());
-        }
-        let mut record = message_record(pkt, &msg);
-        if let Some(opened) = self.decryptor.open(&msg, data, pkt.frame, pkt.time_us) {
-            if let Some(problem) = attach_decryption(&mut record, &opened) {
+        let opened = self.decryptor.open(&msg, data, pkt.frame, pkt.time_us);
+        let inner = opened.as_ref().map(|o| {
+            let sk_type = msg
+                .payloads
+                .get(o.payload_index)
+                .map_or(0, |p| p.payload_type);
+            inner_payloads(o, sk_type)
+        });
+        if opened.is_some() {
+            if let Some(problem) = inner.as_ref().and_then(|i| i.error.as_ref()) {
                 self.outcome.malformed += 1;
                 writeln!(diag, "{source}: frame {}: malformed: {problem}", pkt.frame)?;
             }
             self.decrypt_diagnostics(source, diag)?;
+        }
+        let observed = ObservedMessage {
+            frame: pkt.frame,
+            time_us: pkt.time_us,
+            src: pkt.src,
+            sport: pkt.sport,
+            dst: pkt.dst,
+            dport: pkt.dport,
+            header: &msg.header,
+            payloads: &msg.payloads,
+            inner: inner.as_ref().and_then(|i| i.payloads.as_deref()),
+            integrity_ok: opened
+                .as_ref()
+                .filter(|o| o.integrity != IntegrityStatus::NoKeys)
+                .map(|o| o.integrity == IntegrityStatus::Ok),
+        };
+        if self.args.timeline {
+            for event in self.analyzer.observe(&observed) {
+                write_event(
+                    &event,
+                    self.args.format,
+                    self.multiple_files.then_some(source),
+                    out,
+                )?;
+            }
+            return Ok(());
+        }
+        if self.args.format == Format::Table {
+            self.analyzer.observe(&observed).for_each(drop);
+            self.summary.message(pkt, &msg.header);
+            return Ok(());
+        }
+        let mut record = message_record(pkt, &msg);
+        if let (Some(o), Some(i)) = (&opened, &inner) {
+            attach_decryption(&mut record, o, i);
         }
         let malformed = count_malformed(&record);
         if malformed > 0 {
@@ -248,22 +309,26 @@ pub fn message_record(pkt: &IkePacket, msg: &Message) -> Value {
     Value::Object(record)
 }
 
-/// Adds the decryption result to the SK/SKF payload object of `record`. Returns a
-/// description of what is malformed (the decrypted content, or a payload that could not be
-/// decrypted at all), if anything.
-pub fn attach_decryption(record: &mut Value, opened: &Opened) -> Option<String> {
-    let payload = record
-        .get_mut("payloads")
-        .and_then(|p| p.get_mut(opened.payload_index))?;
+/// The inner payloads of an opened SK/SKF payload, parsed once for both the output and the
+/// analysis, and what is wrong with them, if anything.
+pub struct InnerPayloads<'o> {
+    /// Parsed inner payloads: decrypted SK with integrity ok, or a reassembled SKF message.
+    pub payloads: Option<Vec<Payload<'o>>>,
+    /// Why the payload or its decrypted content could not be used.
+    pub error: Option<String>,
+}
+
+/// Parses what `opened` decrypted; `sk_type` is the type of the payload it came from.
+pub fn inner_payloads(opened: &Opened, sk_type: u8) -> InnerPayloads<'_> {
     let mut error = opened.error.clone();
     let (first, inner) = match &opened.reassembled {
         Some(r) => (r.first_payload, r.data.as_deref()),
-        None if opened.integrity == IntegrityStatus::Ok && payload["type"] == 46 => {
+        None if opened.integrity == IntegrityStatus::Ok && sk_type == PAYLOAD_SK => {
             (opened.first_payload, Some(opened.plaintext.as_slice()))
         }
         None => (0, None),
     };
-    let parsed = match inner.map(|bytes| parse_payload_chain(first, bytes, 0)) {
+    let payloads = match inner.map(|bytes| parse_payload_chain(first, bytes, 0)) {
         Some(Ok((payloads, rest))) => {
             if !rest.is_empty() && error.is_none() {
                 error = Some(format!(
@@ -279,17 +344,54 @@ pub fn attach_decryption(record: &mut Value, opened: &Opened) -> Option<String> 
         }
         None => None,
     };
+    InnerPayloads { payloads, error }
+}
+
+/// Adds the decryption result to the SK/SKF payload object of `record`.
+pub fn attach_decryption(record: &mut Value, opened: &Opened, inner: &InnerPayloads<'_>) {
+    let Some(payload) = record
+        .get_mut("payloads")
+        .and_then(|p| p.get_mut(opened.payload_index))
+    else {
+        return;
+    };
     let fragments = opened.reassembled.as_ref().map(|r| r.frames.as_slice());
     dissect::add_decryption(
         payload,
         &DecryptionView {
             integrity: opened.integrity.as_str(),
-            error: error.as_deref(),
-            payloads: parsed.as_deref(),
+            error: inner.error.as_deref(),
+            payloads: inner.payloads.as_deref(),
             fragments,
         },
     );
-    error
+}
+
+/// One `--timeline` line: the event's one-line rendering after its time, or its JSON object
+/// with `time` (and `file` when several captures are decoded).
+fn write_event(
+    event: &AnalysisEvent,
+    format: Format,
+    file: Option<&str>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match format {
+        Format::Json => {
+            let mut json = event.to_json();
+            if let Value::Object(o) = &mut json {
+                o.insert("time".into(), Value::from(rfc3339_micros(event.time_us)));
+                if let Some(f) = file {
+                    o.insert("file".into(), Value::from(f));
+                }
+            }
+            serde_json::to_writer(&mut *out, &json)?;
+            out.write_all(b"\n")
+        }
+        _ => match file {
+            Some(f) => writeln!(out, "{f}: {} {event}", rfc3339_micros(event.time_us)),
+            None => writeln!(out, "{} {event}", rfc3339_micros(event.time_us)),
+        },
+    }
 }
 
 fn packet_fields(pkt: &IkePacket) -> Map<String, Value> {

@@ -7,6 +7,7 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use super::decode::{endpoint, rfc3339_micros};
 use std::net::IpAddr;
 
+use crate::analysis::{Analyzer, NatVerdict, SaInfo, Side, SideInfo};
 use crate::capture::{IkePacket, Severity};
 use crate::wire::{registry, Header};
 
@@ -44,6 +45,8 @@ pub struct Summary {
     esp: BTreeMap<u32, EspRow>,
     keepalives: u64,
     diagnostics: BTreeMap<String, u64>,
+    // Rendered rows of the MOBIKE analysis, one per logical IKE SA (kept across rekeys).
+    mobike: Vec<[String; 6]>,
 }
 
 fn exchange_label(exchange_type: u8) -> String {
@@ -85,6 +88,44 @@ impl Summary {
         row.packets += 1;
         row.bytes += u64::from(len);
         row.encap |= encap;
+    }
+
+    /// Adds the per-SA MOBIKE view of one capture's analysis: SPI pairs (rekeys), the address
+    /// history, the addresses each side announced and the NAT verdicts.
+    pub fn mobike(&mut self, file: Option<&str>, analyzer: &Analyzer) {
+        for sa in analyzer.sas() {
+            let spis: Vec<String> = sa
+                .spis
+                .iter()
+                .map(|p| {
+                    let mut s = format!("{:016x}/{:016x}", p.spi_i, p.spi_r);
+                    if let Some(frame) = p.deleted_frame {
+                        s.push_str(&format!(" (deleted #{frame})"));
+                    }
+                    s
+                })
+                .collect();
+            let history: Vec<String> = sa
+                .paths
+                .iter()
+                .map(|c| format!("#{} {} {}", c.frame, c.reason.as_str(), c.path))
+                .collect();
+            let label = match file {
+                Some(f) => format!("{f}\nSA #{}", sa.id.0),
+                None => format!("SA #{}", sa.id.0),
+            };
+            self.mobike.push([
+                label,
+                spis.join("\n"),
+                history.join("\n"),
+                side_summary(sa, Side::Initiator),
+                side_summary(sa, Side::Responder),
+                format!(
+                    "{} exchanges\n{} retransmissions",
+                    sa.exchanges, sa.retransmissions
+                ),
+            ]);
+        }
     }
 
     /// Counts one NAT-T keepalive.
@@ -150,6 +191,20 @@ impl Summary {
             }
             writeln!(out, "\nESP\n{esp}")?;
         }
+        if !self.mobike.is_empty() {
+            let mut t = new_table(&[
+                "IKE SA",
+                "SPIs (rekeys)",
+                "address history (frame, why, initiator <-> responder)",
+                "initiator",
+                "responder",
+                "activity",
+            ]);
+            for row in &self.mobike {
+                t.add_row(row.to_vec());
+            }
+            writeln!(out, "\nMOBIKE per IKE SA\n{t}")?;
+        }
         if self.keepalives > 0 {
             writeln!(out, "\nNAT-T keepalives: {}", self.keepalives)?;
         }
@@ -165,4 +220,31 @@ fn new_table(header: &[&str]) -> Table {
     t.load_preset(UTF8_FULL_CONDENSED);
     t.set_header(header.to_vec());
     t
+}
+
+/// MOBIKE support, announced addresses and NAT verdict of one side.
+fn side_summary(sa: &SaInfo, side: Side) -> String {
+    let info: &SideInfo = sa.side(side);
+    let mut lines = vec![match info.mobike_supported {
+        Some(frame) => format!("MOBIKE (#{frame})"),
+        None => "no MOBIKE seen".to_string(),
+    }];
+    if let Some(set) = &info.announced {
+        let addrs: Vec<String> = set.addresses.iter().map(ToString::to_string).collect();
+        lines.push(match (addrs.is_empty(), set.no_additional) {
+            (true, true) => format!("no additional addresses (#{})", set.frame),
+            _ => format!("also {} (#{})", addrs.join(", "), set.frame),
+        });
+    }
+    if let Some(nat) = info.nat {
+        lines.push(
+            match nat {
+                NatVerdict::Nat => "behind a NAT",
+                NatVerdict::NoNat => "no NAT",
+                NatVerdict::NatOrFake => "NAT keeping the port, or faked NAT-D hash",
+            }
+            .to_string(),
+        );
+    }
+    lines.join("\n")
 }
