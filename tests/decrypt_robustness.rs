@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use mobikectl::capture::{CaptureEvent, CaptureOptions, CaptureReader, IkePacket};
-use mobikectl::cli::decode::{attach_decryption, message_record};
+use mobikectl::cli::decode::{attach_decryption, inner_payloads, message_record};
 use mobikectl::decrypt::{Decryptor, FragmentLimits};
 use mobikectl::keys::KeyStore;
 use mobikectl::wire::Message;
@@ -109,7 +109,12 @@ fn mutated_messages_never_panic() {
             let mut record = message_record(&pkt, &msg);
             if let Some(o) = dec.open(&msg, &bytes, pkt.frame, pkt.time_us) {
                 opened += 1;
-                let _ = attach_decryption(&mut record, &o);
+                let sk_type = msg
+                    .payloads
+                    .get(o.payload_index)
+                    .map_or(0, |p| p.payload_type);
+                let inner = inner_payloads(&o, sk_type);
+                attach_decryption(&mut record, &o, &inner);
                 serde_json::to_string(&record).expect("serialize");
             }
         }
