@@ -167,8 +167,9 @@ impl KeyFileFormat {
         }
         match first_data {
             Some(l) if l.contains(',') => Some(KeyFileFormat::WiresharkTable),
-            // Only comments: an empty Wireshark table.
-            None if !text.trim().is_empty() => Some(KeyFileFormat::WiresharkTable),
+            // Only comments, or nothing at all (Wireshark writes an empty table for no SAs): an
+            // empty Wireshark table. The caller warns that it holds no keys.
+            None => Some(KeyFileFormat::WiresharkTable),
             _ => None,
         }
     }
@@ -311,7 +312,11 @@ impl KeyStore {
         let mut store = KeyStore::new();
         match KeyFileFormat::detect(text) {
             Some(KeyFileFormat::WiresharkTable) | Some(KeyFileFormat::MobikectlKeylog) => {
-                for (spi_i, spi_r, set) in table::parse(name, text)? {
+                let sets = table::parse(name, text)?;
+                if sets.is_empty() {
+                    store.warnings.push(format!("{name}: no keys in this file"));
+                }
+                for (spi_i, spi_r, set) in sets {
                     store.insert(spi_i, spi_r, set);
                 }
             }
