@@ -3,5 +3,6 @@ pub mod capture;
 pub mod cli;
 pub mod crypto;
 pub mod dissect;
+pub mod engine;
 pub mod keys;
 pub mod wire;
