@@ -24,9 +24,37 @@
 //! [`informational`] (DPD, Delete). Message protection, message IDs,
 //! retransmission and the response cache are in [`sa`].
 //!
-//! Not yet: CREATE_CHILD_SA (rekeying), MOBIKE address updates, certificates/EAP,
-//! fragmentation. The SA already stores the current path and address sets so that
-//! MOBIKE (`mobike`) and NAT handling (`natd`) slot in.
+//! Not yet: CREATE_CHILD_SA (rekeying; requests are answered with NO_ADDITIONAL_SAS),
+//! MOBIKE address updates, certificates/EAP, fragmentation, NAT-T keepalives. The SA
+//! already stores the current path and address sets so that MOBIKE (`mobike`) and NAT
+//! handling ([`natd`]) slot in.
+//!
+//! # Design decisions
+//!
+//! * **Non-ESP marker**: the engine deals in bare IKE messages. The I/O layer strips the
+//!   marker on receive (and hands ESP / keepalives elsewhere) and adds it on send when
+//!   [`Transmit::non_esp_marker`] is set. Keeps the engine independent of the socket
+//!   layout (one socket per port, or TCP encapsulation later).
+//! * **Floating**: after IKE_SA_INIT the initiator moves the path to
+//!   `local:nat_t_port` → `remote:4500` if either NAT-D hash mismatched, or if MOBIKE is
+//!   enabled for the connection (RFC 4555 §3.2), provided the peer sent NAT-D at all.
+//!   The responder adopts the path of the authenticated IKE_AUTH request; responses
+//!   always go back where the request came from.
+//! * **Connections**: the initiator uses the named connection; a responder picks the
+//!   first connection whose addresses match in IKE_SA_INIT and re-checks the peer's IDi
+//!   against `remote_id` in IKE_AUTH (switching to another matching connection if
+//!   needed). Every engine answers IKE_SA_INIT for its connections, as charon does.
+//! * **Message IDs** (RFC 7296 §2.3): window size 1 in both directions. A request with
+//!   the previous message ID gets the cached response (if its bytes are identical or it
+//!   authenticates); any other unexpected ID is dropped and counted. Responses must match
+//!   the outstanding request's ID and exchange.
+//! * **Errors from the peer**: unparseable datagrams and ICV failures are dropped and
+//!   counted ([`Stats`]); an authenticated request whose inner payloads do not parse gets
+//!   INVALID_SYNTAX, one with an unknown critical payload UNSUPPORTED_CRITICAL_PAYLOAD
+//!   (§2.5). IKE_SA_INIT requests missing SA/KE/Nonce get an unprotected INVALID_SYNTAX.
+//! * **Secrets**: private DH values, SKEYSEED and all SK_* / KEYMAT keys and the PSK are
+//!   zeroized on drop and redacted in `Debug`. [`IkeSa::keys`] exposes them on purpose
+//!   (key log, tests).
 
 pub mod child_create;
 pub mod config;
