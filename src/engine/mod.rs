@@ -210,9 +210,9 @@ pub enum Command {
     Down(SaId),
     /// Delete one CHILD_SA, by our inbound SPI.
     DownChild(SaId, u32),
-    /// Rekey the IKE SA (not implemented yet: gives an `Error` event).
+    /// Rekey the IKE SA (not implemented yet: `CommandError::Unsupported`).
     RekeyIke(SaId),
-    /// Rekey a CHILD_SA (not implemented yet: gives an `Error` event).
+    /// Rekey a CHILD_SA (not implemented yet: `CommandError::Unsupported`).
     RekeyChild(SaId, u32),
     /// Send an empty INFORMATIONAL (dead peer detection).
     Dpd(SaId),
