@@ -5,5 +5,6 @@ pub mod cli;
 pub mod crypto;
 pub mod decrypt;
 pub mod dissect;
+pub mod engine;
 pub mod keys;
 pub mod wire;

@@ -8,6 +8,7 @@
 
 pub mod alg;
 mod cipher;
+pub mod dh;
 mod mac;
 mod prf;
 mod sk;

@@ -1,0 +1,611 @@
+//! IKE_AUTH with pre-shared keys (RFC 7296 §2.15), the CHILD_SA created with it, a CP
+//! request for a virtual IP (initiator) / pool assignment (responder), INITIAL_CONTACT
+//! and MOBIKE_SUPPORTED.
+//!
+//! `AUTH = prf(prf(PSK, "Key Pad for IKEv2"), <SignedOctets>)` with
+//! `InitiatorSignedOctets = RealMessage1 | Nr | prf(SK_pi, IDi')` and
+//! `ResponderSignedOctets = RealMessage2 | Ni | prf(SK_pr, IDr')` (IDx' = the ID payload
+//! body: type, 3 reserved bytes, data).
+
+use std::borrow::Cow;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use super::child_create::{self, ts_acceptable, ts_list, ts_payload};
+use super::config::Identity;
+use super::proposal::{self};
+use super::sa::{find_notify, first_error, notify, notify_name, ChildSa, IkeState, Pending};
+use super::{Engine, EngineEvent, SaId};
+use crate::crypto::prf;
+use crate::wire::{
+    self, notify_type as nt, payload_type as pt, Auth, CfgAttribute, Cp, Id, Payload, PayloadBody,
+    CFG_REPLY, CFG_REQUEST,
+};
+
+/// AUTH method: Shared Key Message Integrity Code.
+pub const AUTH_PSK: u8 = 2;
+/// CP attribute INTERNAL_IP4_ADDRESS.
+pub const INTERNAL_IP4_ADDRESS: u16 = 1;
+/// CP attribute INTERNAL_IP6_ADDRESS.
+pub const INTERNAL_IP6_ADDRESS: u16 = 8;
+
+const KEY_PAD: &[u8] = b"Key Pad for IKEv2";
+
+/// The PSK AUTH value.
+pub fn psk_auth(
+    prf_alg: crate::crypto::PrfAlgorithm,
+    psk: &[u8],
+    real_message: &[u8],
+    other_nonce: &[u8],
+    sk_p: &[u8],
+    id_body: &[u8],
+) -> Vec<u8> {
+    let maced_id = prf(prf_alg, sk_p, id_body);
+    let mut octets = Vec::with_capacity(real_message.len() + other_nonce.len() + maced_id.len());
+    octets.extend_from_slice(real_message);
+    octets.extend_from_slice(other_nonce);
+    octets.extend_from_slice(&maced_id);
+    let key = Zeroizing::new(prf(prf_alg, psk, KEY_PAD));
+    prf(prf_alg, &key, &octets)
+}
+
+fn id_body(id: &Id<'_>) -> Vec<u8> {
+    let mut v = Vec::new();
+    id.emit_into(&mut v);
+    v
+}
+
+fn vip_from_cp(cp: &Cp<'_>) -> Option<IpAddr> {
+    cp.attributes.iter().find_map(|a| match a.attr_type {
+        INTERNAL_IP4_ADDRESS => <[u8; 4]>::try_from(&a.value[..])
+            .ok()
+            .map(|b| IpAddr::V4(Ipv4Addr::from(b))),
+        INTERNAL_IP6_ADDRESS if a.value.len() == 17 => <[u8; 16]>::try_from(&a.value[..16])
+            .ok()
+            .map(|b| IpAddr::V6(Ipv6Addr::from(b))),
+        _ => None,
+    })
+}
+
+impl Engine {
+    /// Initiator: send IKE_AUTH (message ID 1) after IKE_SA_INIT.
+    pub(crate) fn send_auth(&mut self, id: SaId) {
+        let spi_in = self.random_esp_spi();
+        let Some(sa) = self.sas.get(&id) else {
+            return;
+        };
+        let Some(conn) = self.config.connections.get(sa.conn) else {
+            return;
+        };
+        let (Some(keys), Some(chosen)) = (sa.keys.as_ref(), sa.proposal) else {
+            return;
+        };
+        let Some(prf_alg) = chosen.prf else {
+            return;
+        };
+        let idi = conn.local_id.to_payload();
+        let auth = psk_auth(
+            prf_alg,
+            &conn.psk.0,
+            &sa.init_request,
+            &sa.nr,
+            &keys.sk_pi,
+            &id_body(&idi),
+        );
+        let mut payloads = vec![Payload::new(pt::IDI, PayloadBody::Id(idi))];
+        if conn.initial_contact {
+            payloads.push(notify(nt::INITIAL_CONTACT));
+        }
+        if let Some(r) = &conn.remote_id {
+            payloads.push(Payload::new(pt::IDR, PayloadBody::Id(r.to_payload())));
+        }
+        payloads.push(Payload::new(
+            pt::AUTH,
+            PayloadBody::Auth(Auth {
+                method: AUTH_PSK,
+                reserved: [0; 3],
+                data: Cow::Owned(auth),
+            }),
+        ));
+        if conn.request_vip {
+            let attr = if sa.local.is_ipv6() {
+                INTERNAL_IP6_ADDRESS
+            } else {
+                INTERNAL_IP4_ADDRESS
+            };
+            payloads.push(Payload::new(
+                pt::CP,
+                PayloadBody::Cp(Cp {
+                    cfg_type: CFG_REQUEST,
+                    reserved: [0; 3],
+                    attributes: vec![CfgAttribute::new(attr, Cow::Borrowed(&[]))],
+                }),
+            ));
+        }
+        let (child, req) =
+            child_create::request_payloads(conn, spi_in, sa.local.ip(), sa.remote.ip());
+        payloads.extend(child);
+        if conn.mobike {
+            payloads.push(notify(nt::MOBIKE_SUPPORTED));
+        }
+        if let Some(sa) = self.sas.get_mut(&id) {
+            sa.child_request = Some(req);
+            sa.state = IkeState::AuthSent;
+        }
+        self.start_request(id, Pending::Auth, wire::IKE_AUTH, &payloads);
+    }
+
+    /// Responder: the IKE_AUTH request.
+    pub(crate) fn ike_auth_request(
+        &mut self,
+        id: SaId,
+        local: SocketAddr,
+        remote: SocketAddr,
+        opened: super::sa::Opened,
+        request: &[u8],
+    ) {
+        let mid = opened.header.message_id;
+        let Some(sa) = self.sas.get(&id) else {
+            return;
+        };
+        if sa.state != IkeState::HalfOpen {
+            // IKE_AUTH on an established SA: not allowed.
+            self.respond_protected(
+                id,
+                local,
+                remote,
+                wire::IKE_AUTH,
+                mid,
+                &[notify(nt::INVALID_SYNTAX)],
+                request,
+            );
+            return;
+        }
+        // The request is authenticated by the SK keys: adopt its path (NAT mapping,
+        // floated ports).
+        if let Some(sa) = self.sas.get_mut(&id) {
+            sa.local = local;
+            sa.remote = remote;
+            sa.local_addrs = vec![local.ip()];
+            sa.remote_addrs = vec![remote.ip()];
+        }
+        let p = &opened.payloads;
+        let mut idi = None;
+        let mut auth = None;
+        let mut sa_p = None;
+        let mut tsi = None;
+        let mut tsr = None;
+        let mut cp = None;
+        for x in p {
+            match (&x.body, x.payload_type) {
+                (PayloadBody::Id(i), pt::IDI) => idi = Some(i),
+                (PayloadBody::Auth(a), _) => auth = Some(a),
+                (PayloadBody::Sa(s), _) => sa_p = Some(s),
+                (PayloadBody::Ts(t), pt::TSI) => tsi = Some(t),
+                (PayloadBody::Ts(t), pt::TSR) => tsr = Some(t),
+                (PayloadBody::Cp(c), _) if c.cfg_type == CFG_REQUEST => cp = Some(c),
+                _ => {}
+            }
+        }
+        let auth_failed = |e: &mut Engine, why: String| {
+            e.respond_protected(
+                id,
+                local,
+                remote,
+                wire::IKE_AUTH,
+                mid,
+                &[notify(nt::AUTHENTICATION_FAILED)],
+                request,
+            );
+            e.error(Some(id), format!("AUTHENTICATION_FAILED: {why}"));
+            e.destroy_sa(id, &format!("AUTHENTICATION_FAILED: {why}"));
+        };
+        let (Some(idi), Some(auth)) = (idi, auth) else {
+            self.respond_protected(
+                id,
+                local,
+                remote,
+                wire::IKE_AUTH,
+                mid,
+                &[notify(nt::INVALID_SYNTAX)],
+                request,
+            );
+            self.destroy_sa(id, "IKE_AUTH request without IDi or AUTH (INVALID_SYNTAX)");
+            return;
+        };
+        let Some(peer_id) = Identity::from_payload(idi) else {
+            auth_failed(self, "unsupported IDi type".into());
+            return;
+        };
+        // Choose the connection: the one from IKE_SA_INIT if its remote ID fits, else the
+        // first with fitting addresses and remote ID.
+        let sa = &self.sas[&id];
+        let fits = |c: &super::ConnConfig| c.remote_id.as_ref().accepts(&peer_id);
+        let conn_idx = if self.config.connections.get(sa.conn).is_some_and(fits) {
+            Some(sa.conn)
+        } else {
+            self.config
+                .connections
+                .iter()
+                .position(|c| fits(c) && c.matches_addrs(local, remote))
+        };
+        let Some(conn_idx) = conn_idx else {
+            auth_failed(
+                self,
+                format!("no connection accepts peer identity '{peer_id}'"),
+            );
+            return;
+        };
+        let conn = self.config.connections[conn_idx].clone();
+        let (Some(keys), Some(chosen)) = (sa.keys.as_ref(), sa.proposal) else {
+            return;
+        };
+        let Some(prf_alg) = chosen.prf else {
+            return;
+        };
+        if auth.method != AUTH_PSK {
+            auth_failed(self, format!("unsupported AUTH method {}", auth.method));
+            return;
+        }
+        let expect = psk_auth(
+            prf_alg,
+            &conn.psk.0,
+            &sa.init_request,
+            &sa.nr,
+            &keys.sk_pi,
+            &id_body(idi),
+        );
+        if !bool::from(expect.ct_eq(&auth.data)) {
+            auth_failed(
+                self,
+                format!("AUTH payload of '{peer_id}' does not verify with our PSK"),
+            );
+            return;
+        }
+        // Authenticated. Our AUTH.
+        let idr = conn.local_id.to_payload();
+        let our_auth = psk_auth(
+            prf_alg,
+            &conn.psk.0,
+            &sa.init_response,
+            &sa.ni,
+            &keys.sk_pr,
+            &id_body(&idr),
+        );
+        let peer_mobike = find_notify(p, nt::MOBIKE_SUPPORTED).is_some();
+        let mut out = vec![
+            Payload::new(pt::IDR, PayloadBody::Id(idr)),
+            Payload::new(
+                pt::AUTH,
+                PayloadBody::Auth(Auth {
+                    method: AUTH_PSK,
+                    reserved: [0; 3],
+                    data: Cow::Owned(our_auth),
+                }),
+            ),
+        ];
+        // Virtual IP
+        let mut vip = None;
+        let mut child_error = None;
+        if let Some(cp) = cp {
+            let want_v6 = cp
+                .attributes
+                .iter()
+                .any(|a| a.attr_type == INTERNAL_IP6_ADDRESS);
+            let used: Vec<IpAddr> = self.sas.values().filter_map(|s| s.vip).collect();
+            vip = conn
+                .vip_pool
+                .iter()
+                .copied()
+                .find(|a| a.is_ipv6() == want_v6 && !used.contains(a));
+            match vip {
+                Some(IpAddr::V4(a)) => {
+                    out.push(cp_reply(INTERNAL_IP4_ADDRESS, a.octets().to_vec()))
+                }
+                Some(IpAddr::V6(a)) => {
+                    let mut v = a.octets().to_vec();
+                    v.push(128);
+                    out.push(cp_reply(INTERNAL_IP6_ADDRESS, v));
+                }
+                None => child_error = Some(nt::INTERNAL_ADDRESS_FAILURE),
+            }
+        }
+        let mut child = None;
+        if child_error.is_none() {
+            if let (Some(s), Some(i), Some(r)) = (sa_p, tsi, tsr) {
+                match child_create::respond(&conn, s, i, r, local.ip(), remote.ip(), vip) {
+                    Ok(c) => child = Some(c),
+                    Err(n) => child_error = Some(n),
+                }
+            }
+        }
+        let spi_in = self.random_esp_spi();
+        let mut child_sa = None;
+        if let Some(c) = &child {
+            let sa = &self.sas[&id];
+            match sa
+                .keys
+                .as_ref()
+                .map(|k| child_create::child_keys(k, &c.chosen, &sa.ni, &sa.nr))
+            {
+                Some(Ok(keys)) => {
+                    out.push(Payload::new(
+                        pt::SA,
+                        PayloadBody::Sa(wire::Sa::new(vec![c
+                            .chosen
+                            .to_wire(c.number, &spi_in.to_be_bytes())])),
+                    ));
+                    out.push(ts_payload(pt::TSI, &c.ts_i));
+                    out.push(ts_payload(pt::TSR, &c.ts_r));
+                    child_sa = Some(ChildSa {
+                        spi_in,
+                        spi_out: c.spi_out,
+                        proposal: c.chosen,
+                        ts_local: c.ts_r.clone(),
+                        ts_remote: c.ts_i.clone(),
+                        keys,
+                        initiator: false,
+                    });
+                }
+                _ => child_error = Some(nt::NO_PROPOSAL_CHOSEN),
+            }
+        }
+        if let Some(n) = child_error {
+            out.push(notify(n));
+        }
+        if conn.mobike {
+            out.push(notify(nt::MOBIKE_SUPPORTED));
+        }
+        self.respond_protected(id, local, remote, wire::IKE_AUTH, mid, &out, request);
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
+        sa.conn = conn_idx;
+        sa.state = IkeState::Established;
+        sa.peer_id = Some(peer_id);
+        sa.peer_mobike = peer_mobike && conn.mobike;
+        sa.vip = if child_error.is_none() { vip } else { None };
+        let up = EngineEvent::IkeUp {
+            sa: id,
+            spi_i: sa.spi_i,
+            spi_r: sa.spi_r,
+            local: sa.local,
+            remote: sa.remote,
+            proposal: chosen,
+            initiator: false,
+            nat_local: sa.nat_local,
+            nat_remote: sa.nat_remote,
+        };
+        let child_up = child_sa.map(|c| {
+            let ev = EngineEvent::ChildUp {
+                sa: id,
+                spis: (c.spi_in, c.spi_out),
+                ts_local: c.ts_local.clone(),
+                ts_remote: c.ts_remote.clone(),
+                proposal: c.proposal,
+                vip: sa.vip,
+            };
+            sa.children.push(c);
+            ev
+        });
+        self.event(up);
+        if let Some(ev) = child_up {
+            self.event(ev);
+        }
+        if let Some(n) = child_error {
+            self.error(
+                Some(id),
+                format!("CHILD_SA not created: {}", notify_name(n)),
+            );
+        }
+    }
+
+    /// Initiator: the IKE_AUTH response.
+    pub(crate) fn ike_auth_response(
+        &mut self,
+        id: SaId,
+        _local: SocketAddr,
+        _remote: SocketAddr,
+        opened: super::sa::Opened,
+    ) {
+        let p = &opened.payloads;
+        let Some(sa) = self.sas.get(&id) else {
+            return;
+        };
+        let Some(conn) = self.config.connections.get(sa.conn).cloned() else {
+            return;
+        };
+        let mut idr = None;
+        let mut auth = None;
+        let mut sa_p = None;
+        let mut tsi = None;
+        let mut tsr = None;
+        let mut cp = None;
+        for x in p {
+            match (&x.body, x.payload_type) {
+                (PayloadBody::Id(i), pt::IDR) => idr = Some(i),
+                (PayloadBody::Auth(a), _) => auth = Some(a),
+                (PayloadBody::Sa(s), _) => sa_p = Some(s),
+                (PayloadBody::Ts(t), pt::TSI) => tsi = Some(t),
+                (PayloadBody::Ts(t), pt::TSR) => tsr = Some(t),
+                (PayloadBody::Cp(c), _) if c.cfg_type == CFG_REPLY => cp = Some(c),
+                _ => {}
+            }
+        }
+        let (Some(idr), Some(auth)) = (idr, auth) else {
+            let why = match first_error(p) {
+                Some(n) => format!("peer sent {}", notify_name(n.notify_type)),
+                None => "IKE_AUTH response without IDr or AUTH".to_string(),
+            };
+            self.error(Some(id), format!("IKE_AUTH failed: {why}"));
+            self.destroy_sa(id, &why);
+            return;
+        };
+        let fail = |e: &mut Engine, why: String| {
+            e.error(Some(id), format!("AUTHENTICATION_FAILED: {why}"));
+            e.destroy_sa(id, &format!("AUTHENTICATION_FAILED: {why}"));
+        };
+        let Some(peer_id) = Identity::from_payload(idr) else {
+            fail(self, "unsupported IDr type".into());
+            return;
+        };
+        if !conn.remote_id.as_ref().accepts(&peer_id) {
+            fail(
+                self,
+                format!("peer identity '{peer_id}' is not the expected one"),
+            );
+            return;
+        }
+        let (Some(keys), Some(chosen)) = (sa.keys.as_ref(), sa.proposal) else {
+            return;
+        };
+        let Some(prf_alg) = chosen.prf else {
+            return;
+        };
+        let expect = psk_auth(
+            prf_alg,
+            &conn.psk.0,
+            &sa.init_response,
+            &sa.ni,
+            &keys.sk_pr,
+            &id_body(idr),
+        );
+        if auth.method != AUTH_PSK || !bool::from(expect.ct_eq(&auth.data)) {
+            fail(
+                self,
+                format!("AUTH payload of '{peer_id}' does not verify with our PSK"),
+            );
+            return;
+        }
+        let vip = cp.and_then(vip_from_cp);
+        let peer_mobike = find_notify(p, nt::MOBIKE_SUPPORTED).is_some();
+        // CHILD_SA
+        let mut child = Err(String::new());
+        if let (Some(s), Some(i), Some(r), Some(req)) = (sa_p, tsi, tsr, &sa.child_request) {
+            let offered = proposal::offered(s);
+            let chosen_c = match offered.as_slice() {
+                [one] => one.as_chosen().map(|c| (c, one.spi.clone())),
+                _ => None,
+            };
+            let (ts_i, ts_r) = (ts_list(i), ts_list(r));
+            child = match chosen_c {
+                Some((c, spi)) if proposal::acceptable(&conn.esp_proposals, &c, true) => {
+                    match <[u8; 4]>::try_from(&spi[..]) {
+                        Ok(spi)
+                            if ts_acceptable(&req.ts_i, &ts_i)
+                                && ts_acceptable(&req.ts_r, &ts_r) =>
+                        {
+                            child_create::child_keys(keys, &c, &sa.ni, &sa.nr).map(|k| ChildSa {
+                                spi_in: req.spi_in,
+                                spi_out: u32::from_be_bytes(spi),
+                                proposal: c,
+                                ts_local: ts_i,
+                                ts_remote: ts_r,
+                                keys: k,
+                                initiator: true,
+                            })
+                        }
+                        Ok(_) => Err("responder's traffic selectors are not within ours".into()),
+                        Err(_) => Err("bad ESP SPI size".into()),
+                    }
+                }
+                _ => Err("responder chose an ESP proposal we did not offer".into()),
+            };
+        } else if let Some(n) = first_error(p) {
+            child = Err(notify_name(n.notify_type));
+        }
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
+        sa.state = IkeState::Established;
+        sa.peer_id = Some(peer_id);
+        sa.peer_mobike = peer_mobike && conn.mobike;
+        sa.vip = vip;
+        sa.child_request = None;
+        let up = EngineEvent::IkeUp {
+            sa: id,
+            spi_i: sa.spi_i,
+            spi_r: sa.spi_r,
+            local: sa.local,
+            remote: sa.remote,
+            proposal: chosen,
+            initiator: true,
+            nat_local: sa.nat_local,
+            nat_remote: sa.nat_remote,
+        };
+        self.event(up);
+        match child {
+            Ok(c) => {
+                let ev = EngineEvent::ChildUp {
+                    sa: id,
+                    spis: (c.spi_in, c.spi_out),
+                    ts_local: c.ts_local.clone(),
+                    ts_remote: c.ts_remote.clone(),
+                    proposal: c.proposal,
+                    vip,
+                };
+                if let Some(sa) = self.sas.get_mut(&id) {
+                    sa.children.push(c);
+                }
+                self.event(ev);
+            }
+            Err(why) if !why.is_empty() => {
+                self.error(Some(id), format!("CHILD_SA not created: {why}"));
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+fn cp_reply(attr: u16, value: Vec<u8>) -> Payload<'static> {
+    Payload::new(
+        pt::CP,
+        PayloadBody::Cp(Cp {
+            cfg_type: CFG_REPLY,
+            reserved: [0; 3],
+            attributes: vec![CfgAttribute::new(attr, Cow::Owned(value))],
+        }),
+    )
+}
+
+trait NoneOrEq<T> {
+    fn accepts(self, v: &T) -> bool;
+}
+
+impl<T: PartialEq> NoneOrEq<T> for Option<&T> {
+    fn accepts(self, v: &T) -> bool {
+        self.map_or(true, |x| x == v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::PrfAlgorithm;
+
+    #[test]
+    fn psk_auth_is_keyed_by_everything() {
+        let base = psk_auth(PrfAlgorithm::HmacSha2_256, b"k", b"m", b"n", b"s", b"i");
+        assert_eq!(base.len(), 32);
+        for v in [
+            psk_auth(PrfAlgorithm::HmacSha2_256, b"K", b"m", b"n", b"s", b"i"),
+            psk_auth(PrfAlgorithm::HmacSha2_256, b"k", b"M", b"n", b"s", b"i"),
+            psk_auth(PrfAlgorithm::HmacSha2_256, b"k", b"m", b"N", b"s", b"i"),
+            psk_auth(PrfAlgorithm::HmacSha2_256, b"k", b"m", b"n", b"S", b"i"),
+            psk_auth(PrfAlgorithm::HmacSha2_256, b"k", b"m", b"n", b"s", b"I"),
+        ] {
+            assert_ne!(v, base);
+        }
+        // definition
+        let inner = prf(PrfAlgorithm::HmacSha2_256, b"k", KEY_PAD);
+        let maced = prf(PrfAlgorithm::HmacSha2_256, b"s", b"i");
+        let want = prf(
+            PrfAlgorithm::HmacSha2_256,
+            &inner,
+            &[&b"mn"[..], &maced].concat(),
+        );
+        assert_eq!(base, want);
+    }
+}

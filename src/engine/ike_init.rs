@@ -1,0 +1,595 @@
+//! IKE_SA_INIT (RFC 7296 §1.2): SA, KE, Nonce, NAT detection, INVALID_KE_PAYLOAD retry,
+//! COOKIE (§2.6) in both roles, key derivation, and floating to port 4500 (§2.23,
+//! RFC 4555 §3.2) before IKE_AUTH.
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+
+use sha2::{Digest, Sha256};
+
+use super::natd;
+use super::proposal::{self, Chosen};
+use super::sa::{find_notify, first_error, notify, notify_name, IkeSa, IkeState, Pending};
+use super::{summarize, Engine, EngineEvent, MessageInfo, SaId};
+use crate::crypto::dh::{DhGroup, KeyExchange};
+use crate::crypto::{derive_ike_sa_keys, skeyseed_initial, IkeTransforms};
+use crate::wire::{
+    self, notify_type as nt, payload_type as pt, Header, Ke, Message, Notify, NotifyData, Payload,
+    PayloadBody, FLAG_INITIATOR, FLAG_RESPONSE,
+};
+
+/// Cookie format: 4-byte version of the secret | SHA-256(Ni | IPi | SPIi | secret).
+const COOKIE_VERSION: u32 = 1;
+
+fn ip_bytes(a: SocketAddr) -> Vec<u8> {
+    match a.ip() {
+        std::net::IpAddr::V4(a) => a.octets().to_vec(),
+        std::net::IpAddr::V6(a) => a.octets().to_vec(),
+    }
+}
+
+impl Engine {
+    pub(crate) fn make_cookie(&self, ni: &[u8], remote: SocketAddr, spi_i: u64) -> Vec<u8> {
+        let mut h = Sha256::new();
+        h.update(ni);
+        h.update(ip_bytes(remote));
+        h.update(spi_i.to_be_bytes());
+        h.update(self.cookie_secret);
+        let mut c = COOKIE_VERSION.to_be_bytes().to_vec();
+        c.extend_from_slice(&h.finalize());
+        c
+    }
+
+    fn half_open_count(&self) -> usize {
+        self.sas
+            .values()
+            .filter(|s| s.state == IkeState::HalfOpen)
+            .count()
+    }
+
+    /// Initiator: create the SA and send IKE_SA_INIT.
+    pub(crate) fn initiate(&mut self, conn: usize) -> SaId {
+        let id = self.alloc_id();
+        let c = &self.config.connections[conn];
+        let (local, remote) = (c.local, c.remote);
+        let proposals = c.ike_proposals.clone();
+        let mut sa = IkeSa::new(id, conn, true, local, remote, self.now);
+        sa.spi_i = self.random_spi();
+        sa.ni = self.random_bytes(self.config.nonce_len.clamp(16, 256));
+        sa.ike_proposals = proposals;
+        self.by_spi.insert(sa.spi_i, id);
+        self.sas.insert(id, sa);
+        let group = self
+            .sas
+            .get(&id)
+            .and_then(|s| s.ike_proposals.first())
+            .and_then(|p| p.dh.first().copied())
+            .unwrap_or(DhGroup::Curve25519);
+        self.send_init(id, group);
+        id
+    }
+
+    /// (Re)build and send the IKE_SA_INIT request with a fresh KE for `group`.
+    fn send_init(&mut self, id: SaId, group: DhGroup) {
+        let kx = {
+            let rng = &mut self.rng;
+            KeyExchange::generate(group, &mut |b| rng.fill(b))
+        };
+        let kx = match kx {
+            Ok(k) => k,
+            Err(e) => {
+                self.error(Some(id), format!("key exchange: {e}"));
+                self.destroy_sa(id, "no usable key exchange value");
+                return;
+            }
+        };
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
+        let mut payloads: Vec<Payload<'static>> = Vec::new();
+        if let Some(c) = &sa.cookie {
+            payloads.push(Payload::new(
+                pt::NOTIFY,
+                PayloadBody::Notify(Notify::new(
+                    nt::COOKIE,
+                    NotifyData::Cookie(c.clone().into()),
+                )),
+            ));
+        }
+        payloads.push(Payload::new(
+            pt::SA,
+            PayloadBody::Sa(proposal::sa_payload(&sa.ike_proposals, &[], true)),
+        ));
+        payloads.push(Payload::new(
+            pt::KE,
+            PayloadBody::Ke(Ke {
+                dh_group: group.iana_id(),
+                reserved: 0,
+                data: Cow::Owned(kx.public_value().to_vec()),
+            }),
+        ));
+        payloads.push(Payload::new(
+            pt::NONCE,
+            PayloadBody::Nonce(Cow::Owned(sa.ni.clone())),
+        ));
+        payloads.extend(natd::natd_payloads(sa.spi_i, 0, sa.local, sa.remote));
+        let msg = Message {
+            header: Header {
+                spi_i: sa.spi_i,
+                spi_r: 0,
+                next_payload: 0,
+                version: 0x20,
+                exchange_type: wire::IKE_SA_INIT,
+                flags: FLAG_INITIATOR,
+                message_id: 0,
+                length: 0,
+            },
+            payloads,
+            trailing: Cow::Borrowed(&[]),
+        };
+        let bytes = msg.emit();
+        sa.kx = Some(kx);
+        sa.init_request = bytes.clone();
+        sa.next_msg_id = 1;
+        let summary = summarize(&msg.payloads);
+        self.send_request(id, Pending::Init, wire::IKE_SA_INIT, 0, bytes, summary);
+    }
+
+    /// Unprotected reply to an IKE_SA_INIT request we do not accept (no state kept).
+    fn init_reject(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        spi_i: u64,
+        payload: Payload<'static>,
+    ) {
+        let msg = Message {
+            header: Header {
+                spi_i,
+                spi_r: 0,
+                next_payload: 0,
+                version: 0x20,
+                exchange_type: wire::IKE_SA_INIT,
+                flags: FLAG_RESPONSE,
+                message_id: 0,
+                length: 0,
+            },
+            payloads: vec![payload],
+            trailing: Cow::Borrowed(&[]),
+        };
+        let summary = summarize(&msg.payloads);
+        self.send_response(
+            None,
+            local,
+            remote,
+            wire::IKE_SA_INIT,
+            0,
+            msg.emit(),
+            &[],
+            summary,
+        );
+    }
+
+    /// Responder: an IKE_SA_INIT request.
+    pub(crate) fn ike_init_request(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        msg: &Message<'_>,
+        bytes: &[u8],
+    ) {
+        let spi_i = msg.header.spi_i;
+        let info = MessageInfo {
+            exchange: wire::IKE_SA_INIT,
+            message_id: 0,
+            response: false,
+            payloads: summarize(&msg.payloads),
+            local,
+            remote,
+        };
+        // Retransmission of a request we answered: replay.
+        if let Some(&id) = self.by_init.get(&(remote, spi_i)) {
+            if let Some(sa) = self.sas.get(&id) {
+                if sa.init_request == bytes {
+                    self.stats.cached_responses += 1;
+                    let r = sa.init_response.clone();
+                    self.transmits.push_back(super::Transmit {
+                        local,
+                        remote,
+                        bytes: r,
+                        non_esp_marker: local.port() != 500 || remote.port() != 500,
+                    });
+                } else {
+                    self.stats.dropped += 1;
+                }
+                return;
+            }
+        }
+        let Some(conn) = self
+            .config
+            .connections
+            .iter()
+            .position(|c| c.matches_addrs(local, remote))
+        else {
+            self.stats.dropped += 1;
+            self.error(
+                None,
+                format!("no connection for IKE_SA_INIT from {remote} to {local}"),
+            );
+            return;
+        };
+        self.event(EngineEvent::Received { sa: None, info });
+        if msg.payloads.iter().any(|p| p.unknown_critical()) {
+            let t = msg
+                .payloads
+                .iter()
+                .find(|p| p.unknown_critical())
+                .map_or(0, |p| p.payload_type);
+            self.init_reject(
+                local,
+                remote,
+                spi_i,
+                Payload::new(
+                    pt::NOTIFY,
+                    PayloadBody::Notify(Notify::new(
+                        nt::UNSUPPORTED_CRITICAL_PAYLOAD,
+                        NotifyData::PayloadType(t),
+                    )),
+                ),
+            );
+            return;
+        }
+        let mut sa_p = None;
+        let mut ke = None;
+        let mut nonce = None;
+        for p in &msg.payloads {
+            match &p.body {
+                PayloadBody::Sa(s) if sa_p.is_none() => sa_p = Some(s),
+                PayloadBody::Ke(k) if ke.is_none() => ke = Some(k),
+                PayloadBody::Nonce(n) if nonce.is_none() => nonce = Some(n),
+                _ => {}
+            }
+        }
+        let (Some(sa_p), Some(ke), Some(nonce)) = (sa_p, ke, nonce) else {
+            self.init_reject(local, remote, spi_i, notify(nt::INVALID_SYNTAX));
+            return;
+        };
+        if !(16..=256).contains(&nonce.len()) {
+            self.init_reject(local, remote, spi_i, notify(nt::INVALID_SYNTAX));
+            return;
+        }
+        // COOKIE (RFC 7296 §2.6)
+        if let Some(th) = self.config.cookie_threshold {
+            if self.half_open_count() >= th {
+                let want = self.make_cookie(nonce, remote, spi_i);
+                let got = match msg.payloads.first().and_then(|p| p.as_notify()) {
+                    Some(n) if n.notify_type == nt::COOKIE => match &n.data {
+                        NotifyData::Cookie(c) => Some(c.to_vec()),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                if got.as_deref() != Some(&want[..]) {
+                    self.init_reject(
+                        local,
+                        remote,
+                        spi_i,
+                        Payload::new(
+                            pt::NOTIFY,
+                            PayloadBody::Notify(Notify::new(
+                                nt::COOKIE,
+                                NotifyData::Cookie(want.into()),
+                            )),
+                        ),
+                    );
+                    return;
+                }
+            }
+        }
+        let ours = self.config.connections[conn].ike_proposals.clone();
+        let offered = proposal::offered(sa_p);
+        let ke_group = DhGroup::from_iana(ke.dh_group);
+        let Some((chosen, their)) = proposal::select(&ours, &offered, false, ke_group) else {
+            self.error(None, format!("no acceptable IKE proposal from {remote}"));
+            self.init_reject(local, remote, spi_i, notify(nt::NO_PROPOSAL_CHOSEN));
+            return;
+        };
+        let number = their.number;
+        let Some(group) = chosen.dh else {
+            self.init_reject(local, remote, spi_i, notify(nt::NO_PROPOSAL_CHOSEN));
+            return;
+        };
+        if Some(group) != ke_group {
+            self.init_reject(
+                local,
+                remote,
+                spi_i,
+                Payload::new(
+                    pt::NOTIFY,
+                    PayloadBody::Notify(Notify::new(
+                        nt::INVALID_KE_PAYLOAD,
+                        NotifyData::KeGroup(group.iana_id()),
+                    )),
+                ),
+            );
+            return;
+        }
+        let kx = {
+            let rng = &mut self.rng;
+            KeyExchange::generate(group, &mut |b| rng.fill(b))
+        };
+        let Ok(kx) = kx else {
+            self.error(None, "no usable key exchange value");
+            return;
+        };
+        let shared = match kx.shared_secret(&ke.data) {
+            Ok(s) => s,
+            Err(e) => {
+                self.error(None, format!("IKE_SA_INIT from {remote}: {e}"));
+                self.init_reject(local, remote, spi_i, notify(nt::INVALID_SYNTAX));
+                return;
+            }
+        };
+        // Create the SA.
+        let id = self.alloc_id();
+        let mut sa = IkeSa::new(id, conn, false, local, remote, self.now);
+        sa.spi_i = spi_i;
+        sa.spi_r = self.random_spi();
+        sa.ni = nonce.to_vec();
+        sa.nr = self.random_bytes(self.config.nonce_len.clamp(16, 256));
+        sa.ike_proposals = ours;
+        sa.proposal = Some(chosen);
+        if let Some((nl, nr)) = natd::check(&msg.payloads, spi_i, 0, local, remote) {
+            sa.nat_local = nl;
+            sa.nat_remote = nr;
+        }
+        if let Err(e) = derive_keys(&mut sa, &chosen, &shared) {
+            self.error(None, e);
+            return;
+        }
+        let mut payloads: Vec<Payload<'static>> = vec![
+            Payload::new(
+                pt::SA,
+                PayloadBody::Sa(wire::Sa::new(vec![chosen.to_wire(number, &[])])),
+            ),
+            Payload::new(
+                pt::KE,
+                PayloadBody::Ke(Ke {
+                    dh_group: group.iana_id(),
+                    reserved: 0,
+                    data: Cow::Owned(kx.public_value().to_vec()),
+                }),
+            ),
+            Payload::new(pt::NONCE, PayloadBody::Nonce(Cow::Owned(sa.nr.clone()))),
+        ];
+        payloads.extend(natd::natd_payloads(sa.spi_i, sa.spi_r, local, remote));
+        let out = Message {
+            header: Header {
+                spi_i: sa.spi_i,
+                spi_r: sa.spi_r,
+                next_payload: 0,
+                version: 0x20,
+                exchange_type: wire::IKE_SA_INIT,
+                flags: FLAG_RESPONSE,
+                message_id: 0,
+                length: 0,
+            },
+            payloads,
+            trailing: Cow::Borrowed(&[]),
+        };
+        let resp = out.emit();
+        sa.init_request = bytes.to_vec();
+        sa.init_response = resp.clone();
+        sa.peer_msg_id = 1;
+        sa.next_msg_id = 0;
+        sa.init_key = Some((remote, spi_i));
+        self.by_spi.insert(sa.spi_r, id);
+        self.by_init.insert((remote, spi_i), id);
+        self.sas.insert(id, sa);
+        let summary = summarize(&out.payloads);
+        self.send_response(
+            Some(id),
+            local,
+            remote,
+            wire::IKE_SA_INIT,
+            0,
+            resp,
+            bytes,
+            summary,
+        );
+    }
+
+    /// Initiator: the IKE_SA_INIT response.
+    pub(crate) fn ike_init_response(
+        &mut self,
+        id: SaId,
+        local: SocketAddr,
+        remote: SocketAddr,
+        msg: &Message<'_>,
+        bytes: &[u8],
+    ) {
+        let Some(sa) = self.sas.get(&id) else {
+            return;
+        };
+        if sa.state != IkeState::InitSent
+            || msg.header.message_id != 0
+            || !msg.header.is_response()
+            || sa.outstanding.as_ref().map(|o| o.kind) != Some(Pending::Init)
+        {
+            self.stats.dropped += 1;
+            return;
+        }
+        self.event(EngineEvent::Received {
+            sa: Some(id),
+            info: MessageInfo {
+                exchange: wire::IKE_SA_INIT,
+                message_id: 0,
+                response: true,
+                payloads: summarize(&msg.payloads),
+                local,
+                remote,
+            },
+        });
+        let max_retries = self.config.max_init_retries;
+        // COOKIE demand
+        if let Some(n) = find_notify(&msg.payloads, nt::COOKIE) {
+            let NotifyData::Cookie(c) = &n.data else {
+                self.stats.malformed += 1;
+                return;
+            };
+            let c = c.to_vec();
+            let Some(sa) = self.sas.get_mut(&id) else {
+                return;
+            };
+            sa.init_retries += 1;
+            if sa.init_retries > max_retries {
+                self.destroy_sa(id, "too many COOKIE demands");
+                return;
+            }
+            sa.cookie = Some(c);
+            sa.outstanding = None;
+            let group = sa.kx.as_ref().map_or(DhGroup::Curve25519, |k| k.group());
+            self.send_init(id, group);
+            return;
+        }
+        if let Some(n) = find_notify(&msg.payloads, nt::INVALID_KE_PAYLOAD) {
+            let want = match n.data {
+                NotifyData::KeGroup(g) => DhGroup::from_iana(g),
+                _ => None,
+            };
+            let Some(sa) = self.sas.get_mut(&id) else {
+                return;
+            };
+            let allowed = want.filter(|g| sa.ike_proposals.iter().any(|p| p.dh.contains(g)));
+            sa.init_retries += 1;
+            match allowed {
+                Some(g) if sa.init_retries <= max_retries => {
+                    sa.outstanding = None;
+                    self.error(
+                        Some(id),
+                        format!("peer wants key exchange group {g} (INVALID_KE_PAYLOAD), retrying"),
+                    );
+                    self.send_init(id, g);
+                }
+                _ => {
+                    sa.outstanding = None;
+                    self.destroy_sa(id, "INVALID_KE_PAYLOAD asks for a group we do not propose");
+                }
+            }
+            return;
+        }
+        if let Some(n) = first_error(&msg.payloads) {
+            let name = notify_name(n.notify_type);
+            if let Some(sa) = self.sas.get_mut(&id) {
+                sa.outstanding = None;
+            }
+            self.error(Some(id), format!("IKE_SA_INIT failed: peer sent {name}"));
+            self.destroy_sa(id, &format!("peer sent {name}"));
+            return;
+        }
+        // Regular response
+        let mut sa_p = None;
+        let mut ke = None;
+        let mut nonce = None;
+        for p in &msg.payloads {
+            match &p.body {
+                PayloadBody::Sa(s) if sa_p.is_none() => sa_p = Some(s),
+                PayloadBody::Ke(k) if ke.is_none() => ke = Some(k),
+                PayloadBody::Nonce(n) if nonce.is_none() => nonce = Some(n),
+                _ => {}
+            }
+        }
+        let fail = |e: &mut Engine, why: &str| {
+            if let Some(sa) = e.sas.get_mut(&id) {
+                sa.outstanding = None;
+            }
+            e.error(Some(id), format!("IKE_SA_INIT response: {why}"));
+            e.destroy_sa(id, why);
+        };
+        let (Some(sa_p), Some(ke), Some(nonce)) = (sa_p, ke, nonce) else {
+            fail(self, "missing SA, KE or Nonce payload");
+            return;
+        };
+        if !(16..=256).contains(&nonce.len()) {
+            fail(self, "bad nonce length");
+            return;
+        }
+        let offered = proposal::offered(sa_p);
+        let chosen = match offered.as_slice() {
+            [one] => one.as_chosen(),
+            _ => None,
+        };
+        let Some(sa) = self.sas.get(&id) else {
+            return;
+        };
+        let Some(chosen) = chosen.filter(|c| proposal::acceptable(&sa.ike_proposals, c, false))
+        else {
+            fail(self, "responder chose a proposal we did not offer");
+            return;
+        };
+        let Some(kx) = sa.kx.as_ref() else {
+            return;
+        };
+        if chosen.dh != Some(kx.group()) || ke.dh_group != kx.group().iana_id() {
+            fail(self, "KE group does not match the chosen proposal");
+            return;
+        }
+        let shared = match kx.shared_secret(&ke.data) {
+            Ok(s) => s,
+            Err(e) => {
+                fail(self, &e.to_string());
+                return;
+            }
+        };
+        let spi_r = msg.header.spi_r;
+        let nat = natd::check(&msg.payloads, msg.header.spi_i, spi_r, local, remote);
+        let nat_t_port = self.config.nat_t_port;
+        let mobike = self
+            .config
+            .connections
+            .get(sa.conn)
+            .is_some_and(|c| c.mobike);
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
+        sa.outstanding = None;
+        sa.spi_r = spi_r;
+        sa.nr = nonce.to_vec();
+        sa.init_response = bytes.to_vec();
+        sa.proposal = Some(chosen);
+        if let Some((nl, nr)) = nat {
+            sa.nat_local = nl;
+            sa.nat_remote = nr;
+        }
+        if let Err(e) = derive_keys(sa, &chosen, &shared) {
+            fail(self, &e);
+            return;
+        }
+        // Float to 4500 when a NAT was detected, or always with MOBIKE (RFC 4555 §3.2),
+        // if the peer does NAT-T at all.
+        if nat.is_some() && (sa.nat_local || sa.nat_remote || mobike) && sa.remote.port() == 500 {
+            sa.local.set_port(nat_t_port);
+            sa.remote.set_port(4500);
+        }
+        sa.kx = None;
+        self.send_auth(id);
+    }
+}
+
+/// SKEYSEED and the IKE SA keys from the shared secret (drops the KE private value).
+fn derive_keys(sa: &mut IkeSa, chosen: &Chosen, shared: &[u8]) -> Result<(), String> {
+    let prf = chosen.prf.ok_or("no PRF negotiated")?;
+    let t = IkeTransforms {
+        encr: chosen.encr,
+        integ: chosen.integ,
+        prf,
+    };
+    let mut seed = skeyseed_initial(prf, &sa.ni, &sa.nr, shared);
+    let keys = derive_ike_sa_keys(t, &seed, &sa.ni, &sa.nr, sa.spi_i, sa.spi_r)
+        .map_err(|e| format!("key derivation: {e}"));
+    zeroize::Zeroize::zeroize(&mut seed);
+    let keys = keys?;
+    sa.sk = Some(keys.sk_keys());
+    sa.keys = Some(keys);
+    Ok(())
+}

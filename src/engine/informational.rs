@@ -1,0 +1,135 @@
+//! INFORMATIONAL exchanges (RFC 7296 §1.4): dead peer detection (empty message) and
+//! Delete of CHILD_SAs and of the IKE SA, in both roles.
+
+use std::net::SocketAddr;
+
+use super::sa::{first_error, notify_name, IkeState, Opened, Pending, Task};
+use super::{Engine, EngineEvent, SaId};
+use crate::wire::{self, payload_type as pt, protocol_id, Delete, Payload, PayloadBody};
+
+impl Engine {
+    /// Start one of our exchanges (called with nothing outstanding).
+    pub(crate) fn start_task(&mut self, id: SaId, task: Task) {
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
+        let payloads: Vec<Payload<'static>> = match task {
+            Task::Dpd => vec![],
+            Task::DeleteIke => {
+                sa.state = IkeState::Deleting;
+                vec![Payload::new(
+                    pt::DELETE,
+                    PayloadBody::Delete(Delete::new(protocol_id::IKE, 0, &[])),
+                )]
+            }
+            Task::DeleteChild(spi) => {
+                if !sa.children.iter().any(|c| c.spi_in == spi) {
+                    return;
+                }
+                vec![Payload::new(
+                    pt::DELETE,
+                    PayloadBody::Delete(Delete::new(protocol_id::ESP, 4, &[&spi.to_be_bytes()])),
+                )]
+            }
+        };
+        self.start_request(id, Pending::Task(task), wire::INFORMATIONAL, &payloads);
+    }
+
+    /// The peer's INFORMATIONAL request.
+    pub(crate) fn informational_request(
+        &mut self,
+        id: SaId,
+        local: SocketAddr,
+        remote: SocketAddr,
+        opened: Opened,
+        request: &[u8],
+    ) {
+        let mid = opened.header.message_id;
+        let mut delete_ike = false;
+        let mut esp_spis = Vec::new();
+        for p in &opened.payloads {
+            if let PayloadBody::Delete(d) = &p.body {
+                match (d.protocol_id, d.spi_size) {
+                    (protocol_id::IKE, _) => delete_ike = true,
+                    (protocol_id::ESP, 4) | (protocol_id::AH, 4) => {
+                        for s in d.spis() {
+                            if let Ok(b) = <[u8; 4]>::try_from(s) {
+                                esp_spis.push(u32::from_be_bytes(b));
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if delete_ike {
+            self.respond_protected(id, local, remote, wire::INFORMATIONAL, mid, &[], request);
+            self.destroy_sa(id, "deleted by peer");
+            return;
+        }
+        let mut ours = Vec::new();
+        let mut gone = Vec::new();
+        if let Some(sa) = self.sas.get_mut(&id) {
+            // The peer names its inbound SPIs = our outbound SPIs.
+            sa.children.retain(|c| {
+                if esp_spis.contains(&c.spi_out) {
+                    ours.push(c.spi_in.to_be_bytes());
+                    gone.push((c.spi_in, c.spi_out));
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+        let mut out = Vec::new();
+        if !ours.is_empty() {
+            let refs: Vec<&[u8]> = ours.iter().map(|s| &s[..]).collect();
+            out.push(Payload::new(
+                pt::DELETE,
+                PayloadBody::Delete(Delete::new(protocol_id::ESP, 4, &refs)),
+            ));
+        }
+        self.respond_protected(id, local, remote, wire::INFORMATIONAL, mid, &out, request);
+        for spis in gone {
+            self.event(EngineEvent::ChildDown {
+                sa: id,
+                spis,
+                reason: "deleted by peer".into(),
+            });
+        }
+        // An error notify about the IKE SA in an INFORMATIONAL request (e.g.
+        // AUTHENTICATION_FAILED after our IKE_AUTH response) ends it.
+        if let Some(n) = first_error(&opened.payloads) {
+            if n.protocol_id <= protocol_id::IKE {
+                let why = format!("peer sent {}", notify_name(n.notify_type));
+                self.error(Some(id), why.clone());
+                self.destroy_sa(id, &why);
+            }
+        }
+    }
+
+    /// The response to one of our INFORMATIONAL requests.
+    pub(crate) fn informational_response(&mut self, id: SaId, task: Task, opened: Opened) {
+        match task {
+            Task::Dpd => {}
+            Task::DeleteIke => self.destroy_sa(id, "deleted"),
+            Task::DeleteChild(spi) => {
+                let mut gone = None;
+                if let Some(sa) = self.sas.get_mut(&id) {
+                    if let Some(pos) = sa.children.iter().position(|c| c.spi_in == spi) {
+                        let c = sa.children.remove(pos);
+                        gone = Some((c.spi_in, c.spi_out));
+                    }
+                }
+                if let Some(spis) = gone {
+                    self.event(EngineEvent::ChildDown {
+                        sa: id,
+                        spis,
+                        reason: "deleted".into(),
+                    });
+                }
+                let _ = opened;
+            }
+        }
+    }
+}

@@ -1,0 +1,687 @@
+//! Layer 4: the sans-IO IKEv2 peer engine.
+//!
+//! A deterministic state machine in the style of quinn-proto: no sockets, threads, clock
+//! reads or randomness inside. The caller
+//!
+//! * feeds received datagrams with [`Engine::handle_datagram`] (IKE message bytes: the
+//!   I/O layer strips the 4-byte non-ESP marker on port 4500 and does not pass ESP or
+//!   NAT-T keepalives),
+//! * calls [`Engine::handle_timeout`] when [`Engine::poll_timeout`] says so,
+//! * issues operator [`Command`]s with [`Engine::command`],
+//! * drains [`Engine::poll_transmit`] (datagrams to send; [`Transmit::non_esp_marker`]
+//!   tells the I/O layer to prepend the four zero bytes: set whenever either port is
+//!   not 500, i.e. after floating to 4500, RFC 3948 §2.2 / RFC 7296 §2.23) and
+//!   [`Engine::poll_event`].
+//!
+//! Time is a [`Timestamp`] chosen by the caller (monotonic, any epoch). Randomness
+//! (SPIs, nonces, private keys, IVs, cookie secret) comes from a [`Random`] given at
+//! construction: [`OsRandom`] in the binary, [`SeededRandom`] in tests.
+//!
+//! Exchanges live in one module each, like strongSwan's tasks: [`ike_init`]
+//! (IKE_SA_INIT, cookies, INVALID_KE_PAYLOAD, NAT detection, key derivation),
+//! [`ike_auth`] (PSK authentication, CHILD_SA in IKE_AUTH, CP virtual IP),
+//! [`child_create`] (ESP proposals, traffic selector narrowing, CHILD_SA keys),
+//! [`informational`] (DPD, Delete). Message protection, message IDs,
+//! retransmission and the response cache are in [`sa`].
+//!
+//! Not yet: CREATE_CHILD_SA (rekeying; requests are answered with NO_ADDITIONAL_SAS),
+//! MOBIKE address updates, certificates/EAP, fragmentation, NAT-T keepalives. The SA
+//! already stores the current path and address sets so that MOBIKE (`mobike`) and NAT
+//! handling ([`natd`]) slot in.
+//!
+//! # Design decisions
+//!
+//! * **Non-ESP marker**: the engine deals in bare IKE messages. The I/O layer strips the
+//!   marker on receive (and hands ESP / keepalives elsewhere) and adds it on send when
+//!   [`Transmit::non_esp_marker`] is set. Keeps the engine independent of the socket
+//!   layout (one socket per port, or TCP encapsulation later).
+//! * **Floating**: after IKE_SA_INIT the initiator moves the path to
+//!   `local:nat_t_port` → `remote:4500` if either NAT-D hash mismatched, or if MOBIKE is
+//!   enabled for the connection (RFC 4555 §3.2), provided the peer sent NAT-D at all.
+//!   The responder adopts the path of the authenticated IKE_AUTH request; responses
+//!   always go back where the request came from.
+//! * **Connections**: the initiator uses the named connection; a responder picks the
+//!   first connection whose addresses match in IKE_SA_INIT and re-checks the peer's IDi
+//!   against `remote_id` in IKE_AUTH (switching to another matching connection if
+//!   needed). Every engine answers IKE_SA_INIT for its connections, as charon does.
+//! * **Message IDs** (RFC 7296 §2.3): window size 1 in both directions. A request with
+//!   the previous message ID gets the cached response (if its bytes are identical or it
+//!   authenticates); any other unexpected ID is dropped and counted. Responses must match
+//!   the outstanding request's ID and exchange.
+//! * **Errors from the peer**: unparseable datagrams and ICV failures are dropped and
+//!   counted ([`Stats`]); an authenticated request whose inner payloads do not parse gets
+//!   INVALID_SYNTAX, one with an unknown critical payload UNSUPPORTED_CRITICAL_PAYLOAD
+//!   (§2.5). IKE_SA_INIT requests missing SA/KE/Nonce get an unprotected INVALID_SYNTAX.
+//! * **Secrets**: private DH values, SKEYSEED and all SK_* / KEYMAT keys and the PSK are
+//!   zeroized on drop and redacted in `Debug`. [`IkeSa::keys`] exposes them on purpose
+//!   (key log, tests).
+
+pub mod child_create;
+pub mod config;
+pub mod ike_auth;
+pub mod ike_init;
+pub mod informational;
+pub mod natd;
+pub mod proposal;
+pub mod sa;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::Add;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+pub use config::{Config, ConnConfig, Identity, Psk, RetransmitConfig, TsRange};
+pub use proposal::{Chosen, Proposal, Protocol};
+pub use sa::{ChildSa, IkeSa, IkeState};
+
+use crate::wire::{self, Message};
+
+/// A point in time, in microseconds since an epoch of the caller's choosing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp(pub u64);
+
+impl Timestamp {
+    /// From microseconds.
+    pub const fn from_micros(us: u64) -> Self {
+        Timestamp(us)
+    }
+    /// From milliseconds.
+    pub const fn from_millis(ms: u64) -> Self {
+        Timestamp(ms.saturating_mul(1000))
+    }
+    /// From whole seconds.
+    pub const fn from_secs(s: u64) -> Self {
+        Timestamp(s.saturating_mul(1_000_000))
+    }
+    /// Microseconds since the epoch.
+    pub const fn as_micros(self) -> u64 {
+        self.0
+    }
+    /// `self - earlier`, or zero.
+    pub fn saturating_since(self, earlier: Timestamp) -> Duration {
+        Duration::from_micros(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl Add<Duration> for Timestamp {
+    type Output = Timestamp;
+    fn add(self, d: Duration) -> Timestamp {
+        Timestamp(
+            self.0
+                .saturating_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
+        )
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{:06}", self.0 / 1_000_000, self.0 % 1_000_000)
+    }
+}
+
+/// Source of random bytes, injected so that tests are deterministic.
+pub trait Random {
+    /// Fill `buf` with random bytes.
+    fn fill(&mut self, buf: &mut [u8]);
+}
+
+/// The operating system's random source (`getrandom`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OsRandom;
+
+impl Random for OsRandom {
+    fn fill(&mut self, buf: &mut [u8]) {
+        if getrandom::getrandom(buf).is_err() {
+            // No usable OS randomness: refuse to continue rather than use weak values.
+            panic!("OS random source unavailable");
+        }
+    }
+}
+
+/// Deterministic generator for tests and simulations: SHA-256 in counter mode over a
+/// seed. Not for production keys.
+#[derive(Debug, Clone)]
+pub struct SeededRandom {
+    seed: [u8; 32],
+    counter: u64,
+    buf: Vec<u8>,
+}
+
+impl SeededRandom {
+    /// From a seed.
+    pub fn new(seed: u64) -> Self {
+        let mut s = [0u8; 32];
+        s[..8].copy_from_slice(&seed.to_be_bytes());
+        SeededRandom {
+            seed: s,
+            counter: 0,
+            buf: Vec::new(),
+        }
+    }
+}
+
+impl Random for SeededRandom {
+    fn fill(&mut self, out: &mut [u8]) {
+        for b in out.iter_mut() {
+            if self.buf.is_empty() {
+                let mut h = Sha256::new();
+                h.update(self.seed);
+                h.update(self.counter.to_be_bytes());
+                self.counter += 1;
+                self.buf = h.finalize().to_vec();
+            }
+            *b = self.buf.pop().unwrap_or(0);
+        }
+    }
+}
+
+/// A datagram to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Source address and port (the I/O layer must have a socket there).
+    pub local: SocketAddr,
+    /// Destination.
+    pub remote: SocketAddr,
+    /// The IKE message.
+    pub bytes: Vec<u8>,
+    /// Prepend the 4-byte non-ESP marker (port 4500 traffic).
+    pub non_esp_marker: bool,
+}
+
+/// Engine-local handle of an IKE SA (stable for the SA's life).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SaId(pub u64);
+
+impl fmt::Display for SaId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// Operator commands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Initiate the connection with this name.
+    Up(String),
+    /// Delete an IKE SA (and its CHILD_SAs).
+    Down(SaId),
+    /// Delete one CHILD_SA, by our inbound SPI.
+    DownChild(SaId, u32),
+    /// Rekey the IKE SA (not implemented yet: `CommandError::Unsupported`).
+    RekeyIke(SaId),
+    /// Rekey a CHILD_SA (not implemented yet: `CommandError::Unsupported`).
+    RekeyChild(SaId, u32),
+    /// Send an empty INFORMATIONAL (dead peer detection).
+    Dpd(SaId),
+    /// Emit an [`EngineEvent::Status`].
+    Status,
+}
+
+/// Summary of an IKE message for `Sent` / `Received` events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageInfo {
+    /// Exchange type.
+    pub exchange: u8,
+    /// Message ID.
+    pub message_id: u32,
+    /// Is it a response?
+    pub response: bool,
+    /// Payload list in strongSwan's log style, e.g. `SA KE No N(NATD_S_IP) N(NATD_D_IP)`
+    /// or `SK{IDi AUTH SA TSi TSr}` for the decrypted content of protected messages.
+    pub payloads: String,
+    /// Our address.
+    pub local: SocketAddr,
+    /// The peer's address.
+    pub remote: SocketAddr,
+}
+
+impl fmt::Display for MessageInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} {} [ {} ] {} <-> {}",
+            wire::registry::exchange_name(self.exchange).unwrap_or("?"),
+            if self.response { "response" } else { "request" },
+            self.message_id,
+            self.payloads,
+            self.local,
+            self.remote
+        )
+    }
+}
+
+/// Status of one IKE SA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaStatus {
+    /// Handle.
+    pub sa: SaId,
+    /// Connection name.
+    pub conn: String,
+    /// State.
+    pub state: IkeState,
+    /// SPIs.
+    pub spi_i: u64,
+    /// SPIs.
+    pub spi_r: u64,
+    /// Current path.
+    pub local: SocketAddr,
+    /// Current path.
+    pub remote: SocketAddr,
+    /// Negotiated IKE proposal.
+    pub proposal: Option<Chosen>,
+    /// CHILD_SAs: (inbound SPI, outbound SPI).
+    pub children: Vec<(u32, u32)>,
+}
+
+/// What the engine reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineEvent {
+    /// An IKE SA is established (after IKE_AUTH).
+    IkeUp {
+        sa: SaId,
+        spi_i: u64,
+        spi_r: u64,
+        local: SocketAddr,
+        remote: SocketAddr,
+        proposal: Chosen,
+        /// Are we the original initiator?
+        initiator: bool,
+        /// NAT in front of us / of the peer (from NAT detection).
+        nat_local: bool,
+        nat_remote: bool,
+    },
+    /// A CHILD_SA is established.
+    ChildUp {
+        sa: SaId,
+        /// (inbound, outbound) ESP SPIs.
+        spis: (u32, u32),
+        /// Our and the peer's traffic selectors.
+        ts_local: Vec<TsRange>,
+        ts_remote: Vec<TsRange>,
+        proposal: Chosen,
+        /// Virtual IP assigned to the initiator, if any.
+        vip: Option<IpAddr>,
+    },
+    /// An IKE SA is gone.
+    IkeDown { sa: SaId, reason: String },
+    /// A CHILD_SA is gone.
+    ChildDown {
+        sa: SaId,
+        spis: (u32, u32),
+        reason: String,
+    },
+    /// Rekeying (not implemented yet).
+    Rekeyed { sa: SaId },
+    /// A message was sent (first transmission).
+    Sent { sa: Option<SaId>, info: MessageInfo },
+    /// A message was received and accepted.
+    Received { sa: Option<SaId>, info: MessageInfo },
+    /// A request was retransmitted (`attempt` 1..=tries).
+    Retransmit {
+        sa: SaId,
+        exchange: u8,
+        message_id: u32,
+        attempt: u32,
+    },
+    /// A request got no response after all retransmissions.
+    Timeout {
+        sa: SaId,
+        exchange: u8,
+        message_id: u32,
+    },
+    /// Something failed; `reason` says what (e.g. `AUTHENTICATION_FAILED`).
+    Error { sa: Option<SaId>, reason: String },
+    /// Answer to [`Command::Status`].
+    Status(Vec<SaStatus>),
+}
+
+/// Counters of dropped input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Datagrams received.
+    pub received: u64,
+    /// Not parseable as an IKE message.
+    pub malformed: u64,
+    /// SK payloads whose ICV / tag did not verify (dropped).
+    pub icv_failures: u64,
+    /// Messages for unknown SAs.
+    pub unknown_sa: u64,
+    /// Messages with an unexpected message ID (dropped).
+    pub bad_message_id: u64,
+    /// Retransmitted requests answered from the response cache.
+    pub cached_responses: u64,
+    /// Other drops (wrong state, unexpected exchange).
+    pub dropped: u64,
+}
+
+/// The IKEv2 engine: all IKE SAs of one peer.
+pub struct Engine {
+    pub(crate) config: Config,
+    pub(crate) rng: Box<dyn Random + Send>,
+    pub(crate) sas: BTreeMap<SaId, IkeSa>,
+    /// Our SPI → SA.
+    pub(crate) by_spi: HashMap<u64, SaId>,
+    /// Responder: (peer address, SPIi) of IKE_SA_INIT requests → SA (retransmit detection).
+    pub(crate) by_init: HashMap<(SocketAddr, u64), SaId>,
+    pub(crate) transmits: VecDeque<Transmit>,
+    pub(crate) events: VecDeque<EngineEvent>,
+    pub(crate) next_id: u64,
+    pub(crate) cookie_secret: [u8; 32],
+    pub(crate) stats: Stats,
+    pub(crate) now: Timestamp,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("sas", &self.sas.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Errors of [`Engine::command`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandError {
+    /// No connection with this name.
+    UnknownConnection(String),
+    /// No such IKE SA.
+    UnknownSa(SaId),
+    /// No such CHILD_SA.
+    UnknownChild(SaId, u32),
+    /// The SA cannot do this now.
+    InvalidState(SaId, IkeState),
+    /// Not implemented yet.
+    Unsupported(&'static str),
+}
+
+impl fmt::Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CommandError::UnknownConnection(n) => write!(f, "no connection named '{n}'"),
+            CommandError::UnknownSa(s) => write!(f, "no IKE SA {s}"),
+            CommandError::UnknownChild(s, spi) => write!(f, "IKE SA {s} has no CHILD_SA {spi:08x}"),
+            CommandError::InvalidState(s, st) => write!(f, "IKE SA {s} is {st:?}"),
+            CommandError::Unsupported(w) => write!(f, "{w} is not implemented yet"),
+        }
+    }
+}
+
+impl std::error::Error for CommandError {}
+
+impl Engine {
+    /// A new engine. Draws the cookie secret from `rng`.
+    pub fn new(config: Config, mut rng: Box<dyn Random + Send>) -> Engine {
+        let mut cookie_secret = [0u8; 32];
+        rng.fill(&mut cookie_secret);
+        Engine {
+            config,
+            rng,
+            sas: BTreeMap::new(),
+            by_spi: HashMap::new(),
+            by_init: HashMap::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            next_id: 1,
+            cookie_secret,
+            stats: Stats::default(),
+            now: Timestamp::default(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Drop counters.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// An IKE SA, for inspection (keys included: handle with care).
+    pub fn sa(&self, id: SaId) -> Option<&IkeSa> {
+        self.sas.get(&id)
+    }
+
+    /// All IKE SAs.
+    pub fn sas(&self) -> impl Iterator<Item = &IkeSa> {
+        self.sas.values()
+    }
+
+    /// Next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// Next event.
+    pub fn poll_event(&mut self) -> Option<EngineEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`Engine::handle_timeout`] must be called next.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        self.sas
+            .values()
+            .filter_map(|sa| sa.next_timer(self.config.half_open_timeout))
+            .min()
+    }
+
+    /// Process a received IKE message (marker stripped) that arrived on `local` from
+    /// `remote`. Never panics on any input; what cannot be used is counted in
+    /// [`Engine::stats`] and dropped, or answered as RFC 7296 requires.
+    pub fn handle_datagram(
+        &mut self,
+        now: Timestamp,
+        local: SocketAddr,
+        remote: SocketAddr,
+        bytes: &[u8],
+    ) {
+        self.now = self.now.max(now);
+        self.stats.received += 1;
+        let msg = match Message::parse(bytes) {
+            Ok(m) => m,
+            Err(_) => {
+                self.stats.malformed += 1;
+                return;
+            }
+        };
+        let h = msg.header;
+        if h.exchange_type == wire::IKE_SA_INIT && !h.is_response() {
+            if h.spi_r == 0 && h.message_id == 0 && h.is_initiator() {
+                self.ike_init_request(local, remote, &msg, bytes);
+            } else {
+                self.stats.dropped += 1;
+            }
+            return;
+        }
+        // Our SPI: the responder's if the sender is the original initiator.
+        let ours = if h.is_initiator() { h.spi_r } else { h.spi_i };
+        let Some(&id) = self.by_spi.get(&ours) else {
+            self.stats.unknown_sa += 1;
+            return;
+        };
+        let Some(sa) = self.sas.get(&id) else {
+            self.stats.unknown_sa += 1;
+            return;
+        };
+        // The other SPI must match too (once known).
+        let (theirs, known) = if sa.initiator {
+            (h.spi_r, sa.spi_r)
+        } else {
+            (h.spi_i, sa.spi_i)
+        };
+        if h.is_initiator() == sa.initiator
+            || (known != 0 && theirs != known)
+            || (h.exchange_type != wire::IKE_SA_INIT && known == 0)
+        {
+            self.stats.unknown_sa += 1;
+            return;
+        }
+        if h.exchange_type == wire::IKE_SA_INIT {
+            self.ike_init_response(id, local, remote, &msg, bytes);
+        } else if h.is_response() {
+            self.handle_response(id, local, remote, &msg, bytes);
+        } else {
+            self.handle_request(id, local, remote, &msg, bytes);
+        }
+        self.start_queued(id);
+    }
+
+    /// Advance timers: retransmissions, exchange timeouts, half-open SA expiry.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        self.now = self.now.max(now);
+        let ids: Vec<SaId> = self.sas.keys().copied().collect();
+        for id in ids {
+            self.sa_timeout(id, now);
+        }
+    }
+
+    /// Run an operator command.
+    pub fn command(&mut self, now: Timestamp, cmd: Command) -> Result<Option<SaId>, CommandError> {
+        self.now = self.now.max(now);
+        match cmd {
+            Command::Up(name) => {
+                let idx = self
+                    .config
+                    .connections
+                    .iter()
+                    .position(|c| c.name == name)
+                    .ok_or(CommandError::UnknownConnection(name))?;
+                Ok(Some(self.initiate(idx)))
+            }
+            Command::Down(id) => {
+                self.require_established(id)?;
+                self.queue_task(id, sa::Task::DeleteIke);
+                Ok(Some(id))
+            }
+            Command::DownChild(id, spi) => {
+                let sa = self.require_established(id)?;
+                if !sa.children.iter().any(|c| c.spi_in == spi) {
+                    return Err(CommandError::UnknownChild(id, spi));
+                }
+                self.queue_task(id, sa::Task::DeleteChild(spi));
+                Ok(Some(id))
+            }
+            Command::Dpd(id) => {
+                self.require_established(id)?;
+                self.queue_task(id, sa::Task::Dpd);
+                Ok(Some(id))
+            }
+            Command::RekeyIke(_) => Err(CommandError::Unsupported("IKE SA rekeying")),
+            Command::RekeyChild(..) => Err(CommandError::Unsupported("CHILD_SA rekeying")),
+            Command::Status => {
+                let st = self
+                    .sas
+                    .values()
+                    .map(|sa| sa.status(&self.config))
+                    .collect();
+                self.events.push_back(EngineEvent::Status(st));
+                Ok(None)
+            }
+        }
+    }
+
+    fn require_established(&self, id: SaId) -> Result<&IkeSa, CommandError> {
+        let sa = self.sas.get(&id).ok_or(CommandError::UnknownSa(id))?;
+        if sa.state != IkeState::Established {
+            return Err(CommandError::InvalidState(id, sa.state));
+        }
+        Ok(sa)
+    }
+
+    pub(crate) fn random_bytes(&mut self, n: usize) -> Vec<u8> {
+        let mut v = vec![0u8; n];
+        self.rng.fill(&mut v);
+        v
+    }
+
+    pub(crate) fn random_spi(&mut self) -> u64 {
+        loop {
+            let mut b = [0u8; 8];
+            self.rng.fill(&mut b);
+            let spi = u64::from_be_bytes(b);
+            if spi != 0 && !self.by_spi.contains_key(&spi) {
+                return spi;
+            }
+        }
+    }
+
+    pub(crate) fn random_esp_spi(&mut self) -> u32 {
+        loop {
+            let mut b = [0u8; 4];
+            self.rng.fill(&mut b);
+            // SPIs 1..255 are reserved (RFC 4303 §2.1)
+            let spi = u32::from_be_bytes(b);
+            if spi > 255 {
+                return spi;
+            }
+        }
+    }
+
+    pub(crate) fn alloc_id(&mut self) -> SaId {
+        let id = SaId(self.next_id);
+        self.next_id += 1;
+        id
+    }
+
+    pub(crate) fn event(&mut self, e: EngineEvent) {
+        self.events.push_back(e);
+    }
+
+    pub(crate) fn error(&mut self, sa: Option<SaId>, reason: impl Into<String>) {
+        self.events.push_back(EngineEvent::Error {
+            sa,
+            reason: reason.into(),
+        });
+    }
+
+    /// Remove an SA for good, with an `IkeDown` (and `ChildDown`s).
+    pub(crate) fn destroy_sa(&mut self, id: SaId, reason: &str) {
+        let Some(sa) = self.sas.remove(&id) else {
+            return;
+        };
+        let ours = if sa.initiator { sa.spi_i } else { sa.spi_r };
+        self.by_spi.remove(&ours);
+        if let Some(k) = sa.init_key {
+            self.by_init.remove(&k);
+        }
+        for c in &sa.children {
+            self.events.push_back(EngineEvent::ChildDown {
+                sa: id,
+                spis: (c.spi_in, c.spi_out),
+                reason: reason.to_string(),
+            });
+        }
+        self.events.push_back(EngineEvent::IkeDown {
+            sa: id,
+            reason: reason.to_string(),
+        });
+    }
+}
+
+/// strongSwan-style payload summary: `SA KE No N(NATD_S_IP)`.
+pub(crate) fn summarize(payloads: &[wire::Payload<'_>]) -> String {
+    payloads
+        .iter()
+        .map(|p| match &p.body {
+            wire::PayloadBody::Notify(n) => format!(
+                "N({})",
+                wire::registry::notify_name(n.notify_type)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| n.notify_type.to_string())
+            ),
+            wire::PayloadBody::Delete(d) => format!(
+                "D({})",
+                wire::registry::protocol_name(d.protocol_id).unwrap_or("?")
+            ),
+            _ => wire::registry::payload_name(p.payload_type)
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("UNKNOWN({})", p.payload_type)),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}

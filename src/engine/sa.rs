@@ -1,0 +1,798 @@
+//! IKE SA state, message protection (SK payloads), message IDs, window size 1,
+//! retransmission and the response cache.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+use sha2::{Digest, Sha256};
+
+use super::config::{Config, TsRange};
+use super::proposal::{Chosen, Proposal};
+use super::{summarize, Engine, EngineEvent, MessageInfo, SaId, SaStatus, Timestamp, Transmit};
+use crate::crypto::dh::KeyExchange;
+use crate::crypto::{decrypt_sk, encrypt_sk, ChildSaKeys, IkeSaKeys, Integrity, SkContent, SkKeys};
+use crate::wire::{
+    self, notify_type as nt, payload_type as pt, Header, Message, Notify, NotifyData, Payload,
+    PayloadBody, FLAG_INITIATOR, FLAG_RESPONSE,
+};
+
+/// Life cycle of an IKE SA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IkeState {
+    /// Initiator: IKE_SA_INIT request sent.
+    InitSent,
+    /// Initiator: IKE_AUTH request sent.
+    AuthSent,
+    /// Responder: IKE_SA_INIT answered, waiting for IKE_AUTH (half-open).
+    HalfOpen,
+    /// Authenticated.
+    Established,
+    /// Delete sent, waiting for the response.
+    Deleting,
+}
+
+/// An exchange we start (window size 1: one at a time, the rest queued).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    /// Empty INFORMATIONAL.
+    Dpd,
+    /// Delete the IKE SA.
+    DeleteIke,
+    /// Delete the CHILD_SA with this inbound SPI.
+    DeleteChild(u32),
+}
+
+/// What an outstanding request was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pending {
+    Init,
+    Auth,
+    Task(Task),
+}
+
+/// Our outstanding request.
+#[derive(Debug, Clone)]
+pub(crate) struct Outstanding {
+    pub kind: Pending,
+    pub exchange: u8,
+    pub message_id: u32,
+    pub bytes: Vec<u8>,
+    /// Retransmissions so far.
+    pub retries: u32,
+    pub next_at: Timestamp,
+}
+
+/// An established CHILD_SA (ESP, tunnel mode).
+#[derive(Clone)]
+pub struct ChildSa {
+    /// Our inbound SPI (chosen by us).
+    pub spi_in: u32,
+    /// Outbound SPI (chosen by the peer).
+    pub spi_out: u32,
+    /// Negotiated ESP proposal.
+    pub proposal: Chosen,
+    /// Our traffic selectors.
+    pub ts_local: Vec<TsRange>,
+    /// The peer's traffic selectors.
+    pub ts_remote: Vec<TsRange>,
+    /// Keys (`_i`: initiator → responder of the creating exchange). Zeroized on drop.
+    pub keys: ChildSaKeys,
+    /// Were we the initiator of the exchange that created it?
+    pub initiator: bool,
+}
+
+impl ChildSa {
+    /// (encryption key, integrity key) protecting what we send.
+    pub fn outbound_keys(&self) -> (&[u8], &[u8]) {
+        if self.initiator {
+            (&self.keys.encr_i, &self.keys.integ_i)
+        } else {
+            (&self.keys.encr_r, &self.keys.integ_r)
+        }
+    }
+
+    /// (encryption key, integrity key) protecting what we receive.
+    pub fn inbound_keys(&self) -> (&[u8], &[u8]) {
+        if self.initiator {
+            (&self.keys.encr_r, &self.keys.integ_r)
+        } else {
+            (&self.keys.encr_i, &self.keys.integ_i)
+        }
+    }
+}
+
+impl fmt::Debug for ChildSa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChildSa")
+            .field("spi_in", &format_args!("{:08x}", self.spi_in))
+            .field("spi_out", &format_args!("{:08x}", self.spi_out))
+            .field("proposal", &self.proposal)
+            .field("ts_local", &self.ts_local)
+            .field("ts_remote", &self.ts_remote)
+            .field("keys", &self.keys)
+            .finish()
+    }
+}
+
+/// Initiator's CHILD_SA request carried in IKE_AUTH, until the response arrives.
+#[derive(Debug, Clone)]
+pub(crate) struct ChildRequest {
+    pub spi_in: u32,
+    pub ts_i: Vec<TsRange>,
+    pub ts_r: Vec<TsRange>,
+}
+
+/// One IKE SA. Key material is zeroized on drop (the key types do it) and not shown by
+/// `Debug`.
+pub struct IkeSa {
+    /// Engine handle.
+    pub id: SaId,
+    /// Index of the connection in [`Config::connections`].
+    pub conn: usize,
+    /// Are we the original initiator?
+    pub initiator: bool,
+    /// SPIs.
+    pub spi_i: u64,
+    /// SPIs (0 until the IKE_SA_INIT response).
+    pub spi_r: u64,
+    /// State.
+    pub state: IkeState,
+    /// Current path: our address.
+    pub local: SocketAddr,
+    /// Current path: the peer's address.
+    pub remote: SocketAddr,
+    /// Our known addresses (MOBIKE will add to this).
+    pub local_addrs: Vec<IpAddr>,
+    /// The peer's known addresses (MOBIKE: ADDITIONAL_*_ADDRESS).
+    pub remote_addrs: Vec<IpAddr>,
+    /// NAT detected in front of us.
+    pub nat_local: bool,
+    /// NAT detected in front of the peer.
+    pub nat_remote: bool,
+    /// The peer sent MOBIKE_SUPPORTED.
+    pub peer_mobike: bool,
+    /// Negotiated IKE proposal.
+    pub proposal: Option<Chosen>,
+    /// Nonces.
+    pub ni: Vec<u8>,
+    /// Nonces.
+    pub nr: Vec<u8>,
+    /// All IKE SA keys (after IKE_SA_INIT).
+    pub keys: Option<IkeSaKeys>,
+    /// SK payload keys (derived from `keys`).
+    pub sk: Option<SkKeys>,
+    /// The peer's authenticated identity.
+    pub peer_id: Option<super::Identity>,
+    /// Virtual IP (assigned to us as initiator, or by us as responder).
+    pub vip: Option<IpAddr>,
+    /// CHILD_SAs.
+    pub children: Vec<ChildSa>,
+    pub(crate) kx: Option<KeyExchange>,
+    pub(crate) ike_proposals: Vec<Proposal>,
+    pub(crate) init_request: Vec<u8>,
+    pub(crate) init_response: Vec<u8>,
+    pub(crate) cookie: Option<Vec<u8>>,
+    pub(crate) init_retries: u32,
+    pub(crate) init_key: Option<(SocketAddr, u64)>,
+    pub(crate) next_msg_id: u32,
+    pub(crate) peer_msg_id: u32,
+    pub(crate) outstanding: Option<Outstanding>,
+    pub(crate) queue: VecDeque<Task>,
+    /// (message ID, SHA-256 of the request, response datagrams)
+    pub(crate) last_response: Option<(u32, [u8; 32], Vec<Vec<u8>>)>,
+    pub(crate) child_request: Option<ChildRequest>,
+    pub(crate) created: Timestamp,
+}
+
+impl fmt::Debug for IkeSa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IkeSa")
+            .field("id", &self.id)
+            .field("initiator", &self.initiator)
+            .field("spi_i", &format_args!("{:016x}", self.spi_i))
+            .field("spi_r", &format_args!("{:016x}", self.spi_r))
+            .field("state", &self.state)
+            .field("local", &self.local)
+            .field("remote", &self.remote)
+            .field("proposal", &self.proposal)
+            .field("keys", &self.keys)
+            .field("children", &self.children)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IkeSa {
+    pub(crate) fn new(
+        id: SaId,
+        conn: usize,
+        initiator: bool,
+        local: SocketAddr,
+        remote: SocketAddr,
+        now: Timestamp,
+    ) -> IkeSa {
+        IkeSa {
+            id,
+            conn,
+            initiator,
+            spi_i: 0,
+            spi_r: 0,
+            state: if initiator {
+                IkeState::InitSent
+            } else {
+                IkeState::HalfOpen
+            },
+            local,
+            remote,
+            local_addrs: vec![local.ip()],
+            remote_addrs: vec![remote.ip()],
+            nat_local: false,
+            nat_remote: false,
+            peer_mobike: false,
+            proposal: None,
+            ni: vec![],
+            nr: vec![],
+            keys: None,
+            sk: None,
+            peer_id: None,
+            vip: None,
+            children: vec![],
+            kx: None,
+            ike_proposals: vec![],
+            init_request: vec![],
+            init_response: vec![],
+            cookie: None,
+            init_retries: 0,
+            init_key: None,
+            next_msg_id: 0,
+            peer_msg_id: 0,
+            outstanding: None,
+            queue: VecDeque::new(),
+            last_response: None,
+            child_request: None,
+            created: now,
+        }
+    }
+
+    pub(crate) fn next_timer(&self, half_open_timeout: std::time::Duration) -> Option<Timestamp> {
+        let half_open =
+            (self.state == IkeState::HalfOpen).then(|| self.created + half_open_timeout);
+        match (self.outstanding.as_ref().map(|o| o.next_at), half_open) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    pub(crate) fn status(&self, config: &Config) -> SaStatus {
+        SaStatus {
+            sa: self.id,
+            conn: config
+                .connections
+                .get(self.conn)
+                .map(|c| c.name.clone())
+                .unwrap_or_default(),
+            state: self.state,
+            spi_i: self.spi_i,
+            spi_r: self.spi_r,
+            local: self.local,
+            remote: self.remote,
+            proposal: self.proposal,
+            children: self
+                .children
+                .iter()
+                .map(|c| (c.spi_in, c.spi_out))
+                .collect(),
+        }
+    }
+
+    fn header(&self, exchange: u8, message_id: u32, response: bool) -> Header {
+        Header {
+            spi_i: self.spi_i,
+            spi_r: self.spi_r,
+            next_payload: 0,
+            version: 0x20,
+            exchange_type: exchange,
+            flags: if self.initiator { FLAG_INITIATOR } else { 0 }
+                | if response { FLAG_RESPONSE } else { 0 },
+            message_id,
+            length: 0,
+        }
+    }
+
+    /// Is the path floated (port 4500 or other non-500 port)?
+    pub fn uses_nat_t(&self) -> bool {
+        self.local.port() != 500 || self.remote.port() != 500
+    }
+}
+
+/// The decrypted content of a protected message.
+pub(crate) struct Opened {
+    pub header: Header,
+    pub payloads: Vec<Payload<'static>>,
+}
+
+/// Why a protected message could not be opened.
+pub(crate) enum OpenError {
+    /// ICV / tag mismatch, or no keys: drop silently.
+    Integrity,
+    /// Not an SK message, or undecryptable structure: drop.
+    Structure,
+    /// Authenticated but the inner payloads do not parse: INVALID_SYNTAX for requests.
+    Syntax,
+}
+
+impl Engine {
+    /// Encrypt `payloads` into an SK message of SA `id`.
+    pub(crate) fn protect(
+        &mut self,
+        id: SaId,
+        exchange: u8,
+        message_id: u32,
+        response: bool,
+        payloads: &[Payload<'_>],
+    ) -> Option<Vec<u8>> {
+        let sa = self.sas.get(&id)?;
+        let sk = sa.sk.clone()?;
+        let mut h = sa.header(exchange, message_id, response);
+        h.next_payload = pt::SK;
+        let initiator = sa.initiator;
+        let mut prefix = Vec::with_capacity(28);
+        h.emit_into(&mut prefix);
+        let mut plain = Vec::new();
+        wire::emit_payload_chain(payloads, &mut plain);
+        let iv = self.random_bytes(sk.encr.iv_len());
+        let content = SkContent {
+            next_payload: payloads.first().map_or(0, |p| p.payload_type),
+            payloads: &plain,
+            fragment: None,
+            extra_pad_blocks: 0,
+        };
+        match encrypt_sk(&sk, initiator, &prefix, &content, &iv) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                self.error(Some(id), format!("cannot protect message: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Verify and decrypt a protected message of SA `id`.
+    pub(crate) fn open(
+        &mut self,
+        id: SaId,
+        msg: &Message<'_>,
+        bytes: &[u8],
+    ) -> Result<Opened, OpenError> {
+        let Some(sk) = self.sas.get(&id).and_then(|s| s.sk.clone()) else {
+            return Err(OpenError::Integrity);
+        };
+        let Some(skp) = msg.payloads.last() else {
+            return Err(OpenError::Structure);
+        };
+        if skp.payload_type != pt::SK || msg.payloads.len() != 1 {
+            return Err(OpenError::Structure);
+        }
+        let dec = match decrypt_sk(&sk, msg.header.is_initiator(), bytes, skp.offset) {
+            Ok(d) => d,
+            Err(_) => {
+                self.stats.malformed += 1;
+                return Err(OpenError::Structure);
+            }
+        };
+        if dec.integrity != Integrity::Ok {
+            self.stats.icv_failures += 1;
+            return Err(OpenError::Integrity);
+        }
+        match wire::parse_payload_chain(dec.next_payload, &dec.plaintext, 0) {
+            Ok((payloads, _rest)) => Ok(Opened {
+                header: msg.header,
+                payloads: payloads.into_iter().map(Payload::into_owned).collect(),
+            }),
+            Err(_) => Err(OpenError::Syntax),
+        }
+    }
+
+    fn transmit(&mut self, local: SocketAddr, remote: SocketAddr, bytes: Vec<u8>) {
+        let non_esp_marker = local.port() != 500 || remote.port() != 500;
+        self.transmits.push_back(Transmit {
+            local,
+            remote,
+            bytes,
+            non_esp_marker,
+        });
+    }
+
+    /// Send a new request (already built) of SA `id` and start its retransmission timer.
+    pub(crate) fn send_request(
+        &mut self,
+        id: SaId,
+        kind: Pending,
+        exchange: u8,
+        message_id: u32,
+        bytes: Vec<u8>,
+        summary: String,
+    ) {
+        let now = self.now;
+        let delay = self.config.retransmit.delay(0);
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
+        let (local, remote) = (sa.local, sa.remote);
+        sa.outstanding = Some(Outstanding {
+            kind,
+            exchange,
+            message_id,
+            bytes: bytes.clone(),
+            retries: 0,
+            next_at: now + delay,
+        });
+        self.transmit(local, remote, bytes);
+        self.event(EngineEvent::Sent {
+            sa: Some(id),
+            info: MessageInfo {
+                exchange,
+                message_id,
+                response: false,
+                payloads: summary,
+                local,
+                remote,
+            },
+        });
+    }
+
+    /// Send a response on the path the request came in on, and cache it for
+    /// retransmitted requests.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn send_response(
+        &mut self,
+        id: Option<SaId>,
+        local: SocketAddr,
+        remote: SocketAddr,
+        exchange: u8,
+        message_id: u32,
+        bytes: Vec<u8>,
+        request: &[u8],
+        summary: String,
+    ) {
+        if let Some(sa) = id.and_then(|id| self.sas.get_mut(&id)) {
+            let hash: [u8; 32] = Sha256::digest(request).into();
+            sa.last_response = Some((message_id, hash, vec![bytes.clone()]));
+        }
+        self.transmit(local, remote, bytes);
+        self.event(EngineEvent::Sent {
+            sa: id,
+            info: MessageInfo {
+                exchange,
+                message_id,
+                response: true,
+                payloads: summary,
+                local,
+                remote,
+            },
+        });
+    }
+
+    /// Build and send a protected response.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn respond_protected(
+        &mut self,
+        id: SaId,
+        local: SocketAddr,
+        remote: SocketAddr,
+        exchange: u8,
+        message_id: u32,
+        payloads: &[Payload<'_>],
+        request: &[u8],
+    ) {
+        if let Some(bytes) = self.protect(id, exchange, message_id, true, payloads) {
+            let summary = format!("SK{{{}}}", summarize(payloads));
+            self.send_response(
+                Some(id),
+                local,
+                remote,
+                exchange,
+                message_id,
+                bytes,
+                request,
+                summary,
+            );
+        }
+    }
+
+    /// Start a new request of ours: allocates the message ID.
+    pub(crate) fn start_request(
+        &mut self,
+        id: SaId,
+        kind: Pending,
+        exchange: u8,
+        payloads: &[Payload<'_>],
+    ) {
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
+        let mid = sa.next_msg_id;
+        sa.next_msg_id = sa.next_msg_id.wrapping_add(1);
+        if let Some(bytes) = self.protect(id, exchange, mid, false, payloads) {
+            let summary = format!("SK{{{}}}", summarize(payloads));
+            self.send_request(id, kind, exchange, mid, bytes, summary);
+        }
+    }
+
+    pub(crate) fn queue_task(&mut self, id: SaId, task: Task) {
+        if let Some(sa) = self.sas.get_mut(&id) {
+            sa.queue.push_back(task);
+        }
+        self.start_queued(id);
+    }
+
+    /// Window size 1: start the next queued exchange if nothing is outstanding.
+    pub(crate) fn start_queued(&mut self, id: SaId) {
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
+        if sa.outstanding.is_some() || sa.state != IkeState::Established {
+            return;
+        }
+        let Some(task) = sa.queue.pop_front() else {
+            return;
+        };
+        self.start_task(id, task);
+    }
+
+    pub(crate) fn sa_timeout(&mut self, id: SaId, now: Timestamp) {
+        let tries = self.config.retransmit.tries;
+        let half_open_timeout = self.config.half_open_timeout;
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
+        if sa.state == IkeState::HalfOpen && sa.created + half_open_timeout <= now {
+            self.destroy_sa(id, "half-open IKE SA timed out (no IKE_AUTH)");
+            return;
+        }
+        let Some(o) = sa.outstanding.as_mut() else {
+            return;
+        };
+        if o.next_at > now {
+            return;
+        }
+        if o.retries >= tries {
+            let (exchange, message_id, kind) = (o.exchange, o.message_id, o.kind);
+            sa.outstanding = None;
+            self.event(EngineEvent::Timeout {
+                sa: id,
+                exchange,
+                message_id,
+            });
+            let what = wire::registry::exchange_name(exchange).unwrap_or("?");
+            let reason = match kind {
+                Pending::Task(Task::DeleteIke) => "deleted (peer did not answer the Delete)".into(),
+                _ => format!(
+                    "timeout: no response to {what} request {message_id} after {tries} retransmissions"
+                ),
+            };
+            self.destroy_sa(id, &reason);
+            return;
+        }
+        o.retries += 1;
+        o.next_at = now + self.config.retransmit.delay(o.retries);
+        let (bytes, exchange, message_id, attempt) =
+            (o.bytes.clone(), o.exchange, o.message_id, o.retries);
+        let (local, remote) = (sa.local, sa.remote);
+        self.transmit(local, remote, bytes);
+        self.event(EngineEvent::Retransmit {
+            sa: id,
+            exchange,
+            message_id,
+            attempt,
+        });
+    }
+
+    /// A protected request from the peer.
+    pub(crate) fn handle_request(
+        &mut self,
+        id: SaId,
+        local: SocketAddr,
+        remote: SocketAddr,
+        msg: &Message<'_>,
+        bytes: &[u8],
+    ) {
+        let Some(sa) = self.sas.get(&id) else {
+            return;
+        };
+        let mid = msg.header.message_id;
+        // Retransmitted request: replay the cached response.
+        if mid.wrapping_add(1) == sa.peer_msg_id {
+            if let Some((cmid, hash, resp)) = sa.last_response.clone() {
+                if cmid == mid {
+                    let same: [u8; 32] = Sha256::digest(bytes).into();
+                    let authentic = same == hash || self.open(id, msg, bytes).is_ok();
+                    if authentic {
+                        self.stats.cached_responses += 1;
+                        for r in resp {
+                            self.transmit(local, remote, r);
+                        }
+                    }
+                    return;
+                }
+            }
+            self.stats.bad_message_id += 1;
+            return;
+        }
+        if mid != sa.peer_msg_id {
+            self.stats.bad_message_id += 1;
+            return;
+        }
+        let opened = match self.open(id, msg, bytes) {
+            Ok(o) => o,
+            Err(OpenError::Syntax) => {
+                // authenticated but malformed inside: RFC 7296 §2.21.
+                self.bump_peer_msg_id(id);
+                let n = notify(nt::INVALID_SYNTAX);
+                self.respond_protected(
+                    id,
+                    local,
+                    remote,
+                    msg.header.exchange_type,
+                    mid,
+                    &[n],
+                    bytes,
+                );
+                self.event_received_raw(id, local, remote, msg, "SK{<malformed>}");
+                if self
+                    .sas
+                    .get(&id)
+                    .is_some_and(|s| s.state != IkeState::Established)
+                {
+                    self.destroy_sa(id, "INVALID_SYNTAX in IKE_AUTH request");
+                }
+                return;
+            }
+            Err(_) => return,
+        };
+        self.bump_peer_msg_id(id);
+        let summary = format!("SK{{{}}}", summarize(&opened.payloads));
+        self.event_received_raw(id, local, remote, msg, &summary);
+        // Unknown critical payloads: UNSUPPORTED_CRITICAL_PAYLOAD (RFC 7296 §2.5).
+        if let Some(p) = opened.payloads.iter().find(|p| p.unknown_critical()) {
+            let n = Payload::new(
+                pt::NOTIFY,
+                PayloadBody::Notify(Notify::new(
+                    nt::UNSUPPORTED_CRITICAL_PAYLOAD,
+                    NotifyData::PayloadType(p.payload_type),
+                )),
+            );
+            self.respond_protected(
+                id,
+                local,
+                remote,
+                msg.header.exchange_type,
+                mid,
+                &[n],
+                bytes,
+            );
+            return;
+        }
+        match msg.header.exchange_type {
+            wire::IKE_AUTH => self.ike_auth_request(id, local, remote, opened, bytes),
+            wire::INFORMATIONAL => self.informational_request(id, local, remote, opened, bytes),
+            wire::CREATE_CHILD_SA => {
+                // Not implemented yet: refuse politely (RFC 7296 §2.21.1 NO_ADDITIONAL_SAS).
+                let n = notify(nt::NO_ADDITIONAL_SAS);
+                self.respond_protected(id, local, remote, wire::CREATE_CHILD_SA, mid, &[n], bytes);
+            }
+            _ => {
+                self.stats.dropped += 1;
+            }
+        }
+    }
+
+    fn bump_peer_msg_id(&mut self, id: SaId) {
+        if let Some(sa) = self.sas.get_mut(&id) {
+            sa.peer_msg_id = sa.peer_msg_id.wrapping_add(1);
+        }
+    }
+
+    pub(crate) fn event_received_raw(
+        &mut self,
+        id: SaId,
+        local: SocketAddr,
+        remote: SocketAddr,
+        msg: &Message<'_>,
+        summary: &str,
+    ) {
+        self.event(EngineEvent::Received {
+            sa: Some(id),
+            info: MessageInfo {
+                exchange: msg.header.exchange_type,
+                message_id: msg.header.message_id,
+                response: msg.header.is_response(),
+                payloads: summary.to_string(),
+                local,
+                remote,
+            },
+        });
+    }
+
+    /// A protected response from the peer.
+    pub(crate) fn handle_response(
+        &mut self,
+        id: SaId,
+        local: SocketAddr,
+        remote: SocketAddr,
+        msg: &Message<'_>,
+        bytes: &[u8],
+    ) {
+        let Some(sa) = self.sas.get(&id) else {
+            return;
+        };
+        let Some(o) = sa.outstanding.as_ref() else {
+            self.stats.bad_message_id += 1;
+            return;
+        };
+        if o.message_id != msg.header.message_id || o.exchange != msg.header.exchange_type {
+            self.stats.bad_message_id += 1;
+            return;
+        }
+        let kind = o.kind;
+        let opened = match self.open(id, msg, bytes) {
+            Ok(o) => o,
+            Err(OpenError::Syntax) => {
+                if let Some(sa) = self.sas.get_mut(&id) {
+                    sa.outstanding = None;
+                }
+                self.error(Some(id), "malformed protected response");
+                self.destroy_sa(id, "malformed response (INVALID_SYNTAX)");
+                return;
+            }
+            Err(_) => return,
+        };
+        if let Some(sa) = self.sas.get_mut(&id) {
+            sa.outstanding = None;
+        }
+        let summary = format!("SK{{{}}}", summarize(&opened.payloads));
+        self.event_received_raw(id, local, remote, msg, &summary);
+        match kind {
+            Pending::Auth => self.ike_auth_response(id, local, remote, opened),
+            Pending::Task(t) => self.informational_response(id, t, opened),
+            Pending::Init => {}
+        }
+    }
+}
+
+/// A Notify payload without data about the IKE SA.
+pub(crate) fn notify(t: u16) -> Payload<'static> {
+    Payload::new(
+        pt::NOTIFY,
+        PayloadBody::Notify(Notify::new(
+            t,
+            if t < 16384 {
+                NotifyData::Raw(Default::default())
+            } else {
+                NotifyData::Empty
+            },
+        )),
+    )
+}
+
+/// First notify of type `t`.
+pub(crate) fn find_notify<'a, 'b>(payloads: &'a [Payload<'b>], t: u16) -> Option<&'a Notify<'b>> {
+    payloads
+        .iter()
+        .filter_map(|p| p.as_notify())
+        .find(|n| n.notify_type == t)
+}
+
+/// First error notify (type < 16384).
+pub(crate) fn first_error<'a, 'b>(payloads: &'a [Payload<'b>]) -> Option<&'a Notify<'b>> {
+    payloads
+        .iter()
+        .filter_map(|p| p.as_notify())
+        .find(|n| n.is_error())
+}
+
+/// Name of a notify type for messages.
+pub(crate) fn notify_name(t: u16) -> String {
+    wire::registry::notify_name(t)
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("notify {t}"))
+}
