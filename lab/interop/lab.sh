@@ -27,7 +27,8 @@ teardown() {
         [[ $ns == "$prefix"-* ]] && nss+=("$ns")
     done < <(ip netns list 2>/dev/null)
     (( ${#nss[@]} )) || return 0
-    # tcpdump first, gently, so the capture files are complete
+    # tcpdump first, gently (after the last packets were read), so the captures are complete
+    sleep 0.2
     for ns in "${nss[@]}"; do
         for pid in $(ip netns pids "$ns" 2>/dev/null); do
             [[ $(cat "/proc/$pid/comm" 2>/dev/null) == tcpdump ]] && kill -TERM "$pid" 2>/dev/null
@@ -89,8 +90,8 @@ up)
     *) lab_die "unknown topology $topo";;
     esac
     charon_conf moon "$@"
-    lab_capture_start moon eth0 "$LAB_DIR/moon.pcap" udp
-    lab_capture_start peer eth0 "$LAB_DIR/peer.pcap" udp
+    lab_capture_start moon eth0 "$LAB_DIR/moon.pcap" --immediate-mode udp
+    lab_capture_start peer eth0 "$LAB_DIR/peer.pcap" --immediate-mode udp
     charon_start moon
     trap - EXIT
     ;;
