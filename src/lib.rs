@@ -1,5 +1,6 @@
 //! mobikectl: IKEv2 and MOBIKE (RFC 4555) codec, capture dissector and peer.
 pub mod capture;
+pub mod child_sa;
 pub mod cli;
 pub mod crypto;
 pub mod dissect;
