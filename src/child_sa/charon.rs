@@ -307,3 +307,62 @@ fn store(t: &mut Thread, mut d: Dump, line: usize) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOG: &str = "\
+Nov 23 10:52:03 15[ENC] <home|1> parsed CREATE_CHILD_SA response 3 [ SA No KE TSi TSr ]
+Nov 23 10:52:03 15[CFG] <home|1> selected proposal: ESP:AES_CBC_128/HMAC_SHA2_256_128/MODP_2048/EXT_SEQ
+Nov 23 10:52:03 16[CHD] <home|1> encryption initiator key => 16 bytes @ 0x1
+Nov 23 10:52:03 15[CHD] <home|1> DH secret => 2 bytes @ 0x1
+Nov 23 10:52:03 15[CHD] <home|1>    0: AA BB                                            ..
+Nov 23 10:52:03 15[CHD] <home|1> seed => 4 bytes @ 0x1
+Nov 23 10:52:03 15[CHD] <home|1>    0: AA BB 01 02                                      ....
+Nov 23 10:52:03 15[CHD] <home|1> encryption initiator key => 16 bytes @ 0x1
+Nov 23 10:52:03 15[CHD] <home|1>    0: 00 01 02 03 04 05 06 07 08 09 0A 0B 0C 0D 0E 0F  ................
+Nov 23 10:52:03 15[CHD] <home|1> encryption responder key => 16 bytes @ 0x1
+Nov 23 10:52:03 15[CHD] <home|1>    0: 10 11 12 13 14 15 16 17 18 19 1A 1B 1C 1D 1E 1F  ................
+Nov 23 10:52:03 15[CHD] <home|1> integrity initiator key => 2 bytes @ 0x1
+Nov 23 10:52:03 15[CHD] <home|1>    0: 20 21
+Nov 23 10:52:03 15[CHD] <home|1> integrity responder key => 2 bytes @ 0x1
+Nov 23 10:52:03 15[CHD] <home|1>    0: 30 31
+Nov 23 10:52:03 15[IKE] <home|1> inbound CHILD_SA net{2} established with SPIs 61b202a0_i c3462069_o and TS x
+Nov 23 10:52:03 15[IKE] <home|1> outbound CHILD_SA net{2} established with SPIs 61b202a0_i c3462069_o and TS x
+";
+
+    #[test]
+    fn parses_a_pfs_child() {
+        let v = parse_child_keys(LOG);
+        assert_eq!(v.len(), 1);
+        let c = &v[0];
+        assert_eq!((c.inbound_spi, c.outbound_spi), (0x61b2_02a0, 0xc346_2069));
+        assert_eq!(c.logger_initiated, Some(true));
+        assert_eq!(c.spis_i_to_r(), Some((0xc346_2069, 0x61b2_02a0)));
+        assert_eq!(c.encr_i, (0u8..16).collect::<Vec<_>>());
+        assert_eq!(c.encr_r, (16u8..32).collect::<Vec<_>>());
+        assert_eq!(
+            (c.integ_i.as_slice(), c.integ_r.as_slice()),
+            (&[0x20, 0x21][..], &[0x30, 0x31][..])
+        );
+        assert_eq!(c.dh_secret, [0xaa, 0xbb]);
+        assert_eq!(c.nonces(), [1, 2]);
+        assert!(c.esn);
+        assert_eq!(c.integ, Some(IntegAlgorithm::HmacSha2_256_128));
+        assert!(!format!("{c:?}").contains("0x20"));
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        // Every prefix of the log, cut at any byte (including inside multi-byte characters).
+        let text = LOG.replace("..", "é€[X");
+        for n in 0..text.len() {
+            if let Some(s) = text.get(..n) {
+                let _ = parse_child_keys(s);
+            }
+        }
+        let _ = parse_child_keys("7[ABC] x => 99999999999999999999 bytes\n[[[]] 1[AAA]");
+        let _ = parse_child_keys("1[CHD] seed => 3 bytes\n1[CHD] 0: FFF 0\n");
+    }
+}
