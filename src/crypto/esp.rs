@@ -139,7 +139,8 @@ pub struct EspTrailer {
 }
 
 /// Decrypts one ESP packet (`packet` starts with the SPI and ends with the ICV) into `out`
-/// (cleared first; reuse it across packets to avoid allocations). On success `out` holds the
+/// (cleared first; reuse it across packets to avoid allocations; traffic, unlike keys, is
+/// not zeroized). On success `out` holds the
 /// inner packet (padding, pad length and next header removed).
 ///
 /// `seq_high` is the high 32 bits of the extended sequence number; it is only used when
@@ -156,7 +157,6 @@ pub fn decrypt_esp(
     out: &mut Vec<u8>,
 ) -> Result<EspTrailer, CryptoError> {
     keys.validate()?;
-    out.zeroize();
     out.clear();
     let iv_len = keys.iv_len();
     let icv_len = keys.icv_len();
@@ -215,7 +215,6 @@ pub fn decrypt_esp(
         let ok = computed.len() == icv.len() && bool::from(computed.as_slice().ct_eq(icv));
         computed.zeroize();
         if !ok {
-            out.zeroize();
             out.clear();
             return Ok(bad);
         }
@@ -228,7 +227,6 @@ pub fn decrypt_esp(
     let pad_length = out[n - 2];
     let strip = pad_length as usize + 2;
     if strip > n {
-        out.zeroize();
         out.clear();
         return Err(CryptoError::BadPadding {
             pad_length,
@@ -240,7 +238,6 @@ pub fn decrypt_esp(
         .iter()
         .enumerate()
         .all(|(i, &b)| b as usize == i + 1);
-    out[keep..].zeroize();
     out.truncate(keep);
     Ok(EspTrailer {
         spi,
