@@ -9,8 +9,9 @@
 //! * calls [`Engine::handle_timeout`] when [`Engine::poll_timeout`] says so,
 //! * issues operator [`Command`]s with [`Engine::command`],
 //! * drains [`Engine::poll_transmit`] (datagrams to send; [`Transmit::non_esp_marker`]
-//!   tells the I/O layer to prepend the four zero bytes: set whenever either port is
-//!   not 500, i.e. after floating to 4500, RFC 3948 §2.2 / RFC 7296 §2.23) and
+//!   tells the I/O layer to prepend the four zero bytes: set whenever we send from the
+//!   NAT-T port ([`Config::nat_t_port`], 4500), i.e. after floating, RFC 3948 §2.2 /
+//!   RFC 7296 §2.23; a response from port 500 to a NAT-translated port has none) and
 //!   [`Engine::poll_event`].
 //!
 //! Time is a [`Timestamp`] chosen by the caller (monotonic, any epoch). Randomness

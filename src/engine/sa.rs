@@ -393,7 +393,9 @@ impl Engine {
     }
 
     fn transmit(&mut self, local: SocketAddr, remote: SocketAddr, bytes: Vec<u8>) {
-        let non_esp_marker = local.port() != 500 || remote.port() != 500;
+        // The marker belongs to the NAT-T port (RFC 3948 §2.2): a response from port 500
+        // to a NAT-translated source port has none.
+        let non_esp_marker = local.port() == self.config.nat_t_port;
         self.transmits.push_back(Transmit {
             local,
             remote,
