@@ -870,3 +870,63 @@ fn initiator_behind_nat_floats_to_4500() {
     p.quit();
     keylog_decrypts_own_pcap(&lab);
 }
+
+#[test]
+fn responder_to_initiator_behind_nat() {
+    let ike = "aes256gcm16-prfsha384-ecp384";
+    let esp = "aes128-sha256";
+    let Some(lab) = Lab::up(
+        "responder_to_initiator_behind_nat",
+        "nat4moon",
+        &moon_initiator(
+            "198.51.100.10",
+            "192.0.2.10",
+            ike,
+            esp,
+            &["--remote-ts", "198.18.2.0/24"],
+        ),
+    ) else {
+        return;
+    };
+    let nat = lab.var("NAT");
+    let mut p = peer_responder(
+        &lab,
+        &[
+            "--local",
+            "192.0.2.10",
+            "--ike",
+            ike,
+            "--esp",
+            esp,
+            "--local-ts",
+            "198.18.2.0/24",
+            "--pool",
+            "198.18.100.0/24",
+        ],
+    );
+    p.wait_event("ready");
+    let out = lab.swanctl(&["--initiate", "--child", "net", "--timeout", "20"]);
+    assert!(out.contains("initiate completed successfully"), "{out}");
+    let init = p.wait("IKE_SA_INIT request", |v| {
+        v["event"] == "received" && v["exchange"] == "IKE_SA_INIT"
+    });
+    // the NAT translated strongSwan's source (random port)
+    assert!(
+        init["remote"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{nat}:")),
+        "{init}"
+    );
+    let up = p.wait_event("ike_up");
+    assert_eq!(up["nat_remote"], true, "{up}");
+    assert!(up["local"].as_str().unwrap().ends_with(":4500"), "{up}");
+    p.wait_event("child_up");
+    lab.wait_log("local host is behind NAT");
+    lab.wait_sas("an installed CHILD_SA", |s| s.contains("INSTALLED"));
+    p.send("down");
+    p.wait_event("ike_down");
+    lab.wait_log("received DELETE for IKE_SA");
+    p.quit();
+    keylog_decrypts_own_pcap(&lab);
+}

@@ -4,7 +4,7 @@
 # ("peer"), leaves it running, and tears it down on request. Reuses lab/lib.sh.
 #
 #   lab/interop/lab.sh up TOPO PREFIX DIR [charon_conf options...]
-#       TOPO: v4 | v6 | nat4. Namespaces PREFIX-peer, PREFIX-moon (and PREFIX-nat).
+#       TOPO: v4 | v6 | nat4 (peer behind NAT) | nat4moon (strongSwan behind NAT). Namespaces PREFIX-peer, PREFIX-moon (and PREFIX-nat).
 #       moon's charon config/log in DIR/moon/, captures DIR/moon.pcap (moon's side)
 #       and DIR/peer.pcap (peer's side). Prints the addresses as KEY=VALUE lines.
 #   lab/interop/lab.sh down PREFIX DIR     stop captures (flushed), kill everything in
@@ -17,6 +17,7 @@
 #   v6:   peer 2001:db8:1::10 -- moon 2001:db8:1::1; moon LAN 2001:db8:ff:1::1/64,
 #         peer LAN 2001:db8:ff:2::1/64
 #   nat4: peer 198.51.100.10 -- nat 198.51.100.1 | 192.0.2.254 (masquerade) -- moon 192.0.2.1
+#   nat4moon: moon 198.51.100.10 -- nat 198.51.100.1 | 192.0.2.254 (masquerade) -- peer 192.0.2.10
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
@@ -86,6 +87,21 @@ up)
         lab_forwarding nat
         lab_nat nat eth1 random
         echo "PEER=198.51.100.10"; echo "MOON=192.0.2.1"; echo "NAT=192.0.2.254"
+        ;;
+    nat4moon)
+        # the strongSwan side behind the NAT (mobikectl responds to a NATed initiator)
+        lab_ns peer; lab_ns nat; lab_ns moon
+        lab_link moon eth0 nat eth0
+        lab_link nat eth1 peer eth0
+        lab_addr moon eth0 198.51.100.10/24
+        lab_addr nat eth0 198.51.100.1/24
+        lab_addr nat eth1 192.0.2.254/24
+        lab_addr peer eth0 192.0.2.10/24
+        lab_lan peer 198.18.2.1/24
+        lab_route moon add default via 198.51.100.1
+        lab_forwarding nat
+        lab_nat nat eth1 random
+        echo "PEER=192.0.2.10"; echo "MOON=198.51.100.10"; echo "NAT=192.0.2.254"
         ;;
     *) lab_die "unknown topology $topo";;
     esac
