@@ -930,3 +930,43 @@ fn responder_to_initiator_behind_nat() {
     p.quit();
     keylog_decrypts_own_pcap(&lab);
 }
+
+#[test]
+fn wrong_psk_is_reported() {
+    let ike = "aes128-sha256-x25519";
+    let esp = "aes128gcm16";
+    let Some(lab) = Lab::up(
+        "wrong_psk_is_reported",
+        "v4",
+        &moon_responder(
+            "192.0.2.1",
+            ike,
+            esp,
+            &["--local-ts", "198.18.1.0/24", "--pool", "198.18.0.0/24"],
+        ),
+    ) else {
+        return;
+    };
+    std::fs::write(lab.dir.join("psk"), "not-the-lab-psk-at-all-0000\n").unwrap();
+    let moon = lab.var("MOON");
+    let mut p = peer_initiator(
+        &lab,
+        &moon,
+        ike,
+        esp,
+        &["--vip", "0.0.0.0", "--remote-ts", "198.18.1.0/24"],
+    );
+    let e = p.wait_event("error");
+    assert!(
+        e["reason"]
+            .as_str()
+            .unwrap()
+            .contains("AUTHENTICATION_FAILED"),
+        "{e}"
+    );
+    lab.wait_log("generating IKE_AUTH response 1 [ N(AUTH_FAILED) ]");
+    assert!(!lab.list_sas().contains("ESTABLISHED"));
+    p.quit();
+    // keys were logged after IKE_SA_INIT: the failed IKE_AUTH decrypts too
+    keylog_decrypts_own_pcap(&lab);
+}
