@@ -562,7 +562,7 @@ fn text_value(v: &Value) -> String {
             .iter()
             .map(|(k, v)| format!("{k}:{}", text_value(v)))
             .collect::<Vec<_>>()
-            .join("/"),
+            .join(";"),
         other => other.to_string(),
     }
 }
