@@ -635,9 +635,9 @@ fn packet_fields(pkt: &IkePacket) -> Map<String, Value> {
 fn visit_packet_fields<S: FieldSink + ?Sized>(pkt: &IkePacket, s: &mut S) {
     s.u64("frame", pkt.frame);
     s.display("time", &Rfc3339Micros(pkt.time_us));
-    s.display("src", &pkt.src);
+    s.display("src", &dissect::Addr(pkt.src));
     s.u64("sport", pkt.sport.into());
-    s.display("dst", &pkt.dst);
+    s.display("dst", &dissect::Addr(pkt.dst));
     s.u64("dport", pkt.dport.into());
     s.str("transport", transport_name(pkt.transport));
 }
@@ -679,13 +679,31 @@ impl fmt::Display for Rfc3339Micros {
         let days = secs.div_euclid(86_400);
         let sod = secs.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
-        write!(
-            f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-            sod / 3600,
-            sod % 3600 / 60,
-            sod % 60
-        )
+        if !(0..=9999).contains(&y) {
+            return write!(
+                f,
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+                sod / 3600,
+                sod % 3600 / 60,
+                sod % 60
+            );
+        }
+        // The usual case without the formatting machinery: fixed-width digits.
+        let mut buf = *b"0000-00-00T00:00:00.000000Z";
+        let mut put = |at: usize, width: usize, mut v: u64| {
+            for i in (at..at + width).rev() {
+                buf[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, y as u64);
+        put(5, 2, m.into());
+        put(8, 2, d.into());
+        put(11, 2, (sod / 3600) as u64);
+        put(14, 2, (sod % 3600 / 60) as u64);
+        put(17, 2, (sod % 60) as u64);
+        put(20, 6, micros as u64);
+        f.write_str(std::str::from_utf8(&buf).unwrap_or_default())
     }
 }
 

@@ -15,9 +15,6 @@ use crate::capture::IkePacket;
 use crate::dissect::{write_json_str, FieldSink};
 use crate::wire::{registry, Header, Message};
 
-/// Keys that the payload's head already shows in another form.
-const HEAD_KEYS: &[&str] = &["type", "name", "critical", "notify_type", "notify"];
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Val {
     Null,
@@ -33,6 +30,8 @@ enum Val {
 struct Node {
     /// A byte range of [`TextTree::text`].
     key: (u32, u32),
+    /// [`key_hash`] of the key: sibling lookups compare this before the key itself.
+    hash: u32,
     val: Val,
     /// One past the last node of this node's subtree (nodes are in pre-order).
     end: u32,
@@ -62,9 +61,15 @@ impl TextTree {
     }
 
     fn push(&mut self, key: &str, val: Val) {
+        let hash = key_hash(FNV_START, key);
         let key = self.span(|t| t.push_str(key));
         let end = self.nodes.len() as u32 + 1;
-        self.nodes.push(Node { key, val, end });
+        self.nodes.push(Node {
+            key,
+            hash,
+            val,
+            end,
+        });
     }
 
     fn open(&mut self, key: &str, val: Val) {
@@ -110,15 +115,72 @@ impl TextTree {
 
     /// The child of object `n` named `key`.
     fn get(&self, n: usize, key: &str) -> Option<usize> {
-        self.children(n).find(|&c| self.key(c) == key)
+        let hash = key_hash(FNV_START, key);
+        self.children(n)
+            .find(|&c| self.nodes[c].hash == hash && self.key(c) == key)
     }
 
-    /// The child of object `n` named `key` + `suffix`.
-    fn get_suffixed(&self, n: usize, key: &str, suffix: &str) -> Option<usize> {
-        self.children(n).find(|&c| {
-            let k = self.key(c);
-            k.len() == key.len() + suffix.len() && k.starts_with(key) && k.ends_with(suffix)
+    /// The sibling of `c` (a child of object `n`) named like `c` followed by `suffix`.
+    fn get_suffixed(&self, n: usize, c: usize, suffix: &str) -> Option<usize> {
+        let key = self.key(c);
+        let hash = key_hash(self.nodes[c].hash, suffix);
+        self.children(n).find(|&s| {
+            let k = self.key(s);
+            self.nodes[s].hash == hash
+                && k.len() == key.len() + suffix.len()
+                && k.starts_with(key)
+                && k.ends_with(suffix)
         })
+    }
+}
+
+const FNV_START: u32 = 0x811c_9dc5;
+
+/// FNV-1a of `key`, continuing from `state` (so the hash of `a + b` is
+/// `key_hash(key_hash(FNV_START, a), b)`).
+const fn key_hash(state: u32, key: &str) -> u32 {
+    let bytes = key.as_bytes();
+    let mut h = state;
+    let mut i = 0;
+    while i < bytes.len() {
+        h = (h ^ bytes[i] as u32).wrapping_mul(0x0100_0193);
+        i += 1;
+    }
+    h
+}
+
+/// A key with its hash computed at compile time.
+#[derive(Clone, Copy)]
+struct Key(&'static str, u32);
+
+macro_rules! key {
+    ($k:literal) => {
+        Key($k, key_hash(FNV_START, $k))
+    };
+}
+
+/// Keys that the payload's head already shows in another form.
+const HEAD_KEYS: [Key; 5] = [
+    key!("type"),
+    key!("name"),
+    key!("critical"),
+    key!("notify_type"),
+    key!("notify"),
+];
+
+impl TextTree {
+    /// The first child of object `n` named like each of `keys`, in one pass.
+    fn find<const N: usize>(&self, n: usize, keys: [Key; N]) -> [Option<usize>; N] {
+        let mut found = [None; N];
+        for c in self.children(n) {
+            let hash = self.nodes[c].hash;
+            for (slot, key) in found.iter_mut().zip(keys) {
+                if slot.is_none() && hash == key.1 && self.key(c) == key.0 {
+                    *slot = Some(c);
+                }
+            }
+        }
+        found
     }
 }
 
@@ -154,12 +216,14 @@ impl FieldSink for TextTree {
         self.push(key, Val::Str(a, b));
     }
     fn hex(&mut self, key: &str, v: &[u8]) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         let (a, b) = self.span(|t| {
             t.reserve(v.len() * 2);
-            for &byte in v {
-                t.push(char::from(HEX[usize::from(byte >> 4)]));
-                t.push(char::from(HEX[usize::from(byte & 0xf)]));
+            let mut buf = [0u8; 128];
+            for chunk in v.chunks(64) {
+                let digits = &mut buf[..chunk.len() * 2];
+                if hex::encode_to_slice(chunk, digits).is_ok() {
+                    t.push_str(std::str::from_utf8(digits).unwrap_or(""));
+                }
             }
         });
         self.push(key, Val::Str(a, b));
@@ -196,49 +260,65 @@ pub fn render_message(
     if tree.nodes.is_empty() {
         return Ok(());
     }
-    let record = 0;
-    let field = |k: &str, out: &mut Vec<u8>| match tree.get(record, k) {
+    let [frame, time, src, sport, dst, dport, transport, exchange, mid, initiator, response, spi_i, spi_r, payloads] =
+        tree.find(
+            0,
+            [
+                key!("frame"),
+                key!("time"),
+                key!("src"),
+                key!("sport"),
+                key!("dst"),
+                key!("dport"),
+                key!("transport"),
+                key!("exchange"),
+                key!("message_id"),
+                key!("initiator"),
+                key!("response"),
+                key!("spi_i"),
+                key!("spi_r"),
+                key!("payloads"),
+            ],
+        );
+    let field = |f: Option<usize>, out: &mut Vec<u8>| match f {
         Some(n) => json(tree, n, out),
         None => out.extend_from_slice(b"null"),
     };
-    let plain_field = |k: &str, out: &mut Vec<u8>| match tree.get(record, k) {
+    let plain_field = |f: Option<usize>, out: &mut Vec<u8>| match f {
         Some(n) => plain(tree, n, out),
         None => out.push(b'-'),
     };
-    let flag = |k: &str| tree.get(record, k).map(|n| tree.val(n)) == Some(Val::Bool(true));
+    let flag = |f: Option<usize>| f.map(|n| tree.val(n)) == Some(Val::Bool(true));
     out.extend_from_slice(b"frame ");
-    field("frame", out);
+    field(frame, out);
     out.push(b' ');
-    plain_field("time", out);
+    plain_field(time, out);
     out.push(b' ');
-    endpoint_of(tree, record, "src", "sport", out);
+    endpoint_of(tree, src, sport, out);
     out.extend_from_slice(b" -> ");
-    endpoint_of(tree, record, "dst", "dport", out);
+    endpoint_of(tree, dst, dport, out);
     out.push(b' ');
-    plain_field("transport", out);
+    plain_field(transport, out);
     out.push(b' ');
-    plain_field("exchange", out);
+    plain_field(exchange, out);
     out.extend_from_slice(b" mid=");
-    field("message_id", out);
-    out.extend_from_slice(if flag("initiator") {
+    field(mid, out);
+    out.extend_from_slice(if flag(initiator) {
         b" initiator"
     } else {
         b" responder"
     });
-    out.extend_from_slice(if flag("response") {
+    out.extend_from_slice(if flag(response) {
         b" response"
     } else {
         b" request"
     });
     out.extend_from_slice(b" spi_i=");
-    plain_field("spi_i", out);
+    plain_field(spi_i, out);
     out.extend_from_slice(b" spi_r=");
-    plain_field("spi_r", out);
+    plain_field(spi_r, out);
     out.push(b'\n');
-    let Some(payloads) = tree
-        .get(record, "payloads")
-        .filter(|&n| tree.val(n) == Val::List)
-    else {
+    let Some(payloads) = payloads.filter(|&n| tree.val(n) == Val::List) else {
         return Ok(());
     };
     let spans = if hex_dump {
@@ -246,9 +326,10 @@ pub fn render_message(
     } else {
         Vec::new()
     };
+    let mut shown = Vec::new();
     for (i, payload) in tree.children(payloads).enumerate() {
         if tree.val(payload) == Val::Object {
-            render_object(tree, payload, 1, true, out);
+            render_object(tree, payload, 1, true, &mut shown, out);
             if hex_dump {
                 if let Some(bytes) = spans.get(i).and_then(|&(start, end)| data.get(start..end)) {
                     hex_lines(bytes, 3, out)?;
@@ -294,18 +375,21 @@ pub fn render_malformed(pkt: &IkePacket, error: &str, out: &mut dyn Write) -> io
     hex_lines(&pkt.data, 2, out)
 }
 
-fn endpoint_of(tree: &TextTree, record: usize, addr: &str, port: &str, out: &mut Vec<u8>) {
-    let port = match tree.get(record, port).map(|n| tree.val(n)) {
+fn endpoint_of(tree: &TextTree, addr: Option<usize>, port: Option<usize>, out: &mut Vec<u8>) {
+    let port = match port.map(|n| tree.val(n)) {
         Some(Val::Num(p)) => p,
         _ => 0,
     };
-    let addr = tree.get(record, addr).and_then(|n| tree.as_str(n));
-    match addr.map(str::parse::<IpAddr>) {
-        Some(Ok(ip)) => {
-            let _ = match ip {
-                IpAddr::V4(a) => write!(out, "{a}:{}", port as u16),
-                IpAddr::V6(a) => write!(out, "[{a}]:{}", port as u16),
-            };
+    let addr = addr.and_then(|n| tree.as_str(n));
+    match addr.map(|a| (a, a.parse::<IpAddr>())) {
+        // Dotted decimal that parses displays as itself.
+        Some((text, Ok(IpAddr::V4(_)))) => {
+            out.extend_from_slice(text.as_bytes());
+            out.push(b':');
+            out.extend_from_slice(itoa::Buffer::new().format(port as u16).as_bytes());
+        }
+        Some((_, Ok(IpAddr::V6(a)))) => {
+            let _ = write!(out, "[{a}]:{}", port as u16);
         }
         _ => {
             let _ = write!(out, "?:{port}");
@@ -339,46 +423,65 @@ fn goes_below(tree: &TextTree, v: usize) -> bool {
     }
 }
 
-fn render_object(tree: &TextTree, obj: usize, depth: usize, payload: bool, out: &mut Vec<u8>) {
+/// Renders object `obj` at `depth`: its line (for a payload, after the payload's head), then
+/// the values that go below it. `shown` is scratch space, kept by the caller between calls.
+fn render_object(
+    tree: &TextTree,
+    obj: usize,
+    depth: usize,
+    payload: bool,
+    shown: &mut Vec<(usize, usize, bool)>,
+    out: &mut Vec<u8>,
+) {
     indent(depth, out);
     let line_start = out.len();
     if payload {
         payload_head(tree, obj, out);
     }
-    let shown_fields = || {
-        tree.children(obj).filter_map(move |c| {
-            let key = tree.key(c);
-            if payload && HEAD_KEYS.contains(&key) {
-                return None;
-            }
-            shown_value(tree, obj, c).map(|shown| (key, shown))
-        })
-    };
-    for (key, shown) in shown_fields() {
-        if goes_below(tree, shown) {
+    // (field, the value shown for it, whether that goes below): this object's entries are
+    // shown[mine..].
+    let mine = shown.len();
+    for c in tree.children(obj) {
+        if payload
+            && HEAD_KEYS
+                .iter()
+                .any(|k| tree.nodes[c].hash == k.1 && tree.key(c) == k.0)
+        {
+            continue;
+        }
+        if let Some(v) = shown_value(tree, obj, c) {
+            shown.push((c, v, goes_below(tree, v)));
+        }
+    }
+    for &(c, v, below) in &shown[mine..] {
+        if below {
             continue;
         }
         if out.len() > line_start {
             out.push(b' ');
         }
-        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(tree.key(c).as_bytes());
         out.push(b'=');
-        inline(tree, shown, out);
+        inline(tree, v, out);
     }
     out.push(b'\n');
-    for (key, shown) in shown_fields() {
-        if !goes_below(tree, shown) {
+    let mut i = mine;
+    while i < shown.len() {
+        let (c, v, below) = shown[i];
+        i += 1;
+        if !below {
             continue;
         }
+        let key = tree.key(c);
         let inner_payloads = key == "payloads";
         indent(depth + 1, out);
         out.extend_from_slice(key.as_bytes());
         out.extend_from_slice(b":\n");
-        match tree.val(shown) {
+        match tree.val(v) {
             Val::List => {
-                for item in tree.children(shown) {
+                for item in tree.children(v) {
                     if tree.val(item) == Val::Object {
-                        render_object(tree, item, depth + 2, inner_payloads, out);
+                        render_object(tree, item, depth + 2, inner_payloads, shown, out);
                     } else {
                         indent(depth + 2, out);
                         inline(tree, item, out);
@@ -386,10 +489,11 @@ fn render_object(tree: &TextTree, obj: usize, depth: usize, payload: bool, out: 
                     }
                 }
             }
-            Val::Object => render_object(tree, shown, depth + 2, false, out),
+            Val::Object => render_object(tree, v, depth + 2, false, shown, out),
             _ => {}
         }
     }
+    shown.truncate(mine);
 }
 
 /// What the text shows for field `c` of `obj`, or `None` to leave it out: empty values and
@@ -414,7 +518,7 @@ fn shown_value(tree: &TextTree, obj: usize, c: usize) -> Option<usize> {
             return None;
         }
     }
-    match tree.get_suffixed(obj, key, "_name") {
+    match tree.get_suffixed(obj, c, "_name") {
         Some(name) if matches!(tree.val(name), Val::Str(..)) => Some(name),
         _ => Some(c),
     }
@@ -422,12 +526,25 @@ fn shown_value(tree: &TextTree, obj: usize, c: usize) -> Option<usize> {
 
 /// Objects that get lines of their own; attributes (`name` + `value`) stay inline.
 fn is_nested(tree: &TextTree, v: usize) -> bool {
-    tree.val(v) == Val::Object && !(tree.get(v, "name").is_some() && tree.get(v, "value").is_some())
+    tree.val(v) == Val::Object && {
+        let [name, value] = tree.find(v, [key!("name"), key!("value")]);
+        !(name.is_some() && value.is_some())
+    }
 }
 
 /// `SA`, `N(COOKIE2)`, `N(16500)`, with `critical` when the critical bit is set.
 fn payload_head(tree: &TextTree, obj: usize, out: &mut Vec<u8>) {
-    match (tree.get(obj, "name"), tree.get(obj, "type")) {
+    let [name, ty, notify, notify_type, critical] = tree.find(
+        obj,
+        [
+            key!("name"),
+            key!("type"),
+            key!("notify"),
+            key!("notify_type"),
+            key!("critical"),
+        ],
+    );
+    match (name, ty) {
         (Some(n), _) if tree.as_str(n).is_some() => plain(tree, n, out),
         (_, Some(t)) => {
             out.extend_from_slice(b"payload ");
@@ -435,7 +552,7 @@ fn payload_head(tree: &TextTree, obj: usize, out: &mut Vec<u8>) {
         }
         _ => out.extend_from_slice(b"payload ?"),
     }
-    match (tree.get(obj, "notify"), tree.get(obj, "notify_type")) {
+    match (notify, notify_type) {
         (Some(n), _) if tree.as_str(n).is_some() => {
             out.push(b'(');
             plain(tree, n, out);
@@ -448,7 +565,7 @@ fn payload_head(tree: &TextTree, obj: usize, out: &mut Vec<u8>) {
         }
         _ => {}
     }
-    if tree.get(obj, "critical").map(|c| tree.val(c)) == Some(Val::Bool(true)) {
+    if critical.map(|c| tree.val(c)) == Some(Val::Bool(true)) {
         out.extend_from_slice(b" critical");
     }
 }
@@ -495,15 +612,15 @@ fn plain(tree: &TextTree, n: usize, out: &mut Vec<u8>) {
 
 fn inline(tree: &TextTree, n: usize, out: &mut Vec<u8>) {
     match tree.val(n) {
-        Val::Object => match (tree.get(n, "name"), tree.get(n, "value")) {
+        Val::Object => match tree.find(
+            n,
+            [key!("name"), key!("value"), key!("address"), key!("text")],
+        ) {
             // A decoded form (CP address or text) reads better than the raw value.
-            (Some(name), Some(value)) if tree.as_str(name).is_some() => {
+            [Some(name), Some(value), address, text] if tree.as_str(name).is_some() => {
                 plain(tree, name, out);
                 out.push(b'=');
-                let shown = tree
-                    .get(n, "address")
-                    .or_else(|| tree.get(n, "text"))
-                    .unwrap_or(value);
+                let shown = address.or(text).unwrap_or(value);
                 plain(tree, shown, out);
             }
             _ => {
@@ -561,7 +678,7 @@ mod tests {
         let p = json!({"type": 41, "name": "N", "critical": false, "notify_type": 16397,
             "notify": "ADDITIONAL_IP4_ADDRESS", "protocol_id": 0, "address": "192.0.2.10"});
         let mut out = Vec::new();
-        render_object(&tree_of(&p), 0, 1, true, &mut out);
+        render_object(&tree_of(&p), 0, 1, true, &mut Vec::new(), &mut out);
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "  N(ADDITIONAL_IP4_ADDRESS) address=192.0.2.10\n"
@@ -573,7 +690,7 @@ mod tests {
             "attributes": [{"type": 14, "name": "Key Length", "format": "TV", "value": 128}]},
             {"type": 4, "type_name": "KE", "id": 99, "id_name": null, "attributes": []}]}]});
         let mut out = Vec::new();
-        render_object(&tree_of(&sa), 0, 1, true, &mut out);
+        render_object(&tree_of(&sa), 0, 1, true, &mut Vec::new(), &mut out);
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "  SA critical\n    proposals:\n      number=1 protocol=IKE\n        transforms:\n          type=ENCR id=ENCR_AES_CBC attributes=[Key Length=128]\n          type=KE id=99\n"

@@ -83,6 +83,42 @@ use crate::wire::{
 pub use json::{write_json_str, JsonWriter};
 pub use sink::{replay_value, FieldSink, ValueSink};
 
+/// Displays an address exactly as `Display` for [`std::net::IpAddr`] does, IPv4 without the
+/// formatting machinery (addresses are in every record).
+#[derive(Debug, Clone, Copy)]
+pub struct Addr(pub std::net::IpAddr);
+
+impl std::fmt::Display for Addr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            std::net::IpAddr::V4(a) if f.width().is_none() && f.precision().is_none() => {
+                let mut buf = [0u8; 15];
+                let mut n = 0;
+                for (i, octet) in a.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        buf[n] = b'.';
+                        n += 1;
+                    }
+                    let digits = [octet / 100, octet / 10 % 10, octet % 10];
+                    let skip = if octet >= 100 {
+                        0
+                    } else if octet >= 10 {
+                        1
+                    } else {
+                        2
+                    };
+                    for d in &digits[skip..] {
+                        buf[n] = b'0' + d;
+                        n += 1;
+                    }
+                }
+                f.write_str(std::str::from_utf8(&buf[..n]).unwrap_or_default())
+            }
+            other => other.fmt(f),
+        }
+    }
+}
+
 /// Writes the header fields (see the module documentation for keys) into the open object.
 pub fn visit_header<S: FieldSink + ?Sized>(h: &Header, s: &mut S) {
     s.hex("spi_i", &h.spi_i.to_be_bytes());
@@ -225,7 +261,7 @@ fn id_text<S: FieldSink + ?Sized>(key: &str, id_type: u8, data: &[u8], s: &mut S
     match (id_type, data.len()) {
         (1, 4) => {
             if let Ok(a) = <[u8; 4]>::try_from(data) {
-                return s.display(key, &Ipv4Addr::from(a));
+                return s.display(key, &Addr(Ipv4Addr::from(a).into()));
             }
         }
         (5, 16) => {
@@ -252,7 +288,7 @@ fn cfg_extra<S: FieldSink + ?Sized>(attr_type: u16, v: &[u8], s: &mut S) {
     match (attr_type, v.len()) {
         (1 | 2 | 3 | 4 | 6, 4) => {
             if let Some(a) = v4(v) {
-                return s.display("address", &a);
+                return s.display("address", &Addr(a.into()));
             }
         }
         (10 | 12, 16) => {
@@ -283,7 +319,7 @@ fn notify_fields<S: FieldSink + ?Sized>(d: &NotifyData, s: &mut S) {
     match d {
         NotifyData::Empty => {}
         NotifyData::Raw(b) => s.hex("data", b),
-        NotifyData::AdditionalIp4(a) => s.display("address", a),
+        NotifyData::AdditionalIp4(a) => s.display("address", &Addr((*a).into())),
         NotifyData::AdditionalIp6(a) => s.display("address", a),
         NotifyData::Cookie(c) | NotifyData::Cookie2(c) => s.hex("cookie", c),
         NotifyData::NoNatsAllowed {
@@ -357,8 +393,8 @@ fn visit_selector<S: FieldSink + ?Sized>(sel: &TrafficSelector, s: &mut S) {
             s.u64("protocol", (*ip_protocol).into());
             s.u64("start_port", (*start_port).into());
             s.u64("end_port", (*end_port).into());
-            s.display("start_address", start);
-            s.display("end_address", end);
+            s.display("start_address", &Addr((*start).into()));
+            s.display("end_address", &Addr((*end).into()));
         }
         TrafficSelector::Ipv6 {
             ip_protocol,
@@ -549,6 +585,17 @@ mod tests {
 
     fn pj(t: u8, body: PayloadBody<'static>) -> Value {
         payload_json(&Payload::new(t, body))
+    }
+
+    #[test]
+    fn addr_displays_like_std() {
+        for a in [[0, 0, 0, 0], [255, 255, 255, 255], [10, 0, 9, 100], [1, 20, 199, 7]] {
+            let ip = std::net::IpAddr::from(a);
+            assert_eq!(Addr(ip).to_string(), ip.to_string());
+        }
+        let v6: std::net::IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(Addr(v6).to_string(), "2001:db8::1");
+        assert_eq!(format!("{:>9}", Addr([1, 2, 3, 4].into())), "  1.2.3.4");
     }
 
     #[test]
