@@ -75,7 +75,7 @@ _mobikectl() {
             return 0
             ;;
         mobikectl__subcmd__decode)
-            opts="-i -c -f -k -h --interface --count --format --timeline --hex --filter --keys --tcp-port --udp-port --help"
+            opts="-i -c -f -k -h --interface --count --format --timeline --esp --hex --filter --keys --tcp-port --udp-port --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

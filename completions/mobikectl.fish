@@ -40,6 +40,7 @@ complete -c mobikectl -n "__fish_mobikectl_using_subcommand decode" -s k -l keys
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand decode" -l tcp-port -d 'Also treat this TCP port as IKE over TCP (RFC 8229); 4500 always is' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand decode" -l udp-port -d 'Also treat this UDP port as IKE (besides 500 and 4500)' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand decode" -l timeline -d 'Instead of the messages, print what happened per IKE SA, one line per event in time order: request/response pairs with round-trip times, retransmissions, path probes, NAT detection verdicts, MOBIKE address announcements and moves, COOKIE2 checks, rekeys and protocol violations (JSON Lines with --format json)'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand decode" -l esp -d 'Also show ESP packets, decrypted when the CHILD_SA\'s keys are known: derived from SK_d and the decrypted IKE_AUTH / CREATE_CHILD_SA exchanges (key logs and charon logs carry SK_d), or taken from a charon log at `chd 4`. Shows the inner IP header'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand decode" -l hex -d 'Add a hex dump of every payload (text output)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand decode" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand completions" -s h -l help -d 'Print help'

@@ -1,6 +1,7 @@
 //! mobikectl: IKEv2 and MOBIKE (RFC 4555) codec, capture dissector and peer.
 pub mod analysis;
 pub mod capture;
+pub mod child_sa;
 pub mod cli;
 pub mod crypto;
 pub mod decrypt;

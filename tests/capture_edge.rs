@@ -233,6 +233,7 @@ fn ike_over_tcp() {
                 seq: 1,
                 len: 40,
                 encap: true,
+                data: Vec::new(),
             },
         ],
     );
@@ -273,6 +274,7 @@ fn natt_keepalive_and_esp() {
         seq,
         len,
         encap,
+        data: Vec::new(),
     };
     let evs = read_all("edge/natt.pcap");
     assert_eq!(evs.len(), 7, "{evs:#?}");

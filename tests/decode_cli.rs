@@ -506,3 +506,74 @@ fn table_has_per_sa_address_history_and_nat_verdicts() {
     );
     assert!(t.contains("behind a NAT"), "carol is behind the NAT:\n{t}");
 }
+
+#[test]
+fn esp_is_decrypted_with_child_sa_keys() {
+    let dir = "v4-nat-chacha";
+    let log = testdata(&format!("{dir}/moon-charon.log"));
+    let pcap = testdata(&format!("{dir}/nat-outside.pcap"));
+    let out = mobikectl(&["decode", "--esp", "-f", "json", "-k", &log, &pcap]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let esp: Vec<Value> = json_lines(&out)
+        .into_iter()
+        .filter(|r| r.get("esp").is_some())
+        .collect();
+    assert_eq!(
+        esp.len(),
+        24,
+        "every ping request and reply through the tunnel"
+    );
+    for r in &esp {
+        assert_eq!(r["esp"]["integrity"], "ok", "{r}");
+        assert_eq!(
+            r["esp"]["encap"], true,
+            "behind the NAT ESP is UDP-encapsulated: {r}"
+        );
+        let inner = r["esp"]["inner"].as_str().unwrap();
+        assert!(inner.contains("ICMP echo"), "{inner}");
+    }
+    // The IKE messages are still all there, one object each.
+    assert_eq!(
+        json_lines(&out)
+            .iter()
+            .filter(|r| r.get("exchange").is_some())
+            .count(),
+        16
+    );
+
+    // Only the Wireshark table (no SK_d, no child keys): ESP is shown but not decrypted.
+    let table = testdata("v6-gcm-mobike/ikev2_decryption_table");
+    let v6 = testdata("v6-gcm-mobike/moon-eth0.pcap");
+    let out = mobikectl(&["decode", "--esp", "-k", &table, &v6]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lines: Vec<String> = stdout(&out)
+        .lines()
+        .filter(|l| l.contains(" ESP "))
+        .map(String::from)
+        .collect();
+    assert_eq!(lines.len(), 20);
+    assert!(
+        lines.iter().all(|l| l.contains("integrity=no-keys")),
+        "{lines:?}"
+    );
+
+    // A filter on an ESP SPI keeps that SA's packets only.
+    let one = mobikectl(&[
+        "decode",
+        "--esp",
+        "--filter",
+        "spi=35a8a5e6",
+        "-k",
+        &testdata("v6-gcm-mobike/carol-charon.log"),
+        &v6,
+    ]);
+    let esp_lines: Vec<String> = stdout(&one)
+        .lines()
+        .filter(|l| l.contains(" ESP "))
+        .map(String::from)
+        .collect();
+    assert_eq!(esp_lines.len(), 5, "{esp_lines:?}");
+    assert!(esp_lines
+        .iter()
+        .all(|l| l.contains("spi=35a8a5e6") && l.contains("integrity=ok")));
+}

@@ -45,6 +45,9 @@ pub(crate) struct Ctx {
     pub time_us: i64,
     /// `(captured, original)` when the frame was cut by the snap length.
     pub cut: Option<(u32, u32)>,
+    /// Copy ESP packet bytes into [`CaptureEvent::Esp`]'s `data`
+    /// ([`CaptureOptions::esp_data`]).
+    pub esp_data: bool,
 }
 
 /// Addresses and ports of a UDP datagram or TCP segment.
@@ -204,7 +207,8 @@ pub(crate) fn emit_ike(
     }));
 }
 
-/// Queue an ESP event for `b` (starting at the SPI); `len` is the declared ESP length.
+/// Queue an ESP event for `b` (starting at the SPI, as captured); `len` is the declared ESP
+/// length.
 pub(crate) fn emit_esp(
     out: &mut VecDeque<CaptureEvent>,
     ctx: &Ctx,
@@ -225,6 +229,7 @@ pub(crate) fn emit_esp(
                 seq,
                 len: u32::try_from(len).unwrap_or(u32::MAX),
                 encap,
+                data: if ctx.esp_data { b.to_vec() } else { Vec::new() },
             });
             true
         }
@@ -295,6 +300,7 @@ pub struct Decoder {
     tcp: TcpReassembler,
     out: VecDeque<CaptureEvent>,
     stats: CaptureStats,
+    esp_data: bool,
 }
 
 impl Decoder {
@@ -309,6 +315,7 @@ impl Decoder {
             tcp: TcpReassembler::new(opts),
             out: VecDeque::new(),
             stats: CaptureStats::default(),
+            esp_data: opts.esp_data,
         }
     }
 
@@ -360,6 +367,7 @@ impl Decoder {
             frame,
             time_us,
             cut: (caplen < orig_len).then_some((caplen, orig_len)),
+            esp_data: self.esp_data,
         };
         match link::strip(self.link, data) {
             Ok(Network::Ipv4(b)) => self.ipv4(&ctx, b),

@@ -123,6 +123,9 @@ pub enum CaptureEvent {
         seq: u32,
         len: u32,
         encap: bool,
+        /// The ESP packet from the SPI on, as captured (possibly cut by the snap length),
+        /// when [`CaptureOptions::esp_data`] is set; empty otherwise.
+        data: Vec<u8>,
     },
     /// A NAT-T keepalive (a single 0xFF byte on UDP 4500, RFC 3948).
     Keepalive {
@@ -228,6 +231,9 @@ pub struct CaptureOptions {
     pub promisc: bool,
     /// Live capture: BPF filter to use instead of [`live_filter`]'s.
     pub filter: Option<String>,
+    /// Copy each ESP packet's bytes into [`CaptureEvent::Esp`]'s `data` (default false:
+    /// only runs that decrypt ESP pay for the copy).
+    pub esp_data: bool,
 }
 
 impl Default for CaptureOptions {
@@ -244,6 +250,7 @@ impl Default for CaptureOptions {
             snaplen: 65535,
             promisc: false,
             filter: None,
+            esp_data: false,
         }
     }
 }

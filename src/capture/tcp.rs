@@ -528,6 +528,7 @@ mod tests {
                 frame: self.frame,
                 time_us: self.frame as i64,
                 cut: None,
+                esp_data: false,
             };
             let seg = Segment {
                 meta: Meta {
@@ -669,6 +670,7 @@ mod tests {
             frame: t.frame,
             time_us: 0,
             cut: Some((100, 400)),
+            esp_data: false,
         };
         let seg = Segment {
             meta: Meta {
@@ -764,6 +766,7 @@ mod tests {
                 frame: t.frame,
                 time_us: 0,
                 cut: None,
+                esp_data: false,
             };
             let seg = Segment {
                 meta: Meta {

@@ -64,6 +64,11 @@ pub struct DecodeArgs {
     /// rekeys and protocol violations (JSON Lines with --format json).
     #[arg(long, conflicts_with = "hex")]
     pub timeline: bool,
+    /// Also show ESP packets, decrypted when the CHILD_SA's keys are known: derived from SK_d
+    /// and the decrypted IKE_AUTH / CREATE_CHILD_SA exchanges (key logs and charon logs carry
+    /// SK_d), or taken from a charon log at `chd 4`. Shows the inner IP header.
+    #[arg(long, conflicts_with = "timeline")]
+    pub esp: bool,
     /// Add a hex dump of every payload (text output).
     #[arg(long)]
     pub hex: bool,

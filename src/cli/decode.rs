@@ -10,9 +10,11 @@ use super::table::Summary;
 use super::text;
 use crate::analysis::{AnalysisEvent, Analyzer, ObservedMessage};
 use crate::capture::{CaptureEvent, CaptureOptions, CaptureReader, IkePacket, Severity, Transport};
+use crate::child_sa::{inner_ip_summary, parse_child_keys, ChildSaTracker, EspError};
+use crate::crypto::Integrity;
 use crate::decrypt::{Decryptor, FragmentLimits, IntegrityStatus, Opened};
 use crate::dissect::{self, DecryptionView};
-use crate::keys::KeyStore;
+use crate::keys::{KeyFileFormat, KeyStore};
 use crate::wire::payload_type::SK as PAYLOAD_SK;
 use crate::wire::{parse_payload_chain, Header, Message, Payload, HEADER_LEN};
 
@@ -36,11 +38,21 @@ pub fn run(
     let options = CaptureOptions {
         tcp_ports: args.tcp_ports.clone(),
         udp_ports: args.udp_ports.clone(),
+        esp_data: args.esp,
         ..CaptureOptions::default()
     };
     let mut keys = KeyStore::new();
+    let mut children = ChildSaTracker::new();
     for path in &args.keys {
         keys.add_file(path).map_err(|e| e.to_string())?;
+        if args.esp {
+            // charon logs at `chd 4` also hold CHILD_SA keys (and PFS DH secrets).
+            if let Ok(text) = std::fs::read_to_string(path) {
+                if KeyFileFormat::detect(&text) == Some(KeyFileFormat::CharonLog) {
+                    children.add_logged(parse_child_keys(&text));
+                }
+            }
+        }
     }
     for warning in keys.warnings() {
         let _ = writeln!(diag, "warning: {warning}");
@@ -50,6 +62,8 @@ pub fn run(
         filter,
         decryptor: Decryptor::new(keys, FragmentLimits::default()),
         analyzer: Analyzer::new(),
+        children,
+        esp_buffer: Vec::new(),
         multiple_files: args.files.len() > 1,
         summary: Summary::default(),
         outcome: Outcome::default(),
@@ -86,12 +100,26 @@ pub fn run(
     Ok(run.outcome)
 }
 
+/// The parts of an ESP capture event `--esp` shows.
+struct EspView<'d> {
+    frame: u64,
+    time_us: i64,
+    src: IpAddr,
+    dst: IpAddr,
+    spi: u32,
+    encap: bool,
+    data: &'d [u8],
+}
+
 struct DecodeRun<'a> {
     args: &'a DecodeArgs,
     filter: MessageFilter,
     decryptor: Decryptor,
     // One analysis per capture: frame numbers, and often the capture point, change per file.
     analyzer: Analyzer,
+    // CHILD_SAs learnt from the decrypted IKE traffic, for `--esp`.
+    children: ChildSaTracker,
+    esp_buffer: Vec<u8>,
     multiple_files: bool,
     summary: Summary,
     outcome: Outcome,
@@ -109,13 +137,30 @@ impl DecodeRun<'_> {
             match event {
                 CaptureEvent::Ike(pkt) => self.ike(&pkt, source, out, diag)?,
                 CaptureEvent::Esp {
+                    frame,
+                    time_us,
                     src,
                     dst,
                     spi,
                     len,
                     encap,
+                    data,
                     ..
-                } => self.summary.esp(spi, src, dst, len, encap),
+                } => {
+                    self.summary.esp(spi, src, dst, len, encap);
+                    if self.args.esp && self.filter.matches_esp(spi, src, dst) {
+                        let esp = EspView {
+                            frame,
+                            time_us,
+                            src,
+                            dst,
+                            spi,
+                            encap,
+                            data: &data,
+                        };
+                        self.esp(&esp, out)?;
+                    }
+                }
                 CaptureEvent::Keepalive { .. } => self.summary.keepalive(),
                 CaptureEvent::Diagnostic {
                     frame,
@@ -234,6 +279,20 @@ impl DecodeRun<'_> {
                 .filter(|o| o.integrity != IntegrityStatus::NoKeys)
                 .map(|o| o.integrity == IntegrityStatus::Ok),
         };
+        if self.args.esp {
+            let readable = observed.inner.or(if opened.is_none() {
+                Some(&msg.payloads[..])
+            } else {
+                None
+            });
+            if let Some(payloads) = readable {
+                let keys = self
+                    .decryptor
+                    .keys()
+                    .find_set(msg.header.spi_i, msg.header.spi_r);
+                self.children.observe_ike(&msg.header, payloads, keys);
+            }
+        }
         if self.args.timeline {
             for event in self.analyzer.observe(&observed) {
                 write_event(
@@ -269,6 +328,77 @@ impl DecodeRun<'_> {
                 out.write_all(b"\n")
             }
             _ => text::render_message(&record, &msg, data, self.args.hex, out),
+        }
+    }
+
+    /// One ESP packet for `--esp`: decrypted by SPI when its CHILD_SA's keys are known.
+    fn esp(&mut self, esp: &EspView<'_>, out: &mut dyn Write) -> io::Result<()> {
+        if self.args.format == Format::Table {
+            return Ok(());
+        }
+        let result =
+            self.children
+                .decrypt_esp_into(esp.src, esp.dst, esp.data, &mut self.esp_buffer);
+        let mut fields = Map::new();
+        fields.insert("spi".into(), Value::from(format!("{:08x}", esp.spi)));
+        fields.insert("encap".into(), Value::from(esp.encap));
+        match &result {
+            Ok(info) => {
+                fields.insert("seq".into(), Value::from(info.seq));
+                let integrity = if info.integrity == Integrity::Ok {
+                    "ok"
+                } else {
+                    "bad"
+                };
+                fields.insert("integrity".into(), Value::from(integrity));
+                fields.insert("child_sa".into(), Value::from(info.child));
+                if info.integrity == Integrity::Ok {
+                    fields.insert("next_header".into(), Value::from(info.next_header));
+                    fields.insert(
+                        "inner".into(),
+                        Value::from(inner_ip_summary(info.next_header, &self.esp_buffer)),
+                    );
+                }
+                if let Some((src, dst)) = info.moved_from {
+                    fields.insert("moved_from".into(), Value::from(format!("{src} -> {dst}")));
+                }
+            }
+            Err(EspError::UnknownSpi(_)) | Err(EspError::NoKeys { .. }) => {
+                fields.insert("integrity".into(), Value::from("no-keys"));
+            }
+            Err(e) => {
+                fields.insert("integrity".into(), Value::from("bad"));
+                fields.insert("error".into(), Value::from(e.to_string()));
+            }
+        }
+        match self.args.format {
+            Format::Json => {
+                let mut record = Map::new();
+                record.insert("frame".into(), Value::from(esp.frame));
+                record.insert("time".into(), Value::from(rfc3339_micros(esp.time_us)));
+                record.insert("src".into(), Value::from(esp.src.to_string()));
+                record.insert("dst".into(), Value::from(esp.dst.to_string()));
+                record.insert("esp".into(), Value::Object(fields));
+                serde_json::to_writer(&mut *out, &Value::Object(record))?;
+                out.write_all(b"\n")
+            }
+            _ => {
+                let mut line = format!(
+                    "frame {} {} {} -> {} ESP",
+                    esp.frame,
+                    rfc3339_micros(esp.time_us),
+                    esp.src,
+                    esp.dst
+                );
+                for (k, v) in &fields {
+                    let v = match v {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    line.push_str(&format!(" {k}={v}"));
+                }
+                writeln!(out, "{line}")
+            }
         }
     }
 

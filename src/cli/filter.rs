@@ -71,6 +71,20 @@ impl MessageFilter {
         self.terms.is_empty()
     }
 
+    /// Whether an ESP packet is selected: `spi` terms compare with its SPI, `addr` terms with
+    /// its addresses; `exchange` and `mid` terms select IKE messages only.
+    pub fn matches_esp(&self, spi: u32, src: IpAddr, dst: IpAddr) -> bool {
+        ["spi", "exchange", "addr", "mid"].iter().all(|key| {
+            let mut of_key = self.terms.iter().filter(|t| t.key() == *key).peekable();
+            of_key.peek().is_none()
+                || of_key.any(|t| match *t {
+                    Term::Spi(s) => s == u64::from(spi),
+                    Term::Addr(a) => src == a || dst == a,
+                    Term::Exchange(_) | Term::MessageId(_) => false,
+                })
+        })
+    }
+
     /// Whether a message with this header, sent between these addresses, is selected.
     pub fn matches(&self, header: &Header, src: IpAddr, dst: IpAddr) -> bool {
         ["spi", "exchange", "addr", "mid"].iter().all(|key| {

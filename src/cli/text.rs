@@ -233,7 +233,11 @@ fn plain(v: &Value) -> String {
 fn inline(v: &Value) -> String {
     match v {
         Value::Object(o) => match (o.get("name"), o.get("value")) {
-            (Some(Value::String(n)), Some(value)) => format!("{n}={}", plain(value)),
+            // A decoded form (CP address or text) reads better than the raw value.
+            (Some(Value::String(n)), Some(value)) => {
+                let shown = o.get("address").or_else(|| o.get("text")).unwrap_or(value);
+                format!("{n}={}", plain(shown))
+            }
             _ => o
                 .iter()
                 .map(|(k, v)| format!("{k}={}", inline(v)))

@@ -2,6 +2,7 @@
 //! supply IVs).
 //!
 //! * [`alg`]: transform descriptions and their names and IANA IDs.
+//! * [`esp`]: ESP packet decryption (RFC 4303) with CHILD_SA keys.
 //! * [`decrypt_sk`] / [`encrypt_sk`]: the SK and SKF payloads.
 //! * [`prf`], [`prf_plus`], [`derive_ike_sa_keys`], [`derive_child_sa_keys`]:
 //!   key derivation.
@@ -9,6 +10,7 @@
 pub mod alg;
 mod cipher;
 pub mod dh;
+pub mod esp;
 mod mac;
 mod prf;
 mod sk;
