@@ -589,7 +589,12 @@ mod tests {
 
     #[test]
     fn addr_displays_like_std() {
-        for a in [[0, 0, 0, 0], [255, 255, 255, 255], [10, 0, 9, 100], [1, 20, 199, 7]] {
+        for a in [
+            [0, 0, 0, 0],
+            [255, 255, 255, 255],
+            [10, 0, 9, 100],
+            [1, 20, 199, 7],
+        ] {
             let ip = std::net::IpAddr::from(a);
             assert_eq!(Addr(ip).to_string(), ip.to_string());
         }
