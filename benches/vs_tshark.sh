@@ -9,11 +9,13 @@ cd "$(dirname "$0")/.."
 copies=${COPIES:-1400}
 big_copies=${BIG_COPIES:-7000}
 runs=${RUNS:-3}
-out=target/vs-tshark
+target=${CARGO_TARGET_DIR:-target}
+bin=$target/release/mobikectl
+out=$target/vs-tshark
 src=testdata/strongswan-move
 
 cargo build --release --quiet --example make_large_capture --bin mobikectl
-gen() { target/release/examples/make_large_capture "$src/cap-moon.pcap" "$src/ikev2_decryption_table" "$1" "$2" >/dev/null; }
+gen() { "$target/release/examples/make_large_capture" "$src/cap-moon.pcap" "$src/ikev2_decryption_table" "$1" "$2" >/dev/null; }
 gen "$copies" "$out/n$copies"
 messages=$((copies * 20))
 pcap=$out/n$copies/large.pcap
@@ -35,14 +37,14 @@ best() { # best wall time in seconds of "$@" over $runs runs, output discarded
 }
 check_decrypts() { # the runs must really decrypt: count inner payload lists in our JSON
   local n
-  n=$(target/release/mobikectl decode --keys "$keys" -f json "$pcap" | grep -c '"integrity":"ok"' || true)
+  n=$("$bin" decode --keys "$keys" -f json "$pcap" | grep -c '"integrity":"ok"' || true)
   echo "messages with integrity ok in our JSON: $n of $messages"
 }
 
 check_decrypts
-ours_json=$(best target/release/mobikectl decode --keys "$keys" -f json "$pcap")
+ours_json=$(best "$bin" decode --keys "$keys" -f json "$pcap")
 tshark_json=$(best tshark -n -r "$pcap" -T json)
-ours_text=$(best target/release/mobikectl decode --keys "$keys" "$pcap")
+ours_text=$(best "$bin" decode --keys "$keys" "$pcap")
 tshark_text=$(best tshark -n -r "$pcap" -V)
 
 report() {
@@ -56,5 +58,5 @@ report text "$ours_text" "$tshark_text"
 
 gen "$big_copies" "$out/n$big_copies"
 big=$out/n$big_copies
-rss=$( { /usr/bin/time -f %M target/release/mobikectl decode --keys "$big/ikev2_decryption_table" -f json "$big/large.pcap" >/dev/null; } 2>&1 | tail -1)
+rss=$( { /usr/bin/time -f %M "$bin" decode --keys "$big/ikev2_decryption_table" -f json "$big/large.pcap" >/dev/null; } 2>&1 | tail -1)
 echo "peak memory, $((big_copies * 20)) messages, JSON with keys: $((rss / 1024)) MB"

@@ -671,7 +671,11 @@ fn commands_and_status() {
     let a = net.a.sas().next().unwrap().id;
     let now = net.now;
     assert!(net.a.command(now, Command::Up("nope".into())).is_err());
-    assert!(net.a.command(now, Command::RekeyIke(a)).is_err());
+    assert!(net
+        .a
+        .command(now, Command::RekeyIke(mobikectl::engine::SaId(999)))
+        .is_err());
+    assert!(net.a.command(now, Command::RekeyChild(a, 12345)).is_err());
     assert!(net.a.command(now, Command::DownChild(a, 12345)).is_err());
     net.a.command(now, Command::Status).unwrap();
     let st = match net.a.poll_event() {

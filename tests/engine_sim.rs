@@ -319,3 +319,56 @@ impl Net {
         assert_eq!(ca.ts_remote, cb.ts_local);
     }
 }
+
+impl Net {
+    /// The one established IKE SA of a side.
+    pub fn established_sa(&self, side: Side) -> &mobikectl::engine::IkeSa {
+        let e = match side {
+            Side::A => &self.a,
+            Side::B => &self.b,
+        };
+        let est: Vec<_> = e
+            .sas()
+            .filter(|s| s.state == mobikectl::engine::IkeState::Established)
+            .collect();
+        assert_eq!(est.len(), 1, "{side:?}: {:#?}", e.sas().collect::<Vec<_>>());
+        est[0]
+    }
+
+    /// Assert both sides have exactly one established IKE SA, the same one with the same
+    /// keys, and the same CHILD_SAs (crossed SPIs, same keys and selectors); returns the
+    /// number of CHILD_SAs.
+    pub fn assert_agree(&self) -> usize {
+        let sa_a = self.established_sa(Side::A);
+        let sa_b = self.established_sa(Side::B);
+        assert_eq!((sa_a.spi_i, sa_a.spi_r), (sa_b.spi_i, sa_b.spi_r));
+        assert_ne!(sa_a.initiator, sa_b.initiator);
+        assert_eq!(sa_a.keys, sa_b.keys, "IKE SA keys differ");
+        assert_eq!(sa_a.proposal, sa_b.proposal);
+        assert_eq!((&sa_a.ni, &sa_a.nr), (&sa_b.ni, &sa_b.nr));
+        assert_eq!(
+            sa_a.children.len(),
+            sa_b.children.len(),
+            "{:#?} {:#?}",
+            sa_a.children,
+            sa_b.children
+        );
+        for ca in &sa_a.children {
+            let cb = sa_b
+                .children
+                .iter()
+                .find(|c| c.spi_in == ca.spi_out)
+                .unwrap_or_else(|| panic!("B has no CHILD_SA for {ca:?}"));
+            assert_eq!(ca.spi_in, cb.spi_out);
+            assert_eq!(ca.keys, cb.keys, "CHILD_SA keys differ");
+            assert_ne!(ca.initiator, cb.initiator);
+            assert_eq!(ca.outbound_keys(), cb.inbound_keys());
+            assert_eq!(ca.inbound_keys(), cb.outbound_keys());
+            assert_eq!(ca.proposal, cb.proposal);
+            assert_eq!(ca.ts_local, cb.ts_remote);
+            assert_eq!(ca.ts_remote, cb.ts_local);
+            assert_eq!(ca.rekeyed, cb.rekeyed);
+        }
+        sa_a.children.len()
+    }
+}

@@ -493,15 +493,27 @@ fn initiator_v4_aead_vip_delete_by_us() {
         .as_str()
         .unwrap()
         .contains("unknown command"));
+    p.send("rekey child");
+    let r = p.wait_event("rekeyed");
+    assert_eq!(r["what"], "child", "{r}");
+    let new_in = r["new_spis"]["in"].as_str().unwrap().to_string();
+    lab.wait_sas("the rekeyed CHILD_SA", |s| s.contains(&new_in));
     p.send("rekey ike");
-    let e = p.wait_event("error");
-    assert!(
-        e["reason"].as_str().unwrap().contains("IKE SA rekeying"),
-        "{e}"
-    );
+    let r = p.wait_event("rekeyed");
+    assert_eq!(r["what"], "ike", "{r}");
+    let new_i = r["new_spis"]["i"].as_str().unwrap().to_string();
+    let sas = lab.wait_sas("the rekeyed IKE SA", |s| s.contains(&new_i));
+    assert!(sas.contains("INSTALLED"), "{sas}");
     p.send("status");
     let st = p.wait_event("status");
-    assert_eq!(st["sas"][0]["state"], "Established");
+    assert!(
+        st["sas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["state"] == "Established" && s["spi_i"] == new_i.as_str()),
+        "{st}"
+    );
     // delete from our side
     p.send("down");
     p.wait(r"sent D(IKE)", |v| {
@@ -747,6 +759,27 @@ fn responder_v4_cbc_vip_delete_by_us() {
     let sas = lab.wait_sas("an installed CHILD_SA", |s| s.contains("INSTALLED"));
     assert!(sas.contains("198.18.100.1/32"), "{sas}");
     lab.wait_log("installing new virtual IP 198.18.100.1");
+    // strongSwan rekeys: the CHILD_SA, then the IKE SA
+    let out = lab.swanctl(&["--rekey", "--child", "net"]);
+    assert!(out.contains("rekey completed successfully"), "{out}");
+    let r = p.wait_event("rekeyed");
+    assert_eq!(
+        (r["what"].as_str(), r["initiator"].as_bool()),
+        (Some("child"), Some(false)),
+        "{r}"
+    );
+    let out = lab.swanctl(&["--rekey", "--ike", "home"]);
+    assert!(out.contains("rekey completed successfully"), "{out}");
+    let r = p.wait_event("rekeyed");
+    assert_eq!(
+        (r["what"].as_str(), r["initiator"].as_bool()),
+        (Some("ike"), Some(false)),
+        "{r}"
+    );
+    let new_r = r["new_spis"]["r"].as_str().unwrap().to_string();
+    lab.wait_sas("the rekeyed IKE SA", |s| {
+        s.contains(&new_r) && s.contains("INSTALLED")
+    });
     p.send("down");
     p.wait_event("ike_down");
     lab.wait_log("received DELETE for IKE_SA");

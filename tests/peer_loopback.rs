@@ -195,10 +195,19 @@ remote_ts = ["198.18.1.0/24"]
         .unwrap()
         .contains("#99"));
     init.send("rekey child");
-    assert!(init.json("error")["reason"]
-        .as_str()
-        .unwrap()
-        .contains("not implemented"));
+    let r = init.json("rekeyed");
+    assert_eq!(r["what"], "child");
+    assert_eq!(r["old_spis"]["in"], child["spis"]["in"]);
+    resp.wait("text rekeyed child", |l| {
+        l.contains(" rekeyed ") && l.contains("what=child")
+    });
+    init.send("rekey ike");
+    let r = init.json("rekeyed");
+    assert_eq!(r["what"], "ike");
+    assert_eq!(r["old_spis"]["i"], up["spi_i"]);
+    resp.wait("text rekeyed ike", |l| {
+        l.contains(" rekeyed ") && l.contains("what=ike")
+    });
     init.send("status");
     assert_eq!(init.json("status")["sas"][0]["state"], "Established");
     resp.send("status");
@@ -216,10 +225,10 @@ remote_ts = ["198.18.1.0/24"]
     resp.wait("responder saw the delete", |l| l.contains(" ike_down "));
     assert_eq!(resp.exit_status(), 0); // EOF on stdin = quit
 
-    // the key log decrypts the initiator's own capture (two IKE SAs)
+    // the key log decrypts the initiator's own capture (three IKE SAs: one rekeyed)
     let keys = std::fs::read_to_string(dir.path().join("keys.log")).unwrap();
     assert!(keys.starts_with("# mobikectl-keylog v1"));
-    assert_eq!(keys.lines().filter(|l| !l.starts_with('#')).count(), 2);
+    assert_eq!(keys.lines().filter(|l| !l.starts_with('#')).count(), 3);
     let mode = std::os::unix::fs::PermissionsExt::mode(
         &std::fs::metadata(dir.path().join("keys.log"))
             .unwrap()

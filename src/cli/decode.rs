@@ -1,4 +1,5 @@
 //! `mobikectl decode`: capture events in, one rendering per IKE message out.
+use std::fmt;
 use std::io::{self, Write};
 use std::net::IpAddr;
 
@@ -7,13 +8,13 @@ use serde_json::{Map, Value};
 use super::args::{DecodeArgs, Format};
 use super::filter::MessageFilter;
 use super::table::Summary;
-use super::text;
+use super::text::{self, TextTree};
 use crate::analysis::{AnalysisEvent, Analyzer, ObservedMessage};
 use crate::capture::{CaptureEvent, CaptureOptions, CaptureReader, IkePacket, Severity, Transport};
 use crate::child_sa::{inner_ip_summary, parse_child_keys, ChildSaTracker, EspError};
 use crate::crypto::Integrity;
 use crate::decrypt::{Decryptor, FragmentLimits, IntegrityStatus, Opened};
-use crate::dissect::{self, DecryptionView};
+use crate::dissect::{self, DecryptionView, FieldSink, JsonWriter, ValueSink};
 use crate::keys::{KeyFileFormat, KeyStore};
 use crate::wire::payload_type::SK as PAYLOAD_SK;
 use crate::wire::{parse_payload_chain, Header, Message, Payload, HEADER_LEN};
@@ -64,6 +65,9 @@ pub fn run(
         analyzer: Analyzer::new(),
         children,
         esp_buffer: Vec::new(),
+        json: JsonWriter::new(),
+        tree: TextTree::default(),
+        text: Vec::new(),
         multiple_files: args.files.len() > 1,
         summary: Summary::default(),
         outcome: Outcome::default(),
@@ -120,6 +124,10 @@ struct DecodeRun<'a> {
     // CHILD_SAs learnt from the decrypted IKE traffic, for `--esp`.
     children: ChildSaTracker,
     esp_buffer: Vec<u8>,
+    // Reused from message to message: the JSON record, the text record and its lines.
+    json: JsonWriter,
+    tree: TextTree,
+    text: Vec<u8>,
     multiple_files: bool,
     summary: Summary,
     outcome: Outcome,
@@ -309,11 +317,36 @@ impl DecodeRun<'_> {
             self.summary.message(pkt, &msg.header);
             return Ok(());
         }
-        let mut record = message_record(pkt, &msg);
-        if let (Some(o), Some(i)) = (&opened, &inner) {
-            attach_decryption(&mut record, o, i);
-        }
-        let malformed = count_malformed(&record);
+        let view = opened.as_ref().zip(inner.as_ref()).map(|(o, i)| {
+            (
+                o.payload_index,
+                DecryptionView {
+                    integrity: o.integrity.as_str(),
+                    error: i.error.as_deref(),
+                    payloads: i.payloads.as_deref(),
+                    fragments: o.reassembled.as_ref().map(|r| r.frames.as_slice()),
+                },
+            )
+        });
+        let decryption = view.as_ref().map(|(at, v)| (*at, v));
+        // The record is rendered into a buffer first: the count of malformed notify data is
+        // reported before the record is written, as with the JSON value before.
+        let malformed = if self.args.format == Format::Json {
+            self.json.clear();
+            let mut sink = CountMalformed::new(&mut self.json);
+            visit_record(pkt, &msg, decryption, &mut sink);
+            let n = sink.count;
+            self.json.push_raw(b"\n");
+            n
+        } else {
+            self.tree.clear();
+            let mut sink = CountMalformed::new(&mut self.tree);
+            visit_record(pkt, &msg, decryption, &mut sink);
+            let n = sink.count;
+            self.text.clear();
+            text::render_message(&self.tree, &msg, data, self.args.hex, &mut self.text)?;
+            n
+        };
         if malformed > 0 {
             self.outcome.malformed += malformed;
             writeln!(
@@ -323,11 +356,8 @@ impl DecodeRun<'_> {
             )?;
         }
         match self.args.format {
-            Format::Json => {
-                serde_json::to_writer(&mut *out, &record)?;
-                out.write_all(b"\n")
-            }
-            _ => text::render_message(&record, &msg, data, self.args.hex, out),
+            Format::Json => out.write_all(self.json.as_bytes()),
+            _ => out.write_all(&self.text),
         }
     }
 
@@ -431,12 +461,82 @@ impl DecodeRun<'_> {
 
 /// The JSON Lines object of one IKE message (schema in README).
 pub fn message_record(pkt: &IkePacket, msg: &Message) -> Value {
-    let mut record = packet_fields(pkt);
-    if let Value::Object(header) = dissect::header_json(&msg.header) {
-        record.extend(header);
+    ValueSink::value(|s| visit_record(pkt, msg, None, s))
+}
+
+/// Describes the record of one IKE message (the object [`message_record`] builds) to a sink:
+/// packet fields, header fields, payloads, and the decryption result added to the SK/SKF
+/// payload at the given index.
+pub fn visit_record<S: FieldSink + ?Sized>(
+    pkt: &IkePacket,
+    msg: &Message,
+    decryption: Option<(usize, &DecryptionView<'_, '_>)>,
+    s: &mut S,
+) {
+    s.begin_object("");
+    visit_packet_fields(pkt, s);
+    dissect::visit_header(&msg.header, s);
+    dissect::visit_payloads("payloads", &msg.payloads, decryption, s);
+    s.end_object();
+}
+
+/// Passes fields on to a sink, counting the `malformed` keys (malformed notify data) at any
+/// depth.
+struct CountMalformed<'s, S: FieldSink + ?Sized> {
+    inner: &'s mut S,
+    count: u64,
+}
+
+impl<'s, S: FieldSink + ?Sized> CountMalformed<'s, S> {
+    fn new(inner: &'s mut S) -> Self {
+        CountMalformed { inner, count: 0 }
     }
-    record.insert("payloads".into(), dissect::payloads_json(msg));
-    Value::Object(record)
+
+    #[inline]
+    fn see(&mut self, key: &str) {
+        self.count += u64::from(key == "malformed");
+    }
+}
+
+impl<S: FieldSink + ?Sized> FieldSink for CountMalformed<'_, S> {
+    fn null(&mut self, key: &str) {
+        self.see(key);
+        self.inner.null(key);
+    }
+    fn bool(&mut self, key: &str, v: bool) {
+        self.see(key);
+        self.inner.bool(key, v);
+    }
+    fn u64(&mut self, key: &str, v: u64) {
+        self.see(key);
+        self.inner.u64(key, v);
+    }
+    fn str(&mut self, key: &str, v: &str) {
+        self.see(key);
+        self.inner.str(key, v);
+    }
+    fn hex(&mut self, key: &str, v: &[u8]) {
+        self.see(key);
+        self.inner.hex(key, v);
+    }
+    fn display(&mut self, key: &str, v: &dyn fmt::Display) {
+        self.see(key);
+        self.inner.display(key, v);
+    }
+    fn begin_object(&mut self, key: &str) {
+        self.see(key);
+        self.inner.begin_object(key);
+    }
+    fn end_object(&mut self) {
+        self.inner.end_object();
+    }
+    fn begin_list(&mut self, key: &str) {
+        self.see(key);
+        self.inner.begin_list(key);
+    }
+    fn end_list(&mut self) {
+        self.inner.end_list();
+    }
 }
 
 /// The inner payloads of an opened SK/SKF payload, parsed once for both the output and the
@@ -525,18 +625,21 @@ fn write_event(
 }
 
 fn packet_fields(pkt: &IkePacket) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("frame".into(), Value::from(pkt.frame));
-    m.insert("time".into(), Value::from(rfc3339_micros(pkt.time_us)));
-    m.insert("src".into(), Value::from(pkt.src.to_string()));
-    m.insert("sport".into(), Value::from(pkt.sport));
-    m.insert("dst".into(), Value::from(pkt.dst.to_string()));
-    m.insert("dport".into(), Value::from(pkt.dport));
-    m.insert(
-        "transport".into(),
-        Value::from(transport_name(pkt.transport)),
-    );
-    m
+    match ValueSink::object(|s| visit_packet_fields(pkt, s)) {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// The record's packet fields: `frame`, `time`, `src`, `sport`, `dst`, `dport`, `transport`.
+fn visit_packet_fields<S: FieldSink + ?Sized>(pkt: &IkePacket, s: &mut S) {
+    s.u64("frame", pkt.frame);
+    s.display("time", &Rfc3339Micros(pkt.time_us));
+    s.display("src", &dissect::Addr(pkt.src));
+    s.u64("sport", pkt.sport.into());
+    s.display("dst", &dissect::Addr(pkt.dst));
+    s.u64("dport", pkt.dport.into());
+    s.str("transport", transport_name(pkt.transport));
 }
 
 /// The `transport` value: how the IKE message travelled.
@@ -548,8 +651,9 @@ pub fn transport_name(t: Transport) -> &'static str {
     }
 }
 
-/// Malformed notify data is reported by the dissector with a `malformed` key.
-fn count_malformed(value: &Value) -> u64 {
+/// Malformed notify data is reported by the dissector with a `malformed` key: how many a
+/// record (e.g. from [`message_record`]) holds.
+pub fn count_malformed(value: &Value) -> u64 {
     match value {
         Value::Object(m) => {
             u64::from(m.contains_key("malformed")) + m.values().map(count_malformed).sum::<u64>()
@@ -561,17 +665,46 @@ fn count_malformed(value: &Value) -> u64 {
 
 /// `2026-11-23T10:11:28.123456Z` from microseconds since the Unix epoch.
 pub fn rfc3339_micros(time_us: i64) -> String {
-    let secs = time_us.div_euclid(1_000_000);
-    let micros = time_us.rem_euclid(1_000_000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    )
+    Rfc3339Micros(time_us).to_string()
+}
+
+/// Displays as [`rfc3339_micros`] (without building a `String`).
+struct Rfc3339Micros(i64);
+
+impl fmt::Display for Rfc3339Micros {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let time_us = self.0;
+        let secs = time_us.div_euclid(1_000_000);
+        let micros = time_us.rem_euclid(1_000_000);
+        let days = secs.div_euclid(86_400);
+        let sod = secs.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        if !(0..=9999).contains(&y) {
+            return write!(
+                f,
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+                sod / 3600,
+                sod % 3600 / 60,
+                sod % 60
+            );
+        }
+        // The usual case without the formatting machinery: fixed-width digits.
+        let mut buf = *b"0000-00-00T00:00:00.000000Z";
+        let mut put = |at: usize, width: usize, mut v: u64| {
+            for i in (at..at + width).rev() {
+                buf[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, y as u64);
+        put(5, 2, m.into());
+        put(8, 2, d.into());
+        put(11, 2, (sod / 3600) as u64);
+        put(14, 2, (sod % 3600 / 60) as u64);
+        put(17, 2, (sod % 60) as u64);
+        put(20, 6, micros as u64);
+        f.write_str(std::str::from_utf8(&buf).unwrap_or_default())
+    }
 }
 
 /// Proleptic Gregorian date from days since 1970-01-01 (H. Hinnant's civil_from_days).

@@ -27,7 +27,7 @@ use super::args::{EventFormat, PeerArgs};
 use super::command::{parse_command, PeerCommand, RekeyTarget};
 use crate::engine::{
     Command, Config, ConnConfig, Engine, EngineEvent, Identity, IkeState, OsRandom, Proposal,
-    Protocol, Psk, SaId, Timestamp, TsRange,
+    Protocol, Psk, Rekey, SaId, Timestamp, TsRange,
 };
 use crate::io::clock::Clock;
 use crate::io::event_loop::{self, Direction, Handler};
@@ -503,7 +503,29 @@ pub fn event_json(ev: &EngineEvent) -> (&'static str, Map<String, Value>) {
             json!({"sa": sa(id), "spis": {"in": spi32(spis.0), "out": spi32(spis.1)},
                 "reason": reason}),
         ),
-        EngineEvent::Rekeyed { sa: id } => ("rekeyed", json!({"sa": sa(id)})),
+        EngineEvent::Rekeyed {
+            sa: id,
+            rekey,
+            initiator,
+        } => {
+            let mut v = json!({"sa": sa(id), "what": rekey.kind(), "initiator": initiator});
+            match rekey {
+                Rekey::Ike {
+                    old_sa,
+                    old_spis,
+                    new_spis,
+                } => {
+                    v["old_sa"] = sa(old_sa);
+                    v["old_spis"] = json!({"i": spi64(old_spis.0), "r": spi64(old_spis.1)});
+                    v["new_spis"] = json!({"i": spi64(new_spis.0), "r": spi64(new_spis.1)});
+                }
+                Rekey::Child { old_spis, new_spis } => {
+                    v["old_spis"] = json!({"in": spi32(old_spis.0), "out": spi32(old_spis.1)});
+                    v["new_spis"] = json!({"in": spi32(new_spis.0), "out": spi32(new_spis.1)});
+                }
+            }
+            ("rekeyed", v)
+        }
         EngineEvent::Sent { sa: id, info } | EngineEvent::Received { sa: id, info } => (
             if matches!(ev, EngineEvent::Sent { .. }) {
                 "sent"

@@ -136,6 +136,62 @@ pub(crate) fn plain_cipher(
     }
 }
 
+/// AES-CBC decryption with the key schedule expanded once, for decrypting many payloads
+/// under one key (the AES types zeroize their round keys on drop).
+pub(crate) enum CbcDecryptKey {
+    Aes128(Box<aes::Aes128Dec>),
+    Aes192(Box<aes::Aes192Dec>),
+    Aes256(Box<aes::Aes256Dec>),
+}
+
+impl CbcDecryptKey {
+    /// The expanded key for an AES-CBC transform; `None` for every other transform.
+    pub(crate) fn new(alg: EncrAlgorithm, key: &[u8]) -> Option<Self> {
+        let EncrAlgorithm::AesCbc(k) = alg else {
+            return None;
+        };
+        let key = key.get(..k.bytes())?;
+        Some(match k {
+            AesKeySize::Aes128 => {
+                CbcDecryptKey::Aes128(Box::new(aes::Aes128Dec::new_from_slice(key).ok()?))
+            }
+            AesKeySize::Aes192 => {
+                CbcDecryptKey::Aes192(Box::new(aes::Aes192Dec::new_from_slice(key).ok()?))
+            }
+            AesKeySize::Aes256 => {
+                CbcDecryptKey::Aes256(Box::new(aes::Aes256Dec::new_from_slice(key).ok()?))
+            }
+        })
+    }
+
+    /// CBC-decrypts `ciphertext` (a whole number of 16-byte blocks) into `out` (same
+    /// length), all blocks at once so AES-NI can pipeline them.
+    pub(crate) fn decrypt(
+        &self,
+        iv: &[u8],
+        ciphertext: &[u8],
+        out: &mut [u8],
+    ) -> Result<(), CryptoError> {
+        use aes::cipher::{inout::InOutBuf, BlockDecrypt};
+        if iv.len() != 16 || ciphertext.len() % 16 != 0 || out.len() != ciphertext.len() {
+            return Err(CryptoError::Internal("CBC IV or data length"));
+        }
+        let buf =
+            InOutBuf::new(ciphertext, out).map_err(|_| CryptoError::Internal("CBC buffers"))?;
+        let (blocks, _) = buf.into_chunks();
+        match self {
+            CbcDecryptKey::Aes128(c) => c.decrypt_blocks_inout(blocks),
+            CbcDecryptKey::Aes192(c) => c.decrypt_blocks_inout(blocks),
+            CbcDecryptKey::Aes256(c) => c.decrypt_blocks_inout(blocks),
+        }
+        let prev = iv.iter().chain(ciphertext.iter());
+        for (o, p) in out.iter_mut().zip(prev) {
+            *o ^= *p;
+        }
+        Ok(())
+    }
+}
+
 /// AES in CTR mode with a 32-bit big-endian counter in the last 4 bytes of
 /// `counter_block`.
 fn aes_ctr32(

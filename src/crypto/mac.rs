@@ -45,6 +45,64 @@ pub(crate) fn hmac_parts(hash: HashKind, key: &[u8], parts: &[&[u8]]) -> Vec<u8>
     }
 }
 
+/// An integrity transform with the key-dependent work done once: for HMAC the hashed inner
+/// and outer pads, so each ICV costs only the hash of the message.
+#[derive(Clone)]
+pub(crate) enum PreparedMac {
+    Md5(Box<Hmac<md5::Md5>>),
+    Sha1(Box<Hmac<sha1::Sha1>>),
+    Sha256(Box<Hmac<sha2::Sha256>>),
+    Sha384(Box<Hmac<sha2::Sha384>>),
+    Sha512(Box<Hmac<sha2::Sha512>>),
+}
+
+impl PreparedMac {
+    /// The prepared HMAC of an HMAC-based transform; `None` for every other transform
+    /// (including a key of the wrong length).
+    pub(crate) fn new(alg: IntegAlgorithm, key: &[u8]) -> Option<Self> {
+        if key.len() != alg.key_len() {
+            return None;
+        }
+        macro_rules! mk {
+            ($v:ident, $t:ty) => {
+                PreparedMac::$v(Box::new(<Hmac<$t> as Mac>::new_from_slice(key).ok()?))
+            };
+        }
+        Some(match alg {
+            IntegAlgorithm::HmacMd5_96 | IntegAlgorithm::HmacMd5_128 => mk!(Md5, md5::Md5),
+            IntegAlgorithm::HmacSha1_96 | IntegAlgorithm::HmacSha1_160 => mk!(Sha1, sha1::Sha1),
+            IntegAlgorithm::HmacSha2_256_128 | IntegAlgorithm::HmacSha2_256_96 => {
+                mk!(Sha256, sha2::Sha256)
+            }
+            IntegAlgorithm::HmacSha2_384_192 => mk!(Sha384, sha2::Sha384),
+            IntegAlgorithm::HmacSha2_512_256 => mk!(Sha512, sha2::Sha512),
+            IntegAlgorithm::None | IntegAlgorithm::AesXcbc96 | IntegAlgorithm::AesCmac96 => {
+                return None
+            }
+        })
+    }
+
+    /// Writes the full HMAC of `data` to the start of `out` and returns its length.
+    pub(crate) fn compute(&self, data: &[u8], out: &mut [u8; 64]) -> usize {
+        macro_rules! run {
+            ($m:expr) => {{
+                let mut m = (**$m).clone();
+                m.update(data);
+                let d = m.finalize().into_bytes();
+                out[..d.len()].copy_from_slice(&d);
+                d.len()
+            }};
+        }
+        match self {
+            PreparedMac::Md5(m) => run!(m),
+            PreparedMac::Sha1(m) => run!(m),
+            PreparedMac::Sha256(m) => run!(m),
+            PreparedMac::Sha384(m) => run!(m),
+            PreparedMac::Sha512(m) => run!(m),
+        }
+    }
+}
+
 fn aes128_encrypt_block(cipher: &Aes128, block: &mut [u8; 16]) {
     let b = GenericArray::from_mut_slice(block);
     cipher.encrypt_block(b);

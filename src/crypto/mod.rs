@@ -29,8 +29,8 @@ pub use prf::{
     ChildSaKeys, IkeSaKeys, IkeTransforms,
 };
 pub use sk::{
-    decrypt_sk, decrypt_sk_as, encrypt_sk, Decrypted, Integrity, SkContent, SkKeys, IKE_HEADER_LEN,
-    PAYLOAD_SK, PAYLOAD_SKF,
+    decrypt_sk, decrypt_sk_as, encrypt_sk, Decrypted, Integrity, SkContent, SkKeys, SkOpener,
+    IKE_HEADER_LEN, PAYLOAD_SK, PAYLOAD_SKF,
 };
 
 /// Errors of the crypto layer. A failed integrity check is not an error (see

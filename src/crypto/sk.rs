@@ -18,11 +18,11 @@
 use std::fmt;
 
 use subtle::ConstantTimeEq;
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::alg::{EncrAlgorithm, IntegAlgorithm};
-use super::cipher::{aead_open, aead_seal, plain_cipher};
-use super::mac::integ_icv;
+use super::cipher::{aead_open, aead_seal, plain_cipher, CbcDecryptKey};
+use super::mac::{integ_icv, PreparedMac};
 use super::CryptoError;
 
 /// Payload type of the Encrypted and Authenticated payload.
@@ -103,37 +103,22 @@ impl SkKeys {
                 integ: self.integ.to_string(),
             });
         }
-        let checks: [(&'static str, &[u8], usize, String); 4] = [
-            (
-                "SK_ei",
-                &self.sk_ei,
-                self.encr.key_len(),
-                self.encr.to_string(),
-            ),
-            (
-                "SK_er",
-                &self.sk_er,
-                self.encr.key_len(),
-                self.encr.to_string(),
-            ),
-            (
-                "SK_ai",
-                &self.sk_ai,
-                self.integ.key_len(),
-                self.integ.to_string(),
-            ),
-            (
-                "SK_ar",
-                &self.sk_ar,
-                self.integ.key_len(),
-                self.integ.to_string(),
-            ),
+        // Algorithm names are only formatted for the error: this runs for every message.
+        let checks: [(&'static str, &[u8], usize, bool); 4] = [
+            ("SK_ei", &self.sk_ei, self.encr.key_len(), true),
+            ("SK_er", &self.sk_er, self.encr.key_len(), true),
+            ("SK_ai", &self.sk_ai, self.integ.key_len(), false),
+            ("SK_ar", &self.sk_ar, self.integ.key_len(), false),
         ];
-        for (what, key, expected, algorithm) in checks {
+        for (what, key, expected, encr) in checks {
             if key.len() != expected {
                 return Err(CryptoError::KeyLength {
                     what,
-                    algorithm,
+                    algorithm: if encr {
+                        self.encr.to_string()
+                    } else {
+                        self.integ.to_string()
+                    },
                     expected,
                     actual: key.len(),
                 });
@@ -268,113 +253,201 @@ pub fn decrypt_sk_as(
     sk_payload_offset: usize,
     fragment: bool,
 ) -> Result<Decrypted, CryptoError> {
-    keys.validate()?;
-    let off = sk_payload_offset;
-    if message.len() < IKE_HEADER_LEN
-        || off < IKE_HEADER_LEN
-        || off > message.len()
-        || message.len() - off < 4
-    {
-        return Err(CryptoError::Truncated {
-            what: "SK payload header",
-            need: off.max(IKE_HEADER_LEN).saturating_add(4),
-            have: message.len(),
-        });
+    SkOpener::new(keys, from_initiator)?.open(message, sk_payload_offset, fragment)
+}
+
+/// One direction of an SK key set (SK_ei/SK_ai or SK_er/SK_ar), ready to open many
+/// payloads: the key-dependent work (AES key schedule, HMAC pads) is done once in
+/// [`SkOpener::new`] instead of for every message. [`SkOpener::open`] gives exactly what
+/// [`decrypt_sk_as`] gives for the same key set and direction.
+pub struct SkOpener {
+    encr: EncrAlgorithm,
+    integ: IntegAlgorithm,
+    /// SK_e and SK_a of this direction, for the transforms without a prepared form.
+    ke: Zeroizing<Vec<u8>>,
+    ka: Zeroizing<Vec<u8>>,
+    cbc: Option<CbcDecryptKey>,
+    mac: Option<PreparedMac>,
+}
+
+impl fmt::Debug for SkOpener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SkOpener")
+            .field("encr", &self.encr)
+            .field("integ", &self.integ)
+            .finish_non_exhaustive()
     }
-    let plen = u16::from_be_bytes([message[off + 2], message[off + 3]]) as usize;
-    let end = off + plen;
-    if end > message.len() {
-        return Err(CryptoError::Truncated {
-            what: "SK payload",
-            need: end,
-            have: message.len(),
-        });
+}
+
+impl SkOpener {
+    /// Validates `keys` (see [`SkKeys::validate`]) and prepares the direction
+    /// `from_initiator` selects.
+    pub fn new(keys: &SkKeys, from_initiator: bool) -> Result<Self, CryptoError> {
+        keys.validate()?;
+        let (ke, ka) = keys.directional(from_initiator);
+        Ok(SkOpener {
+            encr: keys.encr,
+            integ: keys.integ,
+            ke: Zeroizing::new(ke.to_vec()),
+            ka: Zeroizing::new(ka.to_vec()),
+            cbc: CbcDecryptKey::new(keys.encr, ke),
+            mac: PreparedMac::new(keys.integ, ka),
+        })
     }
-    let next_payload = message[off];
-    let mut body = off + 4;
-    let frag = if fragment {
-        if body + 4 > end {
+
+    fn icv_len(&self) -> usize {
+        if self.encr.is_aead() {
+            self.encr.icv_len()
+        } else {
+            self.integ.icv_len()
+        }
+    }
+
+    /// Decrypts the SK (`fragment == false`) or SKF payload whose generic header starts at
+    /// `sk_payload_offset` in `message` (see [`decrypt_sk`]).
+    pub fn open(
+        &self,
+        message: &[u8],
+        sk_payload_offset: usize,
+        fragment: bool,
+    ) -> Result<Decrypted, CryptoError> {
+        let off = sk_payload_offset;
+        if message.len() < IKE_HEADER_LEN
+            || off < IKE_HEADER_LEN
+            || off > message.len()
+            || message.len() - off < 4
+        {
             return Err(CryptoError::Truncated {
-                what: "SKF fragment fields",
-                need: body + 4,
+                what: "SK payload header",
+                need: off.max(IKE_HEADER_LEN).saturating_add(4),
+                have: message.len(),
+            });
+        }
+        let plen = u16::from_be_bytes([message[off + 2], message[off + 3]]) as usize;
+        let end = off + plen;
+        if end > message.len() {
+            return Err(CryptoError::Truncated {
+                what: "SK payload",
+                need: end,
+                have: message.len(),
+            });
+        }
+        let next_payload = message[off];
+        let mut body = off + 4;
+        let frag = if fragment {
+            if body + 4 > end {
+                return Err(CryptoError::Truncated {
+                    what: "SKF fragment fields",
+                    need: body + 4,
+                    have: end,
+                });
+            }
+            let n = u16::from_be_bytes([message[body], message[body + 1]]);
+            let t = u16::from_be_bytes([message[body + 2], message[body + 3]]);
+            body += 4;
+            Some((n, t))
+        } else {
+            None
+        };
+        let iv_len = self.encr.iv_len();
+        let icv_len = self.icv_len();
+        if body + iv_len + icv_len + 1 > end {
+            return Err(CryptoError::Truncated {
+                what: "SK payload body (IV, at least the pad length byte, ICV)",
+                need: body + iv_len + icv_len + 1,
                 have: end,
             });
         }
-        let n = u16::from_be_bytes([message[body], message[body + 1]]);
-        let t = u16::from_be_bytes([message[body + 2], message[body + 3]]);
-        body += 4;
-        Some((n, t))
-    } else {
-        None
-    };
-    let iv_len = keys.encr.iv_len();
-    let icv_len = keys.icv_len();
-    if body + iv_len + icv_len + 1 > end {
-        return Err(CryptoError::Truncated {
-            what: "SK payload body (IV, at least the pad length byte, ICV)",
-            need: body + iv_len + icv_len + 1,
-            have: end,
-        });
-    }
-    let iv = &message[body..body + iv_len];
-    let ct_start = body + iv_len;
-    let ct_end = end - icv_len;
-    let icv = &message[ct_end..end];
-    let (ke, ka) = keys.directional(from_initiator);
-    let mut data = message[ct_start..ct_end].to_vec();
+        let iv = &message[body..body + iv_len];
+        let ct_start = body + iv_len;
+        let ct_end = end - icv_len;
+        let icv = &message[ct_end..end];
+        let (ke, ka) = (self.ke.as_slice(), self.ka.as_slice());
+        let ciphertext = &message[ct_start..ct_end];
 
-    let integrity = if keys.encr.is_aead() {
-        let aad = &message[..body];
-        if !aead_open(keys.encr, ke, iv, aad, &mut data, icv)? {
+        let (integrity, mut data) = if self.encr.is_aead() {
+            let mut data = ciphertext.to_vec();
+            let aad = &message[..body];
+            if !aead_open(self.encr, ke, iv, aad, &mut data, icv)? {
+                return Ok(Decrypted {
+                    integrity: Integrity::Bad,
+                    plaintext: Vec::new(),
+                    pad_length: 0,
+                    next_payload,
+                    fragment: frag,
+                });
+            }
+            (Integrity::Ok, data)
+        } else {
+            let ok = match &self.mac {
+                Some(mac) => {
+                    let mut full = [0u8; 64];
+                    let n = mac.compute(&message[..ct_end], &mut full);
+                    let n = n.min(self.integ.icv_len());
+                    let ok = bool::from(full[..n].ct_eq(icv));
+                    full.zeroize();
+                    ok
+                }
+                None => {
+                    let mut computed = integ_icv(self.integ, ka, &[&message[..ct_end]])?;
+                    let ok = bool::from(computed.as_slice().ct_eq(icv));
+                    computed.zeroize();
+                    ok
+                }
+            };
+            let data = match &self.cbc {
+                Some(cbc) => {
+                    let bs = self.encr.block_size();
+                    if ciphertext.len() % bs != 0 {
+                        return Err(CryptoError::CiphertextLength {
+                            algorithm: self.encr.to_string(),
+                            len: ciphertext.len(),
+                            block_size: bs,
+                        });
+                    }
+                    let mut data = vec![0u8; ciphertext.len()];
+                    cbc.decrypt(iv, ciphertext, &mut data)?;
+                    data
+                }
+                None => {
+                    let mut data = ciphertext.to_vec();
+                    plain_cipher(self.encr, ke, iv, &mut data, false)?;
+                    data
+                }
+            };
+            let integrity = if ok { Integrity::Ok } else { Integrity::Bad };
+            (integrity, data)
+        };
+
+        // data is non-empty: the length check above reserved one byte.
+        let pad_length = data[data.len() - 1];
+        let strip = pad_length as usize + 1;
+        if strip > data.len() {
+            if integrity == Integrity::Ok {
+                return Err(CryptoError::BadPadding {
+                    pad_length,
+                    available: data.len() - 1,
+                });
+            }
             return Ok(Decrypted {
-                integrity: Integrity::Bad,
-                plaintext: Vec::new(),
+                integrity,
+                plaintext: data,
                 pad_length: 0,
                 next_payload,
                 fragment: frag,
             });
         }
-        Integrity::Ok
-    } else {
-        let mut computed = integ_icv(keys.integ, ka, &[&message[..ct_end]])?;
-        let ok = bool::from(computed.as_slice().ct_eq(icv));
-        computed.zeroize();
-        plain_cipher(keys.encr, ke, iv, &mut data, false)?;
-        if ok {
-            Integrity::Ok
-        } else {
-            Integrity::Bad
-        }
-    };
-
-    // data is non-empty: the length check above reserved one byte.
-    let pad_length = data[data.len() - 1];
-    let strip = pad_length as usize + 1;
-    if strip > data.len() {
-        if integrity == Integrity::Ok {
-            return Err(CryptoError::BadPadding {
-                pad_length,
-                available: data.len() - 1,
-            });
-        }
-        return Ok(Decrypted {
+        let keep = data.len() - strip;
+        data[keep..].zeroize();
+        data.truncate(keep);
+        Ok(Decrypted {
             integrity,
             plaintext: data,
-            pad_length: 0,
+            pad_length,
             next_payload,
             fragment: frag,
-        });
+        })
     }
-    let keep = data.len() - strip;
-    data[keep..].zeroize();
-    data.truncate(keep);
-    Ok(Decrypted {
-        integrity,
-        plaintext: data,
-        pad_length,
-        next_payload,
-        fragment: frag,
-    })
 }
 
 /// What to put inside an SK/SKF payload being built.

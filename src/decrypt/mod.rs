@@ -15,10 +15,10 @@
 //! §2.6.1: each fragment is verified on its own).
 pub mod fragments;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::capture::Severity;
-use crate::crypto::{decrypt_sk_as, Integrity, SkKeys};
+use crate::crypto::{decrypt_sk_as, CryptoError, Integrity, SkKeys, SkOpener};
 use crate::keys::KeyStore;
 use crate::wire::{Message, PayloadBody};
 
@@ -89,6 +89,21 @@ pub struct Decryptor {
     fragments: FragmentReassembly,
     diagnostics: Vec<Diagnostic>,
     trial_bindings: u64,
+    /// Prepared keys per SPI pair, parallel to `keys.find_all(pair)`: the expanded cipher
+    /// and MAC keys of each set, built on first use (see [`OPENER_CACHE_PAIRS`]).
+    openers: HashMap<(u64, u64), Vec<OpenerPair>>,
+}
+
+/// Both directions of one key set, prepared: `[from initiator, from responder]`. A set whose
+/// keys do not fit its algorithms keeps the error, which every payload then reports.
+type OpenerPair = [Result<SkOpener, CryptoError>; 2];
+
+/// Upper bound of the prepared-key cache, in SPI pairs (about 2 KB each); when full it is
+/// emptied and refilled on demand, so memory stays bounded on captures of any size.
+const OPENER_CACHE_PAIRS: usize = 4096;
+
+fn prepare(keys: &SkKeys) -> OpenerPair {
+    [SkOpener::new(keys, true), SkOpener::new(keys, false)]
 }
 
 impl Decryptor {
@@ -99,6 +114,7 @@ impl Decryptor {
             fragments: FragmentReassembly::new(limits),
             diagnostics: Vec::new(),
             trial_bindings: 0,
+            openers: HashMap::new(),
         }
     }
 
@@ -139,7 +155,7 @@ impl Decryptor {
             fragment: fragment.is_some(),
             from_initiator,
         };
-        let keys = self.keys_for(h.spi_i, h.spi_r, &target, frame);
+        let chosen = self.keys_for(h.spi_i, h.spi_r, &target, frame);
         let mut opened = Opened {
             payload_index: index,
             integrity: IntegrityStatus::NoKeys,
@@ -148,14 +164,13 @@ impl Decryptor {
             first_payload: 0,
             reassembled: None,
         };
-        if let Some(keys) = keys {
-            match decrypt_sk_as(
-                keys,
-                from_initiator,
-                data,
-                payload.offset,
-                fragment.is_some(),
-            ) {
+        if let Some(chosen) = chosen {
+            let opener = &self.openers(h.spi_i, h.spi_r)[chosen][usize::from(!from_initiator)];
+            match opener
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|o| o.open(data, payload.offset, fragment.is_some()))
+            {
                 Ok(d) => {
                     opened.first_payload = d.next_payload;
                     if d.integrity == Integrity::Ok {
@@ -206,41 +221,62 @@ impl Decryptor {
         Some(opened)
     }
 
-    /// The keys for an SA: the bound set (trying every set offered for the pair if there are
-    /// several), else an unbound candidate that verifies this payload, else `None`.
+    /// The prepared keys of every set bound to an SPI pair, in `find_all` order.
+    fn openers(&mut self, spi_i: u64, spi_r: u64) -> &[OpenerPair] {
+        let sets = self.keys.find_all(spi_i, spi_r);
+        let fresh = self
+            .openers
+            .get(&(spi_i, spi_r))
+            .is_some_and(|v| v.len() == sets.len());
+        if !fresh {
+            if self.openers.len() >= OPENER_CACHE_PAIRS {
+                self.openers.clear();
+            }
+            let prepared = sets.iter().map(|s| prepare(&s.keys)).collect();
+            self.openers.insert((spi_i, spi_r), prepared);
+        }
+        self.openers.get(&(spi_i, spi_r)).map_or(&[], Vec::as_slice)
+    }
+
+    /// The keys for an SA, as an index into `find_all`: the bound set (trying every set
+    /// offered for the pair if there are several), else an unbound candidate that verifies
+    /// this payload (then bound), else `None`.
     fn keys_for(
         &mut self,
         spi_i: u64,
         spi_r: u64,
         target: &Target<'_>,
         frame: u64,
-    ) -> Option<&SkKeys> {
+    ) -> Option<usize> {
+        let offered = self.keys.find_all(spi_i, spi_r).len();
+        if offered > 0 {
+            if offered == 1 {
+                return Some(0);
+            }
+            let direction = usize::from(!target.from_initiator);
+            let chosen = self
+                .openers(spi_i, spi_r)
+                .iter()
+                .position(|pair| {
+                    matches!(
+                        pair[direction]
+                            .as_ref()
+                            .map(|o| o.open(target.data, target.offset, target.fragment)),
+                        Ok(Ok(d)) if d.integrity == Integrity::Ok
+                    )
+                })
+                .unwrap_or(0);
+            return Some(chosen);
+        }
+        if self.keys.unbound().is_empty() || self.tried.contains(&(spi_i, spi_r)) {
+            return None;
+        }
         let verifies = |k: &SkKeys| {
             matches!(
                 decrypt_sk_as(k, target.from_initiator, target.data, target.offset, target.fragment),
                 Ok(d) if d.integrity == Integrity::Ok
             )
         };
-        let offered = self.keys.find_all(spi_i, spi_r).len();
-        if offered > 0 {
-            let chosen = if offered > 1 {
-                self.keys
-                    .find_all(spi_i, spi_r)
-                    .iter()
-                    .position(|s| verifies(&s.keys))
-                    .unwrap_or(0)
-            } else {
-                0
-            };
-            return self
-                .keys
-                .find_all(spi_i, spi_r)
-                .get(chosen)
-                .map(|s| &s.keys);
-        }
-        if self.keys.unbound().is_empty() || self.tried.contains(&(spi_i, spi_r)) {
-            return None;
-        }
         let found = self.keys.unbound().iter().position(|s| verifies(&s.keys));
         match found {
             Some(i) => {
@@ -254,7 +290,7 @@ impl Decryptor {
                         bound.origin.file, bound.origin.line
                     ),
                 });
-                Some(&bound.keys)
+                Some(self.keys.find_all(spi_i, spi_r).len() - 1)
             }
             None => {
                 self.tried.insert((spi_i, spi_r));

@@ -60,41 +60,106 @@
 //! # Whole message ([`message_json`])
 //! `{header, payloads, trailing?, warnings?}`: `trailing` (hex) and `warnings` (strings)
 //! appear only when non-empty.
+//!
+//! # One description, several renderings
+//! Every object above is described once, as a stream of typed fields sent to a [`FieldSink`]
+//! ([`visit_header`], [`visit_payload`], [`visit_payloads`], [`visit_decryption`]). The
+//! `serde_json::Value` functions ([`header_json`], [`payload_json`], ...) run that
+//! description into a [`ValueSink`]; [`JsonWriter`] writes it straight out as JSON text, and
+//! the text output of `mobikectl decode` renders it as an indented tree.
 #![warn(missing_docs)]
+
+mod json;
+mod sink;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use crate::wire::{
     registry, AttributeValue, Header, Message, NotifyData, Payload, PayloadBody, TrafficSelector,
 };
 
-fn nm(v: Option<&'static str>) -> Value {
-    v.map_or(Value::Null, |s| Value::String(s.to_owned()))
+pub use json::{write_json_str, JsonWriter};
+pub use sink::{replay_value, FieldSink, ValueSink};
+
+/// Displays an address exactly as `Display` for [`std::net::IpAddr`] does, IPv4 without the
+/// formatting machinery (addresses are in every record).
+#[derive(Debug, Clone, Copy)]
+pub struct Addr(pub std::net::IpAddr);
+
+impl std::fmt::Display for Addr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            std::net::IpAddr::V4(a) if f.width().is_none() && f.precision().is_none() => {
+                let mut buf = [0u8; 15];
+                let mut n = 0;
+                for (i, octet) in a.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        buf[n] = b'.';
+                        n += 1;
+                    }
+                    let digits = [octet / 100, octet / 10 % 10, octet % 10];
+                    let skip = if octet >= 100 {
+                        0
+                    } else if octet >= 10 {
+                        1
+                    } else {
+                        2
+                    };
+                    for d in &digits[skip..] {
+                        buf[n] = b'0' + d;
+                        n += 1;
+                    }
+                }
+                f.write_str(std::str::from_utf8(&buf[..n]).unwrap_or_default())
+            }
+            other => other.fmt(f),
+        }
+    }
 }
 
-fn hx(b: &[u8]) -> Value {
-    Value::String(hex::encode(b))
+/// Writes the header fields (see the module documentation for keys) into the open object.
+pub fn visit_header<S: FieldSink + ?Sized>(h: &Header, s: &mut S) {
+    s.hex("spi_i", &h.spi_i.to_be_bytes());
+    s.hex("spi_r", &h.spi_r.to_be_bytes());
+    s.u64("next_payload", h.next_payload.into());
+    s.display(
+        "version",
+        &format_args!("{}.{}", h.major_version(), h.minor_version()),
+    );
+    s.u64("exchange_type", h.exchange_type.into());
+    match registry::exchange_name(h.exchange_type) {
+        Some(name) => s.str("exchange", name),
+        None => s.display("exchange", &h.exchange_type),
+    }
+    s.u64("flags", h.flags.into());
+    s.bool("initiator", h.is_initiator());
+    s.bool("response", h.is_response());
+    s.bool("version_flag", h.version_flag());
+    s.u64("message_id", h.message_id.into());
+    s.u64("length", h.length.into());
 }
 
 /// The header object (see the module documentation for keys).
 pub fn header_json(h: &Header) -> Value {
-    json!({
-        "spi_i": format!("{:016x}", h.spi_i),
-        "spi_r": format!("{:016x}", h.spi_r),
-        "next_payload": h.next_payload,
-        "version": format!("{}.{}", h.major_version(), h.minor_version()),
-        "exchange_type": h.exchange_type,
-        "exchange": registry::exchange_name(h.exchange_type)
-            .map_or_else(|| h.exchange_type.to_string(), str::to_owned),
-        "flags": h.flags,
-        "initiator": h.is_initiator(),
-        "response": h.is_response(),
-        "version_flag": h.version_flag(),
-        "message_id": h.message_id,
-        "length": h.length,
-    })
+    ValueSink::object(|s| visit_header(h, s))
+}
+
+/// Writes the list `key` of payload objects for any chain; `decrypted` adds the decryption
+/// result (see [`visit_decryption`]) to the payload at that index.
+pub fn visit_payloads<S: FieldSink + ?Sized>(
+    key: &str,
+    payloads: &[Payload],
+    decrypted: Option<(usize, &DecryptionView<'_, '_>)>,
+    s: &mut S,
+) {
+    s.begin_list(key);
+    for (i, p) in payloads.iter().enumerate() {
+        let d = decrypted.and_then(|(at, d)| (at == i).then_some(d));
+        visit_payload("", p, d, s);
+    }
+    s.end_list();
 }
 
 /// The array, in wire order, of the message's payload objects.
@@ -104,25 +169,28 @@ pub fn payloads_json(msg: &Message) -> Value {
 
 /// The array of payload objects for any chain (e.g. decrypted SK contents).
 pub fn payload_list_json(payloads: &[Payload]) -> Value {
-    Value::Array(payloads.iter().map(payload_json).collect())
+    ValueSink::value(|s| visit_payloads("", payloads, None, s))
 }
 
 /// `{header, payloads, trailing?, warnings?}` for a whole message.
 pub fn message_json(msg: &Message) -> Value {
-    let mut m = Map::new();
-    m.insert("header".into(), header_json(&msg.header));
-    m.insert("payloads".into(), payloads_json(msg));
-    if !msg.trailing.is_empty() {
-        m.insert("trailing".into(), hx(&msg.trailing));
-    }
-    let w = msg.warnings();
-    if !w.is_empty() {
-        m.insert(
-            "warnings".into(),
-            Value::Array(w.iter().map(|e| Value::String(e.to_string())).collect()),
-        );
-    }
-    Value::Object(m)
+    ValueSink::object(|s| {
+        s.begin_object("header");
+        visit_header(&msg.header, s);
+        s.end_object();
+        visit_payloads("payloads", &msg.payloads, None, s);
+        if !msg.trailing.is_empty() {
+            s.hex("trailing", &msg.trailing);
+        }
+        let w = msg.warnings();
+        if !w.is_empty() {
+            s.begin_list("warnings");
+            for e in &w {
+                s.display("", e);
+            }
+            s.end_list();
+        }
+    })
 }
 
 /// What decryption found for one SK/SKF payload (see [`add_decryption`]).
@@ -138,21 +206,36 @@ pub struct DecryptionView<'x, 'p> {
     pub fragments: Option<&'x [u64]>,
 }
 
+/// Writes `integrity`, `decrypt_error`, `fragments` and `payloads` (see the module
+/// documentation) into the open SK/SKF payload object.
+pub fn visit_decryption<S: FieldSink + ?Sized>(d: &DecryptionView<'_, '_>, s: &mut S) {
+    s.str("integrity", d.integrity);
+    if let Some(e) = d.error {
+        s.str("decrypt_error", e);
+    }
+    if let Some(f) = d.fragments {
+        s.begin_list("fragments");
+        for &frame in f {
+            s.u64("", frame);
+        }
+        s.end_list();
+    }
+    if let Some(p) = d.payloads {
+        visit_payloads("payloads", p, None, s);
+    }
+}
+
 /// Adds `integrity`, `decrypt_error`, `payloads` and `fragments` (see the module
 /// documentation) to an SK/SKF payload object. Does nothing if `payload` is not an object.
 pub fn add_decryption(payload: &mut Value, d: &DecryptionView<'_, '_>) {
     let Value::Object(o) = payload else {
         return;
     };
-    o.insert("integrity".into(), Value::String(d.integrity.to_owned()));
-    if let Some(e) = d.error {
-        o.insert("decrypt_error".into(), Value::String(e.to_owned()));
-    }
-    if let Some(f) = d.fragments {
-        o.insert("fragments".into(), json!(f));
-    }
-    if let Some(p) = d.payloads {
-        o.insert("payloads".into(), payload_list_json(p));
+    let mut added = ValueSink::object(|s| visit_decryption(d, s));
+    if let Value::Object(a) = &mut added {
+        for (k, v) in std::mem::take(a) {
+            o.insert(k, v);
+        }
     }
 }
 
@@ -174,330 +257,350 @@ fn eap_type_name(t: u8) -> Option<&'static str> {
     })
 }
 
-fn id_text(id_type: u8, data: &[u8]) -> Value {
+fn id_text<S: FieldSink + ?Sized>(key: &str, id_type: u8, data: &[u8], s: &mut S) {
     match (id_type, data.len()) {
         (1, 4) => {
             if let Ok(a) = <[u8; 4]>::try_from(data) {
-                return Value::String(Ipv4Addr::from(a).to_string());
+                return s.display(key, &Addr(Ipv4Addr::from(a).into()));
             }
         }
         (5, 16) => {
             if let Ok(a) = <[u8; 16]>::try_from(data) {
-                return Value::String(Ipv6Addr::from(a).to_string());
+                return s.display(key, &Ipv6Addr::from(a));
             }
         }
         (2 | 3, _) => {
-            if let Ok(s) = std::str::from_utf8(data) {
-                if !s.chars().any(char::is_control) {
-                    return Value::String(s.to_owned());
+            if let Ok(text) = std::str::from_utf8(data) {
+                if !text.chars().any(char::is_control) {
+                    return s.str(key, text);
                 }
             }
         }
         _ => {}
     }
-    hx(data)
+    s.hex(key, data)
 }
 
 /// CP attribute rendering: adds `address` or `text` when the value has the usual form.
-fn cfg_extra(o: &mut Map<String, Value>, attr_type: u16, v: &[u8]) {
+fn cfg_extra<S: FieldSink + ?Sized>(attr_type: u16, v: &[u8], s: &mut S) {
     let v4 = |b: &[u8]| <[u8; 4]>::try_from(b).ok().map(Ipv4Addr::from);
     let v6 = |b: &[u8]| <[u8; 16]>::try_from(b).ok().map(Ipv6Addr::from);
-    let addr = match (attr_type, v.len()) {
-        (1 | 2 | 3 | 4 | 6, 4) => v4(v).map(|a| a.to_string()),
-        (10 | 12, 16) => v6(v).map(|a| a.to_string()),
-        (8 | 15, 17) => v6(&v[..16]).map(|a| format!("{a}/{}", v[16])),
-        (13, 8) => v4(&v[..4])
-            .zip(v4(&v[4..]))
-            .map(|(a, m)| format!("{a}/{m}")),
-        _ => None,
-    };
-    if let Some(a) = addr {
-        o.insert("address".into(), Value::String(a));
-    } else if attr_type == 7 && !v.is_empty() {
-        if let Ok(s) = std::str::from_utf8(v) {
-            o.insert("text".into(), Value::String(s.to_owned()));
+    match (attr_type, v.len()) {
+        (1 | 2 | 3 | 4 | 6, 4) => {
+            if let Some(a) = v4(v) {
+                return s.display("address", &Addr(a.into()));
+            }
+        }
+        (10 | 12, 16) => {
+            if let Some(a) = v6(v) {
+                return s.display("address", &a);
+            }
+        }
+        (8 | 15, 17) => {
+            if let Some(a) = v6(&v[..16]) {
+                return s.display("address", &format_args!("{a}/{}", v[16]));
+            }
+        }
+        (13, 8) => {
+            if let (Some(a), Some(m)) = (v4(&v[..4]), v4(&v[4..])) {
+                return s.display("address", &format_args!("{a}/{m}"));
+            }
+        }
+        _ => {}
+    }
+    if attr_type == 7 && !v.is_empty() {
+        if let Ok(text) = std::str::from_utf8(v) {
+            s.str("text", text);
         }
     }
 }
 
-fn notify_fields(o: &mut Map<String, Value>, d: &NotifyData) {
-    let mut put = |k: &str, v: Value| {
-        o.insert(k.to_owned(), v);
-    };
+fn notify_fields<S: FieldSink + ?Sized>(d: &NotifyData, s: &mut S) {
     match d {
         NotifyData::Empty => {}
-        NotifyData::Raw(b) => put("data", hx(b)),
-        NotifyData::AdditionalIp4(a) => put("address", Value::String(a.to_string())),
-        NotifyData::AdditionalIp6(a) => put("address", Value::String(a.to_string())),
-        NotifyData::Cookie(c) | NotifyData::Cookie2(c) => put("cookie", hx(c)),
+        NotifyData::Raw(b) => s.hex("data", b),
+        NotifyData::AdditionalIp4(a) => s.display("address", &Addr((*a).into())),
+        NotifyData::AdditionalIp6(a) => s.display("address", a),
+        NotifyData::Cookie(c) | NotifyData::Cookie2(c) => s.hex("cookie", c),
         NotifyData::NoNatsAllowed {
             src,
             dst,
             src_port,
             dst_port,
         } => {
-            put("src_address", Value::String(src.to_string()));
-            put("dst_address", Value::String(dst.to_string()));
-            put("src_port", json!(src_port));
-            put("dst_port", json!(dst_port));
+            s.display("src_address", src);
+            s.display("dst_address", dst);
+            s.u64("src_port", (*src_port).into());
+            s.u64("dst_port", (*dst_port).into());
         }
-        NotifyData::NatDetection(h) => put("hash", hx(h)),
+        NotifyData::NatDetection(h) => s.hex("hash", h),
         NotifyData::SignatureHashAlgorithms(v) => {
-            put("algorithms", json!(v));
-            put(
-                "algorithm_names",
-                Value::Array(
-                    v.iter()
-                        .map(|a| nm(registry::hash_algorithm_name(*a)))
-                        .collect(),
-                ),
-            );
+            s.begin_list("algorithms");
+            for a in v {
+                s.u64("", (*a).into());
+            }
+            s.end_list();
+            s.begin_list("algorithm_names");
+            for a in v {
+                s.name("", registry::hash_algorithm_name(*a));
+            }
+            s.end_list();
         }
         NotifyData::KeGroup(g) => {
-            put("group", json!(g));
-            put("group_name", nm(registry::transform_id_name(4, *g)));
+            s.u64("group", (*g).into());
+            s.name("group_name", registry::transform_id_name(4, *g));
         }
         NotifyData::PayloadType(t) => {
-            put("payload_type", json!(t));
-            put("payload_name", nm(registry::payload_name(*t)));
+            s.u64("payload_type", (*t).into());
+            s.name("payload_name", registry::payload_name(*t));
         }
-        NotifyData::WindowSize(v) => put("window_size", json!(v)),
-        NotifyData::Lifetime(v) => put("lifetime", json!(v)),
+        NotifyData::WindowSize(v) => s.u64("window_size", (*v).into()),
+        NotifyData::Lifetime(v) => s.u64("lifetime", (*v).into()),
         NotifyData::IpcompSupported { cpi, transform_id } => {
-            put("cpi", json!(cpi));
-            put("transform_id", json!(transform_id));
+            s.u64("cpi", (*cpi).into());
+            s.u64("transform_id", (*transform_id).into());
         }
         NotifyData::Malformed {
             offset,
             expected,
             raw,
         } => {
-            put(
+            s.display(
                 "malformed",
-                Value::String(format!(
+                &format_args!(
                     "offset {offset}: expected {expected}, got {} byte(s)",
                     raw.len()
-                )),
+                ),
             );
-            put("data", hx(raw));
+            s.hex("data", raw);
         }
     }
 }
 
-fn selector_json(s: &TrafficSelector) -> Value {
-    let t = s.ts_type();
-    match s {
+fn visit_selector<S: FieldSink + ?Sized>(sel: &TrafficSelector, s: &mut S) {
+    let t = sel.ts_type();
+    s.begin_object("");
+    s.u64("ts_type", t.into());
+    s.name("ts_type_name", registry::ts_type_name(t));
+    match sel {
         TrafficSelector::Ipv4 {
             ip_protocol,
             start_port,
             end_port,
             start,
             end,
-        } => json!({
-            "ts_type": t, "ts_type_name": nm(registry::ts_type_name(t)),
-            "protocol": ip_protocol, "start_port": start_port, "end_port": end_port,
-            "start_address": start.to_string(), "end_address": end.to_string(),
-        }),
+        } => {
+            s.u64("protocol", (*ip_protocol).into());
+            s.u64("start_port", (*start_port).into());
+            s.u64("end_port", (*end_port).into());
+            s.display("start_address", &Addr((*start).into()));
+            s.display("end_address", &Addr((*end).into()));
+        }
         TrafficSelector::Ipv6 {
             ip_protocol,
             start_port,
             end_port,
             start,
             end,
-        } => json!({
-            "ts_type": t, "ts_type_name": nm(registry::ts_type_name(t)),
-            "protocol": ip_protocol, "start_port": start_port, "end_port": end_port,
-            "start_address": start.to_string(), "end_address": end.to_string(),
-        }),
-        TrafficSelector::Other { data, .. } => json!({
-            "ts_type": t, "ts_type_name": nm(registry::ts_type_name(t)), "data": hx(data),
-        }),
+        } => {
+            s.u64("protocol", (*ip_protocol).into());
+            s.u64("start_port", (*start_port).into());
+            s.u64("end_port", (*end_port).into());
+            s.display("start_address", start);
+            s.display("end_address", end);
+        }
+        TrafficSelector::Other { data, .. } => s.hex("data", data),
     }
+    s.end_object();
 }
 
-fn data_fields(o: &mut Map<String, Value>, d: &[u8]) {
-    o.insert("data_length".into(), json!(d.len()));
-    o.insert("data".into(), hx(d));
+fn data_fields<S: FieldSink + ?Sized>(d: &[u8], s: &mut S) {
+    s.u64("data_length", d.len() as u64);
+    s.hex("data", d);
+}
+
+/// Writes one payload object under `key` (see the module documentation for keys), with the
+/// decryption result when `decrypted` is given.
+pub fn visit_payload<S: FieldSink + ?Sized>(
+    key: &str,
+    p: &Payload,
+    decrypted: Option<&DecryptionView<'_, '_>>,
+    s: &mut S,
+) {
+    s.begin_object(key);
+    s.u64("type", p.payload_type.into());
+    s.name("name", registry::payload_name(p.payload_type));
+    s.bool("critical", p.critical());
+    s.u64("offset", p.offset as u64);
+    match &p.body {
+        PayloadBody::Sa(sa) => {
+            s.begin_list("proposals");
+            for pr in &sa.proposals {
+                s.begin_object("");
+                s.u64("number", pr.number.into());
+                s.u64("protocol_id", pr.protocol_id.into());
+                s.name("protocol", registry::protocol_name(pr.protocol_id));
+                s.hex("spi", &pr.spi);
+                s.begin_list("transforms");
+                for t in &pr.transforms {
+                    s.begin_object("");
+                    s.u64("type", t.transform_type.into());
+                    s.name("type_name", registry::transform_type_name(t.transform_type));
+                    s.u64("id", t.transform_id.into());
+                    s.name(
+                        "id_name",
+                        registry::transform_id_name(t.transform_type, t.transform_id),
+                    );
+                    s.begin_list("attributes");
+                    for a in &t.attributes {
+                        s.begin_object("");
+                        s.u64("type", a.attr_type.into());
+                        s.name("name", registry::transform_attribute_name(a.attr_type));
+                        match &a.value {
+                            AttributeValue::Tv(v) => {
+                                s.str("format", "TV");
+                                s.u64("value", (*v).into());
+                            }
+                            AttributeValue::Tlv(d) => {
+                                s.str("format", "TLV");
+                                s.hex("value", d);
+                            }
+                        }
+                        s.end_object();
+                    }
+                    s.end_list();
+                    s.end_object();
+                }
+                s.end_list();
+                s.end_object();
+            }
+            s.end_list();
+        }
+        PayloadBody::Ke(ke) => {
+            s.u64("group", ke.dh_group.into());
+            s.name("group_name", registry::transform_id_name(4, ke.dh_group));
+            data_fields(&ke.data, s);
+        }
+        PayloadBody::Id(id) => {
+            s.u64("id_type", id.id_type.into());
+            s.name("id_type_name", registry::id_type_name(id.id_type));
+            id_text("id", id.id_type, &id.data, s);
+        }
+        PayloadBody::Cert(c) | PayloadBody::CertReq(c) => {
+            s.u64("encoding", c.encoding.into());
+            s.name("encoding_name", registry::cert_encoding_name(c.encoding));
+            data_fields(&c.data, s);
+        }
+        PayloadBody::Auth(a) => {
+            s.u64("method", a.method.into());
+            s.name("method_name", registry::auth_method_name(a.method));
+            s.hex("data", &a.data);
+        }
+        PayloadBody::Nonce(d) | PayloadBody::VendorId(d) | PayloadBody::Unknown(d) => {
+            data_fields(d, s)
+        }
+        PayloadBody::Notify(n) => {
+            s.u64("protocol_id", n.protocol_id.into());
+            s.name("protocol", registry::protocol_name(n.protocol_id));
+            s.hex("spi", &n.spi);
+            s.u64("notify_type", n.notify_type.into());
+            s.name("notify", registry::notify_name(n.notify_type));
+            s.bool("error", n.is_error());
+            notify_fields(&n.data, s);
+        }
+        PayloadBody::Delete(d) => {
+            s.u64("protocol_id", d.protocol_id.into());
+            s.name("protocol", registry::protocol_name(d.protocol_id));
+            s.u64("spi_size", d.spi_size.into());
+            s.u64("num_spis", d.num_spis.into());
+            s.begin_list("spis");
+            for spi in d.spis() {
+                s.hex("", spi);
+            }
+            s.end_list();
+        }
+        PayloadBody::Ts(ts) => {
+            s.begin_list("selectors");
+            for sel in &ts.selectors {
+                visit_selector(sel, s);
+            }
+            s.end_list();
+        }
+        PayloadBody::Sk(sk) => {
+            s.u64("next_payload", sk.next_payload.into());
+            s.name("next_payload_name", registry::payload_name(sk.next_payload));
+            s.u64("length", sk.data.len() as u64);
+        }
+        PayloadBody::Skf(f) => {
+            s.u64("fragment_number", f.fragment_number.into());
+            s.u64("total_fragments", f.total_fragments.into());
+            s.u64("next_payload", f.next_payload.into());
+            s.name("next_payload_name", registry::payload_name(f.next_payload));
+            s.u64("length", f.data.len() as u64);
+        }
+        PayloadBody::Cp(cp) => {
+            s.u64("cfg_type", cp.cfg_type.into());
+            s.name("cfg_type_name", registry::cfg_type_name(cp.cfg_type));
+            s.begin_list("attributes");
+            for a in &cp.attributes {
+                s.begin_object("");
+                s.u64("type", a.attr_type.into());
+                s.name("name", registry::cfg_attribute_name(a.attr_type));
+                s.u64("length", a.value.len() as u64);
+                s.hex("value", &a.value);
+                cfg_extra(a.attr_type, &a.value, s);
+                s.end_object();
+            }
+            s.end_list();
+        }
+        PayloadBody::Eap(e) => {
+            s.u64("code", e.code.into());
+            s.name("code_name", registry::eap_code_name(e.code));
+            s.u64("identifier", e.identifier.into());
+            match e.eap_type {
+                Some(t) => s.u64("eap_type", t.into()),
+                None => s.null("eap_type"),
+            }
+            s.name("eap_type_name", e.eap_type.and_then(eap_type_name));
+            s.hex("data", &e.data);
+        }
+    }
+    if let Some(d) = decrypted {
+        visit_decryption(d, s);
+    }
+    s.end_object();
 }
 
 /// One payload object (see the module documentation for keys).
 pub fn payload_json(p: &Payload) -> Value {
-    let mut o = Map::new();
-    o.insert("type".into(), json!(p.payload_type));
-    o.insert("name".into(), nm(registry::payload_name(p.payload_type)));
-    o.insert("critical".into(), json!(p.critical()));
-    o.insert("offset".into(), json!(p.offset));
-    match &p.body {
-        PayloadBody::Sa(sa) => {
-            let props: Vec<Value> = sa
-                .proposals
-                .iter()
-                .map(|pr| {
-                    let tr: Vec<Value> = pr
-                        .transforms
-                        .iter()
-                        .map(|t| {
-                            let attrs: Vec<Value> = t
-                                .attributes
-                                .iter()
-                                .map(|a| {
-                                    let (format, value) = match &a.value {
-                                        AttributeValue::Tv(v) => ("TV", json!(v)),
-                                        AttributeValue::Tlv(d) => ("TLV", hx(d)),
-                                    };
-                                    json!({
-                                        "type": a.attr_type,
-                                        "name": nm(registry::transform_attribute_name(a.attr_type)),
-                                        "format": format,
-                                        "value": value,
-                                    })
-                                })
-                                .collect();
-                            json!({
-                                "type": t.transform_type,
-                                "type_name": nm(registry::transform_type_name(t.transform_type)),
-                                "id": t.transform_id,
-                                "id_name": nm(registry::transform_id_name(t.transform_type, t.transform_id)),
-                                "attributes": attrs,
-                            })
-                        })
-                        .collect();
-                    json!({
-                        "number": pr.number,
-                        "protocol_id": pr.protocol_id,
-                        "protocol": nm(registry::protocol_name(pr.protocol_id)),
-                        "spi": hx(&pr.spi),
-                        "transforms": tr,
-                    })
-                })
-                .collect();
-            o.insert("proposals".into(), Value::Array(props));
-        }
-        PayloadBody::Ke(ke) => {
-            o.insert("group".into(), json!(ke.dh_group));
-            o.insert(
-                "group_name".into(),
-                nm(registry::transform_id_name(4, ke.dh_group)),
-            );
-            data_fields(&mut o, &ke.data);
-        }
-        PayloadBody::Id(id) => {
-            o.insert("id_type".into(), json!(id.id_type));
-            o.insert(
-                "id_type_name".into(),
-                nm(registry::id_type_name(id.id_type)),
-            );
-            o.insert("id".into(), id_text(id.id_type, &id.data));
-        }
-        PayloadBody::Cert(c) | PayloadBody::CertReq(c) => {
-            o.insert("encoding".into(), json!(c.encoding));
-            o.insert(
-                "encoding_name".into(),
-                nm(registry::cert_encoding_name(c.encoding)),
-            );
-            data_fields(&mut o, &c.data);
-        }
-        PayloadBody::Auth(a) => {
-            o.insert("method".into(), json!(a.method));
-            o.insert(
-                "method_name".into(),
-                nm(registry::auth_method_name(a.method)),
-            );
-            o.insert("data".into(), hx(&a.data));
-        }
-        PayloadBody::Nonce(d) | PayloadBody::VendorId(d) | PayloadBody::Unknown(d) => {
-            data_fields(&mut o, d)
-        }
-        PayloadBody::Notify(n) => {
-            o.insert("protocol_id".into(), json!(n.protocol_id));
-            o.insert(
-                "protocol".into(),
-                nm(registry::protocol_name(n.protocol_id)),
-            );
-            o.insert("spi".into(), hx(&n.spi));
-            o.insert("notify_type".into(), json!(n.notify_type));
-            o.insert("notify".into(), nm(registry::notify_name(n.notify_type)));
-            o.insert("error".into(), json!(n.is_error()));
-            notify_fields(&mut o, &n.data);
-        }
-        PayloadBody::Delete(d) => {
-            o.insert("protocol_id".into(), json!(d.protocol_id));
-            o.insert(
-                "protocol".into(),
-                nm(registry::protocol_name(d.protocol_id)),
-            );
-            o.insert("spi_size".into(), json!(d.spi_size));
-            o.insert("num_spis".into(), json!(d.num_spis));
-            o.insert("spis".into(), Value::Array(d.spis().map(hx).collect()));
-        }
-        PayloadBody::Ts(ts) => {
-            o.insert(
-                "selectors".into(),
-                Value::Array(ts.selectors.iter().map(selector_json).collect()),
-            );
-        }
-        PayloadBody::Sk(sk) => {
-            o.insert("next_payload".into(), json!(sk.next_payload));
-            o.insert(
-                "next_payload_name".into(),
-                nm(registry::payload_name(sk.next_payload)),
-            );
-            o.insert("length".into(), json!(sk.data.len()));
-        }
-        PayloadBody::Skf(f) => {
-            o.insert("fragment_number".into(), json!(f.fragment_number));
-            o.insert("total_fragments".into(), json!(f.total_fragments));
-            o.insert("next_payload".into(), json!(f.next_payload));
-            o.insert(
-                "next_payload_name".into(),
-                nm(registry::payload_name(f.next_payload)),
-            );
-            o.insert("length".into(), json!(f.data.len()));
-        }
-        PayloadBody::Cp(cp) => {
-            o.insert("cfg_type".into(), json!(cp.cfg_type));
-            o.insert(
-                "cfg_type_name".into(),
-                nm(registry::cfg_type_name(cp.cfg_type)),
-            );
-            let attrs: Vec<Value> = cp
-                .attributes
-                .iter()
-                .map(|a| {
-                    let mut m = Map::new();
-                    m.insert("type".into(), json!(a.attr_type));
-                    m.insert("name".into(), nm(registry::cfg_attribute_name(a.attr_type)));
-                    m.insert("length".into(), json!(a.value.len()));
-                    m.insert("value".into(), hx(&a.value));
-                    cfg_extra(&mut m, a.attr_type, &a.value);
-                    Value::Object(m)
-                })
-                .collect();
-            o.insert("attributes".into(), Value::Array(attrs));
-        }
-        PayloadBody::Eap(e) => {
-            o.insert("code".into(), json!(e.code));
-            o.insert("code_name".into(), nm(registry::eap_code_name(e.code)));
-            o.insert("identifier".into(), json!(e.identifier));
-            o.insert("eap_type".into(), json!(e.eap_type));
-            o.insert(
-                "eap_type_name".into(),
-                nm(e.eap_type.and_then(eap_type_name)),
-            );
-            o.insert("data".into(), hx(&e.data));
-        }
-    }
-    Value::Object(o)
+    ValueSink::value(|s| visit_payload("", p, None, s))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::wire::{Delete, Eap, Id, Notify, Sk, Skf, Ts};
+    use serde_json::json;
     use std::borrow::Cow;
 
     fn pj(t: u8, body: PayloadBody<'static>) -> Value {
         payload_json(&Payload::new(t, body))
+    }
+
+    #[test]
+    fn addr_displays_like_std() {
+        for a in [
+            [0, 0, 0, 0],
+            [255, 255, 255, 255],
+            [10, 0, 9, 100],
+            [1, 20, 199, 7],
+        ] {
+            let ip = std::net::IpAddr::from(a);
+            assert_eq!(Addr(ip).to_string(), ip.to_string());
+        }
+        let v6: std::net::IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(Addr(v6).to_string(), "2001:db8::1");
+        assert_eq!(format!("{:>9}", Addr([1, 2, 3, 4].into())), "  1.2.3.4");
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! CHILD_SA negotiation (as carried in IKE_AUTH; CREATE_CHILD_SA comes later): ESP
-//! proposals, traffic selectors and narrowing (the responder answers with the
+//! CHILD_SA negotiation shared by IKE_AUTH and CREATE_CHILD_SA ([`super::create_child`]):
+//! ESP proposals, traffic selectors and narrowing (the responder answers with the
 //! intersection of what it allows and what was proposed), CHILD_SA keys.
 
 use std::net::IpAddr;
@@ -99,7 +99,10 @@ pub(crate) struct ResponderChild {
 }
 
 /// Responder: select a proposal and narrow the selectors. `Err(notify type)` when the
-/// CHILD_SA cannot be created.
+/// CHILD_SA cannot be created. `pfs`: `None` in IKE_AUTH (key exchange transforms are
+/// ignored); in CREATE_CHILD_SA `Some(group of the KE payload, if any)`, and the chosen
+/// proposal keeps its key exchange group.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn respond(
     conn: &ConnConfig,
     sa: &Sa<'_>,
@@ -108,10 +111,12 @@ pub(crate) fn respond(
     local: IpAddr,
     remote: IpAddr,
     vip: Option<IpAddr>,
+    pfs: Option<Option<crate::crypto::dh::DhGroup>>,
 ) -> Result<ResponderChild, u16> {
     let offered = proposal::offered(sa);
-    let (chosen, their) = proposal::select(&conn.esp_proposals, &offered, true, None)
-        .ok_or(nt::NO_PROPOSAL_CHOSEN)?;
+    let (chosen, their) =
+        proposal::select(&conn.esp_proposals, &offered, pfs.is_none(), pfs.flatten())
+            .ok_or(nt::NO_PROPOSAL_CHOSEN)?;
     let spi_out = <[u8; 4]>::try_from(&their.spi[..])
         .map(u32::from_be_bytes)
         .map_err(|_| nt::INVALID_SYNTAX)?;
@@ -131,7 +136,11 @@ pub(crate) fn respond(
         return Err(nt::TS_UNACCEPTABLE);
     }
     Ok(ResponderChild {
-        chosen: Chosen { dh: None, ..chosen },
+        chosen: if pfs.is_none() {
+            Chosen { dh: None, ..chosen }
+        } else {
+            chosen
+        },
         number: their.number,
         spi_out,
         ts_i,

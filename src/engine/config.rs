@@ -348,6 +348,11 @@ impl Default for RetransmitConfig {
 }
 
 impl RetransmitConfig {
+    /// Time from the first transmission of a request until the exchange fails.
+    pub fn total(&self) -> Duration {
+        (0..=self.tries).map(|n| self.delay(n)).sum()
+    }
+
     /// Delay after transmission number `n` (0 = the original).
     pub fn delay(&self, n: u32) -> Duration {
         let f = self.base.max(1.0).powi(n.min(64) as i32);
@@ -407,6 +412,18 @@ pub struct ConnConfig {
     pub mobike: bool,
     /// Send INITIAL_CONTACT in IKE_AUTH.
     pub initial_contact: bool,
+    /// Rekey the IKE SA this long after it was established (strongSwan `rekey_time`,
+    /// 4 h). Zero: never.
+    pub ike_rekey_time: Duration,
+    /// Rekey the IKE SA up to this much earlier, at random (strongSwan `rand_time`,
+    /// default 10 % of `rekey_time`), so both peers rarely rekey at once.
+    pub ike_rand_time: Duration,
+    /// Rekey each CHILD_SA this long after it was created (strongSwan `rekey_time` of a
+    /// child, 1 h). Zero: never.
+    pub child_rekey_time: Duration,
+    /// Rekey a CHILD_SA up to this much earlier, at random (strongSwan: `life_time` −
+    /// `rekey_time` = 6 min).
+    pub child_rand_time: Duration,
 }
 
 impl ConnConfig {
@@ -433,6 +450,10 @@ impl ConnConfig {
             vip_pool: vec![],
             mobike: true,
             initial_contact: true,
+            ike_rekey_time: Duration::from_secs(4 * 3600),
+            ike_rand_time: Duration::from_secs(24 * 60),
+            child_rekey_time: Duration::from_secs(3600),
+            child_rand_time: Duration::from_secs(6 * 60),
         }
     }
 

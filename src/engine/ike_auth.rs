@@ -315,7 +315,7 @@ impl Engine {
         let mut child = None;
         if child_error.is_none() {
             if let (Some(s), Some(i), Some(r)) = (sa_p, tsi, tsr) {
-                match child_create::respond(&conn, s, i, r, local.ip(), remote.ip(), vip) {
+                match child_create::respond(&conn, s, i, r, local.ip(), remote.ip(), vip, None) {
                     Ok(c) => child = Some(c),
                     Err(n) => child_error = Some(n),
                 }
@@ -347,6 +347,8 @@ impl Engine {
                         ts_remote: c.ts_i.clone(),
                         keys,
                         initiator: false,
+                        rekey_at: None,
+                        rekeyed: false,
                     });
                 }
                 _ => child_error = Some(nt::NO_PROPOSAL_CHOSEN),
@@ -391,7 +393,9 @@ impl Engine {
             ev
         });
         self.event(up);
+        self.arm_ike_rekey(id);
         if let Some(ev) = child_up {
+            self.arm_child_rekey(id, spi_in);
             self.event(ev);
         }
         if let Some(n) = child_error {
@@ -505,6 +509,8 @@ impl Engine {
                                 ts_remote: ts_r,
                                 keys: k,
                                 initiator: true,
+                                rekey_at: None,
+                                rekeyed: false,
                             })
                         }
                         Ok(_) => Err("responder's traffic selectors are not within ours".into()),
@@ -536,8 +542,10 @@ impl Engine {
             nat_remote: sa.nat_remote,
         };
         self.event(up);
+        self.arm_ike_rekey(id);
         match child {
             Ok(c) => {
+                let spi_in = c.spi_in;
                 let ev = EngineEvent::ChildUp {
                     sa: id,
                     spis: (c.spi_in, c.spi_out),
@@ -549,6 +557,7 @@ impl Engine {
                 if let Some(sa) = self.sas.get_mut(&id) {
                     sa.children.push(c);
                 }
+                self.arm_child_rekey(id, spi_in);
                 self.event(ev);
             }
             Err(why) if !why.is_empty() => {

@@ -10,6 +10,10 @@ use crate::wire::{self, payload_type as pt, protocol_id, Delete, Payload, Payloa
 impl Engine {
     /// Start one of our exchanges (called with nothing outstanding).
     pub(crate) fn start_task(&mut self, id: SaId, task: Task) {
+        if task.exchange() == wire::CREATE_CHILD_SA {
+            self.start_create_child(id, task, None, 0);
+            return;
+        }
         let Some(sa) = self.sas.get_mut(&id) else {
             return;
         };
@@ -31,6 +35,7 @@ impl Engine {
                     PayloadBody::Delete(Delete::new(protocol_id::ESP, 4, &[&spi.to_be_bytes()])),
                 )]
             }
+            Task::RekeyIke | Task::RekeyChild(_) | Task::CreateChild => return,
         };
         self.start_request(id, Pending::Task(task), wire::INFORMATIONAL, &payloads);
     }
@@ -64,6 +69,19 @@ impl Engine {
         }
         if delete_ike {
             self.respond_protected(id, local, remote, wire::INFORMATIONAL, mid, &[], request);
+            // Deleting the old SA while our colliding rekey is outstanding: the peer's
+            // rekey won (RFC 7296 §2.25.2); continue on the SA it created.
+            let theirs = self
+                .sas
+                .get(&id)
+                .and_then(|s| s.exchange.as_ref())
+                .and_then(|ex| match ex.collision.as_ref().map(|c| c.created) {
+                    Some(super::sa::CollisionSa::Ike(n)) => Some(n),
+                    _ => None,
+                });
+            if let Some(n) = theirs {
+                self.adopt(id, n, false);
+            }
             self.destroy_sa(id, "deleted by peer");
             return;
         }
@@ -113,6 +131,7 @@ impl Engine {
         match task {
             Task::Dpd => {}
             Task::DeleteIke => self.destroy_sa(id, "deleted"),
+            Task::RekeyIke | Task::RekeyChild(_) | Task::CreateChild => {}
             Task::DeleteChild(spi) => {
                 let mut gone = None;
                 if let Some(sa) = self.sas.get_mut(&id) {

@@ -22,11 +22,13 @@
 //! (IKE_SA_INIT, cookies, INVALID_KE_PAYLOAD, NAT detection, key derivation),
 //! [`ike_auth`] (PSK authentication, CHILD_SA in IKE_AUTH, CP virtual IP),
 //! [`child_create`] (ESP proposals, traffic selector narrowing, CHILD_SA keys),
-//! [`informational`] (DPD, Delete). Message protection, message IDs,
-//! retransmission and the response cache are in [`sa`].
+//! [`create_child`] (CREATE_CHILD_SA: new CHILD_SAs, CHILD_SA rekeying with PFS,
+//! collisions), [`ike_rekey`] (IKE SA rekeying), [`informational`] (DPD, Delete).
+//! Message protection, message IDs, retransmission, the response cache and the
+//! lifetime (rekey) timers are in [`sa`].
 //!
-//! Not yet: CREATE_CHILD_SA (rekeying; requests are answered with NO_ADDITIONAL_SAS),
-//! MOBIKE address updates, certificates/EAP, fragmentation, NAT-T keepalives. The SA
+//! Not yet: MOBIKE address updates, certificates/EAP, fragmentation, NAT-T keepalives,
+//! hard lifetimes (CHILD_SAs and IKE SAs are rekeyed, never expired). The SA
 //! already stores the current path and address sets so that MOBIKE (`mobike`) and NAT
 //! handling ([`natd`]) slot in.
 //!
@@ -59,8 +61,10 @@
 
 pub mod child_create;
 pub mod config;
+pub mod create_child;
 pub mod ike_auth;
 pub mod ike_init;
+pub mod ike_rekey;
 pub mod informational;
 pub mod natd;
 pub mod proposal;
@@ -211,10 +215,14 @@ pub enum Command {
     Down(SaId),
     /// Delete one CHILD_SA, by our inbound SPI.
     DownChild(SaId, u32),
-    /// Rekey the IKE SA (not implemented yet: `CommandError::Unsupported`).
+    /// Rekey the IKE SA (CREATE_CHILD_SA; queued behind other exchanges). The new IKE
+    /// SA gets a new [`SaId`], announced by [`EngineEvent::Rekeyed`].
     RekeyIke(SaId),
-    /// Rekey a CHILD_SA (not implemented yet: `CommandError::Unsupported`).
+    /// Rekey a CHILD_SA, by our inbound SPI (CREATE_CHILD_SA with REKEY_SA).
     RekeyChild(SaId, u32),
+    /// Create an additional CHILD_SA with the connection's child settings
+    /// (CREATE_CHILD_SA without REKEY_SA).
+    CreateChild(SaId),
     /// Send an empty INFORMATIONAL (dead peer detection).
     Dpd(SaId),
     /// Emit an [`EngineEvent::Status`].
@@ -314,8 +322,20 @@ pub enum EngineEvent {
         spis: (u32, u32),
         reason: String,
     },
-    /// Rekeying (not implemented yet).
-    Rekeyed { sa: SaId },
+    /// An IKE SA or a CHILD_SA was rekeyed (RFC 7296 §2.8, §2.18).
+    ///
+    /// * [`Rekey::Ike`]: `sa` is the *new* IKE SA; the CHILD_SAs of `old_sa` now belong
+    ///   to it. `old_sa` is retired: it only lingers until the Delete exchange that ends
+    ///   it, and no `IkeDown` (or `ChildDown`) follows for it.
+    /// * [`Rekey::Child`]: a `ChildUp` for the new CHILD_SA came just before; the old one
+    ///   stays installed until its Delete, which brings its `ChildDown`.
+    ///
+    /// `initiator`: we initiated the (winning, in a collision) rekey exchange.
+    Rekeyed {
+        sa: SaId,
+        rekey: Rekey,
+        initiator: bool,
+    },
     /// A message was sent (first transmission).
     Sent { sa: Option<SaId>, info: MessageInfo },
     /// A message was received and accepted.
@@ -337,6 +357,34 @@ pub enum EngineEvent {
     Error { sa: Option<SaId>, reason: String },
     /// Answer to [`Command::Status`].
     Status(Vec<SaStatus>),
+}
+
+/// What [`EngineEvent::Rekeyed`] replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rekey {
+    /// The IKE SA `old_sa` with SPIs `old_spis` (SPIi, SPIr) was replaced by the event's
+    /// SA, with SPIs `new_spis`.
+    Ike {
+        old_sa: SaId,
+        old_spis: (u64, u64),
+        new_spis: (u64, u64),
+    },
+    /// A CHILD_SA of the event's SA: (inbound, outbound) ESP SPIs of the old and the new
+    /// one.
+    Child {
+        old_spis: (u32, u32),
+        new_spis: (u32, u32),
+    },
+}
+
+impl Rekey {
+    /// `"ike"` or `"child"`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Rekey::Ike { .. } => "ike",
+            Rekey::Child { .. } => "child",
+        }
+    }
 }
 
 /// Counters of dropped input.
@@ -436,6 +484,13 @@ impl Engine {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The configuration, for changes at run time: they apply to exchanges started
+    /// afterwards (e.g. proposals and lifetimes for the next rekey). Existing SAs refer
+    /// to connections by index: do not remove or reorder connections.
+    pub fn config_mut(&mut self) -> &mut Config {
+        &mut self.config
     }
 
     /// Drop counters.
@@ -572,8 +627,24 @@ impl Engine {
                 self.queue_task(id, sa::Task::Dpd);
                 Ok(Some(id))
             }
-            Command::RekeyIke(_) => Err(CommandError::Unsupported("IKE SA rekeying")),
-            Command::RekeyChild(..) => Err(CommandError::Unsupported("CHILD_SA rekeying")),
+            Command::RekeyIke(id) => {
+                self.require_established(id)?;
+                self.queue_task(id, sa::Task::RekeyIke);
+                Ok(Some(id))
+            }
+            Command::RekeyChild(id, spi) => {
+                let sa = self.require_established(id)?;
+                if !sa.children.iter().any(|c| c.spi_in == spi && !c.rekeyed) {
+                    return Err(CommandError::UnknownChild(id, spi));
+                }
+                self.queue_task(id, sa::Task::RekeyChild(spi));
+                Ok(Some(id))
+            }
+            Command::CreateChild(id) => {
+                self.require_established(id)?;
+                self.queue_task(id, sa::Task::CreateChild);
+                Ok(Some(id))
+            }
             Command::Status => {
                 let st = self
                     .sas
@@ -657,10 +728,13 @@ impl Engine {
                 reason: reason.to_string(),
             });
         }
-        self.events.push_back(EngineEvent::IkeDown {
-            sa: id,
-            reason: reason.to_string(),
-        });
+        // A rekeyed IKE SA was retired by `Rekeyed` already.
+        if sa.superseded_by.is_none() {
+            self.events.push_back(EngineEvent::IkeDown {
+                sa: id,
+                reason: reason.to_string(),
+            });
+        }
     }
 }
 

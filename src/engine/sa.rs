@@ -30,6 +30,9 @@ pub enum IkeState {
     Established,
     /// Delete sent, waiting for the response.
     Deleting,
+    /// Replaced by a rekey (RFC 7296 §2.18): its CHILD_SAs moved to the new IKE SA; it
+    /// only answers the peer's Delete (or is dropped after a while).
+    Rekeyed,
 }
 
 /// An exchange we start (window size 1: one at a time, the rest queued).
@@ -41,6 +44,22 @@ pub enum Task {
     DeleteIke,
     /// Delete the CHILD_SA with this inbound SPI.
     DeleteChild(u32),
+    /// Rekey the IKE SA (CREATE_CHILD_SA, RFC 7296 §1.3.2).
+    RekeyIke,
+    /// Rekey the CHILD_SA with this inbound SPI (CREATE_CHILD_SA, §1.3.3).
+    RekeyChild(u32),
+    /// Create an additional CHILD_SA with the connection's child settings (§1.3.1).
+    CreateChild,
+}
+
+impl Task {
+    /// The exchange type the task uses.
+    pub fn exchange(self) -> u8 {
+        match self {
+            Task::Dpd | Task::DeleteIke | Task::DeleteChild(_) => wire::INFORMATIONAL,
+            Task::RekeyIke | Task::RekeyChild(_) | Task::CreateChild => wire::CREATE_CHILD_SA,
+        }
+    }
 }
 
 /// What an outstanding request was for.
@@ -80,6 +99,10 @@ pub struct ChildSa {
     pub keys: ChildSaKeys,
     /// Were we the initiator of the exchange that created it?
     pub initiator: bool,
+    /// When we start rekeying it (its `rekey_time` minus jitter); `None`: not (any more).
+    pub rekey_at: Option<Timestamp>,
+    /// Replaced by a rekey; deleted soon (by whoever initiated the winning rekey).
+    pub rekeyed: bool,
 }
 
 impl ChildSa {
@@ -111,8 +134,49 @@ impl fmt::Debug for ChildSa {
             .field("ts_local", &self.ts_local)
             .field("ts_remote", &self.ts_remote)
             .field("keys", &self.keys)
+            .field("rekey_at", &self.rekey_at)
+            .field("rekeyed", &self.rekeyed)
             .finish()
     }
+}
+
+/// A CREATE_CHILD_SA exchange we initiated, until its response.
+#[derive(Debug)]
+pub(crate) struct ExchangeInit {
+    /// What it is for (`RekeyIke`, `RekeyChild`, `CreateChild`).
+    pub task: Task,
+    /// Our nonce.
+    pub ni: Vec<u8>,
+    /// Our key exchange (IKE rekey; CHILD_SA with PFS).
+    pub kx: Option<KeyExchange>,
+    /// Our new SPI: the IKE SPI (IKE rekey) or inbound ESP SPI (CHILD_SA).
+    pub spi: u64,
+    /// Proposed traffic selectors (CHILD_SA).
+    pub ts_i: Vec<TsRange>,
+    pub ts_r: Vec<TsRange>,
+    /// CHILD_SA rekey: (inbound, outbound) SPIs of the old CHILD_SA.
+    pub old_spis: Option<(u32, u32)>,
+    /// INVALID_KE_PAYLOAD retries so far.
+    pub ke_retries: u32,
+    /// The peer rekeyed the same SA while this was outstanding (§2.25).
+    pub collision: Option<Collision>,
+}
+
+/// A simultaneous rekey (RFC 7296 §2.8.1, §2.25): what answering the peer's request
+/// created, and the nonces of that exchange.
+#[derive(Debug, Clone)]
+pub(crate) struct Collision {
+    /// The peer's CHILD_SA (our inbound SPI) or IKE SA (its handle).
+    pub created: CollisionSa,
+    /// Nonces of the peer's exchange (its Ni, our Nr).
+    pub ni: Vec<u8>,
+    pub nr: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum CollisionSa {
+    Child(u32),
+    Ike(SaId),
 }
 
 /// Initiator's CHILD_SA request carried in IKE_AUTH, until the response arrives.
@@ -183,6 +247,14 @@ pub struct IkeSa {
     pub(crate) last_response: Option<(u32, [u8; 32], Vec<Vec<u8>>)>,
     pub(crate) child_request: Option<ChildRequest>,
     pub(crate) created: Timestamp,
+    /// When we start rekeying the IKE SA (`rekey_time` minus jitter); `None`: not.
+    pub rekey_at: Option<Timestamp>,
+    /// Our outstanding CREATE_CHILD_SA exchange.
+    pub(crate) exchange: Option<ExchangeInit>,
+    /// Replaced by this IKE SA (rekeyed): goes away without `IkeDown`.
+    pub(crate) superseded_by: Option<SaId>,
+    /// Drop the (rekeyed) SA at this time if the peer has not deleted it.
+    pub(crate) expire_at: Option<Timestamp>,
 }
 
 impl fmt::Debug for IkeSa {
@@ -251,16 +323,31 @@ impl IkeSa {
             last_response: None,
             child_request: None,
             created: now,
+            rekey_at: None,
+            exchange: None,
+            superseded_by: None,
+            expire_at: None,
         }
     }
 
     pub(crate) fn next_timer(&self, half_open_timeout: std::time::Duration) -> Option<Timestamp> {
         let half_open =
             (self.state == IkeState::HalfOpen).then(|| self.created + half_open_timeout);
-        match (self.outstanding.as_ref().map(|o| o.next_at), half_open) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let rekeys = if self.state == IkeState::Established {
+            let children = self.children.iter().filter_map(|c| c.rekey_at).min();
+            [self.rekey_at, children].into_iter().flatten().min()
+        } else {
+            None
+        };
+        [
+            self.outstanding.as_ref().map(|o| o.next_at),
+            half_open,
+            rekeys,
+            self.expire_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     pub(crate) fn status(&self, config: &Config) -> SaStatus {
@@ -522,23 +609,65 @@ impl Engine {
 
     pub(crate) fn queue_task(&mut self, id: SaId, task: Task) {
         if let Some(sa) = self.sas.get_mut(&id) {
-            sa.queue.push_back(task);
+            let running = sa.outstanding.as_ref().map(|o| o.kind) == Some(Pending::Task(task));
+            // Rekeys and deletes are idempotent: never queue one twice.
+            if task == Task::Dpd || !(running || sa.queue.contains(&task)) {
+                sa.queue.push_back(task);
+            }
         }
         self.start_queued(id);
     }
 
-    /// Window size 1: start the next queued exchange if nothing is outstanding.
+    /// Queue a task ahead of the others (the Delete that completes a rekey).
+    pub(crate) fn queue_task_first(&mut self, id: SaId, task: Task) {
+        if let Some(sa) = self.sas.get_mut(&id) {
+            sa.queue.retain(|t| *t != task);
+            sa.queue.push_front(task);
+        }
+        self.start_queued(id);
+    }
+
+    /// Window size 1: start the next queued exchange if nothing is outstanding. Tasks
+    /// that have become pointless (their CHILD_SA is gone) are skipped.
     pub(crate) fn start_queued(&mut self, id: SaId) {
+        loop {
+            let Some(sa) = self.sas.get_mut(&id) else {
+                return;
+            };
+            if sa.outstanding.is_some() || sa.state != IkeState::Established {
+                return;
+            }
+            let Some(task) = sa.queue.pop_front() else {
+                return;
+            };
+            self.start_task(id, task);
+        }
+    }
+
+    /// Rekey timers of the IKE SA and its CHILD_SAs (queued like operator commands).
+    fn lifetime_timers(&mut self, id: SaId, now: Timestamp) {
         let Some(sa) = self.sas.get_mut(&id) else {
             return;
         };
-        if sa.outstanding.is_some() || sa.state != IkeState::Established {
+        if sa.state != IkeState::Established {
             return;
         }
-        let Some(task) = sa.queue.pop_front() else {
-            return;
-        };
-        self.start_task(id, task);
+        let mut tasks = Vec::new();
+        if sa.rekey_at.is_some_and(|t| t <= now) {
+            sa.rekey_at = None;
+            tasks.push(Task::RekeyIke);
+        }
+        for c in &mut sa.children {
+            if c.rekey_at.is_some_and(|t| t <= now) {
+                c.rekey_at = None;
+                if !c.rekeyed {
+                    tasks.push(Task::RekeyChild(c.spi_in));
+                }
+            }
+        }
+        for t in tasks {
+            self.queue_task(id, t);
+        }
     }
 
     pub(crate) fn sa_timeout(&mut self, id: SaId, now: Timestamp) {
@@ -551,6 +680,14 @@ impl Engine {
             self.destroy_sa(id, "half-open IKE SA timed out (no IKE_AUTH)");
             return;
         }
+        if sa.expire_at.is_some_and(|t| t <= now) {
+            self.destroy_sa(id, "rekeyed IKE SA was not deleted by the peer");
+            return;
+        }
+        self.lifetime_timers(id, now);
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
         let Some(o) = sa.outstanding.as_mut() else {
             return;
         };
@@ -643,7 +780,7 @@ impl Engine {
                 if self
                     .sas
                     .get(&id)
-                    .is_some_and(|s| s.state != IkeState::Established)
+                    .is_some_and(|s| s.state == IkeState::HalfOpen)
                 {
                     self.destroy_sa(id, "INVALID_SYNTAX in IKE_AUTH request");
                 }
@@ -677,11 +814,7 @@ impl Engine {
         match msg.header.exchange_type {
             wire::IKE_AUTH => self.ike_auth_request(id, local, remote, opened, bytes),
             wire::INFORMATIONAL => self.informational_request(id, local, remote, opened, bytes),
-            wire::CREATE_CHILD_SA => {
-                // Not implemented yet: refuse politely (RFC 7296 §2.21.1 NO_ADDITIONAL_SAS).
-                let n = notify(nt::NO_ADDITIONAL_SAS);
-                self.respond_protected(id, local, remote, wire::CREATE_CHILD_SA, mid, &[n], bytes);
-            }
+            wire::CREATE_CHILD_SA => self.create_child_request(id, local, remote, opened, bytes),
             _ => {
                 self.stats.dropped += 1;
             }
@@ -755,6 +888,9 @@ impl Engine {
         self.event_received_raw(id, local, remote, msg, &summary);
         match kind {
             Pending::Auth => self.ike_auth_response(id, local, remote, opened),
+            Pending::Task(t) if t.exchange() == wire::CREATE_CHILD_SA => {
+                self.create_child_response(id, t, opened)
+            }
             Pending::Task(t) => self.informational_response(id, t, opened),
             Pending::Init => {}
         }
