@@ -396,8 +396,12 @@ pub struct ConnConfig {
     pub local_id: Identity,
     /// Expected peer identity; `None` accepts any (the initiator then sends no IDr).
     pub remote_id: Option<Identity>,
-    /// Pre-shared key (both directions).
+    /// Pre-shared key (both directions), used unless `cert` is set.
     pub psk: Psk,
+    /// Certificate authentication (both directions) instead of the PSK: our certificate
+    /// and key, and the CAs the peer's certificate must chain to. The peer's identity
+    /// (`remote_id`, if set) must then be a subjectAltName of its certificate.
+    pub cert: Option<super::pubkey::CertAuth>,
     /// Our side's traffic selectors; empty = "dynamic" (our address, or virtual IP).
     pub local_ts: Vec<TsRange>,
     /// The peer's traffic selectors; empty = "dynamic" (its address, or the virtual IP we
@@ -444,6 +448,7 @@ impl ConnConfig {
             local_id,
             remote_id: None,
             psk: Psk::new(psk),
+            cert: None,
             local_ts: vec![],
             remote_ts: vec![],
             request_vip: false,
@@ -485,6 +490,9 @@ pub struct Config {
     pub nat_t_port: u16,
     /// How often an initiator retries after INVALID_KE_PAYLOAD or a COOKIE demand.
     pub max_init_retries: u32,
+    /// Unix time (seconds) at [`Timestamp`](super::Timestamp) zero: certificate validity
+    /// dates are checked at this plus the engine's `now`. `None`: dates are not checked.
+    pub unix_time_at_epoch: Option<u64>,
 }
 
 impl Default for Config {
@@ -497,6 +505,7 @@ impl Default for Config {
             nonce_len: 32,
             nat_t_port: 4500,
             max_init_retries: 5,
+            unix_time_at_epoch: None,
         }
     }
 }

@@ -1,8 +1,10 @@
-//! IKE_AUTH with pre-shared keys (RFC 7296 §2.15), the CHILD_SA created with it, a CP
+//! IKE_AUTH with pre-shared keys (RFC 7296 §2.15) or certificates ([`pubkey`]: CERT,
+//! CERTREQ, signature AUTH methods 1, 9, 10 and 14), the CHILD_SA created with it, a CP
 //! request for a virtual IP (initiator) / pool assignment (responder), INITIAL_CONTACT
 //! and MOBIKE_SUPPORTED.
 //!
-//! `AUTH = prf(prf(PSK, "Key Pad for IKEv2"), <SignedOctets>)` with
+//! `AUTH = prf(prf(PSK, "Key Pad for IKEv2"), <SignedOctets>)` (or a signature over
+//! `<SignedOctets>`) with
 //! `InitiatorSignedOctets = RealMessage1 | Nr | prf(SK_pi, IDi')` and
 //! `ResponderSignedOctets = RealMessage2 | Ni | prf(SK_pr, IDr')` (IDx' = the ID payload
 //! body: type, 3 reserved bytes, data).
@@ -14,14 +16,15 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use super::child_create::{self, ts_acceptable, ts_list, ts_payload};
-use super::config::Identity;
+use super::config::{ConnConfig, Identity};
 use super::proposal::{self};
+use super::pubkey::{self, X509};
 use super::sa::{find_notify, first_error, notify, notify_name, ChildSa, IkeState, Pending};
 use super::{Engine, EngineEvent, SaId};
 use crate::crypto::prf;
 use crate::wire::{
-    self, notify_type as nt, payload_type as pt, Auth, CfgAttribute, Cp, Id, Payload, PayloadBody,
-    CFG_REPLY, CFG_REQUEST,
+    self, notify_type as nt, payload_type as pt, Auth, Cert, CfgAttribute, Cp, Id, Notify,
+    NotifyData, Payload, PayloadBody, CFG_REPLY, CFG_REQUEST,
 };
 
 /// AUTH method: Shared Key Message Integrity Code.
@@ -33,10 +36,9 @@ pub const INTERNAL_IP6_ADDRESS: u16 = 8;
 
 const KEY_PAD: &[u8] = b"Key Pad for IKEv2";
 
-/// The PSK AUTH value.
-pub fn psk_auth(
+/// `RealMessage | Nonce | prf(SK_p, ID')` (RFC 7296 §2.15).
+pub fn signed_octets(
     prf_alg: crate::crypto::PrfAlgorithm,
-    psk: &[u8],
     real_message: &[u8],
     other_nonce: &[u8],
     sk_p: &[u8],
@@ -47,8 +49,173 @@ pub fn psk_auth(
     octets.extend_from_slice(real_message);
     octets.extend_from_slice(other_nonce);
     octets.extend_from_slice(&maced_id);
+    octets
+}
+
+/// The PSK AUTH value.
+pub fn psk_auth(
+    prf_alg: crate::crypto::PrfAlgorithm,
+    psk: &[u8],
+    real_message: &[u8],
+    other_nonce: &[u8],
+    sk_p: &[u8],
+    id_body: &[u8],
+) -> Vec<u8> {
+    let octets = signed_octets(prf_alg, real_message, other_nonce, sk_p, id_body);
     let key = Zeroizing::new(prf(prf_alg, psk, KEY_PAD));
     prf(prf_alg, &key, &octets)
+}
+
+/// Payloads for IKE_SA_INIT when certificates are used: SIGNATURE_HASH_ALGORITHMS
+/// (RFC 7427) and, from a responder, CERTREQ with the SHA-1 hashes of the CAs' keys.
+pub(crate) fn init_cert_payloads<'c>(
+    conns: impl Iterator<Item = &'c ConnConfig>,
+    certreq: bool,
+) -> Vec<Payload<'static>> {
+    let mut hashes = Vec::new();
+    let mut any = false;
+    for c in conns {
+        if let Some(cert) = &c.cert {
+            any = true;
+            for h in cert.certreq().chunks(20) {
+                if !hashes.chunks(20).any(|x| x == h) {
+                    hashes.extend_from_slice(h);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if !any {
+        return out;
+    }
+    if certreq && !hashes.is_empty() {
+        out.push(certreq_payload(hashes));
+    }
+    out.push(Payload::new(
+        pt::NOTIFY,
+        PayloadBody::Notify(Notify::new(
+            nt::SIGNATURE_HASH_ALGORITHMS,
+            NotifyData::SignatureHashAlgorithms(
+                pubkey::OUR_HASHES.iter().map(|h| h.id()).collect(),
+            ),
+        )),
+    ));
+    out
+}
+
+fn certreq_payload(hashes: Vec<u8>) -> Payload<'static> {
+    Payload::new(
+        pt::CERTREQ,
+        PayloadBody::CertReq(Cert {
+            encoding: pubkey::CERT_X509_SIGNATURE,
+            data: Cow::Owned(hashes),
+        }),
+    )
+}
+
+/// The SIGNATURE_HASH_ALGORITHMS of an IKE_SA_INIT message.
+fn sig_hashes(init_msg: &[u8]) -> Option<Vec<u16>> {
+    let m = wire::Message::parse(init_msg).ok()?;
+    match &find_notify(&m.payloads, nt::SIGNATURE_HASH_ALGORITHMS)?.data {
+        NotifyData::SignatureHashAlgorithms(v) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+/// Our ID-related payloads and AUTH: `[CERT...] AUTH` (the caller places ID before).
+/// `octets`: our signed octets; `peer_init`: the peer's IKE_SA_INIT message.
+fn our_auth(
+    conn: &ConnConfig,
+    prf_alg: crate::crypto::PrfAlgorithm,
+    octets: &[u8],
+    peer_init: &[u8],
+) -> Result<(Vec<Payload<'static>>, Payload<'static>), String> {
+    let (certs, method, data) = match &conn.cert {
+        None => {
+            let key = Zeroizing::new(prf(prf_alg, &conn.psk.0, KEY_PAD));
+            (vec![], AUTH_PSK, prf(prf_alg, &key, octets))
+        }
+        Some(c) => {
+            let (m, d) = c.key.auth(sig_hashes(peer_init).as_deref(), octets)?;
+            let certs = c
+                .chain
+                .iter()
+                .map(|x| {
+                    Payload::new(
+                        pt::CERT,
+                        PayloadBody::Cert(Cert {
+                            encoding: pubkey::CERT_X509_SIGNATURE,
+                            data: Cow::Owned(x.der().to_vec()),
+                        }),
+                    )
+                })
+                .collect();
+            (certs, m, d)
+        }
+    };
+    Ok((
+        certs,
+        Payload::new(
+            pt::AUTH,
+            PayloadBody::Auth(Auth {
+                method,
+                reserved: [0; 3],
+                data: Cow::Owned(data),
+            }),
+        ),
+    ))
+}
+
+/// Check the peer's AUTH (and certificate) over its signed `octets`.
+fn check_peer_auth(
+    conn: &ConnConfig,
+    prf_alg: crate::crypto::PrfAlgorithm,
+    peer_id: &Identity,
+    payloads: &[Payload<'_>],
+    auth: &Auth<'_>,
+    octets: &[u8],
+    unix_now: Option<u64>,
+) -> Result<(), String> {
+    let Some(c) = &conn.cert else {
+        if auth.method != AUTH_PSK {
+            return Err(format!(
+                "'{peer_id}' used AUTH method {}, we expect a PSK",
+                auth.method
+            ));
+        }
+        let key = Zeroizing::new(prf(prf_alg, &conn.psk.0, KEY_PAD));
+        let expect = prf(prf_alg, &key, octets);
+        if !bool::from(expect.ct_eq(&auth.data)) {
+            return Err(format!(
+                "AUTH payload of '{peer_id}' does not verify with our PSK"
+            ));
+        }
+        return Ok(());
+    };
+    if auth.method == AUTH_PSK {
+        return Err(format!(
+            "'{peer_id}' used a PSK, we expect certificate authentication"
+        ));
+    }
+    let mut certs = payloads.iter().filter_map(|p| match &p.body {
+        PayloadBody::Cert(x) if x.encoding == pubkey::CERT_X509_SIGNATURE => Some(&x.data),
+        _ => None,
+    });
+    let Some(end) = certs.next() else {
+        return Err(format!("'{peer_id}' sent no X.509 certificate"));
+    };
+    let end = X509::from_der(end)?;
+    let intermediates: Vec<X509> = certs.filter_map(|d| X509::from_der(d).ok()).collect();
+    if !end.matches_identity(peer_id) {
+        return Err(format!(
+            "certificate of {} does not contain the identity '{peer_id}' as a subjectAltName",
+            end.subject()
+        ));
+    }
+    pubkey::verify_chain(&end, &intermediates, &c.cas, unix_now)?;
+    let key = end.public_key()?;
+    pubkey::verify_auth(&key, auth.method, &auth.data, octets)
+        .map_err(|e| format!("AUTH payload of '{peer_id}': {e}"))
 }
 
 fn id_body(id: &Id<'_>) -> Vec<u8> {
@@ -86,29 +253,36 @@ impl Engine {
             return;
         };
         let idi = conn.local_id.to_payload();
-        let auth = psk_auth(
+        let octets = signed_octets(
             prf_alg,
-            &conn.psk.0,
             &sa.init_request,
             &sa.nr,
             &keys.sk_pi,
             &id_body(&idi),
         );
+        let (certs, auth) = match our_auth(conn, prf_alg, &octets, &sa.init_response) {
+            Ok(x) => x,
+            Err(e) => {
+                self.error(Some(id), format!("cannot create our AUTH payload: {e}"));
+                self.destroy_sa(id, &format!("cannot create our AUTH payload: {e}"));
+                return;
+            }
+        };
         let mut payloads = vec![Payload::new(pt::IDI, PayloadBody::Id(idi))];
+        payloads.extend(certs);
         if conn.initial_contact {
             payloads.push(notify(nt::INITIAL_CONTACT));
+        }
+        if let Some(c) = &conn.cert {
+            let h = c.certreq();
+            if !h.is_empty() {
+                payloads.push(certreq_payload(h));
+            }
         }
         if let Some(r) = &conn.remote_id {
             payloads.push(Payload::new(pt::IDR, PayloadBody::Id(r.to_payload())));
         }
-        payloads.push(Payload::new(
-            pt::AUTH,
-            PayloadBody::Auth(Auth {
-                method: AUTH_PSK,
-                reserved: [0; 3],
-                data: Cow::Owned(auth),
-            }),
-        ));
+        payloads.push(auth);
         if conn.request_vip {
             let attr = if sa.local.is_ipv6() {
                 INTERNAL_IP6_ADDRESS
@@ -245,47 +419,38 @@ impl Engine {
         let Some(prf_alg) = chosen.prf else {
             return;
         };
-        if auth.method != AUTH_PSK {
-            auth_failed(self, format!("unsupported AUTH method {}", auth.method));
-            return;
-        }
-        let expect = psk_auth(
+        let octets = signed_octets(
             prf_alg,
-            &conn.psk.0,
             &sa.init_request,
             &sa.nr,
             &keys.sk_pi,
             &id_body(idi),
         );
-        if !bool::from(expect.ct_eq(&auth.data)) {
-            auth_failed(
-                self,
-                format!("AUTH payload of '{peer_id}' does not verify with our PSK"),
-            );
+        let unix_now = self.unix_now();
+        if let Err(why) = check_peer_auth(&conn, prf_alg, &peer_id, p, auth, &octets, unix_now) {
+            auth_failed(self, why);
             return;
         }
         // Authenticated. Our AUTH.
         let idr = conn.local_id.to_payload();
-        let our_auth = psk_auth(
+        let octets = signed_octets(
             prf_alg,
-            &conn.psk.0,
             &sa.init_response,
             &sa.ni,
             &keys.sk_pr,
             &id_body(&idr),
         );
+        let (certs, our_auth) = match our_auth(&conn, prf_alg, &octets, &sa.init_request) {
+            Ok(x) => x,
+            Err(e) => {
+                auth_failed(self, format!("cannot create our AUTH payload: {e}"));
+                return;
+            }
+        };
         let peer_mobike = find_notify(p, nt::MOBIKE_SUPPORTED).is_some();
-        let mut out = vec![
-            Payload::new(pt::IDR, PayloadBody::Id(idr)),
-            Payload::new(
-                pt::AUTH,
-                PayloadBody::Auth(Auth {
-                    method: AUTH_PSK,
-                    reserved: [0; 3],
-                    data: Cow::Owned(our_auth),
-                }),
-            ),
-        ];
+        let mut out = vec![Payload::new(pt::IDR, PayloadBody::Id(idr))];
+        out.extend(certs);
+        out.push(our_auth);
         // Virtual IP
         let mut vip = None;
         let mut child_error = None;
@@ -468,19 +633,17 @@ impl Engine {
         let Some(prf_alg) = chosen.prf else {
             return;
         };
-        let expect = psk_auth(
+        let octets = signed_octets(
             prf_alg,
-            &conn.psk.0,
             &sa.init_response,
             &sa.ni,
             &keys.sk_pr,
             &id_body(idr),
         );
-        if auth.method != AUTH_PSK || !bool::from(expect.ct_eq(&auth.data)) {
-            fail(
-                self,
-                format!("AUTH payload of '{peer_id}' does not verify with our PSK"),
-            );
+        if let Err(why) =
+            check_peer_auth(&conn, prf_alg, &peer_id, p, auth, &octets, self.unix_now())
+        {
+            fail(self, why);
             return;
         }
         let vip = cp.and_then(vip_from_cp);

@@ -113,6 +113,10 @@ impl Engine {
             PayloadBody::Nonce(Cow::Owned(sa.ni.clone())),
         ));
         payloads.extend(natd::natd_payloads(sa.spi_i, 0, sa.local, sa.remote));
+        payloads.extend(super::ike_auth::init_cert_payloads(
+            self.config.connections.get(sa.conn).into_iter(),
+            false,
+        ));
         let msg = Message {
             header: Header {
                 spi_i: sa.spi_i,
@@ -363,6 +367,10 @@ impl Engine {
             Payload::new(pt::NONCE, PayloadBody::Nonce(Cow::Owned(sa.nr.clone()))),
         ];
         payloads.extend(natd::natd_payloads(sa.spi_i, sa.spi_r, local, remote));
+        payloads.extend(super::ike_auth::init_cert_payloads(
+            self.config.connections.iter(),
+            true,
+        ));
         let out = Message {
             header: Header {
                 spi_i: sa.spi_i,

@@ -68,6 +68,7 @@ pub mod ike_rekey;
 pub mod informational;
 pub mod natd;
 pub mod proposal;
+pub mod pubkey;
 pub mod sa;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -702,6 +703,13 @@ impl Engine {
 
     pub(crate) fn event(&mut self, e: EngineEvent) {
         self.events.push_back(e);
+    }
+
+    /// Wall-clock Unix time for certificate validity, if the caller gave one.
+    pub(crate) fn unix_now(&self) -> Option<u64> {
+        self.config
+            .unix_time_at_epoch
+            .map(|t| t.saturating_add(self.now.as_micros() / 1_000_000))
     }
 
     pub(crate) fn error(&mut self, sa: Option<SaId>, reason: impl Into<String>) {
