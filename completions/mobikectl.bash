@@ -237,7 +237,7 @@ _mobikectl() {
             return 0
             ;;
         mobikectl__subcmd__peer)
-            opts="-h --config --local --remote --listen --id --remote-id --psk-file --ike --esp --vip --local-ts --remote-ts --pool --no-mobike --port --natt-port --keylog --pcap --events --help"
+            opts="-h --config --local --remote --listen --id --remote-id --psk-file --cert --key --ca --ike --esp --vip --local-ts --remote-ts --pool --no-mobike --port --natt-port --keylog --pcap --events --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -264,6 +264,18 @@ _mobikectl() {
                     return 0
                     ;;
                 --psk-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

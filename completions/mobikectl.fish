@@ -27,7 +27,7 @@ end
 complete -c mobikectl -n "__fish_mobikectl_needs_command" -s h -l help -d 'Print help'
 complete -c mobikectl -n "__fish_mobikectl_needs_command" -s V -l version -d 'Print version'
 complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "decode" -d 'Decode IKEv2 messages from pcap/pcapng files or a live interface'
-complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "peer" -d 'Run a live, headless IKEv2 peer (PSK authentication)'
+complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "peer" -d 'Run a live, headless IKEv2 peer (PSK or certificate authentication)'
 complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "completions" -d 'Print a shell completion script for SHELL to stdout'
 complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "man" -d 'Print the man page (roff) to stdout'
 complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -50,6 +50,9 @@ complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l remote -d '
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l id -d 'Our identity: an IP address, @fqdn, user@host or @#hex (KEY_ID). Default: our address' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l remote-id -d 'The identity the peer must authenticate as (default: any)' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l psk-file -d 'File holding the pre-shared key (first line; `0x` prefix = hex). A PSK is never accepted on the command line' -r -F
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l cert -d 'Authenticate with this X.509 certificate (PEM; intermediate CA certificates may follow ours in the file) instead of a PSK. Needs --key and --ca' -r -F
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l key -d 'The private key of --cert (PEM: PKCS#8, PKCS#1 RSA or SEC1 EC; RSA, P-256, P-384)' -r -F
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l ca -d 'A CA certificate (PEM) the peer\'s certificate must chain to (repeatable)' -r -F
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l ike -d 'IKE proposals in strongSwan syntax, e.g. aes256gcm16-prfsha384-ecp384 (comma list)' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l esp -d 'ESP proposals in strongSwan syntax, e.g. aes128gcm16 or aes128-sha256-modp2048' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l vip -d 'Request a virtual IP from the responder: 0.0.0.0 or :: (the family follows the IKE address family)' -r
@@ -68,7 +71,7 @@ complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -s h -l help -
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand man" -s h -l help -d 'Print help'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer completions man help" -f -a "decode" -d 'Decode IKEv2 messages from pcap/pcapng files or a live interface'
-complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer completions man help" -f -a "peer" -d 'Run a live, headless IKEv2 peer (PSK authentication)'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer completions man help" -f -a "peer" -d 'Run a live, headless IKEv2 peer (PSK or certificate authentication)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer completions man help" -f -a "completions" -d 'Print a shell completion script for SHELL to stdout'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer completions man help" -f -a "man" -d 'Print the man page (roff) to stdout'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

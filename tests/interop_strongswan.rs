@@ -204,8 +204,8 @@ impl Lab {
         self.dir.join(f).display().to_string()
     }
 
-    /// Start `mobikectl peer` in the peer namespace with `--psk-file`, `--keylog` and
-    /// `--pcap` into the lab directory plus `args`.
+    /// Start `mobikectl peer` in the peer namespace with `--psk-file` (unless `args`
+    /// has `--cert`), `--keylog` and `--pcap` into the lab directory plus `args`.
     fn peer(&self, args: &[&str]) -> Peer {
         let mut cmd = Command::new("ip");
         cmd.args([
@@ -214,14 +214,16 @@ impl Lab {
             &format!("{}-peer", self.prefix),
             BIN,
             "peer",
-        ])
-        .args(["--psk-file", &self.path("psk")])
-        .args(["--keylog", &self.path("keys.log")])
-        .args(["--pcap", &self.path("own.pcapng")])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(self.dir.join("peer.stderr")).unwrap());
+        ]);
+        if !args.contains(&"--cert") {
+            cmd.args(["--psk-file", &self.path("psk")]);
+        }
+        cmd.args(["--keylog", &self.path("keys.log")])
+            .args(["--pcap", &self.path("own.pcapng")])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(self.dir.join("peer.stderr")).unwrap());
         let mut child = cmd.spawn().expect("spawn mobikectl peer");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
@@ -1002,4 +1004,209 @@ fn wrong_psk_is_reported() {
     p.quit();
     // keys were logged after IKE_SA_INIT: the failed IKE_AUTH decrypts too
     keylog_decrypts_own_pcap(&lab);
+}
+
+/// A file of the throwaway test PKI (`testdata/pki`).
+fn pki(f: &str) -> String {
+    repo().join("testdata/pki").join(f).display().to_string()
+}
+
+#[test]
+fn cert_initiator_ecdsa_to_strongswan_rsa() {
+    // mobikectl: carol, ECDSA P-384 (ec-ca); strongSwan: moon, RSA (rsa-ca)
+    let ike = "aes256gcm16-prfsha384-ecp384";
+    let esp = "aes256gcm16";
+    let (mc, mk, eca) = (pki("moon.crt"), pki("moon.key"), pki("ec-ca.crt"));
+    let Some(lab) = Lab::up(
+        "cert_initiator_ecdsa_to_strongswan_rsa",
+        "v4",
+        &moon_responder(
+            "192.0.2.1",
+            ike,
+            esp,
+            &[
+                "--auth",
+                "pubkey",
+                "--cert",
+                &mc,
+                "--key",
+                &mk,
+                "--cacert",
+                &eca,
+                "--local-ts",
+                "198.18.1.0/24",
+                "--pool",
+                "198.18.0.0/24",
+            ],
+        ),
+    ) else {
+        return;
+    };
+    let moon = lab.var("MOON");
+    let (cc, ck, rca) = (pki("carol.crt"), pki("carol.key"), pki("rsa-ca.crt"));
+    let mut p = peer_initiator(
+        &lab,
+        &moon,
+        ike,
+        esp,
+        &[
+            "--cert",
+            &cc,
+            "--key",
+            &ck,
+            "--ca",
+            &rca,
+            "--vip",
+            "0.0.0.0",
+            "--remote-ts",
+            "198.18.1.0/24",
+        ],
+    );
+    p.wait_event("ike_up");
+    p.wait_event("child_up");
+    lab.wait_sas("an installed CHILD_SA", |s| s.contains("INSTALLED"));
+    let log = lab.charon_log();
+    // strongSwan verified our RFC 7427 ECDSA signature and sent its RSA one
+    for want in [
+        "authentication of 'carol@example.org' with ECDSA_WITH_SHA384_DER successful",
+        "authentication of 'moon.example.org' (myself) with RSA_EMSA_PKCS1_SHA2_256",
+    ] {
+        assert!(
+            log.contains(want),
+            "{want}: see {}",
+            lab.path("moon/charon.log")
+        );
+    }
+    p.quit();
+    lab.wait_log("received DELETE for IKE_SA");
+    keylog_decrypts_own_pcap(&lab);
+}
+
+#[test]
+fn cert_responder_rsa_to_strongswan_ecdsa() {
+    // strongSwan initiates as sun, ECDSA P-256 (ec-ca); mobikectl responds as moon, RSA
+    // (rsa-ca)
+    let ike = "aes128-sha256-ecp256";
+    let esp = "aes128gcm16";
+    let (sc, sk, rca) = (pki("sun.crt"), pki("sun.key"), pki("rsa-ca.crt"));
+    let Some(lab) = Lab::up(
+        "cert_responder_rsa_to_strongswan_ecdsa",
+        "v4",
+        &[
+            "--role",
+            "init",
+            "--local",
+            "192.0.2.1",
+            "--remote",
+            "192.0.2.10",
+            "--id",
+            "sun.example.org",
+            "--remote-id",
+            "moon.example.org",
+            "--ike",
+            ike,
+            "--esp",
+            esp,
+            "--auth",
+            "pubkey",
+            "--cert",
+            &sc,
+            "--key",
+            &sk,
+            "--cacert",
+            &rca,
+            "--remote-ts",
+            "198.18.2.0/24",
+        ],
+    ) else {
+        return;
+    };
+    let (mc, mk, eca) = (pki("moon.crt"), pki("moon.key"), pki("ec-ca.crt"));
+    let mut p = lab.peer(&[
+        "--listen",
+        "--local",
+        "192.0.2.10",
+        "--id",
+        "moon.example.org",
+        "--remote-id",
+        "sun.example.org",
+        "--ike",
+        ike,
+        "--esp",
+        esp,
+        "--cert",
+        &mc,
+        "--key",
+        &mk,
+        "--ca",
+        &eca,
+        "--local-ts",
+        "198.18.2.0/24",
+        "--pool",
+        "198.18.100.0/24",
+    ]);
+    p.wait_event("ready");
+    let out = lab.swanctl(&["--initiate", "--child", "net", "--timeout", "20"]);
+    assert!(out.contains("initiate completed successfully"), "{out}");
+    let up = p.wait_event("ike_up");
+    assert_eq!(up["initiator"], false);
+    p.wait_event("child_up");
+    let log = lab.charon_log();
+    assert!(
+        log.contains(
+            "authentication of 'moon.example.org' with RSA_EMSA_PKCS1_SHA2_256 successful"
+        ),
+        "see {}",
+        lab.path("moon/charon.log")
+    );
+    p.send("down");
+    p.wait_event("ike_down");
+    lab.wait_log("received DELETE for IKE_SA");
+    p.quit();
+    keylog_decrypts_own_pcap(&lab);
+}
+
+#[test]
+fn cert_untrusted_strongswan_is_authentication_failed() {
+    // strongSwan's certificate (rsa-ca) is not from the CA we trust (ec-ca)
+    let ike = "aes128-sha256-ecp256";
+    let esp = "aes128gcm16";
+    let (mc, mk, eca) = (pki("moon.crt"), pki("moon.key"), pki("ec-ca.crt"));
+    let Some(lab) = Lab::up(
+        "cert_untrusted_strongswan_is_authentication_failed",
+        "v4",
+        &moon_responder(
+            "192.0.2.1",
+            ike,
+            esp,
+            &[
+                "--auth", "pubkey", "--cert", &mc, "--key", &mk, "--cacert", &eca,
+            ],
+        ),
+    ) else {
+        return;
+    };
+    let moon = lab.var("MOON");
+    let (cc, ck, oca) = (pki("carol.crt"), pki("carol.key"), pki("other-ca.crt"));
+    let mut p = peer_initiator(
+        &lab,
+        &moon,
+        ike,
+        esp,
+        &["--cert", &cc, "--key", &ck, "--ca", &oca],
+    );
+    let e = p.wait("an AUTHENTICATION_FAILED error", |v| {
+        v["event"] == "error"
+            && v["reason"].as_str().is_some_and(|r| {
+                r.contains("AUTHENTICATION_FAILED") && r.contains("not signed by a trusted CA")
+            })
+    });
+    assert!(
+        e["reason"]
+            .as_str()
+            .unwrap()
+            .contains("CN=moon.example.org"),
+        "{e}"
+    );
+    p.quit();
 }

@@ -7,6 +7,7 @@
 #       TOPO: v4 | v6 | nat4 (peer behind NAT) | nat4moon (strongSwan behind NAT). Namespaces PREFIX-peer, PREFIX-moon (and PREFIX-nat).
 #       moon's charon config/log in DIR/moon/, captures DIR/moon.pcap (moon's side)
 #       and DIR/peer.pcap (peer's side). Prints the addresses as KEY=VALUE lines.
+#       Certificate auth: --auth pubkey --cert F --key F --cacert F (e.g. testdata/pki).
 #   lab/interop/lab.sh down PREFIX DIR     stop captures (flushed), kill everything in
 #                                          PREFIX-* namespaces, delete them. Idempotent.
 #   lab/interop/lab.sh swanctl PREFIX DIR ARGS...   swanctl against moon's charon

@@ -21,7 +21,7 @@ pub enum Command {
     /// was malformed or truncated (decoding goes on; each problem is reported on stderr),
     /// 2 when a file or interface could not be opened or the arguments are wrong.
     Decode(DecodeArgs),
-    /// Run a live, headless IKEv2 peer (PSK authentication).
+    /// Run a live, headless IKEv2 peer (PSK or certificate authentication).
     ///
     /// Initiates the first connection at start (responder with --listen), reads commands on
     /// stdin, one per line (up [CONN], down [SA], rekey ike|child [SA], dpd [SA], status,
@@ -29,7 +29,7 @@ pub enum Command {
     /// Every option can also be set in a TOML file (--config), which may define several named
     /// connections; command-line options override the file. Exit status: 0 after quit,
     /// 2 when the configuration is wrong or a socket cannot be bound.
-    Peer(PeerArgs),
+    Peer(Box<PeerArgs>),
     /// Print a shell completion script for SHELL to stdout.
     Completions {
         /// The shell to generate completions for.
@@ -137,6 +137,16 @@ pub struct PeerArgs {
     /// accepted on the command line.
     #[arg(long = "psk-file", value_name = "FILE")]
     pub psk_file: Option<PathBuf>,
+    /// Authenticate with this X.509 certificate (PEM; intermediate CA certificates may
+    /// follow ours in the file) instead of a PSK. Needs --key and --ca.
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// The private key of --cert (PEM: PKCS#8, PKCS#1 RSA or SEC1 EC; RSA, P-256, P-384).
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// A CA certificate (PEM) the peer's certificate must chain to (repeatable).
+    #[arg(long = "ca", value_name = "FILE")]
+    pub ca: Vec<PathBuf>,
     /// IKE proposals in strongSwan syntax, e.g. aes256gcm16-prfsha384-ecp384 (comma list).
     #[arg(long, value_name = "PROPOSALS")]
     pub ike: Option<String>,

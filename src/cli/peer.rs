@@ -7,8 +7,8 @@
 //! connection key (defaults for every connection). `[connections.NAME]` tables define
 //! named connections (in file order; the first one is initiated at start and is the
 //! default of `up`). Connection keys: `local`, `remote` (address or list), `id`,
-//! `remote_id`, `psk_file`, `ike`, `esp`, `vip`, `local_ts`, `remote_ts` (CIDR or list),
-//! `pool` (CIDR or list), `mobike` (bool). Relative paths are relative to the file.
+//! `remote_id`, `psk_file`, `cert`, `key`, `ca` (file or list), `ike`, `esp`, `vip`,
+//! `local_ts`, `remote_ts` (CIDR or list), `pool` (CIDR or list), `mobike` (bool). Relative paths are relative to the file.
 //! Options on the command line override the file for every connection.
 
 use std::collections::HashSet;
@@ -25,6 +25,7 @@ use serde_json::{json, Map, Value};
 
 use super::args::{EventFormat, PeerArgs};
 use super::command::{parse_command, PeerCommand, RekeyTarget};
+use crate::engine::pubkey::CertAuth;
 use crate::engine::{
     Command, Config, ConnConfig, Engine, EngineEvent, Identity, IkeState, OsRandom, Proposal,
     Protocol, Psk, Rekey, SaId, Timestamp, TsRange,
@@ -67,6 +68,9 @@ pub struct ConnOpts {
     remote_id: Option<String>,
     #[serde(alias = "psk-file")]
     psk_file: Option<PathBuf>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    ca: Option<OneOrMany<PathBuf>>,
     ike: Option<String>,
     esp: Option<String>,
     vip: Option<IpAddr>,
@@ -85,8 +89,8 @@ impl ConnOpts {
             ($($f:ident),*) => {$( if other.$f.is_some() { self.$f = other.$f.clone(); } )*};
         }
         take!(
-            local, remote, id, remote_id, psk_file, ike, esp, vip, local_ts, remote_ts, pool,
-            mobike
+            local, remote, id, remote_id, psk_file, cert, key, ca, ike, esp, vip, local_ts,
+            remote_ts, pool, mobike
         );
     }
 
@@ -98,6 +102,9 @@ impl ConnOpts {
             id: a.id.clone(),
             remote_id: a.remote_id.clone(),
             psk_file: a.psk_file.clone(),
+            cert: a.cert.clone(),
+            key: a.key.clone(),
+            ca: (!a.ca.is_empty()).then(|| OneOrMany::Many(a.ca.clone())),
             ike: a.ike.clone(),
             esp: a.esp.clone(),
             vip: a.vip,
@@ -109,9 +116,21 @@ impl ConnOpts {
     }
 
     fn relative_to(&mut self, dir: &Path) {
-        if let Some(p) = &self.psk_file {
+        let fix = |p: &mut PathBuf| {
             if p.is_relative() {
-                self.psk_file = Some(dir.join(p));
+                *p = dir.join(&*p);
+            }
+        };
+        for p in [&mut self.psk_file, &mut self.cert, &mut self.key]
+            .into_iter()
+            .flatten()
+        {
+            fix(p);
+        }
+        if let Some(c) = &mut self.ca {
+            match c {
+                OneOrMany::One(p) => fix(p),
+                OneOrMany::Many(v) => v.iter_mut().for_each(fix),
             }
         }
     }
@@ -212,6 +231,22 @@ fn file_settings(path: &Path) -> Result<FileSettings, String> {
     Ok((g, defaults, conns))
 }
 
+/// `--cert`, `--key`, `--ca` (PEM files): all three or none.
+fn cert_auth(o: &ConnOpts) -> Result<Option<CertAuth>, String> {
+    let cas = o.ca.clone().map(OneOrMany::into_vec).unwrap_or_default();
+    let (cert, key) = match (&o.cert, &o.key) {
+        (None, None) if cas.is_empty() => return Ok(None),
+        (Some(c), Some(k)) if !cas.is_empty() => (c, k),
+        _ => return Err("certificate authentication needs --cert, --key and --ca".into()),
+    };
+    let read =
+        |p: &Path| std::fs::read_to_string(p).map_err(|x| format!("reading {}: {x}", p.display()));
+    let ca_pems = cas.iter().map(|p| read(p)).collect::<Result<Vec<_>, _>>()?;
+    CertAuth::from_pem(&read(cert)?, &read(key)?, &ca_pems)
+        .map(Some)
+        .map_err(|x| format!("--cert {} / --key {}: {x}", cert.display(), key.display()))
+}
+
 fn read_psk(path: &Path) -> Result<Psk, String> {
     let text =
         std::fs::read_to_string(path).map_err(|e| format!("PSK file {}: {e}", path.display()))?;
@@ -277,11 +312,17 @@ fn build_conns(
         }
     }
     bind.extend(locals.iter().copied());
-    let psk = match &o.psk_file {
-        Some(p) => read_psk(p).map_err(e)?,
-        None => {
+    let cert = cert_auth(o).map_err(e)?;
+    let psk = match (&o.psk_file, &cert) {
+        (Some(p), None) => read_psk(p).map_err(e)?,
+        (Some(_), Some(_)) => {
+            return Err(e("give either --psk-file or --cert, not both".into()));
+        }
+        (None, Some(_)) => Psk::default(),
+        (None, None) => {
             return Err(e(
-                "no PSK: give --psk-file FILE (a PSK is never taken from the command line)".into(),
+                "no PSK or certificate: give --psk-file FILE (a PSK is never taken from the command line) or --cert/--key/--ca"
+                    .into(),
             ))
         }
     };
@@ -368,6 +409,7 @@ fn build_conns(
         };
         let mut c = ConnConfig::new(&cname, local, *remote, local_id.clone(), &[]);
         c.psk = psk.clone();
+        c.cert = cert.clone();
         c.remote_id = remote_id.clone();
         c.ike_proposals = ike.clone();
         c.esp_proposals = esp.clone();
@@ -931,7 +973,13 @@ fn run(args: &PeerArgs) -> Result<(), String> {
         .map(|c| c.name.clone())
         .collect();
     let first = names.first().cloned();
-    let mut engine = Engine::new(s.config, Box::new(OsRandom));
+    let mut config = s.config;
+    // Certificate validity dates: engine time zero is (about) now.
+    config.unix_time_at_epoch = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs());
+    let mut engine = Engine::new(config, Box::new(OsRandom));
     let clock = Clock::new();
     let mut peer = Peer {
         out: Box::new(io::stdout()),
@@ -1032,6 +1080,49 @@ esp = "aes256gcm16"
         std::fs::write(&cfg, "remote = \"127.0.0.2\"\nbogus = 1\n").unwrap();
         let e = settings(&args).unwrap_err();
         assert!(e.contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn toml_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/pki");
+        for f in ["sun.crt", "sun.key", "rsa-ca.crt", "ec-ca.crt"] {
+            std::fs::copy(pki.join(f), dir.path().join(f)).unwrap();
+        }
+        let cfg = dir.path().join("peer.toml");
+        std::fs::write(
+            &cfg,
+            r#"
+id = "sun.example.org"
+cert = "sun.crt"
+key = "sun.key"
+ca = ["rsa-ca.crt", "ec-ca.crt"]
+
+[connections.home]
+local = "127.0.0.1"
+remote = "127.0.0.2"
+"#,
+        )
+        .unwrap();
+        let args = PeerArgs {
+            config: Some(cfg.clone()),
+            ..PeerArgs::default()
+        };
+        let s = settings(&args).unwrap();
+        let c = s.config.connections[0]
+            .cert
+            .as_ref()
+            .expect("certificate auth");
+        assert_eq!(c.cas.len(), 2);
+        assert!(c.chain[0].subject().contains("sun.example.org"));
+        // a key without certificate is an error
+        let args = PeerArgs {
+            remote: vec!["127.0.0.1".parse().unwrap()],
+            key: Some(dir.path().join("sun.key")),
+            ..PeerArgs::default()
+        };
+        let e = settings(&args).unwrap_err();
+        assert!(e.contains("--cert, --key and --ca"), "{e}");
     }
 
     #[test]

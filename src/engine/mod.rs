@@ -20,14 +20,15 @@
 //!
 //! Exchanges live in one module each, like strongSwan's tasks: [`ike_init`]
 //! (IKE_SA_INIT, cookies, INVALID_KE_PAYLOAD, NAT detection, key derivation),
-//! [`ike_auth`] (PSK authentication, CHILD_SA in IKE_AUTH, CP virtual IP),
+//! [`ike_auth`] (PSK or certificate authentication, CHILD_SA in IKE_AUTH, CP virtual IP),
+//! [`pubkey`] (X.509 chains, RSA/ECDSA signatures, RFC 7427),
 //! [`child_create`] (ESP proposals, traffic selector narrowing, CHILD_SA keys),
 //! [`create_child`] (CREATE_CHILD_SA: new CHILD_SAs, CHILD_SA rekeying with PFS,
 //! collisions), [`ike_rekey`] (IKE SA rekeying), [`informational`] (DPD, Delete).
 //! Message protection, message IDs, retransmission, the response cache and the
 //! lifetime (rekey) timers are in [`sa`].
 //!
-//! Not yet: MOBIKE address updates, certificates/EAP, fragmentation, NAT-T keepalives,
+//! Not yet: MOBIKE address updates, EAP, CRL/OCSP, fragmentation, NAT-T keepalives,
 //! hard lifetimes (CHILD_SAs and IKE SAs are rekeyed, never expired). The SA
 //! already stores the current path and address sets so that MOBIKE (`mobike`) and NAT
 //! handling ([`natd`]) slot in.
