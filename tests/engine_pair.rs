@@ -732,14 +732,23 @@ fn nat_t_keepalives_from_the_natted_side_only() {
     let mut net = natted(Duration::from_secs(5));
     let up = net.now;
     // the last IKE message A sent (the IKE_AUTH request) starts the interval
-    let last_out = net.sent.iter().rev().find(|p| p.from == Side::A).unwrap().sent_at;
+    let last_out = net
+        .sent
+        .iter()
+        .rev()
+        .find(|p| p.from == Side::A)
+        .unwrap()
+        .sent_at;
     net.run_for(Duration::from_secs(30));
     let ka: Vec<_> = net.keepalives.clone();
     assert!(ka.iter().all(|(_, s, _)| *s == Side::A), "{ka:?}");
     let times: Vec<u64> = ka.iter().map(|(t, _, _)| t.as_micros()).collect();
     assert_eq!(times.len(), 6, "{times:?}");
     assert_eq!(times[0], last_out.as_micros() + 5_000_000);
-    assert!(times.windows(2).all(|w| w[1] - w[0] == 5_000_000), "{times:?}");
+    assert!(
+        times.windows(2).all(|w| w[1] - w[0] == 5_000_000),
+        "{times:?}"
+    );
     for (_, _, t) in &ka {
         assert_eq!(t.bytes, [0xff]);
         assert!(!t.non_esp_marker);

@@ -29,7 +29,7 @@ pub enum Command {
     /// Every option can also be set in a TOML file (--config), which may define several named
     /// connections; command-line options override the file. Exit status: 0 after quit,
     /// 2 when the configuration is wrong or a socket cannot be bound.
-    Peer(PeerArgs),
+    Peer(Box<PeerArgs>),
     /// Print a shell completion script for SHELL to stdout.
     Completions {
         /// The shell to generate completions for.

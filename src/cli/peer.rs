@@ -216,10 +216,7 @@ fn file_settings(path: &Path) -> Result<FileSettings, String> {
 
 /// Top-level timer keys of a TOML file: `keepalive`, `retransmit_timeout`,
 /// `retransmit_base` (seconds / factor, numbers) and `retransmit_tries` (integer).
-fn timer_settings(
-    table: &mut toml::Table,
-    g: &mut PeerArgs,
-) -> Result<(), (&'static str, String)> {
+fn timer_settings(table: &mut toml::Table, g: &mut PeerArgs) -> Result<(), (&'static str, String)> {
     let num = |v: toml::Value| v.as_float().or_else(|| v.as_integer().map(|i| i as f64));
     for (key, dst) in [
         ("keepalive", &mut g.keepalive),
