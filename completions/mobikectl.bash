@@ -237,7 +237,7 @@ _mobikectl() {
             return 0
             ;;
         mobikectl__subcmd__peer)
-            opts="-h --config --local --remote --listen --id --remote-id --psk-file --cert --key --ca --ike --esp --vip --local-ts --remote-ts --pool --no-mobike --port --natt-port --keylog --pcap --events --help"
+            opts="-h --config --local --remote --listen --id --remote-id --psk-file --cert --key --ca --ike --esp --vip --local-ts --remote-ts --pool --no-mobike --port --natt-port --keylog --pcap --events --keepalive --retransmit-timeout --retransmit-base --retransmit-tries --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -321,6 +321,22 @@ _mobikectl() {
                     ;;
                 --events)
                     COMPREPLY=($(compgen -W "json text" -- "${cur}"))
+                    return 0
+                    ;;
+                --keepalive)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retransmit-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retransmit-base)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retransmit-tries)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

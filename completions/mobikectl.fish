@@ -65,6 +65,10 @@ complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l keylog -d '
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l pcap -d 'Write every datagram sent and received to FILE (pcapng, raw IP + UDP)' -r -F
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l events -d 'Event output format (default json)' -r -f -a "json\t'JSON Lines: one object per event with `event` and `time` keys (schema in README)'
 text\t'One readable line per event'"
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l keepalive -d 'NAT-T keepalive interval in seconds, sent while a NAT is detected in front of us (default 20; 0 = off)' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l retransmit-timeout -d 'Retransmission: first timeout in seconds (default 4)' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l retransmit-base -d 'Retransmission: exponential back-off base (default 1.8)' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l retransmit-tries -d 'Retransmission: retransmissions before an exchange times out (default 5)' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l listen -d 'Responder mode: do not initiate at start, wait for peers'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l no-mobike -d 'Do not announce MOBIKE (IKE then stays on the IKE port unless a NAT is detected)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -s h -l help -d 'Print help (see more with \'--help\')'

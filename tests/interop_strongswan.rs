@@ -1006,6 +1006,270 @@ fn wrong_psk_is_reported() {
     keylog_decrypts_own_pcap(&lab);
 }
 
+/// Seconds since midnight UTC of an event's RFC 3339 `time` (sub-second precision).
+fn event_secs(v: &Value) -> f64 {
+    let t = v["time"].as_str().unwrap_or_else(|| panic!("no time: {v}"));
+    let hms = t
+        .split_once('T')
+        .map(|x| x.1)
+        .unwrap()
+        .trim_end_matches('Z');
+    let hms = hms.split(['+', '-']).next().unwrap();
+    let mut p = hms.split(':').map(|x| x.parse::<f64>().unwrap());
+    p.next().unwrap() * 3600.0 + p.next().unwrap() * 60.0 + p.next().unwrap()
+}
+
+/// Stop the captures (flushed) and tear the lab down before reading the pcaps.
+fn lab_down(lab: &Lab) {
+    Command::new("bash")
+        .arg(script())
+        .args(["down", &lab.prefix])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+}
+
+/// NAT-T keepalives (1-byte UDP payloads) in a capture: (time, src, src port, dst, dst port).
+fn keepalives_in(pcap: &Path) -> Vec<(f64, String, u16, String, u16)> {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .args(["-Y", "udp.length == 9", "-T", "fields"])
+        .args([
+            "-e",
+            "frame.time_epoch",
+            "-e",
+            "ip.src",
+            "-e",
+            "udp.srcport",
+        ])
+        .args(["-e", "ip.dst", "-e", "udp.dstport", "-e", "udp.payload"])
+        .output()
+        .expect("tshark");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            assert_eq!(f.get(5).copied(), Some("ff"), "not a keepalive: {l}");
+            (
+                f[0].parse().unwrap(),
+                f[1].to_string(),
+                f[2].parse().unwrap(),
+                f[3].to_string(),
+                f[4].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn keepalives_behind_nat_keep_the_mapping() {
+    let ike = "aes128-sha256-x25519";
+    let esp = "aes128gcm16";
+    let Some(lab) = Lab::up(
+        "keepalives_behind_nat_keep_the_mapping",
+        "nat4",
+        &moon_responder(
+            "192.0.2.1",
+            ike,
+            esp,
+            &["--local-ts", "198.18.1.0/24", "--pool", "198.18.0.0/24"],
+        ),
+    ) else {
+        return;
+    };
+    let (moon, nat) = (lab.var("MOON"), lab.var("NAT"));
+    // the NAT forgets idle UDP mappings after 4 s: only keepalives keep ours
+    let st = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &format!("{}-nat", lab.prefix),
+            "sysctl",
+            "-qw",
+        ])
+        .args([
+            "net.netfilter.nf_conntrack_udp_timeout=4",
+            "net.netfilter.nf_conntrack_udp_timeout_stream=4",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success(), "sysctl in the NAT namespace");
+    let interval = 1.5;
+    let mut p = peer_initiator(
+        &lab,
+        &moon,
+        ike,
+        esp,
+        &[
+            "--vip",
+            "0.0.0.0",
+            "--remote-ts",
+            "198.18.1.0/24",
+            "--keepalive",
+            "1.5",
+        ],
+    );
+    let up = p.wait_event("ike_up");
+    assert_eq!(up["nat_local"], true, "{up}");
+    p.wait_event("child_up");
+    lab.wait_sas("an installed CHILD_SA", |s| s.contains("INSTALLED"));
+    // 10 s without IKE traffic: the mapping lives on keepalives alone
+    std::thread::sleep(Duration::from_secs(10));
+    // strongSwan rekeys the IKE SA: its request reaches us through the same mapping
+    let out = lab.swanctl(&["--rekey", "--ike", "home"]);
+    assert!(out.contains("rekey completed successfully"), "{out}");
+    let r = p.wait_event("rekeyed");
+    assert_eq!(r["what"], "ike", "{r}");
+    assert_eq!(r["initiator"], false, "{r}");
+    lab.wait_sas("the rekeyed IKE SA", |s| {
+        s.contains("ESTABLISHED") && s.contains("INSTALLED")
+    });
+    p.send("down");
+    p.wait_event("ike_down");
+    p.quit();
+    lab_down(&lab);
+    // inside the NAT: from our 4500 to moon's 4500; outside: from the NAT's mapping
+    let inside = keepalives_in(&lab.dir.join("peer.pcap"));
+    let outside = keepalives_in(&lab.dir.join("moon.pcap"));
+    assert!(inside.len() >= 6, "{inside:?}");
+    assert!(outside.len() >= 6, "{outside:?}");
+    for k in &inside {
+        assert_eq!(
+            (k.2, k.3.as_str(), k.4),
+            (4500, moon.as_str(), 4500),
+            "{k:?}"
+        );
+    }
+    for k in &outside {
+        assert_eq!(
+            (k.1.as_str(), k.3.as_str(), k.4),
+            (nat.as_str(), moon.as_str(), 4500)
+        );
+    }
+    // the mapping never changed: one NAT port for all of them
+    assert!(outside.iter().all(|k| k.2 == outside[0].2), "{outside:?}");
+    // at the configured interval (a run of keepalives without IKE traffic in between)
+    let gaps: Vec<f64> = inside.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    let regular = gaps.iter().filter(|g| (*g - interval).abs() < 0.3).count();
+    assert!(regular >= 5, "keepalive gaps {gaps:?}");
+    assert!(
+        gaps.iter().all(|g| *g > interval - 0.3),
+        "keepalive gaps {gaps:?}"
+    );
+    keylog_decrypts_own_pcap(&lab);
+}
+
+#[test]
+fn retransmissions_back_off_then_timeout() {
+    let ike = "aes128-sha256-x25519";
+    let esp = "aes128gcm16";
+    let Some(lab) = Lab::up(
+        "retransmissions_back_off_then_timeout",
+        "v4",
+        &moon_responder(
+            "192.0.2.1",
+            ike,
+            esp,
+            &["--local-ts", "198.18.1.0/24", "--pool", "198.18.0.0/24"],
+        ),
+    ) else {
+        return;
+    };
+    let moon = lab.var("MOON");
+    let mut p = peer_initiator(
+        &lab,
+        &moon,
+        ike,
+        esp,
+        &[
+            "--vip",
+            "0.0.0.0",
+            "--remote-ts",
+            "198.18.1.0/24",
+            "--retransmit-timeout",
+            "0.5",
+            "--retransmit-base",
+            "2",
+            "--retransmit-tries",
+            "3",
+        ],
+    );
+    p.wait_event("child_up");
+    lab.wait_sas("an installed CHILD_SA", |s| s.contains("INSTALLED"));
+    // strongSwan stops answering: moon drops all IKE
+    let mut nft = Command::new("bash")
+        .arg(script())
+        .args(["nft", &lab.prefix, "moon"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    nft.stdin
+        .take()
+        .unwrap()
+        .write_all(
+            b"table inet labdrop {\n chain in {\n  type filter hook input priority 0; policy accept;\n  udp dport { 500, 4500 } drop\n }\n}\n",
+        )
+        .unwrap();
+    assert!(nft.wait().unwrap().success(), "nft in moon");
+    p.send("dpd");
+    let sent = p.wait("DPD request", |v| {
+        v["event"] == "sent" && v["exchange"] == "INFORMATIONAL" && v["response"] == false
+    });
+    let t0 = event_secs(&sent);
+    let mid = sent["message_id"].clone();
+    // 0.5 s, then ×2: retransmissions at +0.5, +1.5, +3.5, the timeout at +7.5
+    for (attempt, at) in [(1, 0.5), (2, 1.5), (3, 3.5)] {
+        let r = p.wait_event("retransmit");
+        assert_eq!(r["attempt"], attempt, "{r}");
+        assert_eq!(r["exchange"], "INFORMATIONAL", "{r}");
+        assert_eq!(r["message_id"], mid, "{r}");
+        let dt = event_secs(&r) - t0;
+        assert!(
+            (dt - at).abs() < 0.25,
+            "retransmit {attempt} after {dt} s, want {at} s"
+        );
+    }
+    let t = p.wait_event("timeout");
+    assert_eq!(t["message_id"], mid, "{t}");
+    let dt = event_secs(&t) - t0;
+    assert!((dt - 7.5).abs() < 0.25, "timeout after {dt} s, want 7.5 s");
+    let down = p.wait_event("ike_down");
+    assert!(
+        down["reason"]
+            .as_str()
+            .unwrap()
+            .contains("after 3 retransmissions"),
+        "{down}"
+    );
+    assert!(
+        !p.seen
+            .iter()
+            .any(|v| v["event"] == "retransmit" && v["attempt"] == 4),
+        "a fourth retransmission"
+    );
+    p.quit();
+    lab_down(&lab);
+    // all four transmissions reached moon's interface (and were dropped there)
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(lab.dir.join("moon.pcap"))
+        .args(["-Y", &format!("isakmp.exchangetype == 37 && isakmp.messageid == {mid} && isakmp.flag_r == 0 && ip.src != {moon}")])
+        .args(["-T", "fields", "-e", "frame.time_epoch"])
+        .output()
+        .unwrap();
+    let times: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(times.len(), 4, "{times:?}");
+    let gaps: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    for (g, want) in gaps.iter().zip([0.5, 1.0, 2.0]) {
+        assert!((g - want).abs() < 0.25, "gaps {gaps:?}");
+    }
+}
+
 /// A file of the throwaway test PKI (`testdata/pki`).
 fn pki(f: &str) -> String {
     repo().join("testdata/pki").join(f).display().to_string()

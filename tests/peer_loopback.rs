@@ -209,7 +209,16 @@ remote_ts = ["198.18.1.0/24"]
         l.contains(" rekeyed ") && l.contains("what=ike")
     });
     init.send("status");
-    assert_eq!(init.json("status")["sas"][0]["state"], "Established");
+    // the old IKE SA may still be listed (Deleting) until its Delete is answered
+    let st = init.json("status");
+    assert!(
+        st["sas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|sa| sa["state"] == "Established"),
+        "{st}"
+    );
     resp.send("status");
     resp.wait("text status", |l| {
         l.contains(" status ") && l.contains("Established")
@@ -270,4 +279,62 @@ fn configuration_errors_exit_2_with_a_hint() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "no PSK on the command line");
+}
+
+#[test]
+fn unanswered_ike_sa_init_retransmits_on_schedule_then_times_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let psk = dir.path().join("psk");
+    std::fs::write(&psk, "loopback-test-psk-0123456789\n").unwrap();
+    let (port, natt) = loop {
+        let (a, b) = (free_port(), free_port());
+        if a != b {
+            break (a, b);
+        }
+    };
+    let (port_s, natt_s) = (port.to_string(), natt.to_string());
+    // nobody listens on 127.0.0.3
+    let mut p = Proc::start(&[
+        "--local",
+        "127.0.0.1",
+        "--remote",
+        "127.0.0.3",
+        "--psk-file",
+        psk.to_str().unwrap(),
+        "--port",
+        &port_s,
+        "--natt-port",
+        &natt_s,
+        "--retransmit-timeout",
+        "0.2",
+        "--retransmit-base",
+        "1.5",
+        "--retransmit-tries",
+        "2",
+        "--keepalive",
+        "0",
+    ]);
+    let start = Instant::now();
+    let r1 = p.json("retransmit");
+    assert_eq!(r1["attempt"], 1, "{r1}");
+    assert_eq!(r1["exchange"], "IKE_SA_INIT", "{r1}");
+    let r2 = p.json("retransmit");
+    assert_eq!(r2["attempt"], 2, "{r2}");
+    let t = p.json("timeout");
+    assert_eq!(t["exchange"], "IKE_SA_INIT", "{t}");
+    // 0.2 + 0.3 + 0.45 s
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(900), "{took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let down = p.json("ike_down");
+    assert!(
+        down["reason"]
+            .as_str()
+            .unwrap()
+            .contains("after 2 retransmissions"),
+        "{down}"
+    );
+    assert!(!p.seen.iter().any(|l| l.contains("\"attempt\":3")));
+    p.send("quit");
+    assert_eq!(p.exit_status(), 0);
 }

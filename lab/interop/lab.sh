@@ -12,6 +12,8 @@
 #                                          PREFIX-* namespaces, delete them. Idempotent.
 #   lab/interop/lab.sh swanctl PREFIX DIR ARGS...   swanctl against moon's charon
 #   lab/interop/lab.sh rebind PREFIX       forget the NAT's UDP mappings (nat4)
+#   lab/interop/lab.sh nft PREFIX NS       load an nftables ruleset from stdin into
+#                                          PREFIX-NS (e.g. make moon drop IKE)
 #
 # Addresses (documentation prefixes only):
 #   v4:   peer 192.0.2.10  -- moon 192.0.2.1;   moon LAN 198.18.1.1/24, peer LAN 198.18.2.1/24
@@ -53,7 +55,7 @@ teardown() {
     done
 }
 
-cmd=${1:?usage: lab.sh up|down|swanctl|rebind ...}; shift
+cmd=${1:?usage: lab.sh up|down|swanctl|rebind|nft ...}; shift
 case $cmd in
 up)
     topo=$1 LAB_PREFIX=$2 LAB_DIR=$3; shift 3
@@ -121,6 +123,12 @@ swanctl)
     ;;
 rebind)
     ip netns exec "$1-nat" conntrack -D -p udp >/dev/null 2>&1 || true
+    ;;
+nft)
+    LAB_PREFIX=$1
+    # shellcheck source=../lib.sh
+    . "$here/../lib.sh"
+    lab_nft "$2" "$(cat)"
     ;;
 *)
     echo "unknown command $cmd" >&2; exit 2;;

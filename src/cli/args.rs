@@ -185,4 +185,18 @@ pub struct PeerArgs {
     /// Event output format (default json).
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub events: Option<EventFormat>,
+    // -- timers: NAT-T keepalives and the retransmission schedule (strongSwan defaults)
+    /// NAT-T keepalive interval in seconds, sent while a NAT is detected in front of us
+    /// (default 20; 0 = off).
+    #[arg(long, value_name = "SECONDS")]
+    pub keepalive: Option<f64>,
+    /// Retransmission: first timeout in seconds (default 4).
+    #[arg(long = "retransmit-timeout", value_name = "SECONDS")]
+    pub retransmit_timeout: Option<f64>,
+    /// Retransmission: exponential back-off base (default 1.8).
+    #[arg(long = "retransmit-base", value_name = "FACTOR")]
+    pub retransmit_base: Option<f64>,
+    /// Retransmission: retransmissions before an exchange times out (default 5).
+    #[arg(long = "retransmit-tries", value_name = "N")]
+    pub retransmit_tries: Option<u32>,
 }

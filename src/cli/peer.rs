@@ -3,7 +3,8 @@
 //!
 //! # TOML file
 //!
-//! Top-level keys: `listen`, `port`, `natt_port`, `keylog`, `pcap`, `events`, and any
+//! Top-level keys: `listen`, `port`, `natt_port`, `keylog`, `pcap`, `events`, `keepalive`,
+//! `retransmit_timeout`, `retransmit_base`, `retransmit_tries`, and any
 //! connection key (defaults for every connection). `[connections.NAME]` tables define
 //! named connections (in file order; the first one is initiated at start and is the
 //! default of `up`). Connection keys: `local`, `remote` (address or list), `id`,
@@ -202,6 +203,7 @@ fn file_settings(path: &Path) -> Result<FileSettings, String> {
             }
         }
     }
+    timer_settings(&mut table, &mut g).map_err(|(k, e)| err(k, e))?;
     if let Some(v) = table.remove("events") {
         g.events = Some(match v.as_str() {
             Some("json") => EventFormat::Json,
@@ -245,6 +247,60 @@ fn cert_auth(o: &ConnOpts) -> Result<Option<CertAuth>, String> {
     CertAuth::from_pem(&read(cert)?, &read(key)?, &ca_pems)
         .map(Some)
         .map_err(|x| format!("--cert {} / --key {}: {x}", cert.display(), key.display()))
+}
+
+/// Top-level timer keys of a TOML file: `keepalive`, `retransmit_timeout`,
+/// `retransmit_base` (seconds / factor, numbers) and `retransmit_tries` (integer).
+fn timer_settings(table: &mut toml::Table, g: &mut PeerArgs) -> Result<(), (&'static str, String)> {
+    let num = |v: toml::Value| v.as_float().or_else(|| v.as_integer().map(|i| i as f64));
+    for (key, dst) in [
+        ("keepalive", &mut g.keepalive),
+        ("retransmit_timeout", &mut g.retransmit_timeout),
+        ("retransmit_base", &mut g.retransmit_base),
+    ] {
+        if let Some(v) = table.remove(key) {
+            *dst = Some(num(v).ok_or((key, "expected a number".to_string()))?);
+        }
+    }
+    if let Some(v) = table.remove("retransmit_tries") {
+        let n = v.as_integer().and_then(|i| u32::try_from(i).ok());
+        g.retransmit_tries = Some(n.ok_or(("retransmit_tries", "expected a count".into()))?);
+    }
+    Ok(())
+}
+
+/// Keepalive interval and retransmission schedule from the command line (winning) or the
+/// file, checked.
+fn timers(args: &PeerArgs, file: &PeerArgs, config: &mut Config) -> Result<(), String> {
+    let secs = |name: &str, v: f64, min: f64| {
+        if v.is_finite() && v >= min && v <= 86_400.0 {
+            Ok(Duration::from_secs_f64(v))
+        } else {
+            Err(format!(
+                "--{name} {v}: expected seconds between {min} and 86400"
+            ))
+        }
+    };
+    if let Some(v) = args.keepalive.or(file.keepalive) {
+        config.keepalive = secs("keepalive", v, 0.0)?;
+    }
+    let r = &mut config.retransmit;
+    if let Some(v) = args.retransmit_timeout.or(file.retransmit_timeout) {
+        r.timeout = secs("retransmit-timeout", v, 0.01)?;
+    }
+    if let Some(v) = args.retransmit_base.or(file.retransmit_base) {
+        if !(v.is_finite() && (1.0..=10.0).contains(&v)) {
+            return Err(format!("--retransmit-base {v}: expected 1 to 10"));
+        }
+        r.base = v;
+    }
+    if let Some(n) = args.retransmit_tries.or(file.retransmit_tries) {
+        if n > 100 {
+            return Err(format!("--retransmit-tries {n}: expected 0 to 100"));
+        }
+        r.tries = n;
+    }
+    Ok(())
 }
 
 fn read_psk(path: &Path) -> Result<Psk, String> {
@@ -445,6 +501,7 @@ pub fn settings(args: &PeerArgs) -> Result<PeerSettings, String> {
         nat_t_port: natt_port,
         ..Config::default()
     };
+    timers(args, &file, &mut config)?;
     let mut bind = Vec::new();
     for (name, own) in &named {
         let mut o = defaults.clone();
@@ -1123,6 +1180,48 @@ remote = "127.0.0.2"
         };
         let e = settings(&args).unwrap_err();
         assert!(e.contains("--cert, --key and --ca"), "{e}");
+    }
+
+    #[test]
+    fn timers_from_file_and_command_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("psk"), "secret-secret-secret\n").unwrap();
+        let cfg = dir.path().join("peer.toml");
+        std::fs::write(
+            &cfg,
+            "keepalive = 5\nretransmit_timeout = 0.5\nretransmit_base = 2\n\
+             retransmit_tries = 3\npsk_file = \"psk\"\nremote = \"127.0.0.2\"\n\
+             local = \"127.0.0.1\"\n",
+        )
+        .unwrap();
+        let mut args = PeerArgs {
+            config: Some(cfg.clone()),
+            ..PeerArgs::default()
+        };
+        let c = settings(&args).unwrap().config;
+        assert_eq!(c.keepalive, Duration::from_secs(5));
+        assert_eq!(c.retransmit.timeout, Duration::from_millis(500));
+        assert_eq!(c.retransmit.base, 2.0);
+        assert_eq!(c.retransmit.tries, 3);
+        args.keepalive = Some(0.0);
+        args.retransmit_tries = Some(1);
+        let c = settings(&args).unwrap().config;
+        assert!(c.keepalive.is_zero());
+        assert_eq!(c.retransmit.tries, 1);
+        args.config = None;
+        args.local = vec!["127.0.0.1".parse().unwrap()];
+        args.remote = vec!["127.0.0.2".parse().unwrap()];
+        args.psk_file = Some(dir.path().join("psk"));
+        let c = settings(&args).unwrap().config;
+        assert_eq!(c.retransmit.timeout, Duration::from_secs(4));
+        args.retransmit_base = Some(0.5);
+        assert!(settings(&args).unwrap_err().contains("--retransmit-base"));
+        args.retransmit_base = None;
+        args.keepalive = Some(-1.0);
+        assert!(settings(&args).unwrap_err().contains("--keepalive"));
+        std::fs::write(&cfg, "keepalive = \"often\"\n").unwrap();
+        args.config = Some(cfg);
+        assert!(settings(&args).unwrap_err().contains("'keepalive'"));
     }
 
     #[test]

@@ -490,6 +490,11 @@ pub struct Config {
     pub nat_t_port: u16,
     /// How often an initiator retries after INVALID_KE_PAYLOAD or a COOKIE demand.
     pub max_init_retries: u32,
+    /// NAT-T keepalive interval (RFC 3948 §2.3; strongSwan's `keep_alive`, 20 s): an
+    /// established IKE SA with a NAT detected in front of us sends a single 0xFF byte
+    /// (no non-ESP marker) to the peer's NAT-T port when it sent nothing for this long.
+    /// Zero: never.
+    pub keepalive: Duration,
     /// Unix time (seconds) at [`Timestamp`](super::Timestamp) zero: certificate validity
     /// dates are checked at this plus the engine's `now`. `None`: dates are not checked.
     pub unix_time_at_epoch: Option<u64>,
@@ -505,6 +510,7 @@ impl Default for Config {
             nonce_len: 32,
             nat_t_port: 4500,
             max_init_retries: 5,
+            keepalive: Duration::from_secs(20),
             unix_time_at_epoch: None,
         }
     }

@@ -28,7 +28,11 @@
 //! Message protection, message IDs, retransmission, the response cache and the
 //! lifetime (rekey) timers are in [`sa`].
 //!
-//! Not yet: MOBIKE address updates, EAP, CRL/OCSP, fragmentation, NAT-T keepalives,
+//! NAT-T keepalives (RFC 3948 §2.3) are timer-driven [`Transmit`]s of a single 0xFF byte
+//! (no marker) while an established IKE SA has a NAT in front of us and sent nothing for
+//! [`Config::keepalive`]; received ones are ignored.
+//!
+//! Not yet: MOBIKE address updates, EAP, CRL/OCSP, fragmentation,
 //! hard lifetimes (CHILD_SAs and IKE SAs are rekeyed, never expired). The SA
 //! already stores the current path and address sets so that MOBIKE (`mobike`) and NAT
 //! handling ([`natd`]) slot in.
@@ -406,6 +410,8 @@ pub struct Stats {
     pub cached_responses: u64,
     /// Other drops (wrong state, unexpected exchange).
     pub dropped: u64,
+    /// NAT-T keepalives (a single 0xFF byte) handed in: ignored.
+    pub keepalives: u64,
 }
 
 /// The IKEv2 engine: all IKE SAs of one peer.
@@ -524,7 +530,7 @@ impl Engine {
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         self.sas
             .values()
-            .filter_map(|sa| sa.next_timer(self.config.half_open_timeout))
+            .filter_map(|sa| sa.next_timer(&self.config))
             .min()
     }
 
@@ -540,6 +546,11 @@ impl Engine {
     ) {
         self.now = self.now.max(now);
         self.stats.received += 1;
+        if bytes == [sa::KEEPALIVE] {
+            // a NAT-T keepalive the I/O layer passed on after all: nothing to do
+            self.stats.keepalives += 1;
+            return;
+        }
         let msg = match Message::parse(bytes) {
             Ok(m) => m,
             Err(_) => {
@@ -589,7 +600,8 @@ impl Engine {
         self.start_queued(id);
     }
 
-    /// Advance timers: retransmissions, exchange timeouts, half-open SA expiry.
+    /// Advance timers: retransmissions, exchange timeouts, half-open SA expiry, rekeying,
+    /// NAT-T keepalives.
     pub fn handle_timeout(&mut self, now: Timestamp) {
         self.now = self.now.max(now);
         let ids: Vec<SaId> = self.sas.keys().copied().collect();

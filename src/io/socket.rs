@@ -267,6 +267,13 @@ mod tests {
             non_esp_marker: true,
         };
         assert_eq!(wire_bytes(&t), vec![0, 0, 0, 0, 7]);
+        // a NAT-T keepalive goes out as the single byte
+        let ka = Transmit {
+            bytes: vec![0xff],
+            non_esp_marker: false,
+            ..t
+        };
+        assert_eq!(wire_bytes(&ka), vec![0xff]);
     }
 
     #[test]
