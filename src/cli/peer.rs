@@ -384,9 +384,13 @@ fn build_conns(
     };
     let local_id = match &o.id {
         Some(s) => Identity::parse(s).map_err(|x| e(format!("--id: {x}")))?,
-        None => match locals.first() {
-            Some(a) => Identity::from(*a),
-            None => {
+        None => match (
+            cert.as_ref().and_then(|c| c.chain[0].first_identity()),
+            locals.first(),
+        ) {
+            (Some(id), _) => id,
+            (None, Some(a)) => Identity::from(*a),
+            (None, None) => {
                 return Err(e(
                     "give --id (no single local address to use as identity)".into()
                 ))
@@ -1150,7 +1154,6 @@ esp = "aes256gcm16"
         std::fs::write(
             &cfg,
             r#"
-id = "sun.example.org"
 cert = "sun.crt"
 key = "sun.key"
 ca = ["rsa-ca.crt", "ec-ca.crt"]

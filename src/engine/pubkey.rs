@@ -525,6 +525,25 @@ impl X509 {
         })
     }
 
+    /// The first subjectAltName usable as an IKE identity (DNS, e-mail, IP address).
+    pub fn first_identity(&self) -> Option<Identity> {
+        let san = self.extension::<SubjectAltName>(OID_SAN)?;
+        san.0.iter().find_map(|g| match g {
+            GeneralName::DnsName(n) => Some(Identity::Fqdn(n.as_str().to_string())),
+            GeneralName::Rfc822Name(n) => Some(Identity::Rfc822(n.as_str().to_string())),
+            GeneralName::IpAddress(a) => match a.as_bytes().len() {
+                4 => <[u8; 4]>::try_from(a.as_bytes())
+                    .ok()
+                    .map(|b| IpAddr::from(b).into()),
+                16 => <[u8; 16]>::try_from(a.as_bytes())
+                    .ok()
+                    .map(|b| IpAddr::from(b).into()),
+                _ => None,
+            },
+            _ => None,
+        })
+    }
+
     fn check_dates(&self, unix_now: Option<u64>) -> Result<(), String> {
         let Some(now) = unix_now else {
             return Ok(());
@@ -649,5 +668,139 @@ impl CertAuth {
     /// CERTREQ data: SHA-1 hashes of our CAs' public keys.
     pub fn certreq(&self) -> Vec<u8> {
         self.cas.iter().flat_map(|c| c.spki_sha1()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pki(f: &str) -> String {
+        std::fs::read_to_string(format!("{}/testdata/pki/{f}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    fn key_and_cert(n: &str) -> (PrivateKey, X509) {
+        let k = PrivateKey::from_pem(&pki(&format!("{n}.key"))).unwrap();
+        let c = X509::from_pem_all(&pki(&format!("{n}.crt")))
+            .unwrap()
+            .remove(0);
+        (k, c)
+    }
+
+    #[test]
+    fn auth_methods_round_trip() {
+        let octets = b"RealMessage | Nonce | prf(SK_p, ID')";
+        for (name, legacy) in [
+            ("moon", AUTH_RSA),
+            ("sun", AUTH_ECDSA_256),
+            ("carol", AUTH_ECDSA_384),
+        ] {
+            let (k, c) = key_and_cert(name);
+            let pk = c.public_key().unwrap();
+            // no SIGNATURE_HASH_ALGORITHMS: the legacy method of the key type
+            let (m, d) = k.auth(None, octets).unwrap();
+            assert_eq!(m, legacy, "{name}");
+            verify_auth(&pk, m, &d, octets).unwrap();
+            assert!(verify_auth(&pk, m, &d, b"other octets").is_err());
+            // RFC 7427 with each hash the peer may offer
+            for h in OUR_HASHES {
+                let (m, d) = k.auth(Some(&[h.id()]), octets).unwrap();
+                assert_eq!(m, AUTH_DIGITAL_SIGNATURE);
+                let ai_len = d[0] as usize;
+                let want = if name == "moon" {
+                    SigAlg::Rsa(h)
+                } else {
+                    SigAlg::Ecdsa(h)
+                };
+                assert_eq!(&d[1..1 + ai_len], &want.algorithm_identifier()[..]);
+                verify_auth(&pk, m, &d, octets).unwrap();
+                let mut bad = d.clone();
+                *bad.last_mut().unwrap() ^= 1;
+                assert!(verify_auth(&pk, m, &bad, octets).is_err(), "{name} {h:?}");
+            }
+            // SHA-1 only: refused
+            assert!(k.auth(Some(&[1]), octets).is_err());
+        }
+        // a signature by another key does not verify
+        let (k, _) = key_and_cert("sun");
+        let (_, c) = key_and_cert("mallory");
+        let (m, d) = k.auth(Some(&[2]), octets).unwrap();
+        assert!(verify_auth(&c.public_key().unwrap(), m, &d, octets).is_err());
+    }
+
+    #[test]
+    fn pkcs8_private_keys() {
+        use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+        let pems = match (key_and_cert("moon").0, key_and_cert("carol").0) {
+            (PrivateKey::Rsa(r), PrivateKey::P384(e)) => [
+                r.to_pkcs8_pem(LineEnding::LF).unwrap().to_string(),
+                p384::SecretKey::from(e)
+                    .to_pkcs8_pem(LineEnding::LF)
+                    .unwrap()
+                    .to_string(),
+            ],
+            k => panic!("{k:?}"),
+        };
+        assert!(matches!(
+            PrivateKey::from_pem(&pems[0]),
+            Ok(PrivateKey::Rsa(_))
+        ));
+        assert!(matches!(
+            PrivateKey::from_pem(&pems[1]),
+            Ok(PrivateKey::P384(_))
+        ));
+        assert!(PrivateKey::from_pem("nothing").is_err());
+    }
+
+    #[test]
+    fn algorithm_identifiers_parse_back() {
+        for alg in [
+            SigAlg::Rsa(HashAlg::Sha256),
+            SigAlg::Rsa(HashAlg::Sha512),
+            SigAlg::Ecdsa(HashAlg::Sha384),
+        ] {
+            let der = alg.algorithm_identifier();
+            let ai = AlgorithmIdentifierOwned::from_der(&der).unwrap();
+            assert_eq!(SigAlg::from_oid(&ai.oid), Some(alg));
+            assert_eq!(ai.to_der().unwrap(), der);
+        }
+    }
+
+    #[test]
+    fn chains_names_and_dates() {
+        let cas = |n: &[&str]| -> Vec<X509> {
+            n.iter()
+                .flat_map(|c| X509::from_pem_all(&pki(&format!("{c}.crt"))).unwrap())
+                .collect()
+        };
+        let (_, moon) = key_and_cert("moon");
+        let now = Some(1_800_000_000);
+        verify_chain(&moon, &[], &cas(&["ec-ca", "rsa-ca"]), now).unwrap();
+        let e = verify_chain(&moon, &[], &cas(&["ec-ca"]), now).unwrap_err();
+        assert!(e.contains("is not signed by a trusted CA"), "{e}");
+        // an end-entity certificate is no intermediate CA
+        let (_, sun) = key_and_cert("sun");
+        assert!(verify_chain(&moon, std::slice::from_ref(&sun), &cas(&["ec-ca"]), now).is_err());
+        assert!(
+            verify_chain(&moon, &[], &cas(&["rsa-ca"]), Some(1_000_000_000))
+                .unwrap_err()
+                .contains("not valid before")
+        );
+        assert!(moon.matches_identity(&Identity::parse("moon.example.org").unwrap()));
+        assert!(moon.matches_identity(&Identity::parse("MOON.example.org").unwrap()));
+        assert!(moon.matches_identity(&Identity::parse("192.0.2.1").unwrap()));
+        assert!(!moon.matches_identity(&Identity::parse("192.0.2.2").unwrap()));
+        assert!(!sun.matches_identity(&Identity::parse("moon.example.org").unwrap()));
+        let (_, carol) = key_and_cert("carol");
+        assert!(carol.matches_identity(&Identity::parse("carol@example.org").unwrap()));
+        assert_eq!(
+            carol.first_identity(),
+            Identity::parse("carol@example.org").ok()
+        );
+        assert_eq!(
+            moon.first_identity(),
+            Identity::parse("moon.example.org").ok()
+        );
+        assert_eq!(moon.spki_sha1().len(), 20);
     }
 }
