@@ -22,10 +22,14 @@ fn pki(name: &str) -> String {
 }
 
 fn cert(name: &str, cas: &[&str]) -> CertAuth {
+    cert_file(name, name, cas)
+}
+
+fn cert_file(crt: &str, key: &str, cas: &[&str]) -> CertAuth {
     let cas: Vec<String> = cas.iter().map(|c| pki(&format!("{c}.crt"))).collect();
     CertAuth::from_pem(
-        &pki(&format!("{name}.crt")),
-        &pki(&format!("{name}.key")),
+        &pki(&format!("{crt}.crt")),
+        &pki(&format!("{key}.key")),
         &cas,
     )
     .unwrap()
@@ -229,4 +233,41 @@ fn psk_peer_against_cert_peer_fails() {
 fn key_must_match_certificate() {
     let e = CertAuth::from_pem(&pki("moon.crt"), &pki("sun.key"), &[pki("ec-ca.crt")]).unwrap_err();
     assert!(e.contains("does not belong"), "{e}");
+}
+
+#[test]
+fn intermediate_ca_sent_and_verified() {
+    // venus sends its certificate and the intermediate; moon trusts only the root.
+    let net = run(mknet(
+        cert_file("venus-chain", "venus", &["rsa-ca"]),
+        "venus.example.org",
+        cert("moon", &["rsa-ca"]),
+        "moon.example.org",
+        UNIX_2027,
+    ));
+    assert!(
+        net.ike_up(Side::A) && net.ike_up(Side::B),
+        "{:#?}",
+        net.events
+    );
+    let sent: Vec<String> = net
+        .events_of(Side::A)
+        .into_iter()
+        .filter_map(|e| match e {
+            EngineEvent::Sent { info, .. } => Some(info.payloads.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(sent[1].starts_with("SK{IDi CERT CERT "), "{sent:?}");
+    // without the intermediate, moon cannot build the chain
+    let net = run(mknet(
+        cert("venus", &["rsa-ca"]),
+        "venus.example.org",
+        cert("moon", &["rsa-ca"]),
+        "moon.example.org",
+        UNIX_2027,
+    ));
+    assert!(!net.ike_up(Side::B));
+    let e = errors(&net, Side::B);
+    assert!(e.iter().any(|r| r.contains("CN=venus.example.org") && r.contains("not signed by a trusted CA")), "{e:?}");
 }

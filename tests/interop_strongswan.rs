@@ -1474,3 +1474,77 @@ fn cert_untrusted_strongswan_is_authentication_failed() {
     );
     p.quit();
 }
+
+#[test]
+fn cert_initiator_with_intermediate_ca() {
+    // mobikectl: venus (ECDSA P-256) under an intermediate CA that it sends along;
+    // strongSwan (moon, RSA) trusts only the root, rsa-ca.
+    let ike = "aes128gcm16-prfsha256-ecp256";
+    let esp = "aes128gcm16";
+    let (mc, mk, rca) = (pki("moon.crt"), pki("moon.key"), pki("rsa-ca.crt"));
+    let Some(lab) = Lab::up(
+        "cert_initiator_with_intermediate_ca",
+        "v4",
+        &[
+            "--role",
+            "resp",
+            "--local",
+            "192.0.2.1",
+            "--id",
+            "moon.example.org",
+            "--remote-id",
+            "venus.example.org",
+            "--ike",
+            ike,
+            "--esp",
+            esp,
+            "--auth",
+            "pubkey",
+            "--cert",
+            &mc,
+            "--key",
+            &mk,
+            "--cacert",
+            &rca,
+            "--local-ts",
+            "198.18.1.0/24",
+            "--pool",
+            "198.18.0.0/24",
+        ],
+    ) else {
+        return;
+    };
+    let moon = lab.var("MOON");
+    let (vc, vk) = (pki("venus-chain.crt"), pki("venus.key"));
+    let mut p = lab.peer(&[
+        "--remote",
+        &moon,
+        "--remote-id",
+        "moon.example.org",
+        "--ike",
+        ike,
+        "--esp",
+        esp,
+        "--cert",
+        &vc,
+        "--key",
+        &vk,
+        "--ca",
+        &rca,
+        "--vip",
+        "0.0.0.0",
+        "--remote-ts",
+        "198.18.1.0/24",
+    ]);
+    p.wait_event("ike_up");
+    p.wait_event("child_up");
+    lab.wait_log("authentication of 'venus.example.org' with ECDSA_WITH_SHA256_DER successful");
+    assert!(
+        lab.charon_log()
+            .contains("using untrusted intermediate certificate \"C=XX, O=mobikectl test, CN=Intermediate test CA\""),
+        "see {}",
+        lab.path("moon/charon.log")
+    );
+    p.quit();
+    lab.wait_log("received DELETE for IKE_SA");
+}

@@ -21,4 +21,10 @@ ee moon rsa 2048 rsa-ca moon.example.org 192.0.2.1
 ee sun ecdsa 256 ec-ca sun.example.org
 ee carol ecdsa 384 ec-ca carol@example.org
 ee mallory ecdsa 256 other-ca moon.example.org
+# an intermediate CA under rsa-ca, and venus under it (venus-chain.crt: venus, then int-ca)
+pki --gen --type ecdsa --size 256 --outform pem >int-ca.key
+pki --pub --in int-ca.key | pki --issue --ca --cacert rsa-ca.crt --cakey rsa-ca.key --lifetime 3650 \
+    --dn "C=XX, O=mobikectl test, CN=Intermediate test CA" --outform pem >int-ca.crt
+ee venus ecdsa 256 int-ca venus.example.org
+cat venus.crt int-ca.crt >venus-chain.crt
 exec 2>&3 3>&-
