@@ -62,7 +62,9 @@
 //!   (§2.5). IKE_SA_INIT requests missing SA/KE/Nonce get an unprotected INVALID_SYNTAX.
 //! * **Secrets**: private DH values, SKEYSEED and all SK_* / KEYMAT keys and the PSK are
 //!   zeroized on drop and redacted in `Debug`. [`IkeSa::keys`] exposes them on purpose
-//!   (key log, tests).
+//!   (key log, tests). Certificate private keys ([`pubkey::PrivateKey`]) are redacted in
+//!   `Debug` and zeroized on drop by their crates (`rsa`, `p256`, `p384`); note that the
+//!   `rsa` crate's private-key operations are not constant-time (RUSTSEC-2023-0071).
 
 pub mod child_create;
 pub mod config;
