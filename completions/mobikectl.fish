@@ -47,7 +47,7 @@ complete -c mobikectl -n "__fish_mobikectl_using_subcommand decode" -s h -l help
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l config -d 'Read settings (and named connections) from this TOML file; options given here win' -r -F
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l local -d 'Our address (repeatable: our address set; the first one initiates). Default: the source address the routing table picks for the first --remote; with --listen and no --local, every interface address' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l remote -d 'The peer\'s address (repeatable; the first one is initiated to). With --listen it restricts who may connect' -r
-complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l id -d 'Our identity: an IP address, @fqdn, user@host or @#hex (KEY_ID). Default: the first subjectAltName of --cert, else our address' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l id -d 'Our identity: an IP address, @fqdn, user@host, @#hex (KEY_ID) or a DN such as "C=XX, O=org, CN=name". Default: the first subjectAltName of --cert, else our address' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l remote-id -d 'The identity the peer must authenticate as (default: any)' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l psk-file -d 'File holding the pre-shared key (first line; `0x` prefix = hex). A PSK is never accepted on the command line' -r -F
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l cert -d 'Authenticate with this X.509 certificate (PEM; intermediate CA certificates may follow ours in the file) instead of a PSK. Needs --key and --ca' -r -F

@@ -1548,3 +1548,71 @@ fn cert_initiator_with_intermediate_ca() {
     p.quit();
     lab.wait_log("received DELETE for IKE_SA");
 }
+
+#[test]
+fn cert_distinguished_name_identities() {
+    // strongSwan uses its certificate's subject as identity (no `id`) and expects ours as
+    // a DN; mobikectl sends ID_DER_ASN1_DN and matches strongSwan's against the subject.
+    let ike = "aes128gcm16-prfsha256-ecp256";
+    let esp = "aes128gcm16";
+    let (mc, mk, eca) = (pki("moon.crt"), pki("moon.key"), pki("ec-ca.crt"));
+    let Some(lab) = Lab::up(
+        "cert_distinguished_name_identities",
+        "v4",
+        &[
+            "--role",
+            "resp",
+            "--local",
+            "192.0.2.1",
+            "--remote-id",
+            "C=XX, O=mobikectl test, CN=carol@example.org",
+            "--ike",
+            ike,
+            "--esp",
+            esp,
+            "--auth",
+            "pubkey",
+            "--cert",
+            &mc,
+            "--key",
+            &mk,
+            "--cacert",
+            &eca,
+            "--local-ts",
+            "198.18.1.0/24",
+            "--pool",
+            "198.18.0.0/24",
+        ],
+    ) else {
+        return;
+    };
+    let moon = lab.var("MOON");
+    let (cc, ck, rca) = (pki("carol.crt"), pki("carol.key"), pki("rsa-ca.crt"));
+    let mut p = lab.peer(&[
+        "--remote",
+        &moon,
+        "--id",
+        "C=XX, O=mobikectl test, CN=carol@example.org",
+        "--remote-id",
+        "C=XX, O=mobikectl test, CN=moon.example.org",
+        "--ike",
+        ike,
+        "--esp",
+        esp,
+        "--cert",
+        &cc,
+        "--key",
+        &ck,
+        "--ca",
+        &rca,
+        "--vip",
+        "0.0.0.0",
+        "--remote-ts",
+        "198.18.1.0/24",
+    ]);
+    p.wait_event("ike_up");
+    p.wait_event("child_up");
+    lab.wait_log("authentication of 'C=XX, O=mobikectl test, CN=carol@example.org' with ECDSA_WITH_SHA384_DER successful");
+    p.quit();
+    lab.wait_log("received DELETE for IKE_SA");
+}

@@ -127,8 +127,9 @@ pub struct PeerArgs {
     /// Responder mode: do not initiate at start, wait for peers.
     #[arg(long)]
     pub listen: bool,
-    /// Our identity: an IP address, @fqdn, user@host or @#hex (KEY_ID). Default: the first
-    /// subjectAltName of --cert, else our address.
+    /// Our identity: an IP address, @fqdn, user@host, @#hex (KEY_ID) or a DN such as
+    /// "C=XX, O=org, CN=name". Default: the first subjectAltName of --cert, else our
+    /// address.
     #[arg(long, value_name = "ID")]
     pub id: Option<String>,
     /// The identity the peer must authenticate as (default: any).

@@ -23,15 +23,21 @@ pub enum Identity {
     Rfc822(String),
     /// ID_KEY_ID (opaque).
     KeyId(Vec<u8>),
+    /// ID_DER_ASN1_DN: the DER of an X.509 Name (a certificate subject).
+    Dn(Vec<u8>),
 }
 
 impl Identity {
     /// strongSwan-like syntax: an IP address; `@#0a0b..` = KEY_ID (hex); `@host` or `host` =
-    /// FQDN; `user@host` = RFC822.
+    /// FQDN; `user@host` = RFC822; `C=XX, O=org, CN=name` (with `=`) = a distinguished
+    /// name, most significant RDN first as strongSwan writes it.
     pub fn parse(s: &str) -> Result<Identity, String> {
         let s = s.trim();
         if s.is_empty() {
             return Err("empty identity".into());
+        }
+        if s.contains('=') && !s.starts_with('@') {
+            return parse_dn(s).map(Identity::Dn);
         }
         if let Ok(ip) = s.parse::<IpAddr>() {
             return Ok(Identity::from(ip));
@@ -58,6 +64,7 @@ impl Identity {
             Identity::Fqdn(s) => (id_type::ID_FQDN, s.as_bytes().to_vec()),
             Identity::Rfc822(s) => (id_type::ID_RFC822_ADDR, s.as_bytes().to_vec()),
             Identity::KeyId(k) => (id_type::ID_KEY_ID, k.clone()),
+            Identity::Dn(d) => (id_type::ID_DER_ASN1_DN, d.clone()),
         }
     }
 
@@ -79,6 +86,12 @@ impl Identity {
             id_type::ID_FQDN => id.text().map(|s| Identity::Fqdn(s.to_string())),
             id_type::ID_RFC822_ADDR => id.text().map(|s| Identity::Rfc822(s.to_string())),
             id_type::ID_KEY_ID => Some(Identity::KeyId(id.data.to_vec())),
+            id_type::ID_DER_ASN1_DN => {
+                use der::Decode;
+                x509_cert::name::Name::from_der(&id.data)
+                    .ok()
+                    .map(|_| Identity::Dn(id.data.to_vec()))
+            }
             _ => None,
         }
     }
@@ -100,8 +113,28 @@ impl fmt::Display for Identity {
             Identity::Ipv6(a) => write!(f, "{a}"),
             Identity::Fqdn(s) | Identity::Rfc822(s) => f.write_str(s),
             Identity::KeyId(k) => write!(f, "@#{}", hex::encode(k)),
+            Identity::Dn(d) => {
+                use der::Decode;
+                match x509_cert::name::Name::from_der(d) {
+                    // RFC 4514 order (least significant first), as x509-cert prints it
+                    Ok(n) => write!(f, "{n}"),
+                    Err(_) => write!(f, "DN#{}", hex::encode(d)),
+                }
+            }
         }
     }
+}
+
+/// `C=XX, O=org, CN=name` (strongSwan order) to the DER of an X.509 Name.
+fn parse_dn(s: &str) -> Result<Vec<u8>, String> {
+    use der::Encode;
+    use std::str::FromStr;
+    // RFC 4514 strings list the RDNs last first.
+    let rfc4514: Vec<&str> = s.split(',').map(str::trim).rev().collect();
+    let name = x509_cert::name::Name::from_str(&rfc4514.join(","))
+        .map_err(|e| format!("bad distinguished name '{s}': {e}"))?;
+    name.to_der()
+        .map_err(|e| format!("bad distinguished name '{s}': {e}"))
 }
 
 /// A traffic selector: an address range, a port range and an IP protocol (0 = any).

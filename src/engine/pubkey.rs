@@ -500,9 +500,16 @@ impl X509 {
             .is_some_and(|b| b.ca)
     }
 
-    /// Does the certificate name `id` in a subjectAltName (dNSName, rfc822Name,
-    /// iPAddress; case-insensitive for names)?
+    /// Is `id` the certificate's subject (a DN identity) or one of its subjectAltNames
+    /// (dNSName, rfc822Name, iPAddress; case-insensitive for names)?
     pub fn matches_identity(&self, id: &Identity) -> bool {
+        if let Identity::Dn(d) = id {
+            // Compare as RFC 4514 text: string types (PrintableString, UTF8String) differ.
+            let subject = &self.cert.tbs_certificate.subject;
+            return subject.to_der().is_ok_and(|s| &s == d)
+                || x509_cert::name::Name::from_der(d)
+                    .is_ok_and(|n| n.to_string() == subject.to_string());
+        }
         let Some(san) = self.extension::<SubjectAltName>(OID_SAN) else {
             return false;
         };
@@ -802,5 +809,10 @@ mod tests {
             Identity::parse("moon.example.org").ok()
         );
         assert_eq!(moon.spki_sha1().len(), 20);
+        let dn = Identity::parse("C=XX, O=mobikectl test, CN=moon.example.org").unwrap();
+        assert!(moon.matches_identity(&dn));
+        assert!(!sun.matches_identity(&dn));
+        assert_eq!(dn.to_string(), "CN=moon.example.org,O=mobikectl test,C=XX");
+        assert_eq!(Identity::from_payload(&dn.to_payload()), Some(dn));
     }
 }
