@@ -748,7 +748,7 @@ trait NoneOrEq<T> {
 
 impl<T: PartialEq> NoneOrEq<T> for Option<&T> {
     fn accepts(self, v: &T) -> bool {
-        self.map_or(true, |x| x == v)
+        self.is_none_or(|x| x == v)
     }
 }
 

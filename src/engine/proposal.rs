@@ -649,12 +649,12 @@ pub fn acceptable(ours: &[Proposal], chosen: &Chosen, ignore_dh: bool) -> bool {
             && o.encr.contains(&chosen.encr)
             && (chosen.integ == IntegAlgorithm::None && o.integ.is_empty()
                 || o.integ.contains(&chosen.integ))
-            && chosen.prf.map_or(true, |p| o.prf.contains(&p))
-            && (ignore_dh || chosen.dh.map_or(true, |g| o.dh.contains(&g)))
+            && chosen.prf.is_none_or(|p| o.prf.contains(&p))
+            && (ignore_dh || chosen.dh.is_none_or(|g| o.dh.contains(&g)))
             && (ignore_dh || chosen.dh.is_some() || o.dh.is_empty())
             && chosen
                 .esn
-                .map_or(true, |e| o.esn.contains(&e) || (o.esn.is_empty() && !e))
+                .is_none_or(|e| o.esn.contains(&e) || (o.esn.is_empty() && !e))
     })
 }
 

@@ -695,7 +695,7 @@ impl Engine {
         let Some(sa) = self.sas.get_mut(&id) else {
             return;
         };
-        if !sa.keepalive_due(interval).is_some_and(|t| t <= now) {
+        if sa.keepalive_due(interval).is_none_or(|t| t > now) {
             return;
         }
         sa.last_out = now;
