@@ -330,7 +330,7 @@ impl PcapNg {
         self.buf.extend_from_slice(&kind.to_le_bytes());
         self.buf.extend_from_slice(&len.to_le_bytes());
         self.buf.extend_from_slice(body);
-        self.buf.extend(std::iter::repeat(0).take(pad));
+        self.buf.extend(std::iter::repeat_n(0, pad));
         self.buf.extend_from_slice(&len.to_le_bytes());
     }
     fn new(linktype: u16) -> PcapNg {
@@ -360,7 +360,7 @@ impl PcapNg {
         epb.extend_from_slice(&(data.len() as u32).to_le_bytes());
         epb.extend_from_slice(&(data.len() as u32).to_le_bytes());
         epb.extend_from_slice(data);
-        epb.extend(std::iter::repeat(0).take((4 - data.len() % 4) % 4));
+        epb.extend(std::iter::repeat_n(0, (4 - data.len() % 4) % 4));
         self.block(6, &epb);
     }
 }

@@ -474,9 +474,9 @@ fn additional_child_sa_both_ways() {
     // no REKEY_SA in these requests
     let sk = net.established_sa(Side::A).sk.clone().unwrap();
     let (req, _) = create_child_exchange(&net, &sk);
-    assert!(req.iter().all(|p| p
-        .as_notify()
-        .map_or(true, |n| n.notify_type != nt::REKEY_SA)));
+    assert!(req
+        .iter()
+        .all(|p| p.as_notify().is_none_or(|n| n.notify_type != nt::REKEY_SA)));
     // all three move with an IKE rekey, and each can be rekeyed
     net.sent.clear();
     net.events.clear();

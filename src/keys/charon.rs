@@ -88,7 +88,7 @@ impl Proposal {
             self.integ.key_len()
         };
         let len = |k: &Option<Vec<u8>>| k.as_ref().map_or(0, Vec::len);
-        let opt_ok = |k: &Option<Vec<u8>>, n: usize| k.as_ref().map_or(true, |v| v.len() == n);
+        let opt_ok = |k: &Option<Vec<u8>>, n: usize| k.as_ref().is_none_or(|v| v.len() == n);
         len(&b.sk_ei) == e
             && len(&b.sk_er) == e
             && len(&b.sk_ai) == a
