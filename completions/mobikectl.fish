@@ -27,6 +27,7 @@ end
 complete -c mobikectl -n "__fish_mobikectl_needs_command" -s h -l help -d 'Print help'
 complete -c mobikectl -n "__fish_mobikectl_needs_command" -s V -l version -d 'Print version'
 complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "decode" -d 'Decode IKEv2 messages from pcap/pcapng files or a live interface'
+complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "peer" -d 'Run a live, headless IKEv2 peer (PSK authentication)'
 complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "completions" -d 'Print a shell completion script for SHELL to stdout'
 complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "man" -d 'Print the man page (roff) to stdout'
 complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -43,9 +44,35 @@ complete -c mobikectl -n "__fish_mobikectl_using_subcommand decode" -l timeline 
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand decode" -l esp -d 'Also show ESP packets, decrypted when the CHILD_SA\'s keys are known: derived from SK_d and the decrypted IKE_AUTH / CREATE_CHILD_SA exchanges (key logs and charon logs carry SK_d), or taken from a charon log at `chd 4`. Shows the inner IP header'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand decode" -l hex -d 'Add a hex dump of every payload (text output)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand decode" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l config -d 'Read settings (and named connections) from this TOML file; options given here win' -r -F
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l local -d 'Our address (repeatable: our address set; the first one initiates). Default: the source address the routing table picks for the first --remote; with --listen and no --local, every interface address' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l remote -d 'The peer\'s address (repeatable; the first one is initiated to). With --listen it restricts who may connect' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l id -d 'Our identity: an IP address, @fqdn, user@host or @#hex (KEY_ID). Default: our address' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l remote-id -d 'The identity the peer must authenticate as (default: any)' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l psk-file -d 'File holding the pre-shared key (first line; `0x` prefix = hex). A PSK is never accepted on the command line' -r -F
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l ike -d 'IKE proposals in strongSwan syntax, e.g. aes256gcm16-prfsha384-ecp384 (comma list)' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l esp -d 'ESP proposals in strongSwan syntax, e.g. aes128gcm16 or aes128-sha256-modp2048' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l vip -d 'Request a virtual IP from the responder: 0.0.0.0 or :: (the family follows the IKE address family)' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l local-ts -d 'Our traffic selectors (CIDR, repeatable). Default: our address or virtual IP' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l remote-ts -d 'The peer\'s traffic selectors (CIDR, repeatable). Default: its address or virtual IP' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l pool -d 'Responder: virtual IPs to hand out (CIDR or address, repeatable)' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l port -d 'IKE port (default 500)' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l natt-port -d 'NAT-T port, with the non-ESP marker (default 4500)' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l keylog -d 'Write every IKE SA\'s keys to FILE (mobikectl key log: a Wireshark ikev2_decryption_table line plus SK_d, PRF and nonces), created with mode 0600' -r -F
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l pcap -d 'Write every datagram sent and received to FILE (pcapng, raw IP + UDP)' -r -F
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l events -d 'Event output format (default json)' -r -f -a "json\t'JSON Lines: one object per event with `event` and `time` keys (schema in README)'
+text\t'One readable line per event'"
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l keepalive -d 'NAT-T keepalive interval in seconds, sent while a NAT is detected in front of us (default 20; 0 = off)' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l retransmit-timeout -d 'Retransmission: first timeout in seconds (default 4)' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l retransmit-base -d 'Retransmission: exponential back-off base (default 1.8)' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l retransmit-tries -d 'Retransmission: retransmissions before an exchange times out (default 5)' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l listen -d 'Responder mode: do not initiate at start, wait for peers'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l no-mobike -d 'Do not announce MOBIKE (IKE then stays on the IKE port unless a NAT is detected)'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand man" -s h -l help -d 'Print help'
-complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode completions man help" -f -a "decode" -d 'Decode IKEv2 messages from pcap/pcapng files or a live interface'
-complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode completions man help" -f -a "completions" -d 'Print a shell completion script for SHELL to stdout'
-complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode completions man help" -f -a "man" -d 'Print the man page (roff) to stdout'
-complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer completions man help" -f -a "decode" -d 'Decode IKEv2 messages from pcap/pcapng files or a live interface'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer completions man help" -f -a "peer" -d 'Run a live, headless IKEv2 peer (PSK authentication)'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer completions man help" -f -a "completions" -d 'Print a shell completion script for SHELL to stdout'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer completions man help" -f -a "man" -d 'Print the man page (roff) to stdout'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -7,5 +7,6 @@ pub mod crypto;
 pub mod decrypt;
 pub mod dissect;
 pub mod engine;
+pub mod io;
 pub mod keys;
 pub mod wire;

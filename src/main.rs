@@ -29,6 +29,10 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Peer(args) => {
+            drop(out);
+            cli::peer::main(&args)
+        }
         Command::Completions { shell } => {
             cli::write_completions(shell, &mut out);
             finish(out)

@@ -702,3 +702,115 @@ fn debug_output_has_no_key_material() {
     let psk = format!("{:?}", net.a.config().connections[0].psk);
     assert!(!psk.contains("long enough"));
 }
+
+/// A behind a NAT with a 5 s keepalive interval (B without NAT in front of it).
+fn natted(keepalive: Duration) -> Net {
+    let (mut ca, mut cb) = conns(addr("10.0.0.2:500"), addr("198.51.100.1:500"), PSK, PSK);
+    ca.request_vip = true;
+    cb.vip_pool = vec!["10.3.0.1".parse().unwrap()];
+    let cfg = Config {
+        keepalive,
+        ..Config::default()
+    };
+    let mut net = Net::new(ca, cb, cfg.clone(), cfg);
+    net.nat.push(Nat {
+        inside: addr("10.0.0.2:0"),
+        outside: addr("203.0.113.5:40000"),
+    });
+    net.up();
+    net.run_for(Duration::from_secs(2));
+    assert!(
+        net.child_up(Side::A) && net.child_up(Side::B),
+        "{:#?}",
+        net.events
+    );
+    net
+}
+
+#[test]
+fn nat_t_keepalives_from_the_natted_side_only() {
+    let mut net = natted(Duration::from_secs(5));
+    let up = net.now;
+    // the last IKE message A sent (the IKE_AUTH request) starts the interval
+    let last_out = net
+        .sent
+        .iter()
+        .rev()
+        .find(|p| p.from == Side::A)
+        .unwrap()
+        .sent_at;
+    net.run_for(Duration::from_secs(30));
+    let ka: Vec<_> = net.keepalives.clone();
+    assert!(ka.iter().all(|(_, s, _)| *s == Side::A), "{ka:?}");
+    let times: Vec<u64> = ka.iter().map(|(t, _, _)| t.as_micros()).collect();
+    assert_eq!(times.len(), 6, "{times:?}");
+    assert_eq!(times[0], last_out.as_micros() + 5_000_000);
+    assert!(
+        times.windows(2).all(|w| w[1] - w[0] == 5_000_000),
+        "{times:?}"
+    );
+    for (_, _, t) in &ka {
+        assert_eq!(t.bytes, [0xff]);
+        assert!(!t.non_esp_marker);
+        assert_eq!(t.local, addr("10.0.0.2:4500"));
+        assert_eq!(t.remote, addr("198.51.100.1:4500"));
+    }
+    // B received and ignored them
+    assert_eq!(net.b.stats().keepalives, 6);
+    assert_eq!(net.b.stats().malformed, 0);
+    assert!(net.down_reason(Side::A).is_none() && net.down_reason(Side::B).is_none());
+    assert!(up < net.now);
+    // IKE traffic resets the interval: a DPD 2 s after a keepalive delays the next one
+    let last = net.keepalives.last().unwrap().0;
+    net.run_for(last.saturating_since(net.now) + Duration::from_secs(2));
+    let sa = net.a.sas().next().unwrap().id;
+    let dpd_at = net.now;
+    net.command(Side::A, Command::Dpd(sa));
+    net.run_for(Duration::from_secs(10));
+    let next = net
+        .keepalives
+        .iter()
+        .map(|k| k.0)
+        .find(|t| *t > last)
+        .unwrap();
+    assert_eq!(next, dpd_at + Duration::from_secs(5));
+}
+
+#[test]
+fn no_keepalives_without_nat_or_when_disabled() {
+    let mut net = Net::new(
+        conns(addr("192.0.2.10:500"), addr("198.51.100.1:500"), PSK, PSK).0,
+        conns(addr("192.0.2.10:500"), addr("198.51.100.1:500"), PSK, PSK).1,
+        Config {
+            keepalive: Duration::from_secs(5),
+            ..Config::default()
+        },
+        Config {
+            keepalive: Duration::from_secs(5),
+            ..Config::default()
+        },
+    );
+    net.up();
+    net.run_for(Duration::from_secs(60));
+    assert!(net.child_up(Side::A) && net.child_up(Side::B));
+    // floated to 4500 (MOBIKE) but no NAT: no keepalives
+    assert!(net.a.sas().next().unwrap().uses_nat_t());
+    assert!(net.keepalives.is_empty(), "{:?}", net.keepalives);
+    // NAT but keepalives off
+    let mut net = natted(Duration::ZERO);
+    net.run_for(Duration::from_secs(120));
+    assert!(net.keepalives.is_empty(), "{:?}", net.keepalives);
+    // the default interval is strongSwan's 20 s
+    assert_eq!(Config::default().keepalive, Duration::from_secs(20));
+}
+
+#[test]
+fn engine_ignores_a_received_keepalive() {
+    let mut net = established();
+    let (local, remote) = (net.b_addr, net.a_addr);
+    let now = net.now;
+    net.b.handle_datagram(now, local, remote, &[0xff]);
+    assert_eq!(net.b.stats().keepalives, 1);
+    assert_eq!(net.b.stats().malformed, 0);
+    assert!(net.b.poll_transmit().is_none());
+}

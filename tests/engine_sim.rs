@@ -62,6 +62,8 @@ pub struct Net {
     queue: Vec<(Timestamp, usize, Side, SocketAddr, SocketAddr, Vec<u8>)>,
     seq: usize,
     pub sent: Vec<Packet>,
+    /// NAT-T keepalives sent (not in `sent`).
+    pub keepalives: Vec<(Timestamp, Side, Transmit)>,
     pub events: Vec<(Timestamp, Side, EngineEvent)>,
 }
 
@@ -133,6 +135,7 @@ impl Net {
             queue: vec![],
             seq: 0,
             sent: vec![],
+            keepalives: vec![],
             events: vec![],
         }
     }
@@ -158,13 +161,19 @@ impl Net {
     fn collect(&mut self) {
         for side in [Side::A, Side::B] {
             while let Some(t) = self.engine(side).poll_transmit() {
+                // NAT-T keepalives (RFC 3948 §2.3): one 0xFF byte, no marker; recorded apart
+                // and delivered without faults (the receiving engine ignores them)
+                if t.bytes == [0xff] {
+                    assert!(!t.non_esp_marker, "keepalive with a non-ESP marker");
+                    self.keepalives.push((self.now, side, t.clone()));
+                    self.route(side, &t, self.now + self.latency);
+                    continue;
+                }
                 // Everything we send must parse with our own decoder.
                 let msg = Message::parse(&t.bytes)
                     .unwrap_or_else(|e| panic!("engine {side:?} sent unparseable message: {e}"));
-                assert_eq!(
-                    t.non_esp_marker,
-                    t.local.port() != 500 || t.remote.port() != 500
-                );
+                // the marker goes with our NAT-T port (a response from 500 to a NAT port has none)
+                assert_eq!(t.non_esp_marker, t.local.port() == 4500);
                 let p = Packet {
                     n: self.sent.len(),
                     sent_at: self.now,

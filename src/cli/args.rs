@@ -3,7 +3,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-/// IKEv2 and MOBIKE (RFC 4555) interop toolkit: decode captured IKEv2 traffic.
+/// IKEv2 and MOBIKE (RFC 4555) interop toolkit: decode captured IKEv2 traffic, run a live
+/// IKEv2 peer.
 #[derive(Debug, Parser)]
 #[command(name = "mobikectl", version, about, long_about = None)]
 pub struct Cli {
@@ -20,6 +21,15 @@ pub enum Command {
     /// was malformed or truncated (decoding goes on; each problem is reported on stderr),
     /// 2 when a file or interface could not be opened or the arguments are wrong.
     Decode(DecodeArgs),
+    /// Run a live, headless IKEv2 peer (PSK authentication).
+    ///
+    /// Initiates the first connection at start (responder with --listen), reads commands on
+    /// stdin, one per line (up [CONN], down [SA], rekey ike|child [SA], dpd [SA], status,
+    /// quit; end of input = quit) and writes events to stdout as JSON Lines (or text).
+    /// Every option can also be set in a TOML file (--config), which may define several named
+    /// connections; command-line options override the file. Exit status: 0 after quit,
+    /// 2 when the configuration is wrong or a socket cannot be bound.
+    Peer(Box<PeerArgs>),
     /// Print a shell completion script for SHELL to stdout.
     Completions {
         /// The shell to generate completions for.
@@ -88,4 +98,95 @@ pub struct DecodeArgs {
     /// Also treat this UDP port as IKE (besides 500 and 4500).
     #[arg(long = "udp-port", value_name = "PORT")]
     pub udp_ports: Vec<u16>,
+}
+
+/// Event output format of `peer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventFormat {
+    /// JSON Lines: one object per event with `event` and `time` keys (schema in README).
+    Json,
+    /// One readable line per event.
+    Text,
+}
+
+#[derive(Debug, Default, clap::Args)]
+pub struct PeerArgs {
+    /// Read settings (and named connections) from this TOML file; options given here win.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Our address (repeatable: our address set; the first one initiates). Default: the
+    /// source address the routing table picks for the first --remote; with --listen and no
+    /// --local, every interface address.
+    #[arg(long = "local", value_name = "ADDR")]
+    pub local: Vec<std::net::IpAddr>,
+    /// The peer's address (repeatable; the first one is initiated to). With --listen it
+    /// restricts who may connect.
+    #[arg(long = "remote", value_name = "ADDR")]
+    pub remote: Vec<std::net::IpAddr>,
+    /// Responder mode: do not initiate at start, wait for peers.
+    #[arg(long)]
+    pub listen: bool,
+    /// Our identity: an IP address, @fqdn, user@host or @#hex (KEY_ID). Default: our address.
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    /// The identity the peer must authenticate as (default: any).
+    #[arg(long = "remote-id", value_name = "ID")]
+    pub remote_id: Option<String>,
+    /// File holding the pre-shared key (first line; `0x` prefix = hex). A PSK is never
+    /// accepted on the command line.
+    #[arg(long = "psk-file", value_name = "FILE")]
+    pub psk_file: Option<PathBuf>,
+    /// IKE proposals in strongSwan syntax, e.g. aes256gcm16-prfsha384-ecp384 (comma list).
+    #[arg(long, value_name = "PROPOSALS")]
+    pub ike: Option<String>,
+    /// ESP proposals in strongSwan syntax, e.g. aes128gcm16 or aes128-sha256-modp2048.
+    #[arg(long, value_name = "PROPOSALS")]
+    pub esp: Option<String>,
+    /// Request a virtual IP from the responder: 0.0.0.0 or :: (the family follows the IKE
+    /// address family).
+    #[arg(long, value_name = "ADDR")]
+    pub vip: Option<std::net::IpAddr>,
+    /// Our traffic selectors (CIDR, repeatable). Default: our address or virtual IP.
+    #[arg(long = "local-ts", value_name = "CIDR")]
+    pub local_ts: Vec<String>,
+    /// The peer's traffic selectors (CIDR, repeatable). Default: its address or virtual IP.
+    #[arg(long = "remote-ts", value_name = "CIDR")]
+    pub remote_ts: Vec<String>,
+    /// Responder: virtual IPs to hand out (CIDR or address, repeatable).
+    #[arg(long = "pool", value_name = "CIDR")]
+    pub pool: Vec<String>,
+    /// Do not announce MOBIKE (IKE then stays on the IKE port unless a NAT is detected).
+    #[arg(long = "no-mobike")]
+    pub no_mobike: bool,
+    /// IKE port (default 500).
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// NAT-T port, with the non-ESP marker (default 4500).
+    #[arg(long = "natt-port", value_name = "PORT")]
+    pub natt_port: Option<u16>,
+    /// Write every IKE SA's keys to FILE (mobikectl key log: a Wireshark
+    /// ikev2_decryption_table line plus SK_d, PRF and nonces), created with mode 0600.
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Option<PathBuf>,
+    /// Write every datagram sent and received to FILE (pcapng, raw IP + UDP).
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+    /// Event output format (default json).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub events: Option<EventFormat>,
+    // -- timers: NAT-T keepalives and the retransmission schedule (strongSwan defaults)
+    /// NAT-T keepalive interval in seconds, sent while a NAT is detected in front of us
+    /// (default 20; 0 = off).
+    #[arg(long, value_name = "SECONDS")]
+    pub keepalive: Option<f64>,
+    /// Retransmission: first timeout in seconds (default 4).
+    #[arg(long = "retransmit-timeout", value_name = "SECONDS")]
+    pub retransmit_timeout: Option<f64>,
+    /// Retransmission: exponential back-off base (default 1.8).
+    #[arg(long = "retransmit-base", value_name = "FACTOR")]
+    pub retransmit_base: Option<f64>,
+    /// Retransmission: retransmissions before an exchange times out (default 5).
+    #[arg(long = "retransmit-tries", value_name = "N")]
+    pub retransmit_tries: Option<u32>,
 }

@@ -1,7 +1,9 @@
 //! The command-line front end: argument definition, `decode` driver and output renderers.
 pub mod args;
+pub mod command;
 pub mod decode;
 pub mod filter;
+pub mod peer;
 mod table;
 mod text;
 

@@ -485,6 +485,11 @@ pub struct Config {
     pub nat_t_port: u16,
     /// How often an initiator retries after INVALID_KE_PAYLOAD or a COOKIE demand.
     pub max_init_retries: u32,
+    /// NAT-T keepalive interval (RFC 3948 §2.3; strongSwan's `keep_alive`, 20 s): an
+    /// established IKE SA with a NAT detected in front of us sends a single 0xFF byte
+    /// (no non-ESP marker) to the peer's NAT-T port when it sent nothing for this long.
+    /// Zero: never.
+    pub keepalive: Duration,
 }
 
 impl Default for Config {
@@ -497,6 +502,7 @@ impl Default for Config {
             nonce_len: 32,
             nat_t_port: 4500,
             max_init_retries: 5,
+            keepalive: Duration::from_secs(20),
         }
     }
 }

@@ -197,7 +197,7 @@ impl Engine {
                         local,
                         remote,
                         bytes: r,
-                        non_esp_marker: local.port() != 500 || remote.port() != 500,
+                        non_esp_marker: local.port() == self.config.nat_t_port,
                     });
                 } else {
                     self.stats.dropped += 1;

@@ -9,8 +9,9 @@
 //! * calls [`Engine::handle_timeout`] when [`Engine::poll_timeout`] says so,
 //! * issues operator [`Command`]s with [`Engine::command`],
 //! * drains [`Engine::poll_transmit`] (datagrams to send; [`Transmit::non_esp_marker`]
-//!   tells the I/O layer to prepend the four zero bytes: set whenever either port is
-//!   not 500, i.e. after floating to 4500, RFC 3948 §2.2 / RFC 7296 §2.23) and
+//!   tells the I/O layer to prepend the four zero bytes: set whenever we send from the
+//!   NAT-T port ([`Config::nat_t_port`], 4500), i.e. after floating, RFC 3948 §2.2 /
+//!   RFC 7296 §2.23; a response from port 500 to a NAT-translated port has none) and
 //!   [`Engine::poll_event`].
 //!
 //! Time is a [`Timestamp`] chosen by the caller (monotonic, any epoch). Randomness
@@ -26,7 +27,11 @@
 //! Message protection, message IDs, retransmission, the response cache and the
 //! lifetime (rekey) timers are in [`sa`].
 //!
-//! Not yet: MOBIKE address updates, certificates/EAP, fragmentation, NAT-T keepalives,
+//! NAT-T keepalives (RFC 3948 §2.3) are timer-driven [`Transmit`]s of a single 0xFF byte
+//! (no marker) while an established IKE SA has a NAT in front of us and sent nothing for
+//! [`Config::keepalive`]; received ones are ignored.
+//!
+//! Not yet: MOBIKE address updates, certificates/EAP, fragmentation,
 //! hard lifetimes (CHILD_SAs and IKE SAs are rekeyed, never expired). The SA
 //! already stores the current path and address sets so that MOBIKE (`mobike`) and NAT
 //! handling ([`natd`]) slot in.
@@ -403,6 +408,8 @@ pub struct Stats {
     pub cached_responses: u64,
     /// Other drops (wrong state, unexpected exchange).
     pub dropped: u64,
+    /// NAT-T keepalives (a single 0xFF byte) handed in: ignored.
+    pub keepalives: u64,
 }
 
 /// The IKEv2 engine: all IKE SAs of one peer.
@@ -521,7 +528,7 @@ impl Engine {
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         self.sas
             .values()
-            .filter_map(|sa| sa.next_timer(self.config.half_open_timeout))
+            .filter_map(|sa| sa.next_timer(&self.config))
             .min()
     }
 
@@ -537,6 +544,11 @@ impl Engine {
     ) {
         self.now = self.now.max(now);
         self.stats.received += 1;
+        if bytes == [sa::KEEPALIVE] {
+            // a NAT-T keepalive the I/O layer passed on after all: nothing to do
+            self.stats.keepalives += 1;
+            return;
+        }
         let msg = match Message::parse(bytes) {
             Ok(m) => m,
             Err(_) => {
@@ -586,7 +598,8 @@ impl Engine {
         self.start_queued(id);
     }
 
-    /// Advance timers: retransmissions, exchange timeouts, half-open SA expiry.
+    /// Advance timers: retransmissions, exchange timeouts, half-open SA expiry, rekeying,
+    /// NAT-T keepalives.
     pub fn handle_timeout(&mut self, now: Timestamp) {
         self.now = self.now.max(now);
         let ids: Vec<SaId> = self.sas.keys().copied().collect();

@@ -17,6 +17,9 @@ use crate::wire::{
     PayloadBody, FLAG_INITIATOR, FLAG_RESPONSE,
 };
 
+/// The payload of a NAT-T keepalive (RFC 3948 §2.3).
+pub const KEEPALIVE: u8 = 0xff;
+
 /// Life cycle of an IKE SA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IkeState {
@@ -255,6 +258,9 @@ pub struct IkeSa {
     pub(crate) superseded_by: Option<SaId>,
     /// Drop the (rekeyed) SA at this time if the peer has not deleted it.
     pub(crate) expire_at: Option<Timestamp>,
+    /// When we last sent something for this SA (NAT-T keepalives are due after
+    /// [`Config::keepalive`] of silence).
+    pub(crate) last_out: Timestamp,
 }
 
 impl fmt::Debug for IkeSa {
@@ -327,10 +333,19 @@ impl IkeSa {
             exchange: None,
             superseded_by: None,
             expire_at: None,
+            last_out: now,
         }
     }
 
-    pub(crate) fn next_timer(&self, half_open_timeout: std::time::Duration) -> Option<Timestamp> {
+    /// When the next NAT-T keepalive is due (RFC 3948 §2.3): established, a NAT in front
+    /// of us, keepalives enabled (`interval` > 0).
+    pub(crate) fn keepalive_due(&self, interval: std::time::Duration) -> Option<Timestamp> {
+        (self.state == IkeState::Established && self.nat_local && !interval.is_zero())
+            .then(|| self.last_out + interval)
+    }
+
+    pub(crate) fn next_timer(&self, config: &Config) -> Option<Timestamp> {
+        let half_open_timeout = config.half_open_timeout;
         let half_open =
             (self.state == IkeState::HalfOpen).then(|| self.created + half_open_timeout);
         let rekeys = if self.state == IkeState::Established {
@@ -344,6 +359,7 @@ impl IkeSa {
             half_open,
             rekeys,
             self.expire_at,
+            self.keepalive_due(config.keepalive),
         ]
         .into_iter()
         .flatten()
@@ -480,7 +496,9 @@ impl Engine {
     }
 
     fn transmit(&mut self, local: SocketAddr, remote: SocketAddr, bytes: Vec<u8>) {
-        let non_esp_marker = local.port() != 500 || remote.port() != 500;
+        // The marker belongs to the NAT-T port (RFC 3948 §2.2): a response from port 500
+        // to a NAT-translated source port has none.
+        let non_esp_marker = local.port() == self.config.nat_t_port;
         self.transmits.push_back(Transmit {
             local,
             remote,
@@ -505,6 +523,7 @@ impl Engine {
             return;
         };
         let (local, remote) = (sa.local, sa.remote);
+        sa.last_out = now;
         sa.outstanding = Some(Outstanding {
             kind,
             exchange,
@@ -542,6 +561,7 @@ impl Engine {
         summary: String,
     ) {
         if let Some(sa) = id.and_then(|id| self.sas.get_mut(&id)) {
+            sa.last_out = self.now;
             let hash: [u8; 32] = Sha256::digest(request).into();
             sa.last_response = Some((message_id, hash, vec![bytes.clone()]));
         }
@@ -668,6 +688,26 @@ impl Engine {
         }
     }
 
+    /// Send a NAT-T keepalive if one is due: a single 0xFF byte, without the non-ESP
+    /// marker, on the SA's (floated) path (RFC 3948 §2.3).
+    fn keepalive_timer(&mut self, id: SaId, now: Timestamp) {
+        let interval = self.config.keepalive;
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
+        if !sa.keepalive_due(interval).is_some_and(|t| t <= now) {
+            return;
+        }
+        sa.last_out = now;
+        let (local, remote) = (sa.local, sa.remote);
+        self.transmits.push_back(Transmit {
+            local,
+            remote,
+            bytes: vec![KEEPALIVE],
+            non_esp_marker: false,
+        });
+    }
+
     pub(crate) fn sa_timeout(&mut self, id: SaId, now: Timestamp) {
         let tries = self.config.retransmit.tries;
         let half_open_timeout = self.config.half_open_timeout;
@@ -683,6 +723,7 @@ impl Engine {
             return;
         }
         self.lifetime_timers(id, now);
+        self.keepalive_timer(id, now);
         let Some(sa) = self.sas.get_mut(&id) else {
             return;
         };
@@ -715,6 +756,7 @@ impl Engine {
         let (bytes, exchange, message_id, attempt) =
             (o.bytes.clone(), o.exchange, o.message_id, o.retries);
         let (local, remote) = (sa.local, sa.remote);
+        sa.last_out = now;
         self.transmit(local, remote, bytes);
         self.event(EngineEvent::Retransmit {
             sa: id,

@@ -1,0 +1,218 @@
+//! The single-threaded event loop: `poll(2)` on the UDP sockets and a command pipe,
+//! engine timers from [`Engine::poll_timeout`], a monotonic [`Clock`].
+//!
+//! Command lines come from any [`BufRead`] (stdin) read by a helper thread that forwards
+//! them over a Unix socket pair, so the loop never blocks on input.
+
+use std::io::{self, BufRead, Read, Write};
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use super::clock::Clock;
+use super::socket::{Received, Sockets};
+use crate::engine::{Engine, EngineEvent, Timestamp};
+
+/// Direction of a packet, for captures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// We sent it.
+    Sent,
+    /// We received it.
+    Received,
+}
+
+/// What the loop reports to its owner (the `peer` command).
+pub trait Handler {
+    /// A command line (without the newline).
+    fn command(&mut self, engine: &mut Engine, now: Timestamp, line: &str);
+    /// The command input reached its end.
+    fn input_closed(&mut self, engine: &mut Engine, now: Timestamp);
+    /// An engine event.
+    fn event(&mut self, engine: &Engine, event: EngineEvent);
+    /// A datagram as it was on the wire.
+    fn packet(&mut self, dir: Direction, local: SocketAddr, remote: SocketAddr, wire: &[u8]);
+    /// An I/O problem that does not stop the loop.
+    fn io_error(&mut self, message: String);
+    /// Called after every round of engine input (e.g. to write new keys to a key log).
+    fn after_round(&mut self, engine: &Engine);
+    /// Stop the loop? Checked after every round.
+    fn finished(&mut self, engine: &Engine, now: Timestamp) -> bool;
+    /// An extra wake-up time (e.g. a shutdown deadline).
+    fn deadline(&self) -> Option<Timestamp> {
+        None
+    }
+}
+
+/// Spawn a thread that copies lines from `input` into a socket pair; the returned end
+/// becomes readable when a line arrives and reads EOF when the input ends.
+pub fn spawn_line_reader<R: BufRead + Send + 'static>(mut input: R) -> io::Result<UnixStream> {
+    let (ours, mut theirs) = UnixStream::pair()?;
+    ours.set_nonblocking(true)?;
+    std::thread::Builder::new()
+        .name("command-input".into())
+        .spawn(move || {
+            let mut line = String::new();
+            loop {
+                line.clear();
+                match input.read_line(&mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        if !line.ends_with('\n') {
+                            line.push('\n');
+                        }
+                        if theirs.write_all(line.as_bytes()).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            // dropping `theirs` signals EOF
+        })?;
+    Ok(ours)
+}
+
+fn flush_engine(engine: &mut Engine, sockets: &Sockets, h: &mut dyn Handler) {
+    loop {
+        let mut idle = true;
+        while let Some(t) = engine.poll_transmit() {
+            idle = false;
+            match sockets.send(&t) {
+                Ok(wire) => h.packet(Direction::Sent, t.local, t.remote, &wire),
+                Err(e) => h.io_error(e.to_string()),
+            }
+        }
+        while let Some(ev) = engine.poll_event() {
+            idle = false;
+            h.event(engine, ev);
+        }
+        if idle {
+            break;
+        }
+    }
+    h.after_round(engine);
+}
+
+/// Run until [`Handler::finished`] says so. `input` is the command pipe from
+/// [`spawn_line_reader`] (or `None`: no commands).
+pub fn run(
+    engine: &mut Engine,
+    sockets: &Sockets,
+    clock: &Clock,
+    mut input: Option<UnixStream>,
+    h: &mut dyn Handler,
+) -> io::Result<()> {
+    let sock_fds = sockets.fds();
+    let mut buf = vec![0u8; 65_536];
+    let mut pending = Vec::<u8>::new();
+    flush_engine(engine, sockets, h);
+    loop {
+        let now = clock.now();
+        if h.finished(engine, now) {
+            return Ok(());
+        }
+        let next = [engine.poll_timeout(), h.deadline()]
+            .into_iter()
+            .flatten()
+            .min();
+        let timeout_ms: i32 = match next {
+            None => MAX_IDLE.as_millis() as i32,
+            Some(t) => {
+                let d = clock.until(t);
+                // round up so that we do not spin just before the deadline
+                let ms = d.as_micros().div_ceil(1000);
+                ms.min(MAX_IDLE.as_millis()) as i32
+            }
+        };
+        let mut fds: Vec<libc::pollfd> = sock_fds
+            .iter()
+            .map(|&fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        if let Some(i) = &input {
+            fds.push(libc::pollfd {
+                fd: i.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
+        // SAFETY: `fds` is a valid array of pollfd for the duration of the call.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        // datagrams
+        for (idx, pfd) in fds.iter().take(sock_fds.len()).enumerate() {
+            if pfd.revents == 0 {
+                continue;
+            }
+            loop {
+                match sockets.recv(idx, &mut buf) {
+                    Ok(Some(d)) => {
+                        h.packet(Direction::Received, d.local, d.remote, &d.wire);
+                        if let Received::Ike(msg) = d.content {
+                            engine.handle_datagram(clock.now(), d.local, d.remote, &msg);
+                            flush_engine(engine, sockets, h);
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        h.io_error(format!("receive: {e}"));
+                        break;
+                    }
+                }
+            }
+        }
+        // command lines
+        if let Some(pfd) = fds.get(sock_fds.len()) {
+            if pfd.revents != 0 {
+                let mut closed = false;
+                if let Some(i) = input.as_mut() {
+                    loop {
+                        match i.read(&mut buf) {
+                            Ok(0) => {
+                                closed = true;
+                                break;
+                            }
+                            Ok(n) => pending.extend_from_slice(&buf[..n]),
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            Err(_) => {
+                                closed = true;
+                                break;
+                            }
+                        }
+                    }
+                }
+                while let Some(pos) = pending.iter().position(|&b| b == b'\n') {
+                    let line: Vec<u8> = pending.drain(..=pos).collect();
+                    let text = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
+                    h.command(engine, clock.now(), text.trim_end_matches('\r'));
+                    flush_engine(engine, sockets, h);
+                }
+                if closed {
+                    input = None;
+                    h.input_closed(engine, clock.now());
+                    flush_engine(engine, sockets, h);
+                }
+            }
+        }
+        // timers
+        let now = clock.now();
+        if engine.poll_timeout().is_some_and(|t| t <= now) {
+            engine.handle_timeout(now);
+        }
+        flush_engine(engine, sockets, h);
+    }
+}
+
+/// How long [`run`] sleeps at most without timers.
+pub const MAX_IDLE: Duration = Duration::from_secs(1);

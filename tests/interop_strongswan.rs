@@ -1,0 +1,1269 @@
+//! Interop tests: `mobikectl peer` against a real strongSwan 5.9 charon in network
+//! namespaces built by `lab/interop/lab.sh` (which reuses `lab/lib.sh`).
+//!
+//! Needs root (CAP_NET_ADMIN) and the packages from `.ci/install-packages`; without them
+//! every test here prints why it is skipped and passes (set MOBIKECTL_REQUIRE_INTEROP=1
+//! to make a skip a failure). Run them with
+//!
+//! ```text
+//! sudo -E cargo test --test interop_strongswan
+//! ```
+//!
+//! Each test writes `target/interop/<test>/`: `moon.pcap` / `peer.pcap` (tcpdump on both
+//! sides), `own.pcapng` (the peer's own `--pcap`), `keys.log` (its `--keylog`),
+//! `moon/charon.log` (`ike 4`: keys included), `events.jsonl` (the peer's events) and
+//! `peer.stderr`. Decode a failure with
+//! `mobikectl decode --keys target/interop/T/keys.log --keys target/interop/T/moon/charon.log target/interop/T/moon.pcap`.
+//!
+//! Every test uses its own namespace prefix, so they run in parallel; namespaces and
+//! processes are removed when the test ends, also on failure (drop guards).
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const PSK: &str = "mobikectl-lab-psk-0123456789";
+const BIN: &str = env!("CARGO_BIN_EXE_mobikectl");
+const WAIT: Duration = Duration::from_secs(20);
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn script() -> PathBuf {
+    repo().join("lab/interop/lab.sh")
+}
+
+/// `target/` (the directory holding `debug/mobikectl`).
+fn target_dir() -> PathBuf {
+    Path::new(BIN)
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| repo().join("target"))
+}
+
+fn have(cmd: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// Can the lab run here? Prints why not.
+fn lab_available(test: &str) -> bool {
+    let mut missing = Vec::new();
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        missing.push("root (CAP_NET_ADMIN)".to_string());
+    }
+    if !Path::new("/usr/lib/ipsec/charon").exists() {
+        missing.push("strongSwan charon (/usr/lib/ipsec/charon)".to_string());
+    }
+    for c in ["swanctl", "tcpdump", "nft", "conntrack", "ip", "tshark"] {
+        if !have(c) {
+            missing.push(c.to_string());
+        }
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    let msg = format!(
+        "skipping interop test {test}: needs {}. Install the packages with \
+         `sudo bash .ci/install-packages` and run `sudo -E cargo test --test interop_strongswan`",
+        missing.join(", ")
+    );
+    if std::env::var_os("MOBIKECTL_REQUIRE_INTEROP").is_some_and(|v| v == "1") {
+        panic!("{msg} (MOBIKECTL_REQUIRE_INTEROP=1)");
+    }
+    // straight to fd 2: the test harness captures eprintln! of passing tests
+    let _ = writeln!(std::io::stderr(), "{msg}");
+    false
+}
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// A running lab; torn down on drop.
+struct Lab {
+    prefix: String,
+    dir: PathBuf,
+    vars: Vec<(String, String)>,
+}
+
+impl Lab {
+    /// Build topology `topo` with moon's charon configured by `charon` (lab/lib.sh
+    /// `charon_conf` options). `None`: skipped.
+    fn up(test: &str, topo: &str, charon: &[&str]) -> Option<Lab> {
+        if !lab_available(test) {
+            return None;
+        }
+        let dir = target_dir().join("interop").join(test);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create interop dir");
+        let prefix = format!(
+            "mi{}x{}",
+            std::process::id() % 100_000,
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        );
+        let out = Command::new("bash")
+            .arg(script())
+            .args(["up", topo, &prefix])
+            .arg(&dir)
+            .args(charon)
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run lab.sh");
+        let lab = Lab {
+            prefix,
+            dir,
+            vars: String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        assert!(
+            out.status.success(),
+            "lab.sh up failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::write(lab.dir.join("psk"), format!("{PSK}\n")).unwrap();
+        Some(lab)
+    }
+
+    fn var(&self, k: &str) -> String {
+        self.vars
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("lab variable {k} missing: {:?}", self.vars))
+    }
+
+    fn swanctl(&self, args: &[&str]) -> String {
+        let out = Command::new("bash")
+            .arg(script())
+            .args(["swanctl", &self.prefix])
+            .arg(&self.dir)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("swanctl");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+
+    fn list_sas(&self) -> String {
+        self.swanctl(&["--list-sas"])
+    }
+
+    fn charon_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("moon/charon.log")).unwrap_or_default()
+    }
+
+    /// Wait until moon's charon log contains `needle`.
+    fn wait_log(&self, needle: &str) {
+        let end = Instant::now() + WAIT;
+        while Instant::now() < end {
+            if self.charon_log().contains(needle) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "charon log never showed '{needle}' (see {})",
+            self.dir.display()
+        );
+    }
+
+    /// Wait until `swanctl --list-sas` satisfies `pred`.
+    fn wait_sas(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let end = Instant::now() + WAIT;
+        let mut last = String::new();
+        while Instant::now() < end {
+            last = self.list_sas();
+            if pred(&last) {
+                return last;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("swanctl --list-sas never showed {what}:\n{last}");
+    }
+
+    fn path(&self, f: &str) -> String {
+        self.dir.join(f).display().to_string()
+    }
+
+    /// Start `mobikectl peer` in the peer namespace with `--psk-file`, `--keylog` and
+    /// `--pcap` into the lab directory plus `args`.
+    fn peer(&self, args: &[&str]) -> Peer {
+        let mut cmd = Command::new("ip");
+        cmd.args([
+            "netns",
+            "exec",
+            &format!("{}-peer", self.prefix),
+            BIN,
+            "peer",
+        ])
+        .args(["--psk-file", &self.path("psk")])
+        .args(["--keylog", &self.path("keys.log")])
+        .args(["--pcap", &self.path("own.pcapng")])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(self.dir.join("peer.stderr")).unwrap());
+        let mut child = cmd.spawn().expect("spawn mobikectl peer");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        let log = self.dir.join("events.jsonl");
+        std::thread::spawn(move || {
+            let mut f = std::fs::File::create(log).ok();
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(f) = f.as_mut() {
+                    let _ = writeln!(f, "{line}");
+                }
+                let v: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("event is not JSON ({e}): {line}"));
+                if tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        Peer {
+            stdin: child.stdin.take(),
+            child,
+            rx,
+            seen: Vec::new(),
+            pos: 0,
+            dir: self.dir.clone(),
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(script())
+            .args(["down", &self.prefix])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status();
+    }
+}
+
+/// A running `mobikectl peer`; told to quit (then killed) on drop.
+struct Peer {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    rx: Receiver<Value>,
+    seen: Vec<Value>,
+    pos: usize,
+    dir: PathBuf,
+}
+
+impl Peer {
+    fn send(&mut self, line: &str) {
+        let s = self.stdin.as_mut().expect("stdin open");
+        writeln!(s, "{line}").expect("write command");
+        s.flush().unwrap();
+    }
+
+    /// The next event (after the previous match) satisfying `pred`.
+    fn wait(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let end = Instant::now() + WAIT;
+        loop {
+            if let Some(i) = self.seen[self.pos..].iter().position(&pred) {
+                self.pos += i + 1;
+                return self.seen[self.pos - 1].clone();
+            }
+            let left = end.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(v) => self.seen.push(v),
+                Err(_) => panic!(
+                    "no {what} event within {WAIT:?}; events so far (also in {}/events.jsonl):\n{}",
+                    self.dir.display(),
+                    self.seen
+                        .iter()
+                        .map(|v| v.to_string())
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ),
+            }
+        }
+    }
+
+    fn wait_event(&mut self, name: &str) -> Value {
+        self.wait(name, |v| v["event"] == name)
+    }
+
+    /// Quit and wait for the process to end.
+    fn quit(&mut self) {
+        if self.stdin.is_some() {
+            self.send("quit");
+            self.stdin = None;
+        }
+        let end = Instant::now() + Duration::from_secs(8);
+        while Instant::now() < end {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        panic!("peer did not exit after quit");
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.stdin = None; // EOF = quit
+        let end = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < end {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// charon_conf options of a responder gateway.
+fn moon_responder<'a>(
+    local: &'a str,
+    ike: &'a str,
+    esp: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut v = vec![
+        "--role",
+        "resp",
+        "--local",
+        local,
+        "--id",
+        "moon.example.org",
+        "--remote-id",
+        "carol@example.org",
+        "--ike",
+        ike,
+        "--esp",
+        esp,
+    ];
+    v.extend_from_slice(extra);
+    v
+}
+
+fn peer_initiator<'a>(
+    lab: &'a Lab,
+    remote: &'a str,
+    ike: &'a str,
+    esp: &'a str,
+    extra: &[&'a str],
+) -> Peer {
+    let mut a = vec![
+        "--remote",
+        remote,
+        "--id",
+        "carol@example.org",
+        "--remote-id",
+        "moon.example.org",
+        "--ike",
+        ike,
+        "--esp",
+        esp,
+    ];
+    a.extend_from_slice(extra);
+    lab.peer(&a)
+}
+
+/// The peer's key log decrypts its own capture, with `mobikectl decode` and with tshark.
+fn keylog_decrypts_own_pcap(lab: &Lab) {
+    let keys = lab.dir.join("keys.log");
+    let pcap = lab.dir.join("own.pcapng");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&keys).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "key log mode {mode:o}");
+    let out = Command::new(BIN)
+        .args(["decode", "--keys"])
+        .arg(&keys)
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "decode failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sk: Vec<&str> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("SK "))
+        .collect();
+    assert!(sk.len() >= 2, "no encrypted messages in own pcap:\n{text}");
+    assert!(
+        sk.iter().all(|l| l.contains("integrity=ok")),
+        "mobikectl decode could not decrypt everything:\n{text}"
+    );
+    let table: Vec<String> = std::fs::read_to_string(&keys)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| l.split(',').take(8).collect::<Vec<_>>().join(","))
+        .collect();
+    let mut args = vec!["-r".to_string(), pcap.display().to_string(), "-V".into()];
+    for t in &table {
+        args.push("-o".into());
+        args.push(format!("uat:ikev2_decryption_table:{t}"));
+    }
+    let out = Command::new("tshark").args(&args).output().unwrap();
+    let v = String::from_utf8_lossy(&out.stdout);
+    let encrypted = v.matches("Encrypted Data (").count();
+    let correct = v
+        .matches("Integrity Checksum Data:")
+        .filter(|_| true)
+        .count();
+    let ok = v
+        .lines()
+        .filter(|l| l.contains("Integrity Checksum Data:") && l.contains("[correct]"))
+        .count();
+    assert!(encrypted >= 2, "tshark saw no SK payloads:\n{v}");
+    assert_eq!(
+        ok, encrypted,
+        "tshark: {correct} checksums, {ok} correct of {encrypted}"
+    );
+    assert!(!v.contains("Malformed"), "tshark reports malformed packets");
+}
+
+#[test]
+fn initiator_v4_aead_vip_delete_by_us() {
+    let ike = "aes256gcm16-prfsha384-ecp384";
+    let esp = "aes256gcm16";
+    let Some(lab) = Lab::up(
+        "initiator_v4_aead_vip_delete_by_us",
+        "v4",
+        &moon_responder(
+            "192.0.2.1",
+            ike,
+            esp,
+            &["--local-ts", "198.18.1.0/24", "--pool", "198.18.0.0/24"],
+        ),
+    ) else {
+        return;
+    };
+    let moon = lab.var("MOON");
+    let mut p = peer_initiator(
+        &lab,
+        &moon,
+        ike,
+        esp,
+        &["--vip", "0.0.0.0", "--remote-ts", "198.18.1.0/24"],
+    );
+    let up = p.wait_event("ike_up");
+    assert_eq!(
+        up["proposal"],
+        "IKE:AES_GCM_16_256/PRF_HMAC_SHA2_384/ECP_384"
+    );
+    assert_eq!(up["initiator"], true);
+    let child = p.wait_event("child_up");
+    assert_eq!(child["vip"], "198.18.0.1");
+    assert_eq!(child["ts"]["remote"][0], "198.18.1.0/24");
+    assert_eq!(child["proposal"], "ESP:AES_GCM_16_256/NO_EXT_SEQ");
+    let sas = lab.wait_sas("an installed CHILD_SA", |s| s.contains("INSTALLED"));
+    assert!(sas.contains("ESTABLISHED"), "{sas}");
+    assert!(
+        sas.contains(&up["spi_i"].as_str().unwrap().to_string()),
+        "{sas}"
+    );
+    assert!(sas.contains("198.18.0.1/32"), "{sas}");
+    // bad commands do not stop the peer
+    p.send("fly me to the moon");
+    assert!(p.wait_event("error")["reason"]
+        .as_str()
+        .unwrap()
+        .contains("unknown command"));
+    p.send("rekey child");
+    let r = p.wait_event("rekeyed");
+    assert_eq!(r["what"], "child", "{r}");
+    let new_in = r["new_spis"]["in"].as_str().unwrap().to_string();
+    lab.wait_sas("the rekeyed CHILD_SA", |s| s.contains(&new_in));
+    p.send("rekey ike");
+    let r = p.wait_event("rekeyed");
+    assert_eq!(r["what"], "ike", "{r}");
+    let new_i = r["new_spis"]["i"].as_str().unwrap().to_string();
+    let sas = lab.wait_sas("the rekeyed IKE SA", |s| s.contains(&new_i));
+    assert!(sas.contains("INSTALLED"), "{sas}");
+    p.send("status");
+    let st = p.wait_event("status");
+    assert!(
+        st["sas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["state"] == "Established" && s["spi_i"] == new_i.as_str()),
+        "{st}"
+    );
+    // delete from our side
+    p.send("down");
+    p.wait(r"sent D(IKE)", |v| {
+        v["event"] == "sent" && v["payloads"].as_str().unwrap_or("").contains("D(IKE)")
+    });
+    p.wait_event("ike_down");
+    lab.wait_log("received DELETE for IKE_SA");
+    lab.wait_sas("no SAs", |s| !s.contains("ESTABLISHED"));
+    p.quit();
+    keylog_decrypts_own_pcap(&lab);
+}
+
+#[test]
+fn initiator_v4_cbc_dpd_delete_by_strongswan() {
+    let ike = "aes128-sha256-x25519";
+    let esp = "aes128-sha256";
+    let Some(lab) = Lab::up(
+        "initiator_v4_cbc_dpd_delete_by_strongswan",
+        "v4",
+        &moon_responder(
+            "192.0.2.1",
+            ike,
+            esp,
+            &[
+                "--local-ts",
+                "198.18.1.0/24",
+                "--pool",
+                "198.18.0.0/24",
+                "--dpd",
+                "2s",
+            ],
+        ),
+    ) else {
+        return;
+    };
+    let moon = lab.var("MOON");
+    let mut p = peer_initiator(
+        &lab,
+        &moon,
+        ike,
+        esp,
+        &["--vip", "0.0.0.0", "--remote-ts", "198.18.1.0/24"],
+    );
+    let up = p.wait_event("ike_up");
+    assert_eq!(
+        up["proposal"],
+        "IKE:AES_CBC_128/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/CURVE_25519"
+    );
+    let child = p.wait_event("child_up");
+    assert_eq!(
+        child["proposal"],
+        "ESP:AES_CBC_128/HMAC_SHA2_256_128/NO_EXT_SEQ"
+    );
+    lab.wait_sas("an installed CHILD_SA", |s| s.contains("INSTALLED"));
+    // our DPD
+    p.send("dpd");
+    p.wait("our DPD answered", |v| {
+        v["event"] == "received" && v["exchange"] == "INFORMATIONAL" && v["response"] == true
+    });
+    // strongSwan's DPD (dpd_delay 2s, nothing else going on) gets answered
+    p.wait("strongSwan's DPD", |v| {
+        v["event"] == "received" && v["exchange"] == "INFORMATIONAL" && v["response"] == false
+    });
+    // delete from strongSwan's side
+    let out = lab.swanctl(&["--terminate", "--ike", "home", "--timeout", "10"]);
+    assert!(out.contains("terminate completed successfully"), "{out}");
+    let down = p.wait_event("ike_down");
+    assert!(down["reason"].as_str().is_some(), "{down}");
+    p.quit();
+    keylog_decrypts_own_pcap(&lab);
+}
+
+#[test]
+fn initiator_v4_modp2048() {
+    let ike = "aes256-sha256-modp2048";
+    let esp = "aes256-sha256";
+    let Some(lab) = Lab::up(
+        "initiator_v4_modp2048",
+        "v4",
+        &moon_responder(
+            "192.0.2.1",
+            ike,
+            esp,
+            &["--local-ts", "198.18.1.0/24", "--pool", "198.18.0.0/24"],
+        ),
+    ) else {
+        return;
+    };
+    let moon = lab.var("MOON");
+    let mut p = peer_initiator(
+        &lab,
+        &moon,
+        ike,
+        esp,
+        &["--vip", "0.0.0.0", "--remote-ts", "198.18.1.0/24"],
+    );
+    let up = p.wait_event("ike_up");
+    assert_eq!(
+        up["proposal"],
+        "IKE:AES_CBC_256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048"
+    );
+    p.wait_event("child_up");
+    let sas = lab.wait_sas("an installed CHILD_SA", |s| s.contains("INSTALLED"));
+    assert!(sas.contains("MODP_2048"), "{sas}");
+    p.quit();
+    // quit deletes the IKE SA
+    lab.wait_log("received DELETE for IKE_SA");
+    keylog_decrypts_own_pcap(&lab);
+}
+
+#[test]
+fn initiator_v6_aead_vip() {
+    let ike = "aes256gcm16-prfsha384-ecp384";
+    let esp = "aes256gcm16";
+    let Some(lab) = Lab::up(
+        "initiator_v6_aead_vip",
+        "v6",
+        &moon_responder(
+            "2001:db8:1::1",
+            ike,
+            esp,
+            &[
+                "--local-ts",
+                "2001:db8:ff:1::/64",
+                "--pool",
+                "2001:db8:ff:100::/120",
+            ],
+        ),
+    ) else {
+        return;
+    };
+    let moon = lab.var("MOON");
+    let mut p = peer_initiator(
+        &lab,
+        &moon,
+        ike,
+        esp,
+        &["--vip", "::", "--remote-ts", "2001:db8:ff:1::/64"],
+    );
+    let up = p.wait_event("ike_up");
+    assert!(
+        up["local"]
+            .as_str()
+            .unwrap()
+            .starts_with("[2001:db8:1::10]"),
+        "{up}"
+    );
+    let child = p.wait_event("child_up");
+    assert_eq!(child["vip"], "2001:db8:ff:100::1");
+    let sas = lab.wait_sas("an installed CHILD_SA", |s| s.contains("INSTALLED"));
+    assert!(sas.contains("2001:db8:ff:100::1/128"), "{sas}");
+    p.send("down");
+    p.wait_event("ike_down");
+    lab.wait_log("received DELETE for IKE_SA");
+    p.quit();
+    keylog_decrypts_own_pcap(&lab);
+}
+
+/// charon_conf options of a strongSwan initiator towards our responder.
+fn moon_initiator<'a>(
+    local: &'a str,
+    remote: &'a str,
+    ike: &'a str,
+    esp: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut v = vec![
+        "--role",
+        "init",
+        "--local",
+        local,
+        "--remote",
+        remote,
+        "--id",
+        "moon.example.org",
+        "--remote-id",
+        "carol@example.org",
+        "--ike",
+        ike,
+        "--esp",
+        esp,
+    ];
+    v.extend_from_slice(extra);
+    v
+}
+
+fn peer_responder(lab: &Lab, extra: &[&str]) -> Peer {
+    let mut a = vec![
+        "--listen",
+        "--id",
+        "carol@example.org",
+        "--remote-id",
+        "moon.example.org",
+    ];
+    a.extend_from_slice(extra);
+    lab.peer(&a)
+}
+
+#[test]
+fn responder_v4_cbc_vip_delete_by_us() {
+    let ike = "aes128-sha256-x25519";
+    let esp = "aes128-sha256";
+    let Some(lab) = Lab::up(
+        "responder_v4_cbc_vip_delete_by_us",
+        "v4",
+        &moon_initiator(
+            "192.0.2.1",
+            "192.0.2.10",
+            ike,
+            esp,
+            &["--remote-ts", "198.18.2.0/24"],
+        ),
+    ) else {
+        return;
+    };
+    let mut p = peer_responder(
+        &lab,
+        &[
+            "--local",
+            "192.0.2.10",
+            "--ike",
+            ike,
+            "--esp",
+            esp,
+            "--local-ts",
+            "198.18.2.0/24",
+            "--pool",
+            "198.18.100.0/24",
+        ],
+    );
+    p.wait_event("ready");
+    let out = lab.swanctl(&["--initiate", "--child", "net", "--timeout", "20"]);
+    assert!(out.contains("initiate completed successfully"), "{out}");
+    let up = p.wait_event("ike_up");
+    assert_eq!(up["initiator"], false);
+    assert_eq!(
+        up["proposal"],
+        "IKE:AES_CBC_128/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/CURVE_25519"
+    );
+    let child = p.wait_event("child_up");
+    assert_eq!(child["vip"], "198.18.100.1");
+    assert_eq!(child["ts"]["local"][0], "198.18.2.0/24");
+    let sas = lab.wait_sas("an installed CHILD_SA", |s| s.contains("INSTALLED"));
+    assert!(sas.contains("198.18.100.1/32"), "{sas}");
+    lab.wait_log("installing new virtual IP 198.18.100.1");
+    // strongSwan rekeys: the CHILD_SA, then the IKE SA
+    let out = lab.swanctl(&["--rekey", "--child", "net"]);
+    assert!(out.contains("rekey completed successfully"), "{out}");
+    let r = p.wait_event("rekeyed");
+    assert_eq!(
+        (r["what"].as_str(), r["initiator"].as_bool()),
+        (Some("child"), Some(false)),
+        "{r}"
+    );
+    let out = lab.swanctl(&["--rekey", "--ike", "home"]);
+    assert!(out.contains("rekey completed successfully"), "{out}");
+    let r = p.wait_event("rekeyed");
+    assert_eq!(
+        (r["what"].as_str(), r["initiator"].as_bool()),
+        (Some("ike"), Some(false)),
+        "{r}"
+    );
+    let new_r = r["new_spis"]["r"].as_str().unwrap().to_string();
+    lab.wait_sas("the rekeyed IKE SA", |s| {
+        s.contains(&new_r) && s.contains("INSTALLED")
+    });
+    p.send("down");
+    p.wait_event("ike_down");
+    lab.wait_log("received DELETE for IKE_SA");
+    p.quit();
+    keylog_decrypts_own_pcap(&lab);
+}
+
+#[test]
+fn responder_v6_modp_dpd_delete_by_strongswan() {
+    let ike = "aes256-sha256-modp2048";
+    let esp = "aes256gcm16";
+    let Some(lab) = Lab::up(
+        "responder_v6_modp_dpd_delete_by_strongswan",
+        "v6",
+        &moon_initiator(
+            "2001:db8:1::1",
+            "2001:db8:1::10",
+            ike,
+            esp,
+            &["--remote-ts", "2001:db8:ff:2::/64", "--dpd", "2s"],
+        ),
+    ) else {
+        return;
+    };
+    let mut p = peer_responder(
+        &lab,
+        &[
+            "--local",
+            "2001:db8:1::10",
+            "--ike",
+            ike,
+            "--esp",
+            esp,
+            "--local-ts",
+            "2001:db8:ff:2::/64",
+            "--pool",
+            "2001:db8:ff:200::/120",
+            "--events",
+            "json",
+        ],
+    );
+    p.wait_event("ready");
+    let out = lab.swanctl(&["--initiate", "--child", "net", "--timeout", "20"]);
+    assert!(out.contains("initiate completed successfully"), "{out}");
+    let up = p.wait_event("ike_up");
+    assert_eq!(
+        up["proposal"],
+        "IKE:AES_CBC_256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048"
+    );
+    let child = p.wait_event("child_up");
+    assert_eq!(child["vip"], "2001:db8:ff:200::1");
+    lab.wait_sas("an installed CHILD_SA", |s| s.contains("INSTALLED"));
+    p.wait("strongSwan's DPD", |v| {
+        v["event"] == "received" && v["exchange"] == "INFORMATIONAL" && v["response"] == false
+    });
+    let out = lab.swanctl(&["--terminate", "--ike", "home", "--timeout", "10"]);
+    assert!(out.contains("terminate completed successfully"), "{out}");
+    p.wait_event("ike_down");
+    p.quit();
+    keylog_decrypts_own_pcap(&lab);
+}
+
+#[test]
+fn initiator_behind_nat_floats_to_4500() {
+    let ike = "aes128-sha256-x25519";
+    let esp = "aes128gcm16";
+    let Some(lab) = Lab::up(
+        "initiator_behind_nat_floats_to_4500",
+        "nat4",
+        &moon_responder(
+            "192.0.2.1",
+            ike,
+            esp,
+            &["--local-ts", "198.18.1.0/24", "--pool", "198.18.0.0/24"],
+        ),
+    ) else {
+        return;
+    };
+    let moon = lab.var("MOON");
+    let nat = lab.var("NAT");
+    // without MOBIKE, only NAT detection makes IKE move to 4500
+    let mut p = peer_initiator(
+        &lab,
+        &moon,
+        ike,
+        esp,
+        &[
+            "--vip",
+            "0.0.0.0",
+            "--remote-ts",
+            "198.18.1.0/24",
+            "--no-mobike",
+        ],
+    );
+    let init = p.wait("IKE_SA_INIT request", |v| {
+        v["event"] == "sent" && v["exchange"] == "IKE_SA_INIT"
+    });
+    assert!(init["local"].as_str().unwrap().ends_with(":500"), "{init}");
+    let up = p.wait_event("ike_up");
+    assert_eq!(up["nat_local"], true, "{up}");
+    assert!(up["local"].as_str().unwrap().ends_with(":4500"), "{up}");
+    assert!(up["remote"].as_str().unwrap().ends_with(":4500"), "{up}");
+    p.wait_event("child_up");
+    lab.wait_log("remote host is behind NAT");
+    let sas = lab.wait_sas("an installed CHILD_SA", |s| s.contains("INSTALLED"));
+    // strongSwan sees the NAT's public address
+    assert!(sas.contains(&format!("@ {nat}[")), "{sas}");
+    // the NAT forgets its mapping: our DPD comes from a new port and still works
+    Command::new("bash")
+        .arg(script())
+        .args(["rebind", &lab.prefix])
+        .status()
+        .unwrap();
+    p.send("dpd");
+    p.wait("DPD answered after NAT rebinding", |v| {
+        v["event"] == "received" && v["exchange"] == "INFORMATIONAL" && v["response"] == true
+    });
+    p.send("down");
+    p.wait_event("ike_down");
+    lab.wait_log("received DELETE for IKE_SA");
+    p.quit();
+    keylog_decrypts_own_pcap(&lab);
+}
+
+#[test]
+fn responder_to_initiator_behind_nat() {
+    let ike = "aes256gcm16-prfsha384-ecp384";
+    let esp = "aes128-sha256";
+    let Some(lab) = Lab::up(
+        "responder_to_initiator_behind_nat",
+        "nat4moon",
+        &moon_initiator(
+            "198.51.100.10",
+            "192.0.2.10",
+            ike,
+            esp,
+            &["--remote-ts", "198.18.2.0/24"],
+        ),
+    ) else {
+        return;
+    };
+    let nat = lab.var("NAT");
+    let mut p = peer_responder(
+        &lab,
+        &[
+            "--local",
+            "192.0.2.10",
+            "--ike",
+            ike,
+            "--esp",
+            esp,
+            "--local-ts",
+            "198.18.2.0/24",
+            "--pool",
+            "198.18.100.0/24",
+        ],
+    );
+    p.wait_event("ready");
+    let out = lab.swanctl(&["--initiate", "--child", "net", "--timeout", "20"]);
+    assert!(out.contains("initiate completed successfully"), "{out}");
+    let init = p.wait("IKE_SA_INIT request", |v| {
+        v["event"] == "received" && v["exchange"] == "IKE_SA_INIT"
+    });
+    // the NAT translated strongSwan's source (random port)
+    assert!(
+        init["remote"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{nat}:")),
+        "{init}"
+    );
+    let up = p.wait_event("ike_up");
+    assert_eq!(up["nat_remote"], true, "{up}");
+    assert!(up["local"].as_str().unwrap().ends_with(":4500"), "{up}");
+    p.wait_event("child_up");
+    lab.wait_log("local host is behind NAT");
+    lab.wait_sas("an installed CHILD_SA", |s| s.contains("INSTALLED"));
+    p.send("down");
+    p.wait_event("ike_down");
+    lab.wait_log("received DELETE for IKE_SA");
+    p.quit();
+    keylog_decrypts_own_pcap(&lab);
+}
+
+#[test]
+fn wrong_psk_is_reported() {
+    let ike = "aes128-sha256-x25519";
+    let esp = "aes128gcm16";
+    let Some(lab) = Lab::up(
+        "wrong_psk_is_reported",
+        "v4",
+        &moon_responder(
+            "192.0.2.1",
+            ike,
+            esp,
+            &["--local-ts", "198.18.1.0/24", "--pool", "198.18.0.0/24"],
+        ),
+    ) else {
+        return;
+    };
+    std::fs::write(lab.dir.join("psk"), "not-the-lab-psk-at-all-0000\n").unwrap();
+    let moon = lab.var("MOON");
+    let mut p = peer_initiator(
+        &lab,
+        &moon,
+        ike,
+        esp,
+        &["--vip", "0.0.0.0", "--remote-ts", "198.18.1.0/24"],
+    );
+    let e = p.wait_event("error");
+    assert!(
+        e["reason"]
+            .as_str()
+            .unwrap()
+            .contains("AUTHENTICATION_FAILED"),
+        "{e}"
+    );
+    lab.wait_log("generating IKE_AUTH response 1 [ N(AUTH_FAILED) ]");
+    assert!(!lab.list_sas().contains("ESTABLISHED"));
+    p.quit();
+    // keys were logged after IKE_SA_INIT: the failed IKE_AUTH decrypts too
+    keylog_decrypts_own_pcap(&lab);
+}
+
+/// Seconds since midnight UTC of an event's RFC 3339 `time` (sub-second precision).
+fn event_secs(v: &Value) -> f64 {
+    let t = v["time"].as_str().unwrap_or_else(|| panic!("no time: {v}"));
+    let hms = t
+        .split_once('T')
+        .map(|x| x.1)
+        .unwrap()
+        .trim_end_matches('Z');
+    let hms = hms.split(['+', '-']).next().unwrap();
+    let mut p = hms.split(':').map(|x| x.parse::<f64>().unwrap());
+    p.next().unwrap() * 3600.0 + p.next().unwrap() * 60.0 + p.next().unwrap()
+}
+
+/// Stop the captures (flushed) and tear the lab down before reading the pcaps.
+fn lab_down(lab: &Lab) {
+    Command::new("bash")
+        .arg(script())
+        .args(["down", &lab.prefix])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+}
+
+/// NAT-T keepalives (1-byte UDP payloads) in a capture: (time, src, src port, dst, dst port).
+fn keepalives_in(pcap: &Path) -> Vec<(f64, String, u16, String, u16)> {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .args(["-Y", "udp.length == 9", "-T", "fields"])
+        .args([
+            "-e",
+            "frame.time_epoch",
+            "-e",
+            "ip.src",
+            "-e",
+            "udp.srcport",
+        ])
+        .args(["-e", "ip.dst", "-e", "udp.dstport", "-e", "udp.payload"])
+        .output()
+        .expect("tshark");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            assert_eq!(f.get(5).copied(), Some("ff"), "not a keepalive: {l}");
+            (
+                f[0].parse().unwrap(),
+                f[1].to_string(),
+                f[2].parse().unwrap(),
+                f[3].to_string(),
+                f[4].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn keepalives_behind_nat_keep_the_mapping() {
+    let ike = "aes128-sha256-x25519";
+    let esp = "aes128gcm16";
+    let Some(lab) = Lab::up(
+        "keepalives_behind_nat_keep_the_mapping",
+        "nat4",
+        &moon_responder(
+            "192.0.2.1",
+            ike,
+            esp,
+            &["--local-ts", "198.18.1.0/24", "--pool", "198.18.0.0/24"],
+        ),
+    ) else {
+        return;
+    };
+    let (moon, nat) = (lab.var("MOON"), lab.var("NAT"));
+    // the NAT forgets idle UDP mappings after 4 s: only keepalives keep ours
+    let st = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &format!("{}-nat", lab.prefix),
+            "sysctl",
+            "-qw",
+        ])
+        .args([
+            "net.netfilter.nf_conntrack_udp_timeout=4",
+            "net.netfilter.nf_conntrack_udp_timeout_stream=4",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success(), "sysctl in the NAT namespace");
+    let interval = 1.5;
+    let mut p = peer_initiator(
+        &lab,
+        &moon,
+        ike,
+        esp,
+        &[
+            "--vip",
+            "0.0.0.0",
+            "--remote-ts",
+            "198.18.1.0/24",
+            "--keepalive",
+            "1.5",
+        ],
+    );
+    let up = p.wait_event("ike_up");
+    assert_eq!(up["nat_local"], true, "{up}");
+    p.wait_event("child_up");
+    lab.wait_sas("an installed CHILD_SA", |s| s.contains("INSTALLED"));
+    // 10 s without IKE traffic: the mapping lives on keepalives alone
+    std::thread::sleep(Duration::from_secs(10));
+    // strongSwan rekeys the IKE SA: its request reaches us through the same mapping
+    let out = lab.swanctl(&["--rekey", "--ike", "home"]);
+    assert!(out.contains("rekey completed successfully"), "{out}");
+    let r = p.wait_event("rekeyed");
+    assert_eq!(r["what"], "ike", "{r}");
+    assert_eq!(r["initiator"], false, "{r}");
+    lab.wait_sas("the rekeyed IKE SA", |s| {
+        s.contains("ESTABLISHED") && s.contains("INSTALLED")
+    });
+    p.send("down");
+    p.wait_event("ike_down");
+    p.quit();
+    lab_down(&lab);
+    // inside the NAT: from our 4500 to moon's 4500; outside: from the NAT's mapping
+    let inside = keepalives_in(&lab.dir.join("peer.pcap"));
+    let outside = keepalives_in(&lab.dir.join("moon.pcap"));
+    assert!(inside.len() >= 6, "{inside:?}");
+    assert!(outside.len() >= 6, "{outside:?}");
+    for k in &inside {
+        assert_eq!(
+            (k.2, k.3.as_str(), k.4),
+            (4500, moon.as_str(), 4500),
+            "{k:?}"
+        );
+    }
+    for k in &outside {
+        assert_eq!(
+            (k.1.as_str(), k.3.as_str(), k.4),
+            (nat.as_str(), moon.as_str(), 4500)
+        );
+    }
+    // the mapping never changed: one NAT port for all of them
+    assert!(outside.iter().all(|k| k.2 == outside[0].2), "{outside:?}");
+    // at the configured interval (a run of keepalives without IKE traffic in between)
+    let gaps: Vec<f64> = inside.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    let regular = gaps.iter().filter(|g| (*g - interval).abs() < 0.3).count();
+    assert!(regular >= 5, "keepalive gaps {gaps:?}");
+    assert!(
+        gaps.iter().all(|g| *g > interval - 0.3),
+        "keepalive gaps {gaps:?}"
+    );
+    keylog_decrypts_own_pcap(&lab);
+}
+
+#[test]
+fn retransmissions_back_off_then_timeout() {
+    let ike = "aes128-sha256-x25519";
+    let esp = "aes128gcm16";
+    let Some(lab) = Lab::up(
+        "retransmissions_back_off_then_timeout",
+        "v4",
+        &moon_responder(
+            "192.0.2.1",
+            ike,
+            esp,
+            &["--local-ts", "198.18.1.0/24", "--pool", "198.18.0.0/24"],
+        ),
+    ) else {
+        return;
+    };
+    let moon = lab.var("MOON");
+    let mut p = peer_initiator(
+        &lab,
+        &moon,
+        ike,
+        esp,
+        &[
+            "--vip",
+            "0.0.0.0",
+            "--remote-ts",
+            "198.18.1.0/24",
+            "--retransmit-timeout",
+            "0.5",
+            "--retransmit-base",
+            "2",
+            "--retransmit-tries",
+            "3",
+        ],
+    );
+    p.wait_event("child_up");
+    lab.wait_sas("an installed CHILD_SA", |s| s.contains("INSTALLED"));
+    // strongSwan stops answering: moon drops all IKE
+    let mut nft = Command::new("bash")
+        .arg(script())
+        .args(["nft", &lab.prefix, "moon"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    nft.stdin
+        .take()
+        .unwrap()
+        .write_all(
+            b"table inet labdrop {\n chain in {\n  type filter hook input priority 0; policy accept;\n  udp dport { 500, 4500 } drop\n }\n}\n",
+        )
+        .unwrap();
+    assert!(nft.wait().unwrap().success(), "nft in moon");
+    p.send("dpd");
+    let sent = p.wait("DPD request", |v| {
+        v["event"] == "sent" && v["exchange"] == "INFORMATIONAL" && v["response"] == false
+    });
+    let t0 = event_secs(&sent);
+    let mid = sent["message_id"].clone();
+    // 0.5 s, then ×2: retransmissions at +0.5, +1.5, +3.5, the timeout at +7.5
+    for (attempt, at) in [(1, 0.5), (2, 1.5), (3, 3.5)] {
+        let r = p.wait_event("retransmit");
+        assert_eq!(r["attempt"], attempt, "{r}");
+        assert_eq!(r["exchange"], "INFORMATIONAL", "{r}");
+        assert_eq!(r["message_id"], mid, "{r}");
+        let dt = event_secs(&r) - t0;
+        assert!(
+            (dt - at).abs() < 0.25,
+            "retransmit {attempt} after {dt} s, want {at} s"
+        );
+    }
+    let t = p.wait_event("timeout");
+    assert_eq!(t["message_id"], mid, "{t}");
+    let dt = event_secs(&t) - t0;
+    assert!((dt - 7.5).abs() < 0.25, "timeout after {dt} s, want 7.5 s");
+    let down = p.wait_event("ike_down");
+    assert!(
+        down["reason"]
+            .as_str()
+            .unwrap()
+            .contains("after 3 retransmissions"),
+        "{down}"
+    );
+    assert!(
+        !p.seen
+            .iter()
+            .any(|v| v["event"] == "retransmit" && v["attempt"] == 4),
+        "a fourth retransmission"
+    );
+    p.quit();
+    lab_down(&lab);
+    // all four transmissions reached moon's interface (and were dropped there)
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(lab.dir.join("moon.pcap"))
+        .args(["-Y", &format!("isakmp.exchangetype == 37 && isakmp.messageid == {mid} && isakmp.flag_r == 0 && ip.src != {moon}")])
+        .args(["-T", "fields", "-e", "frame.time_epoch"])
+        .output()
+        .unwrap();
+    let times: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(times.len(), 4, "{times:?}");
+    let gaps: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    for (g, want) in gaps.iter().zip([0.5, 1.0, 2.0]) {
+        assert!((g - want).abs() < 0.25, "gaps {gaps:?}");
+    }
+}

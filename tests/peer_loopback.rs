@@ -1,0 +1,340 @@
+//! `mobikectl peer` against itself on loopback (127.0.0.1 ↔ 127.0.0.2, unprivileged
+//! ports): the binary, TOML config, command language, JSON and text events, key log and
+//! pcap — without root. The strongSwan interop tests are in `interop_strongswan.rs`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::UdpSocket;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mobikectl");
+const WAIT: Duration = Duration::from_secs(15);
+
+struct Proc {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    rx: Receiver<String>,
+    seen: Vec<String>,
+    pos: usize,
+}
+
+impl Proc {
+    fn start(args: &[&str]) -> Proc {
+        let mut child = Command::new(BIN)
+            .arg("peer")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn peer");
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        Proc {
+            stdin: child.stdin.take(),
+            child,
+            rx,
+            seen: vec![],
+            pos: 0,
+        }
+    }
+
+    fn send(&mut self, l: &str) {
+        let s = self.stdin.as_mut().unwrap();
+        writeln!(s, "{l}").unwrap();
+        s.flush().unwrap();
+    }
+
+    fn wait(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let end = Instant::now() + WAIT;
+        loop {
+            if let Some(i) = self.seen[self.pos..].iter().position(|l| pred(l)) {
+                self.pos += i + 1;
+                return self.seen[self.pos - 1].clone();
+            }
+            match self
+                .rx
+                .recv_timeout(end.saturating_duration_since(Instant::now()))
+            {
+                Ok(l) => self.seen.push(l),
+                Err(_) => panic!("no {what}; output:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+
+    fn json(&mut self, event: &str) -> serde_json::Value {
+        let tag = format!("\"event\":\"{event}\"");
+        let l = self.wait(event, |l| l.contains(&tag));
+        serde_json::from_str(&l).unwrap()
+    }
+
+    fn exit_status(&mut self) -> i32 {
+        self.stdin = None;
+        let end = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < end {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s.code().unwrap_or(-1);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        panic!("peer did not exit");
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn two_peers_on_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |f: &str| dir.path().join(f).display().to_string();
+    std::fs::write(dir.path().join("psk"), "loopback-test-psk-0123456789\n").unwrap();
+    let (port, natt) = loop {
+        let (a, b) = (free_port(), free_port());
+        if a != b {
+            break (a, b);
+        }
+    };
+    let (port_s, natt_s) = (port.to_string(), natt.to_string());
+    let mut resp = Proc::start(&[
+        "--listen",
+        "--local",
+        "127.0.0.2",
+        "--id",
+        "moon.example.org",
+        "--psk-file",
+        &d("psk"),
+        "--port",
+        &port_s,
+        "--natt-port",
+        &natt_s,
+        "--local-ts",
+        "198.18.1.0/24",
+        "--pool",
+        "198.18.0.0/24",
+        "--events",
+        "text",
+    ]);
+    resp.wait("ready", |l| l.contains(" ready "));
+    std::fs::write(
+        dir.path().join("peer.toml"),
+        format!(
+            r#"
+port = {port}
+natt_port = {natt}
+keylog = "keys.log"
+pcap = "peer.pcapng"
+psk_file = "psk"
+id = "carol@example.org"
+
+[connections.home]
+local = "127.0.0.1"
+remote = "127.0.0.2"
+remote_id = "moon.example.org"
+ike = "aes128-sha256-x25519"
+esp = "aes128gcm16"
+vip = "0.0.0.0"
+remote_ts = ["198.18.1.0/24"]
+"#
+        ),
+    )
+    .unwrap();
+    let mut init = Proc::start(&["--config", &d("peer.toml")]);
+    let ready = init.json("ready");
+    assert_eq!(ready["connections"][0], "home");
+    let up = init.json("ike_up");
+    assert_eq!(
+        up["proposal"],
+        "IKE:AES_CBC_128/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/CURVE_25519"
+    );
+    let child = init.json("child_up");
+    assert_eq!(child["vip"], "198.18.0.1");
+    assert_eq!(child["ts"]["remote"][0], "198.18.1.0/24");
+    let spi = up["spi_i"].as_str().unwrap().to_string();
+    let line = resp.wait("text ike_up", |l| l.contains(" ike_up "));
+    assert!(line.contains(&format!("spi_i={spi}")), "{line}");
+    assert!(line.contains("initiator=false"), "{line}");
+    resp.wait("text child_up", |l| {
+        l.contains(" child_up ") && l.contains("vip=198.18.0.1")
+    });
+
+    // commands
+    init.send("dpd");
+    init.wait("DPD response", |l| {
+        l.contains("\"received\"") && l.contains("INFORMATIONAL") && l.contains("\"response\":true")
+    });
+    init.send("nonsense");
+    assert!(init.json("error")["reason"]
+        .as_str()
+        .unwrap()
+        .contains("unknown command"));
+    init.send("down #99");
+    assert!(init.json("error")["reason"]
+        .as_str()
+        .unwrap()
+        .contains("#99"));
+    init.send("rekey child");
+    let r = init.json("rekeyed");
+    assert_eq!(r["what"], "child");
+    assert_eq!(r["old_spis"]["in"], child["spis"]["in"]);
+    resp.wait("text rekeyed child", |l| {
+        l.contains(" rekeyed ") && l.contains("what=child")
+    });
+    init.send("rekey ike");
+    let r = init.json("rekeyed");
+    assert_eq!(r["what"], "ike");
+    assert_eq!(r["old_spis"]["i"], up["spi_i"]);
+    resp.wait("text rekeyed ike", |l| {
+        l.contains(" rekeyed ") && l.contains("what=ike")
+    });
+    init.send("status");
+    // the old IKE SA may still be listed (Deleting) until its Delete is answered
+    let st = init.json("status");
+    assert!(
+        st["sas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|sa| sa["state"] == "Established"),
+        "{st}"
+    );
+    resp.send("status");
+    resp.wait("text status", |l| {
+        l.contains(" status ") && l.contains("Established")
+    });
+    resp.send("down");
+    init.json("ike_down");
+    resp.wait("text ike_down", |l| l.contains(" ike_down "));
+    init.send("up home");
+    init.json("ike_up");
+    init.send("quit");
+    init.json("exit");
+    assert_eq!(init.exit_status(), 0);
+    resp.wait("responder saw the delete", |l| l.contains(" ike_down "));
+    assert_eq!(resp.exit_status(), 0); // EOF on stdin = quit
+
+    // the key log decrypts the initiator's own capture (three IKE SAs: one rekeyed)
+    let keys = std::fs::read_to_string(dir.path().join("keys.log")).unwrap();
+    assert!(keys.starts_with("# mobikectl-keylog v1"));
+    assert_eq!(keys.lines().filter(|l| !l.starts_with('#')).count(), 3);
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(dir.path().join("keys.log"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    let out = Command::new(BIN)
+        .args(["decode", "--udp-port", &port_s, "--keys", &d("keys.log")])
+        .arg(d("peer.pcapng"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sk: Vec<&str> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("SK "))
+        .collect();
+    assert!(sk.len() >= 8, "{text}");
+    assert!(sk.iter().all(|l| l.contains("integrity=ok")), "{text}");
+}
+
+#[test]
+fn configuration_errors_exit_2_with_a_hint() {
+    let out = Command::new(BIN)
+        .args(["peer", "--remote", "127.0.0.1"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--psk-file"), "{err}");
+    let out = Command::new(BIN)
+        .args(["peer", "--listen", "--psk", "x"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "no PSK on the command line");
+}
+
+#[test]
+fn unanswered_ike_sa_init_retransmits_on_schedule_then_times_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let psk = dir.path().join("psk");
+    std::fs::write(&psk, "loopback-test-psk-0123456789\n").unwrap();
+    let (port, natt) = loop {
+        let (a, b) = (free_port(), free_port());
+        if a != b {
+            break (a, b);
+        }
+    };
+    let (port_s, natt_s) = (port.to_string(), natt.to_string());
+    // nobody listens on 127.0.0.3
+    let mut p = Proc::start(&[
+        "--local",
+        "127.0.0.1",
+        "--remote",
+        "127.0.0.3",
+        "--psk-file",
+        psk.to_str().unwrap(),
+        "--port",
+        &port_s,
+        "--natt-port",
+        &natt_s,
+        "--retransmit-timeout",
+        "0.2",
+        "--retransmit-base",
+        "1.5",
+        "--retransmit-tries",
+        "2",
+        "--keepalive",
+        "0",
+    ]);
+    let start = Instant::now();
+    let r1 = p.json("retransmit");
+    assert_eq!(r1["attempt"], 1, "{r1}");
+    assert_eq!(r1["exchange"], "IKE_SA_INIT", "{r1}");
+    let r2 = p.json("retransmit");
+    assert_eq!(r2["attempt"], 2, "{r2}");
+    let t = p.json("timeout");
+    assert_eq!(t["exchange"], "IKE_SA_INIT", "{t}");
+    // 0.2 + 0.3 + 0.45 s
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(900), "{took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let down = p.json("ike_down");
+    assert!(
+        down["reason"]
+            .as_str()
+            .unwrap()
+            .contains("after 2 retransmissions"),
+        "{down}"
+    );
+    assert!(!p.seen.iter().any(|l| l.contains("\"attempt\":3")));
+    p.send("quit");
+    assert_eq!(p.exit_status(), 0);
+}
