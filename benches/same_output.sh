@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Compares `mobikectl decode` of two builds (stdout, stderr and exit status) on every capture
 # under testdata, without keys and with each key file of the capture's directory, as JSON,
-# text and text with --hex. Usage: benches/same_output.sh OLD_BINARY NEW_BINARY [EXTRA.pcap KEYS]...
+# text and text with --hex, --timeline, --esp and the table.
+# Usage: benches/same_output.sh OLD_BINARY NEW_BINARY [EXTRA.pcap KEYS]...
 set -uo pipefail
 cd "$(dirname "$0")/.."
 old=$1 new=$2
@@ -20,7 +21,11 @@ check() { # args: decode arguments
     diff "$tmp/o.err" "$tmp/n.err" | head -5
   fi
 }
-formats() { check -f json "$@"; check "$@"; check --hex "$@"; }
+formats() {
+  check -f json "$@"; check "$@"; check --hex "$@"
+  check --timeline "$@"; check -f json --timeline "$@"
+  check --esp "$@"; check -f json --esp "$@"; check -f table "$@"
+}
 while IFS= read -r cap; do
   dir=$(dirname "$cap")
   formats "$cap"

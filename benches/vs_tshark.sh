@@ -3,7 +3,8 @@
 # capture and keys: a real strongSwan MOBIKE capture replicated into COPIES IKE SAs (20
 # messages each; default 1,400 copies = 28,000 messages), every SK payload decryptable.
 # Prints the best of RUNS wall-clock times for JSON (vs `tshark -T json`) and text (vs
-# `tshark -V`), the ratios, and peak memory on BIG_COPIES copies (default 140,000 messages).
+# `tshark -V`), the ratios (json1/text1: decode in one thread), and peak memory on BIG_COPIES
+# copies (default 140,000 messages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 copies=${COPIES:-1400}
@@ -46,6 +47,9 @@ ours_json=$(best "$bin" decode --keys "$keys" -f json "$pcap")
 tshark_json=$(best tshark -n -r "$pcap" -T json)
 ours_text=$(best "$bin" decode --keys "$keys" "$pcap")
 tshark_text=$(best tshark -n -r "$pcap" -V)
+# The same in one thread (decode renders on a second thread when there is a second CPU).
+ours_json_1=$(MOBIKECTL_THREADS=1 best "$bin" decode --keys "$keys" -f json "$pcap")
+ours_text_1=$(MOBIKECTL_THREADS=1 best "$bin" decode --keys "$keys" "$pcap")
 
 report() {
   awk -v what="$1" -v ours="$2" -v theirs="$3" -v n="$messages" 'BEGIN {
@@ -55,6 +59,8 @@ report() {
 echo "$messages IKE messages, $copies IKE SAs, best of $runs runs:"
 report json "$ours_json" "$tshark_json"
 report text "$ours_text" "$tshark_text"
+report json1 "$ours_json_1" "$tshark_json"
+report text1 "$ours_text_1" "$tshark_text"
 
 gen "$big_copies" "$out/n$big_copies"
 big=$out/n$big_copies

@@ -2,6 +2,7 @@
 use std::fmt;
 use std::io::{self, Write};
 use std::net::IpAddr;
+use std::sync::Mutex;
 
 use serde_json::{Map, Value};
 
@@ -35,6 +36,17 @@ pub fn run(
     out: &mut dyn Write,
     diag: &mut dyn Write,
 ) -> Result<Outcome, String> {
+    let stages = pipelined(args).then(pipeline::Stages::default);
+    run_in(args, stages, out, diag)
+}
+
+/// [`run`] in one thread, or in two stages (see [`pipelined`]).
+fn run_in(
+    args: &DecodeArgs,
+    two_stage: Option<pipeline::Stages>,
+    out: &mut dyn Write,
+    diag: &mut dyn Write,
+) -> Result<Outcome, String> {
     let filter = MessageFilter::parse(&args.filter)?;
     let options = CaptureOptions {
         tcp_ports: args.tcp_ports.clone(),
@@ -65,13 +77,15 @@ pub fn run(
         analyzer: Analyzer::new(),
         children,
         esp_buffer: Vec::new(),
-        json: JsonWriter::new(),
-        tree: TextTree::default(),
-        text: Vec::new(),
+        renderer: Renderer::new(args),
+        pipe: None,
         multiple_files: args.files.len() > 1,
         summary: Summary::default(),
         outcome: Outcome::default(),
     };
+    if let Some(stages) = two_stage {
+        return pipeline::run(run, &options, stages, out, diag);
+    }
     let result = if let Some(iface) = &args.interface {
         let reader = CaptureReader::open_live(iface, &options)
             .map_err(|e| format!("cannot capture on {iface}: {e}"))?;
@@ -124,10 +138,9 @@ struct DecodeRun<'a> {
     // CHILD_SAs learnt from the decrypted IKE traffic, for `--esp`.
     children: ChildSaTracker,
     esp_buffer: Vec<u8>,
-    // Reused from message to message: the JSON record, the text record and its lines.
-    json: JsonWriter,
-    tree: TextTree,
-    text: Vec<u8>,
+    renderer: Renderer,
+    /// Two-stage decoding: where records go to be rendered on another thread.
+    pipe: Option<&'a Mutex<pipeline::Batch>>,
     multiple_files: bool,
     summary: Summary,
     outcome: Outcome,
@@ -143,7 +156,7 @@ impl DecodeRun<'_> {
     ) -> io::Result<()> {
         while let Some(event) = reader.next_event() {
             match event {
-                CaptureEvent::Ike(pkt) => self.ike(&pkt, source, out, diag)?,
+                CaptureEvent::Ike(pkt) => self.ike(pkt, source, out, diag)?,
                 CaptureEvent::Esp {
                     frame,
                     time_us,
@@ -225,7 +238,7 @@ impl DecodeRun<'_> {
 
     fn ike(
         &mut self,
-        pkt: &IkePacket,
+        pkt: IkePacket,
         source: &str,
         out: &mut dyn Write,
         diag: &mut dyn Write,
@@ -248,7 +261,7 @@ impl DecodeRun<'_> {
                     pkt.frame
                 )?;
                 if self.filter.is_empty() {
-                    self.malformed_record(pkt, &err.to_string(), out)?;
+                    self.malformed_record(&pkt, &err.to_string(), out)?;
                 }
                 return Ok(());
             }
@@ -314,39 +327,23 @@ impl DecodeRun<'_> {
         }
         if self.args.format == Format::Table {
             self.analyzer.observe(&observed).for_each(drop);
-            self.summary.message(pkt, &msg.header);
+            self.summary.message(&pkt, &msg.header);
             return Ok(());
         }
-        let view = opened.as_ref().zip(inner.as_ref()).map(|(o, i)| {
-            (
-                o.payload_index,
-                DecryptionView {
-                    integrity: o.integrity.as_str(),
-                    error: i.error.as_deref(),
-                    payloads: i.payloads.as_deref(),
-                    fragments: o.reassembled.as_ref().map(|r| r.frames.as_slice()),
-                },
-            )
-        });
-        let decryption = view.as_ref().map(|(at, v)| (*at, v));
-        // The record is rendered into a buffer first: the count of malformed notify data is
-        // reported before the record is written, as with the JSON value before.
-        let malformed = if self.args.format == Format::Json {
-            self.json.clear();
-            let mut sink = CountMalformed::new(&mut self.json);
-            visit_record(pkt, &msg, decryption, &mut sink);
-            let n = sink.count;
-            self.json.push_raw(b"\n");
-            n
-        } else {
-            self.tree.clear();
-            let mut sink = CountMalformed::new(&mut self.tree);
-            visit_record(pkt, &msg, decryption, &mut sink);
-            let n = sink.count;
-            self.text.clear();
-            text::render_message(&self.tree, &msg, data, self.args.hex, &mut self.text)?;
-            n
-        };
+        if let Some(pipe) = self.pipe {
+            let mut batch = pipeline::lock(pipe);
+            if batch.delegates() {
+                // Rendered on the other thread, from the message's bytes and what decryption
+                // made of them; the outcome so far goes along for an early end (`| head`).
+                let len = data.len();
+                drop(inner);
+                return batch.message(pkt, len, opened, self.outcome);
+            }
+            // The other thread is behind: this batch is rendered here.
+        }
+        let malformed = self
+            .renderer
+            .render(&pkt, &msg, data, opened.as_ref(), inner.as_ref())?;
         if malformed > 0 {
             self.outcome.malformed += malformed;
             writeln!(
@@ -355,9 +352,10 @@ impl DecodeRun<'_> {
                 pkt.frame
             )?;
         }
-        match self.args.format {
-            Format::Json => out.write_all(self.json.as_bytes()),
-            _ => out.write_all(&self.text),
+        out.write_all(self.renderer.bytes())?;
+        match self.pipe {
+            Some(pipe) => pipeline::lock(pipe).rendered(),
+            None => Ok(()),
         }
     }
 
@@ -455,6 +453,406 @@ impl DecodeRun<'_> {
             }
             Format::Text => text::render_malformed(pkt, error, out),
             Format::Table => Ok(()),
+        }
+    }
+}
+
+/// Renders records of IKE messages as JSON Lines or text into a buffer reused from message to
+/// message (with the JSON writer, and the text record and its lines).
+struct Renderer {
+    format: Format,
+    hex: bool,
+    json: JsonWriter,
+    tree: TextTree,
+    text: Vec<u8>,
+}
+
+impl Renderer {
+    fn new(args: &DecodeArgs) -> Self {
+        Renderer {
+            format: args.format,
+            hex: args.hex,
+            json: JsonWriter::new(),
+            tree: TextTree::default(),
+            text: Vec::new(),
+        }
+    }
+
+    /// Renders the record of `msg` (the message in `data`, as `pkt` carried it) with what
+    /// decryption made of it; [`Renderer::bytes`] holds it afterwards. Returns the count of
+    /// malformed notify data in it.
+    fn render(
+        &mut self,
+        pkt: &IkePacket,
+        msg: &Message,
+        data: &[u8],
+        opened: Option<&Opened>,
+        inner: Option<&InnerPayloads<'_>>,
+    ) -> io::Result<u64> {
+        let view = opened.zip(inner).map(|(o, i)| {
+            (
+                o.payload_index,
+                DecryptionView {
+                    integrity: o.integrity.as_str(),
+                    error: i.error.as_deref(),
+                    payloads: i.payloads.as_deref(),
+                    fragments: o.reassembled.as_ref().map(|r| r.frames.as_slice()),
+                },
+            )
+        });
+        let decryption = view.as_ref().map(|(at, v)| (*at, v));
+        // The record is rendered into a buffer first: the count of malformed notify data is
+        // reported before the record is written, as with the JSON value before.
+        if self.format == Format::Json {
+            self.json.clear();
+            let mut sink = CountMalformed::new(&mut self.json);
+            visit_record(pkt, msg, decryption, &mut sink);
+            let n = sink.count;
+            self.json.push_raw(b"\n");
+            Ok(n)
+        } else {
+            self.tree.clear();
+            let mut sink = CountMalformed::new(&mut self.tree);
+            visit_record(pkt, msg, decryption, &mut sink);
+            let n = sink.count;
+            self.text.clear();
+            text::render_message(&self.tree, msg, data, self.hex, &mut self.text)?;
+            Ok(n)
+        }
+    }
+
+    /// The last record rendered.
+    fn bytes(&self) -> &[u8] {
+        match self.format {
+            Format::Json => self.json.as_bytes(),
+            _ => &self.text,
+        }
+    }
+}
+
+/// Whether `decode` runs in two stages on two threads: capture, decryption and diagnostics on
+/// one, rendering and writing records on the other (same output, same order). Only for
+/// records of IKE messages from capture files (not live capture, `--timeline`, `--esp` or the
+/// table), only with more than one CPU, and not with `MOBIKECTL_THREADS=1` in the
+/// environment.
+fn pipelined(args: &DecodeArgs) -> bool {
+    matches!(args.format, Format::Json | Format::Text)
+        && !args.timeline
+        && !args.esp
+        && args.interface.is_none()
+        && std::env::var_os("MOBIKECTL_THREADS").map_or(true, |v| v != "1")
+        && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
+}
+
+mod pipeline {
+    //! Two-stage `decode`: the capture is read, parsed and decrypted on one thread (with all
+    //! its sequential state); records are rendered and written in order on the calling thread.
+    //! Both streams keep their order: what the first stage writes (diagnostics, records of
+    //! messages that did not parse) travels with the records to render, in batches over a
+    //! bounded channel (memory stays bounded).
+    use std::io::{self, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+    use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+    use super::{inner_payloads, DecodeRun, Outcome, Renderer};
+    use crate::capture::{CaptureOptions, CaptureReader, IkePacket};
+    use crate::decrypt::Opened;
+    use crate::wire::Message;
+
+    /// Batches on their way.
+    const IN_FLIGHT: usize = 4;
+
+    /// How work is divided between the stages.
+    #[derive(Debug, Clone, Copy)]
+    pub(super) struct Stages {
+        /// Messages per batch.
+        pub batch: usize,
+        /// With this many batches not written yet, the first stage renders the next batch
+        /// itself (the work goes to whichever thread has time: rendering usually costs more
+        /// than reading and decrypting).
+        pub behind: usize,
+    }
+
+    impl Default for Stages {
+        fn default() -> Self {
+            Stages {
+                batch: 128,
+                behind: 2,
+            }
+        }
+    }
+
+    pub(super) enum Item {
+        /// Bytes for stdout.
+        Out(Vec<u8>),
+        /// Bytes for stderr.
+        Diag(Vec<u8>),
+        /// The capture whose messages follow, for diagnostics.
+        Source(String),
+        /// A message to render, with the first stage's outcome after it.
+        Message {
+            pkt: IkePacket,
+            len: usize,
+            opened: Option<Opened>,
+            outcome: Outcome,
+        },
+        /// The end: the first stage's outcome, or why it stopped.
+        End(Result<Outcome, String>),
+    }
+
+    /// The batch (only ever used by the first stage: the lock is never contended).
+    pub(super) fn lock(batch: &Mutex<Batch>) -> MutexGuard<'_, Batch> {
+        batch.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The batch being filled by the first stage.
+    pub(super) struct Batch {
+        items: Vec<Item>,
+        messages: usize,
+        tx: SyncSender<Vec<Item>>,
+        /// Batches sent and not yet written by the second stage.
+        unwritten: Arc<AtomicUsize>,
+        /// This batch is rendered by the first stage.
+        render_here: bool,
+        stages: Stages,
+    }
+
+    impl Batch {
+        /// Whether the next message goes to the second stage to be rendered.
+        pub(super) fn delegates(&self) -> bool {
+            !self.render_here
+        }
+
+        /// Counts a message the first stage rendered (into this batch's bytes).
+        pub(super) fn rendered(&mut self) -> io::Result<()> {
+            self.messages += 1;
+            if self.messages >= self.stages.batch {
+                self.send()?;
+            }
+            Ok(())
+        }
+
+        fn push(&mut self, item: Item) {
+            self.items.push(item);
+        }
+
+        /// Sends the batch; an error when the second stage has stopped (its output closed).
+        fn send(&mut self) -> io::Result<()> {
+            let items = std::mem::replace(&mut self.items, Vec::with_capacity(self.stages.batch));
+            self.messages = 0;
+            let behind = self.unwritten.fetch_add(1, Ordering::AcqRel);
+            self.render_here = behind >= self.stages.behind;
+            self.tx
+                .send(items)
+                .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))
+        }
+
+        pub(super) fn message(
+            &mut self,
+            pkt: IkePacket,
+            len: usize,
+            opened: Option<Opened>,
+            outcome: Outcome,
+        ) -> io::Result<()> {
+            self.push(Item::Message {
+                pkt,
+                len,
+                opened,
+                outcome,
+            });
+            self.messages += 1;
+            if self.messages >= self.stages.batch {
+                self.send()?;
+            }
+            Ok(())
+        }
+
+        /// Appends bytes for stdout (`diag == false`) or stderr.
+        fn bytes(&mut self, diag: bool, buf: &[u8]) {
+            match (self.items.last_mut(), diag) {
+                (Some(Item::Out(b)), false) | (Some(Item::Diag(b)), true) => {
+                    b.extend_from_slice(buf)
+                }
+                _ => {
+                    let b = buf.to_vec();
+                    self.push(if diag { Item::Diag(b) } else { Item::Out(b) });
+                }
+            }
+        }
+    }
+
+    /// stdout or stderr of the first stage.
+    struct Stream<'b> {
+        batch: &'b Mutex<Batch>,
+        diag: bool,
+    }
+
+    impl Write for Stream<'_> {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            lock(self.batch).bytes(self.diag, buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Decodes the capture files of `run` in two stages (see the module documentation).
+    pub(super) fn run(
+        run: DecodeRun<'_>,
+        options: &CaptureOptions,
+        stages: Stages,
+        out: &mut dyn Write,
+        diag: &mut dyn Write,
+    ) -> Result<Outcome, String> {
+        let (tx, rx) = sync_channel(IN_FLIGHT);
+        let unwritten = Arc::new(AtomicUsize::new(0));
+        let mut renderer = Renderer::new(run.args);
+        std::thread::scope(|scope| {
+            let first = std::thread::Builder::new()
+                .name("decode-capture".into())
+                .spawn_scoped(scope, {
+                    let unwritten = Arc::clone(&unwritten);
+                    move || first_stage(run, options, stages, tx, unwritten)
+                });
+            match first {
+                Ok(_) => second_stage(rx, &unwritten, &mut renderer, out, diag),
+                Err(e) => Err(format!("cannot start a thread: {e}")),
+            }
+        })
+    }
+
+    fn first_stage(
+        run: DecodeRun<'_>,
+        options: &CaptureOptions,
+        stages: Stages,
+        tx: SyncSender<Vec<Item>>,
+        unwritten: Arc<AtomicUsize>,
+    ) {
+        let batch = Mutex::new(Batch {
+            items: Vec::with_capacity(stages.batch),
+            stages,
+            messages: 0,
+            tx,
+            unwritten,
+            render_here: false,
+        });
+        let mut out = Stream {
+            batch: &batch,
+            diag: false,
+        };
+        let mut diag = Stream {
+            batch: &batch,
+            diag: true,
+        };
+        let mut run = DecodeRun {
+            pipe: Some(&batch),
+            ..run
+        };
+        let mut end = Ok(());
+        for path in &run.args.files {
+            let name = path.display().to_string();
+            let reader = match CaptureReader::open_file(path, options) {
+                Ok(r) => r,
+                Err(e) => {
+                    end = Err(Err(format!("cannot read {name}: {e}")));
+                    break;
+                }
+            };
+            lock(&batch).push(Item::Source(name.clone()));
+            if let Err(e) = run.feed(reader, &name, &mut out, &mut diag) {
+                end = Err(Ok(e));
+                break;
+            }
+        }
+        let end = match end {
+            Ok(()) => Ok(run.outcome),
+            // The second stage stopped: nobody is listening any more.
+            Err(Ok(_)) => return,
+            Err(Err(e)) => Err(e),
+        };
+        let mut batch = lock(&batch);
+        batch.push(Item::End(end));
+        let _ = batch.send();
+    }
+
+    fn second_stage(
+        rx: Receiver<Vec<Item>>,
+        unwritten: &AtomicUsize,
+        renderer: &mut Renderer,
+        out: &mut dyn Write,
+        diag: &mut dyn Write,
+    ) -> Result<Outcome, String> {
+        // The first stage's outcome as of the last message, plus what rendering found.
+        let mut outcome = Outcome::default();
+        let mut malformed = 0;
+        let mut source = String::new();
+        let write = || -> io::Result<Result<Outcome, String>> {
+            for items in rx {
+                for item in items {
+                    match item {
+                        Item::Out(b) => out.write_all(&b)?,
+                        Item::Diag(b) => diag.write_all(&b)?,
+                        Item::Source(s) => source = s,
+                        Item::Message {
+                            pkt,
+                            len,
+                            opened,
+                            outcome: first,
+                        } => {
+                            outcome = first;
+                            let data = &pkt.data[..len];
+                            // It parsed in the first stage.
+                            let Ok(msg) = Message::parse(data) else {
+                                continue;
+                            };
+                            let inner = opened.as_ref().map(|o| {
+                                let sk_type = msg
+                                    .payloads
+                                    .get(o.payload_index)
+                                    .map_or(0, |p| p.payload_type);
+                                inner_payloads(o, sk_type)
+                            });
+                            let n = renderer.render(
+                                &pkt,
+                                &msg,
+                                data,
+                                opened.as_ref(),
+                                inner.as_ref(),
+                            )?;
+                            if n > 0 {
+                                malformed += n;
+                                writeln!(
+                                    diag,
+                                    "{source}: frame {}: {n} malformed notify payload(s)",
+                                    pkt.frame
+                                )?;
+                            }
+                            out.write_all(renderer.bytes())?;
+                        }
+                        Item::End(end) => return Ok(end),
+                    }
+                }
+                unwritten.fetch_sub(1, Ordering::AcqRel);
+            }
+            // The first stage ended without saying how: it panicked (the scope re-raises).
+            Ok(Ok(outcome))
+        };
+        let end = write();
+        let with_rendering = |mut o: Outcome| {
+            o.malformed += malformed;
+            o
+        };
+        match end {
+            Ok(Ok(o)) => {
+                out.flush().ok();
+                Ok(with_rendering(o))
+            }
+            Ok(Err(e)) => Err(e),
+            // A closed pipe (`| head`) ends output early; that is not an error.
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(with_rendering(outcome)),
+            Err(e) => Err(format!("writing output: {e}")),
         }
     }
 }
@@ -746,6 +1144,60 @@ mod tests {
             "2000-02-29T00:00:00.500000Z"
         );
         assert_eq!(rfc3339_micros(-1), "1969-12-31T23:59:59.999999Z");
+    }
+
+    #[test]
+    fn two_stages_decode_like_one() {
+        use clap::Parser;
+        let mut captures = Vec::new();
+        let mut dirs = vec![std::path::PathBuf::from("testdata")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path
+                    .extension()
+                    .is_some_and(|e| e == "pcap" || e == "pcapng")
+                {
+                    captures.push(path);
+                }
+            }
+        }
+        captures.sort();
+        assert!(captures.len() > 3);
+        let decode = |argv: &[&str], two_stage: Option<pipeline::Stages>| {
+            let cli = crate::cli::Cli::parse_from(argv);
+            let crate::cli::args::Command::Decode(args) = cli.command else {
+                unreachable!()
+            };
+            let (mut out, mut diag) = (Vec::new(), Vec::new());
+            let r = run_in(&args, two_stage, &mut out, &mut diag);
+            (r, out, diag)
+        };
+        for cap in &captures {
+            let cap = cap.to_str().unwrap();
+            let table = std::path::Path::new(cap).with_file_name("ikev2_decryption_table");
+            let table = table.to_str().unwrap();
+            for format in ["json", "text"] {
+                let mut argv = vec!["mobikectl", "decode", "-f", format, cap];
+                if std::path::Path::new(table).exists() {
+                    argv.extend(["--keys", table]);
+                }
+                // Several files, one of them twice, and one that cannot be read.
+                let mut many = argv.clone();
+                many.extend([cap, "testdata/no such capture.pcap"]);
+                for argv in [&argv, &many] {
+                    let one = decode(argv, None);
+                    // As it runs, then with small batches: all rendered by the second stage,
+                    // or all after the first by the first stage.
+                    for (batch, behind) in [(128, 2), (3, usize::MAX), (3, 0)] {
+                        let stages = pipeline::Stages { batch, behind };
+                        assert_eq!(one, decode(argv, Some(stages)), "{argv:?} {stages:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -316,6 +316,7 @@ impl KeyStore {
                 if sets.is_empty() {
                     store.warnings.push(format!("{name}: no keys in this file"));
                 }
+                store.bound.reserve(sets.len());
                 for (spi_i, spi_r, set) in sets {
                     store.insert(spi_i, spi_r, set);
                 }
@@ -360,6 +361,7 @@ impl KeyStore {
             unbound,
             warnings,
         } = other;
+        self.bound.reserve(bound.len());
         for ((i, r), sets) in bound {
             for s in sets {
                 self.insert(i, r, s);

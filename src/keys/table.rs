@@ -1,11 +1,51 @@
 //! Parser for Wireshark's `ikev2_decryption_table` and for the
 //! mobikectl key log (same line format, four more fields).
 
+use std::borrow::Cow;
+use std::fmt;
+
 use zeroize::Zeroize;
 
 use crate::crypto::{EncrAlgorithm, IntegAlgorithm, PrfAlgorithm, SkKeys};
 
 use super::{Binding, KeyFileError, KeyFileErrorKind, KeyOrigin, KeySet};
+
+/// [`split_fields`] without copying: the fields of a line without backslashes are slices of
+/// it (the common case: a table as Wireshark or strongSwan writes it). Same fields, same
+/// errors.
+fn split_fields_borrowed(line: &str) -> Result<Vec<Cow<'_, str>>, String> {
+    if line.contains('\\') {
+        return Ok(split_fields(line)?.into_iter().map(Cow::Owned).collect());
+    }
+    let mut fields = Vec::with_capacity(12);
+    let mut rest = line;
+    loop {
+        rest = rest.trim_start_matches([' ', '\t']);
+        if let Some(quoted) = rest.strip_prefix('"') {
+            let Some(close) = quoted.find('"') else {
+                return Err("unterminated quoted field".into());
+            };
+            fields.push(Cow::Borrowed(&quoted[..close]));
+            rest = quoted[close + 1..].trim_start_matches([' ', '\t']);
+            match rest.chars().next() {
+                None => return Ok(fields),
+                Some(',') => rest = &rest[1..],
+                Some(c) => return Err(format!("unexpected '{c}' after a quoted field")),
+            }
+        } else {
+            match rest.find(',') {
+                Some(i) => {
+                    fields.push(Cow::Borrowed(rest[..i].trim()));
+                    rest = &rest[i + 1..];
+                }
+                None => {
+                    fields.push(Cow::Borrowed(rest.trim()));
+                    return Ok(fields);
+                }
+            }
+        }
+    }
+}
 
 /// Splits one line into fields. Quoted fields may contain commas and the
 /// escapes `\\`, `\"` and `\xHH` (as Wireshark's UAT files use); bare
@@ -73,6 +113,39 @@ pub(crate) fn split_fields(line: &str) -> Result<Vec<String>, String> {
 
 /// Parses a hex field: optional `0x`, optional `:` / space / `-` separators.
 pub(crate) fn parse_hex(field: &'static str, s: &str) -> Result<Vec<u8>, KeyFileErrorKind> {
+    // Straight into bytes; anything unusual (an error to report) takes the careful way.
+    let t = s.trim();
+    let t = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t);
+    let mut out = Vec::with_capacity(t.len() / 2);
+    let mut high: Option<u8> = None;
+    for b in t.bytes() {
+        let v = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            b':' | b' ' | b'-' => continue,
+            _ => {
+                out.zeroize();
+                return parse_hex_checked(field, s);
+            }
+        };
+        match high.take() {
+            Some(h) => out.push(h << 4 | v),
+            None => high = Some(v),
+        }
+    }
+    if high.is_some() {
+        out.zeroize();
+        return parse_hex_checked(field, s);
+    }
+    Ok(out)
+}
+
+/// [`parse_hex`] digit by digit, with the error for a field that is not hex.
+fn parse_hex_checked(field: &'static str, s: &str) -> Result<Vec<u8>, KeyFileErrorKind> {
     let s = s.trim();
     let s = s
         .strip_prefix("0x")
@@ -123,14 +196,14 @@ fn parse_spi(field: &'static str, s: &str) -> Result<u64, KeyFileErrorKind> {
 fn check_len(
     field: &'static str,
     key: &[u8],
-    algorithm: String,
+    algorithm: &dyn fmt::Display,
     needs: usize,
 ) -> Result<(), KeyFileErrorKind> {
     if key.len() != needs {
         return Err(KeyFileErrorKind::KeyLength {
             field,
             bytes: key.len(),
-            algorithm,
+            algorithm: algorithm.to_string(),
             needs,
         });
     }
@@ -139,7 +212,7 @@ fn check_len(
 
 /// Parses one data line (already split) into SPIs and a key set.
 fn parse_record(
-    fields: &[String],
+    fields: &[Cow<'_, str>],
     origin: KeyOrigin,
 ) -> Result<(u64, u64, KeySet), KeyFileErrorKind> {
     if fields.len() != 8 && fields.len() != 12 {
@@ -151,17 +224,17 @@ fn parse_record(
     let spi_i = parse_spi("SPIi", &fields[0])?;
     let spi_r = parse_spi("SPIr", &fields[1])?;
     let encr = EncrAlgorithm::from_name(&fields[4])
-        .ok_or_else(|| KeyFileErrorKind::UnknownEncr(fields[4].clone()))?;
+        .ok_or_else(|| KeyFileErrorKind::UnknownEncr(fields[4].to_string()))?;
     let mut integ = IntegAlgorithm::from_name(&fields[7])
-        .ok_or_else(|| KeyFileErrorKind::UnknownInteg(fields[7].clone()))?;
+        .ok_or_else(|| KeyFileErrorKind::UnknownInteg(fields[7].to_string()))?;
     let sk_ei = parse_hex("SK_ei", &fields[2])?;
     let sk_er = parse_hex("SK_er", &fields[3])?;
     let mut sk_ai = parse_hex("SK_ai", &fields[5])?;
     let mut sk_ar = parse_hex("SK_ar", &fields[6])?;
-    check_len("SK_ei", &sk_ei, encr.to_string(), encr.key_len())?;
-    check_len("SK_er", &sk_er, encr.to_string(), encr.key_len())?;
-    check_len("SK_ai", &sk_ai, integ.to_string(), integ.key_len())?;
-    check_len("SK_ar", &sk_ar, integ.to_string(), integ.key_len())?;
+    check_len("SK_ei", &sk_ei, &encr, encr.key_len())?;
+    check_len("SK_er", &sk_er, &encr, encr.key_len())?;
+    check_len("SK_ai", &sk_ai, &integ, integ.key_len())?;
+    check_len("SK_ar", &sk_ar, &integ, integ.key_len())?;
     if encr.is_aead() && integ != IntegAlgorithm::None {
         // Wireshark accepts such lines and ignores the integrity algorithm
         // for combined-mode ciphers; so do we.
@@ -178,9 +251,9 @@ fn parse_record(
         set.sk_d = parse_hex("SK_d", &fields[8])?;
         if !fields[9].trim().is_empty() {
             let prf = PrfAlgorithm::from_name(&fields[9])
-                .ok_or_else(|| KeyFileErrorKind::UnknownPrf(fields[9].clone()))?;
+                .ok_or_else(|| KeyFileErrorKind::UnknownPrf(fields[9].to_string()))?;
             if !set.sk_d.is_empty() {
-                check_len("SK_d", &set.sk_d, prf.to_string(), prf.key_len())?;
+                check_len("SK_d", &set.sk_d, &prf, prf.key_len())?;
             }
             set.prf = Some(prf);
         }
@@ -199,7 +272,7 @@ pub(crate) fn parse(name: &str, text: &str) -> Result<Vec<(u64, u64, KeySet)>, K
         if t.is_empty() || t.starts_with('#') {
             continue;
         }
-        let mut fields = split_fields(t)
+        let mut fields = split_fields_borrowed(t)
             .map_err(|e| KeyFileError::at(name, lineno, KeyFileErrorKind::Syntax(e)))?;
         let origin = KeyOrigin {
             file: name.to_string(),
@@ -208,7 +281,9 @@ pub(crate) fn parse(name: &str, text: &str) -> Result<Vec<(u64, u64, KeySet)>, K
         };
         let r = parse_record(&fields, origin);
         for f in fields.iter_mut() {
-            f.zeroize();
+            if let Cow::Owned(f) = f {
+                f.zeroize();
+            }
         }
         out.push(r.map_err(|k| KeyFileError::at(name, lineno, k))?);
     }
