@@ -540,7 +540,7 @@ fn pipelined(args: &DecodeArgs) -> bool {
         && !args.timeline
         && !args.esp
         && args.interface.is_none()
-        && std::env::var_os("MOBIKECTL_THREADS").map_or(true, |v| v != "1")
+        && std::env::var_os("MOBIKECTL_THREADS").is_none_or(|v| v != "1")
         && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
 }
 
