@@ -1616,3 +1616,46 @@ fn cert_distinguished_name_identities() {
     p.quit();
     lab.wait_log("received DELETE for IKE_SA");
 }
+
+/// Our default proposals (no `--ike`/`--esp`) against strongSwan's own defaults
+/// (`proposals = default`): the lists must overlap, or a user who configures nothing fails.
+#[test]
+fn initiator_default_proposals_meet_strongswan_defaults() {
+    let Some(lab) = Lab::up(
+        "initiator_default_proposals",
+        "v4",
+        &moon_responder(
+            "192.0.2.1",
+            "default",
+            "default",
+            &["--local-ts", "198.18.1.0/24", "--pool", "198.18.0.0/24"],
+        ),
+    ) else {
+        return;
+    };
+    let moon = lab.var("MOON");
+    let mut p = lab.peer(&[
+        "--remote",
+        &moon,
+        "--id",
+        "carol@example.org",
+        "--remote-id",
+        "moon.example.org",
+        "--vip",
+        "0.0.0.0",
+        "--remote-ts",
+        "198.18.1.0/24",
+    ]);
+    let up = p.wait_event("ike_up");
+    assert!(
+        up["proposal"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("IKE:")),
+        "{up}"
+    );
+    p.wait_event("child_up");
+    let sas = lab.wait_sas("an installed CHILD_SA", |s| s.contains("INSTALLED"));
+    assert!(sas.contains("ESTABLISHED"), "{sas}");
+    p.quit();
+    lab.wait_log("received DELETE for IKE_SA");
+}
