@@ -310,15 +310,7 @@ impl Engine {
         if !nonce_ok(nonce) {
             return Err("bad nonce length".into());
         }
-        let offered = proposal::offered(sa_p);
-        let (chosen, spi) = match offered.as_slice() {
-            [one] => (
-                one.as_chosen()
-                    .ok_or("responder's proposal is not a choice")?,
-                one.spi.clone(),
-            ),
-            _ => return Err("responder must choose exactly one proposal".into()),
-        };
+        let (chosen, spi) = proposal::single_choice(sa_p)?;
         if chosen.protocol != proposal::Protocol::Ike
             || !proposal::acceptable(&sa.ike_proposals, &chosen, false)
         {

@@ -658,6 +658,19 @@ pub fn acceptable(ours: &[Proposal], chosen: &Chosen, ignore_dh: bool) -> bool {
     })
 }
 
+/// The one proposal a responder chose in its SA payload, with its SPI (RFC 7296 §3.3: a
+/// response carries exactly one proposal, with one transform of each type).
+pub fn single_choice(sa: &wire::Sa<'_>) -> Result<(Chosen, Vec<u8>), &'static str> {
+    match offered(sa).as_slice() {
+        [one] => Ok((
+            one.as_chosen()
+                .ok_or("responder's proposal is not a choice")?,
+            one.spi.clone(),
+        )),
+        _ => Err("responder must choose exactly one proposal"),
+    }
+}
+
 /// Decode all proposals of an SA payload.
 pub fn offered(sa: &wire::Sa<'_>) -> Vec<Offered> {
     sa.proposals.iter().filter_map(Offered::from_wire).collect()
