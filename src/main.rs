@@ -4,6 +4,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use mobikectl::cli::{self, args::Command, Cli};
 
+// decode moves every message's buffers from the capture thread to the rendering thread; with
+// glibc's allocator the frees contend for the first thread's arena lock.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let stdout = io::stdout();

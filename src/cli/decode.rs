@@ -270,6 +270,22 @@ impl DecodeRun<'_> {
             return Ok(());
         }
         self.outcome.messages += 1;
+        if let Some(pipe) = self.pipe {
+            // Pipelined (records only): the message goes to the other thread to be decrypted
+            // and rendered, unless that thread is behind.
+            if pipeline::lock(pipe).delegates() {
+                let opening = self.decryptor.prepare(&msg, data, pkt.frame, pkt.time_us);
+                // The decryptor's diagnostics go along, to be written after the message's own
+                // decryption problem as when it is rendered here.
+                let mut after = Vec::new();
+                if opening.is_some() {
+                    self.decrypt_diagnostics(source, &mut after)?;
+                }
+                let len = data.len();
+                drop(msg);
+                return pipeline::lock(pipe).message(pkt, len, opening, after, self.outcome);
+            }
+        }
         let opened = self.decryptor.open(&msg, data, pkt.frame, pkt.time_us);
         let inner = opened.as_ref().map(|o| {
             let sk_type = msg
@@ -329,17 +345,6 @@ impl DecodeRun<'_> {
             self.analyzer.observe(&observed).for_each(drop);
             self.summary.message(&pkt, &msg.header);
             return Ok(());
-        }
-        if let Some(pipe) = self.pipe {
-            let mut batch = pipeline::lock(pipe);
-            if batch.delegates() {
-                // Rendered on the other thread, from the message's bytes and what decryption
-                // made of them; the outcome so far goes along for an early end (`| head`).
-                let len = data.len();
-                drop(inner);
-                return batch.message(pkt, len, opened, self.outcome);
-            }
-            // The other thread is behind: this batch is rendered here.
         }
         let malformed = self
             .renderer
@@ -557,7 +562,7 @@ mod pipeline {
 
     use super::{inner_payloads, DecodeRun, Outcome, Renderer};
     use crate::capture::{CaptureOptions, CaptureReader, IkePacket};
-    use crate::decrypt::Opened;
+    use crate::decrypt::Opening;
     use crate::wire::Message;
 
     /// Batches on their way.
@@ -583,6 +588,9 @@ mod pipeline {
         }
     }
 
+    // Nearly every item is a message: boxing it would cost an allocation per message to save
+    // space in the few others.
+    #[allow(clippy::large_enum_variant)]
     pub(super) enum Item {
         /// Bytes for stdout.
         Out(Vec<u8>),
@@ -590,11 +598,13 @@ mod pipeline {
         Diag(Vec<u8>),
         /// The capture whose messages follow, for diagnostics.
         Source(String),
-        /// A message to render, with the first stage's outcome after it.
+        /// A message to decrypt and render, with the first stage's diagnostics about its
+        /// decryption and outcome after it.
         Message {
             pkt: IkePacket,
             len: usize,
-            opened: Option<Opened>,
+            opening: Option<Opening>,
+            after: Vec<u8>,
             outcome: Outcome,
         },
         /// The end: the first stage's outcome, or why it stopped.
@@ -652,13 +662,15 @@ mod pipeline {
             &mut self,
             pkt: IkePacket,
             len: usize,
-            opened: Option<Opened>,
+            opening: Option<Opening>,
+            after: Vec<u8>,
             outcome: Outcome,
         ) -> io::Result<()> {
             self.push(Item::Message {
                 pkt,
                 len,
-                opened,
+                opening,
+                after,
                 outcome,
             });
             self.messages += 1;
@@ -798,7 +810,8 @@ mod pipeline {
                         Item::Message {
                             pkt,
                             len,
-                            opened,
+                            opening,
+                            after,
                             outcome: first,
                         } => {
                             outcome = first;
@@ -807,6 +820,7 @@ mod pipeline {
                             let Ok(msg) = Message::parse(data) else {
                                 continue;
                             };
+                            let opened = opening.map(|o| o.finish(data));
                             let inner = opened.as_ref().map(|o| {
                                 let sk_type = msg
                                     .payloads
@@ -814,6 +828,15 @@ mod pipeline {
                                     .map_or(0, |p| p.payload_type);
                                 inner_payloads(o, sk_type)
                             });
+                            if let Some(problem) = inner.as_ref().and_then(|i| i.error.as_ref()) {
+                                malformed += 1;
+                                writeln!(
+                                    diag,
+                                    "{source}: frame {}: malformed: {problem}",
+                                    pkt.frame
+                                )?;
+                            }
+                            diag.write_all(&after)?;
                             let n = renderer.render(
                                 &pkt,
                                 &msg,

@@ -10,12 +10,17 @@
 //! candidate is tried, and the first whose integrity check succeeds is bound to the pair
 //! ([`KeyStore::bind`]). A pair that no candidate fits is remembered and not tried again.
 //!
+//! [`Decryptor::prepare`] does only the part that needs the decryptor's state (choosing the
+//! keys, fragments): a plain SK payload with its keys chosen comes back as an [`SkJob`], which
+//! decrypts it on any thread (`mobikectl decode` runs them on its rendering thread).
+//!
 //! A failed integrity check never hides anything: the caller still shows the outer message
 //! with `integrity: bad`. A fragment that fails its check is not used for reassembly (RFC 7383
 //! §2.6.1: each fragment is verified on its own).
 pub mod fragments;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::capture::Severity;
 use crate::crypto::{decrypt_sk_as, CryptoError, Integrity, SkKeys, SkOpener};
@@ -91,12 +96,95 @@ pub struct Decryptor {
     trial_bindings: u64,
     /// Prepared keys per SPI pair, parallel to `keys.find_all(pair)`: the expanded cipher
     /// and MAC keys of each set, built on first use (see [`OPENER_CACHE_PAIRS`]).
-    openers: HashMap<(u64, u64), Vec<OpenerPair>>,
+    openers: HashMap<(u64, u64), Vec<Arc<OpenerPair>>>,
 }
 
 /// Both directions of one key set, prepared: `[from initiator, from responder]`. A set whose
 /// keys do not fit its algorithms keeps the error, which every payload then reports.
 type OpenerPair = [Result<SkOpener, CryptoError>; 2];
+
+/// A plain SK payload whose keys are chosen: decrypting it needs nothing more from the
+/// [`Decryptor`], so it can be done later, on any thread.
+#[derive(Debug, Clone)]
+pub struct SkJob {
+    payload_index: usize,
+    offset: usize,
+    opener: Arc<OpenerPair>,
+    /// 0: from the initiator, 1: from the responder.
+    direction: usize,
+}
+
+impl SkJob {
+    /// Decrypts the payload in `data`, the message [`Decryptor::prepare`] was given.
+    pub fn run(&self, data: &[u8]) -> Opened {
+        self.run_as(data, false)
+    }
+
+    fn run_fragment(&self, data: &[u8]) -> Opened {
+        self.run_as(data, true)
+    }
+
+    fn run_as(&self, data: &[u8], fragment: bool) -> Opened {
+        let result = self.opener[self.direction]
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|o| o.open(data, self.offset, fragment));
+        let mut opened = Opened::no_keys(self.payload_index);
+        opened.set(result);
+        opened
+    }
+}
+
+/// What [`Decryptor::prepare`] made of a message: done, or an SK payload left to decrypt.
+#[derive(Debug)]
+pub enum Opening {
+    /// Nothing left to do (no keys, fragments, keys chosen by trial decryption).
+    Done(Opened),
+    /// Keys chosen; [`SkJob::run`] decrypts.
+    Job(SkJob),
+}
+
+impl Opening {
+    /// The result, decrypting now if that was left to do (`data`: the message).
+    pub fn finish(self, data: &[u8]) -> Opened {
+        match self {
+            Opening::Done(o) => o,
+            Opening::Job(job) => job.run(data),
+        }
+    }
+}
+
+impl Opened {
+    fn no_keys(payload_index: usize) -> Self {
+        Opened {
+            payload_index,
+            integrity: IntegrityStatus::NoKeys,
+            error: None,
+            plaintext: Vec::new(),
+            first_payload: 0,
+            reassembled: None,
+        }
+    }
+
+    /// Takes in what the opener found.
+    fn set(&mut self, result: Result<crate::crypto::Decrypted, CryptoError>) {
+        match result {
+            Ok(d) => {
+                self.first_payload = d.next_payload;
+                if d.integrity == Integrity::Ok {
+                    self.integrity = IntegrityStatus::Ok;
+                    self.plaintext = d.plaintext;
+                } else {
+                    self.integrity = IntegrityStatus::Bad;
+                }
+            }
+            Err(e) => {
+                self.integrity = IntegrityStatus::Bad;
+                self.error = Some(e.to_string());
+            }
+        }
+    }
+}
 
 /// Upper bound of the prepared-key cache, in SPI pairs (about 2 KB each); when full it is
 /// emptied and refilled on demand, so memory stays bounded on captures of any size.
@@ -138,6 +226,19 @@ impl Decryptor {
         frame: u64,
         time_us: i64,
     ) -> Option<Opened> {
+        self.prepare(msg, data, frame, time_us)
+            .map(|o| o.finish(data))
+    }
+
+    /// [`Decryptor::open`], except that a plain SK payload whose keys are chosen is left as
+    /// an [`SkJob`] (the same result, computed by [`Opening::finish`]).
+    pub fn prepare(
+        &mut self,
+        msg: &Message<'_>,
+        data: &[u8],
+        frame: u64,
+        time_us: i64,
+    ) -> Option<Opening> {
         let (index, payload) = msg
             .payloads
             .iter()
@@ -156,34 +257,21 @@ impl Decryptor {
             from_initiator,
         };
         let chosen = self.keys_for(h.spi_i, h.spi_r, &target, frame);
-        let mut opened = Opened {
-            payload_index: index,
-            integrity: IntegrityStatus::NoKeys,
-            error: None,
-            plaintext: Vec::new(),
-            first_payload: 0,
-            reassembled: None,
-        };
+        let mut opened = Opened::no_keys(index);
         if let Some(chosen) = chosen {
-            let opener = &self.openers(h.spi_i, h.spi_r)[chosen][usize::from(!from_initiator)];
-            match opener
-                .as_ref()
-                .map_err(Clone::clone)
-                .and_then(|o| o.open(data, payload.offset, fragment.is_some()))
-            {
-                Ok(d) => {
-                    opened.first_payload = d.next_payload;
-                    if d.integrity == Integrity::Ok {
-                        opened.integrity = IntegrityStatus::Ok;
-                        opened.plaintext = d.plaintext;
-                    } else {
-                        opened.integrity = IntegrityStatus::Bad;
-                    }
+            let pair = self.openers(h.spi_i, h.spi_r).get(chosen).map(Arc::clone);
+            if let Some(pair) = pair {
+                let job = SkJob {
+                    payload_index: index,
+                    offset: payload.offset,
+                    opener: pair,
+                    direction: usize::from(!from_initiator),
+                };
+                if fragment.is_none() {
+                    self.fragments.expire(time_us, &mut self.diagnostics);
+                    return Some(Opening::Job(job));
                 }
-                Err(e) => {
-                    opened.integrity = IntegrityStatus::Bad;
-                    opened.error = Some(e.to_string());
-                }
+                opened = job.run_fragment(data);
             }
         }
         if let Some((number, total, next_payload)) = fragment {
@@ -218,11 +306,11 @@ impl Decryptor {
         } else {
             self.fragments.expire(time_us, &mut self.diagnostics);
         }
-        Some(opened)
+        Some(Opening::Done(opened))
     }
 
     /// The prepared keys of every set bound to an SPI pair, in `find_all` order.
-    fn openers(&mut self, spi_i: u64, spi_r: u64) -> &[OpenerPair] {
+    fn openers(&mut self, spi_i: u64, spi_r: u64) -> &[Arc<OpenerPair>] {
         let sets = self.keys.find_all(spi_i, spi_r);
         let fresh = self
             .openers
@@ -232,7 +320,7 @@ impl Decryptor {
             if self.openers.len() >= OPENER_CACHE_PAIRS {
                 self.openers.clear();
             }
-            let prepared = sets.iter().map(|s| prepare(&s.keys)).collect();
+            let prepared = sets.iter().map(|s| Arc::new(prepare(&s.keys))).collect();
             self.openers.insert((spi_i, spi_r), prepared);
         }
         self.openers.get(&(spi_i, spi_r)).map_or(&[], Vec::as_slice)
