@@ -1095,8 +1095,28 @@ pub(crate) struct Rfc3339Micros(pub i64);
 impl Rfc3339Micros {
     /// Appends the text to `out`.
     pub(crate) fn push_to(&self, out: &mut Vec<u8>) {
+        thread_local! {
+            // The last second's text: consecutive messages are mostly in the same second.
+            static LAST_SECOND: std::cell::Cell<Option<(i64, [u8; 27])>> =
+                const { std::cell::Cell::new(None) };
+        }
+        let secs = self.0.div_euclid(1_000_000);
+        if let Some((last, mut buf)) = LAST_SECOND.get() {
+            if last == secs {
+                let mut micros = self.0.rem_euclid(1_000_000);
+                for b in buf[20..26].iter_mut().rev() {
+                    *b = b'0' + (micros % 10) as u8;
+                    micros /= 10;
+                }
+                out.extend_from_slice(&buf);
+                return;
+            }
+        }
         match self.fixed() {
-            Some(buf) => out.extend_from_slice(&buf),
+            Some(buf) => {
+                LAST_SECOND.set(Some((secs, buf)));
+                out.extend_from_slice(&buf);
+            }
             None => {
                 use std::io::Write as _;
                 let _ = write!(out, "{self}");
@@ -1178,6 +1198,34 @@ pub fn endpoint(addr: IpAddr, port: u16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_pushed_like_displayed() {
+        let mut out = Vec::new();
+        let times = [
+            0,
+            5,
+            999_999,
+            1_000_000,
+            -1,
+            -1_000_001,
+            1_795_428_688_000_042,
+            1_795_428_688_999_999,
+            1_795_428_689_000_000,
+            253_402_300_800_000_000,
+            i64::MIN,
+            i64::MAX,
+        ];
+        for t in times.iter().chain(times.iter().rev()) {
+            out.clear();
+            Rfc3339Micros(*t).push_to(&mut out);
+            assert_eq!(
+                String::from_utf8(out.clone()).unwrap(),
+                rfc3339_micros(*t),
+                "{t}"
+            );
+        }
+    }
 
     #[test]
     fn rfc3339_with_microseconds() {

@@ -19,7 +19,8 @@
 //! §2.6.1: each fragment is verified on its own).
 pub mod fragments;
 
-use std::collections::{HashMap, HashSet};
+// SPIs come from the capture (any values): foldhash is fast and randomly seeded.
+use foldhash::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::capture::Severity;
@@ -198,11 +199,11 @@ impl Decryptor {
     pub fn new(keys: KeyStore, limits: FragmentLimits) -> Self {
         Decryptor {
             keys,
-            tried: HashSet::new(),
+            tried: HashSet::default(),
             fragments: FragmentReassembly::new(limits),
             diagnostics: Vec::new(),
             trial_bindings: 0,
-            openers: HashMap::new(),
+            openers: HashMap::default(),
         }
     }
 

@@ -100,12 +100,23 @@ fn needs_escape(bytes: &[u8]) -> bool {
     words.remainder().iter().any(|&b| ESCAPED[usize::from(b)])
 }
 
+/// The two lowercase hex digits of every byte value.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [HEX[i >> 4], HEX[i & 0xf]];
+        i += 1;
+    }
+    t
+};
+
 /// Appends the lowercase hex digits of `bytes`.
 pub fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.reserve(bytes.len() * 2);
-    for &b in bytes {
-        out.push(HEX[usize::from(b >> 4)]);
-        out.push(HEX[usize::from(b & 0xf)]);
+    let start = out.len();
+    out.resize(start + 2 * bytes.len(), 0);
+    for (pair, &b) in out[start..].chunks_exact_mut(2).zip(bytes) {
+        pair.copy_from_slice(&HEX_PAIRS[usize::from(b)]);
     }
 }
 
@@ -206,6 +217,16 @@ mod tests {
     use super::*;
     use crate::dissect::replay_value;
     use serde_json::json;
+
+    #[test]
+    fn hex_digits_of_every_byte() {
+        let all: Vec<u8> = (0..=255).collect();
+        let mut out = b"x".to_vec();
+        push_hex(&mut out, &all);
+        assert_eq!(out[1..], *hex::encode(&all).as_bytes());
+        push_hex(&mut out, &[]);
+        assert_eq!(out.len(), 513);
+    }
 
     #[test]
     fn same_bytes_as_serde_json() {

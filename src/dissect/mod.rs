@@ -90,6 +90,27 @@ pub use sink::{replay_value, FieldSink, ValueSink};
 #[derive(Debug, Clone, Copy)]
 pub struct Addr(pub std::net::IpAddr);
 
+/// The decimal digits of every byte value: three bytes, the first `3 - len` unused.
+const OCTET_DIGITS: [([u8; 3], u8); 256] = {
+    let mut t = [([0u8; 3], 0u8); 256];
+    let mut i = 0;
+    while i < 256 {
+        let v = i as u8;
+        t[i] = (
+            [b'0' + v / 100, b'0' + v / 10 % 10, b'0' + v % 10],
+            if v >= 100 {
+                3
+            } else if v >= 10 {
+                2
+            } else {
+                1
+            },
+        );
+        i += 1;
+    }
+    t
+};
+
 /// The dotted-decimal text of `a` in a fixed buffer: the bytes and how many are used.
 #[inline]
 pub fn ipv4_text(a: Ipv4Addr) -> ([u8; 15], usize) {
@@ -100,18 +121,10 @@ pub fn ipv4_text(a: Ipv4Addr) -> ([u8; 15], usize) {
             buf[n] = b'.';
             n += 1;
         }
-        let digits = [octet / 100, octet / 10 % 10, octet % 10];
-        let skip = if octet >= 100 {
-            0
-        } else if octet >= 10 {
-            1
-        } else {
-            2
-        };
-        for d in &digits[skip..] {
-            buf[n] = b'0' + d;
-            n += 1;
-        }
+        let (digits, len) = OCTET_DIGITS[usize::from(octet)];
+        let len = usize::from(len);
+        buf[n..n + len].copy_from_slice(&digits[3 - len..]);
+        n += len;
     }
     (buf, n)
 }
@@ -652,6 +665,10 @@ mod tests {
             [1, 20, 199, 7],
         ] {
             let ip = std::net::IpAddr::from(a);
+            assert_eq!(Addr(ip).to_string(), ip.to_string());
+        }
+        for v in 0..=255u8 {
+            let ip = std::net::IpAddr::from([v, 255 - v, v / 3, v.wrapping_mul(7)]);
             assert_eq!(Addr(ip).to_string(), ip.to_string());
         }
         let v6: std::net::IpAddr = "2001:db8::1".parse().unwrap();

@@ -27,7 +27,8 @@ mod table;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+// SPIs come from the capture (any values): foldhash is fast and randomly seeded.
+use foldhash::HashMap;
 use std::fmt;
 use std::path::Path;
 
