@@ -531,7 +531,53 @@ fn esp_is_decrypted_with_child_sa_keys() {
         );
         let inner = r["esp"]["inner"].as_str().unwrap();
         assert!(inner.contains("ICMP echo"), "{inner}");
+        assert!(r["sport"].is_u64() && r["dport"].is_u64(), "UDP ports: {r}");
     }
+    // The NAT rebinding changed only carol's public port (57432 -> 36472): frame 26 is the
+    // first ESP packet on the new mapping, and the only one that moved.
+    let moved: Vec<&Value> = esp
+        .iter()
+        .filter(|r| r["esp"].get("moved_from").is_some())
+        .collect();
+    assert_eq!(moved.len(), 1, "{moved:?}");
+    assert_eq!(moved[0]["frame"], 26);
+    assert_eq!(
+        (
+            &moved[0]["src"],
+            &moved[0]["sport"],
+            &moved[0]["dst"],
+            &moved[0]["dport"]
+        ),
+        (
+            &Value::from("203.0.113.2"),
+            &Value::from(36472),
+            &Value::from("203.0.113.1"),
+            &Value::from(4500)
+        )
+    );
+    assert_eq!(
+        moved[0]["esp"]["moved_from"],
+        "203.0.113.2:57432 -> 203.0.113.1:4500"
+    );
+    let text = mobikectl(&[
+        "decode",
+        "--esp",
+        "-k",
+        &log,
+        "--filter",
+        "spi=7d1ee0ec",
+        &pcap,
+    ]);
+    let line = stdout(&text)
+        .lines()
+        .find(|l| l.starts_with("frame 26 "))
+        .map(String::from)
+        .unwrap_or_default();
+    assert!(
+        line.contains(" 203.0.113.2:36472 -> 203.0.113.1:4500 ESP spi=7d1ee0ec ")
+            && line.ends_with(" moved_from=203.0.113.2:57432 -> 203.0.113.1:4500"),
+        "{line}"
+    );
     // The IKE messages are still all there, one object each.
     assert_eq!(
         json_lines(&out)
@@ -576,4 +622,50 @@ fn esp_is_decrypted_with_child_sa_keys() {
     assert!(esp_lines
         .iter()
         .all(|l| l.contains("spi=35a8a5e6") && l.contains("integrity=ok")));
+}
+
+#[test]
+fn esp_records_have_ports_only_when_encapsulated() {
+    let out = mobikectl(&["decode", "--esp", "-f", "json", &testdata("edge/natt.pcap")]);
+    let esp: Vec<Value> = json_lines(&out)
+        .into_iter()
+        .filter(|r| r.get("esp").is_some())
+        .collect();
+    let ports: Vec<(u64, Value, Value, bool)> = esp
+        .iter()
+        .map(|r| {
+            (
+                r["frame"].as_u64().unwrap(),
+                r["sport"].clone(),
+                r["dport"].clone(),
+                r["esp"]["encap"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ports,
+        [
+            (2, Value::from(4500), Value::from(4500), true),
+            (3, Value::from(4500), Value::from(4500), true),
+            (4, Value::Null, Value::Null, false),
+            (5, Value::Null, Value::Null, false),
+        ]
+    );
+    let text = stdout(&mobikectl(&[
+        "decode",
+        "--esp",
+        &testdata("edge/natt.pcap"),
+    ]));
+    assert!(
+        text.contains(" 198.51.100.10:4500 -> 203.0.113.1:4500 ESP spi=c0ffee01 "),
+        "{text}"
+    );
+    assert!(
+        text.contains(" 203.0.113.1 -> 192.0.2.10 ESP spi=c0ffee02 "),
+        "{text}"
+    );
+    assert!(
+        text.contains(" 2001:db8::cb00:7101 -> 2001:db8::c000:20a ESP spi=c0ffee03 "),
+        "{text}"
+    );
 }
