@@ -118,11 +118,12 @@ fn cap_moon_mobike_move() {
         old,
         new,
         message_id,
+        i_flag,
     } = &moves[0].kind
     else {
         unreachable!()
     };
-    assert_eq!((*sender, *message_id), (Side::Initiator, 3));
+    assert_eq!((*sender, *message_id, *i_flag), (Side::Initiator, 3, true));
     assert_eq!(*old, Some(ep("192.0.2.10:4500", "203.0.113.1:4500")));
     assert_eq!(*new, ep("198.51.100.10:4500", "203.0.113.1:4500"));
 
