@@ -669,3 +669,43 @@ fn esp_records_have_ports_only_when_encapsulated() {
         "{text}"
     );
 }
+
+#[test]
+fn ike_sa_rekey_by_responder_timeline_and_table() {
+    let dir = "v4-resp-rekey-mobike";
+    let keys = testdata(&format!("{dir}/moon-charon.log"));
+    let pcap = testdata(&format!("{dir}/moon-eth0.pcap"));
+    let out = mobikectl(&["decode", "--timeline", "-f", "json", "-k", &keys, &pcap]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let ev = json_lines(&out);
+    let of = |name: &str| -> Vec<&Value> { ev.iter().filter(|e| e["event"] == name).collect() };
+    assert!(of("violation").is_empty(), "{:?}", of("violation"));
+    let rk = of("ike_sa_rekeyed");
+    assert_eq!(rk.len(), 1);
+    assert_eq!(rk[0]["requester"], "responder");
+    assert_eq!(
+        (&rk[0]["old_spi_i"], &rk[0]["new_spi_i"]),
+        (
+            &Value::from("f55b0b8f89cd8db0"),
+            &Value::from("e4c14506ed27fa88")
+        )
+    );
+    let up = of("address_update");
+    assert_eq!(up.len(), 1);
+    assert_eq!(
+        (&up[0]["frame"], &up[0]["sender"], &up[0]["i_flag"]),
+        (
+            &Value::from(33),
+            &Value::from("initiator"),
+            &Value::from(false)
+        )
+    );
+    // Every event belongs to the one logical SA.
+    assert!(ev.iter().all(|e| e["sa"] == ev[0]["sa"]));
+
+    let table = stdout(&mobikectl(&["decode", "-f", "table", "-k", &keys, &pcap]));
+    assert!(
+        table.contains("e4c14506ed27fa88/2a4b1c443eb16cc8 (rekeyed by responder #18, deleted #45)"),
+        "{table}"
+    );
+}

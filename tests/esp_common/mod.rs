@@ -179,6 +179,7 @@ pub const CAPTURES: &[(&str, &str, usize)] = &[
     ("v6-gcm-mobike", "moon-eth0.pcap", 20),
     ("v6-gcm-mobike", "carol-eth0.pcap", 10),
     ("v6-gcm-mobike", "carol-eth1.pcap", 10),
+    ("v4-resp-rekey-mobike", "moon-eth0.pcap", 18),
 ];
 
 /// Every CHILD_SA key dump of a scenario's charon logs, with the log's name.
