@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::args::{DecodeArgs, Format};
 use super::filter::MessageFilter;
 use super::table::Summary;
-use super::text::{self, TextTree};
+use super::text;
 use crate::analysis::{AnalysisEvent, Analyzer, ObservedMessage};
 use crate::capture::{CaptureEvent, CaptureOptions, CaptureReader, IkePacket, Severity, Transport};
 use crate::child_sa::{inner_ip_summary, parse_child_keys, ChildSaTracker, EspError};
@@ -469,7 +469,6 @@ struct Renderer {
     format: Format,
     hex: bool,
     json: JsonWriter,
-    tree: TextTree,
     text: Vec<u8>,
 }
 
@@ -479,7 +478,6 @@ impl Renderer {
             format: args.format,
             hex: args.hex,
             json: JsonWriter::new(),
-            tree: TextTree::default(),
             text: Vec::new(),
         }
     }
@@ -517,13 +515,15 @@ impl Renderer {
             self.json.push_raw(b"\n");
             Ok(n)
         } else {
-            self.tree.clear();
-            let mut sink = CountMalformed::new(&mut self.tree);
-            visit_record(pkt, msg, decryption, &mut sink);
-            let n = sink.count;
             self.text.clear();
-            text::render_message(&self.tree, msg, data, self.hex, &mut self.text)?;
-            Ok(n)
+            Ok(text::render_message(
+                pkt,
+                msg,
+                data,
+                decryption,
+                self.hex,
+                &mut self.text,
+            ))
         }
     }
 
@@ -1073,10 +1073,22 @@ pub fn rfc3339_micros(time_us: i64) -> String {
 }
 
 /// Displays as [`rfc3339_micros`] (without building a `String`).
-struct Rfc3339Micros(i64);
+pub(crate) struct Rfc3339Micros(pub i64);
 
-impl fmt::Display for Rfc3339Micros {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Rfc3339Micros {
+    /// Appends the text to `out`.
+    pub(crate) fn push_to(&self, out: &mut Vec<u8>) {
+        match self.fixed() {
+            Some(buf) => out.extend_from_slice(&buf),
+            None => {
+                use std::io::Write as _;
+                let _ = write!(out, "{self}");
+            }
+        }
+    }
+
+    /// The text for years 0 to 9999 (fixed width), without the formatting machinery.
+    fn fixed(&self) -> Option<[u8; 27]> {
         let time_us = self.0;
         let secs = time_us.div_euclid(1_000_000);
         let micros = time_us.rem_euclid(1_000_000);
@@ -1084,15 +1096,8 @@ impl fmt::Display for Rfc3339Micros {
         let sod = secs.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
         if !(0..=9999).contains(&y) {
-            return write!(
-                f,
-                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-                sod / 3600,
-                sod % 3600 / 60,
-                sod % 60
-            );
+            return None;
         }
-        // The usual case without the formatting machinery: fixed-width digits.
         let mut buf = *b"0000-00-00T00:00:00.000000Z";
         let mut put = |at: usize, width: usize, mut v: u64| {
             for i in (at..at + width).rev() {
@@ -1107,7 +1112,27 @@ impl fmt::Display for Rfc3339Micros {
         put(14, 2, (sod % 3600 / 60) as u64);
         put(17, 2, (sod % 60) as u64);
         put(20, 6, micros as u64);
-        f.write_str(std::str::from_utf8(&buf).unwrap_or_default())
+        Some(buf)
+    }
+}
+
+impl fmt::Display for Rfc3339Micros {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(buf) = self.fixed() {
+            return f.write_str(std::str::from_utf8(&buf).unwrap_or_default());
+        }
+        // Years outside 0..=9999 (signed or wider).
+        let secs = self.0.div_euclid(1_000_000);
+        let micros = self.0.rem_euclid(1_000_000);
+        let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+        let sod = secs.rem_euclid(86_400);
+        write!(
+            f,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+            sod / 3600,
+            sod % 3600 / 60,
+            sod % 60
+        )
     }
 }
 

@@ -101,7 +101,7 @@ fn needs_escape(bytes: &[u8]) -> bool {
 }
 
 /// Appends the lowercase hex digits of `bytes`.
-pub(crate) fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+pub fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
     out.reserve(bytes.len() * 2);
     for &b in bytes {
         out.push(HEX[usize::from(b >> 4)]);

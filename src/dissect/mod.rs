@@ -65,8 +65,10 @@
 //! Every object above is described once, as a stream of typed fields sent to a [`FieldSink`]
 //! ([`visit_header`], [`visit_payload`], [`visit_payloads`], [`visit_decryption`]). The
 //! `serde_json::Value` functions ([`header_json`], [`payload_json`], ...) run that
-//! description into a [`ValueSink`]; [`JsonWriter`] writes it straight out as JSON text, and
-//! the text output of `mobikectl decode` renders it as an indented tree.
+//! description into a [`ValueSink`]; [`JsonWriter`] writes it straight out as JSON text. The
+//! text output of `mobikectl decode` is this description laid out as an indented tree; it is
+//! written straight from the typed payloads for speed, and its tests hold it to the layout
+//! derived from this description.
 #![warn(missing_docs)]
 
 mod json;
@@ -80,7 +82,7 @@ use crate::wire::{
     registry, AttributeValue, Header, Message, NotifyData, Payload, PayloadBody, TrafficSelector,
 };
 
-pub use json::{write_json_str, JsonWriter};
+pub use json::{push_hex, write_json_str, JsonWriter};
 pub use sink::{replay_value, FieldSink, ValueSink};
 
 /// Displays an address exactly as `Display` for [`std::net::IpAddr`] does, IPv4 without the
@@ -88,30 +90,37 @@ pub use sink::{replay_value, FieldSink, ValueSink};
 #[derive(Debug, Clone, Copy)]
 pub struct Addr(pub std::net::IpAddr);
 
+/// The dotted-decimal text of `a` in a fixed buffer: the bytes and how many are used.
+#[inline]
+pub fn ipv4_text(a: Ipv4Addr) -> ([u8; 15], usize) {
+    let mut buf = [0u8; 15];
+    let mut n = 0;
+    for (i, octet) in a.octets().into_iter().enumerate() {
+        if i > 0 {
+            buf[n] = b'.';
+            n += 1;
+        }
+        let digits = [octet / 100, octet / 10 % 10, octet % 10];
+        let skip = if octet >= 100 {
+            0
+        } else if octet >= 10 {
+            1
+        } else {
+            2
+        };
+        for d in &digits[skip..] {
+            buf[n] = b'0' + d;
+            n += 1;
+        }
+    }
+    (buf, n)
+}
+
 impl std::fmt::Display for Addr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.0 {
             std::net::IpAddr::V4(a) if f.width().is_none() && f.precision().is_none() => {
-                let mut buf = [0u8; 15];
-                let mut n = 0;
-                for (i, octet) in a.octets().into_iter().enumerate() {
-                    if i > 0 {
-                        buf[n] = b'.';
-                        n += 1;
-                    }
-                    let digits = [octet / 100, octet / 10 % 10, octet % 10];
-                    let skip = if octet >= 100 {
-                        0
-                    } else if octet >= 10 {
-                        1
-                    } else {
-                        2
-                    };
-                    for d in &digits[skip..] {
-                        buf[n] = b'0' + d;
-                        n += 1;
-                    }
-                }
+                let (buf, n) = ipv4_text(a);
                 f.write_str(std::str::from_utf8(&buf[..n]).unwrap_or_default())
             }
             other => other.fmt(f),
@@ -239,7 +248,8 @@ pub fn add_decryption(payload: &mut Value, d: &DecryptionView<'_, '_>) {
     }
 }
 
-fn eap_type_name(t: u8) -> Option<&'static str> {
+/// The name of EAP method type `t` (the common ones).
+pub fn eap_type_name(t: u8) -> Option<&'static str> {
     Some(match t {
         1 => "Identity",
         2 => "Notification",
@@ -257,61 +267,107 @@ fn eap_type_name(t: u8) -> Option<&'static str> {
     })
 }
 
-fn id_text<S: FieldSink + ?Sized>(key: &str, id_type: u8, data: &[u8], s: &mut S) {
+/// How an identification payload's data is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdShown<'d> {
+    /// ID_IPV4_ADDR / ID_IPV6_ADDR of the right length.
+    Addr(std::net::IpAddr),
+    /// ID_FQDN / ID_RFC822_ADDR that is UTF-8 without control characters.
+    Text(&'d str),
+    /// Anything else, as hex.
+    Hex(&'d [u8]),
+}
+
+/// How the data of an identification payload of type `id_type` is shown.
+pub fn id_shown(id_type: u8, data: &[u8]) -> IdShown<'_> {
     match (id_type, data.len()) {
         (1, 4) => {
             if let Ok(a) = <[u8; 4]>::try_from(data) {
-                return s.display(key, &Addr(Ipv4Addr::from(a).into()));
+                return IdShown::Addr(Ipv4Addr::from(a).into());
             }
         }
         (5, 16) => {
             if let Ok(a) = <[u8; 16]>::try_from(data) {
-                return s.display(key, &Ipv6Addr::from(a));
+                return IdShown::Addr(Ipv6Addr::from(a).into());
             }
         }
         (2 | 3, _) => {
             if let Ok(text) = std::str::from_utf8(data) {
                 if !text.chars().any(char::is_control) {
-                    return s.str(key, text);
+                    return IdShown::Text(text);
                 }
             }
         }
         _ => {}
     }
-    s.hex(key, data)
+    IdShown::Hex(data)
+}
+
+fn id_text<S: FieldSink + ?Sized>(key: &str, id_type: u8, data: &[u8], s: &mut S) {
+    match id_shown(id_type, data) {
+        IdShown::Addr(a) => s.display(key, &Addr(a)),
+        IdShown::Text(t) => s.str(key, t),
+        IdShown::Hex(h) => s.hex(key, h),
+    }
+}
+
+/// The decoded form of a CP attribute value, when it has the usual form for its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CfgValueShown<'v> {
+    /// An IPv4 address (INTERNAL_IP4_ADDRESS, _NETMASK, _DNS, _NBNS, _DHCP).
+    Ip4(Ipv4Addr),
+    /// An IPv6 address (INTERNAL_IP6_DNS, _DHCP).
+    Ip6(Ipv6Addr),
+    /// An IPv6 address and prefix length (INTERNAL_IP6_ADDRESS, _SUBNET).
+    Ip6Prefix(Ipv6Addr, u8),
+    /// An IPv4 subnet and mask (INTERNAL_IP4_SUBNET).
+    Ip4Subnet(Ipv4Addr, Ipv4Addr),
+    /// Text (APPLICATION_VERSION).
+    Text(&'v str),
+}
+
+impl CfgValueShown<'_> {
+    /// The key the form is described under: `address` or `text`.
+    pub fn key(&self) -> &'static str {
+        match self {
+            CfgValueShown::Text(_) => "text",
+            _ => "address",
+        }
+    }
+}
+
+impl std::fmt::Display for CfgValueShown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CfgValueShown::Ip4(a) => Addr((*a).into()).fmt(f),
+            CfgValueShown::Ip6(a) => a.fmt(f),
+            CfgValueShown::Ip6Prefix(a, len) => write!(f, "{a}/{len}"),
+            CfgValueShown::Ip4Subnet(a, m) => write!(f, "{a}/{m}"),
+            CfgValueShown::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+/// The decoded form of CP attribute `attr_type` with value `v`, if it has the usual form.
+pub fn cfg_value_shown(attr_type: u16, v: &[u8]) -> Option<CfgValueShown<'_>> {
+    let v4 = |b: &[u8]| <[u8; 4]>::try_from(b).ok().map(Ipv4Addr::from);
+    let v6 = |b: &[u8]| <[u8; 16]>::try_from(b).ok().map(Ipv6Addr::from);
+    match (attr_type, v.len()) {
+        (1 | 2 | 3 | 4 | 6, 4) => v4(v).map(CfgValueShown::Ip4),
+        (10 | 12, 16) => v6(v).map(CfgValueShown::Ip6),
+        (8 | 15, 17) => v6(&v[..16]).map(|a| CfgValueShown::Ip6Prefix(a, v[16])),
+        (13, 8) => Some(CfgValueShown::Ip4Subnet(v4(&v[..4])?, v4(&v[4..])?)),
+        (7, 1..) => std::str::from_utf8(v).ok().map(CfgValueShown::Text),
+        _ => None,
+    }
 }
 
 /// CP attribute rendering: adds `address` or `text` when the value has the usual form.
 fn cfg_extra<S: FieldSink + ?Sized>(attr_type: u16, v: &[u8], s: &mut S) {
-    let v4 = |b: &[u8]| <[u8; 4]>::try_from(b).ok().map(Ipv4Addr::from);
-    let v6 = |b: &[u8]| <[u8; 16]>::try_from(b).ok().map(Ipv6Addr::from);
-    match (attr_type, v.len()) {
-        (1 | 2 | 3 | 4 | 6, 4) => {
-            if let Some(a) = v4(v) {
-                return s.display("address", &Addr(a.into()));
-            }
-        }
-        (10 | 12, 16) => {
-            if let Some(a) = v6(v) {
-                return s.display("address", &a);
-            }
-        }
-        (8 | 15, 17) => {
-            if let Some(a) = v6(&v[..16]) {
-                return s.display("address", &format_args!("{a}/{}", v[16]));
-            }
-        }
-        (13, 8) => {
-            if let (Some(a), Some(m)) = (v4(&v[..4]), v4(&v[4..])) {
-                return s.display("address", &format_args!("{a}/{m}"));
-            }
-        }
-        _ => {}
-    }
-    if attr_type == 7 && !v.is_empty() {
-        if let Ok(text) = std::str::from_utf8(v) {
-            s.str("text", text);
-        }
+    match cfg_value_shown(attr_type, v) {
+        Some(CfgValueShown::Text(t)) => s.str("text", t),
+        Some(shown) => s.display("address", &shown),
+        None => {}
     }
 }
 
