@@ -10,7 +10,7 @@ set -euo pipefail
 LAB=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$LAB/.." && pwd)
 TESTDATA=${TESTDATA:-$ROOT/testdata}
-ALL=(v6-gcm-mobike v4-nat-chacha v4-ctr-modp-rekey v4-cbc-sha1-frag-cert v4-ccm-cookie)
+ALL=(v6-gcm-mobike v4-nat-chacha v4-ctr-modp-rekey v4-cbc-sha1-frag-cert v4-ccm-cookie v4-resp-rekey-mobike)
 (( $# )) && ALL=("$@")
 
 # expect_notify DIR NOTIFY...: every named notify type appears (decrypted) in DIR's captures

@@ -118,11 +118,12 @@ fn cap_moon_mobike_move() {
         old,
         new,
         message_id,
+        i_flag,
     } = &moves[0].kind
     else {
         unreachable!()
     };
-    assert_eq!((*sender, *message_id), (Side::Initiator, 3));
+    assert_eq!((*sender, *message_id, *i_flag), (Side::Initiator, 3, true));
     assert_eq!(*old, Some(ep("192.0.2.10:4500", "203.0.113.1:4500")));
     assert_eq!(*new, ep("198.51.100.10:4500", "203.0.113.1:4500"));
 
@@ -453,6 +454,181 @@ fn v4_ctr_ike_sa_rekey_keeps_one_sa() {
         a.find_sa(0x4FDE5B8E6D43E8F6, 0xA2E5AA44A244DDD1),
         Some(SaId(0))
     );
+}
+
+/// v4-resp-rekey-mobike: moon, the responder, rekeys the IKE SA (frames 17/18) and so holds
+/// the I role under the new SPIs; carol then moves the new SA with MOBIKE, sending
+/// UPDATE_SA_ADDRESSES (frame 33) without the I flag, as strongSwan keeps the moving role
+/// with the original initiator. One logical SA, roles swapped in the new pair, no violation.
+#[test]
+fn v4_ike_sa_rekey_by_responder_then_mobike() {
+    let (ev, a) = analyze(
+        "v4-resp-rekey-mobike/moon-eth0.pcap",
+        Some("v4-resp-rekey-mobike/ikev2_decryption_table"),
+    );
+    common_checks(&ev);
+    const OLD: (u64, u64) = (0xF55B0B8F89CD8DB0, 0x801EB3D0BC661C35);
+    const NEW: (u64, u64) = (0xE4C14506ED27FA88, 0x2A4B1C443EB16CC8);
+    assert_eq!(a.sas().len(), 1, "rekeyed SPIs must join the same SA");
+    let s = &a.sas()[0];
+    assert!(!s.mid_stream);
+    assert!(s.mobike_negotiated());
+
+    // The rekey links the old and the new SPIs; moon (the original responder) holds the I
+    // role in the new pair.
+    assert_eq!(s.spis.len(), 2);
+    assert_eq!((s.spis[0].spi_i, s.spis[0].spi_r), OLD);
+    assert_eq!(s.spis[0].initiator, Side::Initiator);
+    assert_eq!(s.spis[0].rekeyed_from, None);
+    assert_eq!((s.spis[1].spi_i, s.spis[1].spi_r), NEW);
+    assert_eq!(s.spis[1].initiator, Side::Responder);
+    assert_eq!(s.spis[1].rekeyed_from, Some(0));
+    assert_eq!(s.spis[1].first_frame, 18);
+    assert_eq!(s.current_spis(), NEW);
+    assert_eq!(a.find_sa(OLD.0, OLD.1), Some(SaId(0)));
+    assert_eq!(a.find_sa(NEW.0, NEW.1), Some(SaId(0)));
+    let rk = named(&ev, "ike_sa_rekeyed");
+    assert_eq!(rk.len(), 1);
+    assert_eq!(rk[0].frame, 18);
+    assert!(matches!(
+        rk[0].kind,
+        EventKind::IkeSaRekeyed {
+            requester: Side::Responder,
+            message_id: 0,
+            old_spi_i: 0xF55B0B8F89CD8DB0,
+            old_spi_r: 0x801EB3D0BC661C35,
+            new_spi_i: 0xE4C14506ED27FA88,
+            new_spi_r: 0x2A4B1C443EB16CC8,
+        }
+    ));
+    let j = rk[0].to_json();
+    assert_eq!(j["requester"], "responder");
+    assert_eq!(j["new_spi_i"], "e4c14506ed27fa88");
+    // moon deletes the old SA (superseded), carol the new one at the end.
+    let del: Vec<(u64, Side, bool)> = named(&ev, "ike_sa_deleted")
+        .iter()
+        .map(|e| match e.kind {
+            EventKind::IkeSaDeleted {
+                requester,
+                superseded,
+                ..
+            } => (e.frame, requester, superseded),
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(
+        del,
+        vec![(19, Side::Responder, true), (45, Side::Initiator, false)]
+    );
+    assert_eq!(s.spis[0].deleted_frame, Some(19));
+    assert_eq!(s.spis[1].deleted_frame, Some(45));
+
+    // Every exchange (SPIi, requester, message ID, frames); sides keep their first-SA names.
+    // Under the new SPIs carol's requests (no I flag) and moon's (I flag) both restart at
+    // message ID 0 and are told apart.
+    let exchanges: Vec<(u64, Side, u32, u64, u64)> = named(&ev, "exchange")
+        .iter()
+        .map(|e| match e.kind {
+            EventKind::Exchange {
+                requester,
+                message_id,
+                request_frame,
+                response_frame,
+                ..
+            } => (
+                e.spi_i,
+                requester,
+                message_id,
+                request_frame,
+                response_frame,
+            ),
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(
+        exchanges,
+        vec![
+            (OLD.0, Side::Initiator, 0, 4, 5),
+            (OLD.0, Side::Initiator, 1, 6, 7),
+            (OLD.0, Side::Responder, 0, 17, 18),
+            (OLD.0, Side::Responder, 1, 19, 20),
+            (NEW.0, Side::Initiator, 0, 29, 30),
+            (NEW.0, Side::Initiator, 1, 31, 32),
+            (NEW.0, Side::Initiator, 2, 33, 35),
+            (NEW.0, Side::Responder, 0, 34, 36),
+            (NEW.0, Side::Responder, 1, 37, 38),
+            (NEW.0, Side::Initiator, 3, 45, 46),
+        ]
+    );
+    assert_eq!(s.exchanges, 10);
+
+    // carol's move in the new SA: the update (no I flag) is not a violation.
+    assert!(violations(&ev).is_empty(), "{:?}", violations(&ev));
+    let np = named(&ev, "new_path");
+    assert_eq!(np.len(), 1);
+    assert_eq!(np[0].frame, 31);
+    let mv = named(&ev, "address_update");
+    assert_eq!(mv.len(), 1);
+    assert_eq!(mv[0].frame, 33);
+    assert_eq!((mv[0].spi_i, mv[0].spi_r), NEW);
+    let EventKind::AddressUpdate {
+        sender,
+        message_id,
+        old,
+        new,
+        i_flag,
+    } = &mv[0].kind
+    else {
+        unreachable!()
+    };
+    assert_eq!((*sender, *message_id, *i_flag), (Side::Initiator, 2, false));
+    assert_eq!(*old, Some(ep("192.0.2.10:4500", "203.0.113.1:4500")));
+    assert_eq!(*new, ep("198.51.100.10:4500", "203.0.113.1:4500"));
+    assert_eq!(mv[0].to_json()["i_flag"], false);
+    let c = named(&ev, "cookie2");
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].frame, 35);
+    assert!(matches!(
+        c[0].kind,
+        EventKind::Cookie2 {
+            echoed: true,
+            message_id: 2,
+            requester: Side::Initiator,
+            ..
+        }
+    ));
+    let hist: Vec<(u64, Endpoints, PathReason)> = s
+        .paths
+        .iter()
+        .map(|p| (p.frame, p.path, p.reason))
+        .collect();
+    assert_eq!(
+        hist,
+        vec![
+            (
+                4,
+                ep("192.0.2.10:500", "203.0.113.1:500"),
+                PathReason::Initial
+            ),
+            (
+                6,
+                ep("192.0.2.10:4500", "203.0.113.1:4500"),
+                PathReason::Setup
+            ),
+            (
+                33,
+                ep("198.51.100.10:4500", "203.0.113.1:4500"),
+                PathReason::Update
+            ),
+        ]
+    );
+    // carol announced 198.51.100.10 in IKE_AUTH, then NO_ADDITIONAL_ADDRESSES with the move.
+    let ann = s.initiator.announced.as_ref().unwrap();
+    assert_eq!((ann.frame, ann.no_additional), (33, true));
+    assert!(named(&ev, "unanswered").is_empty());
+    assert!(named(&ev, "orphan_response").is_empty());
+    assert!(named(&ev, "retransmission").is_empty());
+    assert!(named(&ev, "integrity_failed").is_empty());
 }
 
 #[test]

@@ -228,7 +228,9 @@ fn ike_over_tcp() {
                 frame: 13,
                 time_us: at(13),
                 src: s,
+                sport: Some(4500),
                 dst: c,
+                dport: Some(40000),
                 spi: 0xc1a2_b3c4,
                 seq: 1,
                 len: 40,
@@ -265,15 +267,17 @@ fn ike_over_tcp_midstream() {
 fn natt_keepalive_and_esp() {
     let m = moon_messages();
     let (a, b, c) = (ip("198.51.100.10"), ip("203.0.113.1"), ip("192.0.2.10"));
-    let esp = |frame: u64, src, dst, spi, seq, len, encap| CaptureEvent::Esp {
+    let esp = |frame: u64, src, dst, spi, seq, len, ports: Option<(u16, u16)>| CaptureEvent::Esp {
         frame,
         time_us: at(frame as i64),
         src,
+        sport: ports.map(|p| p.0),
         dst,
+        dport: ports.map(|p| p.1),
         spi,
         seq,
         len,
-        encap,
+        encap: ports.is_some(),
         data: Vec::new(),
     };
     let evs = read_all("edge/natt.pcap");
@@ -289,10 +293,10 @@ fn natt_keepalive_and_esp() {
                 dst: b,
                 dport: 4500,
             },
-            esp(2, a, b, 0xc0ff_ee01, 1, 100, true),
-            esp(3, a, b, 0xc0ff_ee01, 2, 100, true),
-            esp(4, b, c, 0xc0ff_ee02, 7, 120, false),
-            esp(5, v6(b), v6(c), 0xc0ff_ee03, 9, 64, false),
+            esp(2, a, b, 0xc0ff_ee01, 1, 100, Some((4500, 4500))),
+            esp(3, a, b, 0xc0ff_ee01, 2, 100, Some((4500, 4500))),
+            esp(4, b, c, 0xc0ff_ee02, 7, 120, None),
+            esp(5, v6(b), v6(c), 0xc0ff_ee03, 9, 64, None),
             expect_ike(6, at(6), &m[4], false),
         ],
     );
@@ -353,6 +357,8 @@ fn snap_length() {
             evs[8],
             CaptureEvent::Esp {
                 frame: 8,
+                sport: Some(4500),
+                dport: Some(4500),
                 spi: 0xc0ff_ee01,
                 seq: 3,
                 len: 200,

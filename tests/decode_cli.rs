@@ -531,7 +531,53 @@ fn esp_is_decrypted_with_child_sa_keys() {
         );
         let inner = r["esp"]["inner"].as_str().unwrap();
         assert!(inner.contains("ICMP echo"), "{inner}");
+        assert!(r["sport"].is_u64() && r["dport"].is_u64(), "UDP ports: {r}");
     }
+    // The NAT rebinding changed only carol's public port (57432 -> 36472): frame 26 is the
+    // first ESP packet on the new mapping, and the only one that moved.
+    let moved: Vec<&Value> = esp
+        .iter()
+        .filter(|r| r["esp"].get("moved_from").is_some())
+        .collect();
+    assert_eq!(moved.len(), 1, "{moved:?}");
+    assert_eq!(moved[0]["frame"], 26);
+    assert_eq!(
+        (
+            &moved[0]["src"],
+            &moved[0]["sport"],
+            &moved[0]["dst"],
+            &moved[0]["dport"]
+        ),
+        (
+            &Value::from("203.0.113.2"),
+            &Value::from(36472),
+            &Value::from("203.0.113.1"),
+            &Value::from(4500)
+        )
+    );
+    assert_eq!(
+        moved[0]["esp"]["moved_from"],
+        "203.0.113.2:57432 -> 203.0.113.1:4500"
+    );
+    let text = mobikectl(&[
+        "decode",
+        "--esp",
+        "-k",
+        &log,
+        "--filter",
+        "spi=7d1ee0ec",
+        &pcap,
+    ]);
+    let line = stdout(&text)
+        .lines()
+        .find(|l| l.starts_with("frame 26 "))
+        .map(String::from)
+        .unwrap_or_default();
+    assert!(
+        line.contains(" 203.0.113.2:36472 -> 203.0.113.1:4500 ESP spi=7d1ee0ec ")
+            && line.ends_with(" moved_from=203.0.113.2:57432 -> 203.0.113.1:4500"),
+        "{line}"
+    );
     // The IKE messages are still all there, one object each.
     assert_eq!(
         json_lines(&out)
@@ -576,4 +622,90 @@ fn esp_is_decrypted_with_child_sa_keys() {
     assert!(esp_lines
         .iter()
         .all(|l| l.contains("spi=35a8a5e6") && l.contains("integrity=ok")));
+}
+
+#[test]
+fn esp_records_have_ports_only_when_encapsulated() {
+    let out = mobikectl(&["decode", "--esp", "-f", "json", &testdata("edge/natt.pcap")]);
+    let esp: Vec<Value> = json_lines(&out)
+        .into_iter()
+        .filter(|r| r.get("esp").is_some())
+        .collect();
+    let ports: Vec<(u64, Value, Value, bool)> = esp
+        .iter()
+        .map(|r| {
+            (
+                r["frame"].as_u64().unwrap(),
+                r["sport"].clone(),
+                r["dport"].clone(),
+                r["esp"]["encap"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ports,
+        [
+            (2, Value::from(4500), Value::from(4500), true),
+            (3, Value::from(4500), Value::from(4500), true),
+            (4, Value::Null, Value::Null, false),
+            (5, Value::Null, Value::Null, false),
+        ]
+    );
+    let text = stdout(&mobikectl(&[
+        "decode",
+        "--esp",
+        &testdata("edge/natt.pcap"),
+    ]));
+    assert!(
+        text.contains(" 198.51.100.10:4500 -> 203.0.113.1:4500 ESP spi=c0ffee01 "),
+        "{text}"
+    );
+    assert!(
+        text.contains(" 203.0.113.1 -> 192.0.2.10 ESP spi=c0ffee02 "),
+        "{text}"
+    );
+    assert!(
+        text.contains(" 2001:db8::cb00:7101 -> 2001:db8::c000:20a ESP spi=c0ffee03 "),
+        "{text}"
+    );
+}
+
+#[test]
+fn ike_sa_rekey_by_responder_timeline_and_table() {
+    let dir = "v4-resp-rekey-mobike";
+    let keys = testdata(&format!("{dir}/moon-charon.log"));
+    let pcap = testdata(&format!("{dir}/moon-eth0.pcap"));
+    let out = mobikectl(&["decode", "--timeline", "-f", "json", "-k", &keys, &pcap]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let ev = json_lines(&out);
+    let of = |name: &str| -> Vec<&Value> { ev.iter().filter(|e| e["event"] == name).collect() };
+    assert!(of("violation").is_empty(), "{:?}", of("violation"));
+    let rk = of("ike_sa_rekeyed");
+    assert_eq!(rk.len(), 1);
+    assert_eq!(rk[0]["requester"], "responder");
+    assert_eq!(
+        (&rk[0]["old_spi_i"], &rk[0]["new_spi_i"]),
+        (
+            &Value::from("f55b0b8f89cd8db0"),
+            &Value::from("e4c14506ed27fa88")
+        )
+    );
+    let up = of("address_update");
+    assert_eq!(up.len(), 1);
+    assert_eq!(
+        (&up[0]["frame"], &up[0]["sender"], &up[0]["i_flag"]),
+        (
+            &Value::from(33),
+            &Value::from("initiator"),
+            &Value::from(false)
+        )
+    );
+    // Every event belongs to the one logical SA.
+    assert!(ev.iter().all(|e| e["sa"] == ev[0]["sa"]));
+
+    let table = stdout(&mobikectl(&["decode", "-f", "table", "-k", &keys, &pcap]));
+    assert!(
+        table.contains("e4c14506ed27fa88/2a4b1c443eb16cc8 (rekeyed by responder #18, deleted #45)"),
+        "{table}"
+    );
 }

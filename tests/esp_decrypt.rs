@@ -6,6 +6,7 @@ mod esp_common;
 use std::net::IpAddr;
 
 use esp_common::*;
+use mobikectl::capture::Endpoint;
 use mobikectl::child_sa::{
     inner_ip_summary, ChildSaTracker, EspDecrypted, EspError, InnerIp, InnerTransport,
 };
@@ -13,8 +14,8 @@ use mobikectl::crypto::Integrity;
 
 struct Decrypted {
     frame: u64,
-    src: IpAddr,
-    dst: IpAddr,
+    src: Endpoint,
+    dst: Endpoint,
     d: EspDecrypted,
 }
 
@@ -143,10 +144,10 @@ fn v6_mobike_traffic_followed_across_the_address_change() {
     let old: IpAddr = "2001:db8:1::10".parse().unwrap();
     let new: IpAddr = "2001:db8:2::10".parse().unwrap();
     let carol = |p: &Decrypted| {
-        if p.src.is_ipv6() && (p.src == old || p.src == new) {
-            p.src
+        if p.src.addr.is_ipv6() && (p.src.addr == old || p.src.addr == new) {
+            p.src.addr
         } else {
-            p.dst
+            p.dst.addr
         }
     };
     let (before, after): (Vec<_>, Vec<_>) = ok.iter().partition(|p| carol(p) == old);
@@ -218,25 +219,34 @@ fn same_sa_continues_after_address_change() {
             } => {
                 tracker.observe_ike(&header, &payloads, keys.as_deref());
             }
-            Item::Esp { src, dst, data, .. } if src == old || dst == old => {
+            Item::Esp { src, dst, data, .. } if src.addr == old || dst.addr == old => {
                 n += 1;
-                // The last three packets "after the move".
+                // The last three packets "after the move" (same ports).
+                let moved_addr = |e: Endpoint| {
+                    if e.addr == old {
+                        Endpoint::new(new, e.port)
+                    } else {
+                        e
+                    }
+                };
                 let (s, d) = if n > 7 {
-                    (
-                        if src == old { new } else { src },
-                        if dst == old { new } else { dst },
-                    )
+                    (moved_addr(src), moved_addr(dst))
                 } else {
                     (src, dst)
                 };
                 let r = tracker.decrypt_esp(s, d, &data).unwrap();
                 assert_eq!(r.integrity, Integrity::Ok);
                 if let Some(prev) = r.moved_from {
-                    assert!(prev.0 == old || prev.1 == old);
+                    assert!(prev.0.addr == old || prev.1.addr == old);
+                    assert_eq!((prev.0.port, prev.1.port), (s.port, d.port));
                     moved += 1;
                     let sa = tracker.sa(r.spi).expect("SA");
-                    assert!(sa.first_addrs.is_some_and(|a| a.0 == old || a.1 == old));
-                    assert!(sa.last_addrs.is_some_and(|a| a.0 == new || a.1 == new));
+                    assert!(sa
+                        .first_addrs
+                        .is_some_and(|a| a.0.addr == old || a.1.addr == old));
+                    assert!(sa
+                        .last_addrs
+                        .is_some_and(|a| a.0.addr == new || a.1.addr == new));
                 }
             }
             _ => {}
@@ -245,6 +255,132 @@ fn same_sa_continues_after_address_change() {
     assert_eq!(n, 10);
     // First packet on the new path in each direction.
     assert_eq!(moved, 2);
+}
+
+/// v4-nat-chacha, outside the NAT: `conntrack -D` makes the NAT map carol's next ESP packet
+/// (frame 26, still on the first CHILD_SA) to a new public port on the same address. Only
+/// the port changed, and that is a move. moon's replies (frames 27 and 30) still go to the
+/// old port, so that direction did not move; the CHILD_SA that replaces it after
+/// UPDATE_SA_ADDRESSES starts on the new port. Inside the NAT nothing moved.
+#[test]
+fn port_only_nat_rebinding_is_a_move() {
+    let ep = |s: &str| Endpoint::from(s.parse::<std::net::SocketAddr>().unwrap());
+    let (nat_old, nat_new, moon) = (
+        ep("203.0.113.2:57432"),
+        ep("203.0.113.2:36472"),
+        ep("203.0.113.1:4500"),
+    );
+    for derive in [true, false] {
+        let (ok, errors) = run("v4-nat-chacha", "nat-outside.pcap", derive);
+        assert!(errors.is_empty(), "{errors:?}");
+        let moved: Vec<_> = ok.iter().filter(|p| p.d.moved_from.is_some()).collect();
+        assert_eq!(moved.len(), 1, "derive={derive}");
+        let p = moved[0];
+        assert_eq!(p.frame, 26);
+        assert_eq!(p.d.spi, 0x7d1e_e0ec);
+        assert_eq!((p.src, p.dst), (nat_new, moon));
+        assert_eq!(p.d.moved_from, Some((nat_old, moon)));
+        let (from, to) = p.d.moved_from.unwrap();
+        assert_eq!(
+            format!("{from} -> {to}"),
+            "203.0.113.2:57432 -> 203.0.113.1:4500"
+        );
+        // moon -> carol kept using the stale mapping on the same SA.
+        for f in [27, 30] {
+            let r = ok.iter().find(|p| p.frame == f).unwrap();
+            assert_eq!((r.src, r.dst, r.d.spi), (moon, nat_old, 0xb5d9_1186));
+            assert_eq!(r.d.moved_from, None);
+        }
+
+        let (inside, errors) = run("v4-nat-chacha", "nat-inside.pcap", derive);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(inside.iter().all(|p| p.d.moved_from.is_none()));
+        assert!(inside
+            .iter()
+            .all(|p| p.src.port == Some(4500) && p.dst.port == Some(4500)));
+    }
+
+    // The tracker's record of the SAs: first and last endpoints, ports included (logged
+    // keys only: with the IKE exchanges, the Delete after the CHILD_SA rekey removes them).
+    let mut tracker = ChildSaTracker::new();
+    tracker.add_logged(logged_children("v4-nat-chacha").into_iter().map(|(_, l)| l));
+    let mut store = mobikectl::keys::KeyStore::new();
+    for item in read_capture(
+        &testdata("v4-nat-chacha").join("nat-outside.pcap"),
+        &mut store,
+    ) {
+        if let Item::Esp { src, dst, data, .. } = item {
+            tracker.decrypt_esp(src, dst, &data).unwrap();
+        }
+    }
+    let sa = tracker
+        .sa(0x7d1e_e0ec)
+        .expect("first CHILD_SA, carol -> moon");
+    assert_eq!(sa.first_addrs, Some((nat_old, moon)));
+    assert_eq!(sa.last_addrs, Some((nat_new, moon)));
+    let sa = tracker
+        .sa(0xb5d9_1186)
+        .expect("first CHILD_SA, moon -> carol");
+    assert_eq!(sa.first_addrs, Some((moon, nat_old)));
+    assert_eq!(sa.last_addrs, Some((moon, nat_old)));
+}
+
+/// Synthetic port changes on real IPv6 packets: v6-gcm-mobike's first CHILD_SA replayed
+/// with carol's UDP port changed (a rebinding that keeps the address), then without UDP
+/// encapsulation (raw ESP, no port). Each change is a move, shown `[addr]:port`; the same
+/// endpoints again are not.
+#[test]
+fn port_only_change_ipv6_and_encapsulation_change() {
+    let mut store = key_store("v6-gcm-mobike");
+    let mut tracker = ChildSaTracker::new();
+    let carol: IpAddr = "2001:db8:1::10".parse().unwrap();
+    let mut seen = Vec::new();
+    for item in read_capture(
+        &testdata("v6-gcm-mobike").join("moon-eth0.pcap"),
+        &mut store,
+    ) {
+        match item {
+            Item::Ike {
+                header,
+                payloads,
+                keys,
+                ..
+            } => {
+                tracker.observe_ike(&header, &payloads, keys.as_deref());
+            }
+            // carol -> moon on the first CHILD_SA
+            Item::Esp { src, dst, data, .. } if src.addr == carol => {
+                assert_eq!((src.port, dst.port), (Some(4500), Some(4500)));
+                let n = seen.len();
+                let src = match n {
+                    0 | 1 => src,
+                    2 | 3 => Endpoint::new(src.addr, Some(61000)),
+                    _ => Endpoint::from(src.addr),
+                };
+                let dst = if n >= 4 {
+                    Endpoint::from(dst.addr)
+                } else {
+                    dst
+                };
+                let r = tracker.decrypt_esp(src, dst, &data).unwrap();
+                assert_eq!(r.integrity, Integrity::Ok);
+                seen.push(r.moved_from.map(|(a, b)| format!("{a} -> {b}")));
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(seen.len(), 5, "{seen:?}");
+    let moon = "2001:db8:3::100";
+    assert_eq!(
+        seen,
+        [
+            None,
+            None,
+            Some(format!("[2001:db8:1::10]:4500 -> [{moon}]:4500")),
+            None,
+            Some(format!("[2001:db8:1::10]:61000 -> [{moon}]:4500")),
+        ]
+    );
 }
 
 /// Wrong keys: integrity bad, no panic. Truncated or garbage ESP: an error or integrity bad,
@@ -264,7 +400,7 @@ fn wrong_keys_and_garbage() {
     tracker.add_logged(wrong.into_iter().take(1));
     let mut store = mobikectl::keys::KeyStore::new();
     let items = read_capture(&testdata(scenario).join("moon-eth0.pcap"), &mut store);
-    let esp: Vec<(IpAddr, IpAddr, Vec<u8>)> = items
+    let esp: Vec<(Endpoint, Endpoint, Vec<u8>)> = items
         .into_iter()
         .filter_map(|i| match i {
             Item::Esp { src, dst, data, .. } => Some((src, dst, data)),

@@ -56,6 +56,7 @@ fn derived_child_keys_match_strongswan_logs() {
         ("v4-ctr-modp-rekey", "moon-eth0.pcap", 4, 3),
         ("v4-nat-chacha", "nat-outside.pcap", 2, 0),
         ("v6-gcm-mobike", "moon-eth0.pcap", 2, 0),
+        ("v4-resp-rekey-mobike", "moon-eth0.pcap", 2, 0),
     ];
     let mut matched = 0;
     for (scenario, pcap, children, pfs_children) in scenarios {
@@ -92,7 +93,7 @@ fn derived_child_keys_match_strongswan_logs() {
             matched += 1;
         }
     }
-    assert_eq!(matched, 20);
+    assert_eq!(matched, 24);
 }
 
 /// strongswan-move logs no CHILD_SA keys and carries no ESP, but the CHILD_SAs learned from

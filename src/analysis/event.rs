@@ -390,6 +390,11 @@ pub enum EventKind {
         old: Option<Endpoints>,
         /// The request's path, now the SA's path.
         new: Endpoints,
+        /// The request carried the I flag: its sender is the initiator of the current SPI
+        /// pair. False for an update by the original initiator after the original
+        /// responder rekeyed the IKE SA (strongSwan does this), and for a
+        /// `update_by_responder` violation.
+        i_flag: bool,
     },
     /// COOKIE2 in a request checked against its response.
     Cookie2 {
@@ -729,13 +734,21 @@ impl fmt::Display for EventKind {
                 message_id,
                 old,
                 new,
+                i_flag,
             } => {
                 write!(f, "UPDATE_SA_ADDRESSES mid {message_id} from {sender}: ")?;
                 match old {
                     Some(o) if o == new => write!(f, "{new} (unchanged)"),
                     Some(o) => write!(f, "{o} -> {new}"),
                     None => write!(f, "now {new}"),
+                }?;
+                if !*i_flag && *sender == Side::Initiator {
+                    f.write_str(
+                        " (without the I flag: responder of the IKE SA \
+                         since the responder rekeyed it)",
+                    )?;
                 }
+                Ok(())
             }
             EventKind::Cookie2 {
                 message_id,

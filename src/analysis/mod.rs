@@ -52,7 +52,13 @@
 //! (initiator SPI from the request, responder SPI from the response) joins the same logical
 //! SA ([`SaId`]). Sides ([`Side`]) are named by the roles in the first SPI pair seen; after
 //! a rekey initiated by the original responder the I flag belongs to the original
-//! responder, which the analysis accounts for.
+//! responder (RFC 7296 §2.2: it is the original initiator of the new IKE SA), which the
+//! analysis accounts for: each [`SpiPair`] records which side holds the I role, messages are
+//! attributed to sides by it, and request/response pairing restarts under the new SPIs.
+//! MOBIKE's "only the initiator updates addresses" then accepts either side that can claim
+//! the initiator role: the new SA's initiator, or the side that initiated the first IKE SA,
+//! which strongSwan keeps as the side that moves (its UPDATE_SA_ADDRESSES then lacks the I
+//! flag; `address_update` says so with `i_flag: false`).
 //!
 //! # Pairing
 //! Key: SPI pair, message ID, and who initiated the exchange (a request's I flag; the
@@ -80,7 +86,9 @@
 //!   packet's path, which becomes the SA's path); COOKIE2 echo; NO_NATS_ALLOWED against the
 //!   packet; UNACCEPTABLE_ADDRESSES / UNEXPECTED_NAT_DETECTED; IKE SA Delete.
 //! * Violations ([`Rule`]): UPDATE_SA_ADDRESSES from the responder of the IKE SA (I flag
-//!   clear) or outside an INFORMATIONAL request, MOBIKE notifies when MOBIKE_SUPPORTED was
+//!   clear; after an IKE SA rekey by the original responder the original initiator may still
+//!   send it without the I flag, as strongSwan does, see *Identity*) or outside an
+//!   INFORMATIONAL request, MOBIKE notifies when MOBIKE_SUPPORTED was
 //!   not exchanged (judged only when IKE_AUTH from both sides was readable; in IKE_AUTH the
 //!   sender must have sent MOBIKE_SUPPORTED), ADDITIONAL_* with NO_ADDITIONAL_ADDRESSES, a
 //!   NO_NATS_ALLOWED mismatch answered without UNEXPECTED_NAT_DETECTED, malformed MOBIKE / NAT
@@ -102,7 +110,7 @@
 //! | `nat_detection` | `exchange`, `message_id`, `response`, `sender`, `source`, `destination` (`{address, payloads: [bool], matched}` or null), `sender_nat`, `receiver_nat` (`"no_nat"`, `"nat_or_fake"`, `"nat"` or null), `behind_nat: [side]` |
 //! | `mobike_supported` | `side`, `negotiated` |
 //! | `addresses_announced` | `side`, `addresses`, `no_additional`, `previous` |
-//! | `address_update` | `sender`, `message_id`, `old`, `new` |
+//! | `address_update` | `sender`, `message_id`, `old`, `new`, `i_flag` |
 //! | `cookie2` | `message_id`, `requester`, `echoed`, `request`, `response` (hex) |
 //! | `no_nats_allowed` | `sender`, `message_id`, `response`, `declared_src`, `declared_dst`, `actual_src`, `actual_dst`, `matches` |
 //! | `mobike_error` | `notify_type`, `notify`, `sender`, `message_id`, `response` |
@@ -1226,7 +1234,13 @@ impl Analyzer {
                     ),
                 );
             }
-            if !ctx.i_flag {
+            // Only the initiator sends it (RFC 4555 §3.5). After an IKE SA rekey by the
+            // original responder "the initiator" has two readings: the rekey's initiator,
+            // which RFC 7296 §2.2 makes the original initiator of the new IKE SA (I flag),
+            // or the side that initiated the first IKE SA, which keeps the MOBIKE role in
+            // strongSwan (it sends the update without the I flag). Both are accepted; a
+            // sender that is neither breaks the rule.
+            if !ctx.i_flag && sender == Side::Responder {
                 self.violation(
                     ctx,
                     Rule::UpdateByResponder,
@@ -1254,6 +1268,7 @@ impl Analyzer {
                         message_id: ctx.mid,
                         old,
                         new: ctx.path,
+                        i_flag: ctx.i_flag,
                     },
                 );
             }

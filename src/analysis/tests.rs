@@ -673,6 +673,100 @@ fn ike_sa_rekey_by_responder_swaps_roles() {
     assert_eq!(s.a.sas()[0].spis.len(), 1);
 }
 
+/// UPDATE_SA_ADDRESSES after the original responder rekeyed the IKE SA: from the new SA's
+/// initiator (the original responder, I flag) and from the original initiator without the I
+/// flag (strongSwan keeps the moving role with it) are both accepted. Once the original
+/// initiator rekeys again, the original responder no longer holds either claim.
+#[test]
+fn address_update_roles_after_ike_sa_rekey_by_responder() {
+    let mut s = Sim::new();
+    s.auth(true);
+    s.send_full(false, false, CREATE_CHILD_SA, 0, R, I, vec![ike_sa(0xAAAA)]);
+    s.send_full(true, true, CREATE_CHILD_SA, 0, I, R, vec![ike_sa(0xBBBB)]);
+    s.spis = (0xAAAA, 0xBBBB);
+    let update = || vec![ne(nt::UPDATE_SA_ADDRESSES)];
+
+    // The original initiator moves to 198.51.100.10, as the new SA's responder.
+    let ev = s.send_full(false, false, INFORMATIONAL, 0, "198.51.100.10", R, update());
+    assert!(rules(&ev).is_empty(), "{ev:?}");
+    let up = ev
+        .iter()
+        .find(|e| e.kind.name() == "address_update")
+        .expect("address_update");
+    assert!(matches!(
+        &up.kind,
+        EventKind::AddressUpdate { sender: Side::Initiator, i_flag: false, new, .. }
+            if new.initiator.ip().to_string() == "198.51.100.10"
+    ));
+    assert_eq!(up.to_json()["i_flag"], false);
+    assert!(up.to_string().contains("without the I flag"), "{up}");
+    s.send_full(true, true, INFORMATIONAL, 0, R, "198.51.100.10", vec![]);
+
+    // The original responder, initiator of the new SA, moves to 203.0.113.2.
+    let ev = s.send_full(
+        true,
+        false,
+        INFORMATIONAL,
+        0,
+        "203.0.113.2",
+        "198.51.100.10",
+        update(),
+    );
+    assert!(rules(&ev).is_empty(), "{ev:?}");
+    assert!(ev.iter().any(|e| matches!(
+        &e.kind,
+        EventKind::AddressUpdate {
+            sender: Side::Responder,
+            i_flag: true,
+            ..
+        }
+    )));
+    s.send_full(
+        false,
+        true,
+        INFORMATIONAL,
+        0,
+        "198.51.100.10",
+        "203.0.113.2",
+        vec![],
+    );
+    let info = &s.a.sas()[0];
+    assert_eq!(info.spis[1].initiator, Side::Responder);
+    assert_eq!(
+        info.current_path(),
+        Some(Endpoints {
+            initiator: "198.51.100.10:4500".parse().unwrap(),
+            responder: "203.0.113.2:4500".parse().unwrap(),
+        })
+    );
+
+    // The original initiator rekeys: roles as in the first SA again.
+    s.send_full(
+        false,
+        false,
+        CREATE_CHILD_SA,
+        1,
+        "198.51.100.10",
+        "203.0.113.2",
+        vec![ike_sa(0xCCCC)],
+    );
+    s.send_full(
+        true,
+        true,
+        CREATE_CHILD_SA,
+        1,
+        "203.0.113.2",
+        "198.51.100.10",
+        vec![ike_sa(0xDDDD)],
+    );
+    s.spis = (0xCCCC, 0xDDDD);
+    assert_eq!(s.a.sas()[0].spis[2].initiator, Side::Initiator);
+    let ev = s.send_full(false, false, INFORMATIONAL, 0, R, "198.51.100.10", update());
+    assert_eq!(rules(&ev), [Rule::UpdateByResponder]);
+    let ev = s.send_full(true, false, INFORMATIONAL, 1, "198.51.100.10", R, update());
+    assert!(rules(&ev).is_empty(), "{ev:?}");
+}
+
 #[test]
 fn encrypted_messages_and_integrity() {
     let mut a = Analyzer::new();

@@ -208,15 +208,16 @@ pub(crate) fn emit_ike(
 }
 
 /// Queue an ESP event for `b` (starting at the SPI, as captured); `len` is the declared ESP
-/// length.
+/// length. `ports` are the (source, destination) ports of the UDP datagram or TCP stream
+/// that carried it, `None` for raw ESP.
 pub(crate) fn emit_esp(
     out: &mut VecDeque<CaptureEvent>,
     ctx: &Ctx,
     src: IpAddr,
     dst: IpAddr,
+    ports: Option<(u16, u16)>,
     b: &[u8],
     len: usize,
-    encap: bool,
 ) -> bool {
     match (be32(b, 0), be32(b, 4)) {
         (Some(spi), Some(seq)) => {
@@ -224,11 +225,13 @@ pub(crate) fn emit_esp(
                 frame: ctx.frame,
                 time_us: ctx.time_us,
                 src,
+                sport: ports.map(|p| p.0),
                 dst,
+                dport: ports.map(|p| p.1),
                 spi,
                 seq,
                 len: u32::try_from(len).unwrap_or(u32::MAX),
-                encap,
+                encap: ports.is_some(),
                 data: if ctx.esp_data { b.to_vec() } else { Vec::new() },
             });
             true
@@ -605,7 +608,7 @@ impl Decoder {
             IpNumber::UDP => self.udp(ctx, src, dst, data, declared),
             IpNumber::TCP => self.tcp(ctx, src, dst, data, declared),
             IpNumber::ENCAPSULATING_SECURITY_PAYLOAD
-                if !emit_esp(&mut self.out, ctx, src, dst, data, declared, false) =>
+                if !emit_esp(&mut self.out, ctx, src, dst, None, data, declared) =>
             {
                 if data.len() < declared {
                     incomplete(&mut self.out, ctx, "ESP header", 8, data.len());
@@ -701,7 +704,15 @@ impl Decoder {
                 &payload[4..],
                 full - 4,
             );
-        } else if emit_esp(&mut self.out, ctx, src, dst, payload, full, true) {
+        } else if emit_esp(
+            &mut self.out,
+            ctx,
+            src,
+            dst,
+            Some((sport, dport)),
+            payload,
+            full,
+        ) {
         } else if payload.len() < full {
             incomplete(
                 &mut self.out,

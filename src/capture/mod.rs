@@ -40,7 +40,7 @@ pub mod reassembly;
 pub mod tcp;
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 pub use decoder::{CaptureStats, Decoder};
 pub use reader::{live_filter, live_filter_untagged, CaptureError, CaptureReader};
@@ -88,6 +88,53 @@ pub struct IkePacket {
     pub data: Vec<u8>,
 }
 
+/// One end of an ESP packet's path: the outer IP address and, for UDP- or TCP-encapsulated
+/// ESP, the port. Raw ESP (IP protocol 50) has no port.
+///
+/// Displays the way network tools write endpoints: `203.0.113.1:4500`,
+/// `[2001:db8::1]:4500`, and the bare address for raw ESP (`203.0.113.1`, `2001:db8::1`).
+/// Two endpoints are equal when address and port are, so a NAT rebinding that keeps the
+/// address and changes the port is a different endpoint, and so is the same address with and
+/// without UDP encapsulation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Endpoint {
+    pub addr: IpAddr,
+    /// `None` for raw ESP.
+    pub port: Option<u16>,
+}
+
+impl Endpoint {
+    pub fn new(addr: IpAddr, port: Option<u16>) -> Endpoint {
+        Endpoint { addr, port }
+    }
+}
+
+/// An address without a port: raw ESP.
+impl From<IpAddr> for Endpoint {
+    fn from(addr: IpAddr) -> Endpoint {
+        Endpoint { addr, port: None }
+    }
+}
+
+impl From<SocketAddr> for Endpoint {
+    fn from(a: SocketAddr) -> Endpoint {
+        Endpoint {
+            addr: a.ip(),
+            port: Some(a.port()),
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.addr, self.port) {
+            (addr, None) => write!(f, "{addr}"),
+            (IpAddr::V4(a), Some(p)) => write!(f, "{a}:{p}"),
+            (IpAddr::V6(a), Some(p)) => write!(f, "[{a}]:{p}"),
+        }
+    }
+}
+
 /// Severity of a [`CaptureEvent::Diagnostic`]; see the module documentation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
@@ -114,11 +161,21 @@ pub enum CaptureEvent {
     /// An ESP packet (raw IP protocol 50 when `encap` is false; UDP- or TCP-encapsulated
     /// when true). `len` is the ESP length (SPI to the end of the ICV) as declared by the
     /// enclosing headers, even when the capture was cut by the snap length.
+    ///
+    /// `sport`/`dport` are the ports of the UDP datagram (RFC 3948) or TCP connection
+    /// (RFC 8229) that carried the packet, and `None` for raw ESP, which has no ports (not
+    /// `Some(0)`: port 0 is a value a packet can carry). They are `Some` exactly when `encap`
+    /// is true. A NAT rebinding often changes only the port, so endpoints are address *and*
+    /// port.
     Esp {
         frame: u64,
         time_us: i64,
         src: IpAddr,
+        /// Source port of the encapsulation; `None` for raw ESP.
+        sport: Option<u16>,
         dst: IpAddr,
+        /// Destination port of the encapsulation; `None` for raw ESP.
+        dport: Option<u16>,
         spi: u32,
         seq: u32,
         len: u32,
@@ -174,7 +231,9 @@ impl fmt::Display for CaptureEvent {
             CaptureEvent::Esp {
                 frame,
                 src,
+                sport,
                 dst,
+                dport,
                 spi,
                 seq,
                 len,
@@ -182,8 +241,10 @@ impl fmt::Display for CaptureEvent {
                 ..
             } => write!(
                 f,
-                "frame {frame}: ESP{} {src} -> {dst} spi 0x{spi:08x} seq {seq} ({len} bytes)",
-                if *encap { " (encapsulated)" } else { "" }
+                "frame {frame}: ESP{} {} -> {} spi 0x{spi:08x} seq {seq} ({len} bytes)",
+                if *encap { " (encapsulated)" } else { "" },
+                Endpoint::new(*src, *sport),
+                Endpoint::new(*dst, *dport),
             ),
             CaptureEvent::Keepalive {
                 frame,
@@ -290,6 +351,57 @@ mod tests {
         for p in [501, 4500, 64, 65534, 1] {
             assert!(!s.contains(p), "{p}");
         }
+    }
+
+    #[test]
+    fn endpoint_display() {
+        let v4: IpAddr = "203.0.113.2".parse().unwrap();
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(
+            Endpoint::new(v4, Some(57432)).to_string(),
+            "203.0.113.2:57432"
+        );
+        assert_eq!(
+            Endpoint::new(v6, Some(4500)).to_string(),
+            "[2001:db8::1]:4500"
+        );
+        assert_eq!(Endpoint::from(v4).to_string(), "203.0.113.2");
+        assert_eq!(Endpoint::from(v6).to_string(), "2001:db8::1");
+        assert_eq!(
+            Endpoint::from(SocketAddr::new(v6, 0)),
+            Endpoint::new(v6, Some(0))
+        );
+        // A port-only change is a different endpoint; so is losing the encapsulation.
+        assert_ne!(
+            Endpoint::new(v4, Some(57432)),
+            Endpoint::new(v4, Some(36472))
+        );
+        assert_ne!(Endpoint::new(v4, Some(4500)), Endpoint::from(v4));
+    }
+
+    #[test]
+    fn esp_display() {
+        let ev = |sport, dport, encap| CaptureEvent::Esp {
+            frame: 26,
+            time_us: 0,
+            src: "203.0.113.2".parse().unwrap(),
+            sport,
+            dst: "203.0.113.1".parse().unwrap(),
+            dport,
+            spi: 0x7d1e_e0ec,
+            seq: 6,
+            len: 120,
+            encap,
+            data: Vec::new(),
+        };
+        assert_eq!(
+            ev(Some(36472), Some(4500), true).to_string(),
+            "frame 26: ESP (encapsulated) 203.0.113.2:36472 -> 203.0.113.1:4500 spi 0x7d1ee0ec seq 6 (120 bytes)"
+        );
+        assert_eq!(
+            ev(None, None, false).to_string(),
+            "frame 26: ESP 203.0.113.2 -> 203.0.113.1 spi 0x7d1ee0ec seq 6 (120 bytes)"
+        );
     }
 
     #[test]

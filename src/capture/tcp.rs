@@ -464,7 +464,15 @@ fn frames(b: &[u8], key: &Key, ctx: &Ctx, out: &mut VecDeque<CaptureEvent>) -> O
                 &frame[4..],
                 frame.len() - 4,
             );
-        } else if !emit_esp(out, ctx, key.src, key.dst, frame, frame.len(), true) {
+        } else if !emit_esp(
+            out,
+            ctx,
+            key.src,
+            key.dst,
+            Some((key.sport, key.dport)),
+            frame,
+            frame.len(),
+        ) {
             diag(
                 out,
                 ctx.frame,
@@ -616,6 +624,8 @@ mod tests {
                 seq: 9,
                 len: 12,
                 encap: true,
+                sport: Some(4500),
+                dport: Some(40000),
                 ..
             }
         ));

@@ -22,13 +22,16 @@
 //! cannot be.
 //!
 //! [`ChildSaTracker::decrypt_esp`] then finds the SA by SPI alone, so the traffic is followed
-//! across MOBIKE address changes (outer addresses change, SPIs stay);
-//! [`EspDecrypted::moved_from`] reports the change. [`inner_ip_summary`] describes the inner
-//! packet.
+//! across MOBIKE address changes and NAT rebindings (outer endpoints change, SPIs stay);
+//! [`EspDecrypted::moved_from`] reports the change. Endpoints ([`Endpoint`]) are address and
+//! port for UDP- or TCP-encapsulated ESP, so a rebinding that only changes the NAT's port is
+//! a move too; raw ESP has addresses only. [`inner_ip_summary`] describes the inner packet.
 //!
 //! ```no_run
 //! # use mobikectl::child_sa::{ChildSaTracker, inner_ip_summary};
-//! # fn f(tracker: &mut ChildSaTracker, src: std::net::IpAddr, dst: std::net::IpAddr, esp: &[u8]) {
+//! # use std::net::SocketAddr;
+//! # fn f(tracker: &mut ChildSaTracker, src: SocketAddr, dst: SocketAddr, esp: &[u8]) {
+//! // UDP-encapsulated ESP: socket addresses; raw ESP: plain `IpAddr`s.
 //! match tracker.decrypt_esp(src, dst, esp) {
 //!     Ok(d) => println!("{} {}", d.seq, inner_ip_summary(d.next_header, &d.inner)),
 //!     Err(e) => println!("ESP: {e}"),
@@ -45,8 +48,8 @@ mod inner;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::IpAddr;
 
+pub use crate::capture::Endpoint;
 use crate::crypto::esp::{decrypt_esp, EspKeys};
 use crate::crypto::{
     derive_child_sa_keys, CryptoError, EncrAlgorithm, IntegAlgorithm, Integrity, PrfAlgorithm,
@@ -128,9 +131,10 @@ pub struct EspSaInfo {
     /// The CHILD_SA this one replaced: the SPI named by N(REKEY_SA) (the rekey requester's
     /// inbound SPI of the old CHILD_SA).
     pub rekeyed: Option<u32>,
-    /// Outer addresses of the first and of the latest packet decrypted.
-    pub first_addrs: Option<(IpAddr, IpAddr)>,
-    pub last_addrs: Option<(IpAddr, IpAddr)>,
+    /// Outer (source, destination) endpoints of the first and of the latest packet
+    /// decrypted: addresses, and ports when the ESP was UDP- or TCP-encapsulated.
+    pub first_addrs: Option<(Endpoint, Endpoint)>,
+    pub last_addrs: Option<(Endpoint, Endpoint)>,
     /// Packets decrypted with integrity OK / failed.
     pub packets_ok: u64,
     pub packets_bad: u64,
@@ -179,9 +183,10 @@ pub struct EspDecrypted {
     pub inner: Vec<u8>,
     pub child: ChildSaId,
     pub direction: Direction,
-    /// Outer (src, dst) of the previous packet of this SA when they differ from this
-    /// packet's: the SA moved (MOBIKE, NAT rebinding).
-    pub moved_from: Option<(IpAddr, IpAddr)>,
+    /// Outer (src, dst) endpoints of the previous packet of this SA when they differ from
+    /// this packet's, in address or port: the SA moved (MOBIKE, NAT rebinding, a change of
+    /// encapsulation).
+    pub moved_from: Option<(Endpoint, Endpoint)>,
     /// Padding was 1, 2, 3, ... (RFC 4303 §2.4).
     pub padding_ok: bool,
 }
@@ -236,7 +241,8 @@ pub struct EspInfo {
     pub next_header: u8,
     pub child: ChildSaId,
     pub direction: Direction,
-    pub moved_from: Option<(IpAddr, IpAddr)>,
+    /// See [`EspDecrypted::moved_from`].
+    pub moved_from: Option<(Endpoint, Endpoint)>,
     pub padding_ok: bool,
 }
 
@@ -853,8 +859,8 @@ impl ChildSaTracker {
     /// `dst`, allocating the inner packet. See [`ChildSaTracker::decrypt_esp_into`].
     pub fn decrypt_esp(
         &mut self,
-        src: IpAddr,
-        dst: IpAddr,
+        src: impl Into<Endpoint>,
+        dst: impl Into<Endpoint>,
         esp: &[u8],
     ) -> Result<EspDecrypted, EspError> {
         let mut inner = Vec::new();
@@ -873,16 +879,21 @@ impl ChildSaTracker {
     }
 
     /// Decrypts one ESP packet into `out` (cleared first; reuse it to avoid per-packet
-    /// allocation). The SA is found by SPI only; addresses are recorded to report moves.
-    /// Integrity failure is `Ok` with `Integrity::Bad` (and counted); errors are for
-    /// unknown SPIs, missing keys and packets that cannot be processed.
+    /// allocation). The SA is found by SPI only; the outer endpoints are recorded to report
+    /// moves. `src` and `dst` are [`Endpoint`]s: a `SocketAddr` (or an `Endpoint` with a
+    /// port) for UDP- or TCP-encapsulated ESP, an `IpAddr` for raw ESP; a packet whose
+    /// endpoints differ from the previous verified packet's in address *or* port gets
+    /// `moved_from`. Integrity failure is `Ok` with `Integrity::Bad` (and counted, and not
+    /// a move); errors are for unknown SPIs, missing keys and packets that cannot be
+    /// processed.
     pub fn decrypt_esp_into(
         &mut self,
-        src: IpAddr,
-        dst: IpAddr,
+        src: impl Into<Endpoint>,
+        dst: impl Into<Endpoint>,
         esp: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<EspInfo, EspError> {
+        let (src, dst) = (src.into(), dst.into());
         out.clear();
         let spi = esp
             .get(..4)

@@ -118,12 +118,13 @@ fn run_in(
     Ok(run.outcome)
 }
 
-/// The parts of an ESP capture event `--esp` shows.
+/// The parts of an ESP capture event `--esp` shows. The endpoints have ports for UDP- or
+/// TCP-encapsulated ESP.
 struct EspView<'d> {
     frame: u64,
     time_us: i64,
-    src: IpAddr,
-    dst: IpAddr,
+    src: crate::capture::Endpoint,
+    dst: crate::capture::Endpoint,
     spi: u32,
     encap: bool,
     data: &'d [u8],
@@ -161,7 +162,9 @@ impl DecodeRun<'_> {
                     frame,
                     time_us,
                     src,
+                    sport,
                     dst,
+                    dport,
                     spi,
                     len,
                     encap,
@@ -173,8 +176,8 @@ impl DecodeRun<'_> {
                         let esp = EspView {
                             frame,
                             time_us,
-                            src,
-                            dst,
+                            src: crate::capture::Endpoint::new(src, sport),
+                            dst: crate::capture::Endpoint::new(dst, dport),
                             spi,
                             encap,
                             data: &data,
@@ -409,8 +412,11 @@ impl DecodeRun<'_> {
                 let mut record = Map::new();
                 record.insert("frame".into(), Value::from(esp.frame));
                 record.insert("time".into(), Value::from(rfc3339_micros(esp.time_us)));
-                record.insert("src".into(), Value::from(esp.src.to_string()));
-                record.insert("dst".into(), Value::from(esp.dst.to_string()));
+                // As for IKE messages: addresses and ports apart (ports null for raw ESP).
+                record.insert("src".into(), Value::from(esp.src.addr.to_string()));
+                record.insert("sport".into(), Value::from(esp.src.port));
+                record.insert("dst".into(), Value::from(esp.dst.addr.to_string()));
+                record.insert("dport".into(), Value::from(esp.dst.port));
                 record.insert("esp".into(), Value::Object(fields));
                 serde_json::to_writer(&mut *out, &Value::Object(record))?;
                 out.write_all(b"\n")

@@ -98,9 +98,17 @@ impl Summary {
                 .spis
                 .iter()
                 .map(|p| {
-                    let mut s = format!("{:016x}/{:016x}", p.spi_i, p.spi_r);
+                    // Who rekeyed: that side holds the I role under these SPIs.
+                    let mut notes = Vec::new();
+                    if p.rekeyed_from.is_some() {
+                        notes.push(format!("rekeyed by {} #{}", p.initiator, p.first_frame));
+                    }
                     if let Some(frame) = p.deleted_frame {
-                        s.push_str(&format!(" (deleted #{frame})"));
+                        notes.push(format!("deleted #{frame}"));
+                    }
+                    let mut s = format!("{:016x}/{:016x}", p.spi_i, p.spi_r);
+                    if !notes.is_empty() {
+                        s.push_str(&format!(" ({})", notes.join(", ")));
                     }
                     s
                 })

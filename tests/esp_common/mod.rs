@@ -3,10 +3,9 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use mobikectl::capture::{CaptureEvent, CaptureOptions, CaptureReader};
+use mobikectl::capture::{CaptureEvent, CaptureOptions, CaptureReader, Endpoint};
 use mobikectl::crypto::{decrypt_sk, Integrity};
 use mobikectl::keys::{KeySet, KeyStore};
 use mobikectl::wire::{parse_payload_chain, Header, Message, Payload, PayloadBody};
@@ -38,10 +37,11 @@ pub enum Item {
         payloads: Vec<Payload<'static>>,
         keys: Option<Box<KeySet>>,
     },
+    /// An ESP packet; the endpoints have the UDP ports when it was encapsulated.
     Esp {
         frame: u64,
-        src: IpAddr,
-        dst: IpAddr,
+        src: Endpoint,
+        dst: Endpoint,
         spi: u32,
         data: Vec<u8>,
     },
@@ -81,14 +81,16 @@ pub fn read_capture(path: &Path, store: &mut KeyStore) -> Vec<Item> {
             CaptureEvent::Esp {
                 frame,
                 src,
+                sport,
                 dst,
+                dport,
                 spi,
                 data,
                 ..
             } => items.push(Item::Esp {
                 frame,
-                src,
-                dst,
+                src: Endpoint::new(src, sport),
+                dst: Endpoint::new(dst, dport),
                 spi,
                 data,
             }),
@@ -177,6 +179,7 @@ pub const CAPTURES: &[(&str, &str, usize)] = &[
     ("v6-gcm-mobike", "moon-eth0.pcap", 20),
     ("v6-gcm-mobike", "carol-eth0.pcap", 10),
     ("v6-gcm-mobike", "carol-eth1.pcap", 10),
+    ("v4-resp-rekey-mobike", "moon-eth0.pcap", 18),
 ];
 
 /// Every CHILD_SA key dump of a scenario's charon logs, with the log's name.
