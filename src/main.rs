@@ -12,7 +12,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    // Large writes: decode can print hundreds of megabytes (live capture flushes each record).
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     match cli.command {
         Command::Decode(args) => {
             let mut err = io::stderr().lock();

@@ -425,6 +425,59 @@ fn live_capture_on_loopback_decodes_ike() {
     assert_eq!(msg["spi_i"], "ade3a663cde3f4e0");
 }
 
+/// A live capture shows each record as it arrives, not when the output buffer fills or the
+/// capture ends.
+#[test]
+fn live_capture_prints_each_record_as_it_arrives() {
+    use mobikectl::capture::{CaptureEvent, CaptureOptions, CaptureReader};
+    use std::io::BufRead;
+    use std::time::{Duration, Instant};
+
+    if !is_root() {
+        eprintln!("SKIPPED: live capture needs root (CAP_NET_RAW)");
+        return;
+    }
+    let mut reader = CaptureReader::open_file(testdata(MOON), &CaptureOptions::default()).unwrap();
+    let ike = loop {
+        match reader.next_event() {
+            Some(CaptureEvent::Ike(p)) => break p.data,
+            Some(_) => continue,
+            None => panic!("no IKE message in {MOON}"),
+        }
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mobikectl"))
+        .args(["decode", "--interface", "lo"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start live decode");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let line = loop {
+        let _ = sock.send_to(&ike, "127.0.0.1:500");
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
+            break line;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("no record printed within 20 s while the capture runs");
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        line.starts_with("frame ") && line.contains("IKE_SA_INIT"),
+        "{line:?}"
+    );
+}
+
 #[test]
 fn timeline_explains_the_mobike_move() {
     let keys = testdata("strongswan-move/ikev2_decryption_table");

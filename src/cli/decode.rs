@@ -198,6 +198,10 @@ impl DecodeRun<'_> {
                     writeln!(diag, "{source}: frame {frame}: {severity}: {message}")?;
                 }
             }
+            if self.args.interface.is_some() {
+                // Live: each record is shown as it arrives.
+                out.flush()?;
+            }
             if let (Some(limit), true) = (self.args.count, self.args.interface.is_some()) {
                 if self.outcome.messages >= limit {
                     break;

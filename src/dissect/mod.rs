@@ -90,22 +90,20 @@ pub use sink::{replay_value, FieldSink, ValueSink};
 #[derive(Debug, Clone, Copy)]
 pub struct Addr(pub std::net::IpAddr);
 
-/// The decimal digits of every byte value: three bytes, the first `3 - len` unused.
+/// The decimal digits of every byte value, left-aligned in three bytes, and how many.
 const OCTET_DIGITS: [([u8; 3], u8); 256] = {
     let mut t = [([0u8; 3], 0u8); 256];
     let mut i = 0;
     while i < 256 {
         let v = i as u8;
-        t[i] = (
-            [b'0' + v / 100, b'0' + v / 10 % 10, b'0' + v % 10],
-            if v >= 100 {
-                3
-            } else if v >= 10 {
-                2
-            } else {
-                1
-            },
-        );
+        let (h, d, u) = (b'0' + v / 100, b'0' + v / 10 % 10, b'0' + v % 10);
+        t[i] = if v >= 100 {
+            ([h, d, u], 3)
+        } else if v >= 10 {
+            ([d, u, 0], 2)
+        } else {
+            ([u, 0, 0], 1)
+        };
         i += 1;
     }
     t
@@ -113,8 +111,10 @@ const OCTET_DIGITS: [([u8; 3], u8); 256] = {
 
 /// The dotted-decimal text of `a` in a fixed buffer: the bytes and how many are used.
 #[inline]
-pub fn ipv4_text(a: Ipv4Addr) -> ([u8; 15], usize) {
-    let mut buf = [0u8; 15];
+pub fn ipv4_text(a: Ipv4Addr) -> ([u8; 17], usize) {
+    // Room for three digits at every octet: each is copied whole, the next one overwrites
+    // what is not used.
+    let mut buf = [0u8; 17];
     let mut n = 0;
     for (i, octet) in a.octets().into_iter().enumerate() {
         if i > 0 {
@@ -122,9 +122,8 @@ pub fn ipv4_text(a: Ipv4Addr) -> ([u8; 15], usize) {
             n += 1;
         }
         let (digits, len) = OCTET_DIGITS[usize::from(octet)];
-        let len = usize::from(len);
-        buf[n..n + len].copy_from_slice(&digits[3 - len..]);
-        n += len;
+        buf[n..n + 3].copy_from_slice(&digits);
+        n += usize::from(len);
     }
     (buf, n)
 }

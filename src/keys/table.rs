@@ -111,6 +111,28 @@ pub(crate) fn split_fields(line: &str) -> Result<Vec<String>, String> {
     }
 }
 
+/// The value of each hex digit; [`SEPARATOR`] for `:`, ` ` and `-`; [`NOT_HEX`] otherwise.
+const HEX_VALUE: [u8; 256] = {
+    let mut t = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t[b':' as usize] = SEPARATOR;
+    t[b' ' as usize] = SEPARATOR;
+    t[b'-' as usize] = SEPARATOR;
+    t
+};
+const SEPARATOR: u8 = 0xfe;
+const NOT_HEX: u8 = 0xff;
+
 /// Parses a hex field: optional `0x`, optional `:` / space / `-` separators.
 pub(crate) fn parse_hex(field: &'static str, s: &str) -> Result<Vec<u8>, KeyFileErrorKind> {
     // Straight into bytes; anything unusual (an error to report) takes the careful way.
@@ -120,26 +142,24 @@ pub(crate) fn parse_hex(field: &'static str, s: &str) -> Result<Vec<u8>, KeyFile
         .or_else(|| t.strip_prefix("0X"))
         .unwrap_or(t);
     let mut out = Vec::with_capacity(t.len() / 2);
-    let mut high: Option<u8> = None;
-    for b in t.bytes() {
-        let v = match b {
-            b'0'..=b'9' => b - b'0',
-            b'a'..=b'f' => b - b'a' + 10,
-            b'A'..=b'F' => b - b'A' + 10,
-            b':' | b' ' | b'-' => continue,
-            _ => {
-                out.zeroize();
-                return parse_hex_checked(field, s);
-            }
-        };
-        match high.take() {
-            Some(h) => out.push(h << 4 | v),
-            None => high = Some(v),
+    let bytes = t.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let hi = HEX_VALUE[usize::from(bytes[i])];
+        if hi == SEPARATOR {
+            i += 1;
+            continue;
         }
-    }
-    if high.is_some() {
-        out.zeroize();
-        return parse_hex_checked(field, s);
+        let lo = bytes
+            .get(i + 1)
+            .map_or(NOT_HEX, |&b| HEX_VALUE[usize::from(b)]);
+        if hi > 0xf || lo > 0xf {
+            // A separator between the digits of a byte, an odd count or a bad character.
+            out.zeroize();
+            return parse_hex_checked(field, s);
+        }
+        out.push(hi << 4 | lo);
+        i += 2;
     }
     Ok(out)
 }
