@@ -163,6 +163,14 @@ impl KeyFileFormat {
                 return Some(KeyFileFormat::CharonLog);
             }
             if first_data.is_none() && !t.is_empty() && !t.starts_with('#') {
+                // A table row (16 hex digits of SPI, then a comma) settles it: no need to read
+                // the rest of a large table.
+                if t.as_bytes()
+                    .get(..17)
+                    .is_some_and(|b| b[..16].iter().all(u8::is_ascii_hexdigit) && b[16] == b',')
+                {
+                    return Some(KeyFileFormat::WiresharkTable);
+                }
                 first_data = Some(t);
             }
         }
@@ -304,7 +312,11 @@ impl KeyStore {
             line: None,
             kind: KeyFileErrorKind::Io(e.to_string()),
         })?;
-        let text = String::from_utf8_lossy(&bytes);
+        // Checked the fast way first: key files are nearly always valid UTF-8.
+        let text = match std::str::from_utf8(&bytes) {
+            Ok(t) => std::borrow::Cow::Borrowed(t),
+            Err(_) => String::from_utf8_lossy(&bytes),
+        };
         Self::parse(&name, &text)
     }
 

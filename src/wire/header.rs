@@ -50,6 +50,21 @@ impl Header {
     /// Decode the first 28 bytes of `data`. Does not check `version` or `length`
     /// against the buffer; [`Message::parse`](super::Message::parse) does.
     pub fn parse(data: &[u8]) -> Result<Header, WireError> {
+        if let Some(b) = data.first_chunk::<28>() {
+            let u32_at = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+            let u64_at = |i: usize| u64::from(u32_at(i)) << 32 | u64::from(u32_at(i + 4));
+            return Ok(Header {
+                spi_i: u64_at(0),
+                spi_r: u64_at(8),
+                next_payload: b[16],
+                version: b[17],
+                exchange_type: b[18],
+                flags: b[19],
+                message_id: u32_at(20),
+                length: u32_at(24),
+            });
+        }
+        // Too short: the field-by-field reader says where and what was missing.
         let mut r = Reader::new(data, 0);
         let h = (|| {
             Ok(Header {
