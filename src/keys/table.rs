@@ -141,8 +141,25 @@ pub(crate) fn parse_hex(field: &'static str, s: &str) -> Result<Vec<u8>, KeyFile
         .strip_prefix("0x")
         .or_else(|| t.strip_prefix("0X"))
         .unwrap_or(t);
-    let mut out = Vec::with_capacity(t.len() / 2);
     let bytes = t.as_bytes();
+    // The usual field: digits only.
+    if bytes.len() % 2 == 0 {
+        let mut out = vec![0u8; bytes.len() / 2];
+        let mut bad = 0u8;
+        for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+            let (hi, lo) = (
+                HEX_VALUE[usize::from(pair[0])],
+                HEX_VALUE[usize::from(pair[1])],
+            );
+            bad |= (hi | lo) & 0xf0;
+            *o = hi << 4 | (lo & 0xf);
+        }
+        if bad == 0 {
+            return Ok(out);
+        }
+        out.zeroize();
+    }
+    let mut out = Vec::with_capacity(t.len() / 2);
     let mut i = 0;
     while i < bytes.len() {
         let hi = HEX_VALUE[usize::from(bytes[i])];
@@ -231,9 +248,42 @@ fn check_len(
 }
 
 /// Parses one data line (already split) into SPIs and a key set.
+/// The algorithms of the last line, by name: the lines of a table mostly repeat them, and
+/// looking a name up means formatting every algorithm's name.
+#[derive(Default)]
+struct LastAlgorithms {
+    encr: Option<(String, EncrAlgorithm)>,
+    integ: Option<(String, IntegAlgorithm)>,
+}
+
+impl LastAlgorithms {
+    fn encr(&mut self, name: &str) -> Option<EncrAlgorithm> {
+        match &self.encr {
+            Some((n, a)) if n == name => Some(*a),
+            _ => {
+                let a = EncrAlgorithm::from_name(name)?;
+                self.encr = Some((name.to_string(), a));
+                Some(a)
+            }
+        }
+    }
+
+    fn integ(&mut self, name: &str) -> Option<IntegAlgorithm> {
+        match &self.integ {
+            Some((n, a)) if n == name => Some(*a),
+            _ => {
+                let a = IntegAlgorithm::from_name(name)?;
+                self.integ = Some((name.to_string(), a));
+                Some(a)
+            }
+        }
+    }
+}
+
 fn parse_record(
     fields: &[Cow<'_, str>],
     origin: KeyOrigin,
+    names: &mut LastAlgorithms,
 ) -> Result<(u64, u64, KeySet), KeyFileErrorKind> {
     if fields.len() != 8 && fields.len() != 12 {
         return Err(KeyFileErrorKind::FieldCount {
@@ -243,9 +293,11 @@ fn parse_record(
     }
     let spi_i = parse_spi("SPIi", &fields[0])?;
     let spi_r = parse_spi("SPIr", &fields[1])?;
-    let encr = EncrAlgorithm::from_name(&fields[4])
+    let encr = names
+        .encr(&fields[4])
         .ok_or_else(|| KeyFileErrorKind::UnknownEncr(fields[4].to_string()))?;
-    let mut integ = IntegAlgorithm::from_name(&fields[7])
+    let mut integ = names
+        .integ(&fields[7])
         .ok_or_else(|| KeyFileErrorKind::UnknownInteg(fields[7].to_string()))?;
     let sk_ei = parse_hex("SK_ei", &fields[2])?;
     let sk_er = parse_hex("SK_er", &fields[3])?;
@@ -286,6 +338,7 @@ fn parse_record(
 /// Parses a whole table / key log.
 pub(crate) fn parse(name: &str, text: &str) -> Result<Vec<(u64, u64, KeySet)>, KeyFileError> {
     let mut out = Vec::new();
+    let mut names = LastAlgorithms::default();
     for (idx, raw) in text.lines().enumerate() {
         let lineno = idx + 1;
         let t = raw.trim();
@@ -299,7 +352,7 @@ pub(crate) fn parse(name: &str, text: &str) -> Result<Vec<(u64, u64, KeySet)>, K
             line: lineno,
             binding: Binding::Explicit,
         };
-        let r = parse_record(&fields, origin);
+        let r = parse_record(&fields, origin, &mut names);
         for f in fields.iter_mut() {
             if let Cow::Owned(f) = f {
                 f.zeroize();
@@ -308,4 +361,29 @@ pub(crate) fn parse(name: &str, text: &str) -> Result<Vec<(u64, u64, KeySet)>, K
         out.push(r.map_err(|k| KeyFileError::at(name, lineno, k))?);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_fields_in_every_accepted_form() {
+        let ok = |s: &str| parse_hex("f", s).unwrap();
+        assert_eq!(ok("00ff7A"), [0, 0xff, 0x7a]);
+        assert_eq!(ok(" 0x00FF7a "), [0, 0xff, 0x7a]);
+        assert_eq!(ok("0X00"), [0]);
+        assert_eq!(ok("00:ff:7a"), [0, 0xff, 0x7a]);
+        assert_eq!(ok("00 ff-7a"), [0, 0xff, 0x7a]);
+        assert_eq!(ok("0:0ff7a"), [0, 0xff, 0x7a]);
+        assert_eq!(ok(""), [0u8; 0]);
+        let all: String = (0..=255u8).map(|b| format!("{b:02X}")).collect();
+        assert_eq!(ok(&all), (0..=255).collect::<Vec<u8>>());
+        for bad in ["0", "0g", "g0", "00:f", "zz", "0x0x00", "\u{e9}0"] {
+            assert!(
+                matches!(parse_hex("f", bad), Err(KeyFileErrorKind::BadHex { .. })),
+                "{bad:?}"
+            );
+        }
+    }
 }
