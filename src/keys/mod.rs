@@ -139,6 +139,52 @@ impl KeySet {
     }
 }
 
+/// Parses a table into `store`; a large one in two halves at once (a table has one SA a
+/// line, and reading keys is the part of `decode` that nothing else runs beside). The result
+/// is the same as reading it line by line: the first half's records, then the second's, and
+/// the first error in file order.
+fn parse_table_in_two(name: &str, text: &str, store: &mut KeyStore) -> Result<usize, KeyFileError> {
+    const TWO_HALVES_FROM: usize = 64 * 1024;
+    let split = (text.len() >= TWO_HALVES_FROM)
+        .then(|| text[text.len() / 2..].find('\n'))
+        .flatten()
+        .map(|at| text.len() / 2 + at + 1);
+    let Some(split) = split else {
+        store
+            .bound
+            .reserve(text.bytes().filter(|&b| b == b'\n').count());
+        return table::parse(name, text, 1, |i, r, set| store.insert(i, r, set));
+    };
+    let (first, second) = text.split_at(split);
+    let second_line = 1 + first.bytes().filter(|&b| b == b'\n').count();
+    let (first_result, second_result) = std::thread::scope(|scope| {
+        let other = scope.spawn(|| {
+            let mut half = KeyStore::new();
+            let n = table::parse(name, second, second_line, |i, r, set| {
+                half.insert(i, r, set)
+            });
+            n.map(|n| (n, half))
+        });
+        store.bound.reserve(second_line);
+        let n = table::parse(name, first, 1, |i, r, set| store.insert(i, r, set));
+        (n, other.join())
+    });
+    let first_count = first_result?;
+    let (second_count, half) = match second_result {
+        Ok(r) => r?,
+        // The parser does not panic; if it did, read the half here.
+        Err(_) => {
+            let mut half = KeyStore::new();
+            let n = table::parse(name, second, second_line, |i, r, set| {
+                half.insert(i, r, set)
+            })?;
+            (n, half)
+        }
+    };
+    store.merge(half);
+    Ok(first_count + second_count)
+}
+
 /// Detected key file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyFileFormat {
@@ -325,13 +371,9 @@ impl KeyStore {
         let mut store = KeyStore::new();
         match KeyFileFormat::detect(text) {
             Some(KeyFileFormat::WiresharkTable) | Some(KeyFileFormat::MobikectlKeylog) => {
-                let sets = table::parse(name, text)?;
-                if sets.is_empty() {
+                let count = parse_table_in_two(name, text, &mut store)?;
+                if count == 0 {
                     store.warnings.push(format!("{name}: no keys in this file"));
-                }
-                store.bound.reserve(sets.len());
-                for (spi_i, spi_r, set) in sets {
-                    store.insert(spi_i, spi_r, set);
                 }
             }
             Some(KeyFileFormat::CharonLog) => {
@@ -363,7 +405,14 @@ impl KeyStore {
     /// Reads another key file into this store.
     pub fn add_file(&mut self, path: impl AsRef<Path>) -> Result<(), KeyFileError> {
         let other = KeyStore::load(path)?;
-        self.merge(other);
+        if self.bound.is_empty() && self.unbound.is_empty() {
+            // The first file: nothing to merge with (the same result, without a second pass).
+            let warnings = std::mem::take(&mut self.warnings);
+            *self = other;
+            self.warnings.splice(0..0, warnings);
+        } else {
+            self.merge(other);
+        }
         Ok(())
     }
 

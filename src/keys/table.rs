@@ -336,11 +336,18 @@ fn parse_record(
 }
 
 /// Parses a whole table / key log.
-pub(crate) fn parse(name: &str, text: &str) -> Result<Vec<(u64, u64, KeySet)>, KeyFileError> {
-    let mut out = Vec::new();
+/// Parses a table / key log (or a part of one starting at line `first_line`), handing each record to `record` as it is read (tables can
+/// have thousands of lines: no list of records is built). Returns how many there were.
+pub(crate) fn parse(
+    name: &str,
+    text: &str,
+    first_line: usize,
+    mut record: impl FnMut(u64, u64, KeySet),
+) -> Result<usize, KeyFileError> {
+    let mut count = 0;
     let mut names = LastAlgorithms::default();
     for (idx, raw) in text.lines().enumerate() {
-        let lineno = idx + 1;
+        let lineno = first_line + idx;
         let t = raw.trim();
         if t.is_empty() || t.starts_with('#') {
             continue;
@@ -358,9 +365,11 @@ pub(crate) fn parse(name: &str, text: &str) -> Result<Vec<(u64, u64, KeySet)>, K
                 f.zeroize();
             }
         }
-        out.push(r.map_err(|k| KeyFileError::at(name, lineno, k))?);
+        let (spi_i, spi_r, set) = r.map_err(|k| KeyFileError::at(name, lineno, k))?;
+        record(spi_i, spi_r, set);
+        count += 1;
     }
-    Ok(out)
+    Ok(count)
 }
 
 #[cfg(test)]

@@ -536,3 +536,52 @@ fn truncated_dumps_and_garbage_logs_do_not_panic() {
         let _ = KeyStore::parse("x", t);
     }
 }
+
+/// A table large enough to be read in two halves gives what reading it line by line gives:
+/// every record with its line, duplicates merged, and errors at their line in either half.
+#[test]
+fn large_table_read_in_two_halves() {
+    let line = |n: u64, ei: u8| {
+        format!(
+            "{:016X},{:016X},{},{},\"AES-CBC-128 [RFC3602]\",{},{},\"HMAC_SHA2_256_128 [RFC4868]\"\n",
+            n,
+            n + 1,
+            hex::encode([ei; 16]),
+            hex::encode([ei ^ 1; 16]),
+            hex::encode([2u8; 32]),
+            hex::encode([3u8; 32]),
+        )
+    };
+    let mut text = String::from("# comment\n");
+    for n in 0..1000u64 {
+        text.push_str(&line(n, (n % 250) as u8));
+    }
+    // The same SA again near the end, once with the same keys and once with others.
+    text.push_str(&line(3, 3));
+    text.push_str(&line(3, 99));
+    assert!(text.len() > 128 * 1024);
+    let store = KeyStore::parse("big", &text).unwrap();
+    assert_eq!(store.len(), 1000);
+    for n in [0u64, 499, 500, 999] {
+        let set = store.find_set(n, n + 1).unwrap();
+        assert_eq!(set.origin.line, n as usize + 2, "SA {n}");
+        assert_eq!(set.keys.sk_ei, [(n % 250) as u8; 16]);
+    }
+    let both = store.find_all(3, 4);
+    assert_eq!(both.len(), 2);
+    assert_eq!((both[0].origin.line, both[1].origin.line), (5, 1003));
+
+    // A bad line in either half is reported at its line, the first one first.
+    for bad_at in [10usize, 700] {
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines[bad_at - 1] = "0000000000000001,zz";
+        let bad = lines.join("\n");
+        let err = KeyStore::parse("big", &bad).unwrap_err();
+        assert_eq!(err.line, Some(bad_at), "{err}");
+    }
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[9] = "x";
+    lines[800] = "y";
+    let err = KeyStore::parse("big", &lines.join("\n")).unwrap_err();
+    assert_eq!(err.line, Some(10), "{err}");
+}
