@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use crate::capture::Severity;
 use crate::crypto::{decrypt_sk_as, CryptoError, Integrity, SkKeys, SkOpener};
-use crate::keys::KeyStore;
+use crate::keys::{KeySet, KeyStore};
 use crate::wire::{Message, PayloadBody};
 
 pub use fragments::{FragmentKey, FragmentLimits, FragmentReassembly, Reassembled};
@@ -96,8 +96,8 @@ pub struct Decryptor {
     diagnostics: Vec<Diagnostic>,
     trial_bindings: u64,
     /// Prepared keys per SPI pair, parallel to `keys.find_all(pair)`: the expanded cipher
-    /// and MAC keys of each set, built on first use (see [`OPENER_CACHE_PAIRS`]).
-    openers: HashMap<(u64, u64), Vec<Arc<OpenerPair>>>,
+    /// and MAC keys of each set, built on first use.
+    openers: OpenerCache,
 }
 
 /// Both directions of one key set, prepared: `[from initiator, from responder]`. A set whose
@@ -187,9 +187,41 @@ impl Opened {
     }
 }
 
-/// Upper bound of the prepared-key cache, in SPI pairs (about 2 KB each); when full it is
-/// emptied and refilled on demand, so memory stays bounded on captures of any size.
-const OPENER_CACHE_PAIRS: usize = 4096;
+/// SPI pairs per generation of the [`OpenerCache`].
+const OPENER_GENERATION: usize = 128;
+
+/// The prepared keys of the SAs seen last, about 2 KB per SPI pair: two generations of at most
+/// [`OPENER_GENERATION`] pairs each. A pair found in the older generation moves to the newer;
+/// when the newer is full it becomes the older and the older is dropped. So memory stays small
+/// and bounded on captures of any size (the memory of dropped keys is reused for the next SAs'
+/// instead of touching new pages, which costs more than building keys again), while the SAs
+/// active together stay prepared.
+#[derive(Default)]
+struct OpenerCache {
+    newer: HashMap<(u64, u64), Vec<Arc<OpenerPair>>>,
+    older: HashMap<(u64, u64), Vec<Arc<OpenerPair>>>,
+}
+
+impl OpenerCache {
+    /// The prepared keys of `sets` (the sets bound to `pair`), built if not cached or if the
+    /// sets changed since (a set bound by trial decryption).
+    fn get(&mut self, pair: (u64, u64), sets: &[KeySet]) -> &[Arc<OpenerPair>] {
+        let fresh = |v: &Vec<Arc<OpenerPair>>| v.len() == sets.len();
+        if !self.newer.get(&pair).is_some_and(fresh) {
+            let prepared = match self.older.remove(&pair) {
+                Some(v) if fresh(&v) => v,
+                _ => sets.iter().map(|s| Arc::new(prepare(&s.keys))).collect(),
+            };
+            if self.newer.len() >= OPENER_GENERATION && !self.newer.contains_key(&pair) {
+                // The older generation's table is kept for the next newer one.
+                std::mem::swap(&mut self.newer, &mut self.older);
+                self.newer.clear();
+            }
+            self.newer.insert(pair, prepared);
+        }
+        self.newer.get(&pair).map_or(&[], Vec::as_slice)
+    }
+}
 
 fn prepare(keys: &SkKeys) -> OpenerPair {
     [SkOpener::new(keys, true), SkOpener::new(keys, false)]
@@ -203,7 +235,7 @@ impl Decryptor {
             fragments: FragmentReassembly::new(limits),
             diagnostics: Vec::new(),
             trial_bindings: 0,
-            openers: HashMap::default(),
+            openers: OpenerCache::default(),
         }
     }
 
@@ -313,18 +345,7 @@ impl Decryptor {
     /// The prepared keys of every set bound to an SPI pair, in `find_all` order.
     fn openers(&mut self, spi_i: u64, spi_r: u64) -> &[Arc<OpenerPair>] {
         let sets = self.keys.find_all(spi_i, spi_r);
-        let fresh = self
-            .openers
-            .get(&(spi_i, spi_r))
-            .is_some_and(|v| v.len() == sets.len());
-        if !fresh {
-            if self.openers.len() >= OPENER_CACHE_PAIRS {
-                self.openers.clear();
-            }
-            let prepared = sets.iter().map(|s| Arc::new(prepare(&s.keys))).collect();
-            self.openers.insert((spi_i, spi_r), prepared);
-        }
-        self.openers.get(&(spi_i, spi_r)).map_or(&[], Vec::as_slice)
+        self.openers.get((spi_i, spi_r), sets)
     }
 
     /// The keys for an SA, as an index into `find_all`: the bound set (trying every set
@@ -397,5 +418,56 @@ impl Decryptor {
     /// (frame numbers restart with the next file).
     pub fn finish_capture(&mut self) {
         self.fragments.finish(&mut self.diagnostics);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::{AesKeySize, EncrAlgorithm, IntegAlgorithm};
+    use crate::keys::{Binding, KeyOrigin};
+
+    fn set(n: u8) -> KeySet {
+        let keys = SkKeys {
+            encr: EncrAlgorithm::AesCbc(AesKeySize::Aes128),
+            integ: IntegAlgorithm::HmacSha2_256_128,
+            sk_ei: vec![n; 16],
+            sk_er: vec![n ^ 0xff; 16],
+            sk_ai: vec![n; 32],
+            sk_ar: vec![n ^ 0xff; 32],
+        };
+        let origin = KeyOrigin {
+            file: "test".into(),
+            line: usize::from(n),
+            binding: Binding::Explicit,
+        };
+        KeySet::new(keys, origin)
+    }
+
+    #[test]
+    fn opener_cache_keeps_two_generations_and_moves_the_reused_forward() {
+        let mut cache = OpenerCache::default();
+        let sets: Vec<KeySet> = (0..3).map(set).collect();
+        let first = Arc::clone(&cache.get((1, 1), &sets[..1])[0]);
+        // A full generation later the first pair is in the older one: reused, not rebuilt.
+        for i in 0..OPENER_GENERATION as u64 {
+            cache.get((100 + i, 0), &sets[1..2]);
+        }
+        assert!(cache.older.contains_key(&(1, 1)));
+        assert!(Arc::ptr_eq(&first, &cache.get((1, 1), &sets[..1])[0]));
+        assert!(cache.newer.contains_key(&(1, 1)) && !cache.older.contains_key(&(1, 1)));
+        // Many more SAs: memory stays bounded and pairs not seen for two generations go.
+        for i in 0..(5 * OPENER_GENERATION) as u64 {
+            cache.get((10_000 + i, 0), &sets[1..2]);
+        }
+        assert!(cache.newer.len() + cache.older.len() <= 2 * OPENER_GENERATION);
+        assert!(!cache.newer.contains_key(&(1, 1)) && !cache.older.contains_key(&(1, 1)));
+        let again = Arc::clone(&cache.get((1, 1), &sets[..1])[0]);
+        assert!(!Arc::ptr_eq(&first, &again));
+        // A set bound later (trial decryption) makes the cached list stale: rebuilt in order.
+        let both = cache.get((1, 1), &sets[..2]).to_vec();
+        assert_eq!(both.len(), 2);
+        assert!(!Arc::ptr_eq(&both[0], &both[1]));
+        assert!(Arc::ptr_eq(&both[1], &cache.get((1, 1), &sets[..2])[1]));
     }
 }

@@ -439,11 +439,20 @@ impl KeyStore {
     /// unbound candidate with the same keys is dropped).
     pub fn insert(&mut self, spi_i: u64, spi_r: u64, set: KeySet) {
         self.unbound.retain(|u| !u.same_keys(&set));
-        let v = self.bound.entry((spi_i, spi_r)).or_default();
+        let v = self.sets_mut(spi_i, spi_r);
         match v.iter_mut().find(|s| s.same_keys(&set)) {
             Some(existing) => existing.fill_from(&set),
             None => v.push(set),
         }
+    }
+
+    /// The key sets bound to an SPI pair, an empty list added if there was none.
+    fn sets_mut(&mut self, spi_i: u64, spi_r: u64) -> &mut Vec<KeySet> {
+        // Nearly every SA has one key set: a default Vec would reserve room for four (about
+        // 1 KB more per SA).
+        self.bound
+            .entry((spi_i, spi_r))
+            .or_insert_with(|| Vec::with_capacity(1))
     }
 
     /// Adds a candidate without SPIs, unless the same keys are already known.
@@ -489,7 +498,7 @@ impl KeyStore {
         }
         let mut set = self.unbound.remove(candidate);
         set.origin.binding = Binding::Trial;
-        let v = self.bound.entry((spi_i, spi_r)).or_default();
+        let v = self.sets_mut(spi_i, spi_r);
         v.push(set);
         v.last()
     }
