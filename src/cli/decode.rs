@@ -364,7 +364,7 @@ impl DecodeRun<'_> {
                 pkt.frame
             )?;
         }
-        out.write_all(self.renderer.bytes())?;
+        self.renderer.write(out, 0)?;
         match self.pipe {
             Some(pipe) => pipeline::lock(pipe).rendered(),
             None => Ok(()),
@@ -472,8 +472,9 @@ impl DecodeRun<'_> {
     }
 }
 
-/// Renders records of IKE messages as JSON Lines or text into a buffer reused from message to
-/// message (with the JSON writer, and the text record and its lines).
+/// Renders records of IKE messages as JSON Lines or text, appended to a buffer of records not
+/// written yet (reused, with the JSON writer's state): records go to the output straight from
+/// it, several at a time, not through a copy in another buffer.
 struct Renderer {
     format: Format,
     hex: bool,
@@ -492,8 +493,8 @@ impl Renderer {
     }
 
     /// Renders the record of `msg` (the message in `data`, as `pkt` carried it) with what
-    /// decryption made of it; [`Renderer::bytes`] holds it afterwards. Returns the count of
-    /// malformed notify data in it.
+    /// decryption made of it, after the records not yet written ([`Renderer::write`]).
+    /// Returns the count of malformed notify data in it.
     fn render(
         &mut self,
         pkt: &IkePacket,
@@ -517,14 +518,13 @@ impl Renderer {
         // The record is rendered into a buffer first: the count of malformed notify data is
         // reported before the record is written, as with the JSON value before.
         if self.format == Format::Json {
-            self.json.clear();
+            self.json.next_record();
             let mut sink = CountMalformed::new(&mut self.json);
             visit_record(pkt, msg, decryption, &mut sink);
             let n = sink.count;
             self.json.push_raw(b"\n");
             Ok(n)
         } else {
-            self.text.clear();
             Ok(text::render_message(
                 pkt,
                 msg,
@@ -536,12 +536,21 @@ impl Renderer {
         }
     }
 
-    /// The last record rendered.
-    fn bytes(&self) -> &[u8] {
-        match self.format {
+    /// Writes the records rendered so far to `out` once they are `at_least` bytes (0: now).
+    fn write(&mut self, out: &mut dyn Write, at_least: usize) -> io::Result<()> {
+        let pending = match self.format {
             Format::Json => self.json.as_bytes(),
             _ => &self.text,
+        };
+        if pending.is_empty() || pending.len() < at_least {
+            return Ok(());
         }
+        out.write_all(pending)?;
+        match self.format {
+            Format::Json => self.json.clear(),
+            _ => self.text.clear(),
+        }
+        Ok(())
     }
 }
 
@@ -577,6 +586,10 @@ mod pipeline {
 
     /// Batches on their way.
     const IN_FLIGHT: usize = 4;
+
+    /// Rendered records are written in pieces of at least this many bytes (the size of the
+    /// output's buffer, which then passes them on without copying them).
+    const WRITE_TOGETHER: usize = 64 * 1024;
 
     /// How work is divided between the stages.
     #[derive(Debug, Clone, Copy)]
@@ -814,7 +827,10 @@ mod pipeline {
             for items in rx {
                 for item in items {
                     match item {
-                        Item::Out(b) => out.write_all(&b)?,
+                        Item::Out(b) => {
+                            renderer.write(out, 0)?;
+                            out.write_all(&b)?
+                        }
                         Item::Diag(b) => diag.write_all(&b)?,
                         Item::Source(s) => source = s,
                         Item::Message {
@@ -862,14 +878,18 @@ mod pipeline {
                                     pkt.frame
                                 )?;
                             }
-                            out.write_all(renderer.bytes())?;
+                            renderer.write(out, WRITE_TOGETHER)?;
                         }
-                        Item::End(end) => return Ok(end),
+                        Item::End(end) => {
+                            renderer.write(out, 0)?;
+                            return Ok(end);
+                        }
                     }
                 }
                 unwritten.fetch_sub(1, Ordering::AcqRel);
             }
             // The first stage ended without saying how: it panicked (the scope re-raises).
+            renderer.write(out, 0)?;
             Ok(Ok(outcome))
         };
         let end = write();

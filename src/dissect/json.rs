@@ -138,6 +138,12 @@ impl JsonWriter {
         self.comma = false;
     }
 
+    /// Starts the next record after the ones in the buffer (which stay).
+    pub fn next_record(&mut self) {
+        self.in_list.clear();
+        self.comma = false;
+    }
+
     /// Appends raw bytes (e.g. the newline after a record).
     pub fn push_raw(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
