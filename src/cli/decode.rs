@@ -118,6 +118,16 @@ fn run_in(
     Ok(run.outcome)
 }
 
+self_cell::self_cell!(
+    /// An IKE message's bytes with their parse, which borrows them: a message parsed on the
+    /// capture thread is rendered on the other from this same parse.
+    struct ParsedMessage {
+        owner: Vec<u8>,
+        #[covariant]
+        dependent: Message,
+    }
+);
+
 /// The parts of an ESP capture event `--esp` shows. The endpoints have ports for UDP- or
 /// TCP-encapsulated ESP.
 struct EspView<'d> {
@@ -245,22 +255,26 @@ impl DecodeRun<'_> {
 
     fn ike(
         &mut self,
-        pkt: IkePacket,
+        mut pkt: IkePacket,
         source: &str,
         out: &mut dyn Write,
         diag: &mut dyn Write,
     ) -> io::Result<()> {
         // Bytes after the header's length were already reported by the capture layer; decode
         // the message itself, as a receiver would.
-        let data = match Header::parse(&pkt.data) {
+        let len = match Header::parse(&pkt.data) {
             Ok(h) if (h.length as usize) >= HEADER_LEN && (h.length as usize) < pkt.data.len() => {
-                &pkt.data[..h.length as usize]
+                h.length as usize
             }
-            _ => &pkt.data[..],
+            _ => pkt.data.len(),
         };
-        let msg = match Message::parse(data) {
-            Ok(msg) => msg,
-            Err(err) => {
+        // Parsed together with its bytes, so that the other thread of a pipelined run renders
+        // this very parse.
+        let data = std::mem::take(&mut pkt.data);
+        let parsed = match ParsedMessage::try_new_or_recover(data, |d| Message::parse(&d[..len])) {
+            Ok(parsed) => parsed,
+            Err((data, err)) => {
+                pkt.data = data;
                 self.outcome.malformed += 1;
                 writeln!(
                     diag,
@@ -273,7 +287,8 @@ impl DecodeRun<'_> {
                 return Ok(());
             }
         };
-        if !self.filter.matches(&msg.header, pkt.src, pkt.dst) {
+        let filter = &self.filter;
+        if !parsed.with_dependent(|_, msg| filter.matches(&msg.header, pkt.src, pkt.dst)) {
             return Ok(());
         }
         self.outcome.messages += 1;
@@ -281,19 +296,41 @@ impl DecodeRun<'_> {
             // Pipelined (records only): the message goes to the other thread to be decrypted
             // and rendered, unless that thread is behind.
             if pipeline::lock(pipe).delegates() {
-                let opening = self.decryptor.prepare(&msg, data, pkt.frame, pkt.time_us);
+                let decryptor = &mut self.decryptor;
+                let opening = parsed.with_dependent(|d, msg| {
+                    decryptor.prepare(msg, &d[..len], pkt.frame, pkt.time_us)
+                });
                 // The decryptor's diagnostics go along, to be written after the message's own
                 // decryption problem as when it is rendered here.
                 let mut after = Vec::new();
                 if opening.is_some() {
                     self.decrypt_diagnostics(source, &mut after)?;
                 }
-                let len = data.len();
-                drop(msg);
-                return pipeline::lock(pipe).message(pkt, len, opening, after, self.outcome);
+                return pipeline::lock(pipe).message(
+                    pkt,
+                    parsed,
+                    len,
+                    opening,
+                    after,
+                    self.outcome,
+                );
             }
         }
-        let opened = self.decryptor.open(&msg, data, pkt.frame, pkt.time_us);
+        parsed.with_dependent(|d, msg| self.message(&pkt, msg, &d[..len], source, out, diag))
+    }
+
+    /// A message parsed from `data` (the bytes `pkt` carried, up to the header's length):
+    /// decrypted, then analysed or rendered.
+    fn message(
+        &mut self,
+        pkt: &IkePacket,
+        msg: &Message<'_>,
+        data: &[u8],
+        source: &str,
+        out: &mut dyn Write,
+        diag: &mut dyn Write,
+    ) -> io::Result<()> {
+        let opened = self.decryptor.open(msg, data, pkt.frame, pkt.time_us);
         let inner = opened.as_ref().map(|o| {
             let sk_type = msg
                 .payloads
@@ -350,12 +387,12 @@ impl DecodeRun<'_> {
         }
         if self.args.format == Format::Table {
             self.analyzer.observe(&observed).for_each(drop);
-            self.summary.message(&pkt, &msg.header);
+            self.summary.message(pkt, &msg.header);
             return Ok(());
         }
         let malformed = self
             .renderer
-            .render(&pkt, &msg, data, opened.as_ref(), inner.as_ref())?;
+            .render(pkt, msg, data, opened.as_ref(), inner.as_ref())?;
         if malformed > 0 {
             self.outcome.malformed += malformed;
             writeln!(
@@ -579,10 +616,9 @@ mod pipeline {
     use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
     use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-    use super::{inner_payloads, DecodeRun, Outcome, Renderer};
+    use super::{inner_payloads, DecodeRun, Outcome, ParsedMessage, Renderer};
     use crate::capture::{CaptureOptions, CaptureReader, IkePacket};
     use crate::decrypt::Opening;
-    use crate::wire::Message;
 
     /// Batches on their way.
     const IN_FLIGHT: usize = 4;
@@ -624,7 +660,9 @@ mod pipeline {
         /// A message to decrypt and render, with the first stage's diagnostics about its
         /// decryption and outcome after it.
         Message {
+            /// The packet, its bytes moved into `parsed`.
             pkt: IkePacket,
+            parsed: ParsedMessage,
             len: usize,
             opening: Option<Opening>,
             after: Vec<u8>,
@@ -684,6 +722,7 @@ mod pipeline {
         pub(super) fn message(
             &mut self,
             pkt: IkePacket,
+            parsed: ParsedMessage,
             len: usize,
             opening: Option<Opening>,
             after: Vec<u8>,
@@ -691,6 +730,7 @@ mod pipeline {
         ) -> io::Result<()> {
             self.push(Item::Message {
                 pkt,
+                parsed,
                 len,
                 opening,
                 after,
@@ -835,50 +875,50 @@ mod pipeline {
                         Item::Source(s) => source = s,
                         Item::Message {
                             pkt,
+                            parsed,
                             len,
                             opening,
                             after,
                             outcome: first,
                         } => {
                             outcome = first;
-                            let data = &pkt.data[..len];
-                            // It parsed in the first stage.
-                            let Ok(msg) = Message::parse(data) else {
-                                continue;
-                            };
-                            let opened = opening.map(|o| o.finish(data));
-                            let inner = opened.as_ref().map(|o| {
-                                let sk_type = msg
-                                    .payloads
-                                    .get(o.payload_index)
-                                    .map_or(0, |p| p.payload_type);
-                                inner_payloads(o, sk_type)
-                            });
-                            if let Some(problem) = inner.as_ref().and_then(|i| i.error.as_ref()) {
-                                malformed += 1;
-                                writeln!(
-                                    diag,
-                                    "{source}: frame {}: malformed: {problem}",
-                                    pkt.frame
+                            parsed.with_dependent(|d, msg| -> io::Result<()> {
+                                let data = &d[..len];
+                                let opened = opening.map(|o| o.finish(data));
+                                let inner = opened.as_ref().map(|o| {
+                                    let sk_type = msg
+                                        .payloads
+                                        .get(o.payload_index)
+                                        .map_or(0, |p| p.payload_type);
+                                    inner_payloads(o, sk_type)
+                                });
+                                if let Some(problem) = inner.as_ref().and_then(|i| i.error.as_ref())
+                                {
+                                    malformed += 1;
+                                    writeln!(
+                                        diag,
+                                        "{source}: frame {}: malformed: {problem}",
+                                        pkt.frame
+                                    )?;
+                                }
+                                diag.write_all(&after)?;
+                                let n = renderer.render(
+                                    &pkt,
+                                    msg,
+                                    data,
+                                    opened.as_ref(),
+                                    inner.as_ref(),
                                 )?;
-                            }
-                            diag.write_all(&after)?;
-                            let n = renderer.render(
-                                &pkt,
-                                &msg,
-                                data,
-                                opened.as_ref(),
-                                inner.as_ref(),
-                            )?;
-                            if n > 0 {
-                                malformed += n;
-                                writeln!(
-                                    diag,
-                                    "{source}: frame {}: {n} malformed notify payload(s)",
-                                    pkt.frame
-                                )?;
-                            }
-                            renderer.write(out, WRITE_TOGETHER)?;
+                                if n > 0 {
+                                    malformed += n;
+                                    writeln!(
+                                        diag,
+                                        "{source}: frame {}: {n} malformed notify payload(s)",
+                                        pkt.frame
+                                    )?;
+                                }
+                                renderer.write(out, WRITE_TOGETHER)
+                            })?;
                         }
                         Item::End(end) => {
                             renderer.write(out, 0)?;
