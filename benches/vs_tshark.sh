@@ -26,16 +26,12 @@ export WIRESHARK_CONFIG_DIR=$out/n$copies/wireshark
 mkdir -p "$WIRESHARK_CONFIG_DIR"
 cp "$keys" "$WIRESHARK_CONFIG_DIR/ikev2_decryption_table"
 
-best() { # best wall time in seconds of "$@" over $runs runs, output discarded
-  local best=""
-  for _ in $(seq "$runs"); do
-    local s e t
-    s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N)
-    t=$(awk -v s="$s" -v e="$e" 'BEGIN { printf "%.4f", e - s }')
-    best=$(awk -v t="$t" -v b="$best" 'BEGIN { print (b == "" || t < b) ? t : b }')
-  done
-  echo "$best"
+seconds() { # wall time in seconds of "$@", output discarded
+  local s e
+  s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N)
+  awk -v s="$s" -v e="$e" 'BEGIN { printf "%.4f", e - s }'
 }
+lower() { awk -v t="$1" -v b="$2" 'BEGIN { print (b == "" || t < b) ? t : b }'; }
 check_decrypts() { # the runs must really decrypt: count inner payload lists in our JSON
   local n
   n=$("$bin" decode --keys "$keys" -f json "$pcap" | grep -c '"integrity":"ok"' || true)
@@ -43,13 +39,18 @@ check_decrypts() { # the runs must really decrypt: count inner payload lists in 
 }
 
 check_decrypts
-ours_json=$(best "$bin" decode --keys "$keys" -f json "$pcap")
-tshark_json=$(best tshark -n -r "$pcap" -T json)
-ours_text=$(best "$bin" decode --keys "$keys" "$pcap")
-tshark_text=$(best tshark -n -r "$pcap" -V)
-# The same in one thread (decode renders on a second thread when there is a second CPU).
-ours_json_1=$(MOBIKECTL_THREADS=1 best "$bin" decode --keys "$keys" -f json "$pcap")
-ours_text_1=$(MOBIKECTL_THREADS=1 best "$bin" decode --keys "$keys" "$pcap")
+# Best of $runs runs each; the runs of both tools take turns, so that both see the same
+# machine (on a shared machine other load comes and goes).
+ours_json="" tshark_json="" ours_text="" tshark_text="" ours_json_1="" ours_text_1=""
+for _ in $(seq "$runs"); do
+  ours_json=$(lower "$(seconds "$bin" decode --keys "$keys" -f json "$pcap")" "$ours_json")
+  tshark_json=$(lower "$(seconds tshark -n -r "$pcap" -T json)" "$tshark_json")
+  ours_text=$(lower "$(seconds "$bin" decode --keys "$keys" "$pcap")" "$ours_text")
+  tshark_text=$(lower "$(seconds tshark -n -r "$pcap" -V)" "$tshark_text")
+  # The same in one thread (decode renders on a second thread when there is a second CPU).
+  ours_json_1=$(lower "$(MOBIKECTL_THREADS=1 seconds "$bin" decode --keys "$keys" -f json "$pcap")" "$ours_json_1")
+  ours_text_1=$(lower "$(MOBIKECTL_THREADS=1 seconds "$bin" decode --keys "$keys" "$pcap")" "$ours_text_1")
+done
 
 report() {
   awk -v what="$1" -v ours="$2" -v theirs="$3" -v n="$messages" 'BEGIN {
