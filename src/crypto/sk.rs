@@ -263,7 +263,8 @@ pub fn decrypt_sk_as(
 pub struct SkOpener {
     encr: EncrAlgorithm,
     integ: IntegAlgorithm,
-    /// SK_e and SK_a of this direction, for the transforms without a prepared form.
+    /// SK_e and SK_a of this direction, for the transforms without a prepared form (empty
+    /// where `cbc` or `mac` is that form).
     ke: Zeroizing<Vec<u8>>,
     ka: Zeroizing<Vec<u8>>,
     cbc: Option<CbcDecryptKey>,
@@ -285,13 +286,20 @@ impl SkOpener {
     pub fn new(keys: &SkKeys, from_initiator: bool) -> Result<Self, CryptoError> {
         keys.validate()?;
         let (ke, ka) = keys.directional(from_initiator);
+        let cbc = CbcDecryptKey::new(keys.encr, ke);
+        let mac = PreparedMac::new(keys.integ, ka);
+        // A key with a prepared form is not needed as bytes any more.
+        let bytes = |prepared: bool, key: &[u8]| match prepared {
+            true => Zeroizing::new(Vec::new()),
+            false => Zeroizing::new(key.to_vec()),
+        };
         Ok(SkOpener {
             encr: keys.encr,
             integ: keys.integ,
-            ke: Zeroizing::new(ke.to_vec()),
-            ka: Zeroizing::new(ka.to_vec()),
-            cbc: CbcDecryptKey::new(keys.encr, ke),
-            mac: PreparedMac::new(keys.integ, ka),
+            ke: bytes(cbc.is_some(), ke),
+            ka: bytes(mac.is_some(), ka),
+            cbc,
+            mac,
         })
     }
 
