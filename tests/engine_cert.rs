@@ -1,6 +1,5 @@
 //! Certificate authentication between two engines (test PKI in `testdata/pki`).
 
-#[path = "engine_sim.rs"]
 mod sim;
 
 use std::time::Duration;

@@ -1,6 +1,5 @@
 //! Two engines against each other in the simulated network.
 
-#[path = "engine_sim.rs"]
 mod sim;
 
 use std::time::Duration;

@@ -2,7 +2,6 @@
 //! CHILD_SAs, lifetimes on the simulated clock, loss and duplication, collisions, and the
 //! key log of rekeyed IKE SAs.
 
-#[path = "engine_sim.rs"]
 mod sim;
 
 use std::time::Duration;

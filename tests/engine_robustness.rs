@@ -1,7 +1,6 @@
 //! Hostile and broken input, INVALID_SYNTAX / UNSUPPORTED_CRITICAL_PAYLOAD answers, and the
 //! key log checked against the engine's own traffic.
 
-#[path = "engine_sim.rs"]
 mod sim;
 
 use std::time::Duration;

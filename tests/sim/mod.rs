@@ -2,7 +2,8 @@
 //! simulated clock, latency, injected loss / duplication / delay (reordering), and an
 //! optional NAT in front of peer A that rewrites source address and port.
 //!
-//! Included by the other `engine_*` tests with `#[path = "engine_sim.rs"] mod sim;`.
+//! Included by the `engine_*` tests with `mod sim;` (a directory, so Cargo does not build it
+//! as a test target of its own).
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
