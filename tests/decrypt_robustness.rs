@@ -109,11 +109,7 @@ fn mutated_messages_never_panic() {
             let mut record = message_record(&pkt, &msg);
             if let Some(o) = dec.open(&msg, &bytes, pkt.frame, pkt.time_us) {
                 opened += 1;
-                let sk_type = msg
-                    .payloads
-                    .get(o.payload_index)
-                    .map_or(0, |p| p.payload_type);
-                let inner = inner_payloads(&o, sk_type);
+                let inner = inner_payloads(&msg, &o);
                 attach_decryption(&mut record, &o, &inner);
                 serde_json::to_string(&record).expect("serialize");
             }

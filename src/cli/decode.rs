@@ -331,13 +331,7 @@ impl DecodeRun<'_> {
         diag: &mut dyn Write,
     ) -> io::Result<()> {
         let opened = self.decryptor.open(msg, data, pkt.frame, pkt.time_us);
-        let inner = opened.as_ref().map(|o| {
-            let sk_type = msg
-                .payloads
-                .get(o.payload_index)
-                .map_or(0, |p| p.payload_type);
-            inner_payloads(o, sk_type)
-        });
+        let inner = opened.as_ref().map(|o| inner_payloads(msg, o));
         if opened.is_some() {
             if let Some(problem) = inner.as_ref().and_then(|i| i.error.as_ref()) {
                 self.outcome.malformed += 1;
@@ -888,13 +882,7 @@ mod pipeline {
                             parsed.with_dependent(|d, msg| -> io::Result<()> {
                                 let data = &d[..len];
                                 let opened = opening.map(|o| o.finish(data));
-                                let inner = opened.as_ref().map(|o| {
-                                    let sk_type = msg
-                                        .payloads
-                                        .get(o.payload_index)
-                                        .map_or(0, |p| p.payload_type);
-                                    inner_payloads(o, sk_type)
-                                });
+                                let inner = opened.as_ref().map(|o| inner_payloads(msg, o));
                                 if let Some(problem) = inner.as_ref().and_then(|i| i.error.as_ref())
                                 {
                                     malformed += 1;
@@ -1042,8 +1030,12 @@ pub struct InnerPayloads<'o> {
     pub error: Option<String>,
 }
 
-/// Parses what `opened` decrypted; `sk_type` is the type of the payload it came from.
-pub fn inner_payloads(opened: &Opened, sk_type: u8) -> InnerPayloads<'_> {
+/// Parses what `opened` decrypted from a payload of `msg`.
+pub fn inner_payloads<'o>(msg: &Message<'_>, opened: &'o Opened) -> InnerPayloads<'o> {
+    let sk_type = msg
+        .payloads
+        .get(opened.payload_index)
+        .map_or(0, |p| p.payload_type);
     let mut error = opened.error.clone();
     let (first, inner) = match &opened.reassembled {
         Some(r) => (r.first_payload, r.data.as_deref()),

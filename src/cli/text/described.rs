@@ -686,13 +686,7 @@ mod tests {
                     continue;
                 };
                 let opened = decryptor.open(&msg, &pkt.data, pkt.frame, pkt.time_us);
-                let inner = opened.as_ref().map(|o| {
-                    let sk_type = msg
-                        .payloads
-                        .get(o.payload_index)
-                        .map_or(0, |p| p.payload_type);
-                    inner_payloads(o, sk_type)
-                });
+                let inner = opened.as_ref().map(|o| inner_payloads(&msg, o));
                 let view = opened.as_ref().zip(inner.as_ref()).map(|(o, i)| {
                     (
                         o.payload_index,
