@@ -450,34 +450,14 @@ fn visit_selector<S: FieldSink + ?Sized>(sel: &TrafficSelector, s: &mut S) {
     s.begin_object("");
     s.u64("ts_type", t.into());
     s.name("ts_type_name", registry::ts_type_name(t));
-    match sel {
-        TrafficSelector::Ipv4 {
-            ip_protocol,
-            start_port,
-            end_port,
-            start,
-            end,
-        } => {
-            s.u64("protocol", (*ip_protocol).into());
-            s.u64("start_port", (*start_port).into());
-            s.u64("end_port", (*end_port).into());
-            s.display("start_address", &Addr((*start).into()));
-            s.display("end_address", &Addr((*end).into()));
-        }
-        TrafficSelector::Ipv6 {
-            ip_protocol,
-            start_port,
-            end_port,
-            start,
-            end,
-        } => {
-            s.u64("protocol", (*ip_protocol).into());
-            s.u64("start_port", (*start_port).into());
-            s.u64("end_port", (*end_port).into());
-            s.display("start_address", start);
-            s.display("end_address", end);
-        }
-        TrafficSelector::Other { data, .. } => s.hex("data", data),
+    if let Some(r) = sel.address_range() {
+        s.u64("protocol", r.ip_protocol.into());
+        s.u64("start_port", r.start_port.into());
+        s.u64("end_port", r.end_port.into());
+        s.display("start_address", &Addr(r.start));
+        s.display("end_address", &Addr(r.end));
+    } else if let TrafficSelector::Other { data, .. } = sel {
+        s.hex("data", data);
     }
     s.end_object();
 }

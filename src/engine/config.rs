@@ -294,34 +294,13 @@ impl TsRange {
 
     /// From the wire; `None` for unsupported TS types or start > end.
     pub fn from_wire(t: &TrafficSelector<'_>) -> Option<TsRange> {
-        let r = match *t {
-            TrafficSelector::Ipv4 {
-                ip_protocol,
-                start_port,
-                end_port,
-                start,
-                end,
-            } => TsRange {
-                protocol: ip_protocol,
-                start_port,
-                end_port,
-                start: start.into(),
-                end: end.into(),
-            },
-            TrafficSelector::Ipv6 {
-                ip_protocol,
-                start_port,
-                end_port,
-                start,
-                end,
-            } => TsRange {
-                protocol: ip_protocol,
-                start_port,
-                end_port,
-                start: start.into(),
-                end: end.into(),
-            },
-            TrafficSelector::Other { .. } => return None,
+        let a = t.address_range()?;
+        let r = TsRange {
+            protocol: a.ip_protocol,
+            start_port: a.start_port,
+            end_port: a.end_port,
+            start: a.start,
+            end: a.end,
         };
         (v6_u128(r.start) <= v6_u128(r.end) && r.start_port <= r.end_port).then_some(r)
     }

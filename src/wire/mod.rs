@@ -56,7 +56,7 @@ pub use notify::{notify_type, Notify, NotifyData};
 pub use sa::{Attribute, AttributeValue, Proposal, Sa, Transform};
 pub use simple::{id_type, Auth, Cert, Delete, Eap, Id, Ke};
 pub use sk::{Sk, Skf, Split};
-pub use ts::{TrafficSelector, Ts};
+pub use ts::{AddressRange, TrafficSelector, Ts};
 
 /// Payload type numbers (IANA "IKEv2 Payload Types").
 pub mod payload_type {

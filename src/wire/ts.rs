@@ -1,7 +1,7 @@
 //! Traffic Selector payloads TSi / TSr (RFC 7296 §3.13).
 
 use std::borrow::Cow;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::message::patch_len16;
 use super::reader::Reader;
@@ -61,7 +61,51 @@ pub enum TrafficSelector<'a> {
     },
 }
 
+/// The fields the two address-range selector types share, with either family's addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddressRange {
+    /// IP protocol (0 = any).
+    pub ip_protocol: u8,
+    /// First port.
+    pub start_port: u16,
+    /// Last port.
+    pub end_port: u16,
+    /// First address.
+    pub start: IpAddr,
+    /// Last address.
+    pub end: IpAddr,
+}
+
 impl<'a> TrafficSelector<'a> {
+    /// The protocol, ports and addresses of a TS_IPV4_ADDR_RANGE or TS_IPV6_ADDR_RANGE
+    /// selector; `None` for other types.
+    pub fn address_range(&self) -> Option<AddressRange> {
+        let (ip_protocol, start_port, end_port, start, end) = match *self {
+            TrafficSelector::Ipv4 {
+                ip_protocol,
+                start_port,
+                end_port,
+                start,
+                end,
+            } => (ip_protocol, start_port, end_port, start.into(), end.into()),
+            TrafficSelector::Ipv6 {
+                ip_protocol,
+                start_port,
+                end_port,
+                start,
+                end,
+            } => (ip_protocol, start_port, end_port, start.into(), end.into()),
+            TrafficSelector::Other { .. } => return None,
+        };
+        Some(AddressRange {
+            ip_protocol,
+            start_port,
+            end_port,
+            start,
+            end,
+        })
+    }
+
     /// The TS type number.
     pub fn ts_type(&self) -> u8 {
         match self {
@@ -280,6 +324,33 @@ mod tests {
         v.extend_from_slice(&[0xff; 16]);
         v.extend_from_slice(&[10, 0, 0, 6, 0xaa, 0xbb]);
         v
+    }
+
+    #[test]
+    fn address_range_of_each_type() {
+        let b = sample();
+        let ts = Ts::parse(Reader::new(&b, 0)).unwrap();
+        assert_eq!(
+            ts.selectors[0].address_range(),
+            Some(AddressRange {
+                ip_protocol: 0,
+                start_port: 0,
+                end_port: 65535,
+                start: Ipv4Addr::new(10, 1, 0, 0).into(),
+                end: Ipv4Addr::new(10, 1, 0, 255).into(),
+            })
+        );
+        assert_eq!(
+            ts.selectors[1].address_range(),
+            Some(AddressRange {
+                ip_protocol: 17,
+                start_port: 53,
+                end_port: 53,
+                start: Ipv6Addr::UNSPECIFIED.into(),
+                end: Ipv6Addr::from([0xff; 16]).into(),
+            })
+        );
+        assert_eq!(ts.selectors[2].address_range(), None);
     }
 
     #[test]

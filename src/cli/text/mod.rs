@@ -544,34 +544,14 @@ fn selector(sel: &TrafficSelector, depth: usize, out: &mut Vec<u8>) {
     let mut line = Line::new(depth, out);
     let t = sel.ts_type();
     line.named("ts_type", t, registry::ts_type_name(t));
-    match sel {
-        TrafficSelector::Ipv4 {
-            ip_protocol,
-            start_port,
-            end_port,
-            start,
-            end,
-        } => {
-            line.num("protocol", *ip_protocol);
-            line.num("start_port", *start_port);
-            line.num("end_port", *end_port);
-            line.addr("start_address", (*start).into());
-            line.addr("end_address", (*end).into());
-        }
-        TrafficSelector::Ipv6 {
-            ip_protocol,
-            start_port,
-            end_port,
-            start,
-            end,
-        } => {
-            line.num("protocol", *ip_protocol);
-            line.num("start_port", *start_port);
-            line.num("end_port", *end_port);
-            line.addr("start_address", (*start).into());
-            line.addr("end_address", (*end).into());
-        }
-        TrafficSelector::Other { data, .. } => line.hex("data", data),
+    if let Some(r) = sel.address_range() {
+        line.num("protocol", r.ip_protocol);
+        line.num("start_port", r.start_port);
+        line.num("end_port", r.end_port);
+        line.addr("start_address", r.start);
+        line.addr("end_address", r.end);
+    } else if let TrafficSelector::Other { data, .. } = sel {
+        line.hex("data", data);
     }
     line.end();
 }
