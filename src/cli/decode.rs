@@ -1310,22 +1310,7 @@ mod tests {
     #[test]
     fn two_stages_decode_like_one() {
         use clap::Parser;
-        let mut captures = Vec::new();
-        let mut dirs = vec![std::path::PathBuf::from("testdata")];
-        while let Some(dir) = dirs.pop() {
-            for entry in std::fs::read_dir(dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else if path
-                    .extension()
-                    .is_some_and(|e| e == "pcap" || e == "pcapng")
-                {
-                    captures.push(path);
-                }
-            }
-        }
-        captures.sort();
+        let captures = text::described::testdata_captures();
         assert!(captures.len() > 3);
         let decode = |argv: &[&str], two_stage: Option<pipeline::Stages>| {
             let cli = crate::cli::Cli::parse_from(argv);

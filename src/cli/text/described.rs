@@ -573,6 +573,27 @@ fn inline(tree: &TextTree, n: usize, out: &mut Vec<u8>) {
     }
 }
 
+/// Every capture under testdata/, in path order.
+pub(crate) fn testdata_captures() -> Vec<std::path::PathBuf> {
+    let mut captures = Vec::new();
+    let mut dirs = vec![std::path::PathBuf::from("testdata")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path
+                .extension()
+                .is_some_and(|e| e == "pcap" || e == "pcapng")
+            {
+                captures.push(path);
+            }
+        }
+    }
+    captures.sort();
+    captures
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -629,25 +650,6 @@ mod tests {
         )
     }
 
-    fn captures() -> Vec<std::path::PathBuf> {
-        let mut captures = Vec::new();
-        let mut dirs = vec![std::path::PathBuf::from("testdata")];
-        while let Some(dir) = dirs.pop() {
-            for entry in std::fs::read_dir(dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else if path
-                    .extension()
-                    .is_some_and(|e| e == "pcap" || e == "pcapng")
-                {
-                    captures.push(path);
-                }
-            }
-        }
-        captures.sort();
-        captures
-    }
 
     /// Every key file next to `capture` (Wireshark tables and charon logs).
     fn keys_for(capture: &std::path::Path) -> crate::keys::KeyStore {
@@ -673,7 +675,7 @@ mod tests {
         use crate::wire::Message;
 
         let (mut messages, mut decrypted) = (0, 0);
-        for capture in captures() {
+        for capture in testdata_captures() {
             let mut decryptor = Decryptor::new(keys_for(&capture), FragmentLimits::default());
             let Ok(reader) = CaptureReader::open_file(&capture, &CaptureOptions::default()) else {
                 continue;
@@ -732,7 +734,7 @@ mod tests {
             seed
         };
         let mut samples = Vec::new();
-        for capture in captures() {
+        for capture in testdata_captures() {
             let Ok(reader) = CaptureReader::open_file(&capture, &CaptureOptions::default()) else {
                 continue;
             };

@@ -20,7 +20,7 @@ use crate::wire::{
 };
 
 #[cfg(test)]
-mod described;
+pub(crate) mod described;
 
 /// Writes one decoded message: the header line, then each payload (with the decryption
 /// result added to the SK/SKF payload at the index `decryption` names). Returns how many
