@@ -534,17 +534,7 @@ impl Renderer {
         opened: Option<&Opened>,
         inner: Option<&InnerPayloads<'_>>,
     ) -> io::Result<u64> {
-        let view = opened.zip(inner).map(|(o, i)| {
-            (
-                o.payload_index,
-                DecryptionView {
-                    integrity: o.integrity.as_str(),
-                    error: i.error.as_deref(),
-                    payloads: i.payloads.as_deref(),
-                    fragments: o.reassembled.as_ref().map(|r| r.frames.as_slice()),
-                },
-            )
-        });
+        let view = opened.zip(inner).map(|(o, i)| (o.payload_index, i.view(o)));
         let decryption = view.as_ref().map(|(at, v)| (*at, v));
         // The record is rendered into a buffer first: the count of malformed notify data is
         // reported before the record is written, as with the JSON value before.
@@ -1030,6 +1020,18 @@ pub struct InnerPayloads<'o> {
     pub error: Option<String>,
 }
 
+impl<'o> InnerPayloads<'o> {
+    /// What the output shows of `opened` (whose plaintext these payloads were parsed from).
+    pub fn view<'s>(&'s self, opened: &'s Opened) -> DecryptionView<'s, 'o> {
+        DecryptionView {
+            integrity: opened.integrity.as_str(),
+            error: self.error.as_deref(),
+            payloads: self.payloads.as_deref(),
+            fragments: opened.reassembled.as_ref().map(|r| r.frames.as_slice()),
+        }
+    }
+}
+
 /// Parses what `opened` decrypted from a payload of `msg`.
 pub fn inner_payloads<'o>(msg: &Message<'_>, opened: &'o Opened) -> InnerPayloads<'o> {
     let sk_type = msg
@@ -1071,16 +1073,7 @@ pub fn attach_decryption(record: &mut Value, opened: &Opened, inner: &InnerPaylo
     else {
         return;
     };
-    let fragments = opened.reassembled.as_ref().map(|r| r.frames.as_slice());
-    dissect::add_decryption(
-        payload,
-        &DecryptionView {
-            integrity: opened.integrity.as_str(),
-            error: inner.error.as_deref(),
-            payloads: inner.payloads.as_deref(),
-            fragments,
-        },
-    );
+    dissect::add_decryption(payload, &inner.view(opened));
 }
 
 /// One `--timeline` line: the event's one-line rendering after its time, or its JSON object

@@ -650,7 +650,6 @@ mod tests {
         )
     }
 
-
     /// Every key file next to `capture` (Wireshark tables and charon logs).
     fn keys_for(capture: &std::path::Path) -> crate::keys::KeyStore {
         let mut keys = crate::keys::KeyStore::new();
@@ -671,7 +670,6 @@ mod tests {
         use crate::capture::{CaptureEvent, CaptureOptions, CaptureReader};
         use crate::cli::decode::inner_payloads;
         use crate::decrypt::{Decryptor, FragmentLimits};
-        use crate::dissect::DecryptionView;
         use crate::wire::Message;
 
         let (mut messages, mut decrypted) = (0, 0);
@@ -689,17 +687,10 @@ mod tests {
                 };
                 let opened = decryptor.open(&msg, &pkt.data, pkt.frame, pkt.time_us);
                 let inner = opened.as_ref().map(|o| inner_payloads(&msg, o));
-                let view = opened.as_ref().zip(inner.as_ref()).map(|(o, i)| {
-                    (
-                        o.payload_index,
-                        DecryptionView {
-                            integrity: o.integrity.as_str(),
-                            error: i.error.as_deref(),
-                            payloads: i.payloads.as_deref(),
-                            fragments: o.reassembled.as_ref().map(|r| r.frames.as_slice()),
-                        },
-                    )
-                });
+                let view = opened
+                    .as_ref()
+                    .zip(inner.as_ref())
+                    .map(|(o, i)| (o.payload_index, i.view(o)));
                 let decryption = view.as_ref().map(|(at, v)| (*at, v));
                 decrypted += usize::from(decryption.is_some_and(|(_, v)| v.payloads.is_some()));
                 let (typed, described) = both(&pkt, &msg, &pkt.data, decryption);
