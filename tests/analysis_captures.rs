@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use analysis_common::*;
 use mobikectl::analysis::{
-    AnalysisEvent, Endpoints, EventKind, NatVerdict, PathReason, Rule, SaId, Side,
+    AnalysisEvent, Endpoints, EventKind, NatVerdict, PathReason, Rule, SaId, SaInfo, Side,
 };
 
 fn sa(s: &str) -> SocketAddr {
@@ -19,6 +19,14 @@ fn ep(i: &str, r: &str) -> Endpoints {
         initiator: sa(i),
         responder: sa(r),
     }
+}
+
+/// An SA's address history: frame, path and why it was taken.
+fn path_history(s: &SaInfo) -> Vec<(u64, Endpoints, PathReason)> {
+    s.paths
+        .iter()
+        .map(|p| (p.frame, p.path, p.reason))
+        .collect()
 }
 
 fn ip(s: &str) -> IpAddr {
@@ -204,11 +212,7 @@ fn cap_moon_mobike_move() {
     );
 
     // Address history: 500, float to 4500, the move.
-    let hist: Vec<(u64, Endpoints, PathReason)> = s
-        .paths
-        .iter()
-        .map(|p| (p.frame, p.path, p.reason))
-        .collect();
+    let hist = path_history(s);
     assert_eq!(
         hist,
         vec![
@@ -597,11 +601,7 @@ fn v4_ike_sa_rekey_by_responder_then_mobike() {
             ..
         }
     ));
-    let hist: Vec<(u64, Endpoints, PathReason)> = s
-        .paths
-        .iter()
-        .map(|p| (p.frame, p.path, p.reason))
-        .collect();
+    let hist = path_history(s);
     assert_eq!(
         hist,
         vec![
