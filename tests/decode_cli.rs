@@ -354,9 +354,22 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// The bytes of the first IKE message in a testdata capture (to replay on loopback).
+fn first_ike_message(capture: &str) -> Vec<u8> {
+    use mobikectl::capture::{CaptureEvent, CaptureOptions, CaptureReader};
+    let mut reader =
+        CaptureReader::open_file(testdata(capture), &CaptureOptions::default()).unwrap();
+    loop {
+        match reader.next_event() {
+            Some(CaptureEvent::Ike(p)) => return p.data,
+            Some(_) => continue,
+            None => panic!("no IKE message in {capture}"),
+        }
+    }
+}
+
 #[test]
 fn live_capture_on_loopback_decodes_ike() {
-    use mobikectl::capture::{CaptureEvent, CaptureOptions, CaptureReader};
     use std::io::Read;
     use std::time::{Duration, Instant};
 
@@ -364,14 +377,7 @@ fn live_capture_on_loopback_decodes_ike() {
         eprintln!("SKIPPED: live capture needs root (CAP_NET_RAW); run `sudo -E cargo test --test decode_cli` to include it");
         return;
     }
-    let mut reader = CaptureReader::open_file(testdata(MOON), &CaptureOptions::default()).unwrap();
-    let ike = loop {
-        match reader.next_event() {
-            Some(CaptureEvent::Ike(p)) => break p.data,
-            Some(_) => continue,
-            None => panic!("no IKE message in {MOON}"),
-        }
-    };
+    let ike = first_ike_message(MOON);
     let mut child = Command::new(env!("CARGO_BIN_EXE_mobikectl"))
         .args([
             "decode",
@@ -429,7 +435,6 @@ fn live_capture_on_loopback_decodes_ike() {
 /// capture ends.
 #[test]
 fn live_capture_prints_each_record_as_it_arrives() {
-    use mobikectl::capture::{CaptureEvent, CaptureOptions, CaptureReader};
     use std::io::BufRead;
     use std::time::{Duration, Instant};
 
@@ -437,14 +442,7 @@ fn live_capture_prints_each_record_as_it_arrives() {
         eprintln!("SKIPPED: live capture needs root (CAP_NET_RAW)");
         return;
     }
-    let mut reader = CaptureReader::open_file(testdata(MOON), &CaptureOptions::default()).unwrap();
-    let ike = loop {
-        match reader.next_event() {
-            Some(CaptureEvent::Ike(p)) => break p.data,
-            Some(_) => continue,
-            None => panic!("no IKE message in {MOON}"),
-        }
-    };
+    let ike = first_ike_message(MOON);
     let mut child = Command::new(env!("CARGO_BIN_EXE_mobikectl"))
         .args(["decode", "--interface", "lo"])
         .stdout(std::process::Stdio::piped())
