@@ -145,10 +145,12 @@ impl KeySet {
 /// the first error in file order.
 fn parse_table_in_two(name: &str, text: &str, store: &mut KeyStore) -> Result<usize, KeyFileError> {
     const TWO_HALVES_FROM: usize = 64 * 1024;
+    // Split after a newline (an ASCII byte, so a character boundary whatever the text).
+    let middle = text.len() / 2;
     let split = (text.len() >= TWO_HALVES_FROM)
-        .then(|| text[text.len() / 2..].find('\n'))
+        .then(|| text.as_bytes()[middle..].iter().position(|&b| b == b'\n'))
         .flatten()
-        .map(|at| text.len() / 2 + at + 1);
+        .map(|at| middle + at + 1);
     let Some(split) = split else {
         store
             .bound
@@ -172,14 +174,7 @@ fn parse_table_in_two(name: &str, text: &str, store: &mut KeyStore) -> Result<us
     let first_count = first_result?;
     let (second_count, half) = match second_result {
         Ok(r) => r?,
-        // The parser does not panic; if it did, read the half here.
-        Err(_) => {
-            let mut half = KeyStore::new();
-            let n = table::parse(name, second, second_line, |i, r, set| {
-                half.insert(i, r, set)
-            })?;
-            (n, half)
-        }
+        Err(panic) => std::panic::resume_unwind(panic),
     };
     store.merge(half);
     Ok(first_count + second_count)

@@ -579,6 +579,25 @@ fn large_table_read_in_two_halves() {
         let err = KeyStore::parse("big", &bad).unwrap_err();
         assert_eq!(err.line, Some(bad_at), "{err}");
     }
+    // Non-ASCII text where the halves meet (a comment of multi-byte characters across the
+    // middle byte) still splits at a line end.
+    let mut wide = String::new();
+    for n in 0..500u64 {
+        wide.push_str(&line(n, 1));
+    }
+    wide.push_str(&format!("# {}\n", "é".repeat(5000)));
+    for n in 500..1000u64 {
+        wide.push_str(&line(n, 1));
+    }
+    let middle = wide.len() / 2;
+    assert!(
+        !wide.is_char_boundary(middle),
+        "the middle falls inside a character"
+    );
+    let store = KeyStore::parse("wide", &wide).unwrap();
+    assert_eq!(store.len(), 1000);
+    assert_eq!(store.find_set(999, 1000).unwrap().origin.line, 1001);
+
     let mut lines: Vec<&str> = text.lines().collect();
     lines[9] = "x";
     lines[800] = "y";
