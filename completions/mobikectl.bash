@@ -81,7 +81,7 @@ _mobikectl() {
             return 0
             ;;
         mobikectl__subcmd__decode)
-            opts="-i -c -f -k -h --interface --count --format --timeline --esp --hex --filter --keys --tcp-port --udp-port --help"
+            opts="-i -c -f -k -h --interface --count --format --timeline --esp --hex --filter --keys --tcp-port --udp-port --natt-port --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -128,6 +128,10 @@ _mobikectl() {
                     return 0
                     ;;
                 --udp-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --natt-port)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -4,7 +4,7 @@ mod sim;
 
 use std::time::Duration;
 
-use mobikectl::engine::{Command, Config, EngineEvent, Proposal, Protocol, TsRange};
+use mobikectl::engine::{Command, Config, EngineEvent, Path, Proposal, Protocol, TsRange};
 use mobikectl::wire::{self, notify_type as nt, Message, PayloadBody};
 use sim::{addr, conns, Fault, Nat, Net, ParseTs, Side};
 
@@ -47,8 +47,8 @@ fn ike_and_child_up_with_same_keys() {
         ]
     );
     // MOBIKE is on by default: IKE_AUTH floats to 4500 with the non-ESP marker
-    assert_eq!(net.sent[2].tx.local.port(), 4500);
-    assert_eq!(net.sent[2].tx.remote.port(), 4500);
+    assert_eq!(net.sent[2].tx.path.local.port(), 4500);
+    assert_eq!(net.sent[2].tx.path.remote.port(), 4500);
     assert!(net.sent[2].tx.non_esp_marker);
     // default proposals: first of each list
     let up = net
@@ -482,10 +482,9 @@ fn nat_detection_and_virtual_ip() {
         EngineEvent::IkeUp {
             nat_local,
             nat_remote,
-            local,
-            remote,
+            path,
             ..
-        } => Some((*nat_local, *nat_remote, *local, *remote)),
+        } => Some((*nat_local, *nat_remote, path.local, path.remote)),
         _ => None,
     });
     assert_eq!(
@@ -501,9 +500,9 @@ fn nat_detection_and_virtual_ip() {
         EngineEvent::IkeUp {
             nat_local,
             nat_remote,
-            remote,
+            path,
             ..
-        } => Some((*nat_local, *nat_remote, *remote)),
+        } => Some((*nat_local, *nat_remote, path.remote)),
         _ => None,
     });
     // B sees the NAT's mapping of A's port 4500
@@ -525,7 +524,7 @@ fn nat_detection_and_virtual_ip() {
         .iter()
         .find(|p| p.exchange == wire::IKE_AUTH)
         .unwrap();
-    assert!(auth.tx.non_esp_marker && auth.tx.local.port() == 4500);
+    assert!(auth.tx.non_esp_marker && auth.tx.path.local.port() == 4500);
     // B's later requests go to the NAT mapping
     let sa_b = net.b.sas().next().unwrap().id;
     net.command(Side::B, Command::Dpd(sa_b));
@@ -543,10 +542,9 @@ fn no_nat_no_mobike_stays_on_500() {
     net.up();
     net.run_for(Duration::from_secs(10));
     assert!(net.child_up(Side::A));
-    assert!(net
-        .sent
-        .iter()
-        .all(|p| !p.tx.non_esp_marker && p.tx.local.port() == 500 && p.tx.remote.port() == 500));
+    assert!(net.sent.iter().all(|p| !p.tx.non_esp_marker
+        && p.tx.path.local.port() == 500
+        && p.tx.path.remote.port() == 500));
     let ev = net.events_of(Side::A).into_iter().find_map(|e| match e {
         EngineEvent::IkeUp {
             nat_local,
@@ -751,8 +749,8 @@ fn nat_t_keepalives_from_the_natted_side_only() {
     for (_, _, t) in &ka {
         assert_eq!(t.bytes, [0xff]);
         assert!(!t.non_esp_marker);
-        assert_eq!(t.local, addr("10.0.0.2:4500"));
-        assert_eq!(t.remote, addr("198.51.100.1:4500"));
+        assert_eq!(t.path.local, addr("10.0.0.2:4500"));
+        assert_eq!(t.path.remote, addr("198.51.100.1:4500"));
     }
     // B received and ignored them
     assert_eq!(net.b.stats().keepalives, 6);
@@ -793,7 +791,7 @@ fn no_keepalives_without_nat_or_when_disabled() {
     net.run_for(Duration::from_secs(60));
     assert!(net.child_up(Side::A) && net.child_up(Side::B));
     // floated to 4500 (MOBIKE) but no NAT: no keepalives
-    assert!(net.a.sas().next().unwrap().uses_nat_t());
+    assert!(net.a.sas().next().unwrap().uses_nat_t(4500));
     assert!(net.keepalives.is_empty(), "{:?}", net.keepalives);
     // NAT but keepalives off
     let mut net = natted(Duration::ZERO);
@@ -808,7 +806,8 @@ fn engine_ignores_a_received_keepalive() {
     let mut net = established();
     let (local, remote) = (net.b_addr, net.a_addr);
     let now = net.now;
-    net.b.handle_datagram(now, local, remote, &[0xff]);
+    net.b
+        .handle_datagram(now, Path::new(local, remote), &[0xff]);
     assert_eq!(net.b.stats().keepalives, 1);
     assert_eq!(net.b.stats().malformed, 0);
     assert!(net.b.poll_transmit().is_none());

@@ -6,7 +6,7 @@ mod sim;
 use std::time::Duration;
 
 use mobikectl::crypto::{decrypt_sk, encrypt_sk, Integrity, SkContent};
-use mobikectl::engine::{EngineEvent, Timestamp};
+use mobikectl::engine::{EngineEvent, Path, Timestamp};
 use mobikectl::keys::keylog::{write_keylog_header, write_keylog_record};
 use mobikectl::keys::KeyStore;
 use mobikectl::wire::{
@@ -30,7 +30,7 @@ fn established() -> Net {
 fn mangled_datagrams_never_panic() {
     let mut net = established();
     let recorded: Vec<Vec<u8>> = net.sent.iter().map(|p| p.tx.bytes.clone()).collect();
-    let (la, lb) = (net.sent[2].tx.local, net.sent[2].tx.remote);
+    let (la, lb) = (net.sent[2].tx.path.local, net.sent[2].tx.path.remote);
     let mut x: u64 = 0x1234_5678_9abc_def1;
     let mut rnd = move || {
         x ^= x << 13;
@@ -62,8 +62,8 @@ fn mangled_datagrams_never_panic() {
         junk.extend_from_slice(&[0; 7]);
         variants.push(junk);
         for v in &variants {
-            net.a.handle_datagram(now, la, lb, v);
-            net.b.handle_datagram(now, lb, la, v);
+            net.a.handle_datagram(now, Path::new(la, lb), v);
+            net.b.handle_datagram(now, Path::new(lb, la), v);
             net.a.handle_timeout(now);
             net.b.handle_timeout(now);
         }
@@ -112,8 +112,10 @@ fn random_garbage_never_panics() {
             v[24..28].copy_from_slice(&l);
             v[18] = 34 + (i % 4) as u8;
         }
-        net.b.handle_datagram(Timestamp::from_secs(i), b, a, &v);
-        net.a.handle_datagram(Timestamp::from_secs(i), a, b, &v);
+        net.b
+            .handle_datagram(Timestamp::from_secs(i), Path::new(b, a), &v);
+        net.a
+            .handle_datagram(Timestamp::from_secs(i), Path::new(a, b), &v);
     }
     while net.b.poll_transmit().is_some() {}
 }
@@ -168,14 +170,16 @@ fn authenticated_but_malformed_gets_invalid_syntax() {
     let mut net = established();
     // a Notify payload whose length field says 2
     let bad = forged_request(&net, wire::INFORMATIONAL, 41, &[0, 0, 0, 2, 1, 2, 3]);
-    let (local, remote) = (net.sent[3].tx.local, net.sent[3].tx.remote);
-    net.b.handle_datagram(net.now, local, remote, &bad);
+    let (local, remote) = (net.sent[3].tx.path.local, net.sent[3].tx.path.remote);
+    net.b
+        .handle_datagram(net.now, Path::new(local, remote), &bad);
     let t = net.b.poll_transmit().expect("B answers");
     assert_eq!(response_notifies(&net, &t.bytes), [nt::INVALID_SYNTAX]);
     let m = Message::parse(&t.bytes).unwrap();
     assert!(m.header.is_response() && m.header.message_id == 2);
     // the same request again is answered from the cache
-    net.b.handle_datagram(net.now, local, remote, &bad);
+    net.b
+        .handle_datagram(net.now, Path::new(local, remote), &bad);
     assert_eq!(net.b.poll_transmit().unwrap().bytes, t.bytes);
     assert_eq!(net.b.stats().cached_responses, 1);
 }
@@ -185,18 +189,20 @@ fn unknown_critical_payload_is_refused() {
     let mut net = established();
     // payload type 200, critical bit, 4-byte body
     let bad = forged_request(&net, wire::INFORMATIONAL, 200, &[0, 0x80, 0, 8, 1, 2, 3, 4]);
-    let (local, remote) = (net.sent[3].tx.local, net.sent[3].tx.remote);
-    net.b.handle_datagram(net.now, local, remote, &bad);
+    let (local, remote) = (net.sent[3].tx.path.local, net.sent[3].tx.path.remote);
+    net.b
+        .handle_datagram(net.now, Path::new(local, remote), &bad);
     let t = net.b.poll_transmit().expect("B answers");
     assert_eq!(
         response_notifies(&net, &t.bytes),
         [nt::UNSUPPORTED_CRITICAL_PAYLOAD]
     );
     // and a non-critical unknown payload is ignored: empty INFORMATIONAL = DPD answer
-    let (local, remote) = (net.sent[3].tx.local, net.sent[3].tx.remote);
+    let (local, remote) = (net.sent[3].tx.path.local, net.sent[3].tx.path.remote);
     let mut ok = forged_request(&net, wire::INFORMATIONAL, 200, &[0, 0, 0, 8, 1, 2, 3, 4]);
     ok[20..24].copy_from_slice(&3u32.to_be_bytes()); // message ID 3: breaks the ICV
-    net.b.handle_datagram(net.now, local, remote, &ok);
+    net.b
+        .handle_datagram(net.now, Path::new(local, remote), &ok);
     assert!(net.b.poll_transmit().is_none(), "ICV failure is dropped");
     assert_eq!(net.b.stats().icv_failures, 1);
 }
@@ -204,7 +210,7 @@ fn unknown_critical_payload_is_refused() {
 #[test]
 fn wrong_message_ids_are_dropped() {
     let mut net = established();
-    let (local, remote) = (net.sent[3].tx.local, net.sent[3].tx.remote);
+    let (local, remote) = (net.sent[3].tx.path.local, net.sent[3].tx.path.remote);
     let mut req = forged_request(&net, wire::INFORMATIONAL, 0, &[]);
     // message ID 7 (re-encrypt so the ICV is right)
     let sa = net.a.sas().next().unwrap();
@@ -226,13 +232,15 @@ fn wrong_message_ids_are_dropped() {
         &vec![1u8; sk.encr.iv_len()],
     )
     .unwrap();
-    net.b.handle_datagram(net.now, local, remote, &req);
+    net.b
+        .handle_datagram(net.now, Path::new(local, remote), &req);
     assert!(net.b.poll_transmit().is_none());
     assert_eq!(net.b.stats().bad_message_id, 1);
     // a response nobody asked for
     let mut resp = req.clone();
     resp[19] |= wire::FLAG_RESPONSE;
-    net.b.handle_datagram(net.now, local, remote, &resp);
+    net.b
+        .handle_datagram(net.now, Path::new(local, remote), &resp);
     assert!(net.b.poll_transmit().is_none());
 }
 
@@ -513,7 +521,7 @@ fn hostile_create_child_sa_requests_never_panic() {
                 .iter()
                 .find(|p| p.from == sender && p.exchange == wire::IKE_AUTH)
                 .unwrap();
-            (p.tx.local, p.tx.remote)
+            (p.tx.path.local, p.tx.path.remote)
         };
         // the receiver's expected message ID: A's next request is 2, B's is 0
         let first_mid: u32 = if target == Side::B { 2 } else { 0 };
@@ -539,7 +547,8 @@ fn hostile_create_child_sa_requests_never_panic() {
             let msg = forge(sa, wire::CREATE_CHILD_SA, mid, false, chain[0], &chain[1..]);
             let sa_spis = (sa.spi_i, sa.spi_r);
             let (local, remote) = (path.1, path.0);
-            net.engine(target).handle_datagram(now, local, remote, &msg);
+            net.engine(target)
+                .handle_datagram(now, Path::new(local, remote), &msg);
             while let Some(t) = net.engine(target).poll_transmit() {
                 let m = Message::parse(&t.bytes).expect("response parses");
                 assert!(m.header.is_response());
@@ -576,7 +585,7 @@ fn hostile_create_child_sa_responses_never_panic() {
                 .iter()
                 .find(|p| p.from == Side::B && p.exchange == wire::IKE_AUTH)
                 .unwrap();
-            (p.tx.local, p.tx.remote)
+            (p.tx.path.local, p.tx.path.remote)
         };
         let now = net.now;
         let id = net.established_sa(Side::A).id;
@@ -615,7 +624,7 @@ fn hostile_create_child_sa_responses_never_panic() {
             &chain[1..],
         );
         let before = net.a.stats();
-        net.a.handle_datagram(now, path.1, path.0, &resp);
+        net.a.handle_datagram(now, Path::new(path.1, path.0), &resp);
         let after = net.a.stats();
         if (after.malformed, after.icv_failures, after.bad_message_id)
             == (before.malformed, before.icv_failures, before.bad_message_id)
@@ -657,7 +666,14 @@ fn replayed_and_mangled_rekey_traffic_never_panics() {
         .sent
         .iter()
         .filter(|p| p.exchange == wire::CREATE_CHILD_SA || p.exchange == wire::INFORMATIONAL)
-        .map(|p| (p.from, p.tx.bytes.clone(), p.tx.local, p.tx.remote))
+        .map(|p| {
+            (
+                p.from,
+                p.tx.bytes.clone(),
+                p.tx.path.local,
+                p.tx.path.remote,
+            )
+        })
         .collect();
     assert!(recorded.len() >= 12);
     let mut r = Rng(5);
@@ -672,7 +688,8 @@ fn replayed_and_mangled_rekey_traffic_never_panics() {
             variants.push(v);
         }
         for v in variants {
-            net.engine(to).handle_datagram(now, *remote, *local, &v);
+            net.engine(to)
+                .handle_datagram(now, Path::new(*remote, *local), &v);
             net.engine(to).handle_timeout(now);
         }
     }

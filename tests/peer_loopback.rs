@@ -245,7 +245,8 @@ remote_ts = ["198.18.1.0/24"]
     );
     assert_eq!(mode & 0o777, 0o600);
     let out = Command::new(BIN)
-        .args(["decode", "--udp-port", &port_s, "--keys", &d("keys.log")])
+        .args(["decode", "--udp-port", &port_s, "--natt-port", &natt_s])
+        .args(["--keys", &d("keys.log")])
         .arg(d("peer.pcapng"))
         .output()
         .unwrap();

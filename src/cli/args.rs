@@ -98,6 +98,10 @@ pub struct DecodeArgs {
     /// Also treat this UDP port as IKE (besides 500 and 4500).
     #[arg(long = "udp-port", value_name = "PORT")]
     pub udp_ports: Vec<u16>,
+    /// Also treat this UDP port as a NAT-T port (besides 4500): IKE after the non-ESP
+    /// marker, ESP in UDP, keepalives.
+    #[arg(long = "natt-port", value_name = "PORT")]
+    pub natt_ports: Vec<u16>,
 }
 
 /// Event output format of `peer`.

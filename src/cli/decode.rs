@@ -51,6 +51,7 @@ fn run_in(
     let options = CaptureOptions {
         tcp_ports: args.tcp_ports.clone(),
         udp_ports: args.udp_ports.clone(),
+        udp_encap_ports: args.natt_ports.clone(),
         esp_data: args.esp,
         ..CaptureOptions::default()
     };

@@ -340,7 +340,7 @@ fn build_conns(
     name: &str,
     o: &ConnOpts,
     listen: bool,
-    port: u16,
+    (port, natt_port): (u16, u16),
     bind: &mut Vec<IpAddr>,
 ) -> Result<Vec<ConnConfig>, String> {
     let e = |m: String| format!("connection '{name}': {m}");
@@ -478,6 +478,9 @@ fn build_conns(
         c.request_vip = o.vip.is_some();
         c.vip_pool = pool.clone();
         c.mobike = o.mobike.unwrap_or(true);
+        // the peer's ports are ours unless told otherwise (both ends of a lab on
+        // unprivileged ports)
+        c.remote_nat_t_port = natt_port;
         out.push(c);
     }
     Ok(out)
@@ -513,7 +516,7 @@ pub fn settings(args: &PeerArgs) -> Result<PeerSettings, String> {
         o.overlay(&cli);
         config
             .connections
-            .extend(build_conns(name, &o, listen, port, &mut bind)?);
+            .extend(build_conns(name, &o, listen, (port, natt_port), &mut bind)?);
     }
     if bind.is_empty() {
         bind =
@@ -568,8 +571,7 @@ pub fn event_json(ev: &EngineEvent) -> (&'static str, Map<String, Value>) {
             sa: id,
             spi_i,
             spi_r,
-            local,
-            remote,
+            path,
             proposal,
             initiator,
             nat_local,
@@ -577,7 +579,7 @@ pub fn event_json(ev: &EngineEvent) -> (&'static str, Map<String, Value>) {
         } => (
             "ike_up",
             json!({"sa": sa(id), "spi_i": spi64(*spi_i), "spi_r": spi64(*spi_r),
-                "local": local.to_string(), "remote": remote.to_string(),
+                "local": path.local.to_string(), "remote": path.remote.to_string(),
                 "proposal": proposal.to_string(), "initiator": initiator,
                 "nat_local": nat_local, "nat_remote": nat_remote}),
         ),
@@ -637,8 +639,8 @@ pub fn event_json(ev: &EngineEvent) -> (&'static str, Map<String, Value>) {
             },
             json!({"sa": osa(id), "exchange": exchange(info.exchange),
                 "message_id": info.message_id, "response": info.response,
-                "payloads": info.payloads, "local": info.local.to_string(),
-                "remote": info.remote.to_string()}),
+                "payloads": info.payloads, "local": info.path.local.to_string(),
+                "remote": info.path.remote.to_string()}),
         ),
         EngineEvent::Retransmit {
             sa: id,
@@ -666,7 +668,7 @@ pub fn event_json(ev: &EngineEvent) -> (&'static str, Map<String, Value>) {
             json!({"sas": list.iter().map(|s| json!({
                 "sa": sa(&s.sa), "conn": s.conn, "state": format!("{:?}", s.state),
                 "spi_i": spi64(s.spi_i), "spi_r": spi64(s.spi_r),
-                "local": s.local.to_string(), "remote": s.remote.to_string(),
+                "local": s.path.local.to_string(), "remote": s.path.remote.to_string(),
                 "proposal": s.proposal.map(|p| p.to_string()),
                 "children": s.children.iter().map(|c| json!({"in": spi32(c.0), "out": spi32(c.1)})).collect::<Vec<_>>(),
             })).collect::<Vec<_>>()}),
@@ -926,10 +928,10 @@ impl Handler for Peer {
         self.emit(name, body);
     }
 
-    fn packet(&mut self, dir: Direction, local: SocketAddr, remote: SocketAddr, wire: &[u8]) {
+    fn packet(&mut self, dir: Direction, path: crate::engine::Path, wire: &[u8]) {
         let (src, dst) = match dir {
-            Direction::Sent => (local, remote),
-            Direction::Received => (remote, local),
+            Direction::Sent => (path.local, path.remote),
+            Direction::Received => (path.remote, path.local),
         };
         if let Some(p) = self.pcap.as_mut() {
             if let Err(e) = p.write_udp(SystemTime::now(), src, dst, wire) {

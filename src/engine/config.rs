@@ -426,8 +426,11 @@ pub struct ConnConfig {
     /// Send MOBIKE_SUPPORTED and float to port 4500 for IKE_AUTH even without NAT
     /// (RFC 4555 §3.2; MOBIKE itself comes later).
     pub mobike: bool,
-    /// Send INITIAL_CONTACT in IKE_AUTH.
+    /// Send INITIAL_CONTACT in IKE_AUTH when no other IKE SA with the peer's identity
+    /// is up (RFC 7296 §2.4); `false`: never.
     pub initial_contact: bool,
+    /// The peer's NAT-T port, used when we float (RFC 3948: 4500).
+    pub remote_nat_t_port: u16,
     /// Rekey the IKE SA this long after it was established (strongSwan `rekey_time`,
     /// 4 h). Zero: never.
     pub ike_rekey_time: Duration,
@@ -467,6 +470,7 @@ impl ConnConfig {
             vip_pool: vec![],
             mobike: true,
             initial_contact: true,
+            remote_nat_t_port: 4500,
             ike_rekey_time: Duration::from_secs(4 * 3600),
             ike_rand_time: Duration::from_secs(24 * 60),
             child_rekey_time: Duration::from_secs(3600),
@@ -474,12 +478,22 @@ impl ConnConfig {
         }
     }
 
-    pub(crate) fn matches_addrs(&self, local: SocketAddr, remote: SocketAddr) -> bool {
-        let ok = |cfg: SocketAddr, a: SocketAddr| {
-            (cfg.ip().is_unspecified() || cfg.ip() == a.ip())
-                && (cfg.port() == 0 || cfg.port() == a.port() || a.port() == 4500)
-        };
-        ok(self.local, local) && ok(self.remote, remote)
+    /// Does a message on `path` belong to this connection? Ports: the configured IKE
+    /// port or the NAT-T port (ours: `nat_t_port`; the peer's: `remote_nat_t_port`, or
+    /// any port when a NAT may have translated it).
+    pub(crate) fn matches_addrs(&self, path: super::Path, nat_t_port: u16) -> bool {
+        let ip_ok =
+            |cfg: SocketAddr, a: SocketAddr| cfg.ip().is_unspecified() || cfg.ip() == a.ip();
+        let local_port_ok = self.local.port() == 0
+            || self.local.port() == path.local.port()
+            || path.local.port() == nat_t_port;
+        let remote_port_ok = self.remote.port() == 0
+            || self.remote.port() == path.remote.port()
+            || path.remote.port() == self.remote_nat_t_port;
+        ip_ok(self.local, path.local)
+            && ip_ok(self.remote, path.remote)
+            && local_port_ok
+            && remote_port_ok
     }
 }
 

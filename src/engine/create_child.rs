@@ -27,7 +27,7 @@
 //!   [`REKEY_RETRY`] plus up to as much again at random.
 
 use std::borrow::Cow;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use super::child_create::{self, initiator_ts, ts_acceptable, ts_list, ts_payload};
@@ -36,7 +36,7 @@ use super::sa::{
     first_error, notify, notify_name, ChildSa, Collision, CollisionSa, ExchangeInit, IkeState,
     Opened, Pending, Task,
 };
-use super::{Engine, EngineEvent, Rekey, SaId, Timestamp};
+use super::{Engine, EngineEvent, Path, Rekey, SaId, Timestamp};
 use crate::crypto::derive_child_sa_keys;
 use crate::crypto::dh::{DhGroup, KeyExchange};
 use crate::wire::{
@@ -240,11 +240,11 @@ impl Engine {
                 Some(c) => (c.ts_local.clone(), c.ts_remote.clone(), None, None),
                 None => {
                     let local = if sa.initiator {
-                        sa.vip.unwrap_or(sa.local.ip())
+                        sa.vip.unwrap_or(sa.path.local.ip())
                     } else {
-                        sa.local.ip()
+                        sa.path.local.ip()
                     };
-                    let (i, r) = initiator_ts(conn, local, sa.remote.ip());
+                    let (i, r) = initiator_ts(conn, local, sa.path.remote.ip());
                     (i, r, None, None)
                 }
             },
@@ -307,22 +307,13 @@ impl Engine {
     pub(crate) fn create_child_request(
         &mut self,
         id: SaId,
-        local: SocketAddr,
-        remote: SocketAddr,
+        path: Path,
         opened: Opened,
         request: &[u8],
     ) {
         let mid = opened.header.message_id;
         let answer = |e: &mut Engine, payloads: &[Payload<'_>]| {
-            e.respond_protected(
-                id,
-                local,
-                remote,
-                wire::CREATE_CHILD_SA,
-                mid,
-                payloads,
-                request,
-            );
+            e.respond_protected(id, path, wire::CREATE_CHILD_SA, mid, payloads, request);
         };
         let Some(sa) = self.sas.get(&id) else {
             return;
@@ -351,7 +342,7 @@ impl Engine {
             return;
         };
         if sa_p.proposals.first().map(|x| x.protocol_id) == Some(protocol_id::IKE) {
-            self.ike_rekey_request(id, local, remote, &opened, request);
+            self.ike_rekey_request(id, path, &opened, request);
             return;
         }
         // Which CHILD_SA is rekeyed (by the SPI the peer receives on = our outbound SPI)?
@@ -398,9 +389,9 @@ impl Engine {
         };
         // Our side's and the peer's addresses for "dynamic" selectors.
         let (ours, theirs): (IpAddr, IpAddr) = if sa.initiator {
-            (sa.vip.unwrap_or(local.ip()), remote.ip())
+            (sa.vip.unwrap_or(path.local.ip()), path.remote.ip())
         } else {
-            (local.ip(), sa.vip.unwrap_or(remote.ip()))
+            (path.local.ip(), sa.vip.unwrap_or(path.remote.ip()))
         };
         let ke_group = p.ke.and_then(|k| DhGroup::from_iana(k.dh_group));
         let c = match child_create::respond(

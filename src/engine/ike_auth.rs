@@ -10,7 +10,7 @@
 //! body: type, 3 reserved bytes, data).
 
 use std::borrow::Cow;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -20,7 +20,7 @@ use super::config::{ConnConfig, Identity};
 use super::proposal::{self};
 use super::pubkey::{self, X509};
 use super::sa::{find_notify, first_error, notify, notify_name, ChildSa, IkeState, Pending};
-use super::{Engine, EngineEvent, SaId};
+use super::{Engine, EngineEvent, Path, SaId};
 use crate::crypto::prf;
 use crate::wire::{
     self, notify_type as nt, payload_type as pt, Auth, Cert, CfgAttribute, Cp, Id, Notify,
@@ -284,7 +284,7 @@ impl Engine {
         }
         payloads.push(auth);
         if conn.request_vip {
-            let attr = if sa.local.is_ipv6() {
+            let attr = if sa.path.local.is_ipv6() {
                 INTERNAL_IP6_ADDRESS
             } else {
                 INTERNAL_IP4_ADDRESS
@@ -299,7 +299,7 @@ impl Engine {
             ));
         }
         let (child, req) =
-            child_create::request_payloads(conn, spi_in, sa.local.ip(), sa.remote.ip());
+            child_create::request_payloads(conn, spi_in, sa.path.local.ip(), sa.path.remote.ip());
         payloads.extend(child);
         if conn.mobike {
             payloads.push(notify(nt::MOBIKE_SUPPORTED));
@@ -315,8 +315,7 @@ impl Engine {
     pub(crate) fn ike_auth_request(
         &mut self,
         id: SaId,
-        local: SocketAddr,
-        remote: SocketAddr,
+        path: Path,
         opened: super::sa::Opened,
         request: &[u8],
     ) {
@@ -328,8 +327,7 @@ impl Engine {
             // IKE_AUTH on an established SA: not allowed.
             self.respond_protected(
                 id,
-                local,
-                remote,
+                path,
                 wire::IKE_AUTH,
                 mid,
                 &[notify(nt::INVALID_SYNTAX)],
@@ -340,10 +338,9 @@ impl Engine {
         // The request is authenticated by the SK keys: adopt its path (NAT mapping,
         // floated ports).
         if let Some(sa) = self.sas.get_mut(&id) {
-            sa.local = local;
-            sa.remote = remote;
-            sa.local_addrs = vec![local.ip()];
-            sa.remote_addrs = vec![remote.ip()];
+            sa.path = path;
+            sa.local_addrs = vec![path.local.ip()];
+            sa.remote_addrs = vec![path.remote.ip()];
         }
         let p = &opened.payloads;
         let mut idi = None;
@@ -366,8 +363,7 @@ impl Engine {
         let auth_failed = |e: &mut Engine, why: String| {
             e.respond_protected(
                 id,
-                local,
-                remote,
+                path,
                 wire::IKE_AUTH,
                 mid,
                 &[notify(nt::AUTHENTICATION_FAILED)],
@@ -379,8 +375,7 @@ impl Engine {
         let (Some(idi), Some(auth)) = (idi, auth) else {
             self.respond_protected(
                 id,
-                local,
-                remote,
+                path,
                 wire::IKE_AUTH,
                 mid,
                 &[notify(nt::INVALID_SYNTAX)],
@@ -403,7 +398,7 @@ impl Engine {
             self.config
                 .connections
                 .iter()
-                .position(|c| fits(c) && c.matches_addrs(local, remote))
+                .position(|c| fits(c) && c.matches_addrs(path, self.config.nat_t_port))
         };
         let Some(conn_idx) = conn_idx else {
             auth_failed(
@@ -480,7 +475,16 @@ impl Engine {
         let mut child = None;
         if child_error.is_none() {
             if let (Some(s), Some(i), Some(r)) = (sa_p, tsi, tsr) {
-                match child_create::respond(&conn, s, i, r, local.ip(), remote.ip(), vip, None) {
+                match child_create::respond(
+                    &conn,
+                    s,
+                    i,
+                    r,
+                    path.local.ip(),
+                    path.remote.ip(),
+                    vip,
+                    None,
+                ) {
                     Ok(c) => child = Some(c),
                     Err(n) => child_error = Some(n),
                 }
@@ -525,7 +529,7 @@ impl Engine {
         if conn.mobike {
             out.push(notify(nt::MOBIKE_SUPPORTED));
         }
-        self.respond_protected(id, local, remote, wire::IKE_AUTH, mid, &out, request);
+        self.respond_protected(id, path, wire::IKE_AUTH, mid, &out, request);
         let Some(sa) = self.sas.get_mut(&id) else {
             return;
         };
@@ -538,8 +542,7 @@ impl Engine {
             sa: id,
             spi_i: sa.spi_i,
             spi_r: sa.spi_r,
-            local: sa.local,
-            remote: sa.remote,
+            path: sa.path,
             proposal: chosen,
             initiator: false,
             nat_local: sa.nat_local,
@@ -572,13 +575,7 @@ impl Engine {
     }
 
     /// Initiator: the IKE_AUTH response.
-    pub(crate) fn ike_auth_response(
-        &mut self,
-        id: SaId,
-        _local: SocketAddr,
-        _remote: SocketAddr,
-        opened: super::sa::Opened,
-    ) {
+    pub(crate) fn ike_auth_response(&mut self, id: SaId, _path: Path, opened: super::sa::Opened) {
         let p = &opened.payloads;
         let Some(sa) = self.sas.get(&id) else {
             return;
@@ -697,8 +694,7 @@ impl Engine {
             sa: id,
             spi_i: sa.spi_i,
             spi_r: sa.spi_r,
-            local: sa.local,
-            remote: sa.remote,
+            path: sa.path,
             proposal: chosen,
             initiator: true,
             nat_local: sa.nat_local,

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::natd;
 use super::proposal::{self, Chosen};
 use super::sa::{find_notify, first_error, notify, notify_name, IkeSa, IkeState, Pending};
-use super::{summarize, Engine, EngineEvent, MessageInfo, SaId};
+use super::{summarize, Engine, EngineEvent, MessageInfo, Path, SaId};
 use crate::crypto::dh::{DhGroup, KeyExchange};
 use crate::crypto::{derive_ike_sa_keys, skeyseed_initial, IkeTransforms};
 use crate::wire::{
@@ -51,9 +51,9 @@ impl Engine {
     pub(crate) fn initiate(&mut self, conn: usize) -> SaId {
         let id = self.alloc_id();
         let c = &self.config.connections[conn];
-        let (local, remote) = (c.local, c.remote);
+        let path = Path::new(c.local, c.remote);
         let proposals = c.ike_proposals.clone();
-        let mut sa = IkeSa::new(id, conn, true, local, remote, self.now);
+        let mut sa = IkeSa::new(id, conn, true, path, self.now);
         sa.spi_i = self.random_spi();
         sa.ni = self.random_bytes(self.config.nonce_len.clamp(16, 256));
         sa.ike_proposals = proposals;
@@ -112,7 +112,7 @@ impl Engine {
             pt::NONCE,
             PayloadBody::Nonce(Cow::Owned(sa.ni.clone())),
         ));
-        payloads.extend(natd::natd_payloads(sa.spi_i, 0, sa.local, sa.remote));
+        payloads.extend(natd::natd_payloads(sa.spi_i, 0, sa.path));
         payloads.extend(super::ike_auth::init_cert_payloads(
             self.config.connections.get(sa.conn).into_iter(),
             false,
@@ -140,13 +140,7 @@ impl Engine {
     }
 
     /// Unprotected reply to an IKE_SA_INIT request we do not accept (no state kept).
-    fn init_reject(
-        &mut self,
-        local: SocketAddr,
-        remote: SocketAddr,
-        spi_i: u64,
-        payload: Payload<'static>,
-    ) {
+    fn init_reject(&mut self, path: Path, spi_i: u64, payload: Payload<'static>) {
         let msg = Message {
             header: Header {
                 spi_i,
@@ -162,34 +156,19 @@ impl Engine {
             trailing: Cow::Borrowed(&[]),
         };
         let summary = summarize(&msg.payloads);
-        self.send_response(
-            None,
-            local,
-            remote,
-            wire::IKE_SA_INIT,
-            0,
-            msg.emit(),
-            &[],
-            summary,
-        );
+        self.send_response(None, path, wire::IKE_SA_INIT, 0, msg.emit(), &[], summary);
     }
 
     /// Responder: an IKE_SA_INIT request.
-    pub(crate) fn ike_init_request(
-        &mut self,
-        local: SocketAddr,
-        remote: SocketAddr,
-        msg: &Message<'_>,
-        bytes: &[u8],
-    ) {
+    pub(crate) fn ike_init_request(&mut self, path: Path, msg: &Message<'_>, bytes: &[u8]) {
+        let (local, remote) = (path.local, path.remote);
         let spi_i = msg.header.spi_i;
         let info = MessageInfo {
             exchange: wire::IKE_SA_INIT,
             message_id: 0,
             response: false,
             payloads: summarize(&msg.payloads),
-            local,
-            remote,
+            path,
         };
         // Retransmission of a request we answered: replay.
         if let Some(&id) = self.by_init.get(&(remote, spi_i)) {
@@ -197,12 +176,7 @@ impl Engine {
                 if sa.init_request == bytes {
                     self.stats.cached_responses += 1;
                     let r = sa.init_response.clone();
-                    self.transmits.push_back(super::Transmit {
-                        local,
-                        remote,
-                        bytes: r,
-                        non_esp_marker: local.port() == self.config.nat_t_port,
-                    });
+                    self.transmit(path, r);
                 } else {
                     self.stats.dropped += 1;
                 }
@@ -213,7 +187,7 @@ impl Engine {
             .config
             .connections
             .iter()
-            .position(|c| c.matches_addrs(local, remote))
+            .position(|c| c.matches_addrs(path, self.config.nat_t_port))
         else {
             self.stats.dropped += 1;
             self.error(
@@ -230,8 +204,7 @@ impl Engine {
                 .find(|p| p.unknown_critical())
                 .map_or(0, |p| p.payload_type);
             self.init_reject(
-                local,
-                remote,
+                path,
                 spi_i,
                 Payload::new(
                     pt::NOTIFY,
@@ -255,11 +228,11 @@ impl Engine {
             }
         }
         let (Some(sa_p), Some(ke), Some(nonce)) = (sa_p, ke, nonce) else {
-            self.init_reject(local, remote, spi_i, notify(nt::INVALID_SYNTAX));
+            self.init_reject(path, spi_i, notify(nt::INVALID_SYNTAX));
             return;
         };
         if !(16..=256).contains(&nonce.len()) {
-            self.init_reject(local, remote, spi_i, notify(nt::INVALID_SYNTAX));
+            self.init_reject(path, spi_i, notify(nt::INVALID_SYNTAX));
             return;
         }
         // COOKIE (RFC 7296 §2.6)
@@ -275,8 +248,7 @@ impl Engine {
                 };
                 if got.as_deref() != Some(&want[..]) {
                     self.init_reject(
-                        local,
-                        remote,
+                        path,
                         spi_i,
                         Payload::new(
                             pt::NOTIFY,
@@ -295,18 +267,17 @@ impl Engine {
         let ke_group = DhGroup::from_iana(ke.dh_group);
         let Some((chosen, their)) = proposal::select(&ours, &offered, false, ke_group) else {
             self.error(None, format!("no acceptable IKE proposal from {remote}"));
-            self.init_reject(local, remote, spi_i, notify(nt::NO_PROPOSAL_CHOSEN));
+            self.init_reject(path, spi_i, notify(nt::NO_PROPOSAL_CHOSEN));
             return;
         };
         let number = their.number;
         let Some(group) = chosen.dh else {
-            self.init_reject(local, remote, spi_i, notify(nt::NO_PROPOSAL_CHOSEN));
+            self.init_reject(path, spi_i, notify(nt::NO_PROPOSAL_CHOSEN));
             return;
         };
         if Some(group) != ke_group {
             self.init_reject(
-                local,
-                remote,
+                path,
                 spi_i,
                 Payload::new(
                     pt::NOTIFY,
@@ -330,20 +301,20 @@ impl Engine {
             Ok(s) => s,
             Err(e) => {
                 self.error(None, format!("IKE_SA_INIT from {remote}: {e}"));
-                self.init_reject(local, remote, spi_i, notify(nt::INVALID_SYNTAX));
+                self.init_reject(path, spi_i, notify(nt::INVALID_SYNTAX));
                 return;
             }
         };
         // Create the SA.
         let id = self.alloc_id();
-        let mut sa = IkeSa::new(id, conn, false, local, remote, self.now);
+        let mut sa = IkeSa::new(id, conn, false, path, self.now);
         sa.spi_i = spi_i;
         sa.spi_r = self.random_spi();
         sa.ni = nonce.to_vec();
         sa.nr = self.random_bytes(self.config.nonce_len.clamp(16, 256));
         sa.ike_proposals = ours;
         sa.proposal = Some(chosen);
-        if let Some((nl, nr)) = natd::check(&msg.payloads, spi_i, 0, local, remote) {
+        if let Some((nl, nr)) = natd::check(&msg.payloads, spi_i, 0, path) {
             sa.nat_local = nl;
             sa.nat_remote = nr;
         }
@@ -366,7 +337,7 @@ impl Engine {
             ),
             Payload::new(pt::NONCE, PayloadBody::Nonce(Cow::Owned(sa.nr.clone()))),
         ];
-        payloads.extend(natd::natd_payloads(sa.spi_i, sa.spi_r, local, remote));
+        payloads.extend(natd::natd_payloads(sa.spi_i, sa.spi_r, path));
         payloads.extend(super::ike_auth::init_cert_payloads(
             self.config.connections.iter(),
             true,
@@ -395,24 +366,14 @@ impl Engine {
         self.by_init.insert((remote, spi_i), id);
         self.sas.insert(id, sa);
         let summary = summarize(&out.payloads);
-        self.send_response(
-            Some(id),
-            local,
-            remote,
-            wire::IKE_SA_INIT,
-            0,
-            resp,
-            bytes,
-            summary,
-        );
+        self.send_response(Some(id), path, wire::IKE_SA_INIT, 0, resp, bytes, summary);
     }
 
     /// Initiator: the IKE_SA_INIT response.
     pub(crate) fn ike_init_response(
         &mut self,
         id: SaId,
-        local: SocketAddr,
-        remote: SocketAddr,
+        path: Path,
         msg: &Message<'_>,
         bytes: &[u8],
     ) {
@@ -434,8 +395,7 @@ impl Engine {
                 message_id: 0,
                 response: true,
                 payloads: summarize(&msg.payloads),
-                local,
-                remote,
+                path,
             },
         });
         let max_retries = self.config.max_init_retries;
@@ -550,13 +510,12 @@ impl Engine {
             }
         };
         let spi_r = msg.header.spi_r;
-        let nat = natd::check(&msg.payloads, msg.header.spi_i, spi_r, local, remote);
+        let nat = natd::check(&msg.payloads, msg.header.spi_i, spi_r, path);
         let nat_t_port = self.config.nat_t_port;
-        let mobike = self
-            .config
-            .connections
-            .get(sa.conn)
-            .is_some_and(|c| c.mobike);
+        let Some(conn) = self.config.connections.get(sa.conn) else {
+            return;
+        };
+        let (mobike, remote_nat_t_port) = (conn.mobike, conn.remote_nat_t_port);
         let Some(sa) = self.sas.get_mut(&id) else {
             return;
         };
@@ -575,9 +534,12 @@ impl Engine {
         }
         // Float to 4500 when a NAT was detected, or always with MOBIKE (RFC 4555 §3.2),
         // if the peer does NAT-T at all.
-        if nat.is_some() && (sa.nat_local || sa.nat_remote || mobike) && sa.remote.port() == 500 {
-            sa.local.set_port(nat_t_port);
-            sa.remote.set_port(4500);
+        if nat.is_some() && (sa.nat_local || sa.nat_remote || mobike) && !sa.uses_nat_t(nat_t_port)
+        {
+            sa.path = sa
+                .path
+                .with_local_port(nat_t_port)
+                .with_remote_port(remote_nat_t_port);
         }
         sa.kx = None;
         self.send_auth(id);

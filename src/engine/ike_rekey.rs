@@ -20,7 +20,6 @@
 //! moves them to its own and deletes the old SA.
 
 use std::borrow::Cow;
-use std::net::SocketAddr;
 
 use super::create_child::{invalid_ke, ke_payload, lost_collision, nonce_ok, parts};
 use super::proposal::{self, Chosen};
@@ -28,7 +27,7 @@ use super::sa::{
     first_error, notify, notify_name, Collision, CollisionSa, ExchangeInit, IkeSa, IkeState,
     Opened, Pending, Task,
 };
-use super::{Engine, EngineEvent, Rekey, SaId};
+use super::{Engine, EngineEvent, Path, Rekey, SaId};
 use crate::crypto::dh::{DhGroup, KeyExchange};
 use crate::crypto::{derive_ike_sa_keys, skeyseed_rekey, IkeTransforms};
 use crate::wire::{self, notify_type as nt, payload_type as pt, Payload, PayloadBody};
@@ -93,22 +92,13 @@ impl Engine {
     pub(crate) fn ike_rekey_request(
         &mut self,
         id: SaId,
-        local: SocketAddr,
-        remote: SocketAddr,
+        path: Path,
         opened: &Opened,
         request: &[u8],
     ) {
         let mid = opened.header.message_id;
         let answer = |e: &mut Engine, payloads: &[Payload<'_>]| {
-            e.respond_protected(
-                id,
-                local,
-                remote,
-                wire::CREATE_CHILD_SA,
-                mid,
-                payloads,
-                request,
-            );
+            e.respond_protected(id, path, wire::CREATE_CHILD_SA, mid, payloads, request);
         };
         let Some(sa) = self.sas.get(&id) else {
             return;
@@ -357,7 +347,7 @@ impl Engine {
         zeroize::Zeroize::zeroize(&mut seed);
         let keys = keys?;
         let id = SaId(self.next_id);
-        let mut n = IkeSa::new(id, o.conn, initiator, o.local, o.remote, self.now);
+        let mut n = IkeSa::new(id, o.conn, initiator, o.path, self.now);
         n.spi_i = spi_i;
         n.spi_r = spi_r;
         n.state = IkeState::Established;

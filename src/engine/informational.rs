@@ -1,10 +1,8 @@
 //! INFORMATIONAL exchanges (RFC 7296 §1.4): dead peer detection (empty message) and
 //! Delete of CHILD_SAs and of the IKE SA, in both roles.
 
-use std::net::SocketAddr;
-
 use super::sa::{first_error, notify_name, IkeState, Opened, Pending, Task};
-use super::{Engine, EngineEvent, SaId};
+use super::{Engine, EngineEvent, Path, SaId};
 use crate::wire::{self, payload_type as pt, protocol_id, Delete, Payload, PayloadBody};
 
 impl Engine {
@@ -44,8 +42,7 @@ impl Engine {
     pub(crate) fn informational_request(
         &mut self,
         id: SaId,
-        local: SocketAddr,
-        remote: SocketAddr,
+        path: Path,
         opened: Opened,
         request: &[u8],
     ) {
@@ -68,7 +65,7 @@ impl Engine {
             }
         }
         if delete_ike {
-            self.respond_protected(id, local, remote, wire::INFORMATIONAL, mid, &[], request);
+            self.respond_protected(id, path, wire::INFORMATIONAL, mid, &[], request);
             // Deleting the old SA while our colliding rekey is outstanding: the peer's
             // rekey won (RFC 7296 §2.25.2); continue on the SA it created.
             let theirs = self
@@ -107,7 +104,7 @@ impl Engine {
                 PayloadBody::Delete(Delete::new(protocol_id::ESP, 4, &refs)),
             ));
         }
-        self.respond_protected(id, local, remote, wire::INFORMATIONAL, mid, &out, request);
+        self.respond_protected(id, path, wire::INFORMATIONAL, mid, &out, request);
         for spis in gone {
             self.event(EngineEvent::ChildDown {
                 sa: id,

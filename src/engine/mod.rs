@@ -74,6 +74,7 @@ pub mod ike_init;
 pub mod ike_rekey;
 pub mod informational;
 pub mod natd;
+pub mod path;
 pub mod proposal;
 pub mod pubkey;
 pub mod sa;
@@ -87,6 +88,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 pub use config::{Config, ConnConfig, Identity, Psk, RetransmitConfig, TsRange};
+pub use path::Path;
 pub use proposal::{Chosen, Proposal, Protocol};
 pub use sa::{ChildSa, IkeSa, IkeState};
 
@@ -194,10 +196,8 @@ impl Random for SeededRandom {
 /// A datagram to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transmit {
-    /// Source address and port (the I/O layer must have a socket there).
-    pub local: SocketAddr,
-    /// Destination.
-    pub remote: SocketAddr,
+    /// Source (`local`: the I/O layer must have a socket there) and destination.
+    pub path: Path,
     /// The IKE message.
     pub bytes: Vec<u8>,
     /// Prepend the 4-byte non-ESP marker (port 4500 traffic).
@@ -249,23 +249,20 @@ pub struct MessageInfo {
     /// Payload list in strongSwan's log style, e.g. `SA KE No N(NATD_S_IP) N(NATD_D_IP)`
     /// or `SK{IDi AUTH SA TSi TSr}` for the decrypted content of protected messages.
     pub payloads: String,
-    /// Our address.
-    pub local: SocketAddr,
-    /// The peer's address.
-    pub remote: SocketAddr,
+    /// The path it was sent or received on.
+    pub path: Path,
 }
 
 impl fmt::Display for MessageInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} {} {} [ {} ] {} <-> {}",
+            "{} {} {} [ {} ] {}",
             wire::registry::exchange_name(self.exchange).unwrap_or("?"),
             if self.response { "response" } else { "request" },
             self.message_id,
             self.payloads,
-            self.local,
-            self.remote
+            self.path,
         )
     }
 }
@@ -284,9 +281,7 @@ pub struct SaStatus {
     /// SPIs.
     pub spi_r: u64,
     /// Current path.
-    pub local: SocketAddr,
-    /// Current path.
-    pub remote: SocketAddr,
+    pub path: Path,
     /// Negotiated IKE proposal.
     pub proposal: Option<Chosen>,
     /// CHILD_SAs: (inbound SPI, outbound SPI).
@@ -301,8 +296,7 @@ pub enum EngineEvent {
         sa: SaId,
         spi_i: u64,
         spi_r: u64,
-        local: SocketAddr,
-        remote: SocketAddr,
+        path: Path,
         proposal: Chosen,
         /// Are we the original initiator?
         initiator: bool,
@@ -536,16 +530,11 @@ impl Engine {
             .min()
     }
 
-    /// Process a received IKE message (marker stripped) that arrived on `local` from
-    /// `remote`. Never panics on any input; what cannot be used is counted in
-    /// [`Engine::stats`] and dropped, or answered as RFC 7296 requires.
-    pub fn handle_datagram(
-        &mut self,
-        now: Timestamp,
-        local: SocketAddr,
-        remote: SocketAddr,
-        bytes: &[u8],
-    ) {
+    /// Process a received IKE message (marker stripped) that arrived on `path` (our
+    /// socket's address, the sender's address). Never panics on any input; what cannot
+    /// be used is counted in [`Engine::stats`] and dropped, or answered as RFC 7296
+    /// requires.
+    pub fn handle_datagram(&mut self, now: Timestamp, path: Path, bytes: &[u8]) {
         self.now = self.now.max(now);
         self.stats.received += 1;
         if bytes == [sa::KEEPALIVE] {
@@ -563,7 +552,7 @@ impl Engine {
         let h = msg.header;
         if h.exchange_type == wire::IKE_SA_INIT && !h.is_response() {
             if h.spi_r == 0 && h.message_id == 0 && h.is_initiator() {
-                self.ike_init_request(local, remote, &msg, bytes);
+                self.ike_init_request(path, &msg, bytes);
             } else {
                 self.stats.dropped += 1;
             }
@@ -593,11 +582,11 @@ impl Engine {
             return;
         }
         if h.exchange_type == wire::IKE_SA_INIT {
-            self.ike_init_response(id, local, remote, &msg, bytes);
+            self.ike_init_response(id, path, &msg, bytes);
         } else if h.is_response() {
-            self.handle_response(id, local, remote, &msg, bytes);
+            self.handle_response(id, path, &msg, bytes);
         } else {
-            self.handle_request(id, local, remote, &msg, bytes);
+            self.handle_request(id, path, &msg, bytes);
         }
         self.start_queued(id);
     }

@@ -4,6 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use sha1::{Digest, Sha1};
 
+use super::Path;
 use crate::wire::{notify_type as nt, payload_type as pt, Notify, NotifyData, Payload};
 
 /// `SHA-1(SPIi | SPIr | IP | Port)`.
@@ -19,13 +20,8 @@ pub fn natd_hash(spi_i: u64, spi_r: u64, addr: SocketAddr) -> [u8; 20] {
     h.finalize().into()
 }
 
-/// The two NAT-D notifies for a message sent from `local` to `remote`.
-pub fn natd_payloads(
-    spi_i: u64,
-    spi_r: u64,
-    local: SocketAddr,
-    remote: SocketAddr,
-) -> [Payload<'static>; 2] {
+/// The two NAT-D notifies for a message sent on `path`.
+pub fn natd_payloads(spi_i: u64, spi_r: u64, path: Path) -> [Payload<'static>; 2] {
     let mk = |t, a| {
         Payload::new(
             pt::NOTIFY,
@@ -36,21 +32,14 @@ pub fn natd_payloads(
         )
     };
     [
-        mk(nt::NAT_DETECTION_SOURCE_IP, local),
-        mk(nt::NAT_DETECTION_DESTINATION_IP, remote),
+        mk(nt::NAT_DETECTION_SOURCE_IP, path.local),
+        mk(nt::NAT_DETECTION_DESTINATION_IP, path.remote),
     ]
 }
 
-/// Result of checking a peer's NAT-D notifies on a message that arrived on `local` from
-/// `remote`: `None` if the peer sent none (no NAT-T support), else
-/// `Some((nat_local, nat_remote))`.
-pub fn check(
-    payloads: &[Payload<'_>],
-    spi_i: u64,
-    spi_r: u64,
-    local: SocketAddr,
-    remote: SocketAddr,
-) -> Option<(bool, bool)> {
+/// Result of checking a peer's NAT-D notifies on a message that arrived on `path`:
+/// `None` if the peer sent none (no NAT-T support), else `Some((nat_local, nat_remote))`.
+pub fn check(payloads: &[Payload<'_>], spi_i: u64, spi_r: u64, path: Path) -> Option<(bool, bool)> {
     let mut src = Vec::new();
     let mut dst = Vec::new();
     for n in payloads.iter().filter_map(|p| p.as_notify()) {
@@ -65,8 +54,8 @@ pub fn check(
     if src.is_empty() || dst.is_empty() {
         return None;
     }
-    let remote_ok = src.contains(&natd_hash(spi_i, spi_r, remote));
-    let local_ok = dst.contains(&natd_hash(spi_i, spi_r, local));
+    let remote_ok = src.contains(&natd_hash(spi_i, spi_r, path.remote));
+    let local_ok = dst.contains(&natd_hash(spi_i, spi_r, path.local));
     Some((!local_ok, !remote_ok))
 }
 
@@ -79,12 +68,12 @@ mod tests {
         let a: SocketAddr = "192.0.2.1:500".parse().unwrap();
         let b: SocketAddr = "198.51.100.1:500".parse().unwrap();
         let nat: SocketAddr = "203.0.113.9:31000".parse().unwrap();
-        let p = natd_payloads(1, 2, a, b);
-        assert_eq!(check(&p, 1, 2, b, a), Some((false, false)));
+        let p = natd_payloads(1, 2, Path::new(a, b));
+        assert_eq!(check(&p, 1, 2, Path::new(b, a)), Some((false, false)));
         // a's packets appear to come from the NAT
-        assert_eq!(check(&p, 1, 2, b, nat), Some((false, true)));
+        assert_eq!(check(&p, 1, 2, Path::new(b, nat)), Some((false, true)));
         // received on another local address than a addressed
-        assert_eq!(check(&p, 1, 2, nat, a), Some((true, false)));
-        assert_eq!(check(&[], 1, 2, b, a), None);
+        assert_eq!(check(&p, 1, 2, Path::new(nat, a)), Some((true, false)));
+        assert_eq!(check(&[], 1, 2, Path::new(b, a)), None);
     }
 }

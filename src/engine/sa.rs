@@ -9,7 +9,9 @@ use sha2::{Digest, Sha256};
 
 use super::config::{Config, TsRange};
 use super::proposal::{Chosen, Proposal};
-use super::{summarize, Engine, EngineEvent, MessageInfo, SaId, SaStatus, Timestamp, Transmit};
+use super::{
+    summarize, Engine, EngineEvent, MessageInfo, Path, SaId, SaStatus, Timestamp, Transmit,
+};
 use crate::crypto::dh::KeyExchange;
 use crate::crypto::{decrypt_sk, encrypt_sk, ChildSaKeys, IkeSaKeys, Integrity, SkContent, SkKeys};
 use crate::wire::{
@@ -205,10 +207,8 @@ pub struct IkeSa {
     pub spi_r: u64,
     /// State.
     pub state: IkeState,
-    /// Current path: our address.
-    pub local: SocketAddr,
-    /// Current path: the peer's address.
-    pub remote: SocketAddr,
+    /// Current path of the IKE SA.
+    pub path: Path,
     /// Our known addresses (MOBIKE will add to this).
     pub local_addrs: Vec<IpAddr>,
     /// The peer's known addresses (MOBIKE: ADDITIONAL_*_ADDRESS).
@@ -271,8 +271,7 @@ impl fmt::Debug for IkeSa {
             .field("spi_i", &format_args!("{:016x}", self.spi_i))
             .field("spi_r", &format_args!("{:016x}", self.spi_r))
             .field("state", &self.state)
-            .field("local", &self.local)
-            .field("remote", &self.remote)
+            .field("path", &self.path)
             .field("proposal", &self.proposal)
             .field("keys", &self.keys)
             .field("children", &self.children)
@@ -281,14 +280,7 @@ impl fmt::Debug for IkeSa {
 }
 
 impl IkeSa {
-    pub(crate) fn new(
-        id: SaId,
-        conn: usize,
-        initiator: bool,
-        local: SocketAddr,
-        remote: SocketAddr,
-        now: Timestamp,
-    ) -> IkeSa {
+    pub(crate) fn new(id: SaId, conn: usize, initiator: bool, path: Path, now: Timestamp) -> IkeSa {
         IkeSa {
             id,
             conn,
@@ -300,10 +292,9 @@ impl IkeSa {
             } else {
                 IkeState::HalfOpen
             },
-            local,
-            remote,
-            local_addrs: vec![local.ip()],
-            remote_addrs: vec![remote.ip()],
+            path,
+            local_addrs: vec![path.local.ip()],
+            remote_addrs: vec![path.remote.ip()],
             nat_local: false,
             nat_remote: false,
             peer_mobike: false,
@@ -377,8 +368,7 @@ impl IkeSa {
             state: self.state,
             spi_i: self.spi_i,
             spi_r: self.spi_r,
-            local: self.local,
-            remote: self.remote,
+            path: self.path,
             proposal: self.proposal,
             children: self
                 .children
@@ -402,9 +392,9 @@ impl IkeSa {
         }
     }
 
-    /// Is the path floated (port 4500 or other non-500 port)?
-    pub fn uses_nat_t(&self) -> bool {
-        self.local.port() != 500 || self.remote.port() != 500
+    /// Is the path floated: does our side use the NAT-T port `nat_t_port`?
+    pub fn uses_nat_t(&self, nat_t_port: u16) -> bool {
+        self.path.local.port() == nat_t_port
     }
 }
 
@@ -495,13 +485,12 @@ impl Engine {
         }
     }
 
-    fn transmit(&mut self, local: SocketAddr, remote: SocketAddr, bytes: Vec<u8>) {
+    pub(crate) fn transmit(&mut self, path: Path, bytes: Vec<u8>) {
         // The marker belongs to the NAT-T port (RFC 3948 §2.2): a response from port 500
         // to a NAT-translated source port has none.
-        let non_esp_marker = local.port() == self.config.nat_t_port;
+        let non_esp_marker = path.local.port() == self.config.nat_t_port;
         self.transmits.push_back(Transmit {
-            local,
-            remote,
+            path,
             bytes,
             non_esp_marker,
         });
@@ -522,7 +511,7 @@ impl Engine {
         let Some(sa) = self.sas.get_mut(&id) else {
             return;
         };
-        let (local, remote) = (sa.local, sa.remote);
+        let path = sa.path;
         sa.last_out = now;
         sa.outstanding = Some(Outstanding {
             kind,
@@ -532,7 +521,7 @@ impl Engine {
             retries: 0,
             next_at: now + delay,
         });
-        self.transmit(local, remote, bytes);
+        self.transmit(path, bytes);
         self.event(EngineEvent::Sent {
             sa: Some(id),
             info: MessageInfo {
@@ -540,8 +529,7 @@ impl Engine {
                 message_id,
                 response: false,
                 payloads: summary,
-                local,
-                remote,
+                path,
             },
         });
     }
@@ -552,8 +540,7 @@ impl Engine {
     pub(crate) fn send_response(
         &mut self,
         id: Option<SaId>,
-        local: SocketAddr,
-        remote: SocketAddr,
+        path: Path,
         exchange: u8,
         message_id: u32,
         bytes: Vec<u8>,
@@ -565,7 +552,7 @@ impl Engine {
             let hash: [u8; 32] = Sha256::digest(request).into();
             sa.last_response = Some((message_id, hash, vec![bytes.clone()]));
         }
-        self.transmit(local, remote, bytes);
+        self.transmit(path, bytes);
         self.event(EngineEvent::Sent {
             sa: id,
             info: MessageInfo {
@@ -573,8 +560,7 @@ impl Engine {
                 message_id,
                 response: true,
                 payloads: summary,
-                local,
-                remote,
+                path,
             },
         });
     }
@@ -584,8 +570,7 @@ impl Engine {
     pub(crate) fn respond_protected(
         &mut self,
         id: SaId,
-        local: SocketAddr,
-        remote: SocketAddr,
+        path: Path,
         exchange: u8,
         message_id: u32,
         payloads: &[Payload<'_>],
@@ -595,8 +580,7 @@ impl Engine {
             let summary = format!("SK{{{}}}", summarize(payloads));
             self.send_response(
                 Some(id),
-                local,
-                remote,
+                path,
                 exchange,
                 message_id,
                 bytes,
@@ -699,10 +683,9 @@ impl Engine {
             return;
         }
         sa.last_out = now;
-        let (local, remote) = (sa.local, sa.remote);
+        let path = sa.path;
         self.transmits.push_back(Transmit {
-            local,
-            remote,
+            path,
             bytes: vec![KEEPALIVE],
             non_esp_marker: false,
         });
@@ -755,9 +738,9 @@ impl Engine {
         o.next_at = now + self.config.retransmit.delay(o.retries);
         let (bytes, exchange, message_id, attempt) =
             (o.bytes.clone(), o.exchange, o.message_id, o.retries);
-        let (local, remote) = (sa.local, sa.remote);
+        let path = sa.path;
         sa.last_out = now;
-        self.transmit(local, remote, bytes);
+        self.transmit(path, bytes);
         self.event(EngineEvent::Retransmit {
             sa: id,
             exchange,
@@ -767,14 +750,7 @@ impl Engine {
     }
 
     /// A protected request from the peer.
-    pub(crate) fn handle_request(
-        &mut self,
-        id: SaId,
-        local: SocketAddr,
-        remote: SocketAddr,
-        msg: &Message<'_>,
-        bytes: &[u8],
-    ) {
+    pub(crate) fn handle_request(&mut self, id: SaId, path: Path, msg: &Message<'_>, bytes: &[u8]) {
         let Some(sa) = self.sas.get(&id) else {
             return;
         };
@@ -787,8 +763,9 @@ impl Engine {
                     let authentic = same == hash || self.open(id, msg, bytes).is_ok();
                     if authentic {
                         self.stats.cached_responses += 1;
+                        // on the path this copy came in on (RFC 4555 §3.5)
                         for r in resp {
-                            self.transmit(local, remote, r);
+                            self.transmit(path, r);
                         }
                     }
                     return;
@@ -807,16 +784,8 @@ impl Engine {
                 // authenticated but malformed inside: RFC 7296 §2.21.
                 self.bump_peer_msg_id(id);
                 let n = notify(nt::INVALID_SYNTAX);
-                self.respond_protected(
-                    id,
-                    local,
-                    remote,
-                    msg.header.exchange_type,
-                    mid,
-                    &[n],
-                    bytes,
-                );
-                self.event_received_raw(id, local, remote, msg, "SK{<malformed>}");
+                self.respond_protected(id, path, msg.header.exchange_type, mid, &[n], bytes);
+                self.event_received_raw(id, path, msg, "SK{<malformed>}");
                 if self
                     .sas
                     .get(&id)
@@ -830,7 +799,7 @@ impl Engine {
         };
         self.bump_peer_msg_id(id);
         let summary = format!("SK{{{}}}", summarize(&opened.payloads));
-        self.event_received_raw(id, local, remote, msg, &summary);
+        self.event_received_raw(id, path, msg, &summary);
         // Unknown critical payloads: UNSUPPORTED_CRITICAL_PAYLOAD (RFC 7296 §2.5).
         if let Some(p) = opened.payloads.iter().find(|p| p.unknown_critical()) {
             let n = Payload::new(
@@ -840,21 +809,13 @@ impl Engine {
                     NotifyData::PayloadType(p.payload_type),
                 )),
             );
-            self.respond_protected(
-                id,
-                local,
-                remote,
-                msg.header.exchange_type,
-                mid,
-                &[n],
-                bytes,
-            );
+            self.respond_protected(id, path, msg.header.exchange_type, mid, &[n], bytes);
             return;
         }
         match msg.header.exchange_type {
-            wire::IKE_AUTH => self.ike_auth_request(id, local, remote, opened, bytes),
-            wire::INFORMATIONAL => self.informational_request(id, local, remote, opened, bytes),
-            wire::CREATE_CHILD_SA => self.create_child_request(id, local, remote, opened, bytes),
+            wire::IKE_AUTH => self.ike_auth_request(id, path, opened, bytes),
+            wire::INFORMATIONAL => self.informational_request(id, path, opened, bytes),
+            wire::CREATE_CHILD_SA => self.create_child_request(id, path, opened, bytes),
             _ => {
                 self.stats.dropped += 1;
             }
@@ -870,8 +831,7 @@ impl Engine {
     pub(crate) fn event_received_raw(
         &mut self,
         id: SaId,
-        local: SocketAddr,
-        remote: SocketAddr,
+        path: Path,
         msg: &Message<'_>,
         summary: &str,
     ) {
@@ -882,8 +842,7 @@ impl Engine {
                 message_id: msg.header.message_id,
                 response: msg.header.is_response(),
                 payloads: summary.to_string(),
-                local,
-                remote,
+                path,
             },
         });
     }
@@ -892,8 +851,7 @@ impl Engine {
     pub(crate) fn handle_response(
         &mut self,
         id: SaId,
-        local: SocketAddr,
-        remote: SocketAddr,
+        path: Path,
         msg: &Message<'_>,
         bytes: &[u8],
     ) {
@@ -925,9 +883,9 @@ impl Engine {
             sa.outstanding = None;
         }
         let summary = format!("SK{{{}}}", summarize(&opened.payloads));
-        self.event_received_raw(id, local, remote, msg, &summary);
+        self.event_received_raw(id, path, msg, &summary);
         match kind {
-            Pending::Auth => self.ike_auth_response(id, local, remote, opened),
+            Pending::Auth => self.ike_auth_response(id, path, opened),
             Pending::Task(t) if t.exchange() == wire::CREATE_CHILD_SA => {
                 self.create_child_response(id, t, opened)
             }

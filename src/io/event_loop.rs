@@ -5,14 +5,13 @@
 //! them over a Unix socket pair, so the loop never blocks on input.
 
 use std::io::{self, BufRead, Read, Write};
-use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use super::clock::Clock;
 use super::socket::{Received, Sockets};
-use crate::engine::{Engine, EngineEvent, Timestamp};
+use crate::engine::{Engine, EngineEvent, Path, Timestamp};
 
 /// Direction of a packet, for captures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,8 +30,8 @@ pub trait Handler {
     fn input_closed(&mut self, engine: &mut Engine, now: Timestamp);
     /// An engine event.
     fn event(&mut self, engine: &Engine, event: EngineEvent);
-    /// A datagram as it was on the wire.
-    fn packet(&mut self, dir: Direction, local: SocketAddr, remote: SocketAddr, wire: &[u8]);
+    /// A datagram as it was on the wire, on `path` (our side, the peer's side).
+    fn packet(&mut self, dir: Direction, path: Path, wire: &[u8]);
     /// An I/O problem that does not stop the loop.
     fn io_error(&mut self, message: String);
     /// Called after every round of engine input (e.g. to write new keys to a key log).
@@ -79,7 +78,7 @@ fn flush_engine(engine: &mut Engine, sockets: &Sockets, h: &mut dyn Handler) {
         while let Some(t) = engine.poll_transmit() {
             idle = false;
             match sockets.send(&t) {
-                Ok(wire) => h.packet(Direction::Sent, t.local, t.remote, &wire),
+                Ok(wire) => h.packet(Direction::Sent, t.path, &wire),
                 Err(e) => h.io_error(e.to_string()),
             }
         }
@@ -157,9 +156,9 @@ pub fn run(
             loop {
                 match sockets.recv(idx, &mut buf) {
                     Ok(Some(d)) => {
-                        h.packet(Direction::Received, d.local, d.remote, &d.wire);
+                        h.packet(Direction::Received, d.path, &d.wire);
                         if let Received::Ike(msg) = d.content {
-                            engine.handle_datagram(clock.now(), d.local, d.remote, &msg);
+                            engine.handle_datagram(clock.now(), d.path, &msg);
                             flush_engine(engine, sockets, h);
                         }
                     }

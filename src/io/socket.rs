@@ -5,7 +5,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
 
-use crate::engine::Transmit;
+use crate::engine::{Path, Transmit};
 
 /// The non-ESP marker (RFC 3948 §2.2): four zero bytes before IKE messages on port 4500.
 pub const NON_ESP_MARKER: [u8; 4] = [0; 4];
@@ -26,10 +26,8 @@ pub enum Received {
 /// One received datagram.
 #[derive(Debug, Clone)]
 pub struct Datagram {
-    /// The socket's address (our side).
-    pub local: SocketAddr,
-    /// The sender.
-    pub remote: SocketAddr,
+    /// The socket's address (our side) and the sender.
+    pub path: Path,
     /// Bytes as they were on the wire (marker included), for captures.
     pub wire: Vec<u8>,
     /// Classified content.
@@ -145,8 +143,7 @@ impl Sockets {
                 let wire = buf[..n].to_vec();
                 let content = classify(s.natt, &wire);
                 Ok(Some(Datagram {
-                    local: s.local,
-                    remote: unmap(remote),
+                    path: Path::new(s.local, unmap(remote)),
                     wire,
                     content,
                 }))
@@ -164,13 +161,13 @@ impl Sockets {
         let s = self
             .socks
             .iter()
-            .find(|s| s.local == t.local)
+            .find(|s| s.local == t.path.local)
             .ok_or_else(|| {
                 io::Error::new(
                     io::ErrorKind::AddrNotAvailable,
                     format!(
                         "no socket bound at {} (bound: {})",
-                        t.local,
+                        t.path.local,
                         self.local_addrs()
                             .iter()
                             .map(|a| a.to_string())
@@ -180,9 +177,9 @@ impl Sockets {
                 )
             })?;
         let wire = wire_bytes(t);
-        s.sock.send_to(&wire, t.remote).map_err(|e| {
-            io::Error::new(e.kind(), format!("send {} -> {}: {e}", t.local, t.remote))
-        })?;
+        s.sock
+            .send_to(&wire, t.path.remote)
+            .map_err(|e| io::Error::new(e.kind(), format!("send {}: {e}", t.path)))?;
         Ok(wire)
     }
 }
@@ -261,8 +258,10 @@ mod tests {
         assert_eq!(classify(true, &[1, 2, 3, 4, 5]), Received::Esp);
         assert_eq!(classify(true, &[0, 0]), Received::Runt);
         let t = Transmit {
-            local: "127.0.0.1:4500".parse().unwrap(),
-            remote: "127.0.0.1:4501".parse().unwrap(),
+            path: Path::new(
+                "127.0.0.1:4500".parse().unwrap(),
+                "127.0.0.1:4501".parse().unwrap(),
+            ),
             bytes: vec![7],
             non_esp_marker: true,
         };
@@ -288,8 +287,7 @@ mod tests {
         drop(b);
         let s = Sockets::bind(&[lo], pa, pb).unwrap();
         let t = Transmit {
-            local: SocketAddr::new(lo, pb),
-            remote: SocketAddr::new(lo, pb),
+            path: Path::new(SocketAddr::new(lo, pb), SocketAddr::new(lo, pb)),
             bytes: vec![1, 2, 3],
             non_esp_marker: true,
         };
@@ -305,7 +303,7 @@ mod tests {
         }
         let d = got.expect("datagram");
         assert_eq!(d.content, Received::Ike(vec![1, 2, 3]));
-        assert_eq!(d.local, SocketAddr::new(lo, pb));
+        assert_eq!(d.path.local, SocketAddr::new(lo, pb));
         assert!(interface_addrs().unwrap().contains(&lo));
     }
 }

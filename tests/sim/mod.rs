@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use mobikectl::engine::{
-    Config, ConnConfig, Engine, EngineEvent, Identity, SeededRandom, Timestamp, Transmit,
+    Config, ConnConfig, Engine, EngineEvent, Identity, Path, SeededRandom, Timestamp, Transmit,
 };
 use mobikectl::wire::Message;
 
@@ -174,7 +174,7 @@ impl Net {
                 let msg = Message::parse(&t.bytes)
                     .unwrap_or_else(|e| panic!("engine {side:?} sent unparseable message: {e}"));
                 // the marker goes with our NAT-T port (a response from 500 to a NAT port has none)
-                assert_eq!(t.non_esp_marker, t.local.port() == 4500);
+                assert_eq!(t.non_esp_marker, t.path.local.port() == 4500);
                 let p = Packet {
                     n: self.sent.len(),
                     sent_at: self.now,
@@ -212,21 +212,26 @@ impl Net {
                 let src = self
                     .nat
                     .iter()
-                    .find(|n| n.inside.ip() == t.local.ip())
-                    .map(|n| SocketAddr::new(n.outside.ip(), n.outside.port() + t.local.port()))
-                    .unwrap_or(t.local);
-                (Side::B, t.remote, src)
+                    .find(|n| n.inside.ip() == t.path.local.ip())
+                    .map(|n| {
+                        SocketAddr::new(n.outside.ip(), n.outside.port() + t.path.local.port())
+                    })
+                    .unwrap_or(t.path.local);
+                (Side::B, t.path.remote, src)
             }
             Side::B => {
                 let dst = self
                     .nat
                     .iter()
                     .find(|n| {
-                        n.outside.ip() == t.remote.ip() && t.remote.port() >= n.outside.port()
+                        n.outside.ip() == t.path.remote.ip()
+                            && t.path.remote.port() >= n.outside.port()
                     })
-                    .map(|n| SocketAddr::new(n.inside.ip(), t.remote.port() - n.outside.port()))
-                    .unwrap_or(t.remote);
-                (Side::A, dst, t.local)
+                    .map(|n| {
+                        SocketAddr::new(n.inside.ip(), t.path.remote.port() - n.outside.port())
+                    })
+                    .unwrap_or(t.path.remote);
+                (Side::A, dst, t.path.local)
             }
         };
         self.seq += 1;
@@ -253,7 +258,8 @@ impl Net {
                 let i = self.queue.iter().position(|q| q.1 == seq).unwrap();
                 let (_, _, to, local, remote, bytes) = self.queue.remove(i);
                 let now = self.now;
-                self.engine(to).handle_datagram(now, local, remote, &bytes);
+                self.engine(to)
+                    .handle_datagram(now, Path::new(local, remote), &bytes);
                 continue;
             }
             let now = self.now;
