@@ -639,7 +639,7 @@ pub fn event_json(ev: &EngineEvent) -> (&'static str, Map<String, Value>) {
             },
             json!({"sa": osa(id), "exchange": exchange(info.exchange),
                 "message_id": info.message_id, "response": info.response,
-                "payloads": info.payloads, "local": info.path.local.to_string(),
+                "payloads": info.payloads, "crafted": info.crafted, "local": info.path.local.to_string(),
                 "remote": info.path.remote.to_string()}),
         ),
         EngineEvent::Retransmit {
@@ -671,13 +671,79 @@ pub fn event_json(ev: &EngineEvent) -> (&'static str, Map<String, Value>) {
                 "local": s.path.local.to_string(), "remote": s.path.remote.to_string(),
                 "proposal": s.proposal.map(|p| p.to_string()),
                 "children": s.children.iter().map(|c| json!({"in": spi32(c.0), "out": spi32(c.1)})).collect::<Vec<_>>(),
+                "mobike": s.mobike, "mobike_state": s.mobike_state,
+                "local_addrs": addr_list(&s.local_addrs), "remote_addrs": addr_list(&s.remote_addrs),
+                "nat_local": s.nat_local, "nat_remote": s.nat_remote,
             })).collect::<Vec<_>>()}),
+        ),
+        EngineEvent::Path {
+            sa: id,
+            path,
+            state,
+            rtt,
+        } => (
+            "path",
+            json!({"sa": sa(id), "local": path.local.to_string(), "remote": path.remote.to_string(),
+                "state": state.name(), "rtt_ms": rtt.map(|d| d.as_secs_f64() * 1000.0)}),
+        ),
+        EngineEvent::Moved {
+            sa: id,
+            old,
+            new,
+            cause,
+            elapsed,
+            children,
+        } => (
+            "moved",
+            json!({"sa": sa(id), "old": path_json(old), "new": path_json(new),
+                "cause": cause.name(), "elapsed_ms": elapsed.as_secs_f64() * 1000.0,
+                "children": children}),
+        ),
+        EngineEvent::Addresses {
+            sa: id,
+            local,
+            remote,
+        } => (
+            "addresses",
+            json!({"sa": sa(id), "local": addr_list(local), "remote": addr_list(remote)}),
+        ),
+        EngineEvent::Nat {
+            sa: id,
+            local,
+            remote,
+            mapping_changed,
+        } => (
+            "nat",
+            json!({"sa": sa(id), "local": local, "remote": remote, "mapping_changed": mapping_changed}),
+        ),
+        EngineEvent::RrCheck { sa: id, path, ok } => (
+            "rr_check",
+            json!({"sa": sa(id), "path": path_json(path), "ok": ok}),
+        ),
+        EngineEvent::MobikeNotify {
+            sa: id,
+            sent,
+            notify,
+            detail,
+        } => (
+            "mobike_notify",
+            json!({"sa": sa(id), "sent": sent,
+                "notify": crate::wire::registry::notify_name(*notify).map(str::to_string).unwrap_or_else(|| notify.to_string()),
+                "detail": detail}),
         ),
     };
     let Value::Object(m) = v else {
         unreachable!("json! object")
     };
     (name, m)
+}
+
+fn path_json(p: &crate::engine::Path) -> Value {
+    json!({"local": p.local.to_string(), "remote": p.remote.to_string()})
+}
+
+fn addr_list(v: &[IpAddr]) -> Value {
+    Value::from(v.iter().map(|a| a.to_string()).collect::<Vec<_>>())
 }
 
 fn text_value(v: &Value) -> String {

@@ -431,6 +431,16 @@ pub struct ConnConfig {
     pub initial_contact: bool,
     /// The peer's NAT-T port, used when we float (RFC 3948: 4500).
     pub remote_nat_t_port: u16,
+    /// More addresses of the peer, known by configuration (its first address is
+    /// `remote`): MOBIKE probes them before the peer announced its own set.
+    pub remote_addrs: Vec<IpAddr>,
+    /// NAT traversal on (NAT detection, float to the NAT-T port). Off: no NAT
+    /// detection, and MOBIKE messages that can change addresses carry NO_NATS_ALLOWED
+    /// (RFC 4555 §3.9).
+    pub nat_traversal: bool,
+    /// Send an empty INFORMATIONAL (with NAT detection behind a NAT) when nothing came
+    /// from the peer for this long (strongSwan `dpd_delay`). Zero: only on demand.
+    pub dpd_delay: Duration,
     /// Rekey the IKE SA this long after it was established (strongSwan `rekey_time`,
     /// 4 h). Zero: never.
     pub ike_rekey_time: Duration,
@@ -471,6 +481,9 @@ impl ConnConfig {
             mobike: true,
             initial_contact: true,
             remote_nat_t_port: 4500,
+            remote_addrs: vec![],
+            nat_traversal: true,
+            dpd_delay: Duration::ZERO,
             ike_rekey_time: Duration::from_secs(4 * 3600),
             ike_rand_time: Duration::from_secs(24 * 60),
             child_rekey_time: Duration::from_secs(3600),
@@ -524,6 +537,93 @@ pub struct Config {
     /// Unix time (seconds) at [`Timestamp`](super::Timestamp) zero: certificate validity
     /// dates are checked at this plus the engine's `now`. `None`: dates are not checked.
     pub unix_time_at_epoch: Option<u64>,
+    /// MOBIKE (RFC 4555) policies and timers.
+    pub mobike: MobikeConfig,
+}
+
+/// When a responder checks that the initiator can receive at a new address before it
+/// moves the CHILD_SAs there (return routability, RFC 4555 §3.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReturnRoutability {
+    /// For every new address (RFC 4555's default).
+    #[default]
+    Always,
+    /// Only for addresses the peer did not announce (ADDITIONAL_*_ADDRESS).
+    Unannounced,
+    /// Never: move at once (what strongSwan, libreswan and OpenIKED do).
+    Never,
+}
+
+impl ReturnRoutability {
+    /// `always`, `unannounced` or `never`.
+    pub fn parse(s: &str) -> Result<ReturnRoutability, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "always" => Ok(ReturnRoutability::Always),
+            "unannounced" => Ok(ReturnRoutability::Unannounced),
+            "never" => Ok(ReturnRoutability::Never),
+            o => Err(format!(
+                "return routability policy '{o}': use always, unannounced or never"
+            )),
+        }
+    }
+
+    /// The name, as `parse` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReturnRoutability::Always => "always",
+            ReturnRoutability::Unannounced => "unannounced",
+            ReturnRoutability::Never => "never",
+        }
+    }
+}
+
+/// MOBIKE settings (engine-wide).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MobikeConfig {
+    /// Responder: return routability checks before moving CHILD_SAs.
+    pub return_routability: ReturnRoutability,
+    /// Responder: refuse UPDATE_SA_ADDRESSES to these addresses with
+    /// UNACCEPTABLE_ADDRESSES (RFC 4555 §3.5).
+    pub refuse: Vec<TsRange>,
+    /// First retransmission of a path probe; later ones back off by `probe_base`.
+    pub probe_timeout: Duration,
+    /// Back-off factor of path probes.
+    pub probe_base: f64,
+    /// Longest interval between two probe rounds.
+    pub probe_max_interval: Duration,
+    /// Probe the other paths when a request of ours went unanswered this many times
+    /// (its retransmissions): the current path may be a black hole. 0: never.
+    pub path_fail_after: u32,
+    /// Delete the IKE SA when no path answered probes for this long.
+    pub give_up: Duration,
+    /// Responder: keep an IKE SA whose initiator stopped answering at least this long
+    /// (RFC 4555 §3.11 suggests 5 minutes).
+    pub responder_hold: Duration,
+    /// Wait this long after an address change before acting (changes come in bursts).
+    pub roam_debounce: Duration,
+    /// Test the other paths this often while the current one works (RFC 4555 §3.10).
+    /// Zero: never.
+    pub path_test_interval: Duration,
+    /// Most addresses we announce (ADDITIONAL_*_ADDRESS notifies per message).
+    pub max_announced: usize,
+}
+
+impl Default for MobikeConfig {
+    fn default() -> Self {
+        MobikeConfig {
+            return_routability: ReturnRoutability::Always,
+            refuse: vec![],
+            probe_timeout: Duration::from_millis(500),
+            probe_base: 1.5,
+            probe_max_interval: Duration::from_secs(5),
+            path_fail_after: 2,
+            give_up: Duration::from_secs(165),
+            responder_hold: Duration::from_secs(300),
+            roam_debounce: Duration::from_millis(1),
+            path_test_interval: Duration::ZERO,
+            max_announced: 16,
+        }
+    }
 }
 
 impl Default for Config {
@@ -538,6 +638,7 @@ impl Default for Config {
             max_init_retries: 5,
             keepalive: Duration::from_secs(20),
             unix_time_at_epoch: None,
+            mobike: MobikeConfig::default(),
         }
     }
 }

@@ -445,7 +445,7 @@ impl Engine {
         let Some(sa) = self.sas.get(&id) else {
             return;
         };
-        let vip = sa.vip;
+        let (vip, sa_path) = (sa.vip, sa.path);
         let Some(ike_keys) = sa.keys.as_ref() else {
             return;
         };
@@ -490,6 +490,7 @@ impl Engine {
             initiator: false,
             rekey_at: None,
             rekeyed: false,
+            path: sa_path,
         };
         let up = EngineEvent::ChildUp {
             sa: id,
@@ -774,6 +775,7 @@ impl Engine {
             initiator: true,
             rekey_at: None,
             rekeyed: false,
+            path: sa.path,
         })
     }
 }

@@ -240,6 +240,8 @@ impl Engine {
     /// Initiator: send IKE_AUTH (message ID 1) after IKE_SA_INIT.
     pub(crate) fn send_auth(&mut self, id: SaId) {
         let spi_in = self.random_esp_spi();
+        let mobike = self.build_auth_mobike(id, true);
+        let first_contact = self.first_contact(id);
         let Some(sa) = self.sas.get(&id) else {
             return;
         };
@@ -270,7 +272,7 @@ impl Engine {
         };
         let mut payloads = vec![Payload::new(pt::IDI, PayloadBody::Id(idi))];
         payloads.extend(certs);
-        if conn.initial_contact {
+        if conn.initial_contact && first_contact {
             payloads.push(notify(nt::INITIAL_CONTACT));
         }
         if let Some(c) = &conn.cert {
@@ -301,9 +303,7 @@ impl Engine {
         let (child, req) =
             child_create::request_payloads(conn, spi_in, sa.path.local.ip(), sa.path.remote.ip());
         payloads.extend(child);
-        if conn.mobike {
-            payloads.push(notify(nt::MOBIKE_SUPPORTED));
-        }
+        payloads.extend(mobike);
         if let Some(sa) = self.sas.get_mut(&id) {
             sa.child_request = Some(req);
             sa.state = IkeState::AuthSent;
@@ -518,6 +518,7 @@ impl Engine {
                         initiator: false,
                         rekey_at: None,
                         rekeyed: false,
+                        path: sa.path,
                     });
                 }
                 _ => child_error = Some(nt::NO_PROPOSAL_CHOSEN),
@@ -526,8 +527,11 @@ impl Engine {
         if let Some(n) = child_error {
             out.push(notify(n));
         }
-        if conn.mobike {
-            out.push(notify(nt::MOBIKE_SUPPORTED));
+        if let Some(sa) = self.sas.get_mut(&id) {
+            sa.conn = conn_idx;
+        }
+        if peer_mobike {
+            out.extend(self.build_auth_mobike(id, false));
         }
         self.respond_protected(id, path, wire::IKE_AUTH, mid, &out, request);
         let Some(sa) = self.sas.get_mut(&id) else {
@@ -562,9 +566,14 @@ impl Engine {
         });
         self.event(up);
         self.arm_ike_rekey(id);
+        self.arm_liveness(id);
         if let Some(ev) = child_up {
             self.arm_child_rekey(id, spi_in);
             self.event(ev);
+        }
+        self.process_auth_mobike(id, p);
+        if find_notify(p, nt::INITIAL_CONTACT).is_some() {
+            self.initial_contact_received(id);
         }
         if let Some(n) = child_error {
             self.error(
@@ -671,6 +680,7 @@ impl Engine {
                                 initiator: true,
                                 rekey_at: None,
                                 rekeyed: false,
+                                path: sa.path,
                             })
                         }
                         Ok(_) => Err("responder's traffic selectors are not within ours".into()),
@@ -702,6 +712,11 @@ impl Engine {
         };
         self.event(up);
         self.arm_ike_rekey(id);
+        self.arm_liveness(id);
+        self.process_auth_mobike(id, p);
+        if find_notify(p, nt::INITIAL_CONTACT).is_some() {
+            self.initial_contact_received(id);
+        }
         match child {
             Ok(c) => {
                 let spi_in = c.spi_in;
@@ -723,6 +738,53 @@ impl Engine {
                 self.error(Some(id), format!("CHILD_SA not created: {why}"));
             }
             Err(_) => {}
+        }
+    }
+}
+
+impl Engine {
+    /// Is SA `id` the first with its peer (RFC 7296 §2.4: send INITIAL_CONTACT only
+    /// then)? Other IKE SAs of the same connection or with the expected peer identity
+    /// that are up or coming up mean no.
+    fn first_contact(&self, id: SaId) -> bool {
+        let Some(sa) = self.sas.get(&id) else {
+            return false;
+        };
+        let expected = self
+            .config
+            .connections
+            .get(sa.conn)
+            .and_then(|c| c.remote_id.clone());
+        !self.sas.values().any(|o| {
+            o.id != id
+                && matches!(
+                    o.state,
+                    IkeState::Established | IkeState::AuthSent | IkeState::InitSent
+                )
+                && (o.conn == sa.conn
+                    || (expected.is_some() && o.peer_id.as_ref() == expected.as_ref()))
+        })
+    }
+
+    /// The peer sent INITIAL_CONTACT: it has no other IKE SA with us, so ours with the
+    /// same peer identity are stale (RFC 7296 §2.4): gone, without Deletes.
+    fn initial_contact_received(&mut self, id: SaId) {
+        let Some(peer) = self.sas.get(&id).and_then(|s| s.peer_id.clone()) else {
+            return;
+        };
+        let stale: Vec<SaId> = self
+            .sas
+            .values()
+            .filter(|o| {
+                o.id != id
+                    && o.peer_id.as_ref() == Some(&peer)
+                    && o.superseded_by.is_none()
+                    && o.state != IkeState::Rekeyed
+            })
+            .map(|o| o.id)
+            .collect();
+        for old in stale {
+            self.destroy_sa(old, &format!("INITIAL_CONTACT from {peer} in IKE SA {id}"));
         }
     }
 }

@@ -169,6 +169,7 @@ impl Engine {
             response: false,
             payloads: summarize(&msg.payloads),
             path,
+            crafted: false,
         };
         // Retransmission of a request we answered: replay.
         if let Some(&id) = self.by_init.get(&(remote, spi_i)) {
@@ -396,6 +397,7 @@ impl Engine {
                 response: true,
                 payloads: summarize(&msg.payloads),
                 path,
+                crafted: false,
             },
         });
         let max_retries = self.config.max_init_retries;

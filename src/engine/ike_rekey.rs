@@ -356,6 +356,10 @@ impl Engine {
         n.nat_local = o.nat_local;
         n.nat_remote = o.nat_remote;
         n.peer_mobike = o.peer_mobike;
+        // MOBIKE's initiator stays the original initiator (RFC 4555 §3.5), whoever
+        // rekeyed; NAT detection hashes start over with the new SPIs
+        n.original_initiator = o.original_initiator;
+        n.mobike.refused = o.mobike.refused.clone();
         n.proposal = Some(*chosen);
         n.ni = ni.to_vec();
         n.nr = nr.to_vec();
@@ -399,6 +403,7 @@ impl Engine {
         n.expire_at = None;
         let new_spis = (n.spi_i, n.spi_r);
         self.arm_ike_rekey(new);
+        self.arm_liveness(new);
         self.event(EngineEvent::Rekeyed {
             sa: new,
             rekey: Rekey::Ike {

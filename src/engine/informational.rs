@@ -3,7 +3,9 @@
 
 use super::sa::{first_error, notify_name, IkeState, Opened, Pending, Task};
 use super::{Engine, EngineEvent, Path, SaId};
-use crate::wire::{self, payload_type as pt, protocol_id, Delete, Payload, PayloadBody};
+use crate::wire::{
+    self, notify_type as nt, payload_type as pt, protocol_id, Delete, Payload, PayloadBody,
+};
 
 impl Engine {
     /// Start one of our exchanges (called with nothing outstanding).
@@ -12,11 +14,19 @@ impl Engine {
             self.start_create_child(id, task, None, 0);
             return;
         }
+        if matches!(
+            task,
+            Task::Probe | Task::Update | Task::Announce | Task::ReturnRoutability | Task::Crafted
+        ) {
+            self.start_mobike_task(id, task);
+            return;
+        }
+        let dpd = self.build_dpd(id);
         let Some(sa) = self.sas.get_mut(&id) else {
             return;
         };
         let payloads: Vec<Payload<'static>> = match task {
-            Task::Dpd => vec![],
+            Task::Dpd => dpd,
             Task::DeleteIke => {
                 sa.state = IkeState::Deleting;
                 vec![Payload::new(
@@ -33,7 +43,14 @@ impl Engine {
                     PayloadBody::Delete(Delete::new(protocol_id::ESP, 4, &[&spi.to_be_bytes()])),
                 )]
             }
-            Task::RekeyIke | Task::RekeyChild(_) | Task::CreateChild => return,
+            Task::RekeyIke
+            | Task::RekeyChild(_)
+            | Task::CreateChild
+            | Task::Probe
+            | Task::Update
+            | Task::Announce
+            | Task::ReturnRoutability
+            | Task::Crafted => return,
         };
         self.start_request(id, Pending::Task(task), wire::INFORMATIONAL, &payloads);
     }
@@ -97,6 +114,15 @@ impl Engine {
             });
         }
         let mut out = Vec::new();
+        let mobike = match self.process_mobike_request(id, path, &opened.payloads) {
+            Ok(extra) => extra,
+            Err(whole) => {
+                // UNEXPECTED_NAT_DETECTED: the request changes nothing (RFC 4555 §3.9),
+                // not even its Deletes
+                self.respond_protected(id, path, wire::INFORMATIONAL, mid, &whole, request);
+                return;
+            }
+        };
         if !ours.is_empty() {
             let refs: Vec<&[u8]> = ours.iter().map(|s| &s[..]).collect();
             out.push(Payload::new(
@@ -104,6 +130,7 @@ impl Engine {
                 PayloadBody::Delete(Delete::new(protocol_id::ESP, 4, &refs)),
             ));
         }
+        out.extend(mobike);
         self.respond_protected(id, path, wire::INFORMATIONAL, mid, &out, request);
         for spis in gone {
             self.event(EngineEvent::ChildDown {
@@ -114,8 +141,13 @@ impl Engine {
         }
         // An error notify about the IKE SA in an INFORMATIONAL request (e.g.
         // AUTHENTICATION_FAILED after our IKE_AUTH response) ends it.
+        // (MOBIKE's error notifies belong in responses: reported above, not fatal)
         if let Some(n) = first_error(&opened.payloads) {
-            if n.protocol_id <= protocol_id::IKE {
+            let mobike_error = matches!(
+                n.notify_type,
+                nt::UNACCEPTABLE_ADDRESSES | nt::UNEXPECTED_NAT_DETECTED
+            );
+            if n.protocol_id <= protocol_id::IKE && !mobike_error {
                 let why = format!("peer sent {}", notify_name(n.notify_type));
                 self.error(Some(id), why.clone());
                 self.destroy_sa(id, &why);
@@ -124,9 +156,20 @@ impl Engine {
     }
 
     /// The response to one of our INFORMATIONAL requests.
-    pub(crate) fn informational_response(&mut self, id: SaId, task: Task, opened: Opened) {
+    pub(crate) fn informational_response(
+        &mut self,
+        id: SaId,
+        task: Task,
+        path: Path,
+        opened: Opened,
+    ) {
         match task {
-            Task::Dpd => {}
+            Task::Dpd
+            | Task::Probe
+            | Task::Update
+            | Task::Announce
+            | Task::ReturnRoutability
+            | Task::Crafted => self.process_mobike_response(id, task, path, &opened.payloads),
             Task::DeleteIke => self.destroy_sa(id, "deleted"),
             Task::RekeyIke | Task::RekeyChild(_) | Task::CreateChild => {}
             Task::DeleteChild(spi) => {

@@ -73,11 +73,13 @@ pub mod ike_auth;
 pub mod ike_init;
 pub mod ike_rekey;
 pub mod informational;
+pub mod mobike;
 pub mod natd;
 pub mod path;
 pub mod proposal;
 pub mod pubkey;
 pub mod sa;
+pub mod timer;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
@@ -87,7 +89,10 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-pub use config::{Config, ConnConfig, Identity, Psk, RetransmitConfig, TsRange};
+pub use config::{
+    Config, ConnConfig, Identity, MobikeConfig, Psk, RetransmitConfig, ReturnRoutability, TsRange,
+};
+pub use mobike::{MoveCause, PathState};
 pub use path::Path;
 pub use proposal::{Chosen, Proposal, Protocol};
 pub use sa::{ChildSa, IkeSa, IkeState};
@@ -235,6 +240,31 @@ pub enum Command {
     Dpd(SaId),
     /// Emit an [`EngineEvent::Status`].
     Status,
+    /// MOBIKE: test every usable path now (the same INFORMATIONAL on every pair, RFC
+    /// 4555 §3.5); the SA moves to the first that answers if its own path is gone.
+    Probe(SaId),
+    /// MOBIKE initiator: send UPDATE_SA_ADDRESSES (with NAT detection and COOKIE2) on
+    /// the current path now.
+    Update(SaId),
+    /// MOBIKE: move the SA to a path from our address `local` (to `remote`, or to the
+    /// peer's first address of the same family): it is probed, then the SA moves.
+    Move {
+        sa: SaId,
+        local: IpAddr,
+        remote: Option<IpAddr>,
+    },
+    /// Claim a NAT in front of us in our NAT detection hashes from now on (like
+    /// strongSwan's `encap=yes`), or stop claiming one.
+    NatFake(bool),
+    /// Send from another local port on the SA's path from now on without telling the
+    /// peer, as a NAT rebinding would look to it (the I/O layer needs a socket there).
+    Rebind { sa: SaId, port: u16 },
+    /// Send a crafted INFORMATIONAL request with these notifies (type, data), also ones
+    /// the rules forbid; its events are marked `crafted`.
+    Crafted {
+        sa: SaId,
+        notifies: Vec<(u16, Vec<u8>)>,
+    },
 }
 
 /// Summary of an IKE message for `Sent` / `Received` events.
@@ -251,6 +281,8 @@ pub struct MessageInfo {
     pub payloads: String,
     /// The path it was sent or received on.
     pub path: Path,
+    /// Built by [`Command::Crafted`] (possibly breaking the rules on purpose).
+    pub crafted: bool,
 }
 
 impl fmt::Display for MessageInfo {
@@ -286,6 +318,16 @@ pub struct SaStatus {
     pub proposal: Option<Chosen>,
     /// CHILD_SAs: (inbound SPI, outbound SPI).
     pub children: Vec<(u32, u32)>,
+    /// MOBIKE negotiated (both sent MOBIKE_SUPPORTED).
+    pub mobike: bool,
+    /// Our and the peer's address sets.
+    pub local_addrs: Vec<IpAddr>,
+    pub remote_addrs: Vec<IpAddr>,
+    /// MOBIKE activity: `idle`, `probing`, `updating`, `rr_check`, ...
+    pub mobike_state: &'static str,
+    /// NAT in front of us / of the peer.
+    pub nat_local: bool,
+    pub nat_remote: bool,
 }
 
 /// What the engine reports.
@@ -359,6 +401,52 @@ pub enum EngineEvent {
     Error { sa: Option<SaId>, reason: String },
     /// Answer to [`Command::Status`].
     Status(Vec<SaStatus>),
+    /// MOBIKE: what we know of one path of an SA (probes, RFC 4555 §3.5).
+    Path {
+        sa: SaId,
+        path: Path,
+        state: PathState,
+        /// Round-trip time of the answer (state `Ok`).
+        rtt: Option<Duration>,
+    },
+    /// The IKE SA (and its CHILD_SAs, unless a return routability check is still
+    /// running) now uses another path.
+    Moved {
+        sa: SaId,
+        old: Path,
+        new: Path,
+        cause: MoveCause,
+        /// From the trigger (address change, failed request, update received) to now.
+        elapsed: Duration,
+        /// The CHILD_SAs moved too.
+        children: bool,
+    },
+    /// Our and the peer's address sets as the SA knows them (after IKE_AUTH, after
+    /// each address list or change).
+    Addresses {
+        sa: SaId,
+        local: Vec<IpAddr>,
+        remote: Vec<IpAddr>,
+    },
+    /// NAT detection result of an exchange: a NAT in front of us / of the peer, and
+    /// whether the mapping seen by the peer changed since the last check.
+    Nat {
+        sa: SaId,
+        local: bool,
+        remote: bool,
+        mapping_changed: bool,
+    },
+    /// A return routability check (INFORMATIONAL with COOKIE2 to a new address, RFC
+    /// 4555 §3.7) ended.
+    RrCheck { sa: SaId, path: Path, ok: bool },
+    /// A MOBIKE error notify (UNACCEPTABLE_ADDRESSES, UNEXPECTED_NAT_DETECTED) or a
+    /// MOBIKE notify that was malformed or broke the rules, sent or received.
+    MobikeNotify {
+        sa: SaId,
+        sent: bool,
+        notify: u16,
+        detail: String,
+    },
 }
 
 /// What [`EngineEvent::Rekeyed`] replaced.
@@ -425,6 +513,11 @@ pub struct Engine {
     pub(crate) cookie_secret: [u8; 32],
     pub(crate) stats: Stats,
     pub(crate) now: Timestamp,
+    /// Our usable addresses (MOBIKE): from the configuration, then
+    /// [`Engine::set_local_addrs`].
+    pub(crate) local_addrs: Vec<IpAddr>,
+    /// Claim a NAT in our NAT detection hashes ([`Command::NatFake`]).
+    pub(crate) nat_fake: bool,
 }
 
 impl fmt::Debug for Engine {
@@ -449,6 +542,8 @@ pub enum CommandError {
     InvalidState(SaId, IkeState),
     /// Not implemented yet.
     Unsupported(&'static str),
+    /// The command does not make sense for this SA now (the text says why).
+    Invalid(String),
 }
 
 impl fmt::Display for CommandError {
@@ -459,6 +554,7 @@ impl fmt::Display for CommandError {
             CommandError::UnknownChild(s, spi) => write!(f, "IKE SA {s} has no CHILD_SA {spi:08x}"),
             CommandError::InvalidState(s, st) => write!(f, "IKE SA {s} is {st:?}"),
             CommandError::Unsupported(w) => write!(f, "{w} is not implemented yet"),
+            CommandError::Invalid(w) => f.write_str(w),
         }
     }
 }
@@ -482,7 +578,27 @@ impl Engine {
             cookie_secret,
             stats: Stats::default(),
             now: Timestamp::default(),
+            local_addrs: Vec::new(),
+            nat_fake: false,
         }
+        .with_configured_addrs()
+    }
+
+    fn with_configured_addrs(mut self) -> Engine {
+        let mut addrs: Vec<IpAddr> = Vec::new();
+        for c in &self.config.connections {
+            let a = c.local.ip();
+            if !a.is_unspecified() && !addrs.contains(&a) {
+                addrs.push(a);
+            }
+        }
+        self.local_addrs = addrs;
+        self
+    }
+
+    /// Our usable local addresses, as the engine knows them.
+    pub fn local_addrs(&self) -> &[IpAddr] {
+        &self.local_addrs
     }
 
     /// The configuration.
@@ -649,6 +765,33 @@ impl Engine {
                 self.require_established(id)?;
                 self.queue_task(id, sa::Task::CreateChild);
                 Ok(Some(id))
+            }
+            Command::Probe(id) => {
+                self.require_established(id)?;
+                self.command_probe(id).map(|_| Some(id))
+            }
+            Command::Update(id) => {
+                self.require_established(id)?;
+                self.command_update(id).map(|_| Some(id))
+            }
+            Command::Move { sa, local, remote } => {
+                self.require_established(sa)?;
+                self.command_move(sa, local, remote).map(|_| Some(sa))
+            }
+            Command::NatFake(on) => {
+                self.nat_fake = on;
+                Ok(None)
+            }
+            Command::Rebind { sa, port } => {
+                self.require_established(sa)?;
+                if let Some(s) = self.sas.get_mut(&sa) {
+                    s.path.local.set_port(port);
+                }
+                Ok(Some(sa))
+            }
+            Command::Crafted { sa, notifies } => {
+                self.require_established(sa)?;
+                self.command_crafted(sa, notifies).map(|_| Some(sa))
             }
             Command::Status => {
                 let st = self

@@ -55,13 +55,30 @@ pub enum Task {
     RekeyChild(u32),
     /// Create an additional CHILD_SA with the connection's child settings (§1.3.1).
     CreateChild,
+    /// MOBIKE: the same empty INFORMATIONAL to every path of the probe (RFC 4555 §3.5).
+    Probe,
+    /// MOBIKE initiator: UPDATE_SA_ADDRESSES (§3.5).
+    Update,
+    /// MOBIKE: our address list (§3.6).
+    Announce,
+    /// MOBIKE responder: COOKIE2 to the initiator's new address (§3.7).
+    ReturnRoutability,
+    /// An INFORMATIONAL with the operator's notifies ([`super::Command::Crafted`]).
+    Crafted,
 }
 
 impl Task {
     /// The exchange type the task uses.
     pub fn exchange(self) -> u8 {
         match self {
-            Task::Dpd | Task::DeleteIke | Task::DeleteChild(_) => wire::INFORMATIONAL,
+            Task::Dpd
+            | Task::DeleteIke
+            | Task::DeleteChild(_)
+            | Task::Probe
+            | Task::Update
+            | Task::Announce
+            | Task::ReturnRoutability
+            | Task::Crafted => wire::INFORMATIONAL,
             Task::RekeyIke | Task::RekeyChild(_) | Task::CreateChild => wire::CREATE_CHILD_SA,
         }
     }
@@ -85,6 +102,10 @@ pub(crate) struct Outstanding {
     /// Retransmissions so far.
     pub retries: u32,
     pub next_at: Timestamp,
+    /// First transmission.
+    pub first_sent: Timestamp,
+    /// MOBIKE: sent to every one of these paths (a probe), not to the SA's path.
+    pub paths: Vec<Path>,
 }
 
 /// An established CHILD_SA (ESP, tunnel mode).
@@ -108,6 +129,9 @@ pub struct ChildSa {
     pub rekey_at: Option<Timestamp>,
     /// Replaced by a rekey; deleted soon (by whoever initiated the winning rekey).
     pub rekeyed: bool,
+    /// Where its ESP goes: the IKE SA's path, except while a MOBIKE return routability
+    /// check holds the CHILD_SAs back (RFC 4555 §3.7).
+    pub path: Path,
 }
 
 impl ChildSa {
@@ -141,6 +165,7 @@ impl fmt::Debug for ChildSa {
             .field("keys", &self.keys)
             .field("rekey_at", &self.rekey_at)
             .field("rekeyed", &self.rekeyed)
+            .field("path", &self.path)
             .finish()
     }
 }
@@ -261,6 +286,15 @@ pub struct IkeSa {
     /// When we last sent something for this SA (NAT-T keepalives are due after
     /// [`Config::keepalive`] of silence).
     pub(crate) last_out: Timestamp,
+    /// When the peer's last authenticated message arrived (dead peer detection).
+    pub(crate) last_in: Timestamp,
+    /// We initiated the first IKE SA of this chain: MOBIKE's initiator role survives
+    /// IKE SA rekeys by either side (RFC 4555 §3.5, as strongSwan does).
+    pub original_initiator: bool,
+    /// MOBIKE state.
+    pub mobike: super::mobike::MobikeState,
+    /// Typed timers (DPD and MOBIKE).
+    pub(crate) timers: super::timer::TimerTable,
 }
 
 impl fmt::Debug for IkeSa {
@@ -325,6 +359,10 @@ impl IkeSa {
             superseded_by: None,
             expire_at: None,
             last_out: now,
+            last_in: now,
+            original_initiator: initiator,
+            mobike: Default::default(),
+            timers: Default::default(),
         }
     }
 
@@ -351,6 +389,7 @@ impl IkeSa {
             rekeys,
             self.expire_at,
             self.keepalive_due(config.keepalive),
+            self.timers.next(),
         ]
         .into_iter()
         .flatten()
@@ -375,6 +414,12 @@ impl IkeSa {
                 .iter()
                 .map(|c| (c.spi_in, c.spi_out))
                 .collect(),
+            mobike: self.peer_mobike,
+            local_addrs: self.local_addrs.clone(),
+            remote_addrs: self.remote_addrs.clone(),
+            mobike_state: self.mobike.activity(),
+            nat_local: self.nat_local,
+            nat_remote: self.nat_remote,
         }
     }
 
@@ -396,6 +441,17 @@ impl IkeSa {
     pub fn uses_nat_t(&self, nat_t_port: u16) -> bool {
         self.path.local.port() == nat_t_port
     }
+}
+
+/// A request about to be sent ([`Engine::send_request_on`]).
+pub(crate) struct NewRequest {
+    pub kind: Pending,
+    pub exchange: u8,
+    pub message_id: u32,
+    pub summary: String,
+    /// Empty: the SA's path.
+    pub paths: Vec<Path>,
+    pub crafted: bool,
 }
 
 /// The decrypted content of a protected message.
@@ -506,32 +562,59 @@ impl Engine {
         bytes: Vec<u8>,
         summary: String,
     ) {
-        let now = self.now;
-        let delay = self.config.retransmit.delay(0);
-        let Some(sa) = self.sas.get_mut(&id) else {
-            return;
-        };
-        let path = sa.path;
-        sa.last_out = now;
-        sa.outstanding = Some(Outstanding {
+        let request = NewRequest {
             kind,
             exchange,
             message_id,
+            summary,
+            paths: Vec::new(),
+            crafted: false,
+        };
+        self.send_request_on(id, request, bytes);
+    }
+
+    /// Send a new request on the SA's path, or to every path of `request.paths` (a
+    /// MOBIKE probe or return routability check), and start its retransmission timer.
+    pub(crate) fn send_request_on(&mut self, id: SaId, request: NewRequest, bytes: Vec<u8>) {
+        let now = self.now;
+        let delay = if request.paths.is_empty() {
+            self.config.retransmit.delay(0)
+        } else {
+            self.config.mobike.probe_timeout
+        };
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
+        let paths = if request.paths.is_empty() {
+            vec![sa.path]
+        } else {
+            request.paths.clone()
+        };
+        sa.last_out = now;
+        sa.outstanding = Some(Outstanding {
+            kind: request.kind,
+            exchange: request.exchange,
+            message_id: request.message_id,
             bytes: bytes.clone(),
             retries: 0,
             next_at: now + delay,
+            first_sent: now,
+            paths: request.paths,
         });
-        self.transmit(path, bytes);
-        self.event(EngineEvent::Sent {
-            sa: Some(id),
-            info: MessageInfo {
-                exchange,
-                message_id,
-                response: false,
-                payloads: summary,
-                path,
-            },
-        });
+        for path in paths {
+            self.transmit(path, bytes.clone());
+            self.event(EngineEvent::Sent {
+                sa: Some(id),
+                info: MessageInfo {
+                    exchange: request.exchange,
+                    message_id: request.message_id,
+                    response: false,
+                    payloads: request.summary.clone(),
+                    path,
+                    crafted: request.crafted,
+                },
+            });
+        }
     }
 
     /// Send a response on the path the request came in on, and cache it for
@@ -561,6 +644,7 @@ impl Engine {
                 response: true,
                 payloads: summary,
                 path,
+                crafted: false,
             },
         });
     }
@@ -707,6 +791,7 @@ impl Engine {
         }
         self.lifetime_timers(id, now);
         self.keepalive_timer(id, now);
+        self.sa_typed_timers(id, now);
         let Some(sa) = self.sas.get_mut(&id) else {
             return;
         };
@@ -716,7 +801,26 @@ impl Engine {
         if o.next_at > now {
             return;
         }
-        if o.retries >= tries {
+        if !o.paths.is_empty() {
+            self.retransmit_probe(id, now);
+            return;
+        }
+        if self.path_failing(id) {
+            return;
+        }
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
+        let Some(o) = sa.outstanding.as_mut() else {
+            return;
+        };
+        // A MOBIKE responder waits longer for an initiator that may be moving (RFC 4555
+        // §3.11): it keeps retransmitting at the last interval.
+        let hold = sa.peer_mobike
+            && !sa.original_initiator
+            && sa.state == IkeState::Established
+            && now < o.first_sent + self.config.mobike.responder_hold;
+        if o.retries >= tries && !hold {
             let (exchange, message_id, kind) = (o.exchange, o.message_id, o.kind);
             sa.outstanding = None;
             self.event(EngineEvent::Timeout {
@@ -735,7 +839,7 @@ impl Engine {
             return;
         }
         o.retries += 1;
-        o.next_at = now + self.config.retransmit.delay(o.retries);
+        o.next_at = now + self.config.retransmit.delay(o.retries.min(tries));
         let (bytes, exchange, message_id, attempt) =
             (o.bytes.clone(), o.exchange, o.message_id, o.retries);
         let path = sa.path;
@@ -798,6 +902,10 @@ impl Engine {
             Err(_) => return,
         };
         self.bump_peer_msg_id(id);
+        let now = self.now;
+        if let Some(sa) = self.sas.get_mut(&id) {
+            sa.last_in = now;
+        }
         let summary = format!("SK{{{}}}", summarize(&opened.payloads));
         self.event_received_raw(id, path, msg, &summary);
         // Unknown critical payloads: UNSUPPORTED_CRITICAL_PAYLOAD (RFC 7296 §2.5).
@@ -843,6 +951,7 @@ impl Engine {
                 response: msg.header.is_response(),
                 payloads: summary.to_string(),
                 path,
+                crafted: false,
             },
         });
     }
@@ -858,15 +967,20 @@ impl Engine {
         let Some(sa) = self.sas.get(&id) else {
             return;
         };
-        let Some(o) = sa.outstanding.as_ref() else {
-            self.stats.bad_message_id += 1;
+        let current = sa
+            .outstanding
+            .as_ref()
+            .filter(|o| {
+                o.message_id == msg.header.message_id && o.exchange == msg.header.exchange_type
+            })
+            .map(|o| (o.kind, !o.paths.is_empty()));
+        let Some((kind, probing)) = current else {
+            // the answer on another path to a probe already answered: only reported
+            if !self.late_probe_answer(id, path, msg, bytes) {
+                self.stats.bad_message_id += 1;
+            }
             return;
         };
-        if o.message_id != msg.header.message_id || o.exchange != msg.header.exchange_type {
-            self.stats.bad_message_id += 1;
-            return;
-        }
-        let kind = o.kind;
         let opened = match self.open(id, msg, bytes) {
             Ok(o) => o,
             Err(OpenError::Syntax) => {
@@ -879,17 +993,22 @@ impl Engine {
             }
             Err(_) => return,
         };
+        let now = self.now;
         if let Some(sa) = self.sas.get_mut(&id) {
             sa.outstanding = None;
+            sa.last_in = now;
         }
         let summary = format!("SK{{{}}}", summarize(&opened.payloads));
         self.event_received_raw(id, path, msg, &summary);
+        if probing {
+            self.probe_answered(id, path, kind);
+        }
         match kind {
             Pending::Auth => self.ike_auth_response(id, path, opened),
             Pending::Task(t) if t.exchange() == wire::CREATE_CHILD_SA => {
                 self.create_child_response(id, t, opened)
             }
-            Pending::Task(t) => self.informational_response(id, t, opened),
+            Pending::Task(t) => self.informational_response(id, t, path, opened),
             Pending::Init => {}
         }
     }
