@@ -25,6 +25,11 @@ CHARON_BIN=${CHARON_BIN:-/usr/lib/ipsec/charon}
 LAB_PREFIX=${LAB_PREFIX:-mk$$}
 LAB_DIR=${LAB_DIR:-}
 LAB_KEEP=${LAB_KEEP:-0}        # 1: keep the work dir after cleanup
+# charon's /run (pid file, vici socket) is kept apart from LAB_DIR, under a short
+# per-lab directory LAB_RUN_ROOT/PREFIX/NODE: a Unix socket path has at most 107
+# bytes, and LAB_DIR may be deep (a clone's target/interop/<test>/).
+LAB_RUN_ROOT=${LAB_RUN_ROOT:-/run/mobikectl-lab}
+[[ -d ${LAB_RUN_ROOT%/*} ]] || LAB_RUN_ROOT=/tmp/mkl
 LAB_VERBOSE=${LAB_VERBOSE:-0}
 
 LAB_NAMESPACES=()   # created namespaces (full names)
@@ -71,6 +76,7 @@ lab_cleanup() {
         ip netns del "$ns" 2>/dev/null
     done
     LAB_CAPTURE_PIDS=(); LAB_CHARON_PIDS=(); LAB_PIDS=(); LAB_NAMESPACES=()
+    lab_rundir_remove
     if [[ $LAB_KEEP != 1 && -n $LAB_DIR && $LAB_DIR == /tmp/mobike-lab.* ]]; then
         rm -rf "$LAB_DIR"
     fi
@@ -202,8 +208,23 @@ lab_capture_stop_all() {
 
 # ------------------------------------------------------------------- charon
 
-# charon_dir NODE: that node's config/run directory
+# charon_dir NODE: that node's config/log directory (in LAB_DIR)
 charon_dir() { printf '%s/%s' "$LAB_DIR" "$1"; }
+
+# lab_rundir: this lab's short run directory (LAB_RUN_ROOT/PREFIX)
+lab_rundir() { printf '%s/%s' "$LAB_RUN_ROOT" "$LAB_PREFIX"; }
+
+# charon_rundir NODE: bound over /run in NODE's charon mount namespace
+charon_rundir() { printf '%s/%s' "$(lab_rundir)" "$1"; }
+
+# charon_vici NODE: NODE's vici socket as seen from outside charon's mount namespace
+charon_vici() { printf '%s/charon.vici' "$(charon_rundir "$1")"; }
+
+# lab_rundir_remove: delete this lab's run directory (charons must be gone)
+lab_rundir_remove() {
+    [[ -n $LAB_PREFIX && $LAB_PREFIX != */* ]] || return 0
+    rm -rf "$(lab_rundir)"
+}
 
 # charon_conf NODE OPTIONS...: write NODE's strongswan.conf and swanctl.conf.
 #   --role init|resp          initiator gets vips=0.0.0.0/::, responder a pool
@@ -243,7 +264,7 @@ charon_conf() {
         shift 2
     done
     local dir; dir=$(charon_dir "$node")
-    rm -rf "$dir"; mkdir -p "$dir/run" "$dir/x509" "$dir/x509ca" "$dir/private"
+    rm -rf "$dir"; mkdir -p "$dir/x509" "$dir/x509ca" "$dir/private"
 
     local o
     {
@@ -278,7 +299,8 @@ charon {
     }
     plugins {
         vici {
-            socket = unix://$dir/run/charon.vici
+            # /run is $(charon_rundir "$node") (charon_start binds it over /run)
+            socket = unix:///run/charon.vici
         }
         kernel-libipsec {
             load = yes
@@ -355,16 +377,20 @@ EOF
 }
 
 # charon_start NODE: start charon inside NODE's network namespace and a
-# private mount namespace (its own /run), load swanctl.conf, return when ready.
+# private mount namespace whose /run is `charon_rundir NODE` (pid file, vici
+# socket), load swanctl.conf, return when ready.
 charon_start() {
-    local node=$1 dir; dir=$(charon_dir "$node")
-    rm -f "$dir/run/"* "$dir/charon.log"
+    local node=$1 dir run sock; dir=$(charon_dir "$node")
+    run=$(charon_rundir "$node"); sock=$(charon_vici "$node")
+    (( ${#sock} <= 107 )) || lab_die "vici socket path $sock is longer than 107 bytes: shorten LAB_PREFIX or LAB_RUN_ROOT"
+    rm -rf "$run"; mkdir -p "$run"; chmod 0700 "$(lab_rundir)"
+    rm -f "$dir/charon.log"
     lab_nsexec "$node" unshare -m --propagation private \
-        sh -c 'mount --bind "$1/run" /run && STRONGSWAN_CONF="$1/strongswan.conf" exec "$2"' \
-        sh "$dir" "$CHARON_BIN" >"$dir/charon.stdout" 2>&1 &
+        sh -c 'mount --bind "$1" /run && STRONGSWAN_CONF="$2/strongswan.conf" exec "$3"' \
+        sh "$run" "$dir" "$CHARON_BIN" >"$dir/charon.stdout" 2>&1 &
     LAB_CHARON_PIDS[$node]=$!
     local n=100
-    until [[ -S $dir/run/charon.vici ]]; do
+    until [[ -S $sock ]]; do
         kill -0 "${LAB_CHARON_PIDS[$node]}" 2>/dev/null || lab_die "charon $node died: $(tail -5 "$dir/charon.stdout")"
         (( n-- > 0 )) || lab_die "charon $node: no vici socket"
         sleep 0.1
@@ -385,8 +411,8 @@ charon_stop() {
 
 # lab_swanctl NODE ARGS...: swanctl against NODE's charon
 lab_swanctl() {
-    local node=$1 dir; dir=$(charon_dir "$node"); shift
-    swanctl "$@" --uri "unix://$dir/run/charon.vici"
+    local node=$1; shift
+    swanctl "$@" --uri "unix://$(charon_vici "$node")"
 }
 
 # lab_initiate NODE [CHILD]: initiate and wait for the result (timeout 30 s)

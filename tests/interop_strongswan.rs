@@ -101,10 +101,14 @@ impl Lab {
     /// Build topology `topo` with moon's charon configured by `charon` (lab/lib.sh
     /// `charon_conf` options). `None`: skipped.
     fn up(test: &str, topo: &str, charon: &[&str]) -> Option<Lab> {
+        Lab::up_in(test, target_dir().join("interop").join(test), topo, charon)
+    }
+
+    /// [`Lab::up`] with the lab directory `dir` (captures, logs, configs).
+    fn up_in(test: &str, dir: PathBuf, topo: &str, charon: &[&str]) -> Option<Lab> {
         if !lab_available(test) {
             return None;
         }
-        let dir = target_dir().join("interop").join(test);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create interop dir");
         let prefix = format!(
@@ -1658,4 +1662,41 @@ fn initiator_default_proposals_meet_strongswan_defaults() {
     assert!(sas.contains("ESTABLISHED"), "{sas}");
     p.quit();
     lab.wait_log("received DELETE for IKE_SA");
+}
+
+/// The lab works wherever the clone lives: charon's vici socket is not put in the lab
+/// directory (a Unix socket path has at most 107 bytes) but under a short run directory,
+/// which `down` removes.
+#[test]
+fn lab_in_a_long_directory_keeps_socket_paths_short() {
+    let test = "lab_in_a_long_directory_keeps_socket_paths_short";
+    let dir = target_dir()
+        .join("interop")
+        .join(format!("{test}_{}", "x".repeat(80)));
+    assert!(dir.as_os_str().len() > 108, "{}", dir.display());
+    let Some(lab) = Lab::up_in(
+        test,
+        dir,
+        "v4",
+        &moon_responder(
+            "192.0.2.1",
+            "aes128-sha256-x25519",
+            "aes128gcm16",
+            &["--local-ts", "198.18.1.0/24", "--pool", "198.18.0.0/24"],
+        ),
+    ) else {
+        return;
+    };
+    let conns = lab.swanctl(&["--list-conns"]);
+    assert!(conns.contains("home: IKEv2"), "{conns}");
+    let stats = lab.swanctl(&["--stats"]);
+    assert!(stats.contains("uptime:"), "{stats}");
+    // logs and configs stay in the lab directory
+    assert!(lab.dir.join("moon/charon.log").exists());
+    assert!(lab.dir.join("moon/swanctl.conf").exists());
+    let root = std::env::var("LAB_RUN_ROOT").unwrap_or_else(|_| "/run/mobikectl-lab".into());
+    let run = PathBuf::from(root).join(&lab.prefix);
+    assert!(run.join("moon/charon.vici").exists(), "{}", run.display());
+    drop(lab);
+    assert!(!run.exists(), "{} left behind", run.display());
 }

@@ -7,6 +7,8 @@
 #       TOPO: v4 | v6 | nat4 (peer behind NAT) | nat4moon (strongSwan behind NAT). Namespaces PREFIX-peer, PREFIX-moon (and PREFIX-nat).
 #       moon's charon config/log in DIR/moon/, captures DIR/moon.pcap (moon's side)
 #       and DIR/peer.pcap (peer's side). Prints the addresses as KEY=VALUE lines.
+#       charon's /run (vici socket) is /run/mobikectl-lab/PREFIX/moon/ (short, whatever
+#       DIR is: a Unix socket path has at most 107 bytes); `down` removes it.
 #       Certificate auth: --auth pubkey --cert F --key F --cacert F (e.g. testdata/pki).
 #   lab/interop/lab.sh down PREFIX DIR     stop captures (flushed), kill everything in
 #                                          PREFIX-* namespaces, delete them. Idempotent.
@@ -23,6 +25,9 @@
 #   nat4moon: moon 198.51.100.10 -- nat 198.51.100.1 | 192.0.2.254 (masquerade) -- peer 192.0.2.10
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LAB_PREFIX=${LAB_PREFIX:-}
+# shellcheck source=../lib.sh
+. "$here/../lib.sh"
 
 teardown() {
     local prefix=$1 ns pid
@@ -30,7 +35,8 @@ teardown() {
     while read -r ns _; do
         [[ $ns == "$prefix"-* ]] && nss+=("$ns")
     done < <(ip netns list 2>/dev/null)
-    (( ${#nss[@]} )) || return 0
+    # charons' short run dirs (vici sockets): LAB_RUN_ROOT/PREFIX
+    (( ${#nss[@]} )) || { LAB_PREFIX=$prefix lab_rundir_remove; return 0; }
     # tcpdump first, gently (after the last packets were read), so the captures are complete
     sleep 0.2
     for ns in "${nss[@]}"; do
@@ -53,6 +59,7 @@ teardown() {
         for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
         ip netns del "$ns" 2>/dev/null || true
     done
+    LAB_PREFIX=$prefix lab_rundir_remove
 }
 
 cmd=${1:?usage: lab.sh up|down|swanctl|rebind|nft ...}; shift
@@ -61,8 +68,6 @@ up)
     topo=$1 LAB_PREFIX=$2 LAB_DIR=$3; shift 3
     export LAB_PREFIX LAB_DIR
     mkdir -p "$LAB_DIR"; LAB_DIR=$(cd "$LAB_DIR" && pwd)
-    # shellcheck source=../lib.sh
-    . "$here/../lib.sh"
     [[ $EUID -eq 0 ]] || lab_die "must run as root"
     trap 'rc=$?; if (( rc != 0 )); then teardown "$LAB_PREFIX"; fi' EXIT
     teardown "$LAB_PREFIX"   # leftovers of an earlier run with this prefix
@@ -118,16 +123,14 @@ down)
     teardown "$1"
     ;;
 swanctl)
-    prefix=$1 dir=$2; shift 2
-    ip netns exec "$prefix-moon" swanctl "$@" --uri "unix://$dir/moon/run/charon.vici"
+    LAB_PREFIX=$1 LAB_DIR=$2; shift 2
+    lab_nsexec moon swanctl "$@" --uri "unix://$(charon_vici moon)"
     ;;
 rebind)
     ip netns exec "$1-nat" conntrack -D -p udp >/dev/null 2>&1 || true
     ;;
 nft)
     LAB_PREFIX=$1
-    # shellcheck source=../lib.sh
-    . "$here/../lib.sh"
     lab_nft "$2" "$(cat)"
     ;;
 *)
