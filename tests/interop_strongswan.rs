@@ -1174,3 +1174,198 @@ fn lab_in_a_long_directory_keeps_socket_paths_short() {
     drop(lab);
     assert!(!run.exists(), "{} left behind", run.display());
 }
+
+/// charon_conf options of strongSwan as carol, the MOBIKE initiator in the peer namespace
+/// of a dual topology: both local addresses, both of moon's, link `first` (`A` or `B`)
+/// first (strongSwan initiates from the first local address to the first remote one).
+fn carol_mobike(lab: &Lab, first: char, extra: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = [
+        "--role",
+        "initiator",
+        "--mobike",
+        "yes",
+        "--id",
+        "carol@example.org",
+        "--remote-id",
+        "moon.example.org",
+        "--remote-ts",
+        "198.18.1.0/24",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let links = if first == 'B' { ["B", "A"] } else { ["A", "B"] };
+    for l in links {
+        v.push("--local".into());
+        v.push(lab.var(&format!("PEER_{l}")));
+    }
+    for l in links {
+        v.push("--remote".into());
+        v.push(lab.var(&format!("MOON_{l}")));
+    }
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+fn dual_lab(test: &str, topo: &str) -> Option<Lab> {
+    Lab::up(
+        test,
+        topo,
+        &[
+            "--role",
+            "responder",
+            "--mobike",
+            "yes",
+            "--id",
+            "moon.example.org",
+            "--remote-id",
+            "carol@example.org",
+            "--local-ts",
+            "198.18.1.0/24",
+            "--pool",
+            "198.18.0.0/24",
+        ],
+    )
+}
+
+/// The dual-uplink topology with strongSwan on both ends (carol in the peer namespace):
+/// losing the link-A address moves the SA to link B with UPDATE_SA_ADDRESSES.
+#[test]
+fn dual_strongswan_pair_moves_on_address_loss() {
+    let Some(lab) = dual_lab("dual_strongswan_pair_moves_on_address_loss", "dual") else {
+        return;
+    };
+    for (k, v) in [
+        ("PEER_A", "192.0.2.10"),
+        ("PEER_B", "198.51.100.10"),
+        ("PEER_A6", "2001:db8:1::10"),
+        ("MOON_A", "192.0.2.1"),
+        ("MOON_B", "198.51.100.1"),
+        ("MOON_A6", "2001:db8:1::1"),
+    ] {
+        assert_eq!(lab.var(k), v, "{k}");
+    }
+    let conf = carol_mobike(&lab, 'A', &[]);
+    lab.charon(
+        "carol",
+        &conf.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let out = lab.swanctl_node(
+        "carol",
+        &["--initiate", "--child", "net", "--timeout", "20"],
+    );
+    assert!(out.contains("initiate completed successfully"), "{out}");
+    let (pa, pb) = (lab.var("PEER_A"), lab.var("PEER_B"));
+    let sas = lab.wait_sas("carol on link A", |s| s.contains("INSTALLED"));
+    assert!(sas.contains(&format!("@ {pa}[4500]")), "{sas}");
+    lab.addr("peer", "flush", &lab.var("IF_A"), None);
+    lab.wait_sas("carol on link B", |s| s.contains(&format!("@ {pb}[4500]")));
+    lab.wait_node_log("carol", "requesting address change using MOBIKE");
+    lab.wait_log("N(UPD_SA_ADDR)");
+    // the address comes back: carol announces it again (no move: link B still works)
+    lab.addr("peer", "add", "eth0", Some("192.0.2.10/24"));
+    let sas = carol_sas(&lab);
+    assert!(sas.contains("ESTABLISHED"), "{sas}");
+}
+
+fn carol_sas(lab: &Lab) -> String {
+    lab.swanctl_node("carol", &["--list-sas"])
+}
+
+/// dualnat: an SA on link B behind a NAT; `rebind` (conntrack -D) changes the mapping and
+/// strongSwan's next DPD notices it and sends UPDATE_SA_ADDRESSES.
+#[test]
+fn dualnat_rebinding_noticed_by_strongswan_dpd() {
+    let Some(lab) = dual_lab("dualnat_rebinding_noticed_by_strongswan_dpd", "dualnat") else {
+        return;
+    };
+    let (moon_b, nat) = (lab.var("MOON_B"), lab.var("NAT"));
+    assert_eq!(
+        (moon_b.as_str(), nat.as_str()),
+        ("203.0.113.1", "203.0.113.254")
+    );
+    let conf = carol_mobike(&lab, 'B', &["--dpd-delay", "1s"]);
+    lab.charon(
+        "carol",
+        &conf.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let out = lab.swanctl_node(
+        "carol",
+        &["--initiate", "--child", "net", "--timeout", "20"],
+    );
+    assert!(out.contains("initiate completed successfully"), "{out}");
+    let sas = lab.wait_sas("carol behind the NAT", |s| s.contains("INSTALLED"));
+    assert!(sas.contains(&format!("@ {nat}[")), "{sas}");
+    // the first DPD with NAT detection records the mapping
+    lab.wait_node_log("carol", "[ N(NATD_S_IP) N(NATD_D_IP) ]");
+    lab.rebind();
+    lab.wait_node_log(
+        "carol",
+        "detected changes in NAT mappings, initiating MOBIKE update",
+    );
+    lab.wait_log("N(UPD_SA_ADDR)");
+}
+
+/// `blackhole` and `loss` drop silently (the sender gets no error; no address event):
+/// strongSwan only retransmits, and gets its answer once they are lifted. `link` takes an
+/// interface down and up.
+#[test]
+fn blackhole_and_loss_are_silent() {
+    let Some(lab) = dual_lab("blackhole_and_loss_are_silent", "dual") else {
+        return;
+    };
+    let conf = carol_mobike(&lab, 'A', &["--dpd-delay", "1s"]);
+    lab.charon(
+        "carol",
+        &conf.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let out = lab.swanctl_node(
+        "carol",
+        &["--initiate", "--child", "net", "--timeout", "20"],
+    );
+    assert!(out.contains("initiate completed successfully"), "{out}");
+    lab.wait_sas("an installed CHILD_SA", |s| s.contains("INSTALLED"));
+    let (retransmit, answer) = ("retransmit 1 of request", "parsed INFORMATIONAL response");
+    lab.wait_node_log("carol", answer); // a DPD went through
+    let pa = lab.var("PEER_A");
+    let r = lab.node_log_count("carol", retransmit);
+    lab.blackhole("moon", &pa, true);
+    lab.wait_node_log_count("carol", retransmit, r + 1);
+    let rules = lab.nsexec("moon", &["nft", "list", "table", "netdev", "labblackhole"]);
+    assert!(rules.contains(&pa), "{rules}");
+    assert!(
+        rules
+            .lines()
+            .any(|l| l.contains("counter packets") && !l.contains("counter packets 0 ")),
+        "nothing dropped: {rules}"
+    );
+    let a = lab.node_log_count("carol", answer);
+    lab.blackhole("moon", &pa, false);
+    lab.wait_node_log_count("carol", answer, a + 1);
+    // 100 % loss on moon's links: retransmissions again, then answers after loss 0
+    let r = lab.node_log_count("carol", retransmit);
+    lab.loss("moon", 100, None);
+    lab.wait_node_log_count("carol", retransmit, r + 1);
+    let a = lab.node_log_count("carol", answer);
+    lab.loss("moon", 0, None);
+    lab.wait_node_log_count("carol", answer, a + 1);
+    assert!(!lab
+        .nsexec("moon", &["nft", "list", "ruleset"])
+        .contains("labloss"));
+    let log = lab.node_log("carol");
+    assert!(
+        !log.contains("error writing to socket"),
+        "the sender saw an error"
+    );
+    assert!(
+        !log.contains("checking path"),
+        "a move without an address event"
+    );
+    // link down/up
+    lab.link("peer", "eth1", false);
+    let l = lab.nsexec("peer", &["ip", "link", "show", "dev", "eth1"]);
+    assert!(l.contains("state DOWN"), "{l}");
+    lab.link("peer", "eth1", true);
+    let sas = carol_sas(&lab);
+    assert!(sas.contains("ESTABLISHED"), "{sas}");
+}

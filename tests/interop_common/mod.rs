@@ -197,6 +197,123 @@ impl Lab {
         panic!("swanctl --list-sas never showed {what}:\n{last}");
     }
 
+    /// `lab.sh CMD PREFIX ARGS...` (the commands that act on a running lab); panics with
+    /// lab.sh's stderr when it fails.
+    pub fn lab_sh(&self, cmd: &str, args: &[&str]) -> String {
+        let out = Command::new("bash")
+            .arg(script())
+            .args([cmd, &self.prefix])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run lab.sh");
+        assert!(
+            out.status.success(),
+            "lab.sh {cmd} {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Start a second charon `node` (e.g. `carol`) in the peer namespace, configured by
+    /// `charon` (charon_conf options); its config and log are in `<dir>/<node>/`.
+    pub fn charon(&self, node: &str, charon: &[&str]) {
+        let dir = self.dir.display().to_string();
+        let mut a = vec![dir.as_str(), node, "--ns", "peer"];
+        a.extend_from_slice(charon);
+        self.lab_sh("charon", &a);
+    }
+
+    /// swanctl against `node`'s charon (`moon` or one started by [`Lab::charon`]).
+    pub fn swanctl_node(&self, node: &str, args: &[&str]) -> String {
+        let dir = self.dir.display().to_string();
+        let out = Command::new("bash")
+            .arg(script())
+            .args(["swanctl", &self.prefix, &dir, "--node", node])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("swanctl");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+
+    /// `node`'s charon log.
+    pub fn node_log(&self, node: &str) -> String {
+        std::fs::read_to_string(self.dir.join(node).join("charon.log")).unwrap_or_default()
+    }
+
+    /// Wait until `node`'s charon log contains `needle`.
+    pub fn wait_node_log(&self, node: &str, needle: &str) {
+        self.wait_node_log_count(node, needle, 1);
+    }
+
+    /// How many times `node`'s charon log contains `needle`.
+    pub fn node_log_count(&self, node: &str, needle: &str) -> usize {
+        self.node_log(node).matches(needle).count()
+    }
+
+    /// Wait until `node`'s charon log contains `needle` at least `n` times.
+    pub fn wait_node_log_count(&self, node: &str, needle: &str, n: usize) {
+        let end = Instant::now() + WAIT;
+        while Instant::now() < end {
+            if self.node_log_count(node, needle) >= n {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "{node}'s charon log never showed '{needle}' {n} time(s) (see {})",
+            self.dir.join(node).display()
+        );
+    }
+
+    /// Address loss or gain in namespace `ns`: `op` is `add`, `del` or `flush` (`cidr`
+    /// optional for `flush`).
+    pub fn addr(&self, ns: &str, op: &str, iface: &str, cidr: Option<&str>) {
+        let mut a = vec![ns, op, iface];
+        a.extend(cidr);
+        self.lab_sh("addr", &a);
+    }
+
+    /// `ip link set dev IFACE up|down` in namespace `ns` (down keeps the addresses).
+    pub fn link(&self, ns: &str, iface: &str, up: bool) {
+        self.lab_sh("link", &[ns, iface, if up { "up" } else { "down" }]);
+    }
+
+    /// Drop `percent` % of the UDP packets in and out of `ns` (through `iface`, default all
+    /// its links) at random, silently; 0 removes the loss.
+    pub fn loss(&self, ns: &str, percent: u32, iface: Option<&str>) {
+        let p = percent.to_string();
+        let mut a = vec![ns, p.as_str()];
+        a.extend(iface);
+        self.lab_sh("loss", &a);
+    }
+
+    /// Silently drop everything from and to `addr` in `ns` (no address or route event).
+    pub fn blackhole(&self, ns: &str, addr: &str, on: bool) {
+        self.lab_sh("blackhole", &[ns, addr, if on { "on" } else { "off" }]);
+    }
+
+    /// Forget the NAT's UDP mappings (`nat4`, `dualnat`): the next packet gets a new one.
+    pub fn rebind(&self) {
+        self.lab_sh("rebind", &[]);
+    }
+
+    /// Run `cmd` in namespace `ns` of this lab; its stdout.
+    pub fn nsexec(&self, ns: &str, cmd: &[&str]) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &format!("{}-{ns}", self.prefix)])
+            .args(cmd)
+            .stdin(Stdio::null())
+            .output()
+            .expect("ip netns exec");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     pub fn path(&self, f: &str) -> String {
         self.dir.join(f).display().to_string()
     }
