@@ -25,6 +25,11 @@ CHARON_BIN=${CHARON_BIN:-/usr/lib/ipsec/charon}
 LAB_PREFIX=${LAB_PREFIX:-mk$$}
 LAB_DIR=${LAB_DIR:-}
 LAB_KEEP=${LAB_KEEP:-0}        # 1: keep the work dir after cleanup
+# charon's /run (pid file, vici socket) is kept apart from LAB_DIR, under a short
+# per-lab directory LAB_RUN_ROOT/PREFIX/NODE: a Unix socket path has at most 107
+# bytes, and LAB_DIR may be deep (a clone's target/interop/<test>/).
+LAB_RUN_ROOT=${LAB_RUN_ROOT:-/run/mobikectl-lab}
+[[ -d ${LAB_RUN_ROOT%/*} ]] || LAB_RUN_ROOT=/tmp/mkl
 LAB_VERBOSE=${LAB_VERBOSE:-0}
 
 LAB_NAMESPACES=()   # created namespaces (full names)
@@ -71,6 +76,7 @@ lab_cleanup() {
         ip netns del "$ns" 2>/dev/null
     done
     LAB_CAPTURE_PIDS=(); LAB_CHARON_PIDS=(); LAB_PIDS=(); LAB_NAMESPACES=()
+    lab_rundir_remove
     if [[ $LAB_KEEP != 1 && -n $LAB_DIR && $LAB_DIR == /tmp/mobike-lab.* ]]; then
         rm -rf "$LAB_DIR"
     fi
@@ -168,6 +174,95 @@ lab_nft() { lab_nsexec "$1" nft -f - <<<"$2"; }
 # lab_addr_flush NS IF: drop every address on IF (a clean MOBIKE move)
 lab_addr_flush() { ip -n "$(lab_nsname "$1")" addr flush dev "$2"; }
 
+# lab_addr_op NS add|del|flush IF [CIDR]: an address event (MOBIKE drills);
+# IPv6 additions without DAD
+lab_addr_op() {
+    local ns; ns=$(lab_nsname "$1"); local op=$2 dev=$3 a=${4:-}
+    case $op in
+        add) [[ -n $a ]] || lab_die "addr add needs a CIDR"; lab_addr "$1" "$dev" "$a";;
+        del) [[ -n $a ]] || lab_die "addr del needs a CIDR"; ip -n "$ns" addr del "$a" dev "$dev";;
+        flush) if [[ -n $a ]]; then ip -n "$ns" addr flush dev "$dev" to "$a"
+               else ip -n "$ns" addr flush dev "$dev"; fi;;
+        *) lab_die "addr: add|del|flush, not $op";;
+    esac
+}
+
+# lab_link_set NS IF up|down (down keeps the addresses: see lab/README.md)
+lab_link_set() {
+    [[ $3 == up || $3 == down ]] || lab_die "link: up|down, not $3"
+    ip -n "$(lab_nsname "$1")" link set dev "$2" "$3"
+}
+
+# lab_devices NS: NS's links (not lo, not the tunnel devices ipsec*)
+lab_devices() {
+    ip -n "$(lab_nsname "$1")" -o link show | awk -F': ' '{ sub(/@.*/, "", $2); if ($2 != "lo" && $2 !~ /^ipsec/) print $2 }'
+}
+
+# lab_devset NS [IF]: "eth0, eth1" (IF alone when given) for nftables netdev chains
+lab_devset() {
+    if [[ -n ${2:-} ]]; then printf '%s' "$2"; return; fi
+    lab_devices "$1" | paste -sd, - | sed 's/,/, /g'
+}
+
+# lab_loss NS PERCENT [IF]: drop PERCENT % of the UDP packets entering and
+# leaving NS (through IF, default every interface) at random; 0 removes it.
+# netdev ingress/egress hooks: the sender sees no error (an output-hook drop
+# would return EPERM to it), as with a real lossy link.
+lab_loss() {
+    local node=$1 pct=$2 dev=${3:-}
+    [[ $pct =~ ^[0-9]+$ ]] && (( pct <= 100 )) || lab_die "loss: PERCENT 0..100, not $pct"
+    lab_nsexec "$node" nft delete table netdev labloss 2>/dev/null || true
+    (( pct > 0 )) || return 0
+    local devs rule="meta l4proto udp numgen random mod 100 < $pct counter drop"
+    devs=$(lab_devset "$node" "$dev")
+    (( pct < 100 )) || rule="meta l4proto udp counter drop"
+    lab_nft "$node" "table netdev labloss {
+    chain in {
+        type filter hook ingress devices = { $devs } priority 0; policy accept;
+        $rule
+    }
+    chain out {
+        type filter hook egress devices = { $devs } priority 0; policy accept;
+        $rule
+    }
+}"
+}
+
+# lab_blackhole NS ADDR on|off: silently drop every packet from or to ADDR on
+# NS's interfaces (netdev ingress and egress: no error for the sender, no
+# address or route event). Several addresses may be black-holed at once.
+lab_blackhole() {
+    local node=$1 addr=$2 op=$3 set=bh4
+    [[ $addr == *:* ]] && set=bh6
+    if ! lab_nsexec "$node" nft list table netdev labblackhole >/dev/null 2>&1; then
+        [[ $op == off ]] && return 0
+        local devs; devs=$(lab_devset "$node")
+        lab_nft "$node" "table netdev labblackhole {
+    set bh4 { type ipv4_addr; }
+    set bh6 { type ipv6_addr; }
+    chain in {
+        type filter hook ingress devices = { $devs } priority -10; policy accept;
+        ip saddr @bh4 counter drop
+        ip daddr @bh4 counter drop
+        ip6 saddr @bh6 counter drop
+        ip6 daddr @bh6 counter drop
+    }
+    chain out {
+        type filter hook egress devices = { $devs } priority -10; policy accept;
+        ip saddr @bh4 counter drop
+        ip daddr @bh4 counter drop
+        ip6 saddr @bh6 counter drop
+        ip6 daddr @bh6 counter drop
+    }
+}"
+    fi
+    case $op in
+        on) lab_nsexec "$node" nft add element netdev labblackhole "$set" "{ $addr }";;
+        off) lab_nsexec "$node" nft delete element netdev labblackhole "$set" "{ $addr }" 2>/dev/null || true;;
+        *) lab_die "blackhole: on|off, not $op";;
+    esac
+}
+
 # ------------------------------------------------------------------- capture
 
 # lab_capture_start NS IF FILE [FILTER...]: tcpdump, full snaplen, packet-
@@ -202,19 +297,40 @@ lab_capture_stop_all() {
 
 # ------------------------------------------------------------------- charon
 
-# charon_dir NODE: that node's config/run directory
+# charon_dir NODE: that node's config/log directory (in LAB_DIR)
 charon_dir() { printf '%s/%s' "$LAB_DIR" "$1"; }
+
+# lab_rundir: this lab's short run directory (LAB_RUN_ROOT/PREFIX)
+lab_rundir() { printf '%s/%s' "$LAB_RUN_ROOT" "$LAB_PREFIX"; }
+
+# charon_rundir NODE: bound over /run in NODE's charon mount namespace
+charon_rundir() { printf '%s/%s' "$(lab_rundir)" "$1"; }
+
+# charon_vici NODE: NODE's vici socket as seen from outside charon's mount namespace
+charon_vici() { printf '%s/charon.vici' "$(charon_rundir "$1")"; }
+
+# lab_rundir_remove: delete this lab's run directory (charons must be gone)
+lab_rundir_remove() {
+    [[ -n $LAB_PREFIX && $LAB_PREFIX != */* ]] || return 0
+    rm -rf "$(lab_rundir)"
+}
 
 # charon_conf NODE OPTIONS...: write NODE's strongswan.conf and swanctl.conf.
 #   --role init|resp          initiator gets vips=0.0.0.0/::, responder a pool
-#   --local ADDRS --remote ADDRS   comma lists (local_addrs/remote_addrs)
+#                             (also spelled initiator|responder)
+#   --local ADDRS --remote ADDRS   comma lists (local_addrs/remote_addrs); repeatable,
+#                             the lists add up (MOBIKE: `--local A --local B`)
 #   --id ID --remote-id ID
 #   --auth psk|pubkey         pubkey: --cert F --key F --cacert F (copied in)
 #   --psk SECRET
 #   --ike PROPOSALS --esp PROPOSALS
 #   --mobike yes|no --frag yes|no|force|accept --encap yes|no
 #   --ike-rekey T --ike-rand T --child-rekey T --child-rand T
-#   --dpd T                   dpd_delay
+#   --dpd T, --dpd-delay T    dpd_delay (connection; 0s: off)
+#   --retransmit-timeout S --retransmit-base F --retransmit-tries N
+#   --retransmit-jitter PCT --retransmit-limit S   charon.retransmit_* (the lab's
+#                             defaults: timeout 2.0, tries 4, base 1.8 as strongSwan)
+#   --keep-alive T            charon.keep_alive (NAT-T keepalive interval, default 20s)
 #   --vips ADDR               override vips (initiator)
 #   --pool CIDR               responder pool (may repeat with a comma)
 #   --local-ts TS --remote-ts TS
@@ -227,10 +343,20 @@ charon_conf() {
     local ike="aes128-sha256-x25519" esp="aes128gcm16" mobike=yes frag=yes encap=no
     local ike_rekey=4h ike_rand="" child_rekey=1h child_rand="" dpd=0s vips="" pool=""
     local lts="" rts="" cert="" key="" cacert=""
+    local rt_timeout=2.0 rt_base="" rt_tries=4 rt_jitter="" rt_limit="" keep_alive=""
     local -a opts=() copts=() chopts=()
     while (( $# )); do
         case $1 in
-            --role) role=$2;; --local) local=$2;; --remote) remote=$2;;
+            --role) case $2 in
+                        init|initiator) role=init;; resp|responder) role=resp;;
+                        *) lab_die "charon_conf: --role init|resp, not $2";;
+                    esac;;
+            --local) local=${local:+$local, }${2//,/, };;
+            --remote) remote=${remote:+$remote, }${2//,/, };;
+            --dpd-delay) dpd=$2;;
+            --retransmit-timeout) rt_timeout=$2;; --retransmit-base) rt_base=$2;;
+            --retransmit-tries) rt_tries=$2;; --retransmit-jitter) rt_jitter=$2;;
+            --retransmit-limit) rt_limit=$2;; --keep-alive) keep_alive=$2;;
             --id) id=$2;; --remote-id) rid=$2;; --auth) auth=$2;; --psk) psk=$2;;
             --ike) ike=$2;; --esp) esp=$2;; --mobike) mobike=$2;; --frag) frag=$2;;
             --encap) encap=$2;; --ike-rekey) ike_rekey=$2;; --ike-rand) ike_rand=$2;;
@@ -243,7 +369,7 @@ charon_conf() {
         shift 2
     done
     local dir; dir=$(charon_dir "$node")
-    rm -rf "$dir"; mkdir -p "$dir/run" "$dir/x509" "$dir/x509ca" "$dir/private"
+    rm -rf "$dir"; mkdir -p "$dir/x509" "$dir/x509ca" "$dir/private"
 
     local o
     {
@@ -253,8 +379,14 @@ charon {
     # only what the lab needs: no stroke (/etc/ipsec.secrets), no forecast/farp
     load = random nonce x509 revocation constraints pubkey pkcs1 pkcs8 pem openssl gmp curve25519 aes sha1 sha2 hmac ctr ccm gcm chapoly xcbc cmac kdf drbg mgf1 kernel-libipsec kernel-netlink socket-default vici
     install_routes = no
-    retransmit_timeout = 2.0
-    retransmit_tries = 4
+    retransmit_timeout = $rt_timeout
+    retransmit_tries = $rt_tries
+EOF
+        [[ -n $rt_base ]] && echo "    retransmit_base = $rt_base"
+        [[ -n $rt_jitter ]] && echo "    retransmit_jitter = $rt_jitter"
+        [[ -n $rt_limit ]] && echo "    retransmit_limit = $rt_limit"
+        [[ -n $keep_alive ]] && echo "    keep_alive = $keep_alive"
+        cat <<EOF
     filelog {
         lab {
             path = $dir/charon.log
@@ -278,7 +410,8 @@ charon {
     }
     plugins {
         vici {
-            socket = unix://$dir/run/charon.vici
+            # /run is $(charon_rundir "$node") (charon_start binds it over /run)
+            socket = unix:///run/charon.vici
         }
         kernel-libipsec {
             load = yes
@@ -294,7 +427,7 @@ EOF
         cp "$cert" "$dir/x509/"; cp "$key" "$dir/private/"; cp "$cacert" "$dir/x509ca/"
     fi
     if [[ -z $vips && $role == init ]]; then
-        if [[ $remote == *:* ]]; then vips="::"; else vips="0.0.0.0"; fi
+        if [[ ${remote%%,*} == *:* ]]; then vips="::"; else vips="0.0.0.0"; fi
     fi
     {
         echo "connections {"
@@ -354,17 +487,22 @@ EOF
     } >"$dir/swanctl.conf"
 }
 
-# charon_start NODE: start charon inside NODE's network namespace and a
-# private mount namespace (its own /run), load swanctl.conf, return when ready.
+# charon_start NODE [NS]: start charon inside network namespace NS (default:
+# NODE's own; e.g. a second charon "carol" in the namespace "peer") and a
+# private mount namespace whose /run is `charon_rundir NODE` (pid file, vici
+# socket), load swanctl.conf, return when ready.
 charon_start() {
-    local node=$1 dir; dir=$(charon_dir "$node")
-    rm -f "$dir/run/"* "$dir/charon.log"
-    lab_nsexec "$node" unshare -m --propagation private \
-        sh -c 'mount --bind "$1/run" /run && STRONGSWAN_CONF="$1/strongswan.conf" exec "$2"' \
-        sh "$dir" "$CHARON_BIN" >"$dir/charon.stdout" 2>&1 &
+    local node=$1 ns=${2:-$1} dir run sock; dir=$(charon_dir "$node")
+    run=$(charon_rundir "$node"); sock=$(charon_vici "$node")
+    (( ${#sock} <= 107 )) || lab_die "vici socket path $sock is longer than 107 bytes: shorten LAB_PREFIX or LAB_RUN_ROOT"
+    rm -rf "$run"; mkdir -p "$run"; chmod 0700 "$(lab_rundir)"
+    rm -f "$dir/charon.log"
+    lab_nsexec "$ns" unshare -m --propagation private \
+        sh -c 'mount --bind "$1" /run && STRONGSWAN_CONF="$2/strongswan.conf" exec "$3"' \
+        sh "$run" "$dir" "$CHARON_BIN" >"$dir/charon.stdout" 2>&1 &
     LAB_CHARON_PIDS[$node]=$!
     local n=100
-    until [[ -S $dir/run/charon.vici ]]; do
+    until [[ -S $sock ]]; do
         kill -0 "${LAB_CHARON_PIDS[$node]}" 2>/dev/null || lab_die "charon $node died: $(tail -5 "$dir/charon.stdout")"
         (( n-- > 0 )) || lab_die "charon $node: no vici socket"
         sleep 0.1
@@ -385,8 +523,8 @@ charon_stop() {
 
 # lab_swanctl NODE ARGS...: swanctl against NODE's charon
 lab_swanctl() {
-    local node=$1 dir; dir=$(charon_dir "$node"); shift
-    swanctl "$@" --uri "unix://$dir/run/charon.vici"
+    local node=$1; shift
+    swanctl "$@" --uri "unix://$(charon_vici "$node")"
 }
 
 # lab_initiate NODE [CHILD]: initiate and wait for the result (timeout 30 s)

@@ -16,437 +16,17 @@
 //! `mobikectl decode --keys target/interop/T/keys.log --keys target/interop/T/moon/charon.log target/interop/T/moon.pcap`.
 //!
 //! Every test uses its own namespace prefix, so they run in parallel; namespaces and
-//! processes are removed when the test ends, also on failure (drop guards).
+//! processes are removed when the test ends, also on failure (drop guards). The harness
+//! (Lab, Peer, ...) is `tests/interop_common/`, shared with other interop test files.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc::{self, Receiver};
-use std::time::{Duration, Instant};
+mod interop_common;
 
-use serde_json::Value;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-const PSK: &str = "mobikectl-lab-psk-0123456789";
-const BIN: &str = env!("CARGO_BIN_EXE_mobikectl");
-const WAIT: Duration = Duration::from_secs(20);
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn script() -> PathBuf {
-    repo().join("lab/interop/lab.sh")
-}
-
-/// `target/` (the directory holding `debug/mobikectl`).
-fn target_dir() -> PathBuf {
-    Path::new(BIN)
-        .parent()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| repo().join("target"))
-}
-
-fn have(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .stdout(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
-/// Can the lab run here? Prints why not.
-fn lab_available(test: &str) -> bool {
-    let mut missing = Vec::new();
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        missing.push("root (CAP_NET_ADMIN)".to_string());
-    }
-    if !Path::new("/usr/lib/ipsec/charon").exists() {
-        missing.push("strongSwan charon (/usr/lib/ipsec/charon)".to_string());
-    }
-    for c in ["swanctl", "tcpdump", "nft", "conntrack", "ip", "tshark"] {
-        if !have(c) {
-            missing.push(c.to_string());
-        }
-    }
-    if missing.is_empty() {
-        return true;
-    }
-    let msg = format!(
-        "skipping interop test {test}: needs {}. Install the packages with \
-         `sudo bash .ci/install-packages` and run `sudo -E cargo test --test interop_strongswan`",
-        missing.join(", ")
-    );
-    if std::env::var_os("MOBIKECTL_REQUIRE_INTEROP").is_some_and(|v| v == "1") {
-        panic!("{msg} (MOBIKECTL_REQUIRE_INTEROP=1)");
-    }
-    // straight to fd 2: the test harness captures eprintln! of passing tests
-    let _ = writeln!(std::io::stderr(), "{msg}");
-    false
-}
-
-static SEQ: AtomicU32 = AtomicU32::new(0);
-
-/// A running lab; torn down on drop.
-struct Lab {
-    prefix: String,
-    dir: PathBuf,
-    vars: Vec<(String, String)>,
-}
-
-impl Lab {
-    /// Build topology `topo` with moon's charon configured by `charon` (lab/lib.sh
-    /// `charon_conf` options). `None`: skipped.
-    fn up(test: &str, topo: &str, charon: &[&str]) -> Option<Lab> {
-        if !lab_available(test) {
-            return None;
-        }
-        let dir = target_dir().join("interop").join(test);
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create interop dir");
-        let prefix = format!(
-            "mi{}x{}",
-            std::process::id() % 100_000,
-            SEQ.fetch_add(1, Ordering::SeqCst)
-        );
-        let out = Command::new("bash")
-            .arg(script())
-            .args(["up", topo, &prefix])
-            .arg(&dir)
-            .args(charon)
-            .stdin(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
-            .expect("run lab.sh");
-        let lab = Lab {
-            prefix,
-            dir,
-            vars: String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .filter_map(|l| l.split_once('='))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        };
-        assert!(
-            out.status.success(),
-            "lab.sh up failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::write(lab.dir.join("psk"), format!("{PSK}\n")).unwrap();
-        Some(lab)
-    }
-
-    fn var(&self, k: &str) -> String {
-        self.vars
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_else(|| panic!("lab variable {k} missing: {:?}", self.vars))
-    }
-
-    fn swanctl(&self, args: &[&str]) -> String {
-        let out = Command::new("bash")
-            .arg(script())
-            .args(["swanctl", &self.prefix])
-            .arg(&self.dir)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("swanctl");
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    }
-
-    fn list_sas(&self) -> String {
-        self.swanctl(&["--list-sas"])
-    }
-
-    fn charon_log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("moon/charon.log")).unwrap_or_default()
-    }
-
-    /// Wait until moon's charon log contains `needle`.
-    fn wait_log(&self, needle: &str) {
-        let end = Instant::now() + WAIT;
-        while Instant::now() < end {
-            if self.charon_log().contains(needle) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!(
-            "charon log never showed '{needle}' (see {})",
-            self.dir.display()
-        );
-    }
-
-    /// Wait until `swanctl --list-sas` satisfies `pred`.
-    fn wait_sas(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let end = Instant::now() + WAIT;
-        let mut last = String::new();
-        while Instant::now() < end {
-            last = self.list_sas();
-            if pred(&last) {
-                return last;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        panic!("swanctl --list-sas never showed {what}:\n{last}");
-    }
-
-    fn path(&self, f: &str) -> String {
-        self.dir.join(f).display().to_string()
-    }
-
-    /// Start `mobikectl peer` in the peer namespace with `--psk-file` (unless `args`
-    /// has `--cert`), `--keylog` and `--pcap` into the lab directory plus `args`.
-    fn peer(&self, args: &[&str]) -> Peer {
-        let mut cmd = Command::new("ip");
-        cmd.args([
-            "netns",
-            "exec",
-            &format!("{}-peer", self.prefix),
-            BIN,
-            "peer",
-        ]);
-        if !args.contains(&"--cert") {
-            cmd.args(["--psk-file", &self.path("psk")]);
-        }
-        cmd.args(["--keylog", &self.path("keys.log")])
-            .args(["--pcap", &self.path("own.pcapng")])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(self.dir.join("peer.stderr")).unwrap());
-        let mut child = cmd.spawn().expect("spawn mobikectl peer");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        let log = self.dir.join("events.jsonl");
-        std::thread::spawn(move || {
-            let mut f = std::fs::File::create(log).ok();
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(f) = f.as_mut() {
-                    let _ = writeln!(f, "{line}");
-                }
-                let v: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("event is not JSON ({e}): {line}"));
-                if tx.send(v).is_err() {
-                    break;
-                }
-            }
-        });
-        Peer {
-            stdin: child.stdin.take(),
-            child,
-            rx,
-            seen: Vec::new(),
-            pos: 0,
-            dir: self.dir.clone(),
-        }
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(script())
-            .args(["down", &self.prefix])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .status();
-    }
-}
-
-/// A running `mobikectl peer`; told to quit (then killed) on drop.
-struct Peer {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    rx: Receiver<Value>,
-    seen: Vec<Value>,
-    pos: usize,
-    dir: PathBuf,
-}
-
-impl Peer {
-    fn send(&mut self, line: &str) {
-        let s = self.stdin.as_mut().expect("stdin open");
-        writeln!(s, "{line}").expect("write command");
-        s.flush().unwrap();
-    }
-
-    /// The next event (after the previous match) satisfying `pred`.
-    fn wait(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        let end = Instant::now() + WAIT;
-        loop {
-            if let Some(i) = self.seen[self.pos..].iter().position(&pred) {
-                self.pos += i + 1;
-                return self.seen[self.pos - 1].clone();
-            }
-            let left = end.saturating_duration_since(Instant::now());
-            match self.rx.recv_timeout(left) {
-                Ok(v) => self.seen.push(v),
-                Err(_) => panic!(
-                    "no {what} event within {WAIT:?}; events so far (also in {}/events.jsonl):\n{}",
-                    self.dir.display(),
-                    self.seen
-                        .iter()
-                        .map(|v| v.to_string())
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                ),
-            }
-        }
-    }
-
-    fn wait_event(&mut self, name: &str) -> Value {
-        self.wait(name, |v| v["event"] == name)
-    }
-
-    /// Quit and wait for the process to end.
-    fn quit(&mut self) {
-        if self.stdin.is_some() {
-            self.send("quit");
-            self.stdin = None;
-        }
-        let end = Instant::now() + Duration::from_secs(8);
-        while Instant::now() < end {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        panic!("peer did not exit after quit");
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        self.stdin = None; // EOF = quit
-        let end = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < end {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// charon_conf options of a responder gateway.
-fn moon_responder<'a>(
-    local: &'a str,
-    ike: &'a str,
-    esp: &'a str,
-    extra: &[&'a str],
-) -> Vec<&'a str> {
-    let mut v = vec![
-        "--role",
-        "resp",
-        "--local",
-        local,
-        "--id",
-        "moon.example.org",
-        "--remote-id",
-        "carol@example.org",
-        "--ike",
-        ike,
-        "--esp",
-        esp,
-    ];
-    v.extend_from_slice(extra);
-    v
-}
-
-fn peer_initiator<'a>(
-    lab: &'a Lab,
-    remote: &'a str,
-    ike: &'a str,
-    esp: &'a str,
-    extra: &[&'a str],
-) -> Peer {
-    let mut a = vec![
-        "--remote",
-        remote,
-        "--id",
-        "carol@example.org",
-        "--remote-id",
-        "moon.example.org",
-        "--ike",
-        ike,
-        "--esp",
-        esp,
-    ];
-    a.extend_from_slice(extra);
-    lab.peer(&a)
-}
-
-/// The peer's key log decrypts its own capture, with `mobikectl decode` and with tshark.
-fn keylog_decrypts_own_pcap(lab: &Lab) {
-    let keys = lab.dir.join("keys.log");
-    let pcap = lab.dir.join("own.pcapng");
-    let mode =
-        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&keys).unwrap().permissions());
-    assert_eq!(mode & 0o777, 0o600, "key log mode {mode:o}");
-    let out = Command::new(BIN)
-        .args(["decode", "--keys"])
-        .arg(&keys)
-        .arg(&pcap)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "decode failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let sk: Vec<&str> = text
-        .lines()
-        .filter(|l| l.trim_start().starts_with("SK "))
-        .collect();
-    assert!(sk.len() >= 2, "no encrypted messages in own pcap:\n{text}");
-    assert!(
-        sk.iter().all(|l| l.contains("integrity=ok")),
-        "mobikectl decode could not decrypt everything:\n{text}"
-    );
-    let table: Vec<String> = std::fs::read_to_string(&keys)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .map(|l| l.split(',').take(8).collect::<Vec<_>>().join(","))
-        .collect();
-    let mut args = vec!["-r".to_string(), pcap.display().to_string(), "-V".into()];
-    for t in &table {
-        args.push("-o".into());
-        args.push(format!("uat:ikev2_decryption_table:{t}"));
-    }
-    let out = Command::new("tshark").args(&args).output().unwrap();
-    let v = String::from_utf8_lossy(&out.stdout);
-    let encrypted = v.matches("Encrypted Data (").count();
-    let correct = v
-        .matches("Integrity Checksum Data:")
-        .filter(|_| true)
-        .count();
-    let ok = v
-        .lines()
-        .filter(|l| l.contains("Integrity Checksum Data:") && l.contains("[correct]"))
-        .count();
-    assert!(encrypted >= 2, "tshark saw no SK payloads:\n{v}");
-    assert_eq!(
-        ok, encrypted,
-        "tshark: {correct} checksums, {ok} correct of {encrypted}"
-    );
-    assert!(!v.contains("Malformed"), "tshark reports malformed packets");
-}
+use interop_common::*;
 
 #[test]
 fn initiator_v4_aead_vip_delete_by_us() {
@@ -672,46 +252,6 @@ fn initiator_v6_aead_vip() {
     lab.wait_log("received DELETE for IKE_SA");
     p.quit();
     keylog_decrypts_own_pcap(&lab);
-}
-
-/// charon_conf options of a strongSwan initiator towards our responder.
-fn moon_initiator<'a>(
-    local: &'a str,
-    remote: &'a str,
-    ike: &'a str,
-    esp: &'a str,
-    extra: &[&'a str],
-) -> Vec<&'a str> {
-    let mut v = vec![
-        "--role",
-        "init",
-        "--local",
-        local,
-        "--remote",
-        remote,
-        "--id",
-        "moon.example.org",
-        "--remote-id",
-        "carol@example.org",
-        "--ike",
-        ike,
-        "--esp",
-        esp,
-    ];
-    v.extend_from_slice(extra);
-    v
-}
-
-fn peer_responder(lab: &Lab, extra: &[&str]) -> Peer {
-    let mut a = vec![
-        "--listen",
-        "--id",
-        "carol@example.org",
-        "--remote-id",
-        "moon.example.org",
-    ];
-    a.extend_from_slice(extra);
-    lab.peer(&a)
 }
 
 #[test]
@@ -1006,63 +546,6 @@ fn wrong_psk_is_reported() {
     keylog_decrypts_own_pcap(&lab);
 }
 
-/// Seconds since midnight UTC of an event's RFC 3339 `time` (sub-second precision).
-fn event_secs(v: &Value) -> f64 {
-    let t = v["time"].as_str().unwrap_or_else(|| panic!("no time: {v}"));
-    let hms = t
-        .split_once('T')
-        .map(|x| x.1)
-        .unwrap()
-        .trim_end_matches('Z');
-    let hms = hms.split(['+', '-']).next().unwrap();
-    let mut p = hms.split(':').map(|x| x.parse::<f64>().unwrap());
-    p.next().unwrap() * 3600.0 + p.next().unwrap() * 60.0 + p.next().unwrap()
-}
-
-/// Stop the captures (flushed) and tear the lab down before reading the pcaps.
-fn lab_down(lab: &Lab) {
-    Command::new("bash")
-        .arg(script())
-        .args(["down", &lab.prefix])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-}
-
-/// NAT-T keepalives (1-byte UDP payloads) in a capture: (time, src, src port, dst, dst port).
-fn keepalives_in(pcap: &Path) -> Vec<(f64, String, u16, String, u16)> {
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(pcap)
-        .args(["-Y", "udp.length == 9", "-T", "fields"])
-        .args([
-            "-e",
-            "frame.time_epoch",
-            "-e",
-            "ip.src",
-            "-e",
-            "udp.srcport",
-        ])
-        .args(["-e", "ip.dst", "-e", "udp.dstport", "-e", "udp.payload"])
-        .output()
-        .expect("tshark");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            assert_eq!(f.get(5).copied(), Some("ff"), "not a keepalive: {l}");
-            (
-                f[0].parse().unwrap(),
-                f[1].to_string(),
-                f[2].parse().unwrap(),
-                f[3].to_string(),
-                f[4].parse().unwrap(),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn keepalives_behind_nat_keep_the_mapping() {
     let ike = "aes128-sha256-x25519";
@@ -1268,11 +751,6 @@ fn retransmissions_back_off_then_timeout() {
     for (g, want) in gaps.iter().zip([0.5, 1.0, 2.0]) {
         assert!((g - want).abs() < 0.25, "gaps {gaps:?}");
     }
-}
-
-/// A file of the throwaway test PKI (`testdata/pki`).
-fn pki(f: &str) -> String {
-    repo().join("testdata/pki").join(f).display().to_string()
 }
 
 #[test]
@@ -1658,4 +1136,236 @@ fn initiator_default_proposals_meet_strongswan_defaults() {
     assert!(sas.contains("ESTABLISHED"), "{sas}");
     p.quit();
     lab.wait_log("received DELETE for IKE_SA");
+}
+
+/// The lab works wherever the clone lives: charon's vici socket is not put in the lab
+/// directory (a Unix socket path has at most 107 bytes) but under a short run directory,
+/// which `down` removes.
+#[test]
+fn lab_in_a_long_directory_keeps_socket_paths_short() {
+    let test = "lab_in_a_long_directory_keeps_socket_paths_short";
+    let dir = target_dir()
+        .join("interop")
+        .join(format!("{test}_{}", "x".repeat(80)));
+    assert!(dir.as_os_str().len() > 108, "{}", dir.display());
+    let Some(lab) = Lab::up_in(
+        test,
+        dir,
+        "v4",
+        &moon_responder(
+            "192.0.2.1",
+            "aes128-sha256-x25519",
+            "aes128gcm16",
+            &["--local-ts", "198.18.1.0/24", "--pool", "198.18.0.0/24"],
+        ),
+    ) else {
+        return;
+    };
+    let conns = lab.swanctl(&["--list-conns"]);
+    assert!(conns.contains("home: IKEv2"), "{conns}");
+    let stats = lab.swanctl(&["--stats"]);
+    assert!(stats.contains("uptime:"), "{stats}");
+    // logs and configs stay in the lab directory
+    assert!(lab.dir.join("moon/charon.log").exists());
+    assert!(lab.dir.join("moon/swanctl.conf").exists());
+    let root = std::env::var("LAB_RUN_ROOT").unwrap_or_else(|_| "/run/mobikectl-lab".into());
+    let run = PathBuf::from(root).join(&lab.prefix);
+    assert!(run.join("moon/charon.vici").exists(), "{}", run.display());
+    drop(lab);
+    assert!(!run.exists(), "{} left behind", run.display());
+}
+
+/// charon_conf options of strongSwan as carol, the MOBIKE initiator in the peer namespace
+/// of a dual topology: both local addresses, both of moon's, link `first` (`A` or `B`)
+/// first (strongSwan initiates from the first local address to the first remote one).
+fn carol_mobike(lab: &Lab, first: char, extra: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = [
+        "--role",
+        "initiator",
+        "--mobike",
+        "yes",
+        "--id",
+        "carol@example.org",
+        "--remote-id",
+        "moon.example.org",
+        "--remote-ts",
+        "198.18.1.0/24",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let links = if first == 'B' { ["B", "A"] } else { ["A", "B"] };
+    for l in links {
+        v.push("--local".into());
+        v.push(lab.var(&format!("PEER_{l}")));
+    }
+    for l in links {
+        v.push("--remote".into());
+        v.push(lab.var(&format!("MOON_{l}")));
+    }
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+fn dual_lab(test: &str, topo: &str) -> Option<Lab> {
+    Lab::up(
+        test,
+        topo,
+        &[
+            "--role",
+            "responder",
+            "--mobike",
+            "yes",
+            "--id",
+            "moon.example.org",
+            "--remote-id",
+            "carol@example.org",
+            "--local-ts",
+            "198.18.1.0/24",
+            "--pool",
+            "198.18.0.0/24",
+        ],
+    )
+}
+
+/// The dual-uplink topology with strongSwan on both ends (carol in the peer namespace):
+/// losing the link-A address moves the SA to link B with UPDATE_SA_ADDRESSES.
+#[test]
+fn dual_strongswan_pair_moves_on_address_loss() {
+    let Some(lab) = dual_lab("dual_strongswan_pair_moves_on_address_loss", "dual") else {
+        return;
+    };
+    for (k, v) in [
+        ("PEER_A", "192.0.2.10"),
+        ("PEER_B", "198.51.100.10"),
+        ("PEER_A6", "2001:db8:1::10"),
+        ("MOON_A", "192.0.2.1"),
+        ("MOON_B", "198.51.100.1"),
+        ("MOON_A6", "2001:db8:1::1"),
+    ] {
+        assert_eq!(lab.var(k), v, "{k}");
+    }
+    let conf = carol_mobike(&lab, 'A', &[]);
+    lab.charon(
+        "carol",
+        &conf.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let out = lab.swanctl_node(
+        "carol",
+        &["--initiate", "--child", "net", "--timeout", "20"],
+    );
+    assert!(out.contains("initiate completed successfully"), "{out}");
+    let (pa, pb) = (lab.var("PEER_A"), lab.var("PEER_B"));
+    let sas = lab.wait_sas("carol on link A", |s| s.contains("INSTALLED"));
+    assert!(sas.contains(&format!("@ {pa}[4500]")), "{sas}");
+    lab.addr("peer", "flush", &lab.var("IF_A"), None);
+    lab.wait_sas("carol on link B", |s| s.contains(&format!("@ {pb}[4500]")));
+    lab.wait_node_log("carol", "requesting address change using MOBIKE");
+    lab.wait_log("N(UPD_SA_ADDR)");
+    // the address comes back: carol announces it again (no move: link B still works)
+    lab.addr("peer", "add", "eth0", Some("192.0.2.10/24"));
+    let sas = carol_sas(&lab);
+    assert!(sas.contains("ESTABLISHED"), "{sas}");
+}
+
+fn carol_sas(lab: &Lab) -> String {
+    lab.swanctl_node("carol", &["--list-sas"])
+}
+
+/// dualnat: an SA on link B behind a NAT; `rebind` (conntrack -D) changes the mapping and
+/// strongSwan's next DPD notices it and sends UPDATE_SA_ADDRESSES.
+#[test]
+fn dualnat_rebinding_noticed_by_strongswan_dpd() {
+    let Some(lab) = dual_lab("dualnat_rebinding_noticed_by_strongswan_dpd", "dualnat") else {
+        return;
+    };
+    let (moon_b, nat) = (lab.var("MOON_B"), lab.var("NAT"));
+    assert_eq!(
+        (moon_b.as_str(), nat.as_str()),
+        ("203.0.113.1", "203.0.113.254")
+    );
+    let conf = carol_mobike(&lab, 'B', &["--dpd-delay", "1s"]);
+    lab.charon(
+        "carol",
+        &conf.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let out = lab.swanctl_node(
+        "carol",
+        &["--initiate", "--child", "net", "--timeout", "20"],
+    );
+    assert!(out.contains("initiate completed successfully"), "{out}");
+    let sas = lab.wait_sas("carol behind the NAT", |s| s.contains("INSTALLED"));
+    assert!(sas.contains(&format!("@ {nat}[")), "{sas}");
+    // the first DPD with NAT detection records the mapping
+    lab.wait_node_log("carol", "[ N(NATD_S_IP) N(NATD_D_IP) ]");
+    lab.rebind();
+    lab.wait_node_log(
+        "carol",
+        "detected changes in NAT mappings, initiating MOBIKE update",
+    );
+    lab.wait_log("N(UPD_SA_ADDR)");
+}
+
+/// `blackhole` and `loss` drop silently (the sender gets no error; no address event):
+/// strongSwan only retransmits, and gets its answer once they are lifted. `link` takes an
+/// interface down and up.
+#[test]
+fn blackhole_and_loss_are_silent() {
+    let Some(lab) = dual_lab("blackhole_and_loss_are_silent", "dual") else {
+        return;
+    };
+    let conf = carol_mobike(&lab, 'A', &["--dpd-delay", "1s"]);
+    lab.charon(
+        "carol",
+        &conf.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let out = lab.swanctl_node(
+        "carol",
+        &["--initiate", "--child", "net", "--timeout", "20"],
+    );
+    assert!(out.contains("initiate completed successfully"), "{out}");
+    lab.wait_sas("an installed CHILD_SA", |s| s.contains("INSTALLED"));
+    let (retransmit, answer) = ("retransmit 1 of request", "parsed INFORMATIONAL response");
+    lab.wait_node_log("carol", answer); // a DPD went through
+    let pa = lab.var("PEER_A");
+    let r = lab.node_log_count("carol", retransmit);
+    lab.blackhole("moon", &pa, true);
+    lab.wait_node_log_count("carol", retransmit, r + 1);
+    let rules = lab.nsexec("moon", &["nft", "list", "table", "netdev", "labblackhole"]);
+    assert!(rules.contains(&pa), "{rules}");
+    assert!(
+        rules
+            .lines()
+            .any(|l| l.contains("counter packets") && !l.contains("counter packets 0 ")),
+        "nothing dropped: {rules}"
+    );
+    let a = lab.node_log_count("carol", answer);
+    lab.blackhole("moon", &pa, false);
+    lab.wait_node_log_count("carol", answer, a + 1);
+    // 100 % loss on moon's links: retransmissions again, then answers after loss 0
+    let r = lab.node_log_count("carol", retransmit);
+    lab.loss("moon", 100, None);
+    lab.wait_node_log_count("carol", retransmit, r + 1);
+    let a = lab.node_log_count("carol", answer);
+    lab.loss("moon", 0, None);
+    lab.wait_node_log_count("carol", answer, a + 1);
+    assert!(!lab
+        .nsexec("moon", &["nft", "list", "ruleset"])
+        .contains("labloss"));
+    let log = lab.node_log("carol");
+    assert!(
+        !log.contains("error writing to socket"),
+        "the sender saw an error"
+    );
+    assert!(
+        !log.contains("checking path"),
+        "a move without an address event"
+    );
+    // link down/up
+    lab.link("peer", "eth1", false);
+    let l = lab.nsexec("peer", &["ip", "link", "show", "dev", "eth1"]);
+    assert!(l.contains("state DOWN"), "{l}");
+    lab.link("peer", "eth1", true);
+    let sas = carol_sas(&lab);
+    assert!(sas.contains("ESTABLISHED"), "{sas}");
 }
