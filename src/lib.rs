@@ -9,4 +9,5 @@ pub mod dissect;
 pub mod engine;
 pub mod io;
 pub mod keys;
+pub mod netsim;
 pub mod wire;

@@ -1249,8 +1249,16 @@ impl Engine {
         path: Path,
         payloads: &[Payload<'_>],
     ) {
-        let sent_cookie = self.sas.get_mut(&id).and_then(|s| s.mobike.cookie2.take());
-        if let Some(sent) = sent_cookie.filter(|_| task != Task::Crafted) {
+        // only the exchanges that carry our COOKIE2 own it
+        let carries_cookie = matches!(
+            task,
+            Task::Update | Task::Announce | Task::ReturnRoutability
+        );
+        let sent_cookie = match self.sas.get_mut(&id) {
+            Some(s) if carries_cookie => s.mobike.cookie2.take(),
+            _ => None,
+        };
+        if let Some(sent) = sent_cookie {
             let got = cookie2_of(payloads).ok().flatten();
             let same = got
                 .as_ref()
@@ -1382,10 +1390,10 @@ impl Engine {
             return;
         };
         if ok {
+            let old = sa.children.first().map_or(rr.path, |c| c.path);
             for c in &mut sa.children {
                 c.path = rr.path;
             }
-            let old = sa.children.first().map_or(rr.path, |c| c.path);
             self.event(EngineEvent::RrCheck {
                 sa: id,
                 path: rr.path,

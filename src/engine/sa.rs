@@ -1000,9 +1000,6 @@ impl Engine {
         }
         let summary = format!("SK{{{}}}", summarize(&opened.payloads));
         self.event_received_raw(id, path, msg, &summary);
-        if probing {
-            self.probe_answered(id, path, kind);
-        }
         match kind {
             Pending::Auth => self.ike_auth_response(id, path, opened),
             Pending::Task(t) if t.exchange() == wire::CREATE_CHILD_SA => {
@@ -1010,6 +1007,10 @@ impl Engine {
             }
             Pending::Task(t) => self.informational_response(id, t, path, opened),
             Pending::Init => {}
+        }
+        // after the exchange's own processing, so that a move's UPDATE follows it
+        if probing {
+            self.probe_answered(id, path, kind);
         }
     }
 }

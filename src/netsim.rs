@@ -1,0 +1,366 @@
+//! A deterministic in-memory network for engines: nodes own addresses, datagrams are
+//! routed by destination address after a latency, links (addresses) go down, pairs
+//! turn into black holes, loss is seeded, and NAT boxes rewrite a node's source address
+//! and port and can forget their mappings (a NAT rebinding). Shared by the engine
+//! tests, and meant for the embedded lab and drills.
+//!
+//! Everything that crosses the network is kept ([`Network::log`]) so that tests can
+//! feed it to the capture analyzer as an oracle.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use crate::engine::{Engine, EngineEvent, Path, Timestamp, Transmit};
+
+/// Reachability of one link per /24 (IPv4) or /64 (IPv6): hosts reach only their own
+/// subnet, as on a lab with one link per uplink and no router between them.
+pub fn same_subnet(a: IpAddr, b: IpAddr) -> bool {
+    match (a, b) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => a.octets()[..3] == b.octets()[..3],
+        (IpAddr::V6(a), IpAddr::V6(b)) => a.octets()[..8] == b.octets()[..8],
+        _ => false,
+    }
+}
+
+/// Index of a node.
+pub type NodeId = usize;
+
+/// A source NAT in front of some addresses (RFC 3948 style endpoint-dependent mapping is
+/// not modelled: one mapping per inside endpoint).
+#[derive(Debug, Clone)]
+pub struct NatBox {
+    /// Private addresses it translates.
+    pub inside: Vec<IpAddr>,
+    /// The public address.
+    pub outside: IpAddr,
+    next_port: u16,
+    /// inside endpoint -> public port
+    map: HashMap<SocketAddr, u16>,
+}
+
+impl NatBox {
+    /// A NAT for `inside` appearing as `outside`, with public ports from `first_port`.
+    pub fn new(inside: Vec<IpAddr>, outside: IpAddr, first_port: u16) -> NatBox {
+        NatBox {
+            inside,
+            outside,
+            next_port: first_port,
+            map: HashMap::new(),
+        }
+    }
+
+    fn translate(&mut self, src: SocketAddr) -> SocketAddr {
+        let port = match self.map.get(&src) {
+            Some(p) => *p,
+            None => {
+                let p = self.next_port;
+                self.next_port = self.next_port.wrapping_add(1).max(1024);
+                self.map.insert(src, p);
+                p
+            }
+        };
+        SocketAddr::new(self.outside, port)
+    }
+
+    fn reverse(&self, dst: SocketAddr) -> Option<SocketAddr> {
+        self.map
+            .iter()
+            .find(|(_, p)| **p == dst.port())
+            .map(|(inside, _)| *inside)
+    }
+
+    /// Forget every mapping: the next datagram out gets a new public port.
+    pub fn rebind(&mut self) {
+        self.map.clear();
+    }
+}
+
+/// A datagram as the network carried it.
+#[derive(Debug, Clone)]
+pub struct Carried {
+    /// When it was sent.
+    pub at: Timestamp,
+    /// Sender.
+    pub from: NodeId,
+    /// As the sender addressed it.
+    pub sent: Path,
+    /// As the receiver sees it (after NAT), or `None` when it was lost.
+    pub delivered: Option<(NodeId, Path)>,
+    /// The bytes (IKE message, keepalive) as the engine gave them.
+    pub bytes: Vec<u8>,
+    /// The non-ESP marker flag of the transmit.
+    pub non_esp_marker: bool,
+}
+
+struct InFlight {
+    at: Timestamp,
+    to: NodeId,
+    path: Path,
+    bytes: Vec<u8>,
+}
+
+/// One engine and the addresses it owns.
+pub struct Node {
+    /// For messages.
+    pub name: String,
+    /// The engine.
+    pub engine: Engine,
+    /// Addresses routed to it.
+    pub addrs: Vec<IpAddr>,
+}
+
+/// The network.
+pub struct Network {
+    /// Simulated time.
+    pub now: Timestamp,
+    /// The nodes.
+    pub nodes: Vec<Node>,
+    /// One-way latency.
+    pub latency: Duration,
+    /// NAT boxes.
+    pub nats: Vec<NatBox>,
+    /// Addresses whose link is down: nothing leaves or reaches them.
+    pub down: HashSet<IpAddr>,
+    /// Address pairs (either direction) that silently drop everything.
+    pub blackholes: HashSet<(IpAddr, IpAddr)>,
+    /// Share (0..=100) of datagrams lost, per sending address (`None` key: every one).
+    pub loss: HashMap<Option<IpAddr>, u8>,
+    /// Which source address reaches which destination (before NAT); every pair by
+    /// default. [`same_subnet`] models one link per /24 (IPv4) or /64 (IPv6).
+    pub reachable: fn(IpAddr, IpAddr) -> bool,
+    rng: u64,
+    queue: BTreeMap<(Timestamp, u64), InFlight>,
+    seq: u64,
+    /// Every datagram sent.
+    pub log: Vec<Carried>,
+    /// Every event, with its node.
+    pub events: Vec<(Timestamp, NodeId, EngineEvent)>,
+}
+
+impl Network {
+    /// An empty network at time `start`, 10 ms latency.
+    pub fn new(start: Timestamp) -> Network {
+        Network {
+            now: start,
+            nodes: vec![],
+            latency: Duration::from_millis(10),
+            nats: vec![],
+            down: HashSet::new(),
+            blackholes: HashSet::new(),
+            loss: HashMap::new(),
+            reachable: |_, _| true,
+            rng: 0x9e37_79b9_7f4a_7c15,
+            queue: BTreeMap::new(),
+            seq: 0,
+            log: vec![],
+            events: vec![],
+        }
+    }
+
+    /// Add a node owning `addrs`.
+    pub fn add(&mut self, name: &str, engine: Engine, addrs: &[IpAddr]) -> NodeId {
+        self.nodes.push(Node {
+            name: name.to_string(),
+            engine,
+            addrs: addrs.to_vec(),
+        });
+        self.nodes.len() - 1
+    }
+
+    /// The engine of a node.
+    pub fn engine(&mut self, n: NodeId) -> &mut Engine {
+        &mut self.nodes[n].engine
+    }
+
+    /// Remove an address from a node (routing and the engine's address set).
+    pub fn del_addr(&mut self, n: NodeId, a: IpAddr) {
+        self.nodes[n].addrs.retain(|x| *x != a);
+        let addrs = self.nodes[n].addrs.clone();
+        let now = self.now;
+        self.nodes[n].engine.set_local_addrs(now, &addrs);
+    }
+
+    /// Give a node an address (routing and the engine's address set).
+    pub fn add_addr(&mut self, n: NodeId, a: IpAddr) {
+        if !self.nodes[n].addrs.contains(&a) {
+            self.nodes[n].addrs.push(a);
+        }
+        let addrs = self.nodes[n].addrs.clone();
+        let now = self.now;
+        self.nodes[n].engine.set_local_addrs(now, &addrs);
+    }
+
+    fn random_percent(&mut self) -> u8 {
+        // xorshift64*: deterministic, good enough for loss
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        (self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as u8 % 100
+    }
+
+    fn owner(&self, a: IpAddr) -> Option<NodeId> {
+        self.nodes.iter().position(|n| n.addrs.contains(&a))
+    }
+
+    fn route(&mut self, from: NodeId, t: Transmit) {
+        let now = self.now;
+        let mut carried = Carried {
+            at: now,
+            from,
+            sent: t.path,
+            delivered: None,
+            bytes: t.bytes.clone(),
+            non_esp_marker: t.non_esp_marker,
+        };
+        let (src, dst) = (t.path.local, t.path.remote);
+        let lost = {
+            let p = self
+                .loss
+                .get(&Some(src.ip()))
+                .or(self.loss.get(&None))
+                .copied()
+                .unwrap_or(0);
+            p > 0 && self.random_percent() < p
+        };
+        let blocked = !self.nodes[from].addrs.contains(&src.ip())
+            || self.down.contains(&src.ip())
+            || self.down.contains(&dst.ip())
+            || self.blackholes.contains(&(src.ip(), dst.ip()))
+            || self.blackholes.contains(&(dst.ip(), src.ip()))
+            || !(self.reachable)(src.ip(), dst.ip());
+        // source NAT, then the destination (or a NAT's public address: reverse mapping)
+        let src_seen = match self.nats.iter_mut().find(|n| n.inside.contains(&src.ip())) {
+            Some(nat) => nat.translate(src),
+            None => src,
+        };
+        let dst_real = match self.nats.iter().find(|n| n.outside == dst.ip()) {
+            Some(nat) => nat.reverse(dst),
+            None => Some(dst),
+        };
+        if !(lost || blocked) {
+            if let Some(dst_real) = dst_real {
+                if let Some(to) = self.owner(dst_real.ip()) {
+                    let path = Path::new(dst_real, src_seen);
+                    carried.delivered = Some((to, path));
+                    self.seq += 1;
+                    self.queue.insert(
+                        (now + self.latency, self.seq),
+                        InFlight {
+                            at: now + self.latency,
+                            to,
+                            path,
+                            bytes: t.bytes,
+                        },
+                    );
+                }
+            }
+        }
+        self.log.push(carried);
+    }
+
+    fn collect(&mut self) {
+        for n in 0..self.nodes.len() {
+            while let Some(t) = self.nodes[n].engine.poll_transmit() {
+                self.route(n, t);
+            }
+            while let Some(e) = self.nodes[n].engine.poll_event() {
+                self.events.push((self.now, n, e));
+            }
+        }
+    }
+
+    /// Run until nothing is left to do or `limit` has passed.
+    pub fn run_for(&mut self, limit: Duration) {
+        let end = self.now + limit;
+        loop {
+            self.collect();
+            let next_pkt = self.queue.keys().next().copied();
+            let next_timer = self
+                .nodes
+                .iter()
+                .filter_map(|n| n.engine.poll_timeout())
+                .min();
+            let next = [next_pkt.map(|k| k.0), next_timer]
+                .into_iter()
+                .flatten()
+                .min();
+            let Some(next) = next else { break };
+            if next > end {
+                self.now = end;
+                break;
+            }
+            self.now = self.now.max(next);
+            let now = self.now;
+            if let Some(k) = next_pkt.filter(|k| k.0 <= now) {
+                if let Some(p) = self.queue.remove(&k) {
+                    // a link that went down meanwhile loses what was in flight
+                    if !self.down.contains(&p.path.local.ip())
+                        && self.nodes[p.to].addrs.contains(&p.path.local.ip())
+                    {
+                        let _ = p.at;
+                        self.nodes[p.to]
+                            .engine
+                            .handle_datagram(now, p.path, &p.bytes);
+                    }
+                }
+                continue;
+            }
+            for n in 0..self.nodes.len() {
+                if self.nodes[n]
+                    .engine
+                    .poll_timeout()
+                    .is_some_and(|t| t <= now)
+                {
+                    self.nodes[n].engine.handle_timeout(now);
+                }
+            }
+        }
+        self.collect();
+    }
+
+    /// Events of node `n`.
+    pub fn events_of(&self, n: NodeId) -> impl Iterator<Item = &EngineEvent> {
+        self.events.iter().filter(move |e| e.1 == n).map(|e| &e.2)
+    }
+
+    /// Datagrams that reached node `n` from `from`, as the receiver saw them.
+    pub fn delivered_to(&self, n: NodeId) -> impl Iterator<Item = (&Carried, Path)> {
+        self.log.iter().filter_map(move |c| match c.delivered {
+            Some((to, p)) if to == n => Some((c, p)),
+            _ => None,
+        })
+    }
+
+    /// The log as a pcap (LINKTYPE_RAW, IPv4/IPv6 + UDP), for the capture analyzer.
+    pub fn pcap(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        // pcap global header: magic, v2.4, tz 0, sigfigs 0, snaplen, LINKTYPE_RAW (101)
+        out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+        out.extend_from_slice(&2u16.to_le_bytes());
+        out.extend_from_slice(&4u16.to_le_bytes());
+        out.extend_from_slice(&0i32.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&65535u32.to_le_bytes());
+        out.extend_from_slice(&101u32.to_le_bytes());
+        for c in &self.log {
+            // what the receiver would capture: after NAT, so addresses are as seen
+            let Some((_, seen)) = c.delivered else {
+                continue;
+            };
+            let mut payload = Vec::new();
+            if c.non_esp_marker {
+                payload.extend_from_slice(&[0, 0, 0, 0]);
+            }
+            payload.extend_from_slice(&c.bytes);
+            let pkt = crate::io::pcap::udp_frame(seen.remote, seen.local, &payload);
+            let us = c.at.as_micros();
+            out.extend_from_slice(&((us / 1_000_000) as u32).to_le_bytes());
+            out.extend_from_slice(&((us % 1_000_000) as u32).to_le_bytes());
+            out.extend_from_slice(&(pkt.len() as u32).to_le_bytes());
+            out.extend_from_slice(&(pkt.len() as u32).to_le_bytes());
+            out.extend_from_slice(&pkt);
+        }
+        out
+    }
+}
