@@ -117,7 +117,46 @@ fn random_garbage_never_panics() {
         net.a
             .handle_datagram(Timestamp::from_secs(i), Path::new(a, b), &v);
     }
-    while net.b.poll_transmit().is_some() {}
+    for (name, e) in [("a", &mut net.a), ("b", &mut net.b)] {
+        let st = e.stats();
+        assert_eq!(st.received, 3000, "{name}: {st:?}");
+        // every datagram is accounted for: dropped with a reason, or an IKE_SA_INIT
+        // request that got exactly one answer (a response or an error notify)
+        let mut answered = 0u64;
+        while let Some(t) = e.poll_transmit() {
+            let m = Message::parse(&t.bytes).expect("the engine sends what it can parse");
+            assert!(
+                m.header.is_response(),
+                "{name} sent a request: {:?}",
+                m.header
+            );
+            assert_eq!(m.header.exchange_type, wire::IKE_SA_INIT);
+            assert_eq!(t.path.remote, if name == "a" { b } else { a });
+            answered += 1;
+        }
+        let dropped = st.malformed + st.unknown_sa + st.dropped + st.bad_message_id;
+        assert_eq!(
+            dropped + answered + st.keepalives,
+            st.received,
+            "{name}: {st:?}"
+        );
+        assert!(st.malformed > 0 && st.unknown_sa > 0, "{name}: {st:?}");
+        // nothing got established by garbage
+        assert!(e
+            .sas()
+            .all(|s| s.state != mobikectl::engine::IkeState::Established));
+        while let Some(ev) = e.poll_event() {
+            assert!(
+                matches!(
+                    ev,
+                    EngineEvent::Received { .. }
+                        | EngineEvent::Sent { .. }
+                        | EngineEvent::Error { .. }
+                ),
+                "{name}: {ev:?}"
+            );
+        }
+    }
 }
 
 /// Build a request from A to B protected with A's keys, with arbitrary inner bytes.
