@@ -23,6 +23,9 @@ pub fn same_subnet(a: IpAddr, b: IpAddr) -> bool {
     }
 }
 
+/// See [`Network::tamper`].
+pub type Tamper = Box<dyn FnMut(NodeId, Path, &[u8]) -> Option<Vec<u8>>>;
+
 /// Index of a node.
 pub type NodeId = usize;
 
@@ -126,6 +129,9 @@ pub struct Network {
     pub blackholes: HashSet<(IpAddr, IpAddr)>,
     /// Share (0..=100) of datagrams lost, per sending address (`None` key: every one).
     pub loss: HashMap<Option<IpAddr>, u8>,
+    /// Rewrites datagrams in flight (a hostile network or peer): given the sender and
+    /// the bytes, returns replacement bytes or `None` to leave them.
+    pub tamper: Option<Tamper>,
     /// Which source address reaches which destination (before NAT); every pair by
     /// default. [`same_subnet`] models one link per /24 (IPv4) or /64 (IPv6).
     pub reachable: fn(IpAddr, IpAddr) -> bool,
@@ -150,6 +156,7 @@ impl Network {
             blackholes: HashSet::new(),
             loss: HashMap::new(),
             reachable: |_, _| true,
+            tamper: None,
             rng: 0x9e37_79b9_7f4a_7c15,
             queue: BTreeMap::new(),
             seq: 0,
@@ -203,8 +210,13 @@ impl Network {
         self.nodes.iter().position(|n| n.addrs.contains(&a))
     }
 
-    fn route(&mut self, from: NodeId, t: Transmit) {
+    fn route(&mut self, from: NodeId, mut t: Transmit) {
         let now = self.now;
+        if let Some(f) = self.tamper.as_mut() {
+            if let Some(b) = f(from, t.path, &t.bytes) {
+                t.bytes = b;
+            }
+        }
         let mut carried = Carried {
             at: now,
             from,

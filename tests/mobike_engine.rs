@@ -6,11 +6,17 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use mobikectl::analysis::{AnalysisEvent, Analyzer, EventKind, ObservedMessage};
+use mobikectl::crypto::{decrypt_sk, encrypt_sk, SkContent, SkKeys};
 use mobikectl::engine::{
     Command, Config, ConnConfig, Engine, EngineEvent, Identity, IkeSa, IkeState, MoveCause, Path,
     SaId, SeededRandom, Timestamp, TsRange,
 };
 use mobikectl::netsim::{NatBox, Network, NodeId};
+use mobikectl::wire::{
+    emit_payload_chain, notify_type as nt, parse_payload_chain, payload_type, Message, NotifyData,
+    Payload, PayloadBody,
+};
 
 const PSK: &[u8] = b"mobike-engine-test-psk";
 const I: NodeId = 0;
@@ -369,6 +375,7 @@ fn rfc4555_2_1_proc_1_black_hole_of_the_current_path_moves_within_15_s() {
     assert!(m[0].3 <= Duration::from_secs(15), "{:?}", m[0].3);
     assert_on_path(&net, "198.51.100.10", "198.51.100.1");
     assert!(downs(&net, I).is_empty());
+    oracle_agrees(&net);
 }
 
 #[test]
@@ -401,9 +408,16 @@ fn rfc4555_3_8_should_2_nat_rebinding_seen_by_dpd_triggers_update() {
     assert_eq!(now_r.ip(), ip("203.0.113.5"));
     let mr = moves(&net, R);
     assert!(!mr.is_empty());
-    // at most the DPD interval plus two round trips (and the NAT's first packet)
-    let _ = t;
+    // at most the DPD interval (5 s) plus two round trips
+    let moved_at = net
+        .events
+        .iter()
+        .find(|(_, n, e)| *n == R && matches!(e, EngineEvent::Moved { .. }))
+        .map(|(at, _, _)| *at)
+        .unwrap();
+    assert!(moved_at.saturating_since(t) <= Duration::from_millis(5_000 + 40));
     assert!(downs(&net, I).is_empty() && downs(&net, R).is_empty());
+    oracle_agrees(&net);
 }
 
 #[test]
@@ -496,6 +510,8 @@ fn rfc4555_3_5_mobike_initiator_role_survives_a_responder_ike_rekey() {
         |_, _| {},
     );
     let (_, r) = up(&mut net);
+    let first = established(&net, R);
+    let known = [(first.spi_i, first.spi_r, first.sk.clone().unwrap())];
     let now = net.now;
     net.engine(R).command(now, Command::RekeyIke(r)).unwrap();
     net.run_for(Duration::from_secs(5));
@@ -510,6 +526,7 @@ fn rfc4555_3_5_mobike_initiator_role_survives_a_responder_ike_rekey() {
         .iter()
         .any(|p| p.contains("N(UPDATE_SA_ADDRESSES)")));
     assert_on_path(&net, "198.51.100.10", "198.51.100.1");
+    oracle_agrees_with(&net, &known);
 }
 
 #[test]
@@ -565,4 +582,415 @@ fn engine_floats_on_configured_ports_not_only_500_4500() {
         .log
         .iter()
         .any(|c| c.sent.local.port() == 14500 && c.non_esp_marker));
+}
+
+/// Rewrite the inner payloads of a protected message with `f` (keys of the SA, the
+/// message's direction); messages `f` declines are left as they are.
+fn rewrite_inner(
+    sk: &mobikectl::crypto::SkKeys,
+    bytes: &[u8],
+    f: &mut dyn FnMut(&mut Vec<Payload<'static>>) -> bool,
+) -> Option<Vec<u8>> {
+    let m = Message::parse(bytes).ok()?;
+    let skp = m.payloads.last()?;
+    if skp.payload_type != payload_type::SK {
+        return None;
+    }
+    let from_i = m.header.is_initiator();
+    let d = decrypt_sk(sk, from_i, bytes, skp.offset).ok()?;
+    let first = match &skp.body {
+        PayloadBody::Sk(s) => s.next_payload,
+        _ => return None,
+    };
+    let (inner, _) = parse_payload_chain(first, &d.plaintext, 0).ok()?;
+    let mut inner: Vec<Payload<'static>> = inner.into_iter().map(Payload::into_owned).collect();
+    if !f(&mut inner) {
+        return None;
+    }
+    let mut plain = Vec::new();
+    emit_payload_chain(&inner, &mut plain);
+    let mut h = m.header;
+    h.length = 0;
+    let mut prefix = Vec::new();
+    h.emit_into(&mut prefix);
+    let iv = vec![9u8; sk.encr.iv_len()];
+    encrypt_sk(
+        sk,
+        from_i,
+        &prefix,
+        &SkContent {
+            next_payload: inner.first().map_or(0, |p| p.payload_type),
+            payloads: &plain,
+            fragment: None,
+            extra_pad_blocks: 0,
+        },
+        &iv,
+    )
+    .ok()
+}
+
+fn is_response(bytes: &[u8]) -> bool {
+    Message::parse(bytes).is_ok_and(|m| m.header.is_response())
+}
+
+fn two_path_lab(tweak: impl Fn(&mut Config, &mut Config)) -> Network {
+    lab(
+        &["192.0.2.10", "198.51.100.10"],
+        &["192.0.2.1", "198.51.100.1"],
+        tweak,
+    )
+}
+
+#[test]
+fn rfc4555_3_7_must_3_cookie2_mismatch_closes_sa() {
+    let mut net = two_path_lab(|_, _| {});
+    up(&mut net);
+    let sk = established(&net, R).sk.clone().unwrap();
+    // moon's answer to the UPDATE carries another COOKIE2 than carol sent
+    net.tamper = Some(Box::new(move |from, _, bytes| {
+        if from != R || !is_response(bytes) {
+            return None;
+        }
+        rewrite_inner(&sk, bytes, &mut |p| {
+            let Some(n) = p.iter_mut().find_map(|x| match &mut x.body {
+                PayloadBody::Notify(n) if n.notify_type == nt::COOKIE2 => Some(n),
+                _ => None,
+            }) else {
+                return false;
+            };
+            n.data = NotifyData::Cookie2(vec![0x5a; 16].into());
+            true
+        })
+    }));
+    net.del_addr(I, ip("192.0.2.10"));
+    net.run_for(Duration::from_secs(5));
+    let d = downs(&net, I);
+    assert_eq!(
+        d,
+        vec!["COOKIE2 mismatch, closing IKE SA".to_string()],
+        "{}",
+        dump(&net)
+    );
+    assert!(net.nodes[I].engine.sas().next().is_none());
+}
+
+#[test]
+fn rfc4555_3_7_must_2_missing_cookie2_counts_as_mismatch() {
+    let mut net = two_path_lab(|_, _| {});
+    up(&mut net);
+    let sk = established(&net, R).sk.clone().unwrap();
+    net.tamper = Some(Box::new(move |from, _, bytes| {
+        if from != R || !is_response(bytes) {
+            return None;
+        }
+        rewrite_inner(&sk, bytes, &mut |p| {
+            let before = p.len();
+            p.retain(|x| x.as_notify().is_none_or(|n| n.notify_type != nt::COOKIE2));
+            p.len() != before
+        })
+    }));
+    net.del_addr(I, ip("192.0.2.10"));
+    net.run_for(Duration::from_secs(5));
+    assert!(downs(&net, I)
+        .iter()
+        .any(|d| d.contains("COOKIE2 mismatch")));
+}
+
+#[test]
+fn rfc4555_4_2_1_must_2_data_in_mobike_supported_is_ignored() {
+    let mut net = two_path_lab(|_, _| {});
+    // carol's IKE_AUTH request: 4 junk bytes in MOBIKE_SUPPORTED (iked would refuse)
+    let seen = std::rc::Rc::new(std::cell::Cell::new(false));
+    let seen2 = seen.clone();
+    let now = net.now;
+    net.engine(I)
+        .command(now, Command::Up("home".into()))
+        .unwrap();
+    // the first IKE_AUTH (sent at 20 ms, with the keys just derived) is lost; its
+    // retransmission is the one rewritten
+    net.run_for(Duration::from_millis(15));
+    net.blackholes.insert((ip("192.0.2.10"), ip("192.0.2.1")));
+    net.run_for(Duration::from_millis(10));
+    net.blackholes.clear();
+    let sk = net.nodes[I]
+        .engine
+        .sas()
+        .next()
+        .unwrap()
+        .sk
+        .clone()
+        .unwrap();
+    net.tamper = Some(Box::new(move |from, _, bytes| {
+        if from != I {
+            return None;
+        }
+        let r = rewrite_inner(&sk, bytes, &mut |p| {
+            let Some(n) = p.iter_mut().find_map(|x| match &mut x.body {
+                PayloadBody::Notify(n) if n.notify_type == nt::MOBIKE_SUPPORTED => Some(n),
+                _ => None,
+            }) else {
+                return false;
+            };
+            n.data = NotifyData::Raw(vec![1, 2, 3, 4].into());
+            true
+        });
+        if r.is_some() {
+            seen2.set(true);
+        }
+        r
+    }));
+    net.run_for(Duration::from_secs(6));
+    assert!(seen.get(), "the IKE_AUTH request was rewritten");
+    assert!(established(&net, R).peer_mobike);
+    assert!(established(&net, I).peer_mobike);
+}
+
+#[test]
+fn rfc4555_4_2_5_must_2_wrong_length_cookie2_is_reported_not_echoed() {
+    let mut net = two_path_lab(|_, _| {});
+    let (i, _) = up(&mut net);
+    let before = established(&net, R).path;
+    let now = net.now;
+    net.engine(I)
+        .command(
+            now,
+            Command::Crafted {
+                sa: i,
+                notifies: vec![(nt::COOKIE2, vec![7; 7]), (nt::UPDATE_SA_ADDRESSES, vec![])],
+            },
+        )
+        .unwrap();
+    net.run_for(Duration::from_secs(2));
+    let reported = net.events_of(R).any(|e| {
+        matches!(e, EngineEvent::MobikeNotify { notify, sent: false, detail, .. }
+            if *notify == nt::COOKIE2 && detail.contains("7 bytes"))
+    });
+    assert!(reported, "{}", dump(&net));
+    // the crafted request is marked, its answer has no COOKIE2
+    assert!(net
+        .events_of(I)
+        .any(|e| matches!(e, EngineEvent::Sent { info, .. } if info.crafted)));
+    assert!(!sent_payloads(&net, R).iter().any(|p| p.contains("COOKIE2")));
+    assert_eq!(established(&net, R).path, before);
+    assert!(downs(&net, I).is_empty() && downs(&net, R).is_empty());
+}
+
+#[test]
+fn rfc4555_3_5_may_1_unacceptable_addresses_tries_another_path() {
+    let mut net = lab(
+        &["192.0.2.10", "198.51.100.10", "203.0.113.10"],
+        &["192.0.2.1", "198.51.100.1", "203.0.113.1"],
+        |_, r| {
+            r.mobike.refuse = vec![TsRange::parse("198.51.100.0/24").unwrap()];
+            r.mobike.return_routability = mobikectl::engine::ReturnRoutability::Never;
+        },
+    );
+    up(&mut net);
+    net.del_addr(I, ip("192.0.2.10"));
+    net.run_for(Duration::from_secs(5));
+    let refused = net.events_of(I).any(|e| {
+        matches!(e, EngineEvent::MobikeNotify { notify, sent: false, .. }
+            if *notify == nt::UNACCEPTABLE_ADDRESSES)
+    });
+    assert!(refused, "{}", dump(&net));
+    assert!(net.events_of(R).any(|e| matches!(e, EngineEvent::MobikeNotify { notify, sent: true, .. } if *notify == nt::UNACCEPTABLE_ADDRESSES)));
+    // never on the refused address, finally on the third
+    assert_eq!(established(&net, R).path.remote.ip(), ip("203.0.113.10"));
+    assert_on_path(&net, "203.0.113.10", "203.0.113.1");
+}
+
+#[test]
+fn rfc4555_3_9_must_2_no_nats_allowed_mismatch_answered_unexpected_nat_detected() {
+    let mut net = lab(&["192.0.2.10", "10.0.0.2"], &["192.0.2.1"], |i, r| {
+        i.connections[0].nat_traversal = false;
+        r.connections[0].nat_traversal = false;
+        r.mobike.return_routability = mobikectl::engine::ReturnRoutability::Never;
+    });
+    net.reachable = |_, _| true;
+    net.nats
+        .push(NatBox::new(vec![ip("10.0.0.2")], ip("203.0.113.5"), 40000));
+    up(&mut net);
+    assert_eq!(
+        established(&net, I).path.local.port(),
+        500,
+        "no float without NAT-T"
+    );
+    let before = established(&net, R).path;
+    let moved_at = net.now;
+    net.del_addr(I, ip("192.0.2.10"));
+    net.run_for(Duration::from_secs(10));
+    let upd: Vec<String> = sent_payloads(&net, I)
+        .into_iter()
+        .filter(|p| p.contains("UPDATE_SA_ADDRESSES"))
+        .collect();
+    assert!(
+        !upd.is_empty() && upd.iter().all(|p| p.contains("N(NO_NATS_ALLOWED)")),
+        "{upd:?}"
+    );
+    // one try and three more (RFC 4555 §3.9 SHOULD), every one refused
+    assert_eq!(upd.len(), 4, "{upd:?}");
+    let n41 = net
+        .events_of(R)
+        .filter(|e| matches!(e, EngineEvent::MobikeNotify { notify, sent: true, .. } if *notify == nt::UNEXPECTED_NAT_DETECTED))
+        .count();
+    assert_eq!(n41, 4);
+    // moon changed nothing and answered the packets' real source (the NAT)
+    assert_eq!(established(&net, R).path, before);
+    for (c, _) in net.delivered_to(I) {
+        if c.from == R && c.at > moved_at {
+            assert_eq!(c.sent.remote.ip(), ip("203.0.113.5"));
+        }
+    }
+    assert!(net
+        .events_of(I)
+        .any(|e| matches!(e, EngineEvent::Error { reason, .. } if reason.contains("giving up"))));
+}
+
+#[test]
+fn rfc4555_3_11_should_1_responder_keeps_an_unreachable_initiators_sa() {
+    let mut net = two_path_lab(|_, _| {});
+    let (_, r) = up(&mut net);
+    // carol is unreachable for 4 minutes while moon checks on her
+    net.down.insert(ip("192.0.2.10"));
+    net.down.insert(ip("198.51.100.10"));
+    let now = net.now;
+    net.engine(R).command(now, Command::Dpd(r)).unwrap();
+    net.run_for(Duration::from_secs(240));
+    assert_eq!(established(&net, R).id, r, "gone after 4 min");
+    net.down.clear();
+    net.run_for(Duration::from_secs(120));
+    assert_eq!(established(&net, R).id, r);
+    assert!(downs(&net, R).is_empty());
+}
+
+#[test]
+fn rfc7296_2_23_without_mobike_the_responder_follows_a_natted_peer() {
+    let mut net = lab(&["10.0.0.2"], &["198.51.100.1"], |i, _| {
+        i.connections[0].mobike = false;
+        i.connections[0].dpd_delay = Duration::from_secs(5);
+    });
+    net.reachable = |_, _| true;
+    net.nats
+        .push(NatBox::new(vec![ip("10.0.0.2")], ip("203.0.113.5"), 40000));
+    up(&mut net);
+    assert!(!established(&net, R).peer_mobike);
+    let first = established(&net, R).path.remote;
+    net.nats[0].rebind();
+    net.run_for(Duration::from_secs(8));
+    let now_r = established(&net, R).path.remote;
+    assert_ne!(now_r, first);
+    assert!(moves(&net, R).iter().any(|m| m.2 == MoveCause::NatFollow));
+}
+
+/// The capture analyzer as an oracle over everything the network delivered, decrypted
+/// with the engines' keys: its events.
+fn analyze(net: &Network, known: &[(u64, u64, SkKeys)]) -> Vec<AnalysisEvent> {
+    let mut a = Analyzer::new();
+    let mut out = Vec::new();
+    for c in &net.log {
+        let Some((_, seen)) = c.delivered else {
+            continue;
+        };
+        let Ok(msg) = Message::parse(&c.bytes) else {
+            continue; // keepalives
+        };
+        let (si, sr) = (msg.header.spi_i, msg.header.spi_r);
+        let sk = net
+            .nodes
+            .iter()
+            .flat_map(|n| n.engine.sas())
+            .find(|s| s.spi_i == si && s.spi_r == sr)
+            .and_then(|s| s.sk.clone())
+            .or_else(|| {
+                known
+                    .iter()
+                    .find(|k| (k.0, k.1) == (si, sr))
+                    .map(|k| k.2.clone())
+            });
+        let mut inner = None;
+        let mut integrity_ok = None;
+        if let (Some(sk), Some(p)) = (sk, msg.payloads.last()) {
+            if p.payload_type == payload_type::SK {
+                if let Ok(d) = decrypt_sk(&sk, msg.header.is_initiator(), &c.bytes, p.offset) {
+                    integrity_ok = Some(true);
+                    inner = parse_payload_chain(d.next_payload, &d.plaintext, 0)
+                        .ok()
+                        .map(|(v, _)| v.into_iter().map(Payload::into_owned).collect::<Vec<_>>());
+                }
+            }
+        }
+        let obs = ObservedMessage {
+            frame: out.len() as u64 + 1,
+            time_us: c.at.as_micros() as i64 + 10_000,
+            src: seen.remote.ip(),
+            sport: seen.remote.port(),
+            dst: seen.local.ip(),
+            dport: seen.local.port(),
+            header: &msg.header,
+            payloads: &msg.payloads,
+            inner: inner.as_deref(),
+            integrity_ok,
+        };
+        out.extend(a.observe(&obs));
+    }
+    out.extend(a.finish());
+    out
+}
+
+/// The analyzer sees no violation, every COOKIE2 echoed, and one `address_update` per
+/// UPDATE_SA_ADDRESSES the responder accepted.
+fn oracle_agrees(net: &Network) {
+    oracle_agrees_with(net, &[]);
+}
+
+/// [`oracle_agrees`], with the keys of SAs that are gone by now (rekeyed).
+fn oracle_agrees_with(net: &Network, known: &[(u64, u64, SkKeys)]) {
+    let ev = analyze(net, known);
+    let names = |n: &str| ev.iter().filter(|e| e.kind.name() == n).count();
+    let violations: Vec<_> = ev.iter().filter(|e| e.kind.name() == "violation").collect();
+    assert!(violations.is_empty(), "{violations:#?}");
+    for e in &ev {
+        if let EventKind::Cookie2 { echoed, .. } = &e.kind {
+            assert!(echoed, "{e:?}");
+        }
+    }
+    let updates = net
+        .events_of(R)
+        .filter(|e| matches!(e, EngineEvent::Received { info, .. } if info.payloads.contains("UPDATE_SA_ADDRESSES") && !info.response))
+        .count();
+    assert_eq!(names("address_update"), updates, "{ev:#?}");
+    assert!(names("cookie2") >= updates);
+}
+
+#[test]
+fn oracle_analyzer_agrees_with_the_engines_on_moves() {
+    // address loss (with a return routability check), then a responder move, then a v6
+    // to v4 switch: the capture analyzer reads the same story from the wire
+    let mut net = two_path_lab(|_, _| {});
+    up(&mut net);
+    net.del_addr(I, ip("192.0.2.10"));
+    net.run_for(Duration::from_secs(5));
+    net.add_addr(I, ip("192.0.2.10"));
+    net.run_for(Duration::from_secs(1));
+    net.del_addr(R, ip("198.51.100.1"));
+    net.run_for(Duration::from_secs(5));
+    assert_on_path(&net, "192.0.2.10", "192.0.2.1");
+    oracle_agrees(&net);
+
+    let mut net = lab(
+        &["2001:db8:1::10", "192.0.2.10"],
+        &["2001:db8:1::1", "192.0.2.1"],
+        |_, _| {},
+    );
+    up(&mut net);
+    net.del_addr(I, ip("2001:db8:1::10"));
+    net.run_for(Duration::from_secs(5));
+    oracle_agrees(&net);
+    let ev = analyze(&net, &[]);
+    assert_eq!(
+        ev.iter()
+            .filter(|e| e.kind.name() == "address_update")
+            .count(),
+        1
+    );
 }

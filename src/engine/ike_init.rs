@@ -112,7 +112,15 @@ impl Engine {
             pt::NONCE,
             PayloadBody::Nonce(Cow::Owned(sa.ni.clone())),
         ));
-        payloads.extend(natd::natd_payloads(sa.spi_i, 0, sa.path));
+        // NAT traversal off for the connection: no NAT detection, no float (RFC 4555 §3.9)
+        if self
+            .config
+            .connections
+            .get(sa.conn)
+            .is_none_or(|c| c.nat_traversal)
+        {
+            payloads.extend(natd::natd_payloads(sa.spi_i, 0, sa.path));
+        }
         payloads.extend(super::ike_auth::init_cert_payloads(
             self.config.connections.get(sa.conn).into_iter(),
             false,
@@ -338,7 +346,14 @@ impl Engine {
             ),
             Payload::new(pt::NONCE, PayloadBody::Nonce(Cow::Owned(sa.nr.clone()))),
         ];
-        payloads.extend(natd::natd_payloads(sa.spi_i, sa.spi_r, path));
+        if self
+            .config
+            .connections
+            .get(sa.conn)
+            .is_none_or(|c| c.nat_traversal)
+        {
+            payloads.extend(natd::natd_payloads(sa.spi_i, sa.spi_r, path));
+        }
         payloads.extend(super::ike_auth::init_cert_payloads(
             self.config.connections.iter(),
             true,

@@ -543,9 +543,15 @@ impl Engine {
     /// them at once (RFC 4555 §3.5 d), else an empty INFORMATIONAL goes out.
     fn start_probe(&mut self, id: SaId, trigger: Trigger, paths: Vec<Path>, move_on_answer: bool) {
         let now = self.now;
-        let give_up = self.config.mobike.give_up;
+        let m = &self.config.mobike;
+        let (give_up, hold) = (m.give_up, m.responder_hold);
         let Some(sa) = self.sas.get_mut(&id) else {
             return;
+        };
+        let give_up = if sa.original_initiator {
+            give_up
+        } else {
+            give_up.max(hold)
         };
         if !sa.timers.is_set(Timer::GiveUp) {
             sa.timers.set(Timer::GiveUp, trigger.at + give_up);
@@ -652,7 +658,10 @@ impl Engine {
         let Some(o) = sa.outstanding.as_ref() else {
             return false;
         };
+        // the responder does not move on its own when the initiator goes quiet (RFC 4555
+        // §2.1, §3.11): it keeps retransmitting for `responder_hold`
         if after == 0
+            || !sa.original_initiator
             || !sa.peer_mobike
             || sa.state != IkeState::Established
             || o.retries + 1 < after
