@@ -994,3 +994,52 @@ fn oracle_analyzer_agrees_with_the_engines_on_moves() {
         1
     );
 }
+
+#[test]
+fn hostile_mobike_notifies_get_an_event_and_change_nothing() {
+    // (notifies, the notify type the responder reports)
+    let cases: Vec<(Vec<(u16, Vec<u8>)>, u16)> = vec![
+        (vec![(nt::COOKIE2, vec![1; 65])], nt::COOKIE2),
+        (vec![(nt::NO_NATS_ALLOWED, vec![1; 5])], nt::NO_NATS_ALLOWED),
+        (
+            vec![(nt::ADDITIONAL_IP4_ADDRESS, vec![192, 0, 2, 99, 7])],
+            nt::ADDITIONAL_IP4_ADDRESS,
+        ),
+        (
+            vec![(nt::UNACCEPTABLE_ADDRESSES, vec![])],
+            nt::UNACCEPTABLE_ADDRESSES,
+        ),
+        (
+            vec![(nt::UNEXPECTED_NAT_DETECTED, vec![])],
+            nt::UNEXPECTED_NAT_DETECTED,
+        ),
+    ];
+    for (notifies, reported) in cases {
+        let mut net = two_path_lab(|_, _| {});
+        let (i, _) = up(&mut net);
+        let (before_i, before_r) = (established(&net, I).path, established(&net, R).path);
+        let peer_set = established(&net, R).remote_addrs.clone();
+        let now = net.now;
+        net.engine(I)
+            .command(
+                now,
+                Command::Crafted {
+                    sa: i,
+                    notifies: notifies.clone(),
+                },
+            )
+            .unwrap();
+        net.run_for(Duration::from_secs(3));
+        let seen = net.events_of(R).any(|e| {
+            matches!(e, EngineEvent::MobikeNotify { notify, sent: false, .. } if *notify == reported)
+        });
+        assert!(seen, "{notifies:?}: {}", dump(&net));
+        assert_eq!(established(&net, I).path, before_i, "{notifies:?}");
+        assert_eq!(established(&net, R).path, before_r, "{notifies:?}");
+        assert_eq!(established(&net, R).remote_addrs, peer_set, "{notifies:?}");
+        assert!(
+            downs(&net, I).is_empty() && downs(&net, R).is_empty(),
+            "{notifies:?}"
+        );
+    }
+}

@@ -437,6 +437,16 @@ impl IkeSa {
         }
     }
 
+    /// The message ID the peer's next request must have (window size 1).
+    pub fn expected_request_id(&self) -> u32 {
+        self.peer_msg_id
+    }
+
+    /// The message ID of our request waiting for its response, if any.
+    pub fn outstanding_request_id(&self) -> Option<u32> {
+        self.outstanding.as_ref().map(|o| o.message_id)
+    }
+
     /// Is the path floated: does our side use the NAT-T port `nat_t_port`?
     pub fn uses_nat_t(&self, nat_t_port: u16) -> bool {
         self.path.local.port() == nat_t_port
