@@ -998,7 +998,8 @@ fn oracle_analyzer_agrees_with_the_engines_on_moves() {
 #[test]
 fn hostile_mobike_notifies_get_an_event_and_change_nothing() {
     // (notifies, the notify type the responder reports)
-    let cases: Vec<(Vec<(u16, Vec<u8>)>, u16)> = vec![
+    type Notifies = Vec<(u16, Vec<u8>)>;
+    let cases: Vec<(Notifies, u16)> = vec![
         (vec![(nt::COOKIE2, vec![1; 65])], nt::COOKIE2),
         (vec![(nt::NO_NATS_ALLOWED, vec![1; 5])], nt::NO_NATS_ALLOWED),
         (
