@@ -4,12 +4,16 @@
 //! # TOML file
 //!
 //! Top-level keys: `listen`, `port`, `natt_port`, `keylog`, `pcap`, `events`, `keepalive`,
-//! `retransmit_timeout`, `retransmit_base`, `retransmit_tries`, and any
-//! connection key (defaults for every connection). `[connections.NAME]` tables define
-//! named connections (in file order; the first one is initiated at start and is the
-//! default of `up`). Connection keys: `local`, `remote` (address or list), `id`,
-//! `remote_id`, `psk_file`, `cert`, `key`, `ca` (file or list), `ike`, `esp`, `vip`,
-//! `local_ts`, `remote_ts` (CIDR or list), `pool` (CIDR or list), `mobike` (bool). Relative paths are relative to the file.
+//! `retransmit_timeout`, `retransmit_base`, `retransmit_tries`, the MOBIKE keys `rr`
+//! (`always`, `unannounced`, `never`), `refuse` (CIDR or list), `probe_timeout`,
+//! `give_up`, `responder_hold`, `path_test` (seconds), and any connection key (defaults
+//! for every connection). `[connections.NAME]` tables define named connections (in file
+//! order; the first one is initiated at start and is the default of `up`). Connection
+//! keys: `local`, `remote` (address or list; an initiator's further addresses become the
+//! peer's further MOBIKE addresses), `id`, `remote_id`, `psk_file`, `cert`, `key`, `ca`
+//! (file or list), `ike`, `esp`, `vip`, `local_ts`, `remote_ts` (CIDR or list), `pool`
+//! (CIDR or list), `mobike` (bool), `remote_port`, `remote_natt_port`, `no_natt` (bool),
+//! `dpd` (seconds). Relative paths are relative to the file.
 //! Options on the command line override the file for every connection.
 
 use std::collections::HashSet;
@@ -21,7 +25,9 @@ use serde::Deserialize;
 
 use crate::cli::args::{EventFormat, PeerArgs};
 use crate::engine::pubkey::CertAuth;
-use crate::engine::{Config, ConnConfig, Identity, Proposal, Protocol, Psk, TsRange};
+use crate::engine::{
+    Config, ConnConfig, Identity, Proposal, Protocol, Psk, ReturnRoutability, TsRange,
+};
 use crate::io::socket;
 
 /// A value or a list of values (TOML convenience).
@@ -64,6 +70,13 @@ pub struct ConnOpts {
     remote_ts: Option<OneOrMany<String>>,
     pool: Option<OneOrMany<String>>,
     mobike: Option<bool>,
+    #[serde(alias = "remote-port")]
+    remote_port: Option<u16>,
+    #[serde(alias = "remote-natt-port")]
+    remote_natt_port: Option<u16>,
+    #[serde(alias = "no-natt")]
+    no_natt: Option<bool>,
+    dpd: Option<f64>,
 }
 
 impl ConnOpts {
@@ -73,8 +86,25 @@ impl ConnOpts {
             ($($f:ident),*) => {$( if other.$f.is_some() { self.$f = other.$f.clone(); } )*};
         }
         take!(
-            local, remote, id, remote_id, psk_file, cert, key, ca, ike, esp, vip, local_ts,
-            remote_ts, pool, mobike
+            local,
+            remote,
+            id,
+            remote_id,
+            psk_file,
+            cert,
+            key,
+            ca,
+            ike,
+            esp,
+            vip,
+            local_ts,
+            remote_ts,
+            pool,
+            mobike,
+            remote_port,
+            remote_natt_port,
+            no_natt,
+            dpd
         );
     }
 
@@ -96,6 +126,10 @@ impl ConnOpts {
             remote_ts: list(&a.remote_ts),
             pool: list(&a.pool),
             mobike: a.no_mobike.then_some(false),
+            remote_port: a.remote_port,
+            remote_natt_port: a.remote_natt_port,
+            no_natt: a.no_natt.then_some(true),
+            dpd: a.dpd,
         }
     }
 
@@ -240,10 +274,33 @@ fn timer_settings(table: &mut toml::Table, g: &mut PeerArgs) -> Result<(), (&'st
         ("keepalive", &mut g.keepalive),
         ("retransmit_timeout", &mut g.retransmit_timeout),
         ("retransmit_base", &mut g.retransmit_base),
+        ("probe_timeout", &mut g.probe_timeout),
+        ("give_up", &mut g.give_up),
+        ("responder_hold", &mut g.responder_hold),
+        ("path_test", &mut g.path_test),
     ] {
         if let Some(v) = table.remove(key) {
             *dst = Some(num(v).ok_or((key, "expected a number".to_string()))?);
         }
+    }
+    if let Some(v) = table.remove("rr") {
+        let s = v.as_str().map(str::to_string);
+        g.rr = Some(s.ok_or((
+            "rr",
+            "expected \"always\", \"unannounced\" or \"never\"".into(),
+        ))?);
+    }
+    if let Some(v) = table.remove("refuse") {
+        let list = match v {
+            toml::Value::String(s) => vec![s],
+            toml::Value::Array(a) => a
+                .into_iter()
+                .map(|x| x.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+                .ok_or(("refuse", "expected CIDR strings".to_string()))?,
+            _ => return Err(("refuse", "expected a CIDR or a list".into())),
+        };
+        g.refuse = list;
     }
     if let Some(v) = table.remove("retransmit_tries") {
         let n = v.as_integer().and_then(|i| u32::try_from(i).ok());
@@ -282,6 +339,31 @@ fn timers(args: &PeerArgs, file: &PeerArgs, config: &mut Config) -> Result<(), S
             return Err(format!("--retransmit-tries {n}: expected 0 to 100"));
         }
         r.tries = n;
+    }
+    let m = &mut config.mobike;
+    if let Some(s) = args.rr.as_ref().or(file.rr.as_ref()) {
+        m.return_routability = ReturnRoutability::parse(s).map_err(|e| format!("--rr: {e}"))?;
+    }
+    let refuse = if args.refuse.is_empty() {
+        &file.refuse
+    } else {
+        &args.refuse
+    };
+    m.refuse = refuse
+        .iter()
+        .map(|c| TsRange::parse(c).map_err(|e| format!("--refuse {c}: {e}")))
+        .collect::<Result<_, _>>()?;
+    if let Some(v) = args.probe_timeout.or(file.probe_timeout) {
+        m.probe_timeout = secs("probe-timeout", v, 0.01)?;
+    }
+    if let Some(v) = args.give_up.or(file.give_up) {
+        m.give_up = secs("give-up", v, 0.1)?;
+    }
+    if let Some(v) = args.responder_hold.or(file.responder_hold) {
+        m.responder_hold = secs("responder-hold", v, 0.0)?;
+    }
+    if let Some(v) = args.path_test.or(file.path_test) {
+        m.path_test_interval = secs("path-test", v, 0.0)?;
     }
     Ok(())
 }
@@ -431,13 +513,23 @@ fn build_conns(
     } else {
         SocketAddr::new(locals[0], port)
     };
+    let remote_port = o.remote_port.unwrap_or(port);
+    let dpd = match o.dpd {
+        Some(v) if v.is_finite() && (0.0..=86_400.0).contains(&v) => Duration::from_secs_f64(v),
+        Some(v) => {
+            return Err(e(format!(
+                "--dpd {v}: expected seconds between 0 and 86400"
+            )))
+        }
+        None => Duration::ZERO,
+    };
     let remote_list: Vec<SocketAddr> = if remotes.is_empty() {
         vec![SocketAddr::new(any(false), 0)]
     } else {
         // a responder accepts the peer on any source port (NAT)
         remotes
             .iter()
-            .map(|r| SocketAddr::new(*r, if listen { 0 } else { port }))
+            .map(|r| SocketAddr::new(*r, if listen { 0 } else { remote_port }))
             .collect()
     };
     let mut out = Vec::new();
@@ -463,7 +555,13 @@ fn build_conns(
         c.mobike = o.mobike.unwrap_or(true);
         // the peer's ports are ours unless told otherwise (both ends of a lab on
         // unprivileged ports)
-        c.remote_nat_t_port = natt_port;
+        c.remote_nat_t_port = o.remote_natt_port.unwrap_or(natt_port);
+        c.nat_traversal = !o.no_natt.unwrap_or(false);
+        c.dpd_delay = dpd;
+        if !listen {
+            // the peer's other addresses: MOBIKE may move there before it announces them
+            c.remote_addrs = remotes.iter().skip(1).copied().collect();
+        }
         out.push(c);
     }
     Ok(out)
@@ -675,5 +773,99 @@ remote = "127.0.0.2"
             ..PeerArgs::default()
         };
         assert!(settings(&args).unwrap_err().contains("--psk-file"));
+    }
+
+    #[test]
+    fn mobike_options() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("psk"), "secret-secret-secret\n").unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let mut args = PeerArgs {
+            local: vec![ip("127.0.0.1"), ip("127.0.0.4")],
+            remote: vec![ip("127.0.0.2"), ip("127.0.0.3")],
+            psk_file: Some(dir.path().join("psk")),
+            remote_port: Some(1500),
+            remote_natt_port: Some(14500),
+            no_natt: true,
+            dpd: Some(30.0),
+            rr: Some("unannounced".into()),
+            refuse: vec!["10.0.0.0/8".into()],
+            probe_timeout: Some(0.25),
+            give_up: Some(20.0),
+            responder_hold: Some(60.0),
+            path_test: Some(10.0),
+            ..PeerArgs::default()
+        };
+        let s = settings(&args).unwrap();
+        assert_eq!(s.bind, vec![ip("127.0.0.1"), ip("127.0.0.4")]);
+        let c = &s.config.connections;
+        assert_eq!(c.len(), 1, "an initiator has one connection");
+        assert_eq!(c[0].remote, "127.0.0.2:1500".parse().unwrap());
+        assert_eq!(c[0].remote_addrs, vec![ip("127.0.0.3")]);
+        assert_eq!(c[0].remote_nat_t_port, 14500);
+        assert!(!c[0].nat_traversal);
+        assert_eq!(c[0].dpd_delay, Duration::from_secs(30));
+        let m = &s.config.mobike;
+        assert_eq!(m.return_routability, ReturnRoutability::Unannounced);
+        assert_eq!(m.refuse, vec![TsRange::parse("10.0.0.0/8").unwrap()]);
+        assert_eq!(m.probe_timeout, Duration::from_millis(250));
+        assert_eq!(m.give_up, Duration::from_secs(20));
+        assert_eq!(m.responder_hold, Duration::from_secs(60));
+        assert_eq!(m.path_test_interval, Duration::from_secs(10));
+
+        // a responder with several addresses: one connection matching each of them
+        args.listen = true;
+        args.local = vec![ip("127.0.0.2"), ip("127.0.0.3")];
+        args.remote = vec![];
+        let s = settings(&args).unwrap();
+        let c = &s.config.connections;
+        assert_eq!(c.len(), 1);
+        for l in ["127.0.0.2", "127.0.0.3"] {
+            for port in [500, 4500] {
+                let p = crate::engine::Path::new(
+                    SocketAddr::new(ip(l), port),
+                    "127.0.0.1:4500".parse().unwrap(),
+                );
+                assert!(c[0].matches_addrs(p, 4500), "{p}");
+            }
+        }
+
+        args.rr = Some("sometimes".into());
+        assert!(settings(&args).unwrap_err().contains("--rr"));
+        args.rr = None;
+        args.refuse = vec!["nonsense".into()];
+        assert!(settings(&args).unwrap_err().contains("--refuse"));
+        args.refuse = vec![];
+        args.dpd = Some(-1.0);
+        assert!(settings(&args).unwrap_err().contains("--dpd"));
+
+        // the same keys in TOML
+        let cfg = dir.path().join("peer.toml");
+        std::fs::write(
+            &cfg,
+            "rr = \"never\"\nrefuse = [\"192.0.2.0/24\"]\nprobe_timeout = 1\ngive_up = 30\n\
+             responder_hold = 10\npath_test = 5\npsk_file = \"psk\"\n\
+             [connections.a]\nlocal = \"127.0.0.1\"\nremote = [\"127.0.0.2\", \"127.0.0.3\"]\n\
+             remote_port = 600\nremote_natt_port = 4600\nno_natt = true\ndpd = 5\n",
+        )
+        .unwrap();
+        let args = PeerArgs {
+            config: Some(cfg),
+            ..PeerArgs::default()
+        };
+        let s = settings(&args).unwrap();
+        let m = &s.config.mobike;
+        assert_eq!(m.return_routability, ReturnRoutability::Never);
+        assert_eq!(m.refuse.len(), 1);
+        assert_eq!(m.probe_timeout, Duration::from_secs(1));
+        assert_eq!(m.give_up, Duration::from_secs(30));
+        assert_eq!(m.responder_hold, Duration::from_secs(10));
+        assert_eq!(m.path_test_interval, Duration::from_secs(5));
+        let c = &s.config.connections[0];
+        assert_eq!(c.remote.port(), 600);
+        assert_eq!(c.remote_nat_t_port, 4600);
+        assert_eq!(c.remote_addrs, vec![ip("127.0.0.3")]);
+        assert!(!c.nat_traversal);
+        assert_eq!(c.dpd_delay, Duration::from_secs(5));
     }
 }
