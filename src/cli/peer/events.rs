@@ -255,6 +255,111 @@ pub fn event_text(obj: &Map<String, Value>) -> String {
             if ev == "sent" { "->" } else { "<-" },
             get("remote")
         ),
+        "path" => format!(
+            "{} {} -> {} {}{}",
+            get("sa"),
+            get("local"),
+            get("remote"),
+            get("state"),
+            obj.get("rtt_ms")
+                .and_then(Value::as_f64)
+                .map(|ms| format!(" rtt {ms:.1} ms"))
+                .unwrap_or_default()
+        ),
+        "moved" => {
+            let p = |k: &str| {
+                let o = obj.get(k);
+                let side = |s: &str| o.and_then(|o| o.get(s)).map(text_value).unwrap_or_default();
+                format!("{} -> {}", side("local"), side("remote"))
+            };
+            format!(
+                "{} {} => {} ({}, {:.1} ms{})",
+                get("sa"),
+                p("old"),
+                p("new"),
+                get("cause"),
+                obj.get("elapsed_ms").and_then(Value::as_f64).unwrap_or(0.0),
+                if obj.get("children") == Some(&Value::Bool(true)) {
+                    ", CHILD_SAs moved"
+                } else {
+                    ", CHILD_SAs not moved yet"
+                }
+            )
+        }
+        "addresses" => format!(
+            "{} local [{}] remote [{}]",
+            get("sa"),
+            get("local"),
+            get("remote")
+        ),
+        "nat" => {
+            let yes = |k: &str| obj.get(k) == Some(&Value::Bool(true));
+            format!(
+                "{} {}, {}{}",
+                get("sa"),
+                if yes("local") {
+                    "NAT in front of us"
+                } else {
+                    "no NAT in front of us"
+                },
+                if yes("remote") {
+                    "NAT in front of the peer"
+                } else {
+                    "no NAT in front of the peer"
+                },
+                if yes("mapping_changed") {
+                    ", mapping changed"
+                } else {
+                    ""
+                }
+            )
+        }
+        "rr_check" => {
+            let side = |s: &str| {
+                obj.get("path")
+                    .and_then(|o| o.get(s))
+                    .map(text_value)
+                    .unwrap_or_default()
+            };
+            format!(
+                "{} {} -> {} {}",
+                get("sa"),
+                side("local"),
+                side("remote"),
+                if obj.get("ok") == Some(&Value::Bool(true)) {
+                    "ok"
+                } else {
+                    "failed"
+                }
+            )
+        }
+        "mobike_notify" => format!(
+            "{} {} {} {}",
+            get("sa"),
+            if obj.get("sent") == Some(&Value::Bool(true)) {
+                "sent"
+            } else {
+                "received"
+            },
+            get("notify"),
+            get("detail")
+        ),
+        "local_addrs" => format!("{} {}: now [{}]", get("change"), get("addr"), get("addrs")),
+        "help" => obj
+            .get("commands")
+            .and_then(Value::as_array)
+            .map(|l| {
+                l.iter()
+                    .map(|c| {
+                        format!(
+                            "\n  {}  {}",
+                            text_value(&c["command"]),
+                            text_value(&c["help"])
+                        )
+                    })
+                    .collect::<String>()
+            })
+            .unwrap_or_default(),
         "status" => {
             let sas = obj
                 .get("sas")
@@ -307,5 +412,80 @@ mod tests {
         m.insert("sa".into(), Value::Null);
         m.insert("reason".into(), "boom".into());
         assert_eq!(event_text(&m), "12:00:00.123 error - boom");
+    }
+
+    #[test]
+    fn mobike_event_lines() {
+        use crate::engine::{MoveCause, Path};
+        use std::time::Duration;
+        let path = Path::new(
+            "127.0.0.4:4500".parse().unwrap(),
+            "127.0.0.3:4500".parse().unwrap(),
+        );
+        let old = Path::new(
+            "127.0.0.1:4500".parse().unwrap(),
+            "127.0.0.2:4500".parse().unwrap(),
+        );
+        let line = |ev: EngineEvent| {
+            let (name, mut m) = event_json(&ev);
+            m.insert("event".into(), name.into());
+            m.insert("time".into(), "2024-01-01T12:00:00.123456Z".into());
+            event_text(&m)
+        };
+        assert_eq!(
+            line(EngineEvent::Moved {
+                sa: SaId(1),
+                old,
+                new: path,
+                cause: MoveCause::AddressLost,
+                elapsed: Duration::from_millis(12),
+                children: true,
+            }),
+            "12:00:00.123 moved #1 127.0.0.1:4500 -> 127.0.0.2:4500 => \
+             127.0.0.4:4500 -> 127.0.0.3:4500 (address_lost, 12.0 ms, CHILD_SAs moved)"
+        );
+        assert_eq!(
+            line(EngineEvent::Path {
+                sa: SaId(1),
+                path,
+                state: crate::engine::PathState::Ok,
+                rtt: Some(Duration::from_micros(1500)),
+            }),
+            "12:00:00.123 path #1 127.0.0.4:4500 -> 127.0.0.3:4500 ok rtt 1.5 ms"
+        );
+        assert_eq!(
+            line(EngineEvent::Addresses {
+                sa: SaId(2),
+                local: vec!["127.0.0.4".parse().unwrap()],
+                remote: vec!["127.0.0.2".parse().unwrap(), "127.0.0.3".parse().unwrap()],
+            }),
+            "12:00:00.123 addresses #2 local [127.0.0.4] remote [127.0.0.2,127.0.0.3]"
+        );
+        assert_eq!(
+            line(EngineEvent::Nat {
+                sa: SaId(1),
+                local: true,
+                remote: false,
+                mapping_changed: true,
+            }),
+            "12:00:00.123 nat #1 NAT in front of us, no NAT in front of the peer, mapping changed"
+        );
+        assert_eq!(
+            line(EngineEvent::RrCheck {
+                sa: SaId(1),
+                path,
+                ok: false
+            }),
+            "12:00:00.123 rr_check #1 127.0.0.4:4500 -> 127.0.0.3:4500 failed"
+        );
+        assert_eq!(
+            line(EngineEvent::MobikeNotify {
+                sa: SaId(1),
+                sent: false,
+                notify: 40,
+                detail: "refused".into(),
+            }),
+            "12:00:00.123 mobike_notify #1 received UNACCEPTABLE_ADDRESSES refused"
+        );
     }
 }
