@@ -339,3 +339,167 @@ fn unanswered_ike_sa_init_retransmits_on_schedule_then_times_out() {
     p.send("quit");
     assert_eq!(p.exit_status(), 0);
 }
+
+/// MOBIKE between two address sets on loopback, driven by commands: an address goes
+/// away, NAT is faked, paths are probed, a crafted notify is sent and a path is made a
+/// black hole.
+#[test]
+fn mobike_on_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let psk = dir.path().join("psk");
+    std::fs::write(&psk, "loopback-test-psk-0123456789\n").unwrap();
+    let psk = psk.display().to_string();
+    let (port, natt) = loop {
+        let (a, b) = (free_port(), free_port());
+        if a != b {
+            break (a, b);
+        }
+    };
+    let (port_s, natt_s) = (port.to_string(), natt.to_string());
+    let common = [
+        "--psk-file",
+        &psk,
+        "--port",
+        &port_s,
+        "--natt-port",
+        &natt_s,
+        "--retransmit-timeout",
+        "0.3",
+        "--retransmit-tries",
+        "3",
+        "--probe-timeout",
+        "0.2",
+        "--keepalive",
+        "0",
+    ];
+    let mut args = vec![
+        "--listen",
+        "--local",
+        "127.0.0.2",
+        "--local",
+        "127.0.0.3",
+        "--id",
+        "moon.example.org",
+    ];
+    args.extend(common);
+    let mut resp = Proc::start(&args);
+    let ready = resp.json("ready");
+    assert_eq!(ready["listening"].as_array().unwrap().len(), 4, "{ready}");
+    let mut args = vec![
+        "--local",
+        "127.0.0.1",
+        "--local",
+        "127.0.0.4",
+        "--remote",
+        "127.0.0.2",
+        "--remote",
+        "127.0.0.3",
+        "--remote-id",
+        "moon.example.org",
+    ];
+    args.extend(common);
+    let mut init = Proc::start(&args);
+    let ready = init.json("ready");
+    assert_eq!(ready["connections"].as_array().unwrap().len(), 1, "{ready}");
+    let up = init.json("ike_up");
+    assert_eq!(up["local"], format!("127.0.0.1:{natt}"), "{up}");
+    init.json("child_up");
+    resp.json("child_up");
+
+    // help comes from the command table
+    init.send("help");
+    let h = init.json("help");
+    assert!(h["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["command"] == "addr del ADDR | --os ADDR/PREFIX dev IFACE"));
+    // a bad argument: what was wrong and the usage
+    init.send("move nowhere");
+    let e = init.json("error");
+    let reason = e["reason"].as_str().unwrap();
+    assert!(reason.contains("not an IP address"), "{e}");
+    assert!(reason.contains("usage: move LOCAL [REMOTE] [SA]"), "{e}");
+
+    // our address goes away: the SA moves to 127.0.0.4 and tells the responder
+    init.send("addr del 127.0.0.1");
+    let la = init.json("local_addrs");
+    assert_eq!(la["addrs"], serde_json::json!(["127.0.0.4"]), "{la}");
+    let m = init.json("moved");
+    assert_eq!(m["cause"], "address_lost", "{m}");
+    assert_eq!(m["new"]["local"], format!("127.0.0.4:{natt}"), "{m}");
+    let rm = resp.json("moved");
+    assert_eq!(rm["cause"], "update_received", "{rm}");
+    assert_eq!(rm["new"]["remote"], format!("127.0.0.4:{natt}"), "{rm}");
+    init.send("status");
+    let st = init.json("status");
+    let sa = &st["sas"][0];
+    assert_eq!(sa["local"], format!("127.0.0.4:{natt}"), "{st}");
+    assert_eq!(sa["mobike"], true, "{st}");
+    let id = sa["sa"].as_str().unwrap().to_string();
+    resp.send("status");
+    let st = resp.json("status");
+    assert_eq!(st["sas"][0]["remote"], format!("127.0.0.4:{natt}"), "{st}");
+
+    // a faked NAT in the next UPDATE_SA_ADDRESSES
+    init.send("nat fake on");
+    init.send("update");
+    init.wait("UPDATE_SA_ADDRESSES sent", |l| {
+        l.contains("\"sent\"") && l.contains("UPDATE_SA_ADDRESSES")
+    });
+    let n = resp.wait("NAT seen by the responder", |l| {
+        l.contains("\"event\":\"nat\"") && l.contains("\"remote\":true")
+    });
+    assert!(n.contains(&id) || n.contains("\"sa\""), "{n}");
+    init.send("nat fake off");
+
+    // probes on every path
+    init.send(&format!("probe {id}"));
+    let p = init.wait("a path answers", |l| {
+        l.contains("\"event\":\"path\"") && l.contains("\"state\":\"ok\"")
+    });
+    assert!(p.contains("rtt_ms"), "{p}");
+
+    // a crafted notify
+    init.send(&format!("send {id} COOKIE2=0102030405060708 40969"));
+    let s = init.wait("crafted request", |l| {
+        l.contains("\"sent\"") && l.contains("\"crafted\":true")
+    });
+    assert!(s.contains("COOKIE2"), "{s}");
+    init.send("send nope COOKIE2");
+    assert!(init.json("error")["reason"]
+        .as_str()
+        .unwrap()
+        .contains("usage: send SA NOTIFY[=HEXDATA] ..."));
+
+    // the current path becomes a black hole: requests go unanswered, another path is
+    // probed and taken
+    init.send("status");
+    let st = init.json("status");
+    let remote_ip = st["sas"][0]["remote"]
+        .as_str()
+        .unwrap()
+        .rsplit_once(':')
+        .unwrap()
+        .0
+        .to_string();
+    init.send(&format!("drop 127.0.0.4 {remote_ip} on"));
+    let f = init.json("filter");
+    assert_eq!(f["on"], true, "{f}");
+    init.send("dpd");
+    init.json("retransmit");
+    let m = init.json("moved");
+    assert_eq!(m["cause"], "path_failed", "{m}");
+    assert_ne!(
+        m["new"]["remote"],
+        format!("{remote_ip}:{natt}"),
+        "moved off the dropped pair: {m}"
+    );
+    init.send(&format!("drop 127.0.0.4 {remote_ip} off"));
+    init.json("filter");
+
+    init.send("quit");
+    init.json("exit");
+    assert_eq!(init.exit_status(), 0);
+    assert_eq!(resp.exit_status(), 0);
+}

@@ -11,6 +11,7 @@ pub mod events;
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, BufWriter, Write};
+use std::net::IpAddr;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::process::ExitCode;
@@ -22,7 +23,7 @@ pub use config::{settings, ConnOpts, PeerSettings};
 pub use events::{event_json, event_text};
 
 use super::args::{EventFormat, PeerArgs};
-use super::command::{parse_command, PeerCommand, RekeyTarget};
+use super::command::{parse_command, resolve, Action, OsAddr, COMMANDS};
 use crate::engine::{Command, Engine, EngineEvent, IkeState, OsRandom, SaId, Timestamp};
 use crate::io::clock::Clock;
 use crate::io::event_loop::{self, Direction, Handler};
@@ -43,6 +44,41 @@ struct Peer {
     keylog: Option<File>,
     logged: HashSet<(u64, u64)>,
     quitting: Option<Timestamp>,
+    /// Our address set (the engine's `set_local_addrs`).
+    addrs: Vec<IpAddr>,
+}
+
+fn established(engine: &Engine) -> Vec<SaId> {
+    engine
+        .sas()
+        .filter(|s| s.state == IkeState::Established)
+        .map(|s| s.id)
+        .collect()
+}
+
+fn join(v: &[IpAddr]) -> String {
+    v.iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `ip addr add|del ADDR/PREFIX dev IFACE`.
+fn os_addr(verb: &str, ip: IpAddr, os: &OsAddr) -> Result<(), String> {
+    let cidr = format!("{ip}/{}", os.prefix);
+    let out = std::process::Command::new("ip")
+        .args(["addr", verb, &cidr, "dev", &os.dev])
+        .output()
+        .map_err(|e| format!("running ip: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip addr {verb} {cidr} dev {}: {}",
+            os.dev,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
 }
 
 impl Peer {
@@ -71,25 +107,128 @@ impl Peer {
         self.emit("error", m);
     }
 
-    fn established(engine: &Engine) -> Vec<SaId> {
-        engine
-            .sas()
-            .filter(|s| s.state == IkeState::Established)
-            .map(|s| s.id)
-            .collect()
-    }
-
-    fn pick(&mut self, engine: &Engine, sa: Option<SaId>) -> Option<SaId> {
-        match sa {
-            Some(s) => Some(s),
-            None => {
-                let newest = Self::established(engine).into_iter().max();
-                if newest.is_none() {
-                    self.error(None, "no established IKE SA (bring one up with 'up')");
+    fn act(&mut self, engine: &mut Engine, sockets: &mut Sockets, now: Timestamp, a: Action) {
+        match a {
+            Action::Engine(c) => self.run_engine(engine, now, c),
+            Action::Quit => self.quit(engine, now),
+            Action::Help => {
+                let mut m = Map::new();
+                let list = COMMANDS
+                    .iter()
+                    .map(|c| serde_json::json!({"command": c.usage(), "help": c.help}))
+                    .collect::<Vec<_>>();
+                m.insert("commands".into(), Value::from(list));
+                self.emit("help", m);
+            }
+            Action::AddAddr(ip, os) => {
+                if self.addrs.contains(&ip) {
+                    self.error(
+                        None,
+                        format!("addr add: {ip} is already one of our addresses"),
+                    );
+                    return;
                 }
-                newest
+                if let Some(os) = &os {
+                    if let Err(e) = os_addr("add", ip, os) {
+                        self.error(None, format!("addr add: {e}"));
+                        return;
+                    }
+                }
+                if let Err(e) = sockets.bind_addr(ip) {
+                    self.error(None, format!("addr add: {e}"));
+                    return;
+                }
+                self.addrs.push(ip);
+                self.addrs_changed(engine, sockets, now, "add", ip);
+            }
+            Action::DelAddr(ip, os) => {
+                if !self.addrs.contains(&ip) {
+                    self.error(
+                        None,
+                        format!(
+                            "addr del: {ip} is not one of our addresses ({})",
+                            join(&self.addrs)
+                        ),
+                    );
+                    return;
+                }
+                sockets.unbind_addr(ip);
+                self.addrs.retain(|a| *a != ip);
+                if let Some(os) = &os {
+                    if let Err(e) = os_addr("del", ip, os) {
+                        self.error(None, format!("addr del: {e}"));
+                    }
+                }
+                self.addrs_changed(engine, sockets, now, "del", ip);
+            }
+            Action::Rebind { sa, local } => match sockets.bind_extra_port(local.ip()) {
+                Ok(bound) => self.run_engine(
+                    engine,
+                    now,
+                    Command::Rebind {
+                        sa,
+                        port: bound.port(),
+                    },
+                ),
+                Err(e) => self.error(Some(sa), format!("nat rebind: {e}")),
+            },
+            Action::Drop { local, remote, on } => {
+                sockets.filter.set_drop(local, remote, on);
+                let mut m = Map::new();
+                m.insert("what".into(), "drop".into());
+                m.insert("local".into(), local.to_string().into());
+                m.insert("remote".into(), remote.to_string().into());
+                m.insert("on".into(), on.into());
+                self.emit("filter", m);
+            }
+            Action::Loss { percent, pair } => {
+                sockets.filter.set_loss(percent, pair);
+                let mut m = Map::new();
+                m.insert("what".into(), "loss".into());
+                m.insert(
+                    "local".into(),
+                    pair.map(|p| Value::from(p.0.to_string()))
+                        .unwrap_or(Value::Null),
+                );
+                m.insert(
+                    "remote".into(),
+                    pair.map(|p| Value::from(p.1.to_string()))
+                        .unwrap_or(Value::Null),
+                );
+                m.insert("percent".into(), percent.into());
+                self.emit("filter", m);
             }
         }
+    }
+
+    /// Our address set changed (a command or the OS): tell the engine, report it.
+    fn addrs_changed(
+        &mut self,
+        engine: &mut Engine,
+        sockets: &Sockets,
+        now: Timestamp,
+        change: &str,
+        ip: IpAddr,
+    ) {
+        engine.set_local_addrs(now, &self.addrs);
+        let mut m = Map::new();
+        m.insert("change".into(), change.into());
+        m.insert("addr".into(), ip.to_string().into());
+        m.insert(
+            "addrs".into(),
+            Value::from(self.addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>()),
+        );
+        m.insert(
+            "listening".into(),
+            Value::from(
+                sockets
+                    .local_addrs()
+                    .iter()
+                    .map(|a| a.to_string())
+                    .collect::<Vec<_>>(),
+            ),
+        );
+        self.emit("local_addrs", m);
     }
 
     fn run_engine(&mut self, engine: &mut Engine, now: Timestamp, c: Command) {
@@ -109,14 +248,14 @@ impl Peer {
             return;
         }
         self.quitting = Some(now + QUIT_GRACE);
-        for id in Self::established(engine) {
+        for id in established(engine) {
             self.run_engine(engine, now, Command::Down(id));
         }
     }
 }
 
 impl Handler for Peer {
-    fn command(&mut self, engine: &mut Engine, now: Timestamp, line: &str) {
+    fn command(&mut self, engine: &mut Engine, sockets: &mut Sockets, now: Timestamp, line: &str) {
         let cmd = match parse_command(line) {
             Ok(Some(c)) => c,
             Ok(None) => return,
@@ -125,72 +264,13 @@ impl Handler for Peer {
                 return;
             }
         };
-        match cmd {
-            PeerCommand::Up(name) => {
-                let conn = match name {
-                    Some(n) => engine.config().connections.iter().find(|c| c.name == n),
-                    None => engine.config().connections.first(),
-                };
-                match conn {
-                    Some(c) if c.remote.ip().is_unspecified() => {
-                        let msg = format!(
-                            "connection '{}' has no remote address to initiate to (--remote)",
-                            c.name
-                        );
-                        self.error(None, msg);
-                    }
-                    Some(c) => {
-                        let n = c.name.clone();
-                        self.run_engine(engine, now, Command::Up(n));
-                    }
-                    None => {
-                        let names: Vec<String> = engine
-                            .config()
-                            .connections
-                            .iter()
-                            .map(|c| c.name.clone())
-                            .collect();
-                        self.error(
-                            None,
-                            format!("no such connection; configured: {}", names.join(", ")),
-                        );
-                    }
+        match resolve(engine, cmd) {
+            Ok(actions) => {
+                for a in actions {
+                    self.act(engine, sockets, now, a);
                 }
             }
-            PeerCommand::Down(Some(id)) => self.run_engine(engine, now, Command::Down(id)),
-            PeerCommand::Down(None) => {
-                let all = Self::established(engine);
-                if all.is_empty() {
-                    self.error(None, "no established IKE SA to delete");
-                }
-                for id in all {
-                    self.run_engine(engine, now, Command::Down(id));
-                }
-            }
-            PeerCommand::Dpd(sa) => {
-                if let Some(id) = self.pick(engine, sa) {
-                    self.run_engine(engine, now, Command::Dpd(id));
-                }
-            }
-            PeerCommand::Rekey(what, sa) => {
-                if let Some(id) = self.pick(engine, sa) {
-                    let c = match what {
-                        RekeyTarget::Ike => Command::RekeyIke(id),
-                        RekeyTarget::Child => {
-                            match engine.sa(id).and_then(|s| s.children.first()) {
-                                Some(c) => Command::RekeyChild(id, c.spi_in),
-                                None => {
-                                    self.error(Some(id), format!("IKE SA {id} has no CHILD_SA"));
-                                    return;
-                                }
-                            }
-                        }
-                    };
-                    self.run_engine(engine, now, c);
-                }
-            }
-            PeerCommand::Status => self.run_engine(engine, now, Command::Status),
-            PeerCommand::Quit => self.quit(engine, now),
+            Err(e) => self.error(None, e),
         }
     }
 
@@ -291,7 +371,7 @@ pub fn main(args: &PeerArgs) -> ExitCode {
 
 fn run(args: &PeerArgs) -> Result<(), String> {
     let s = settings(args)?;
-    let sockets = Sockets::bind(&s.bind, s.port, s.natt_port).map_err(|e| e.to_string())?;
+    let mut sockets = Sockets::bind(&s.bind, s.port, s.natt_port).map_err(|e| e.to_string())?;
     let keylog = s
         .keylog
         .as_deref()
@@ -326,7 +406,10 @@ fn run(args: &PeerArgs) -> Result<(), String> {
         keylog,
         logged: HashSet::new(),
         quitting: None,
+        addrs: s.bind.clone(),
     };
+    // the engine's address set: every address we bound
+    engine.set_local_addrs(clock.now(), &s.bind);
     let mut ready = Map::new();
     ready.insert(
         "listening".into(),
@@ -351,7 +434,7 @@ fn run(args: &PeerArgs) -> Result<(), String> {
     }
     let input = event_loop::spawn_line_reader(BufReader::new(io::stdin()))
         .map_err(|e| format!("stdin reader: {e}"))?;
-    event_loop::run(&mut engine, &sockets, &clock, Some(input), &mut peer)
+    event_loop::run(&mut engine, &mut sockets, &clock, Some(input), &mut peer)
         .map_err(|e| format!("event loop: {e}"))?;
     peer.emit("exit", Map::new());
     Ok(())
