@@ -82,6 +82,7 @@ complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l retransmit-
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l retransmit-base -d 'Retransmission: exponential back-off base (default 1.8)' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l retransmit-tries -d 'Retransmission: retransmissions before an exchange times out (default 5)' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l listen -d 'Responder mode: do not initiate at start, wait for peers'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l follow-os -d 'Follow the OS\'s address changes (Linux rtnetlink, RTM_NEWADDR / RTM_DELADDR): bind sockets on a new address and announce it, close them on a removed one and move the SAs that used it. Off by default: the address set changes only with `addr add|del`'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l no-mobike -d 'Do not announce MOBIKE (IKE then stays on the IKE port unless a NAT is detected)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l no-natt -d 'No NAT traversal: no NAT detection, no float to the NAT-T port; MOBIKE messages that can change addresses carry NO_NATS_ALLOWED (RFC 4555 §3.9)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -21,9 +21,13 @@ struct Proc {
 
 impl Proc {
     fn start(args: &[&str]) -> Proc {
-        let mut child = Command::new(BIN)
-            .arg("peer")
-            .args(args)
+        let mut cmd = Command::new(BIN);
+        cmd.arg("peer").args(args);
+        Proc::start_cmd(cmd)
+    }
+
+    fn start_cmd(mut cmd: Command) -> Proc {
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -502,4 +506,72 @@ fn mobike_on_loopback() {
     init.json("exit");
     assert_eq!(init.exit_status(), 0);
     assert_eq!(resp.exit_status(), 0);
+}
+
+/// `--follow-os`: the peer follows the addresses of its network namespace (rtnetlink).
+/// Needs root (a network namespace of its own, made with unshare(1)); skipped otherwise.
+#[test]
+fn follow_os_addresses_in_a_namespace() {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let tools = ["unshare", "nsenter", "ip"].iter().all(|t| {
+        Command::new(t)
+            .arg("--help")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+    });
+    if !root || !tools {
+        eprintln!("skipping follow_os test: needs root and unshare, nsenter, ip");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let psk = dir.path().join("psk");
+    std::fs::write(&psk, "loopback-test-psk-0123456789\n").unwrap();
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "-n",
+        BIN,
+        "peer",
+        "--listen",
+        "--follow-os",
+        "--id",
+        "moon.example.org",
+    ])
+    .arg("--psk-file")
+    .arg(&psk)
+    .args(["--port", "1500", "--natt-port", "14500"]);
+    let mut p = Proc::start_cmd(cmd);
+    let ready = p.json("ready");
+    assert_eq!(ready["listening"], serde_json::json!([]), "{ready}");
+    let pid = p.child.id().to_string();
+    let ns = |args: &[&str]| {
+        let st = Command::new("nsenter")
+            .args(["-t", &pid, "-n", "ip"])
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(st.success(), "ip {args:?}");
+    };
+    ns(&["link", "set", "lo", "up"]);
+    p.wait("127.0.0.1 followed", |l| {
+        l.contains("\"local_addrs\"") && l.contains("\"addr\":\"127.0.0.1\"")
+    });
+    ns(&["addr", "add", "192.0.2.77/32", "dev", "lo"]);
+    let a = p.wait("192.0.2.77 added", |l| {
+        l.contains("\"local_addrs\"") && l.contains("\"addr\":\"192.0.2.77\"")
+    });
+    assert!(
+        a.contains("\"change\":\"add\"") && a.contains("\"by\":\"os\""),
+        "{a}"
+    );
+    assert!(a.contains("192.0.2.77:1500"), "bound: {a}");
+    ns(&["addr", "del", "192.0.2.77/32", "dev", "lo"]);
+    let d = p.wait("192.0.2.77 removed", |l| {
+        l.contains("\"change\":\"del\"") && l.contains("\"addr\":\"192.0.2.77\"")
+    });
+    assert!(!d.contains("192.0.2.77:1500"), "closed: {d}");
+    p.send("quit");
+    assert_eq!(p.exit_status(), 0);
 }

@@ -133,6 +133,11 @@ pub struct PeerArgs {
     /// Responder mode: do not initiate at start, wait for peers.
     #[arg(long)]
     pub listen: bool,
+    /// Follow the OS's address changes (Linux rtnetlink, RTM_NEWADDR / RTM_DELADDR): bind
+    /// sockets on a new address and announce it, close them on a removed one and move the
+    /// SAs that used it. Off by default: the address set changes only with `addr add|del`.
+    #[arg(long = "follow-os")]
+    pub follow_os: bool,
     /// Our identity: an IP address, @fqdn, user@host, @#hex (KEY_ID) or a DN such as
     /// "C=XX, O=org, CN=name". Default: the first subjectAltName of --cert, else our
     /// address.

@@ -3,7 +3,7 @@
 //!
 //! # TOML file
 //!
-//! Top-level keys: `listen`, `port`, `natt_port`, `keylog`, `pcap`, `events`, `keepalive`,
+//! Top-level keys: `listen`, `follow_os`, `port`, `natt_port`, `keylog`, `pcap`, `events`, `keepalive`,
 //! `retransmit_timeout`, `retransmit_base`, `retransmit_tries`, the MOBIKE keys `rr`
 //! (`always`, `unannounced`, `never`), `refuse` (CIDR or list), `probe_timeout`,
 //! `give_up`, `responder_hold`, `path_test` (seconds), and any connection key (defaults
@@ -173,6 +173,8 @@ pub struct PeerSettings {
     pub config: Config,
     /// Addresses to bind.
     pub bind: Vec<IpAddr>,
+    /// Follow the OS's address changes (rtnetlink).
+    pub follow_os: bool,
 }
 
 /// Global settings, connection defaults and named connections of a TOML file.
@@ -193,6 +195,11 @@ fn file_settings(path: &Path) -> Result<FileSettings, String> {
         g.listen = v
             .as_bool()
             .ok_or_else(|| err("listen", "expected true or false".into()))?;
+    }
+    if let Some(v) = table.remove("follow_os") {
+        g.follow_os = v
+            .as_bool()
+            .ok_or_else(|| err("follow_os", "expected true or false".into()))?;
     }
     for key in ["port", "natt_port"] {
         if let Some(v) = table.remove(key) {
@@ -614,6 +621,7 @@ pub fn settings(args: &PeerArgs) -> Result<PeerSettings, String> {
         events: args.events.or(file.events).unwrap_or(EventFormat::Json),
         config,
         bind,
+        follow_os: args.follow_os || file.follow_os,
     })
 }
 
@@ -843,7 +851,7 @@ remote = "127.0.0.2"
         let cfg = dir.path().join("peer.toml");
         std::fs::write(
             &cfg,
-            "rr = \"never\"\nrefuse = [\"192.0.2.0/24\"]\nprobe_timeout = 1\ngive_up = 30\n\
+            "follow_os = true\nrr = \"never\"\nrefuse = [\"192.0.2.0/24\"]\nprobe_timeout = 1\ngive_up = 30\n\
              responder_hold = 10\npath_test = 5\npsk_file = \"psk\"\n\
              [connections.a]\nlocal = \"127.0.0.1\"\nremote = [\"127.0.0.2\", \"127.0.0.3\"]\n\
              remote_port = 600\nremote_natt_port = 4600\nno_natt = true\ndpd = 5\n",
@@ -854,6 +862,7 @@ remote = "127.0.0.2"
             ..PeerArgs::default()
         };
         let s = settings(&args).unwrap();
+        assert!(s.follow_os);
         let m = &s.config.mobike;
         assert_eq!(m.return_routability, ReturnRoutability::Never);
         assert_eq!(m.refuse.len(), 1);

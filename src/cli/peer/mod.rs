@@ -46,6 +46,9 @@ struct Peer {
     quitting: Option<Timestamp>,
     /// Our address set (the engine's `set_local_addrs`).
     addrs: Vec<IpAddr>,
+    /// `--follow-os`: the OS's address changes.
+    #[cfg(target_os = "linux")]
+    watch: Option<crate::io::netlink::AddrWatch>,
 }
 
 fn established(engine: &Engine) -> Vec<SaId> {
@@ -139,7 +142,7 @@ impl Peer {
                     return;
                 }
                 self.addrs.push(ip);
-                self.addrs_changed(engine, sockets, now, "add", ip);
+                self.addrs_changed(engine, sockets, now, "add", ip, "command");
             }
             Action::DelAddr(ip, os) => {
                 if !self.addrs.contains(&ip) {
@@ -159,7 +162,7 @@ impl Peer {
                         self.error(None, format!("addr del: {e}"));
                     }
                 }
-                self.addrs_changed(engine, sockets, now, "del", ip);
+                self.addrs_changed(engine, sockets, now, "del", ip, "command");
             }
             Action::Rebind { sa, local } => match sockets.bind_extra_port(local.ip()) {
                 Ok(bound) => self.run_engine(
@@ -209,10 +212,12 @@ impl Peer {
         now: Timestamp,
         change: &str,
         ip: IpAddr,
+        by: &str,
     ) {
         engine.set_local_addrs(now, &self.addrs);
         let mut m = Map::new();
         m.insert("change".into(), change.into());
+        m.insert("by".into(), by.into());
         m.insert("addr".into(), ip.to_string().into());
         m.insert(
             "addrs".into(),
@@ -337,6 +342,48 @@ impl Handler for Peer {
         }
     }
 
+    #[cfg(target_os = "linux")]
+    fn extra_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.watch.as_ref().map(|w| w.fd())
+    }
+
+    #[cfg(target_os = "linux")]
+    fn extra_ready(&mut self, engine: &mut Engine, sockets: &mut Sockets, now: Timestamp) {
+        let changes = match self.watch.as_ref().map(|w| w.read_changes()) {
+            Some(Ok(c)) => c,
+            Some(Err(e)) => {
+                self.watch = None;
+                self.error(
+                    None,
+                    format!("--follow-os: netlink: {e}; no longer following"),
+                );
+                return;
+            }
+            None => return,
+        };
+        for c in changes {
+            let ip = c.addr;
+            // link-local IPv6 addresses need a scope: not used
+            if matches!(ip, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80) {
+                continue;
+            }
+            if c.added && !self.addrs.contains(&ip) {
+                // (a tentative IPv6 address cannot be bound yet: its next RTM_NEWADDR,
+                // after duplicate address detection, brings it)
+                if let Err(e) = sockets.bind_addr(ip) {
+                    self.error(None, format!("--follow-os: {ip} appeared: {e}"));
+                    continue;
+                }
+                self.addrs.push(ip);
+                self.addrs_changed(engine, sockets, now, "add", ip, "os");
+            } else if !c.added && self.addrs.contains(&ip) {
+                sockets.unbind_addr(ip);
+                self.addrs.retain(|a| *a != ip);
+                self.addrs_changed(engine, sockets, now, "del", ip, "os");
+            }
+        }
+    }
+
     fn deadline(&self) -> Option<Timestamp> {
         self.quitting
     }
@@ -407,7 +454,20 @@ fn run(args: &PeerArgs) -> Result<(), String> {
         logged: HashSet::new(),
         quitting: None,
         addrs: s.bind.clone(),
+        #[cfg(target_os = "linux")]
+        watch: if s.follow_os {
+            Some(
+                crate::io::netlink::AddrWatch::open()
+                    .map_err(|e| format!("--follow-os: netlink socket: {e}"))?,
+            )
+        } else {
+            None
+        },
     };
+    #[cfg(not(target_os = "linux"))]
+    if s.follow_os {
+        return Err("--follow-os needs Linux (rtnetlink)".into());
+    }
     // the engine's address set: every address we bound
     engine.set_local_addrs(clock.now(), &s.bind);
     let mut ready = Map::new();
