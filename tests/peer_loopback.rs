@@ -384,6 +384,10 @@ fn mobike_on_loopback() {
         "127.0.0.3",
         "--id",
         "moon.example.org",
+        "--local-ts",
+        "198.18.1.0/24",
+        "--remote-ts",
+        "198.18.2.0/24",
     ];
     args.extend(common);
     let mut resp = Proc::start(&args);
@@ -400,6 +404,10 @@ fn mobike_on_loopback() {
         "127.0.0.3",
         "--remote-id",
         "moon.example.org",
+        "--local-ts",
+        "198.18.2.0/24",
+        "--remote-ts",
+        "198.18.1.0/24",
     ];
     args.extend(common);
     let mut init = Proc::start(&args);
@@ -451,10 +459,9 @@ fn mobike_on_loopback() {
     init.wait("UPDATE_SA_ADDRESSES sent", |l| {
         l.contains("\"sent\"") && l.contains("UPDATE_SA_ADDRESSES")
     });
-    let n = resp.wait("NAT seen by the responder", |l| {
+    resp.wait("NAT seen by the responder", |l| {
         l.contains("\"event\":\"nat\"") && l.contains("\"remote\":true")
     });
-    assert!(n.contains(&id) || n.contains("\"sa\""), "{n}");
     init.send("nat fake off");
 
     // probes on every path
@@ -501,6 +508,63 @@ fn mobike_on_loopback() {
     );
     init.send(&format!("drop 127.0.0.4 {remote_ip} off"));
     init.json("filter");
+
+    // the address comes back: announced to the responder
+    init.send("addr add 127.0.0.1");
+    let la = init.json("local_addrs");
+    assert_eq!(
+        la["addrs"],
+        serde_json::json!(["127.0.0.4", "127.0.0.1"]),
+        "{la}"
+    );
+    assert!(la["listening"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!(format!("127.0.0.1:{natt}"))));
+    resp.wait("the responder learns the address", |l| {
+        l.contains("\"event\":\"addresses\"") && l.contains("127.0.0.1")
+    });
+    init.send("addr add 127.0.0.1");
+    assert!(init.json("error")["reason"]
+        .as_str()
+        .unwrap()
+        .contains("already"));
+
+    // CHILD_SAs by command
+    init.send("child create");
+    let c = init.json("child_up");
+    let spi = c["spis"]["in"].as_str().unwrap().to_string();
+    init.send(&format!("child down {spi}"));
+    let d = init.json("child_down");
+    assert_eq!(d["spis"]["in"], spi.as_str(), "{d}");
+
+    // total loss: requests go unanswered until it ends
+    init.send("loss 100");
+    assert_eq!(init.json("filter")["percent"], 100);
+    init.send("dpd");
+    init.json("retransmit");
+    init.send("loss 0");
+    init.json("filter");
+    init.wait("DPD answered after the loss", |l| {
+        l.contains("\"received\"") && l.contains("\"response\":true")
+    });
+
+    // a NAT rebinding: we send from a fresh port
+    init.send("nat rebind");
+    init.send("dpd");
+    // (an UPDATE_SA_ADDRESSES from a move after the loss may still go out before)
+    let old_port = format!(":{natt}\"");
+    let sent = init.wait("DPD from the new port", |l| {
+        l.contains("\"event\":\"sent\"")
+            && l.contains("INFORMATIONAL")
+            && !l.contains(&format!("\"local\":\"127.0.0.4{old_port}"))
+            && !l.contains(&format!("\"local\":\"127.0.0.1{old_port}"))
+    });
+    let v: serde_json::Value = serde_json::from_str(&sent).unwrap();
+    let local = v["local"].as_str().unwrap();
+    init.wait("DPD answered on the new port", |l| {
+        l.contains("\"received\"") && l.contains("\"response\":true") && l.contains(local)
+    });
 
     init.send("quit");
     init.json("exit");

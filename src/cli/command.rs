@@ -885,7 +885,7 @@ mod tests {
         assert!(
             readme.contains(&table),
             "README.md's command table differs from the command table in src/cli/command.rs; \
-             replace it with the output of `mobikectl peer --commands-markdown`:\n{table}"
+             replace it with this (commands_markdown()):\n{table}"
         );
     }
 }

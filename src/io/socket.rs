@@ -38,6 +38,10 @@ struct Sock {
     sock: UdpSocket,
     local: SocketAddr,
     natt: bool,
+    /// An extra port standing in for the NAT-T port (a rebinding): IKE messages sent
+    /// from it carry the non-ESP marker even when the engine, seeing a port that is not
+    /// its NAT-T port, did not ask for one.
+    marker: bool,
 }
 
 /// The peer's sockets.
@@ -179,12 +183,17 @@ impl Sockets {
         Ok(s)
     }
 
-    fn bind_one(&mut self, want: SocketAddr, natt: bool) -> io::Result<SocketAddr> {
+    fn bind_one(&mut self, want: SocketAddr, natt: bool, marker: bool) -> io::Result<SocketAddr> {
         let sock = UdpSocket::bind(want)
             .map_err(|e| io::Error::new(e.kind(), format!("cannot bind UDP {want}: {e}")))?;
         sock.set_nonblocking(true)?;
         let local = sock.local_addr()?;
-        self.socks.push(Sock { sock, local, natt });
+        self.socks.push(Sock {
+            sock,
+            local,
+            natt,
+            marker,
+        });
         Ok(local)
     }
 
@@ -194,8 +203,8 @@ impl Sockets {
         if self.socks.iter().any(|s| s.local.ip() == ip) {
             return Ok(false);
         }
-        self.bind_one(SocketAddr::new(ip, self.ike_port), false)?;
-        if let Err(e) = self.bind_one(SocketAddr::new(ip, self.natt_port), true) {
+        self.bind_one(SocketAddr::new(ip, self.ike_port), false, false)?;
+        if let Err(e) = self.bind_one(SocketAddr::new(ip, self.natt_port), true, false) {
             self.unbind_addr(ip);
             return Err(e);
         }
@@ -209,10 +218,12 @@ impl Sockets {
         before - self.socks.len()
     }
 
-    /// Bind one more NAT-T style socket (non-ESP marker) on `ip` at a fresh port chosen
-    /// by the kernel, e.g. to send as a NAT rebinding would look; returns its address.
-    pub fn bind_extra_port(&mut self, ip: IpAddr) -> io::Result<SocketAddr> {
-        self.bind_one(SocketAddr::new(ip, 0), true)
+    /// Bind one more socket on `ip` at a fresh port chosen by the kernel, to send as a
+    /// NAT rebinding would look; returns its address. `natt`: it stands in for the NAT-T
+    /// port (the non-ESP marker is stripped on receive and added on send, as a NAT
+    /// would pass it on), else for the IKE port.
+    pub fn bind_extra_port(&mut self, ip: IpAddr, natt: bool) -> io::Result<SocketAddr> {
+        self.bind_one(SocketAddr::new(ip, 0), natt, natt)
     }
 
     /// The addresses with sockets, in binding order.
@@ -301,7 +312,14 @@ impl Sockets {
                     ),
                 )
             })?;
-        let wire = wire_bytes(t);
+        let wire = if s.marker && !t.non_esp_marker && t.bytes != [0xff] {
+            wire_bytes(&Transmit {
+                non_esp_marker: true,
+                ..t.clone()
+            })
+        } else {
+            wire_bytes(t)
+        };
         s.sock
             .send_to(&wire, t.path.remote)
             .map_err(|e| io::Error::new(e.kind(), format!("send {}: {e}", t.path)))?;
@@ -439,8 +457,15 @@ mod tests {
         assert!(s.bind_addr(other).unwrap());
         assert!(!s.bind_addr(other).unwrap());
         assert_eq!(s.bound_ips(), vec![lo, other]);
-        let extra = s.bind_extra_port(other).unwrap();
+        let extra = s.bind_extra_port(other, true).unwrap();
         assert_ne!(extra.port(), 0);
+        // the rebound port stands in for the NAT-T port: the marker is added
+        let from_extra = Transmit {
+            path: Path::new(extra, SocketAddr::new(lo, pb)),
+            bytes: vec![5],
+            non_esp_marker: false,
+        };
+        assert_eq!(s.send(&from_extra).unwrap(), Some(vec![0, 0, 0, 0, 5]));
         assert_eq!(s.unbind_addr(other), 3);
         assert_eq!(s.fds().len(), 2);
     }

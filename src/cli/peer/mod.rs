@@ -164,17 +164,19 @@ impl Peer {
                 }
                 self.addrs_changed(engine, sockets, now, "del", ip, "command");
             }
-            Action::Rebind { sa, local } => match sockets.bind_extra_port(local.ip()) {
-                Ok(bound) => self.run_engine(
-                    engine,
-                    now,
-                    Command::Rebind {
-                        sa,
-                        port: bound.port(),
-                    },
-                ),
-                Err(e) => self.error(Some(sa), format!("nat rebind: {e}")),
-            },
+            Action::Rebind { sa, local } => {
+                match sockets.bind_extra_port(local.ip(), local.port() == sockets.ports().1) {
+                    Ok(bound) => self.run_engine(
+                        engine,
+                        now,
+                        Command::Rebind {
+                            sa,
+                            port: bound.port(),
+                        },
+                    ),
+                    Err(e) => self.error(Some(sa), format!("nat rebind: {e}")),
+                }
+            }
             Action::Drop { local, remote, on } => {
                 sockets.filter.set_drop(local, remote, on);
                 let mut m = Map::new();
