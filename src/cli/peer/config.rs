@@ -173,6 +173,9 @@ pub struct PeerSettings {
     pub config: Config,
     /// Addresses to bind.
     pub bind: Vec<IpAddr>,
+    /// Our address set for the engine (announced to MOBIKE peers): the --local
+    /// addresses, or without them every interface address but loopback ones.
+    pub addrs: Vec<IpAddr>,
     /// Follow the OS's address changes (rtnetlink).
     pub follow_os: bool,
 }
@@ -606,7 +609,8 @@ pub fn settings(args: &PeerArgs) -> Result<PeerSettings, String> {
             .connections
             .extend(build_conns(name, &o, listen, (port, natt_port), &mut bind)?);
     }
-    if bind.is_empty() {
+    let every_interface = bind.is_empty();
+    if every_interface {
         bind =
             socket::interface_addrs().map_err(|e| format!("listing interface addresses: {e}"))?;
     }
@@ -620,6 +624,11 @@ pub fn settings(args: &PeerArgs) -> Result<PeerSettings, String> {
         pcap: args.pcap.clone().or(file.pcap),
         events: args.events.or(file.events).unwrap_or(EventFormat::Json),
         config,
+        addrs: if every_interface {
+            bind.iter().copied().filter(|a| !a.is_loopback()).collect()
+        } else {
+            bind.clone()
+        },
         bind,
         follow_os: args.follow_os || file.follow_os,
     })

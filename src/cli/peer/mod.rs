@@ -365,8 +365,11 @@ impl Handler for Peer {
         };
         for c in changes {
             let ip = c.addr;
-            // link-local IPv6 addresses need a scope: not used
-            if matches!(ip, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80) {
+            // link-local IPv6 addresses need a scope, loopback ones are no use to a
+            // peer: not followed
+            if ip.is_loopback()
+                || matches!(ip, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80)
+            {
                 continue;
             }
             if c.added && !self.addrs.contains(&ip) {
@@ -455,7 +458,7 @@ fn run(args: &PeerArgs) -> Result<(), String> {
         keylog,
         logged: HashSet::new(),
         quitting: None,
-        addrs: s.bind.clone(),
+        addrs: s.addrs.clone(),
         #[cfg(target_os = "linux")]
         watch: if s.follow_os {
             Some(
@@ -470,8 +473,8 @@ fn run(args: &PeerArgs) -> Result<(), String> {
     if s.follow_os {
         return Err("--follow-os needs Linux (rtnetlink)".into());
     }
-    // the engine's address set: every address we bound
-    engine.set_local_addrs(clock.now(), &s.bind);
+    // the engine's address set (announced to MOBIKE peers)
+    engine.set_local_addrs(clock.now(), &s.addrs);
     let mut ready = Map::new();
     ready.insert(
         "listening".into(),
