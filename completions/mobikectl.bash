@@ -241,7 +241,7 @@ _mobikectl() {
             return 0
             ;;
         mobikectl__subcmd__peer)
-            opts="-h --config --local --remote --listen --id --remote-id --psk-file --cert --key --ca --ike --esp --vip --local-ts --remote-ts --pool --no-mobike --port --natt-port --keylog --pcap --events --keepalive --retransmit-timeout --retransmit-base --retransmit-tries --help"
+            opts="-h --config --local --remote --listen --follow-os --id --remote-id --psk-file --cert --key --ca --ike --esp --vip --local-ts --remote-ts --pool --no-mobike --port --natt-port --keylog --pcap --events --remote-port --remote-natt-port --no-natt --dpd --rr --refuse --probe-timeout --give-up --responder-hold --path-test --keepalive --retransmit-timeout --retransmit-base --retransmit-tries --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -325,6 +325,42 @@ _mobikectl() {
                     ;;
                 --events)
                     COMPREPLY=($(compgen -W "json text" -- "${cur}"))
+                    return 0
+                    ;;
+                --remote-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --remote-natt-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dpd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rr)
+                    COMPREPLY=($(compgen -W "always unannounced never" -- "${cur}"))
+                    return 0
+                    ;;
+                --refuse)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --probe-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --give-up)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --responder-hold)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --path-test)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --keepalive)

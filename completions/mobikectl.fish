@@ -47,7 +47,7 @@ complete -c mobikectl -n "__fish_mobikectl_using_subcommand decode" -l hex -d 'A
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand decode" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l config -d 'Read settings (and named connections) from this TOML file; options given here win' -r -F
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l local -d 'Our address (repeatable: our address set; the first one initiates). Default: the source address the routing table picks for the first --remote; with --listen and no --local, every interface address' -r
-complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l remote -d 'The peer\'s address (repeatable; the first one is initiated to). With --listen it restricts who may connect' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l remote -d 'The peer\'s address (repeatable; the first one is initiated to, the others are the peer\'s further addresses MOBIKE may move to). With --listen it restricts who may connect' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l id -d 'Our identity: an IP address, @fqdn, user@host, @#hex (KEY_ID) or a DN such as "C=XX, O=org, CN=name". Default: the first subjectAltName of --cert, else our address' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l remote-id -d 'The identity the peer must authenticate as (default: any)' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l psk-file -d 'File holding the pre-shared key (first line; `0x` prefix = hex). A PSK is never accepted on the command line' -r -F
@@ -66,12 +66,25 @@ complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l keylog -d '
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l pcap -d 'Write every datagram sent and received to FILE (pcapng, raw IP + UDP)' -r -F
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l events -d 'Event output format (default json)' -r -f -a "json\t'JSON Lines: one object per event with `event` and `time` keys (schema in README)'
 text\t'One readable line per event'"
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l remote-port -d 'The peer\'s IKE port (default: ours, --port)' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l remote-natt-port -d 'The peer\'s NAT-T port (default: ours, --natt-port)' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l dpd -d 'Dead peer detection: send an empty INFORMATIONAL when nothing came from the peer for this long (default 0 = only on the `dpd` command)' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l rr -d 'Responder: return routability check (COOKIE2 to the new address) before moving the CHILD_SAs: always (RFC 4555), unannounced (only for addresses the peer did not announce) or never (as strongSwan does). Default always' -r -f -a "always\t''
+unannounced\t''
+never\t''"
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l refuse -d 'Responder: refuse UPDATE_SA_ADDRESSES to addresses in CIDR with UNACCEPTABLE_ADDRESSES (repeatable)' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l probe-timeout -d 'MOBIKE: first retransmission timeout of a path probe (default 0.5; later ones back off by 1.5, at most 5 s apart)' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l give-up -d 'MOBIKE: delete the IKE SA when no path answered probes for this long (default 165)' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l responder-hold -d 'MOBIKE responder: keep an IKE SA whose initiator stopped answering at least this long (default 300, RFC 4555 §3.11)' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l path-test -d 'MOBIKE: test the other paths this often while the current one works (default 0 = never; RFC 4555 §3.10)' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l keepalive -d 'NAT-T keepalive interval in seconds, sent while a NAT is detected in front of us (default 20; 0 = off)' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l retransmit-timeout -d 'Retransmission: first timeout in seconds (default 4)' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l retransmit-base -d 'Retransmission: exponential back-off base (default 1.8)' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l retransmit-tries -d 'Retransmission: retransmissions before an exchange times out (default 5)' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l listen -d 'Responder mode: do not initiate at start, wait for peers'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l follow-os -d 'Follow the OS\'s address changes (Linux rtnetlink, RTM_NEWADDR / RTM_DELADDR): bind sockets on a new address and announce it, close them on a removed one and move the SAs that used it. Off by default: the address set changes only with `addr add|del`'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l no-mobike -d 'Do not announce MOBIKE (IKE then stays on the IKE port unless a NAT is detected)'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l no-natt -d 'No NAT traversal: no NAT detection, no float to the NAT-T port; MOBIKE messages that can change addresses carry NO_NATS_ALLOWED (RFC 4555 §3.9)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand man" -s h -l help -d 'Print help'

@@ -21,9 +21,13 @@ struct Proc {
 
 impl Proc {
     fn start(args: &[&str]) -> Proc {
-        let mut child = Command::new(BIN)
-            .arg("peer")
-            .args(args)
+        let mut cmd = Command::new(BIN);
+        cmd.arg("peer").args(args);
+        Proc::start_cmd(cmd)
+    }
+
+    fn start_cmd(mut cmd: Command) -> Proc {
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -336,6 +340,300 @@ fn unanswered_ike_sa_init_retransmits_on_schedule_then_times_out() {
         "{down}"
     );
     assert!(!p.seen.iter().any(|l| l.contains("\"attempt\":3")));
+    p.send("quit");
+    assert_eq!(p.exit_status(), 0);
+}
+
+/// MOBIKE between two address sets on loopback, driven by commands: an address goes
+/// away, NAT is faked, paths are probed, a crafted notify is sent and a path is made a
+/// black hole.
+#[test]
+fn mobike_on_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let psk = dir.path().join("psk");
+    std::fs::write(&psk, "loopback-test-psk-0123456789\n").unwrap();
+    let psk = psk.display().to_string();
+    let (port, natt) = loop {
+        let (a, b) = (free_port(), free_port());
+        if a != b {
+            break (a, b);
+        }
+    };
+    let (port_s, natt_s) = (port.to_string(), natt.to_string());
+    let common = [
+        "--psk-file",
+        &psk,
+        "--port",
+        &port_s,
+        "--natt-port",
+        &natt_s,
+        "--retransmit-timeout",
+        "0.3",
+        "--retransmit-tries",
+        "3",
+        "--probe-timeout",
+        "0.2",
+        "--keepalive",
+        "0",
+    ];
+    let mut args = vec![
+        "--listen",
+        "--local",
+        "127.0.0.2",
+        "--local",
+        "127.0.0.3",
+        "--id",
+        "moon.example.org",
+        "--local-ts",
+        "198.18.1.0/24",
+        "--remote-ts",
+        "198.18.2.0/24",
+    ];
+    args.extend(common);
+    let mut resp = Proc::start(&args);
+    let ready = resp.json("ready");
+    assert_eq!(ready["listening"].as_array().unwrap().len(), 4, "{ready}");
+    let mut args = vec![
+        "--local",
+        "127.0.0.1",
+        "--local",
+        "127.0.0.4",
+        "--remote",
+        "127.0.0.2",
+        "--remote",
+        "127.0.0.3",
+        "--remote-id",
+        "moon.example.org",
+        "--local-ts",
+        "198.18.2.0/24",
+        "--remote-ts",
+        "198.18.1.0/24",
+    ];
+    args.extend(common);
+    let mut init = Proc::start(&args);
+    let ready = init.json("ready");
+    assert_eq!(ready["connections"].as_array().unwrap().len(), 1, "{ready}");
+    let up = init.json("ike_up");
+    assert_eq!(up["local"], format!("127.0.0.1:{natt}"), "{up}");
+    init.json("child_up");
+    resp.json("child_up");
+
+    // help comes from the command table
+    init.send("help");
+    let h = init.json("help");
+    assert!(h["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["command"] == "addr del ADDR | --os ADDR/PREFIX dev IFACE"));
+    // a bad argument: what was wrong and the usage
+    init.send("move nowhere");
+    let e = init.json("error");
+    let reason = e["reason"].as_str().unwrap();
+    assert!(reason.contains("not an IP address"), "{e}");
+    assert!(reason.contains("usage: move LOCAL [REMOTE] [SA]"), "{e}");
+
+    // our address goes away: the SA moves to 127.0.0.4 and tells the responder
+    init.send("addr del 127.0.0.1");
+    let la = init.json("local_addrs");
+    assert_eq!(la["addrs"], serde_json::json!(["127.0.0.4"]), "{la}");
+    let m = init.json("moved");
+    assert_eq!(m["cause"], "address_lost", "{m}");
+    assert_eq!(m["new"]["local"], format!("127.0.0.4:{natt}"), "{m}");
+    let rm = resp.json("moved");
+    assert_eq!(rm["cause"], "update_received", "{rm}");
+    assert_eq!(rm["new"]["remote"], format!("127.0.0.4:{natt}"), "{rm}");
+    init.send("status");
+    let st = init.json("status");
+    let sa = &st["sas"][0];
+    assert_eq!(sa["local"], format!("127.0.0.4:{natt}"), "{st}");
+    assert_eq!(sa["mobike"], true, "{st}");
+    let id = sa["sa"].as_str().unwrap().to_string();
+    resp.send("status");
+    let st = resp.json("status");
+    assert_eq!(st["sas"][0]["remote"], format!("127.0.0.4:{natt}"), "{st}");
+
+    // a faked NAT in the next UPDATE_SA_ADDRESSES
+    init.send("nat fake on");
+    init.send("update");
+    init.wait("UPDATE_SA_ADDRESSES sent", |l| {
+        l.contains("\"sent\"") && l.contains("UPDATE_SA_ADDRESSES")
+    });
+    resp.wait("NAT seen by the responder", |l| {
+        l.contains("\"event\":\"nat\"") && l.contains("\"remote\":true")
+    });
+    init.send("nat fake off");
+
+    // probes on every path
+    init.send(&format!("probe {id}"));
+    let p = init.wait("a path answers", |l| {
+        l.contains("\"event\":\"path\"") && l.contains("\"state\":\"ok\"")
+    });
+    assert!(p.contains("rtt_ms"), "{p}");
+
+    // a crafted notify
+    init.send(&format!("send {id} COOKIE2=0102030405060708 40969"));
+    let s = init.wait("crafted request", |l| {
+        l.contains("\"sent\"") && l.contains("\"crafted\":true")
+    });
+    assert!(s.contains("COOKIE2"), "{s}");
+    init.send("send nope COOKIE2");
+    assert!(init.json("error")["reason"]
+        .as_str()
+        .unwrap()
+        .contains("usage: send SA NOTIFY[=HEXDATA] ..."));
+
+    // the current path becomes a black hole: requests go unanswered, another path is
+    // probed and taken
+    init.send("status");
+    let st = init.json("status");
+    let remote_ip = st["sas"][0]["remote"]
+        .as_str()
+        .unwrap()
+        .rsplit_once(':')
+        .unwrap()
+        .0
+        .to_string();
+    init.send(&format!("drop 127.0.0.4 {remote_ip} on"));
+    let f = init.json("filter");
+    assert_eq!(f["on"], true, "{f}");
+    init.send("dpd");
+    init.json("retransmit");
+    let m = init.json("moved");
+    assert_eq!(m["cause"], "path_failed", "{m}");
+    assert_ne!(
+        m["new"]["remote"],
+        format!("{remote_ip}:{natt}"),
+        "moved off the dropped pair: {m}"
+    );
+    init.send(&format!("drop 127.0.0.4 {remote_ip} off"));
+    init.json("filter");
+
+    // the address comes back: announced to the responder
+    init.send("addr add 127.0.0.1");
+    let la = init.json("local_addrs");
+    assert_eq!(
+        la["addrs"],
+        serde_json::json!(["127.0.0.4", "127.0.0.1"]),
+        "{la}"
+    );
+    assert!(la["listening"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!(format!("127.0.0.1:{natt}"))));
+    resp.wait("the responder learns the address", |l| {
+        l.contains("\"event\":\"addresses\"") && l.contains("127.0.0.1")
+    });
+    init.send("addr add 127.0.0.1");
+    assert!(init.json("error")["reason"]
+        .as_str()
+        .unwrap()
+        .contains("already"));
+
+    // CHILD_SAs by command
+    init.send("child create");
+    let c = init.json("child_up");
+    let spi = c["spis"]["in"].as_str().unwrap().to_string();
+    init.send(&format!("child down {spi}"));
+    let d = init.json("child_down");
+    assert_eq!(d["spis"]["in"], spi.as_str(), "{d}");
+
+    // total loss: requests go unanswered until it ends
+    init.send("loss 100");
+    assert_eq!(init.json("filter")["percent"], 100);
+    init.send("dpd");
+    init.json("retransmit");
+    init.send("loss 0");
+    init.json("filter");
+    init.wait("DPD answered after the loss", |l| {
+        l.contains("\"received\"") && l.contains("\"response\":true")
+    });
+
+    // a NAT rebinding: we send from a fresh port
+    init.send("nat rebind");
+    init.send("dpd");
+    // (an UPDATE_SA_ADDRESSES from a move after the loss may still go out before)
+    let old_port = format!(":{natt}\"");
+    let sent = init.wait("DPD from the new port", |l| {
+        l.contains("\"event\":\"sent\"")
+            && l.contains("INFORMATIONAL")
+            && !l.contains(&format!("\"local\":\"127.0.0.4{old_port}"))
+            && !l.contains(&format!("\"local\":\"127.0.0.1{old_port}"))
+    });
+    let v: serde_json::Value = serde_json::from_str(&sent).unwrap();
+    let local = v["local"].as_str().unwrap();
+    init.wait("DPD answered on the new port", |l| {
+        l.contains("\"received\"") && l.contains("\"response\":true") && l.contains(local)
+    });
+
+    init.send("quit");
+    init.json("exit");
+    assert_eq!(init.exit_status(), 0);
+    assert_eq!(resp.exit_status(), 0);
+}
+
+/// `--follow-os`: the peer follows the addresses of its network namespace (rtnetlink).
+/// Needs root (a network namespace of its own, made with unshare(1)); skipped otherwise.
+#[test]
+fn follow_os_addresses_in_a_namespace() {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let tools = ["unshare", "nsenter", "ip"].iter().all(|t| {
+        Command::new(t)
+            .arg("--help")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+    });
+    if !root || !tools {
+        eprintln!("skipping follow_os test: needs root and unshare, nsenter, ip");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let psk = dir.path().join("psk");
+    std::fs::write(&psk, "loopback-test-psk-0123456789\n").unwrap();
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "-n",
+        BIN,
+        "peer",
+        "--listen",
+        "--follow-os",
+        "--id",
+        "moon.example.org",
+    ])
+    .arg("--psk-file")
+    .arg(&psk)
+    .args(["--port", "1500", "--natt-port", "14500"]);
+    let mut p = Proc::start_cmd(cmd);
+    let ready = p.json("ready");
+    assert_eq!(ready["listening"], serde_json::json!([]), "{ready}");
+    let pid = p.child.id().to_string();
+    let ns = |args: &[&str]| {
+        let st = Command::new("nsenter")
+            .args(["-t", &pid, "-n", "ip"])
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(st.success(), "ip {args:?}");
+    };
+    ns(&["link", "set", "lo", "up"]); // 127.0.0.1 and ::1: loopback, not followed
+    ns(&["addr", "add", "192.0.2.77/32", "dev", "lo"]);
+    let a = p.wait("192.0.2.77 added", |l| {
+        l.contains("\"local_addrs\"") && l.contains("\"addr\":\"192.0.2.77\"")
+    });
+    assert!(
+        a.contains("\"change\":\"add\"") && a.contains("\"by\":\"os\""),
+        "{a}"
+    );
+    assert!(a.contains("192.0.2.77:1500"), "bound: {a}");
+    ns(&["addr", "del", "192.0.2.77/32", "dev", "lo"]);
+    let d = p.wait("192.0.2.77 removed", |l| {
+        l.contains("\"change\":\"del\"") && l.contains("\"addr\":\"192.0.2.77\"")
+    });
+    assert!(!d.contains("192.0.2.77:1500"), "closed: {d}");
+    assert!(!p.seen.iter().any(|l| l.contains("\"addr\":\"127.0.0.1\"")));
     p.send("quit");
     assert_eq!(p.exit_status(), 0);
 }

@@ -24,8 +24,9 @@ pub enum Command {
     /// Run a live, headless IKEv2 peer (PSK or certificate authentication).
     ///
     /// Initiates the first connection at start (responder with --listen), reads commands on
-    /// stdin, one per line (up [CONN], down [SA], rekey ike|child [SA], dpd [SA], status,
-    /// quit; end of input = quit) and writes events to stdout as JSON Lines (or text).
+    /// stdin, one per line (`help` lists them: up, down, rekey, dpd, child, status, addr,
+    /// move, probe, update, nat, drop, loss, send, quit; end of input = quit) and writes
+    /// events to stdout as JSON Lines (or text).
     /// Every option can also be set in a TOML file (--config), which may define several named
     /// connections; command-line options override the file. Exit status: 0 after quit,
     /// 2 when the configuration is wrong or a socket cannot be bound.
@@ -124,13 +125,19 @@ pub struct PeerArgs {
     /// --local, every interface address.
     #[arg(long = "local", value_name = "ADDR")]
     pub local: Vec<std::net::IpAddr>,
-    /// The peer's address (repeatable; the first one is initiated to). With --listen it
-    /// restricts who may connect.
+    /// The peer's address (repeatable; the first one is initiated to, the others are the
+    /// peer's further addresses MOBIKE may move to). With --listen it restricts who may
+    /// connect.
     #[arg(long = "remote", value_name = "ADDR")]
     pub remote: Vec<std::net::IpAddr>,
     /// Responder mode: do not initiate at start, wait for peers.
     #[arg(long)]
     pub listen: bool,
+    /// Follow the OS's address changes (Linux rtnetlink, RTM_NEWADDR / RTM_DELADDR): bind
+    /// sockets on a new address and announce it, close them on a removed one and move the
+    /// SAs that used it. Off by default: the address set changes only with `addr add|del`.
+    #[arg(long = "follow-os")]
+    pub follow_os: bool,
     /// Our identity: an IP address, @fqdn, user@host, @#hex (KEY_ID) or a DN such as
     /// "C=XX, O=org, CN=name". Default: the first subjectAltName of --cert, else our
     /// address.
@@ -191,6 +198,45 @@ pub struct PeerArgs {
     /// Event output format (default json).
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub events: Option<EventFormat>,
+    /// The peer's IKE port (default: ours, --port).
+    #[arg(long = "remote-port", value_name = "PORT")]
+    pub remote_port: Option<u16>,
+    /// The peer's NAT-T port (default: ours, --natt-port).
+    #[arg(long = "remote-natt-port", value_name = "PORT")]
+    pub remote_natt_port: Option<u16>,
+    /// No NAT traversal: no NAT detection, no float to the NAT-T port; MOBIKE messages
+    /// that can change addresses carry NO_NATS_ALLOWED (RFC 4555 §3.9).
+    #[arg(long = "no-natt")]
+    pub no_natt: bool,
+    /// Dead peer detection: send an empty INFORMATIONAL when nothing came from the peer
+    /// for this long (default 0 = only on the `dpd` command).
+    #[arg(long, value_name = "SECONDS")]
+    pub dpd: Option<f64>,
+    // -- MOBIKE policies and timers (engine-wide)
+    /// Responder: return routability check (COOKIE2 to the new address) before moving
+    /// the CHILD_SAs: always (RFC 4555), unannounced (only for addresses the peer did not
+    /// announce) or never (as strongSwan does). Default always.
+    #[arg(long, value_name = "POLICY", value_parser = ["always", "unannounced", "never"])]
+    pub rr: Option<String>,
+    /// Responder: refuse UPDATE_SA_ADDRESSES to addresses in CIDR with
+    /// UNACCEPTABLE_ADDRESSES (repeatable).
+    #[arg(long, value_name = "CIDR")]
+    pub refuse: Vec<String>,
+    /// MOBIKE: first retransmission timeout of a path probe (default 0.5; later ones
+    /// back off by 1.5, at most 5 s apart).
+    #[arg(long = "probe-timeout", value_name = "SECONDS")]
+    pub probe_timeout: Option<f64>,
+    /// MOBIKE: delete the IKE SA when no path answered probes for this long (default 165).
+    #[arg(long = "give-up", value_name = "SECONDS")]
+    pub give_up: Option<f64>,
+    /// MOBIKE responder: keep an IKE SA whose initiator stopped answering at least this
+    /// long (default 300, RFC 4555 §3.11).
+    #[arg(long = "responder-hold", value_name = "SECONDS")]
+    pub responder_hold: Option<f64>,
+    /// MOBIKE: test the other paths this often while the current one works (default 0 =
+    /// never; RFC 4555 §3.10).
+    #[arg(long = "path-test", value_name = "SECONDS")]
+    pub path_test: Option<f64>,
     // -- timers: NAT-T keepalives and the retransmission schedule (strongSwan defaults)
     /// NAT-T keepalive interval in seconds, sent while a NAT is detected in front of us
     /// (default 20; 0 = off).

@@ -24,8 +24,16 @@ pub enum Direction {
 
 /// What the loop reports to its owner (the `peer` command).
 pub trait Handler {
-    /// A command line (without the newline).
-    fn command(&mut self, engine: &mut Engine, now: Timestamp, line: &str);
+    /// A command line (without the newline). The handler may bind and close sockets;
+    /// the loop re-reads the socket list afterwards.
+    fn command(&mut self, engine: &mut Engine, sockets: &mut Sockets, now: Timestamp, line: &str);
+    /// Called when the loop polls `extra_fd` and it became readable (e.g. a netlink
+    /// socket for the OS's address changes).
+    fn extra_ready(&mut self, _engine: &mut Engine, _sockets: &mut Sockets, _now: Timestamp) {}
+    /// One more file descriptor to poll (see [`Handler::extra_ready`]).
+    fn extra_fd(&self) -> Option<std::os::fd::RawFd> {
+        None
+    }
     /// The command input reached its end.
     fn input_closed(&mut self, engine: &mut Engine, now: Timestamp);
     /// An engine event.
@@ -72,14 +80,34 @@ pub fn spawn_line_reader<R: BufRead + Send + 'static>(mut input: R) -> io::Resul
     Ok(ours)
 }
 
-fn flush_engine(engine: &mut Engine, sockets: &Sockets, h: &mut dyn Handler) {
+/// Does a send error mean the path is unusable (address gone, no route)? Then the
+/// engine hears of it ([`Engine::send_failed`]) and looks for another path.
+pub fn path_unusable(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::AddrNotAvailable
+            | io::ErrorKind::NetworkUnreachable
+            | io::ErrorKind::HostUnreachable
+    ) || matches!(
+        e.raw_os_error(),
+        Some(libc::EADDRNOTAVAIL | libc::ENETUNREACH | libc::EHOSTUNREACH)
+    )
+}
+
+fn flush_engine(engine: &mut Engine, sockets: &mut Sockets, clock: &Clock, h: &mut dyn Handler) {
     loop {
         let mut idle = true;
         while let Some(t) = engine.poll_transmit() {
             idle = false;
             match sockets.send(&t) {
-                Ok(wire) => h.packet(Direction::Sent, t.path, &wire),
-                Err(e) => h.io_error(e.to_string()),
+                Ok(Some(wire)) => h.packet(Direction::Sent, t.path, &wire),
+                Ok(None) => {} // dropped by the filter, as a black hole would
+                Err(e) => {
+                    h.io_error(e.to_string());
+                    if path_unusable(&e) {
+                        engine.send_failed(clock.now(), t.path);
+                    }
+                }
             }
         }
         while let Some(ev) = engine.poll_event() {
@@ -97,16 +125,17 @@ fn flush_engine(engine: &mut Engine, sockets: &Sockets, h: &mut dyn Handler) {
 /// [`spawn_line_reader`] (or `None`: no commands).
 pub fn run(
     engine: &mut Engine,
-    sockets: &Sockets,
+    sockets: &mut Sockets,
     clock: &Clock,
     mut input: Option<UnixStream>,
     h: &mut dyn Handler,
 ) -> io::Result<()> {
-    let sock_fds = sockets.fds();
     let mut buf = vec![0u8; 65_536];
     let mut pending = Vec::<u8>::new();
-    flush_engine(engine, sockets, h);
+    flush_engine(engine, sockets, clock, h);
     loop {
+        // re-read every round: commands and address changes bind and close sockets
+        let sock_fds = sockets.fds();
         let now = clock.now();
         if h.finished(engine, now) {
             return Ok(());
@@ -132,13 +161,17 @@ pub fn run(
                 revents: 0,
             })
             .collect();
-        if let Some(i) = &input {
-            fds.push(libc::pollfd {
-                fd: i.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            });
-        }
+        let input_idx = fds.len();
+        fds.push(libc::pollfd {
+            fd: input.as_ref().map(|i| i.as_raw_fd()).unwrap_or(-1),
+            events: libc::POLLIN,
+            revents: 0,
+        });
+        fds.push(libc::pollfd {
+            fd: h.extra_fd().unwrap_or(-1),
+            events: libc::POLLIN,
+            revents: 0,
+        });
         // SAFETY: `fds` is a valid array of pollfd for the duration of the call.
         let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
         if rc < 0 {
@@ -159,7 +192,7 @@ pub fn run(
                         h.packet(Direction::Received, d.path, &d.wire);
                         if let Received::Ike(msg) = d.content {
                             engine.handle_datagram(clock.now(), d.path, &msg);
-                            flush_engine(engine, sockets, h);
+                            flush_engine(engine, sockets, clock, h);
                         }
                     }
                     Ok(None) => break,
@@ -171,8 +204,8 @@ pub fn run(
             }
         }
         // command lines
-        if let Some(pfd) = fds.get(sock_fds.len()) {
-            if pfd.revents != 0 {
+        if let Some(pfd) = fds.get(input_idx) {
+            if pfd.fd >= 0 && pfd.revents != 0 {
                 let mut closed = false;
                 if let Some(i) = input.as_mut() {
                     loop {
@@ -194,14 +227,21 @@ pub fn run(
                 while let Some(pos) = pending.iter().position(|&b| b == b'\n') {
                     let line: Vec<u8> = pending.drain(..=pos).collect();
                     let text = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
-                    h.command(engine, clock.now(), text.trim_end_matches('\r'));
-                    flush_engine(engine, sockets, h);
+                    h.command(engine, sockets, clock.now(), text.trim_end_matches('\r'));
+                    flush_engine(engine, sockets, clock, h);
                 }
                 if closed {
                     input = None;
                     h.input_closed(engine, clock.now());
-                    flush_engine(engine, sockets, h);
+                    flush_engine(engine, sockets, clock, h);
                 }
+            }
+        }
+        // the handler's extra descriptor
+        if let Some(pfd) = fds.get(input_idx + 1) {
+            if pfd.fd >= 0 && pfd.revents != 0 {
+                h.extra_ready(engine, sockets, clock.now());
+                flush_engine(engine, sockets, clock, h);
             }
         }
         // timers
@@ -209,7 +249,7 @@ pub fn run(
         if engine.poll_timeout().is_some_and(|t| t <= now) {
             engine.handle_timeout(now);
         }
-        flush_engine(engine, sockets, h);
+        flush_engine(engine, sockets, clock, h);
     }
 }
 

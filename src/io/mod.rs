@@ -15,8 +15,12 @@
 //! * [`event_loop::run`] waits with `poll(2)` on the sockets and on a command pipe fed by
 //!   a reader thread (stdin), calls the engine's `handle_datagram` / `handle_timeout` /
 //!   `command`, and hands events and packets to a [`event_loop::Handler`].
+//! * `netlink::AddrWatch` (Linux) reports the OS's address changes (RTM_NEWADDR,
+//!   RTM_DELADDR) for `peer --follow-os`.
 
 pub mod clock;
 pub mod event_loop;
+#[cfg(target_os = "linux")]
+pub mod netlink;
 pub mod pcap;
 pub mod socket;

@@ -38,6 +38,10 @@ struct Sock {
     sock: UdpSocket,
     local: SocketAddr,
     natt: bool,
+    /// An extra port standing in for the NAT-T port (a rebinding): IKE messages sent
+    /// from it carry the non-ESP marker even when the engine, seeing a port that is not
+    /// its NAT-T port, did not ask for one.
+    marker: bool,
 }
 
 /// The peer's sockets.
@@ -45,6 +49,79 @@ pub struct Sockets {
     socks: Vec<Sock>,
     ike_port: u16,
     natt_port: u16,
+    /// Drop and loss filters (drills).
+    pub filter: Filter,
+}
+
+/// Datagrams the I/O layer drops on purpose (failover drills): whole pairs of
+/// addresses (ours, the peer's) in both directions, and a share of random loss, on one
+/// pair or on all. The loss is drawn from a deterministic generator (same seed, same
+/// sequence).
+#[derive(Debug, Clone)]
+pub struct Filter {
+    dropped: Vec<(IpAddr, IpAddr)>,
+    loss_all: u8,
+    loss_pairs: Vec<((IpAddr, IpAddr), u8)>,
+    rng: u64,
+}
+
+impl Default for Filter {
+    fn default() -> Self {
+        Filter {
+            dropped: Vec::new(),
+            loss_all: 0,
+            loss_pairs: Vec::new(),
+            rng: 0x9e37_79b9_7f4a_7c15,
+        }
+    }
+}
+
+impl Filter {
+    /// Drop every datagram between `local` and `remote` (or stop).
+    pub fn set_drop(&mut self, local: IpAddr, remote: IpAddr, on: bool) {
+        self.dropped.retain(|p| *p != (local, remote));
+        if on {
+            self.dropped.push((local, remote));
+        }
+    }
+
+    /// Drop `percent` % of the datagrams on `pair` (ours, the peer's), or on every pair.
+    /// A pair's own setting wins over the one for every pair.
+    pub fn set_loss(&mut self, percent: u8, pair: Option<(IpAddr, IpAddr)>) {
+        let percent = percent.min(100);
+        match pair {
+            None => self.loss_all = percent,
+            Some(p) => {
+                self.loss_pairs.retain(|(q, _)| *q != p);
+                self.loss_pairs.push((p, percent));
+            }
+        }
+    }
+
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Should a datagram on `path` (either direction) be dropped?
+    pub fn drops(&mut self, path: Path) -> bool {
+        let pair = (path.local.ip(), path.remote.ip());
+        if self.dropped.contains(&pair) {
+            return true;
+        }
+        let percent = self
+            .loss_pairs
+            .iter()
+            .find(|(p, _)| *p == pair)
+            .map(|(_, l)| *l)
+            .unwrap_or(self.loss_all);
+        percent > 0 && (self.next() % 100) < u64::from(percent)
+    }
 }
 
 impl std::fmt::Debug for Sockets {
@@ -94,28 +171,70 @@ impl Sockets {
                 format!("IKE port and NAT-T port must differ (both {ike_port})"),
             ));
         }
-        let mut socks = Vec::new();
-        let mut seen = Vec::new();
-        for &ip in addrs {
-            if seen.contains(&ip) {
-                continue;
-            }
-            seen.push(ip);
-            for (port, natt) in [(ike_port, false), (natt_port, true)] {
-                let want = SocketAddr::new(ip, port);
-                let sock = UdpSocket::bind(want).map_err(|e| {
-                    io::Error::new(e.kind(), format!("cannot bind UDP {want}: {e}"))
-                })?;
-                sock.set_nonblocking(true)?;
-                let local = sock.local_addr()?;
-                socks.push(Sock { sock, local, natt });
-            }
-        }
-        Ok(Sockets {
-            socks,
+        let mut s = Sockets {
+            socks: Vec::new(),
             ike_port,
             natt_port,
-        })
+            filter: Filter::default(),
+        };
+        for &ip in addrs {
+            s.bind_addr(ip)?;
+        }
+        Ok(s)
+    }
+
+    fn bind_one(&mut self, want: SocketAddr, natt: bool, marker: bool) -> io::Result<SocketAddr> {
+        let sock = UdpSocket::bind(want)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot bind UDP {want}: {e}")))?;
+        sock.set_nonblocking(true)?;
+        let local = sock.local_addr()?;
+        self.socks.push(Sock {
+            sock,
+            local,
+            natt,
+            marker,
+        });
+        Ok(local)
+    }
+
+    /// Bind the IKE and the NAT-T port on `ip` (at run time too); `Ok(false)` when
+    /// they are bound already. Nothing stays bound when one of them fails.
+    pub fn bind_addr(&mut self, ip: IpAddr) -> io::Result<bool> {
+        if self.socks.iter().any(|s| s.local.ip() == ip) {
+            return Ok(false);
+        }
+        self.bind_one(SocketAddr::new(ip, self.ike_port), false, false)?;
+        if let Err(e) = self.bind_one(SocketAddr::new(ip, self.natt_port), true, false) {
+            self.unbind_addr(ip);
+            return Err(e);
+        }
+        Ok(true)
+    }
+
+    /// Close every socket on `ip`; returns how many there were.
+    pub fn unbind_addr(&mut self, ip: IpAddr) -> usize {
+        let before = self.socks.len();
+        self.socks.retain(|s| s.local.ip() != ip);
+        before - self.socks.len()
+    }
+
+    /// Bind one more socket on `ip` at a fresh port chosen by the kernel, to send as a
+    /// NAT rebinding would look; returns its address. `natt`: it stands in for the NAT-T
+    /// port (the non-ESP marker is stripped on receive and added on send, as a NAT
+    /// would pass it on), else for the IKE port.
+    pub fn bind_extra_port(&mut self, ip: IpAddr, natt: bool) -> io::Result<SocketAddr> {
+        self.bind_one(SocketAddr::new(ip, 0), natt, natt)
+    }
+
+    /// The addresses with sockets, in binding order.
+    pub fn bound_ips(&self) -> Vec<IpAddr> {
+        let mut v: Vec<IpAddr> = Vec::new();
+        for s in &self.socks {
+            if !v.contains(&s.local.ip()) {
+                v.push(s.local.ip());
+            }
+        }
+        v
     }
 
     /// Bound addresses.
@@ -134,30 +253,47 @@ impl Sockets {
     }
 
     /// Receive one datagram from socket `idx`; `Ok(None)` when nothing is waiting.
-    pub fn recv(&self, idx: usize, buf: &mut [u8]) -> io::Result<Option<Datagram>> {
-        let Some(s) = self.socks.get(idx) else {
-            return Ok(None);
-        };
-        match s.sock.recv_from(buf) {
-            Ok((n, remote)) => {
-                let wire = buf[..n].to_vec();
-                let content = classify(s.natt, &wire);
-                Ok(Some(Datagram {
-                    path: Path::new(s.local, unmap(remote)),
-                    wire,
-                    content,
-                }))
+    /// Datagrams the [`Filter`] drops are read and discarded.
+    pub fn recv(&mut self, idx: usize, buf: &mut [u8]) -> io::Result<Option<Datagram>> {
+        loop {
+            let Some(s) = self.socks.get(idx) else {
+                return Ok(None);
+            };
+            match s.sock.recv_from(buf) {
+                Ok((n, remote)) => {
+                    let path = Path::new(s.local, unmap(remote));
+                    let natt = s.natt;
+                    if self.filter.drops(path) {
+                        continue;
+                    }
+                    let wire = buf[..n].to_vec();
+                    let content = classify(natt, &wire);
+                    return Ok(Some(Datagram {
+                        path,
+                        wire,
+                        content,
+                    }));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(None),
+                // ICMP errors reported on the socket (port unreachable ...): not fatal.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Ok(None),
+                Err(e) => return Err(e),
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
-            // ICMP errors reported on the socket (port unreachable ...): not fatal.
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Ok(None),
-            Err(e) => Err(e),
         }
     }
 
-    /// Send a transmit from the socket bound at `t.local`; returns the wire bytes.
-    pub fn send(&self, t: &Transmit) -> io::Result<Vec<u8>> {
+    /// Send a transmit from the socket bound at `t.local`; returns the wire bytes, or
+    /// `None` when the [`Filter`] dropped it (silently, as a black hole would).
+    pub fn send(&mut self, t: &Transmit) -> io::Result<Option<Vec<u8>>> {
+        if self.filter.drops(t.path) {
+            return Ok(None);
+        }
+        self.send_unfiltered(t).map(Some)
+    }
+
+    /// [`Sockets::send`] without the filter.
+    pub fn send_unfiltered(&self, t: &Transmit) -> io::Result<Vec<u8>> {
         let s = self
             .socks
             .iter()
@@ -176,7 +312,14 @@ impl Sockets {
                     ),
                 )
             })?;
-        let wire = wire_bytes(t);
+        let wire = if s.marker && !t.non_esp_marker && t.bytes != [0xff] {
+            wire_bytes(&Transmit {
+                non_esp_marker: true,
+                ..t.clone()
+            })
+        } else {
+            wire_bytes(t)
+        };
         s.sock
             .send_to(&wire, t.path.remote)
             .map_err(|e| io::Error::new(e.kind(), format!("send {}: {e}", t.path)))?;
@@ -285,13 +428,13 @@ mod tests {
         let b = UdpSocket::bind("127.0.0.1:0").unwrap();
         let pb = b.local_addr().unwrap().port();
         drop(b);
-        let s = Sockets::bind(&[lo], pa, pb).unwrap();
+        let mut s = Sockets::bind(&[lo], pa, pb).unwrap();
         let t = Transmit {
             path: Path::new(SocketAddr::new(lo, pb), SocketAddr::new(lo, pb)),
             bytes: vec![1, 2, 3],
             non_esp_marker: true,
         };
-        assert_eq!(s.send(&t).unwrap(), vec![0, 0, 0, 0, 1, 2, 3]);
+        assert_eq!(s.send(&t).unwrap(), Some(vec![0, 0, 0, 0, 1, 2, 3]));
         let mut buf = [0u8; 2048];
         let mut got = None;
         for _ in 0..100 {
@@ -305,5 +448,47 @@ mod tests {
         assert_eq!(d.content, Received::Ike(vec![1, 2, 3]));
         assert_eq!(d.path.local, SocketAddr::new(lo, pb));
         assert!(interface_addrs().unwrap().contains(&lo));
+        // dropped pair: nothing goes out
+        s.filter.set_drop(lo, lo, true);
+        assert_eq!(s.send(&t).unwrap(), None);
+        s.filter.set_drop(lo, lo, false);
+        // run-time binding
+        let other: IpAddr = "127.0.0.9".parse().unwrap();
+        assert!(s.bind_addr(other).unwrap());
+        assert!(!s.bind_addr(other).unwrap());
+        assert_eq!(s.bound_ips(), vec![lo, other]);
+        let extra = s.bind_extra_port(other, true).unwrap();
+        assert_ne!(extra.port(), 0);
+        // the rebound port stands in for the NAT-T port: the marker is added
+        let from_extra = Transmit {
+            path: Path::new(extra, SocketAddr::new(lo, pb)),
+            bytes: vec![5],
+            non_esp_marker: false,
+        };
+        assert_eq!(s.send(&from_extra).unwrap(), Some(vec![0, 0, 0, 0, 5]));
+        assert_eq!(s.unbind_addr(other), 3);
+        assert_eq!(s.fds().len(), 2);
+    }
+
+    #[test]
+    fn loss_is_deterministic_and_proportional() {
+        let p = Path::new(
+            "10.0.0.1:500".parse().unwrap(),
+            "10.0.0.2:500".parse().unwrap(),
+        );
+        let q = Path::new(
+            "10.0.0.3:500".parse().unwrap(),
+            "10.0.0.2:500".parse().unwrap(),
+        );
+        let mut f = Filter::default();
+        assert!(!(0..100).any(|_| f.drops(p)));
+        f.set_loss(30, None);
+        let n = (0..10_000).filter(|_| f.drops(p)).count();
+        assert!((2_500..3_500).contains(&n), "{n}");
+        f.set_loss(0, Some((p.local.ip(), p.remote.ip())));
+        assert!(!(0..100).any(|_| f.drops(p)));
+        assert!((0..100).any(|_| f.drops(q)));
+        f.set_loss(100, None);
+        assert!((0..100).all(|_| f.drops(q)));
     }
 }

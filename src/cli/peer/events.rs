@@ -1,0 +1,491 @@
+//! `mobikectl peer` events: the JSON object of every engine event and its text line.
+
+use std::net::IpAddr;
+use std::time::SystemTime;
+
+use serde_json::{json, Map, Value};
+
+use crate::engine::{EngineEvent, Rekey, SaId, TsRange};
+use crate::wire::registry;
+
+pub(crate) fn rfc3339(t: SystemTime) -> String {
+    time::OffsetDateTime::from(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn exchange(x: u8) -> Value {
+    registry::exchange_name(x)
+        .map(|s| Value::from(s.to_string()))
+        .unwrap_or_else(|| Value::from(x))
+}
+
+fn spi64(s: u64) -> String {
+    format!("{s:016x}")
+}
+
+fn spi32(s: u32) -> String {
+    format!("{s:08x}")
+}
+
+fn ts_list(v: &[TsRange]) -> Value {
+    Value::from(v.iter().map(|t| t.to_string()).collect::<Vec<_>>())
+}
+
+/// The JSON object for an engine event (without `time`).
+pub fn event_json(ev: &EngineEvent) -> (&'static str, Map<String, Value>) {
+    let sa = |s: &SaId| Value::from(s.to_string());
+    let osa = |s: &Option<SaId>| s.as_ref().map(sa).unwrap_or(Value::Null);
+    let (name, v) = match ev {
+        EngineEvent::IkeUp {
+            sa: id,
+            spi_i,
+            spi_r,
+            path,
+            proposal,
+            initiator,
+            nat_local,
+            nat_remote,
+        } => (
+            "ike_up",
+            json!({"sa": sa(id), "spi_i": spi64(*spi_i), "spi_r": spi64(*spi_r),
+                "local": path.local.to_string(), "remote": path.remote.to_string(),
+                "proposal": proposal.to_string(), "initiator": initiator,
+                "nat_local": nat_local, "nat_remote": nat_remote}),
+        ),
+        EngineEvent::ChildUp {
+            sa: id,
+            spis,
+            ts_local,
+            ts_remote,
+            proposal,
+            vip,
+        } => (
+            "child_up",
+            json!({"sa": sa(id), "spis": {"in": spi32(spis.0), "out": spi32(spis.1)},
+                "ts": {"local": ts_list(ts_local), "remote": ts_list(ts_remote)},
+                "proposal": proposal.to_string(), "vip": vip.map(|v| v.to_string())}),
+        ),
+        EngineEvent::IkeDown { sa: id, reason } => {
+            ("ike_down", json!({"sa": sa(id), "reason": reason}))
+        }
+        EngineEvent::ChildDown {
+            sa: id,
+            spis,
+            reason,
+        } => (
+            "child_down",
+            json!({"sa": sa(id), "spis": {"in": spi32(spis.0), "out": spi32(spis.1)},
+                "reason": reason}),
+        ),
+        EngineEvent::Rekeyed {
+            sa: id,
+            rekey,
+            initiator,
+        } => {
+            let mut v = json!({"sa": sa(id), "what": rekey.kind(), "initiator": initiator});
+            match rekey {
+                Rekey::Ike {
+                    old_sa,
+                    old_spis,
+                    new_spis,
+                } => {
+                    v["old_sa"] = sa(old_sa);
+                    v["old_spis"] = json!({"i": spi64(old_spis.0), "r": spi64(old_spis.1)});
+                    v["new_spis"] = json!({"i": spi64(new_spis.0), "r": spi64(new_spis.1)});
+                }
+                Rekey::Child { old_spis, new_spis } => {
+                    v["old_spis"] = json!({"in": spi32(old_spis.0), "out": spi32(old_spis.1)});
+                    v["new_spis"] = json!({"in": spi32(new_spis.0), "out": spi32(new_spis.1)});
+                }
+            }
+            ("rekeyed", v)
+        }
+        EngineEvent::Sent { sa: id, info } | EngineEvent::Received { sa: id, info } => (
+            if matches!(ev, EngineEvent::Sent { .. }) {
+                "sent"
+            } else {
+                "received"
+            },
+            json!({"sa": osa(id), "exchange": exchange(info.exchange),
+                "message_id": info.message_id, "response": info.response,
+                "payloads": info.payloads, "crafted": info.crafted, "local": info.path.local.to_string(),
+                "remote": info.path.remote.to_string()}),
+        ),
+        EngineEvent::Retransmit {
+            sa: id,
+            exchange: x,
+            message_id,
+            attempt,
+        } => (
+            "retransmit",
+            json!({"sa": sa(id), "exchange": exchange(*x), "message_id": message_id,
+                "attempt": attempt}),
+        ),
+        EngineEvent::Timeout {
+            sa: id,
+            exchange: x,
+            message_id,
+        } => (
+            "timeout",
+            json!({"sa": sa(id), "exchange": exchange(*x), "message_id": message_id}),
+        ),
+        EngineEvent::Error { sa: id, reason } => {
+            ("error", json!({"sa": osa(id), "reason": reason}))
+        }
+        EngineEvent::Status(list) => (
+            "status",
+            json!({"sas": list.iter().map(|s| json!({
+                "sa": sa(&s.sa), "conn": s.conn, "state": format!("{:?}", s.state),
+                "spi_i": spi64(s.spi_i), "spi_r": spi64(s.spi_r),
+                "local": s.path.local.to_string(), "remote": s.path.remote.to_string(),
+                "proposal": s.proposal.map(|p| p.to_string()),
+                "children": s.children.iter().map(|c| json!({"in": spi32(c.0), "out": spi32(c.1)})).collect::<Vec<_>>(),
+                "mobike": s.mobike, "mobike_state": s.mobike_state,
+                "local_addrs": addr_list(&s.local_addrs), "remote_addrs": addr_list(&s.remote_addrs),
+                "nat_local": s.nat_local, "nat_remote": s.nat_remote,
+            })).collect::<Vec<_>>()}),
+        ),
+        EngineEvent::Path {
+            sa: id,
+            path,
+            state,
+            rtt,
+        } => (
+            "path",
+            json!({"sa": sa(id), "local": path.local.to_string(), "remote": path.remote.to_string(),
+                "state": state.name(), "rtt_ms": rtt.map(|d| d.as_secs_f64() * 1000.0)}),
+        ),
+        EngineEvent::Moved {
+            sa: id,
+            old,
+            new,
+            cause,
+            elapsed,
+            children,
+        } => (
+            "moved",
+            json!({"sa": sa(id), "old": path_json(old), "new": path_json(new),
+                "cause": cause.name(), "elapsed_ms": elapsed.as_secs_f64() * 1000.0,
+                "children": children}),
+        ),
+        EngineEvent::Addresses {
+            sa: id,
+            local,
+            remote,
+        } => (
+            "addresses",
+            json!({"sa": sa(id), "local": addr_list(local), "remote": addr_list(remote)}),
+        ),
+        EngineEvent::Nat {
+            sa: id,
+            local,
+            remote,
+            mapping_changed,
+        } => (
+            "nat",
+            json!({"sa": sa(id), "local": local, "remote": remote, "mapping_changed": mapping_changed}),
+        ),
+        EngineEvent::RrCheck { sa: id, path, ok } => (
+            "rr_check",
+            json!({"sa": sa(id), "path": path_json(path), "ok": ok}),
+        ),
+        EngineEvent::MobikeNotify {
+            sa: id,
+            sent,
+            notify,
+            detail,
+        } => (
+            "mobike_notify",
+            json!({"sa": sa(id), "sent": sent,
+                "notify": crate::wire::registry::notify_name(*notify).map(str::to_string).unwrap_or_else(|| notify.to_string()),
+                "detail": detail}),
+        ),
+    };
+    let Value::Object(m) = v else {
+        unreachable!("json! object")
+    };
+    (name, m)
+}
+
+fn path_json(p: &crate::engine::Path) -> Value {
+    json!({"local": p.local.to_string(), "remote": p.remote.to_string()})
+}
+
+fn addr_list(v: &[IpAddr]) -> Value {
+    Value::from(v.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+}
+
+fn text_value(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        Value::Array(a) => a.iter().map(text_value).collect::<Vec<_>>().join(","),
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| format!("{k}:{}", text_value(v)))
+            .collect::<Vec<_>>()
+            .join(";"),
+        other => other.to_string(),
+    }
+}
+
+/// One readable line for an event object (`event` and `time` included).
+pub fn event_text(obj: &Map<String, Value>) -> String {
+    let ev = obj.get("event").and_then(Value::as_str).unwrap_or("?");
+    let time = obj
+        .get("time")
+        .and_then(Value::as_str)
+        .map(|t| t.get(11..23).unwrap_or(t).to_string())
+        .unwrap_or_default();
+    let get = |k: &str| obj.get(k).map(text_value).unwrap_or_default();
+    let body = match ev {
+        "sent" | "received" => format!(
+            "{} {} {} {} [ {} ] {} {} {}",
+            get("sa"),
+            get("exchange"),
+            if obj.get("response") == Some(&Value::Bool(true)) {
+                "response"
+            } else {
+                "request"
+            },
+            get("message_id"),
+            get("payloads"),
+            get("local"),
+            if ev == "sent" { "->" } else { "<-" },
+            get("remote")
+        ),
+        "path" => format!(
+            "{} {} -> {} {}{}",
+            get("sa"),
+            get("local"),
+            get("remote"),
+            get("state"),
+            obj.get("rtt_ms")
+                .and_then(Value::as_f64)
+                .map(|ms| format!(" rtt {ms:.1} ms"))
+                .unwrap_or_default()
+        ),
+        "moved" => {
+            let p = |k: &str| {
+                let o = obj.get(k);
+                let side = |s: &str| o.and_then(|o| o.get(s)).map(text_value).unwrap_or_default();
+                format!("{} -> {}", side("local"), side("remote"))
+            };
+            format!(
+                "{} {} => {} ({}, {:.1} ms{})",
+                get("sa"),
+                p("old"),
+                p("new"),
+                get("cause"),
+                obj.get("elapsed_ms").and_then(Value::as_f64).unwrap_or(0.0),
+                if obj.get("children") == Some(&Value::Bool(true)) {
+                    ", CHILD_SAs moved"
+                } else {
+                    ", CHILD_SAs not moved yet"
+                }
+            )
+        }
+        "addresses" => format!(
+            "{} local [{}] remote [{}]",
+            get("sa"),
+            get("local"),
+            get("remote")
+        ),
+        "nat" => {
+            let yes = |k: &str| obj.get(k) == Some(&Value::Bool(true));
+            format!(
+                "{} {}, {}{}",
+                get("sa"),
+                if yes("local") {
+                    "NAT in front of us"
+                } else {
+                    "no NAT in front of us"
+                },
+                if yes("remote") {
+                    "NAT in front of the peer"
+                } else {
+                    "no NAT in front of the peer"
+                },
+                if yes("mapping_changed") {
+                    ", mapping changed"
+                } else {
+                    ""
+                }
+            )
+        }
+        "rr_check" => {
+            let side = |s: &str| {
+                obj.get("path")
+                    .and_then(|o| o.get(s))
+                    .map(text_value)
+                    .unwrap_or_default()
+            };
+            format!(
+                "{} {} -> {} {}",
+                get("sa"),
+                side("local"),
+                side("remote"),
+                if obj.get("ok") == Some(&Value::Bool(true)) {
+                    "ok"
+                } else {
+                    "failed"
+                }
+            )
+        }
+        "mobike_notify" => format!(
+            "{} {} {} {}",
+            get("sa"),
+            if obj.get("sent") == Some(&Value::Bool(true)) {
+                "sent"
+            } else {
+                "received"
+            },
+            get("notify"),
+            get("detail")
+        ),
+        "local_addrs" => format!("{} {}: now [{}]", get("change"), get("addr"), get("addrs")),
+        "help" => obj
+            .get("commands")
+            .and_then(Value::as_array)
+            .map(|l| {
+                l.iter()
+                    .map(|c| {
+                        format!(
+                            "\n  {}  {}",
+                            text_value(&c["command"]),
+                            text_value(&c["help"])
+                        )
+                    })
+                    .collect::<String>()
+            })
+            .unwrap_or_default(),
+        "status" => {
+            let sas = obj
+                .get("sas")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            if sas.is_empty() {
+                "no IKE SAs".into()
+            } else {
+                sas.iter()
+                    .map(|s| {
+                        s.as_object()
+                            .map(|m| {
+                                m.iter()
+                                    .map(|(k, v)| format!("{k}={}", text_value(v)))
+                                    .collect::<Vec<_>>()
+                                    .join(" ")
+                            })
+                            .unwrap_or_default()
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            }
+        }
+        _ => obj
+            .iter()
+            .filter(|(k, _)| *k != "event" && *k != "time")
+            .map(|(k, v)| {
+                if k == "sa" || k == "reason" {
+                    text_value(v)
+                } else {
+                    format!("{k}={}", text_value(v))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
+    format!("{time} {ev} {body}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_lines() {
+        let mut m = Map::new();
+        m.insert("event".into(), "error".into());
+        m.insert("time".into(), "2024-01-01T12:00:00.123456Z".into());
+        m.insert("sa".into(), Value::Null);
+        m.insert("reason".into(), "boom".into());
+        assert_eq!(event_text(&m), "12:00:00.123 error - boom");
+    }
+
+    #[test]
+    fn mobike_event_lines() {
+        use crate::engine::{MoveCause, Path};
+        use std::time::Duration;
+        let path = Path::new(
+            "127.0.0.4:4500".parse().unwrap(),
+            "127.0.0.3:4500".parse().unwrap(),
+        );
+        let old = Path::new(
+            "127.0.0.1:4500".parse().unwrap(),
+            "127.0.0.2:4500".parse().unwrap(),
+        );
+        let line = |ev: EngineEvent| {
+            let (name, mut m) = event_json(&ev);
+            m.insert("event".into(), name.into());
+            m.insert("time".into(), "2024-01-01T12:00:00.123456Z".into());
+            event_text(&m)
+        };
+        assert_eq!(
+            line(EngineEvent::Moved {
+                sa: SaId(1),
+                old,
+                new: path,
+                cause: MoveCause::AddressLost,
+                elapsed: Duration::from_millis(12),
+                children: true,
+            }),
+            "12:00:00.123 moved #1 127.0.0.1:4500 -> 127.0.0.2:4500 => \
+             127.0.0.4:4500 -> 127.0.0.3:4500 (address_lost, 12.0 ms, CHILD_SAs moved)"
+        );
+        assert_eq!(
+            line(EngineEvent::Path {
+                sa: SaId(1),
+                path,
+                state: crate::engine::PathState::Ok,
+                rtt: Some(Duration::from_micros(1500)),
+            }),
+            "12:00:00.123 path #1 127.0.0.4:4500 -> 127.0.0.3:4500 ok rtt 1.5 ms"
+        );
+        assert_eq!(
+            line(EngineEvent::Addresses {
+                sa: SaId(2),
+                local: vec!["127.0.0.4".parse().unwrap()],
+                remote: vec!["127.0.0.2".parse().unwrap(), "127.0.0.3".parse().unwrap()],
+            }),
+            "12:00:00.123 addresses #2 local [127.0.0.4] remote [127.0.0.2,127.0.0.3]"
+        );
+        assert_eq!(
+            line(EngineEvent::Nat {
+                sa: SaId(1),
+                local: true,
+                remote: false,
+                mapping_changed: true,
+            }),
+            "12:00:00.123 nat #1 NAT in front of us, no NAT in front of the peer, mapping changed"
+        );
+        assert_eq!(
+            line(EngineEvent::RrCheck {
+                sa: SaId(1),
+                path,
+                ok: false
+            }),
+            "12:00:00.123 rr_check #1 127.0.0.4:4500 -> 127.0.0.3:4500 failed"
+        );
+        assert_eq!(
+            line(EngineEvent::MobikeNotify {
+                sa: SaId(1),
+                sent: false,
+                notify: 40,
+                detail: "refused".into(),
+            }),
+            "12:00:00.123 mobike_notify #1 received UNACCEPTABLE_ADDRESSES refused"
+        );
+    }
+}
