@@ -24,7 +24,7 @@ pub fn same_subnet(a: IpAddr, b: IpAddr) -> bool {
 }
 
 /// See [`Network::tamper`].
-pub type Tamper = Box<dyn FnMut(NodeId, Path, &[u8]) -> Option<Vec<u8>>>;
+pub type Tamper = Box<dyn FnMut(NodeId, Path, &[u8]) -> Option<Vec<u8>> + Send>;
 
 /// Index of a node.
 pub type NodeId = usize;

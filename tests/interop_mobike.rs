@@ -205,9 +205,6 @@ fn wait_log_until(lab: &Lab, what: &str, secs: u64, pred: impl Fn(&str) -> bool)
 /// own return routability check (default policy `always`, 3.7-should-1/3.7-should-2). Our
 /// IKE_AUTH response announced PEER_B (3.4-may-1).
 #[test]
-#[ignore = "CLI gap: `peer --local A --local B` binds B but never tells the engine \
-            (Engine::set_local_addrs not called; engine address set = first --local \
-            of each connection), so B is never announced or probed"]
 fn rfc4555_3_7_must_1_responder_echoes_cookie2_to_strongswan_update() {
     let test = "rfc4555_3_7_must_1_responder_echoes_cookie2_to_strongswan_update";
     let Some(lab) = Lab::up(test, "dual", &moon_mobike_initiator()) else {
@@ -376,9 +373,6 @@ fn rfc4555_3_7_must_1_responder_echoes_cookie2_two_connection_config() {
 /// CHILD_SAs stay until our COOKIE2 comes back from the new address (3.7-should-2), and the
 /// check is a separate INFORMATIONAL to that address after the UPDATE (3.7-proc-1).
 #[test]
-#[ignore = "CLI gap: `peer --local A --local B` binds B but never tells the engine \
-            (Engine::set_local_addrs not called; engine address set = first --local \
-            of each connection), so B is never announced or probed"]
 fn rfc4555_3_7_should_2_default_rr_always_moves_children_after_cookie2() {
     let test = "rfc4555_3_7_should_2_default_rr_always_moves_children_after_cookie2";
     let Some(lab) = Lab::up(test, "dual", &moon_mobike_initiator()) else {
@@ -438,16 +432,19 @@ fn rfc4555_3_7_should_2_default_rr_always_moves_children_after_cookie2() {
 /// strongSwan responder, mobikectl initiator on two local addresses: PEER_A goes away in
 /// the peer namespace; we probe, move (`address_lost`) and send UPDATE_SA_ADDRESSES.
 #[test]
-#[ignore = "waits for branch cli-mobike: `mobikectl peer` does not yet feed OS address \
-            changes (rtnetlink) or failed sends to the engine (Engine::set_local_addrs / \
-            send_failed are not called by src/cli), and has no `addr del` command"]
 fn rfc4555_3_5_proc_i_initiator_moves_on_address_loss_to_strongswan() {
     let test = "rfc4555_3_5_proc_i_initiator_moves_on_address_loss_to_strongswan";
     let Some(lab) = Lab::up(test, "dual", &moon_mobike_responder(&[])) else {
         return;
     };
     check_vars(&lab, MOON_B_DUAL);
-    let mut p = our_initiator(&lab, &[PEER_A, PEER_B], &[MOON_A, MOON_B_DUAL], &[]);
+    // the OS's address change reaches the engine through rtnetlink
+    let mut p = our_initiator(
+        &lab,
+        &[PEER_A, PEER_B],
+        &[MOON_A, MOON_B_DUAL],
+        &["--follow-os"],
+    );
     let up = p.wait_event("ike_up");
     assert_eq!(up["local"], format!("{PEER_A}:4500"), "{up}");
     p.wait_event("child_up");
@@ -480,9 +477,6 @@ fn rfc4555_3_5_proc_i_initiator_moves_on_address_loss_to_strongswan() {
 /// DPD's retransmissions make us probe the other paths (`path_fail_after`) and move
 /// (`path_failed`) within 15 s; strongSwan gets the UPDATE on link B.
 #[test]
-#[ignore = "CLI gap: `peer --local A --local B` binds B but never tells the engine \
-            (Engine::set_local_addrs not called; engine address set = first --local \
-            of each connection), so B is never announced or probed"]
 fn rfc4555_3_5_proc_i_blackholed_path_moves_after_unanswered_dpd() {
     let test = "rfc4555_3_5_proc_i_blackholed_path_moves_after_unanswered_dpd";
     let Some(lab) = Lab::up(test, "dual", &moon_mobike_responder(&[])) else {

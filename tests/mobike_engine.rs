@@ -700,7 +700,7 @@ fn rfc4555_3_7_must_2_missing_cookie2_counts_as_mismatch() {
 fn rfc4555_4_2_1_must_2_data_in_mobike_supported_is_ignored() {
     let mut net = two_path_lab(|_, _| {});
     // carol's IKE_AUTH request: 4 junk bytes in MOBIKE_SUPPORTED (iked would refuse)
-    let seen = std::rc::Rc::new(std::cell::Cell::new(false));
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let seen2 = seen.clone();
     let now = net.now;
     net.engine(I)
@@ -735,12 +735,15 @@ fn rfc4555_4_2_1_must_2_data_in_mobike_supported_is_ignored() {
             true
         });
         if r.is_some() {
-            seen2.set(true);
+            seen2.store(true, std::sync::atomic::Ordering::SeqCst);
         }
         r
     }));
     net.run_for(Duration::from_secs(6));
-    assert!(seen.get(), "the IKE_AUTH request was rewritten");
+    assert!(
+        seen.load(std::sync::atomic::Ordering::SeqCst),
+        "the IKE_AUTH request was rewritten"
+    );
     assert!(established(&net, R).peer_mobike);
     assert!(established(&net, I).peer_mobike);
 }

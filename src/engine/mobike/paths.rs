@@ -347,6 +347,7 @@ impl Engine {
     pub(crate) fn retransmit_probe(&mut self, id: SaId, now: Timestamp) {
         let m = &self.config.mobike;
         let (timeout, base, max) = (m.probe_timeout, m.probe_base, m.probe_max_interval);
+        let tries = self.config.retransmit.tries;
         let Some(sa) = self.sas.get_mut(&id) else {
             return;
         };
@@ -354,7 +355,7 @@ impl Engine {
             return;
         };
         // a return routability check gets the normal number of tries, then fails alone
-        if o.kind == Pending::Task(Task::ReturnRoutability) && o.retries >= 5 {
+        if o.kind == Pending::Task(Task::ReturnRoutability) && o.retries >= tries {
             sa.outstanding = None;
             self.rr_done(id, false);
             self.start_queued(id);
