@@ -8,7 +8,7 @@
 #
 # moon is always strongSwan 5.9 (responder, mobike = yes). The initiator in the peer
 # namespace is strongSwan's charon "carol" (mobike = yes; `--tool strongswan`, default) or
-# `mobikectl peer --remote MOON_A --remote MOON_B --local PEER_A --local PEER_B ...
+# `mobikectl peer --remote MOON_A --remote MOON_B --local PEER_A --local PEER_B --follow-os --dpd DPD ...
 # --events json` (`--tool mobikectl`). Cases, each run on a fresh lab:
 #
 #   a  address loss with a second path up (dual): `ip addr flush` of the initiator's link-A
@@ -17,13 +17,12 @@
 #   b  NAT rebinding (dualnat, SA established on link B through the NAT, dpd_delay = 2s):
 #      `conntrack -D` on the NAT once the first DPD has recorded the mapping, at a random
 #      point of the next DPD interval. Measured: conntrack -D -> UPDATE_SA_ADDRESSES reaching
-#      moon (and -> moon's response). (mobikectl has no dpd_delay: the script
-#      sends it a `dpd` command every DPD seconds instead.)
+#      moon (and -> moon's response). (mobikectl: `--dpd DPD`.)
 #   c  silent black hole of the current path (dual, dpd_delay = 2s): moon drops everything
 #      from and to the initiator's link-A address (netdev hooks: no error, no address event).
 #      Measured: the first request that reaches moon unanswered -> a move (an
 #      UPDATE_SA_ADDRESSES or any IKE message of the SA on link B), waited for at most CAP
-#      seconds (strongSwan never moves here: "no move"). mobikectl gets a `dpd` command.
+#      seconds (strongSwan never moves here: "no move"). Both have dpd_delay = DPD.
 #
 # Times come from moon's captures (tcpdump on both of moon's interfaces, merged), decrypted
 # by `mobikectl decode --timeline --keys moon/charon.log` (charon logs keys at ike 4); the
@@ -120,7 +119,8 @@ start_initiator() {
         printf '%s\n' "$PSK" >"$dir/psk"
         rm -f "$dir/peer.in"; mkfifo "$dir/peer.in"
         ip netns exec "$PREFIX-peer" "$MOBIKECTL" peer --remote "$r1" --remote "$r2" \
-            --local "$l1" --local "$l2" --id carol@example.org --remote-id moon.example.org \
+            --local "$l1" --local "$l2" --follow-os --dpd "${dpd%s}" \
+            --id carol@example.org --remote-id moon.example.org \
             --psk-file "$dir/psk" --events json --vip 0.0.0.0 --remote-ts 198.18.1.0/24 \
             --keylog "$dir/keys.log" --pcap "$dir/own.pcapng" \
             <"$dir/peer.in" >"$dir/events.jsonl" 2>"$dir/peer.stderr" &
@@ -234,16 +234,15 @@ run_b() {
         wait_for $(( DPD * 3 + 5 )) grep -Eq 'parsed INFORMATIONAL response [0-9]+ \[ N\(NATD_S_IP\) N\(NATD_D_IP\) \]' \
             "$dir/carol/charon.log" || log "b run $n: no DPD with NAT detection before the rebinding"
     else
-        peer_cmd dpd; sleep 1
+        wait_for $(( DPD * 3 + 5 )) grep -q '"event":"nat"' "$dir/events.jsonl" \
+            || log "b run $n: no DPD with NAT detection before the rebinding"
     fi
     # the rebinding at a random phase of the DPD interval (the DPD timer decides when it
     # is noticed; a fixed phase would measure one point of that interval)
     sleep "$(awk -v d="$DPD" -v r="$RANDOM" 'BEGIN { printf "%.3f", 0.1 + (d - 0.2) * r / 32768 }')"
     t0=$(now)
     bash "$LABSH" rebind "$PREFIX"
-    for (( i = 0; i < 4; i++ )); do
-        if [[ $TOOL == mobikectl ]]; then sleep "$DPD"; peer_cmd dpd; else sleep "$DPD"; fi
-    done
+    sleep $(( DPD * 4 ))
     sleep 1
     stop_run
     r=$(analyze b "$dir" "$t0" "${V[PEER_B]}" "${V[PEER_A]}")
@@ -260,7 +259,6 @@ run_c() {
     sleep 1
     t0=$(now)
     bash "$LABSH" blackhole "$PREFIX" moon "${V[PEER_A]}" on
-    peer_cmd dpd
     # strongSwan's DPD comes within DPD s; then CAP s to move
     sleep $(( DPD + CAP + 1 ))
     stop_run
