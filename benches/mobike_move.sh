@@ -213,8 +213,9 @@ run_a() {
     lab_up dual "$dir" || return 1
     start_initiator "$dir" "${V[MOON_A]}" "${V[MOON_B]}" "${V[PEER_A]}" "${V[PEER_B]}" 0s || { stop_run; return 1; }
     sleep 1
-    t0=$(now)
-    bash "$LABSH" addr "$PREFIX" peer flush "${V[IF_A]}"
+    # the clock is read in the namespace's shell right before `ip addr flush` (starting
+    # lab.sh, bash and `ip netns exec` would add 10-20 ms to every figure)
+    t0=$(ip netns exec "$PREFIX-peer" sh -c 'date +%s.%N; exec ip addr flush dev "$1"' sh "${V[IF_A]}")
     sleep 4
     stop_run
     r=$(analyze a "$dir" "$t0" "${V[PEER_A]}" "${V[PEER_B]}")

@@ -599,7 +599,9 @@ pub struct MobikeConfig {
     /// Responder: keep an IKE SA whose initiator stopped answering at least this long
     /// (RFC 4555 §3.11 suggests 5 minutes).
     pub responder_hold: Duration,
-    /// Wait this long after an address change before acting (changes come in bursts).
+    /// Wait this long after an address change before acting (strongSwan: 100 ms).
+    /// Zero: act on the first change (the loss of the path's own address is final;
+    /// later changes of a burst only re-announce the set).
     pub roam_debounce: Duration,
     /// Test the other paths this often while the current one works (RFC 4555 §3.10).
     /// Zero: never.
@@ -619,7 +621,7 @@ impl Default for MobikeConfig {
             path_fail_after: 2,
             give_up: Duration::from_secs(165),
             responder_hold: Duration::from_secs(300),
-            roam_debounce: Duration::from_millis(1),
+            roam_debounce: Duration::ZERO,
             path_test_interval: Duration::ZERO,
             max_announced: 16,
         }
