@@ -1047,3 +1047,38 @@ fn hostile_mobike_notifies_get_an_event_and_change_nothing() {
         );
     }
 }
+
+#[test]
+fn rfc4555_3_5_proc_i_move_completes_with_ten_percent_loss() {
+    for seed in 0..5u64 {
+        let mut net = two_path_lab(|_, _| {});
+        up(&mut net);
+        net.loss.insert(None, 10);
+        // a different loss pattern per run
+        for _ in 0..seed {
+            net.run_for(Duration::from_millis(1));
+        }
+        net.del_addr(I, ip("192.0.2.10"));
+        net.run_for(Duration::from_secs(60));
+        assert_on_path(&net, "198.51.100.10", "198.51.100.1");
+        assert!(downs(&net, I).is_empty() && downs(&net, R).is_empty());
+    }
+}
+
+#[test]
+fn rfc4555_3_5_proc_i_f_second_change_mid_flight_restarts_cleanly() {
+    let mut net = lab(
+        &["192.0.2.10", "198.51.100.10", "203.0.113.10"],
+        &["192.0.2.1", "198.51.100.1", "203.0.113.1"],
+        |_, _| {},
+    );
+    up(&mut net);
+    net.del_addr(I, ip("192.0.2.10"));
+    // the probe is in flight (10 ms one way) when the next address goes too
+    net.run_for(Duration::from_millis(5));
+    net.del_addr(I, ip("198.51.100.10"));
+    net.run_for(Duration::from_secs(10));
+    assert_on_path(&net, "203.0.113.10", "203.0.113.1");
+    assert!(downs(&net, I).is_empty() && downs(&net, R).is_empty());
+    oracle_agrees(&net);
+}
