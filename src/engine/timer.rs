@@ -11,17 +11,15 @@ use super::Timestamp;
 pub enum Timer {
     /// Dead peer detection: nothing received for the connection's `dpd_delay`.
     Dpd,
-    /// MOBIKE: the next retransmission of a path probe (to every candidate path).
-    Probe,
     /// MOBIKE: give up on the SA when no path has answered since the probing began.
     GiveUp,
     /// MOBIKE: address changes settle for a moment before we act (roam debounce).
     Roam,
-    /// MOBIKE responder: the return routability check of a new address times out.
-    ReturnRoutability,
     /// MOBIKE: periodic path tests of the other pairs while the current one works.
     PathTest,
 }
+// Path probes and return routability checks are requests: their retransmissions (to
+// every path of the probe, on the probe schedule) ride the outstanding request's timer.
 
 /// Deadlines by timer.
 #[derive(Debug, Clone, Default)]
@@ -80,13 +78,13 @@ mod tests {
         let mut t = TimerTable::default();
         assert_eq!(t.next(), None);
         t.set(Timer::GiveUp, Timestamp(30));
-        t.set(Timer::Probe, Timestamp(10));
+        t.set(Timer::Roam, Timestamp(10));
         t.set(Timer::Dpd, Timestamp(20));
         assert_eq!(t.next(), Some(Timestamp(10)));
-        t.set(Timer::Probe, Timestamp(25)); // re-armed later
+        t.set(Timer::Roam, Timestamp(25)); // re-armed later
         assert_eq!(t.next(), Some(Timestamp(20)));
-        assert_eq!(t.expire(Timestamp(26)), vec![Timer::Dpd, Timer::Probe]);
-        assert!(!t.is_set(Timer::Probe));
+        assert_eq!(t.expire(Timestamp(26)), vec![Timer::Dpd, Timer::Roam]);
+        assert!(!t.is_set(Timer::Roam));
         assert_eq!(t.get(Timer::GiveUp), Some(Timestamp(30)));
         t.stop(Timer::GiveUp);
         assert_eq!(t.next(), None);

@@ -112,7 +112,6 @@ impl Engine {
                     let _ = self.command_probe(id);
                     self.arm_path_test(id);
                 }
-                Timer::Probe | Timer::ReturnRoutability => {}
             }
         }
     }
