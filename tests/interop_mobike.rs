@@ -683,6 +683,68 @@ fn count_in(sas: &str, word: &str) -> usize {
     sas.lines().filter(|l| l.contains(word)).count()
 }
 
+/// The (in, out) SPIs of the INSTALLED CHILD_SAs in `swanctl --list-sas`.
+fn installed_spis(sas: &str) -> Vec<(String, String)> {
+    let lines: Vec<&str> = sas.lines().map(str::trim_start).collect();
+    let spi = |l: &str, k: &str| {
+        l.strip_prefix(k)
+            .and_then(|r| r.split(',').next())
+            .map(|x| x.trim().to_string())
+    };
+    let mut v = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if !l.contains(", INSTALLED,") {
+            continue;
+        }
+        let (mut si, mut so) = (None, None);
+        for m in lines.iter().skip(i + 1).take(6) {
+            si = si.or_else(|| spi(m, "in "));
+            so = so.or_else(|| spi(m, "out "));
+        }
+        if let (Some(a), Some(b)) = (si, so) {
+            v.push((a, b));
+        }
+    }
+    v.sort();
+    v
+}
+
+/// Both sides agree on the CHILD_SAs: our `status` lists `n`, strongSwan has exactly
+/// those `n` INSTALLED (its in = our out); waits up to 20 s (strongSwan with
+/// kernel-libipsec rekeys every CHILD_SA after a MOBIKE address update, see below).
+/// Returns the last `--list-sas`.
+fn wait_children_agree(lab: &Lab, p: &mut Peer, n: usize) -> String {
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        p.send("status");
+        let st = p.wait_event("status");
+        let mut ours: Vec<(String, String)> = st["sas"][0]["children"]
+            .as_array()
+            .map(|c| {
+                c.iter()
+                    .map(|c| {
+                        (
+                            c["out"].as_str().unwrap_or_default().to_string(),
+                            c["in"].as_str().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        ours.sort();
+        let sas = lab.list_sas();
+        let theirs = installed_spis(&sas);
+        if ours.len() == n && ours == theirs {
+            return sas;
+        }
+        assert!(
+            Instant::now() < end,
+            "CHILD_SAs differ: ours (as strongSwan's in,out) {ours:?}, strongSwan's INSTALLED {theirs:?}\n{sas}"
+        );
+        sleep(Duration::from_millis(300));
+    }
+}
+
 fn ep(addr: &str) -> String {
     format!("{addr}[4500]")
 }
@@ -826,7 +888,12 @@ fn rfc4555_3_7_may_1_responder_rr_unannounced_skips_check_for_announced_address(
 #[test]
 fn rfc4555_3_5_proc_i_ipv6_to_ipv4_switch_on_address_loss() {
     let test = "rfc4555_3_5_proc_i_ipv6_to_ipv4_switch_on_address_loss";
-    let Some(lab) = Lab::up(test, "dual", &moon_mobike_responder(&[])) else {
+    // no pool (no virtual IP, see below): both traffic selectors configured
+    let mut moon = moon_mobike_responder(&[]);
+    let pool = moon.iter().position(|o| *o == "--pool").unwrap();
+    moon.drain(pool..pool + 2);
+    moon.extend(["--remote-ts", "198.18.2.0/24"]);
+    let Some(lab) = Lab::up(test, "dual", &moon) else {
         return;
     };
     check_vars(&lab, MOON_B_DUAL);
@@ -834,11 +901,26 @@ fn rfc4555_3_5_proc_i_ipv6_to_ipv4_switch_on_address_loss() {
     assert_eq!(lab.var("MOON_A6"), MOON_A6);
     // link A carries IPv6 only on our side: the only IPv4 path left is link B
     lab.addr("peer", "del", "eth0", Some(&format!("{PEER_A}/24")));
-    let mut p = our_initiator(
+    // no virtual IP: `--vip 0.0.0.0` asks for one of the IKE family (IPv6 here) and moon's
+    // pool is IPv4; IPv4 traffic selectors over IPv6 IKE instead
+    let mut p = peer_initiator(
         &lab,
-        &[PEER_A6, PEER_B],
-        &[MOON_A6, MOON_B_DUAL],
-        &["--follow-os"],
+        MOON_A6,
+        IKE,
+        ESP,
+        &[
+            "--local",
+            PEER_A6,
+            "--local",
+            PEER_B,
+            "--remote",
+            MOON_B_DUAL,
+            "--local-ts",
+            "198.18.2.0/24",
+            "--remote-ts",
+            "198.18.1.0/24",
+            "--follow-os",
+        ],
     );
     let up = p.wait_event("ike_up");
     assert_eq!(up["local"], format!("[{PEER_A6}]:4500"), "{up}");
@@ -865,10 +947,8 @@ fn rfc4555_3_5_proc_i_ipv6_to_ipv4_switch_on_address_loss() {
     let sas = lab.wait_sas("moon on IPv4 link B", |s| {
         sa_endpoints(s) == (ep(MOON_B_DUAL), ep(PEER_B))
     });
-    assert!(
-        sas.contains("ESTABLISHED") && sas.contains("INSTALLED"),
-        "{sas}"
-    );
+    assert!(sas.contains("ESTABLISHED"), "{sas}");
+    wait_children_agree(&lab, &mut p, 1);
     let log = lab.charon_log();
     assert!(!log.contains("COOKIE2 mismatch"));
     assert!(!log.contains("closing IKE_SA"));
@@ -881,7 +961,10 @@ fn rfc4555_3_5_proc_i_ipv6_to_ipv4_switch_on_address_loss() {
 /// A move while a CHILD_SA rekey is in flight (3.5-proc-I step d; pain point 6): moon
 /// silently drops link A from PEER_A, we send `rekey child` (CREATE_CHILD_SA unanswered),
 /// then PEER_A goes away: we move to link B, the CREATE_CHILD_SA is resent there and
-/// answered, the rekey completes and both sides end on link B with the new CHILD_SA only.
+/// answered, the rekey completes and both sides end on link B with one CHILD_SA, the same
+/// on both sides. strongSwan (kernel-libipsec in the lab) cannot update a CHILD_SA's
+/// addresses and rekeys every CHILD_SA itself after the UPDATE ("queueing CHILD_REKEY
+/// task"): we answer that too, so the CHILD_SA that ends up installed is strongSwan's.
 #[test]
 fn rfc4555_3_5_proc_i_move_while_child_rekey_in_flight() {
     let test = "rfc4555_3_5_proc_i_move_while_child_rekey_in_flight";
@@ -913,10 +996,13 @@ fn rfc4555_3_5_proc_i_move_while_child_rekey_in_flight() {
         .as_str()
         .unwrap()
         .replace(":4500", "[4500]");
-    let resent = wait_from(&mut p, from, "the CREATE_CHILD_SA on the new path", |v| {
-        is_sent_request(v, "CREATE_CHILD_SA", "") && v["local"] == format!("{PEER_B}:4500")
+    // the request in flight went on (it doubles as the path probe: a `retransmit` to
+    // every pair)
+    wait_from(&mut p, from, "the CREATE_CHILD_SA resent", |v| {
+        v["event"] == "retransmit"
+            && v["exchange"] == "CREATE_CHILD_SA"
+            && v["message_id"] == req["message_id"]
     });
-    assert_eq!(resent["message_id"], req["message_id"], "{resent}");
     let rk = wait_from(&mut p, from, "rekeyed (child)", |v| {
         v["event"] == "rekeyed" && v["what"] == "child"
     });
@@ -925,21 +1011,25 @@ fn rfc4555_3_5_proc_i_move_while_child_rekey_in_flight() {
         is_sent_request(v, "INFORMATIONAL", "UPDATE_SA_ADDRESSES")
     });
     lab.wait_log("N(UPD_SA_ADDR)");
-    let new_out = rk["new_spis"]["out"].as_str().unwrap().to_string();
-    let old_out = rk["old_spis"]["out"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let sas = lab.wait_sas("moon on link B with only the new CHILD_SA", |s| {
+    lab.wait_sas("moon on link B", |s| {
         sa_endpoints(s) == (moon_new.clone(), ep(PEER_B))
-            && count_in(s, "INSTALLED") == 1
-            && s.contains(&new_out)
     });
-    assert!(old_out.is_empty() || !sas.contains(&old_out), "{sas}");
+    // one CHILD_SA on both sides (strongSwan's own follow-up rekey included)
+    wait_children_agree(&lab, &mut p, 1);
     let log = lab.charon_log();
+    // the request (resent silently on the new path) reached strongSwan over link B
+    let lines: Vec<&str> = log.lines().collect();
+    let i = lines
+        .iter()
+        .position(|l| l.contains("parsed CREATE_CHILD_SA request"))
+        .unwrap_or_else(|| panic!("strongSwan never got the rekey"));
     assert!(
-        log.contains("parsed CREATE_CHILD_SA request"),
-        "strongSwan never got the rekey"
+        lines[..i]
+            .iter()
+            .rev()
+            .find(|l| l.contains("received packet: from"))
+            .is_some_and(|l| l.contains(&format!("from {PEER_B}[4500]"))),
+        "the CREATE_CHILD_SA did not come over link B"
     );
     assert!(!log.contains("COOKIE2 mismatch"));
     assert!(!log.contains("closing IKE_SA"));
@@ -987,14 +1077,11 @@ fn rfc4555_3_5_proc_i_move_carries_three_child_sas() {
         sa_endpoints(s) == (moon_new.clone(), ep(PEER_B)) && count_in(s, "INSTALLED") == 3
     });
     assert_eq!(count_in(&sas, "ESTABLISHED"), 1, "{sas}");
+    let sas = wait_children_agree(&lab, &mut p, 3);
+    assert_eq!(sa_endpoints(&sas).1, ep(PEER_B), "{sas}");
     p.send("status");
     let st = p.wait_event("status");
     assert_eq!(st["sas"][0]["local"], format!("{PEER_B}:4500"), "{st}");
-    assert_eq!(
-        st["sas"][0]["children"].as_array().map(Vec::len),
-        Some(3),
-        "{st}"
-    );
     assert!(!lab.charon_log().contains("COOKIE2 mismatch"));
     p.quit();
 }
@@ -1038,10 +1125,23 @@ fn rfc4555_3_5_proc_i_move_completes_under_10pct_loss() {
             && v["exchange"] == "INFORMATIONAL"
             && v["message_id"] == upd["message_id"]
     });
-    let sas = lab.wait_sas("moon on the new path", |s| {
+    lab.wait_sas("moon on the new path", |s| {
         sa_endpoints(s) == (moon_new.clone(), ep(PEER_B))
     });
-    assert!(sas.contains("INSTALLED"), "{sas}");
+    // strongSwan rekeys the CHILD_SA after the update (kernel-libipsec); under loss that
+    // may take a retransmission or two
+    wait_children_agree(&lab, &mut p, 1);
+    // how many datagrams the loss took (random: reported, not asserted)
+    let dropped: u64 = ["peer", "moon"]
+        .iter()
+        .flat_map(|ns| {
+            lab.nsexec(ns, &["nft", "list", "table", "netdev", "labloss"])
+                .split("counter packets ")
+                .skip(1)
+                .filter_map(|x| x.split_whitespace().next()?.parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum();
     lab.loss("peer", 0, None);
     lab.loss("moon", 0, None);
     let log = lab.charon_log();
@@ -1051,7 +1151,7 @@ fn rfc4555_3_5_proc_i_move_completes_under_10pct_loss() {
     let retrans = p.seen.iter().filter(|v| v["event"] == "retransmit").count();
     let _ = writeln!(
         std::io::stderr(),
-        "{test}: {retrans} retransmission(s) of ours"
+        "{test}: {dropped} datagram(s) dropped, {retrans} retransmission(s) of ours"
     );
     p.quit();
 }
