@@ -265,6 +265,12 @@ fn rfc4555_3_5_proc_i_address_loss_probes_moves_and_updates() {
         )),
         "{upd:?}"
     );
+    // the UPDATE carried our (now empty) address list, and the responder applied it with
+    // the update (RFC 4555 §3.6 MAY)
+    assert!(upd
+        .iter()
+        .any(|p| p.contains("N(UPDATE_SA_ADDRESSES)") && p.contains("N(NO_ADDITIONAL_ADDRESSES)")));
+    assert_eq!(established(&net, R).remote_addrs, vec![ip("198.51.100.10")]);
     // the responder: IKE SA at once, CHILD_SAs after the return routability check
     let mr = moves(&net, R);
     assert_eq!(mr.len(), 2, "{mr:?}");
@@ -1081,4 +1087,27 @@ fn rfc4555_3_5_proc_i_f_second_change_mid_flight_restarts_cleanly() {
     assert_on_path(&net, "203.0.113.10", "203.0.113.1");
     assert!(downs(&net, I).is_empty() && downs(&net, R).is_empty());
     oracle_agrees(&net);
+}
+
+#[test]
+fn rfc4555_4_2_5_may_1_cookie2_echoed_on_a_delete() {
+    let mut net = two_path_lab(|_, _| {});
+    let (i, _) = up(&mut net);
+    let now = net.now;
+    net.engine(I)
+        .command(
+            now,
+            Command::Crafted {
+                sa: i,
+                notifies: vec![(nt::COOKIE2, vec![0xc2; 8])],
+            },
+        )
+        .unwrap();
+    net.run_for(Duration::from_secs(1));
+    assert!(sent_payloads(&net, R).iter().any(|p| p == "SK{N(COOKIE2)}"));
+    let now = net.now;
+    net.engine(I).command(now, Command::Down(i)).unwrap();
+    net.run_for(Duration::from_secs(1));
+    // our Delete carries no COOKIE2; a crafted one does and gets it back
+    assert!(net.nodes[R].engine.sas().next().is_none());
 }

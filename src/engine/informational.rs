@@ -82,7 +82,9 @@ impl Engine {
             }
         }
         if delete_ike {
-            self.respond_protected(id, path, wire::INFORMATIONAL, mid, &[], request);
+            // a COOKIE2 comes back even on a Delete (RFC 4555 §4.2.5)
+            let echo = super::mobike::cookie2_echo(&opened.payloads);
+            self.respond_protected(id, path, wire::INFORMATIONAL, mid, &echo, request);
             // Deleting the old SA while our colliding rekey is outstanding: the peer's
             // rekey won (RFC 7296 §2.25.2); continue on the SA it created.
             let theirs = self

@@ -1010,6 +1010,13 @@ impl Engine {
         }
         let summary = format!("SK{{{}}}", summarize(&opened.payloads));
         self.event_received_raw(id, path, msg, &summary);
+        // a probe's answer moves the SA first, so that what the response starts goes
+        // out on the new path; the UPDATE comes after it
+        let moved = if probing {
+            self.probe_answered(id, path, kind)
+        } else {
+            None
+        };
         match kind {
             Pending::Auth => self.ike_auth_response(id, path, opened),
             Pending::Task(t) if t.exchange() == wire::CREATE_CHILD_SA => {
@@ -1018,9 +1025,8 @@ impl Engine {
             Pending::Task(t) => self.informational_response(id, t, path, opened),
             Pending::Init => {}
         }
-        // after the exchange's own processing, so that a move's UPDATE follows it
-        if probing {
-            self.probe_answered(id, path, kind);
+        if let Some(trigger) = moved {
+            self.after_probe_move(id, trigger);
         }
     }
 }

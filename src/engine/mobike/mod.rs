@@ -267,6 +267,14 @@ pub(super) fn cookie2_of(payloads: &[Payload<'_>]) -> Result<Option<Vec<u8>>, us
     }
 }
 
+/// The echo of a request's COOKIE2 (of a length RFC 4555 allows), for a response.
+pub(crate) fn cookie2_echo(payloads: &[Payload<'_>]) -> Vec<Payload<'static>> {
+    match cookie2_of(payloads) {
+        Ok(Some(c)) => vec![notify_payload(nt::COOKIE2, NotifyData::Cookie2(c.into()))],
+        _ => vec![],
+    }
+}
+
 /// The NAT_DETECTION_DESTINATION_IP hash of a message, if it has exactly one.
 pub(super) fn natd_destination(payloads: &[Payload<'_>]) -> Option<[u8; 20]> {
     payloads

@@ -429,19 +429,23 @@ impl Engine {
 
     /// The outstanding probe was answered on `path`: report it and move there if the
     /// probe is meant to move the SA.
-    pub(crate) fn probe_answered(&mut self, id: SaId, path: Path, kind: Pending) {
+    /// Returns the trigger when the SA moved: the caller then calls
+    /// [`Engine::after_probe_move`] once the response itself is processed (so that what
+    /// the response starts goes out on the new path, and the UPDATE after it).
+    pub(crate) fn probe_answered(
+        &mut self,
+        id: SaId,
+        path: Path,
+        kind: Pending,
+    ) -> Option<Trigger> {
         let now = self.now;
         if kind == Pending::Task(Task::ReturnRoutability) {
             // handled with the response (COOKIE2 check first)
-            return;
+            return None;
         }
-        let Some(sa) = self.sas.get_mut(&id) else {
-            return;
-        };
+        let sa = self.sas.get_mut(&id)?;
         sa.timers.stop(Timer::GiveUp);
-        let Some(probe) = sa.mobike.probe.as_mut() else {
-            return;
-        };
+        let probe = sa.mobike.probe.as_mut()?;
         let rtt = now.saturating_since(probe.sent_at);
         probe.answered.push(path);
         let (trigger, move_on_answer) = (probe.trigger, probe.move_on_answer);
@@ -451,23 +455,28 @@ impl Engine {
             state: PathState::Ok,
             rtt: Some(rtt),
         });
-        let Some(sa) = self.sas.get(&id) else {
-            return;
-        };
+        let sa = self.sas.get(&id)?;
         if move_on_answer && path != sa.path {
             self.move_sa(id, path, trigger, true);
-            let Some(sa) = self.sas.get_mut(&id) else {
-                return;
-            };
-            if sa.original_initiator {
-                sa.mobike.update_due = Some(trigger);
-                self.queue_task_first(id, Task::Update);
-            } else {
-                // a responder whose own address went away tells the initiator where it
-                // is now (RFC 4555 §3.5; strongSwan then moves at once)
-                sa.mobike.announce_due = true;
-                self.queue_task_first(id, Task::Announce);
-            }
+            return Some(trigger);
+        }
+        None
+    }
+
+    /// After a probe moved the SA: the original initiator sends UPDATE_SA_ADDRESSES, a
+    /// responder its address list.
+    pub(crate) fn after_probe_move(&mut self, id: SaId, trigger: Trigger) {
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
+        if sa.original_initiator {
+            sa.mobike.update_due = Some(trigger);
+            self.queue_task_first(id, Task::Update);
+        } else {
+            // a responder whose own address went away tells the initiator where it is
+            // now (RFC 4555 §3.5; strongSwan then moves at once)
+            sa.mobike.announce_due = true;
+            self.queue_task_first(id, Task::Announce);
         }
     }
 
