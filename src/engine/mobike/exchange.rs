@@ -304,6 +304,8 @@ impl Engine {
             return Ok(out);
         };
         let mobike = sa.peer_mobike;
+        // what the peer announced before this message (its source is not an announcement)
+        let announced_before = sa.remote_addrs.clone();
         if (update || list.is_some()) && !mobike {
             self.mobike_notify(
                 id,
@@ -384,7 +386,7 @@ impl Engine {
                 );
                 out.push(notify(nt::UNACCEPTABLE_ADDRESSES));
             } else {
-                self.accept_update(id, path, payloads);
+                self.accept_update(id, path, payloads, &announced_before);
             }
         }
         if !mobike {
@@ -396,7 +398,13 @@ impl Engine {
 
     /// UPDATE_SA_ADDRESSES accepted: the IKE SA takes the packet's addresses; the
     /// CHILD_SAs follow now or after a return routability check.
-    pub(super) fn accept_update(&mut self, id: SaId, path: Path, payloads: &[Payload<'_>]) {
+    pub(super) fn accept_update(
+        &mut self,
+        id: SaId,
+        path: Path,
+        payloads: &[Payload<'_>],
+        announced: &[IpAddr],
+    ) {
         let now = self.now;
         let policy = self.config.mobike.return_routability;
         let Some(sa) = self.sas.get(&id) else {
@@ -426,9 +434,7 @@ impl Engine {
         let new_addr = path.remote.ip() != children_path.remote.ip();
         let rr = match policy {
             ReturnRoutability::Always => new_addr,
-            ReturnRoutability::Unannounced => {
-                new_addr && !sa.remote_addrs.contains(&path.remote.ip())
-            }
+            ReturnRoutability::Unannounced => new_addr && !announced.contains(&path.remote.ip()),
             ReturnRoutability::Never => false,
         };
         if path == sa.path && !rr {

@@ -116,14 +116,15 @@ impl Engine {
         }
     }
 
+    /// The connection's `dpd_delay` of an SA.
+    fn dpd_delay(&self, id: SaId) -> Option<Duration> {
+        let sa = self.sas.get(&id)?;
+        self.config.connections.get(sa.conn).map(|c| c.dpd_delay)
+    }
+
     pub(super) fn dpd_timer(&mut self, id: SaId) {
-        let delay = match self
-            .sas
-            .get(&id)
-            .and_then(|s| self.config.connections.get(s.conn))
-        {
-            Some(c) => c.dpd_delay,
-            None => return,
+        let Some(delay) = self.dpd_delay(id) else {
+            return;
         };
         let now = self.now;
         let Some(sa) = self.sas.get_mut(&id) else {
@@ -147,13 +148,8 @@ impl Engine {
     /// Arm dead peer detection and periodic path tests of an established SA.
     pub(crate) fn arm_liveness(&mut self, id: SaId) {
         let now = self.now;
-        let delay = match self
-            .sas
-            .get(&id)
-            .and_then(|s| self.config.connections.get(s.conn))
-        {
-            Some(c) => c.dpd_delay,
-            None => return,
+        let Some(delay) = self.dpd_delay(id) else {
+            return;
         };
         if let Some(sa) = self.sas.get_mut(&id) {
             if !delay.is_zero() {
