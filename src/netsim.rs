@@ -97,7 +97,6 @@ pub struct Carried {
 }
 
 struct InFlight {
-    at: Timestamp,
     to: NodeId,
     path: Path,
     bytes: Vec<u8>,
@@ -259,7 +258,6 @@ impl Network {
                     self.queue.insert(
                         (now + self.latency, self.seq),
                         InFlight {
-                            at: now + self.latency,
                             to,
                             path,
                             bytes: t.bytes,
@@ -310,7 +308,6 @@ impl Network {
                     if !self.down.contains(&p.path.local.ip())
                         && self.nodes[p.to].addrs.contains(&p.path.local.ip())
                     {
-                        let _ = p.at;
                         self.nodes[p.to]
                             .engine
                             .handle_datagram(now, p.path, &p.bytes);
