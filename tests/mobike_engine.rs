@@ -1132,3 +1132,78 @@ fn rfc4555_4_2_5_may_1_cookie2_echoed_on_a_delete() {
     // our Delete carries no COOKIE2; a crafted one does and gets it back
     assert!(net.nodes[R].engine.sas().next().is_none());
 }
+
+/// Message IDs of the INFORMATIONAL requests of `n` that carry an address list.
+fn list_requests(net: &Network, n: NodeId) -> Vec<u32> {
+    let mut ids: Vec<u32> = net
+        .events_of(n)
+        .filter_map(|e| match e {
+            EngineEvent::Sent { info, .. }
+                if !info.response
+                    && info.exchange == mobikectl::wire::INFORMATIONAL
+                    && info.payloads.contains("N(ADDITIONAL_IP4_ADDRESS)") =>
+            {
+                Some(info.message_id)
+            }
+            _ => None,
+        })
+        .collect();
+    ids.dedup();
+    ids
+}
+
+#[test]
+fn rfc4555_3_6_must_1_list_sent_from_several_sources_gets_a_follow_up() {
+    let mut net = lab(
+        &["192.0.2.10", "198.51.100.10"],
+        &["192.0.2.1", "198.51.100.1"],
+        |_, _| {},
+    );
+    let (_, r) = up(&mut net);
+    net.blackholes.insert((ip("192.0.2.10"), ip("192.0.2.1")));
+    // the responder gains an address: its new list is lost on the current path
+    net.add_addr(R, ip("203.0.113.1"));
+    net.run_for(Duration::from_millis(1500));
+    assert_eq!(list_requests(&net, R).len(), 1, "{}", dump(&net));
+    // the operator probes: the list in flight now leaves from both of its addresses
+    let now = net.now;
+    net.engine(R).command(now, Command::Probe(r)).unwrap();
+    net.run_for(Duration::from_millis(500));
+    net.blackholes.clear();
+    net.run_for(Duration::from_secs(10));
+    let lists = list_requests(&net, R);
+    assert_eq!(
+        lists.len(),
+        2,
+        "a follow-up list in a new exchange: {}",
+        dump(&net)
+    );
+    assert!(lists[1] > lists[0]);
+    let mut peer_set = established(&net, I).remote_addrs.clone();
+    peer_set.sort();
+    let mut want = vec![ip("192.0.2.1"), ip("198.51.100.1"), ip("203.0.113.1")];
+    want.sort();
+    assert_eq!(peer_set, want);
+    assert!(downs(&net, I).is_empty() && downs(&net, R).is_empty());
+}
+
+#[test]
+fn rfc4555_3_6_must_1_list_sent_from_one_source_needs_no_follow_up() {
+    let mut net = lab(
+        &["192.0.2.10", "198.51.100.10"],
+        &["192.0.2.1", "198.51.100.1"],
+        |_, _| {},
+    );
+    up(&mut net);
+    // lost twice, then through: every copy left from the same address
+    net.blackholes.insert((ip("192.0.2.10"), ip("192.0.2.1")));
+    net.add_addr(R, ip("203.0.113.1"));
+    net.run_for(Duration::from_millis(1500));
+    net.blackholes.clear();
+    net.run_for(Duration::from_secs(10));
+    let retransmitted = net
+        .events_of(R)
+        .any(|e| matches!(e, EngineEvent::Retransmit { .. }));
+    assert!(retransmitted, "{}", dump(&net));
+    assert_eq!(list_requests(&net, R).len(), 1, "{}", dump(&net));
+}

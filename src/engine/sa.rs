@@ -106,6 +106,19 @@ pub(crate) struct Outstanding {
     pub first_sent: Timestamp,
     /// MOBIKE: sent to every one of these paths (a probe), not to the SA's path.
     pub paths: Vec<Path>,
+    /// Every local address a copy of it left from (RFC 4555 §3.6: an address list sent
+    /// from several sources needs a follow-up, the peer may have recorded any of them).
+    pub sources: Vec<IpAddr>,
+}
+
+impl Outstanding {
+    pub(crate) fn sent_from(&mut self, paths: &[Path]) {
+        for p in paths {
+            if !self.sources.contains(&p.local.ip()) {
+                self.sources.push(p.local.ip());
+            }
+        }
+    }
 }
 
 /// An established CHILD_SA (ESP, tunnel mode).
@@ -601,7 +614,7 @@ impl Engine {
             request.paths.clone()
         };
         sa.last_out = now;
-        sa.outstanding = Some(Outstanding {
+        let mut o = Outstanding {
             kind: request.kind,
             exchange: request.exchange,
             message_id: request.message_id,
@@ -610,7 +623,10 @@ impl Engine {
             next_at: now + delay,
             first_sent: now,
             paths: request.paths,
-        });
+            sources: vec![],
+        };
+        o.sent_from(&paths);
+        sa.outstanding = Some(o);
         for path in paths {
             self.transmit(path, bytes.clone());
             self.event(EngineEvent::Sent {
@@ -853,6 +869,7 @@ impl Engine {
         let (bytes, exchange, message_id, attempt) =
             (o.bytes.clone(), o.exchange, o.message_id, o.retries);
         let path = sa.path;
+        o.sent_from(&[path]);
         sa.last_out = now;
         self.transmit(path, bytes);
         self.event(EngineEvent::Retransmit {
@@ -1004,8 +1021,9 @@ impl Engine {
             Err(_) => return,
         };
         let now = self.now;
+        let mut spread = false;
         if let Some(sa) = self.sas.get_mut(&id) {
-            sa.outstanding = None;
+            spread = sa.outstanding.take().is_some_and(|o| o.sources.len() > 1);
             sa.last_in = now;
         }
         let summary = format!("SK{{{}}}", summarize(&opened.payloads));
@@ -1027,6 +1045,9 @@ impl Engine {
         }
         if let Some(trigger) = moved {
             self.after_probe_move(id, trigger);
+        }
+        if spread {
+            self.list_follow_up(id, kind);
         }
     }
 }

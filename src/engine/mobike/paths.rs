@@ -363,6 +363,7 @@ impl Engine {
         let (bytes, exchange, message_id, attempt) =
             (o.bytes.clone(), o.exchange, o.message_id, o.retries);
         let paths = o.paths.clone();
+        o.sent_from(&paths);
         sa.last_out = now;
         if let Some(p) = sa
             .mobike
@@ -476,6 +477,29 @@ impl Engine {
         }
     }
 
+    /// An address list (UPDATE or list alone) whose copies left from several of our
+    /// addresses was answered: the peer may have added any of those sources to our set,
+    /// so a fresh list follows in a new exchange (RFC 4555 §3.6), unless one is on its way.
+    pub(crate) fn list_follow_up(&mut self, id: SaId, kind: Pending) {
+        if !matches!(kind, Pending::Task(Task::Announce | Task::Update)) {
+            return;
+        }
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
+        let carries_list = |t: Task| matches!(t, Task::Announce | Task::Update);
+        let on_its_way = sa.queue.iter().any(|t| carries_list(*t))
+            || sa
+                .outstanding
+                .as_ref()
+                .is_some_and(|o| matches!(o.kind, Pending::Task(t) if carries_list(t)));
+        if !sa.peer_mobike || on_its_way {
+            return;
+        }
+        sa.mobike.announce_due = true;
+        self.queue_task(id, Task::Announce);
+    }
+
     /// An answer to a probe on another path after the first: report the path.
     pub(crate) fn late_probe_answer(
         &mut self,
@@ -533,9 +557,12 @@ impl Engine {
         // a request still in flight goes on on the new path (RFC 4555 §3.5 d)
         let resend = sa
             .outstanding
-            .as_ref()
+            .as_mut()
             .filter(|o| o.paths.is_empty())
-            .map(|o| o.bytes.clone());
+            .map(|o| {
+                o.sent_from(&[new]);
+                o.bytes.clone()
+            });
         self.event(EngineEvent::Moved {
             sa: id,
             old,
