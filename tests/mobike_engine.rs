@@ -1207,3 +1207,69 @@ fn rfc4555_3_6_must_1_list_sent_from_one_source_needs_no_follow_up() {
     assert!(retransmitted, "{}", dump(&net));
     assert_eq!(list_requests(&net, R).len(), 1, "{}", dump(&net));
 }
+
+/// The distinct (source, destination) address pairs of the IKE_SA_INIT requests of `n`.
+fn init_request_pairs(net: &Network, n: NodeId) -> Vec<(IpAddr, IpAddr)> {
+    let mut pairs = vec![];
+    for c in net.log.iter().filter(|c| c.from == n) {
+        let Ok(msg) = mobikectl::wire::Message::parse(&c.bytes) else {
+            continue;
+        };
+        if msg.header.exchange_type == mobikectl::wire::IKE_SA_INIT && !msg.header.is_response() {
+            let pair = (c.sent.local.ip(), c.sent.remote.ip());
+            if !pairs.contains(&pair) {
+                pairs.push(pair);
+            }
+        }
+    }
+    pairs
+}
+
+#[test]
+fn rfc4555_3_1_should_1_ike_sa_init_retransmits_rotate_over_address_pairs() {
+    let mut net = lab(
+        &["192.0.2.10", "198.51.100.10"],
+        &["192.0.2.1", "198.51.100.1"],
+        |ci, _| ci.connections[0].remote_addrs = vec![ip("198.51.100.1")],
+    );
+    // the configured pair is a black hole
+    net.blackholes.insert((ip("192.0.2.10"), ip("192.0.2.1")));
+    let now = net.now;
+    net.engine(I)
+        .command(now, Command::Up("home".into()))
+        .unwrap();
+    net.run_for(Duration::from_secs(60));
+    let pairs = init_request_pairs(&net, I);
+    assert!(pairs.len() >= 2, "{pairs:?}");
+    assert_eq!(
+        pairs[0],
+        (ip("192.0.2.10"), ip("192.0.2.1")),
+        "configured pair first"
+    );
+    let sa = established(&net, I);
+    assert_eq!(sa.path.local.ip(), ip("198.51.100.10"), "{}", dump(&net));
+    assert_eq!(sa.path.remote.ip(), ip("198.51.100.1"));
+    // the copy that arrived (its own NAT detection) is the one both signed: no NAT seen
+    assert!(!sa.nat_local && !sa.nat_remote, "{sa:#?}");
+    assert_eq!(established(&net, R).children.len(), 1);
+}
+
+#[test]
+fn rfc4555_3_1_should_1_one_pair_retransmits_on_that_pair_only() {
+    let mut net = lab(&["192.0.2.10"], &["192.0.2.1"], |_, _| {});
+    net.blackholes.insert((ip("192.0.2.10"), ip("192.0.2.1")));
+    let now = net.now;
+    net.engine(I)
+        .command(now, Command::Up("home".into()))
+        .unwrap();
+    net.run_for(Duration::from_secs(30));
+    let retransmits = net
+        .events_of(I)
+        .filter(|e| matches!(e, EngineEvent::Retransmit { .. }))
+        .count();
+    assert!(retransmits >= 2, "{}", dump(&net));
+    assert_eq!(
+        init_request_pairs(&net, I),
+        vec![(ip("192.0.2.10"), ip("192.0.2.1"))]
+    );
+}

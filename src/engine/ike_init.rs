@@ -53,7 +53,9 @@ impl Engine {
         let c = &self.config.connections[conn];
         let path = Path::new(c.local, c.remote);
         let proposals = c.ike_proposals.clone();
+        let init_pairs = self.init_pairs(conn);
         let mut sa = IkeSa::new(id, conn, true, path, self.now);
+        sa.init_pairs = init_pairs;
         sa.spi_i = self.random_spi();
         sa.ni = self.random_bytes(self.config.nonce_len.clamp(16, 256));
         sa.ike_proposals = proposals;
@@ -86,6 +88,39 @@ impl Engine {
         let Some(sa) = self.sas.get_mut(&id) else {
             return;
         };
+        sa.kx = Some(kx);
+        sa.next_msg_id = 1;
+        sa.init_sent.clear();
+        let path = sa.path;
+        let Some(bytes) = self.init_message(id, path) else {
+            return;
+        };
+        let summary = self
+            .sas
+            .get(&id)
+            .map(|s| s.init_summary.clone())
+            .unwrap_or_default();
+        self.send_request(id, Pending::Init, wire::IKE_SA_INIT, 0, bytes, summary);
+    }
+
+    /// The IKE_SA_INIT request for `path` (its NAT detection hashes name that pair of
+    /// addresses), remembered per path: the copy that reached the responder is the one
+    /// IKE_AUTH signs.
+    fn init_message(&mut self, id: SaId, path: Path) -> Option<Vec<u8>> {
+        let natt = self
+            .sas
+            .get(&id)
+            .and_then(|sa| self.config.connections.get(sa.conn))
+            .is_none_or(|c| c.nat_traversal);
+        let certs = super::ike_auth::init_cert_payloads(
+            self.sas
+                .get(&id)
+                .and_then(|sa| self.config.connections.get(sa.conn))
+                .into_iter(),
+            false,
+        );
+        let sa = self.sas.get_mut(&id)?;
+        let kx = sa.kx.as_ref()?;
         let mut payloads: Vec<Payload<'static>> = Vec::new();
         if let Some(c) = &sa.cookie {
             payloads.push(Payload::new(
@@ -103,7 +138,7 @@ impl Engine {
         payloads.push(Payload::new(
             pt::KE,
             PayloadBody::Ke(Ke {
-                dh_group: group.iana_id(),
+                dh_group: kx.group().iana_id(),
                 reserved: 0,
                 data: Cow::Owned(kx.public_value().to_vec()),
             }),
@@ -113,18 +148,10 @@ impl Engine {
             PayloadBody::Nonce(Cow::Owned(sa.ni.clone())),
         ));
         // NAT traversal off for the connection: no NAT detection, no float (RFC 4555 §3.9)
-        if self
-            .config
-            .connections
-            .get(sa.conn)
-            .is_none_or(|c| c.nat_traversal)
-        {
-            payloads.extend(natd::natd_payloads(sa.spi_i, 0, sa.path));
+        if natt {
+            payloads.extend(natd::natd_payloads(sa.spi_i, 0, path));
         }
-        payloads.extend(super::ike_auth::init_cert_payloads(
-            self.config.connections.get(sa.conn).into_iter(),
-            false,
-        ));
+        payloads.extend(certs);
         let msg = Message {
             header: Header {
                 spi_i: sa.spi_i,
@@ -140,11 +167,72 @@ impl Engine {
             trailing: Cow::Borrowed(&[]),
         };
         let bytes = msg.emit();
-        sa.kx = Some(kx);
+        sa.init_summary = summarize(&msg.payloads);
         sa.init_request = bytes.clone();
-        sa.next_msg_id = 1;
-        let summary = summarize(&msg.payloads);
-        self.send_request(id, Pending::Init, wire::IKE_SA_INIT, 0, bytes, summary);
+        sa.init_sent.retain(|(p, _)| *p != path);
+        sa.init_sent.push((path, bytes.clone()));
+        Some(bytes)
+    }
+
+    /// A multihomed initiator's IKE_SA_INIT retransmits rotate over the address pairs
+    /// (RFC 4555 §3.1): the SA's path becomes the next pair and the request in flight
+    /// the copy for it. One pair: nothing changes.
+    pub(crate) fn next_init_pair(&mut self, id: SaId) {
+        let Some(sa) = self.sas.get(&id) else {
+            return;
+        };
+        let n = sa.init_pairs.len();
+        if n < 2 {
+            return;
+        }
+        let next = sa
+            .init_pairs
+            .iter()
+            .position(|p| *p == sa.path)
+            .map_or(0, |i| (i + 1) % n);
+        let path = sa.init_pairs[next];
+        let Some(bytes) = self.init_message(id, path) else {
+            return;
+        };
+        if let Some(sa) = self.sas.get_mut(&id) {
+            sa.path = path;
+            if let Some(o) = sa.outstanding.as_mut() {
+                o.bytes = bytes;
+            }
+        }
+    }
+
+    /// Every (local, remote) pair an IKE_SA_INIT may use, the configured one first:
+    /// our addresses of the remote's family x the configured and additional remotes.
+    fn init_pairs(&self, conn: usize) -> Vec<Path> {
+        let Some(c) = self.config.connections.get(conn) else {
+            return vec![];
+        };
+        let first = Path::new(c.local, c.remote);
+        let mut locals = vec![c.local];
+        if !c.local.ip().is_unspecified() {
+            for a in &self.local_addrs {
+                if a.is_ipv4() == c.local.is_ipv4() && !locals.iter().any(|l| l.ip() == *a) {
+                    locals.push(SocketAddr::new(*a, c.local.port()));
+                }
+            }
+        }
+        let mut remotes = vec![c.remote];
+        for a in &c.remote_addrs {
+            if a.is_ipv4() == c.remote.is_ipv4() && !remotes.iter().any(|r| r.ip() == *a) {
+                remotes.push(SocketAddr::new(*a, c.remote.port()));
+            }
+        }
+        let mut pairs = vec![first];
+        for r in &remotes {
+            for l in &locals {
+                let p = Path::new(*l, *r);
+                if !pairs.contains(&p) {
+                    pairs.push(p);
+                }
+            }
+        }
+        pairs
     }
 
     /// Unprotected reply to an IKE_SA_INIT request we do not accept (no state kept).
@@ -415,6 +503,14 @@ impl Engine {
                 crafted: false,
             },
         });
+        // the pair that answered becomes the SA's path, and its copy of the request the
+        // one IKE_AUTH signs
+        if let Some(sa) = self.sas.get_mut(&id) {
+            if let Some((p, b)) = sa.init_sent.iter().find(|(p, _)| *p == path) {
+                sa.path = *p;
+                sa.init_request = b.clone();
+            }
+        }
         let max_retries = self.config.max_init_retries;
         // COOKIE demand
         if let Some(n) = find_notify(&msg.payloads, nt::COOKIE) {

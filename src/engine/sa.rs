@@ -276,6 +276,11 @@ pub struct IkeSa {
     pub(crate) kx: Option<KeyExchange>,
     pub(crate) ike_proposals: Vec<Proposal>,
     pub(crate) init_request: Vec<u8>,
+    /// Initiator: the address pairs IKE_SA_INIT may use (RFC 4555 §3.1), and the request
+    /// as sent on each (NAT detection differs per pair).
+    pub(crate) init_pairs: Vec<Path>,
+    pub(crate) init_sent: Vec<(Path, Vec<u8>)>,
+    pub(crate) init_summary: String,
     pub(crate) init_response: Vec<u8>,
     pub(crate) cookie: Option<Vec<u8>>,
     pub(crate) init_retries: u32,
@@ -356,6 +361,9 @@ impl IkeSa {
             kx: None,
             ike_proposals: vec![],
             init_request: vec![],
+            init_pairs: vec![],
+            init_sent: vec![],
+            init_summary: String::new(),
             init_response: vec![],
             cookie: None,
             init_retries: 0,
@@ -866,6 +874,15 @@ impl Engine {
         }
         o.retries += 1;
         o.next_at = now + self.config.retransmit.delay(o.retries.min(tries));
+        if o.kind == Pending::Init {
+            self.next_init_pair(id);
+        }
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
+        let Some(o) = sa.outstanding.as_mut() else {
+            return;
+        };
         let (bytes, exchange, message_id, attempt) =
             (o.bytes.clone(), o.exchange, o.message_id, o.retries);
         let path = sa.path;
