@@ -1273,3 +1273,80 @@ fn rfc4555_3_1_should_1_one_pair_retransmits_on_that_pair_only() {
         vec![(ip("192.0.2.10"), ip("192.0.2.1"))]
     );
 }
+
+fn natt_off_behind_nat() -> Network {
+    let mut net = lab(&["10.0.0.2"], &["192.0.2.1"], |i, r| {
+        i.connections[0].nat_traversal = false;
+        r.connections[0].nat_traversal = false;
+    });
+    net.reachable = |_, _| true;
+    net.nats
+        .push(NatBox::new(vec![ip("10.0.0.2")], ip("203.0.113.5"), 40000));
+    net
+}
+
+/// The initiator SPIs of the IKE_SA_INIT requests of `n`, in order.
+fn init_spis(net: &Network, n: NodeId) -> Vec<u64> {
+    let mut spis = vec![];
+    for c in net.log.iter().filter(|c| c.from == n) {
+        if let Ok(m) = mobikectl::wire::Message::parse(&c.bytes) {
+            let h = m.header;
+            if h.exchange_type == mobikectl::wire::IKE_SA_INIT
+                && !h.is_response()
+                && !spis.contains(&h.spi_i)
+            {
+                spis.push(h.spi_i);
+            }
+        }
+    }
+    spis
+}
+
+#[test]
+fn rfc4555_3_9_should_2_one_unexpected_nat_in_ike_auth_restarts_with_new_spis() {
+    let mut net = natt_off_behind_nat();
+    let now = net.now;
+    net.engine(I)
+        .command(now, Command::Up("home".into()))
+        .unwrap();
+    // the NAT is there for the first attempt only
+    for _ in 0..200 {
+        net.run_for(Duration::from_millis(10));
+        let refused = net.events_of(R).any(|e| {
+            matches!(e, EngineEvent::MobikeNotify { notify, sent: true, .. } if *notify == nt::UNEXPECTED_NAT_DETECTED)
+        });
+        if refused {
+            break;
+        }
+    }
+    net.nats.clear();
+    net.run_for(Duration::from_secs(5));
+    let sa = established(&net, I);
+    assert_eq!(established(&net, R).children.len(), 1);
+    let spis = init_spis(&net, I);
+    assert_eq!(spis.len(), 2, "one restart: {}", dump(&net));
+    assert_eq!(sa.spi_i, spis[1], "the SA is the restarted one");
+    assert!(net.events_of(I).any(|e| matches!(e,
+        EngineEvent::MobikeNotify { notify, sent: false, .. } if *notify == nt::UNEXPECTED_NAT_DETECTED)));
+}
+
+#[test]
+fn rfc4555_3_9_should_2_persistent_unexpected_nat_in_ike_auth_gives_up() {
+    let mut net = natt_off_behind_nat();
+    let now = net.now;
+    net.engine(I)
+        .command(now, Command::Up("home".into()))
+        .unwrap();
+    net.run_for(Duration::from_secs(30));
+    // the first attempt and three fresh starts, then nothing more
+    assert_eq!(init_spis(&net, I).len(), 4, "{}", dump(&net));
+    for n in [I, R] {
+        assert!(
+            net.nodes[n].engine.sas().next().is_none(),
+            "no SA left at {}",
+            net.nodes[n].name
+        );
+    }
+    assert!(net.events_of(I).any(|e| matches!(e,
+        EngineEvent::Error { reason, .. } if reason.contains("NAT traversal is off"))));
+}

@@ -68,6 +68,9 @@ pub fn psk_auth(
 
 /// Payloads for IKE_SA_INIT when certificates are used: SIGNATURE_HASH_ALGORITHMS
 /// (RFC 7427) and, from a responder, CERTREQ with the SHA-1 hashes of the CAs' keys.
+/// Fresh IKE_SA_INIT attempts after UNEXPECTED_NAT_DETECTED in IKE_AUTH.
+const NAT_RESTARTS: u8 = 3;
+
 pub(crate) fn init_cert_payloads<'c>(
     conns: impl Iterator<Item = &'c ConnConfig>,
     certreq: bool,
@@ -388,6 +391,23 @@ impl Engine {
             auth_failed(self, "unsupported IDi type".into());
             return;
         };
+        // A NAT where the initiator allows none: no IKE SA (RFC 4555 §3.9; the request is
+        // integrity-protected, so the notify is the initiator's)
+        if self.no_nats_mismatch(id, path, p) {
+            self.respond_protected(
+                id,
+                path,
+                wire::IKE_AUTH,
+                mid,
+                &[notify(nt::UNEXPECTED_NAT_DETECTED)],
+                request,
+            );
+            self.destroy_sa(
+                id,
+                "NO_NATS_ALLOWED but a NAT is in the path (UNEXPECTED_NAT_DETECTED)",
+            );
+            return;
+        }
         // Choose the connection: the one from IKE_SA_INIT if its remote ID fits, else the
         // first with fitting addresses and remote ID.
         let sa = &self.sas[&id];
@@ -610,6 +630,10 @@ impl Engine {
             }
         }
         let (Some(idr), Some(auth)) = (idr, auth) else {
+            if find_notify(p, nt::UNEXPECTED_NAT_DETECTED).is_some() {
+                self.restart_after_unexpected_nat(id);
+                return;
+            }
             let why = match first_error(p) {
                 Some(n) => format!("peer sent {}", notify_name(n.notify_type)),
                 None => "IKE_AUTH response without IDr or AUTH".to_string(),
@@ -746,6 +770,42 @@ impl Engine {
     /// Is SA `id` the first with its peer (RFC 7296 §2.4: send INITIAL_CONTACT only
     /// then)? Other IKE SAs of the same connection or with the expected peer identity
     /// that are up or coming up mean no.
+    /// N(UNEXPECTED_NAT_DETECTED) in the IKE_AUTH response: the responder saw a NAT we
+    /// said is not there. Start again from a fresh IKE_SA_INIT (new SPIs) a few times, in
+    /// case the NAT was a passing forgery, then give up (RFC 4555 §3.9).
+    fn restart_after_unexpected_nat(&mut self, id: SaId) {
+        let Some(sa) = self.sas.get(&id) else {
+            return;
+        };
+        let (conn, restarts) = (sa.conn, sa.nat_restarts);
+        self.mobike_notify(
+            id,
+            false,
+            nt::UNEXPECTED_NAT_DETECTED,
+            format!(
+                "in the IKE_AUTH response (restart {} of {NAT_RESTARTS})",
+                restarts + 1
+            ),
+        );
+        if restarts >= NAT_RESTARTS {
+            let why = format!(
+                "UNEXPECTED_NAT_DETECTED in IKE_AUTH {} times: a NAT is in the path and NAT traversal is off",
+                restarts + 1
+            );
+            self.error(Some(id), why.clone());
+            self.destroy_sa(id, &why);
+            return;
+        }
+        self.destroy_sa(
+            id,
+            "UNEXPECTED_NAT_DETECTED in IKE_AUTH: restarting from IKE_SA_INIT",
+        );
+        let new = self.initiate(conn);
+        if let Some(sa) = self.sas.get_mut(&new) {
+            sa.nat_restarts = restarts + 1;
+        }
+    }
+
     fn first_contact(&self, id: SaId) -> bool {
         let Some(sa) = self.sas.get(&id) else {
             return false;

@@ -281,6 +281,8 @@ pub struct IkeSa {
     pub(crate) init_pairs: Vec<Path>,
     pub(crate) init_sent: Vec<(Path, Vec<u8>)>,
     pub(crate) init_summary: String,
+    /// Initiator: fresh starts so far after UNEXPECTED_NAT_DETECTED in IKE_AUTH.
+    pub(crate) nat_restarts: u8,
     pub(crate) init_response: Vec<u8>,
     pub(crate) cookie: Option<Vec<u8>>,
     pub(crate) init_retries: u32,
@@ -364,6 +366,7 @@ impl IkeSa {
             init_pairs: vec![],
             init_sent: vec![],
             init_summary: String::new(),
+            nat_restarts: 0,
             init_response: vec![],
             cookie: None,
             init_retries: 0,

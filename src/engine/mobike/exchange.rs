@@ -222,6 +222,51 @@ impl Engine {
         }
     }
 
+    /// NO_NATS_ALLOWED against the IP header (RFC 4555 §3.9): true when the request
+    /// names other addresses or ports than it came from (to be answered with
+    /// UNEXPECTED_NAT_DETECTED, changing nothing). A malformed one is reported, ignored.
+    pub(crate) fn no_nats_mismatch(
+        &mut self,
+        id: SaId,
+        path: Path,
+        payloads: &[Payload<'_>],
+    ) -> bool {
+        let Some(n) = find_notify(payloads, nt::NO_NATS_ALLOWED) else {
+            return false;
+        };
+        let NotifyData::NoNatsAllowed {
+            src,
+            dst,
+            src_port,
+            dst_port,
+        } = &n.data
+        else {
+            let len = d_len(&n.data);
+            self.mobike_notify(
+                id,
+                false,
+                nt::NO_NATS_ALLOWED,
+                format!("NO_NATS_ALLOWED with {len} bytes (12 or 36 expected): ignored"),
+            );
+            return false;
+        };
+        let seen = (
+            path.remote.ip(),
+            path.local.ip(),
+            path.remote.port(),
+            path.local.port(),
+        );
+        if (*src, *dst, *src_port, *dst_port) == seen {
+            return false;
+        }
+        let detail = format!(
+            "NO_NATS_ALLOWED says {src}:{src_port} -> {dst}:{dst_port}, the packet came {} -> {}: answered UNEXPECTED_NAT_DETECTED",
+            path.remote, path.local
+        );
+        self.mobike_notify(id, true, nt::UNEXPECTED_NAT_DETECTED, detail);
+        true
+    }
+
     /// The peer's INFORMATIONAL request, MOBIKE part (RFC 4555 §3.5 responder steps):
     /// returns the payloads to add to the response, or `Err` with the whole response
     /// when the request must change nothing (UNEXPECTED_NAT_DETECTED).
@@ -247,42 +292,10 @@ impl Engine {
             }
         };
         let echo = cookie.map(|c| notify_payload(nt::COOKIE2, NotifyData::Cookie2(c.into())));
-        // NO_NATS_ALLOWED against the IP header (§3.9)
-        if let Some(n) = find_notify(payloads, nt::NO_NATS_ALLOWED) {
-            match &n.data {
-                NotifyData::NoNatsAllowed {
-                    src,
-                    dst,
-                    src_port,
-                    dst_port,
-                } => {
-                    let seen = (
-                        path.remote.ip(),
-                        path.local.ip(),
-                        path.remote.port(),
-                        path.local.port(),
-                    );
-                    if (*src, *dst, *src_port, *dst_port) != seen {
-                        let detail = format!(
-                            "NO_NATS_ALLOWED says {src}:{src_port} -> {dst}:{dst_port}, the packet came {} -> {}: answered UNEXPECTED_NAT_DETECTED",
-                            path.remote, path.local
-                        );
-                        self.mobike_notify(id, true, nt::UNEXPECTED_NAT_DETECTED, detail);
-                        let mut resp = vec![notify(nt::UNEXPECTED_NAT_DETECTED)];
-                        resp.extend(echo);
-                        return Err(resp);
-                    }
-                }
-                d => {
-                    let len = d_len(d);
-                    self.mobike_notify(
-                        id,
-                        false,
-                        nt::NO_NATS_ALLOWED,
-                        format!("NO_NATS_ALLOWED with {len} bytes (12 or 36 expected): ignored"),
-                    );
-                }
-            }
+        if self.no_nats_mismatch(id, path, payloads) {
+            let mut resp = vec![notify(nt::UNEXPECTED_NAT_DETECTED)];
+            resp.extend(echo);
+            return Err(resp);
         }
         for t in [nt::UNACCEPTABLE_ADDRESSES, nt::UNEXPECTED_NAT_DETECTED] {
             if find_notify(payloads, t).is_some() {
