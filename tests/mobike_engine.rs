@@ -10,7 +10,7 @@ use mobikectl::analysis::{AnalysisEvent, Analyzer, EventKind, ObservedMessage};
 use mobikectl::crypto::{decrypt_sk, encrypt_sk, SkContent, SkKeys};
 use mobikectl::engine::{
     Command, Config, ConnConfig, Engine, EngineEvent, Identity, IkeSa, IkeState, MoveCause, Path,
-    SaId, SeededRandom, Timestamp, TsRange,
+    PathHint, SaId, SeededRandom, Timestamp, TsRange,
 };
 use mobikectl::netsim::{NatBox, Network, NodeId};
 use mobikectl::wire::{
@@ -1349,4 +1349,133 @@ fn rfc4555_3_9_should_2_persistent_unexpected_nat_in_ike_auth_gives_up() {
     }
     assert!(net.events_of(I).any(|e| matches!(e,
         EngineEvent::Error { reason, .. } if reason.contains("NAT traversal is off"))));
+}
+
+/// Payload summaries of the INFORMATIONAL requests `n` sent after `since`.
+fn informational_requests_since(net: &Network, n: NodeId, since: Timestamp) -> Vec<String> {
+    net.events
+        .iter()
+        .filter(|(t, node, _)| *node == n && *t >= since)
+        .filter_map(|(_, _, e)| match e {
+            EngineEvent::Sent { info, .. }
+                if !info.response && info.exchange == mobikectl::wire::INFORMATIONAL =>
+            {
+                Some(info.payloads.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn hint_events(net: &Network, n: NodeId) -> Vec<bool> {
+    net.events_of(n)
+        .filter_map(|e| match e {
+            EngineEvent::Hint { checked, .. } => Some(*checked),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn rfc4555_3_5_should_1_spoofed_unreachable_hint_moves_nothing() {
+    let mut net = two_path_lab(|_, _| {});
+    up(&mut net);
+    let before = established(&net, I).path;
+    let t = net.now;
+    // a forged ICMP unreachable for the working path, many times
+    for _ in 0..50 {
+        net.engine(I).path_hint(t, before, PathHint::Unreachable);
+    }
+    net.run_for(Duration::from_secs(20));
+    assert_eq!(established(&net, I).path, before);
+    assert!(moves(&net, I).is_empty() && moves(&net, R).is_empty());
+    // one check for the whole flood, answered
+    assert_eq!(
+        informational_requests_since(&net, I, t),
+        vec!["SK{N(COOKIE2)}".to_string()]
+    );
+    let h = hint_events(&net, I);
+    assert_eq!(h.len(), 50);
+    assert_eq!(h.iter().filter(|c| **c).count(), 1);
+    assert!(downs(&net, I).is_empty());
+}
+
+#[test]
+fn rfc4555_3_5_should_2_hint_checks_the_current_path_and_a_real_failure_moves() {
+    let mut net = two_path_lab(|_, _| {});
+    up(&mut net);
+    let before = established(&net, I).path;
+    net.blackholes
+        .insert((before.local.ip(), before.remote.ip()));
+    // no hint, no traffic: the black hole goes unnoticed (no extra INFORMATIONAL)
+    let t0 = net.now;
+    net.run_for(Duration::from_secs(20));
+    assert!(informational_requests_since(&net, I, t0).is_empty());
+    assert_eq!(established(&net, I).path, before);
+    // the hint: a check on the current path, unanswered, then probe and move
+    let t1 = net.now;
+    net.engine(I).path_hint(t1, before, PathHint::Unreachable);
+    net.run_for(Duration::from_secs(30));
+    let sent = informational_requests_since(&net, I, t1);
+    assert_eq!(
+        sent.first().map(String::as_str),
+        Some("SK{N(COOKIE2)}"),
+        "{sent:?}"
+    );
+    let m = moves(&net, I);
+    assert_eq!(m.len(), 1, "{}", dump(&net));
+    assert_eq!(m[0].2, MoveCause::PathFailed);
+    assert_ne!(established(&net, I).path, before);
+    assert!(downs(&net, I).is_empty() && downs(&net, R).is_empty());
+}
+
+#[test]
+fn rfc4555_5_3_should_1_unprotected_invalid_spi_triggers_a_check_with_cookie2() {
+    let mut net = two_path_lab(|_, _| {});
+    up(&mut net);
+    let sa = established(&net, I);
+    let (path, spi_out) = (sa.path, sa.children[0].spi_out);
+    // from a third party: unknown IKE SPIs, no SK payload
+    let forged = |spi: u32| {
+        let mut n = mobikectl::wire::Notify::new(
+            nt::INVALID_SPI,
+            NotifyData::Raw(spi.to_be_bytes().to_vec().into()),
+        );
+        n.protocol_id = 3;
+        Message {
+            header: mobikectl::wire::Header {
+                spi_i: 0x1122_3344_5566_7788,
+                spi_r: 0,
+                next_payload: 0,
+                version: 0x20,
+                exchange_type: mobikectl::wire::INFORMATIONAL,
+                flags: 0,
+                message_id: 0,
+                length: 0,
+            },
+            payloads: vec![Payload::new(payload_type::NOTIFY, PayloadBody::Notify(n))],
+            trailing: Default::default(),
+        }
+        .emit()
+    };
+    let t = net.now;
+    let third_party = Path::new(path.local, "203.0.113.66:500".parse().unwrap());
+    // an SPI that is not ours: nothing happens
+    net.engine(I)
+        .handle_datagram(t, third_party, &forged(spi_out ^ 1));
+    net.run_for(Duration::from_secs(2));
+    assert!(informational_requests_since(&net, I, t).is_empty());
+    assert!(hint_events(&net, I).is_empty());
+    let t = net.now;
+    net.engine(I)
+        .handle_datagram(t, third_party, &forged(spi_out));
+    net.run_for(Duration::from_secs(5));
+    assert_eq!(
+        informational_requests_since(&net, I, t),
+        vec!["SK{N(COOKIE2)}".to_string()]
+    );
+    // the peer echoed the cookie (no mismatch): the SA stays where it was
+    assert_eq!(established(&net, I).path, path);
+    assert_eq!(hint_events(&net, I), vec![true]);
+    assert!(downs(&net, I).is_empty());
 }

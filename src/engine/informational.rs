@@ -16,7 +16,12 @@ impl Engine {
         }
         if matches!(
             task,
-            Task::Probe | Task::Update | Task::Announce | Task::ReturnRoutability | Task::Crafted
+            Task::Probe
+                | Task::Update
+                | Task::Announce
+                | Task::ReturnRoutability
+                | Task::Crafted
+                | Task::Check
         ) {
             self.start_mobike_task(id, task);
             return;
@@ -50,7 +55,8 @@ impl Engine {
             | Task::Update
             | Task::Announce
             | Task::ReturnRoutability
-            | Task::Crafted => return,
+            | Task::Crafted
+            | Task::Check => return,
         };
         self.start_request(id, Pending::Task(task), wire::INFORMATIONAL, &payloads);
     }
@@ -171,7 +177,8 @@ impl Engine {
             | Task::Update
             | Task::Announce
             | Task::ReturnRoutability
-            | Task::Crafted => self.process_mobike_response(id, task, path, &opened.payloads),
+            | Task::Crafted
+            | Task::Check => self.process_mobike_response(id, task, path, &opened.payloads),
             Task::DeleteIke => self.destroy_sa(id, "deleted"),
             Task::RekeyIke | Task::RekeyChild(_) | Task::CreateChild => {}
             Task::DeleteChild(spi) => {

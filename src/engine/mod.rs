@@ -92,7 +92,7 @@ use sha2::{Digest, Sha256};
 pub use config::{
     Config, ConnConfig, Identity, MobikeConfig, Psk, RetransmitConfig, ReturnRoutability, TsRange,
 };
-pub use mobike::{MoveCause, PathState};
+pub use mobike::{MoveCause, PathHint, PathState};
 pub use path::Path;
 pub use proposal::{Chosen, Proposal, Protocol};
 pub use sa::{ChildSa, IkeSa, IkeState};
@@ -447,6 +447,14 @@ pub enum EngineEvent {
         notify: u16,
         detail: String,
     },
+    /// A lower-layer hint about the SA's path ([`Engine::path_hint`]); `checked`: a
+    /// liveness check of the current path went out (else one was already in flight).
+    Hint {
+        sa: SaId,
+        path: Path,
+        hint: PathHint,
+        checked: bool,
+    },
 }
 
 /// What [`EngineEvent::Rekeyed`] replaced.
@@ -672,6 +680,9 @@ impl Engine {
             } else {
                 self.stats.dropped += 1;
             }
+            return;
+        }
+        if h.exchange_type == wire::INFORMATIONAL && self.unprotected_invalid_spi(path, &msg) {
             return;
         }
         // Our SPI: the responder's if the sender is the original initiator.

@@ -65,6 +65,9 @@ pub enum Task {
     ReturnRoutability,
     /// An INFORMATIONAL with the operator's notifies ([`super::Command::Crafted`]).
     Crafted,
+    /// MOBIKE: after a lower-layer hint, a liveness check of the current path carrying
+    /// COOKIE2, so that it doubles as a return routability check (RFC 4555 §3.5, §5.3).
+    Check,
 }
 
 impl Task {
@@ -78,7 +81,8 @@ impl Task {
             | Task::Update
             | Task::Announce
             | Task::ReturnRoutability
-            | Task::Crafted => wire::INFORMATIONAL,
+            | Task::Crafted
+            | Task::Check => wire::INFORMATIONAL,
             Task::RekeyIke | Task::RekeyChild(_) | Task::CreateChild => wire::CREATE_CHILD_SA,
         }
     }

@@ -201,6 +201,16 @@ pub fn event_json(ev: &EngineEvent) -> (&'static str, Map<String, Value>) {
                 "notify": crate::wire::registry::notify_name(*notify).map(str::to_string).unwrap_or_else(|| notify.to_string()),
                 "detail": detail}),
         ),
+        EngineEvent::Hint {
+            sa: id,
+            path,
+            hint,
+            checked,
+        } => (
+            "hint",
+            json!({"sa": sa(id), "path": path_json(path), "hint": hint.to_string(),
+                "checked": checked}),
+        ),
     };
     let Value::Object(m) = v else {
         unreachable!("json! object")

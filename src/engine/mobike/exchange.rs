@@ -165,6 +165,11 @@ impl Engine {
                 paths = vec![rr.path];
                 vec![self.new_cookie2(id)]
             }
+            Task::Check => {
+                let mut v = self.build_dpd(id);
+                v.push(self.new_cookie2(id));
+                v
+            }
             Task::Crafted => {
                 let Some(list) = self
                     .sas
@@ -491,7 +496,7 @@ impl Engine {
         // only the exchanges that carry our COOKIE2 own it
         let carries_cookie = matches!(
             task,
-            Task::Update | Task::Announce | Task::ReturnRoutability
+            Task::Update | Task::Announce | Task::ReturnRoutability | Task::Check
         );
         let sent_cookie = match self.sas.get_mut(&id) {
             Some(s) if carries_cookie => s.mobike.cookie2.take(),

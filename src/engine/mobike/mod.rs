@@ -10,6 +10,8 @@
 
 mod commands;
 mod exchange;
+mod hints;
+pub use hints::PathHint;
 mod paths;
 
 use std::fmt;
