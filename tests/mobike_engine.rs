@@ -912,6 +912,58 @@ fn rfc7296_2_23_without_mobike_the_responder_follows_a_natted_peer() {
     assert!(moves(&net, R).iter().any(|m| m.2 == MoveCause::NatFollow));
 }
 
+/// The decrypted payloads of a protected message, with the engines' keys (or `known`
+/// ones of SAs gone by now).
+fn inner_payloads(
+    net: &Network,
+    known: &[(u64, u64, SkKeys)],
+    msg: &Message<'_>,
+    bytes: &[u8],
+) -> Option<Vec<Payload<'static>>> {
+    let (si, sr) = (msg.header.spi_i, msg.header.spi_r);
+    let sk = net
+        .nodes
+        .iter()
+        .flat_map(|n| n.engine.sas())
+        .find(|s| s.spi_i == si && s.spi_r == sr)
+        .and_then(|s| s.sk.clone())
+        .or_else(|| {
+            known
+                .iter()
+                .find(|k| (k.0, k.1) == (si, sr))
+                .map(|k| k.2.clone())
+        })?;
+    let p = msg.payloads.last()?;
+    if p.payload_type != payload_type::SK {
+        return None;
+    }
+    let d = decrypt_sk(&sk, msg.header.is_initiator(), bytes, p.offset).ok()?;
+    parse_payload_chain(d.next_payload, &d.plaintext, 0)
+        .ok()
+        .map(|(v, _)| v.into_iter().map(Payload::into_owned).collect())
+}
+
+/// Every COOKIE2 the initiator sent in a request, in order.
+fn sent_cookies(net: &Network) -> Vec<Vec<u8>> {
+    let mut out = vec![];
+    for c in net.log.iter().filter(|c| c.from == I) {
+        let Ok(msg) = Message::parse(&c.bytes) else {
+            continue;
+        };
+        if msg.header.is_response() {
+            continue;
+        }
+        for p in inner_payloads(net, &[], &msg, &c.bytes).unwrap_or_default() {
+            if let Some(NotifyData::Cookie2(v)) = p.as_notify().map(|n| &n.data) {
+                if !out.contains(&v.to_vec()) {
+                    out.push(v.to_vec());
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The capture analyzer as an oracle over everything the network delivered, decrypted
 /// with the engines' keys: its events.
 fn analyze(net: &Network, known: &[(u64, u64, SkKeys)]) -> Vec<AnalysisEvent> {
@@ -924,31 +976,8 @@ fn analyze(net: &Network, known: &[(u64, u64, SkKeys)]) -> Vec<AnalysisEvent> {
         let Ok(msg) = Message::parse(&c.bytes) else {
             continue; // keepalives
         };
-        let (si, sr) = (msg.header.spi_i, msg.header.spi_r);
-        let sk = net
-            .nodes
-            .iter()
-            .flat_map(|n| n.engine.sas())
-            .find(|s| s.spi_i == si && s.spi_r == sr)
-            .and_then(|s| s.sk.clone())
-            .or_else(|| {
-                known
-                    .iter()
-                    .find(|k| (k.0, k.1) == (si, sr))
-                    .map(|k| k.2.clone())
-            });
-        let mut inner = None;
-        let mut integrity_ok = None;
-        if let (Some(sk), Some(p)) = (sk, msg.payloads.last()) {
-            if p.payload_type == payload_type::SK {
-                if let Ok(d) = decrypt_sk(&sk, msg.header.is_initiator(), &c.bytes, p.offset) {
-                    integrity_ok = Some(true);
-                    inner = parse_payload_chain(d.next_payload, &d.plaintext, 0)
-                        .ok()
-                        .map(|(v, _)| v.into_iter().map(Payload::into_owned).collect::<Vec<_>>());
-                }
-            }
-        }
+        let inner = inner_payloads(net, known, &msg, &c.bytes);
+        let integrity_ok = inner.as_ref().map(|_| true);
         let obs = ObservedMessage {
             frame: out.len() as u64 + 1,
             time_us: c.at.as_micros() as i64 + 10_000,
@@ -1478,4 +1507,74 @@ fn rfc4555_5_3_should_1_unprotected_invalid_spi_triggers_a_check_with_cookie2() 
     assert_eq!(established(&net, I).path, path);
     assert_eq!(hint_events(&net, I), vec![true]);
     assert!(downs(&net, I).is_empty());
+}
+
+/// The distinct paths the empty INFORMATIONAL requests (probes) of `n` went on.
+fn probe_paths(net: &Network, n: NodeId) -> (usize, Vec<Path>) {
+    let mut count = 0;
+    let mut paths = vec![];
+    for e in net.events_of(n) {
+        if let EngineEvent::Sent { info, .. } = e {
+            if !info.response
+                && info.exchange == mobikectl::wire::INFORMATIONAL
+                && info.payloads == "SK{}"
+            {
+                count += 1;
+                if !paths.contains(&info.path) {
+                    paths.push(info.path);
+                }
+            }
+        }
+    }
+    (count, paths)
+}
+
+#[test]
+fn rfc4555_3_10_may_1_periodic_path_tests_probe_every_pair_and_move_nothing() {
+    let mut net = two_path_lab(|i, _| i.mobike.path_test_interval = Duration::from_secs(10));
+    up(&mut net);
+    let before = established(&net, I).path;
+    net.run_for(Duration::from_secs(35));
+    let (count, paths) = probe_paths(&net, I);
+    // three rounds in 35 s, each over both working pairs
+    assert!(count >= 6, "{count} probes: {}", dump(&net));
+    assert!(paths.len() >= 2, "{paths:?}");
+    assert_eq!(established(&net, I).path, before);
+    assert!(moves(&net, I).is_empty());
+}
+
+#[test]
+fn rfc4555_3_10_may_1_no_path_tests_by_default() {
+    let mut net = two_path_lab(|_, _| {});
+    up(&mut net);
+    net.run_for(Duration::from_secs(35));
+    assert_eq!(probe_paths(&net, I).0, 0, "{}", dump(&net));
+}
+
+#[test]
+fn rfc4555_4_2_5_must_3_cookie2_values_are_unpredictable() {
+    let mut net = two_path_lab(|_, _| {});
+    let (i, _) = up(&mut net);
+    for _ in 0..20 {
+        let now = net.now;
+        net.engine(I).command(now, Command::Update(i)).unwrap();
+        net.run_for(Duration::from_secs(1));
+    }
+    // every COOKIE2 the initiator sent, read back out of the decrypted requests
+    let cookies = sent_cookies(&net);
+    assert_eq!(cookies.len(), 20, "{}", dump(&net));
+    let mut distinct = cookies.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), cookies.len(), "no COOKIE2 repeats");
+    assert!(cookies.iter().all(|c| c.len() >= 8 && c.len() <= 64));
+    // not a counter: consecutive values differ in many bits
+    for w in cookies.windows(2) {
+        let diff: u32 = w[0]
+            .iter()
+            .zip(&w[1])
+            .map(|(a, b)| (a ^ b).count_ones())
+            .sum();
+        assert!(diff > 16, "{w:?}");
+    }
 }
