@@ -340,7 +340,7 @@ _mobikectl() {
                     return 0
                     ;;
                 --rr)
-                    COMPREPLY=($(compgen -W "always unannounced never" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "always unannounced never optimistic" -- "${cur}"))
                     return 0
                     ;;
                 --refuse)

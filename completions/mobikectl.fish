@@ -69,9 +69,10 @@ text\t'One readable line per event'"
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l remote-port -d 'The peer\'s IKE port (default: ours, --port)' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l remote-natt-port -d 'The peer\'s NAT-T port (default: ours, --natt-port)' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l dpd -d 'Dead peer detection: send an empty INFORMATIONAL when nothing came from the peer for this long (default 0 = only on the `dpd` command)' -r
-complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l rr -d 'Responder: return routability check (COOKIE2 to the new address) before moving the CHILD_SAs: always (RFC 4555), unannounced (only for addresses the peer did not announce) or never (as strongSwan does). Default always' -r -f -a "always\t''
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l rr -d 'Responder: return routability check (COOKIE2 to the new address) before moving the CHILD_SAs: always (RFC 4555), unannounced (only for addresses the peer did not announce), never (as strongSwan does) or optimistic (move at once, check after, move back if the check fails). Default always' -r -f -a "always\t''
 unannounced\t''
-never\t''"
+never\t''
+optimistic\t''"
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l refuse -d 'Responder: refuse UPDATE_SA_ADDRESSES to addresses in CIDR with UNACCEPTABLE_ADDRESSES (repeatable)' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l probe-timeout -d 'MOBIKE: first retransmission timeout of a path probe (default 0.5; later ones back off by 1.5, at most 5 s apart)' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l give-up -d 'MOBIKE: delete the IKE SA when no path answered probes for this long (default 165)' -r

@@ -1578,3 +1578,63 @@ fn rfc4555_4_2_5_must_3_cookie2_values_are_unpredictable() {
         assert!(diff > 16, "{w:?}");
     }
 }
+
+fn optimistic_lab() -> Network {
+    two_path_lab(|_, r| {
+        r.mobike.return_routability = mobikectl::engine::ReturnRoutability::Optimistic
+    })
+}
+
+#[test]
+fn rfc4555_3_7_may_2_optimistic_moves_children_at_once_then_checks() {
+    let mut net = optimistic_lab();
+    up(&mut net);
+    net.del_addr(I, ip("192.0.2.10"));
+    net.run_for(Duration::from_secs(5));
+    assert_on_path(&net, "198.51.100.10", "198.51.100.1");
+    // one move of everything at the UPDATE, the check after it
+    let order: Vec<&str> = net
+        .events_of(R)
+        .filter_map(|e| match e {
+            EngineEvent::Moved { children: true, .. } => Some("moved"),
+            EngineEvent::RrCheck { ok: true, .. } => Some("rr_ok"),
+            EngineEvent::RrCheck { ok: false, .. } => Some("rr_failed"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(order, vec!["moved", "rr_ok"], "{}", dump(&net));
+}
+
+#[test]
+fn rfc4555_3_7_may_2_optimistic_failed_check_moves_the_sa_back() {
+    let mut net = optimistic_lab();
+    let (i, _) = up(&mut net);
+    let old_r = established(&net, R).path;
+    // every request moon sends from now on is lost on the way (the check among them)
+    net.tamper = Some(Box::new(|from, _, bytes| {
+        (from == R && !is_response(bytes)).then(|| vec![0u8; 3])
+    }));
+    let now = net.now;
+    net.engine(I)
+        .command(
+            now,
+            Command::Move {
+                sa: i,
+                local: ip("198.51.100.10"),
+                remote: Some(ip("198.51.100.1")),
+            },
+        )
+        .unwrap();
+    net.run_for(Duration::from_secs(20));
+    let m = moves(&net, R);
+    assert_eq!(m.len(), 2, "{}", dump(&net));
+    assert_eq!(m[0].2, MoveCause::UpdateReceived);
+    assert_eq!(m[1].2, MoveCause::RrFailed);
+    assert_eq!(m[1].1, old_r, "back where it came from");
+    let sr = established(&net, R);
+    assert_eq!(sr.path, old_r);
+    assert!(sr.children.iter().all(|c| c.path == old_r));
+    assert!(net
+        .events_of(R)
+        .any(|e| matches!(e, EngineEvent::RrCheck { ok: false, .. })));
+}

@@ -215,8 +215,9 @@ pub struct PeerArgs {
     // -- MOBIKE policies and timers (engine-wide)
     /// Responder: return routability check (COOKIE2 to the new address) before moving
     /// the CHILD_SAs: always (RFC 4555), unannounced (only for addresses the peer did not
-    /// announce) or never (as strongSwan does). Default always.
-    #[arg(long, value_name = "POLICY", value_parser = ["always", "unannounced", "never"])]
+    /// announce), never (as strongSwan does) or optimistic (move at once, check after, move
+    /// back if the check fails). Default always.
+    #[arg(long, value_name = "POLICY", value_parser = ["always", "unannounced", "never", "optimistic"])]
     pub rr: Option<String>,
     /// Responder: refuse UPDATE_SA_ADDRESSES to addresses in CIDR with
     /// UNACCEPTABLE_ADDRESSES (repeatable).

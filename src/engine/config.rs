@@ -552,17 +552,21 @@ pub enum ReturnRoutability {
     Unannounced,
     /// Never: move at once (what strongSwan, libreswan and OpenIKED do).
     Never,
+    /// Move the CHILD_SAs at once and check afterwards (RFC 4555 §3.7 MAY); a failed
+    /// check moves the SA back to the path it came from.
+    Optimistic,
 }
 
 impl ReturnRoutability {
-    /// `always`, `unannounced` or `never`.
+    /// `always`, `unannounced`, `never` or `optimistic`.
     pub fn parse(s: &str) -> Result<ReturnRoutability, String> {
         match s.trim().to_ascii_lowercase().as_str() {
             "always" => Ok(ReturnRoutability::Always),
             "unannounced" => Ok(ReturnRoutability::Unannounced),
             "never" => Ok(ReturnRoutability::Never),
+            "optimistic" => Ok(ReturnRoutability::Optimistic),
             o => Err(format!(
-                "return routability policy '{o}': use always, unannounced or never"
+                "return routability policy '{o}': use always, unannounced, never or optimistic"
             )),
         }
     }
@@ -573,6 +577,7 @@ impl ReturnRoutability {
             ReturnRoutability::Always => "always",
             ReturnRoutability::Unannounced => "unannounced",
             ReturnRoutability::Never => "never",
+            ReturnRoutability::Optimistic => "optimistic",
         }
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! Top-level keys: `listen`, `follow_os`, `port`, `natt_port`, `keylog`, `pcap`, `events`, `keepalive`,
 //! `retransmit_timeout`, `retransmit_base`, `retransmit_tries`, the MOBIKE keys `rr`
-//! (`always`, `unannounced`, `never`), `refuse` (CIDR or list), `probe_timeout`,
+//! (`always`, `unannounced`, `never`, `optimistic`), `refuse` (CIDR or list), `probe_timeout`,
 //! `give_up`, `responder_hold`, `path_test` (seconds), and any connection key (defaults
 //! for every connection). `[connections.NAME]` tables define named connections (in file
 //! order; the first one is initiated at start and is the default of `up`). Connection
@@ -297,7 +297,7 @@ fn timer_settings(table: &mut toml::Table, g: &mut PeerArgs) -> Result<(), (&'st
         let s = v.as_str().map(str::to_string);
         g.rr = Some(s.ok_or((
             "rr",
-            "expected \"always\", \"unannounced\" or \"never\"".into(),
+            "expected \"always\", \"unannounced\", \"never\" or \"optimistic\"".into(),
         ))?);
     }
     if let Some(v) = table.remove("refuse") {

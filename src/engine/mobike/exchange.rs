@@ -451,17 +451,23 @@ impl Engine {
         let children_path = sa.children.first().map_or(sa.path, |c| c.path);
         let new_addr = path.remote.ip() != children_path.remote.ip();
         let rr = match policy {
-            ReturnRoutability::Always => new_addr,
+            ReturnRoutability::Always | ReturnRoutability::Optimistic => new_addr,
             ReturnRoutability::Unannounced => new_addr && !announced.contains(&path.remote.ip()),
             ReturnRoutability::Never => false,
         };
         if path == sa.path && !rr {
             return; // nothing changes (an update after a NAT check, say)
         }
-        self.move_sa(id, path, trigger, !rr);
+        let optimistic = policy == ReturnRoutability::Optimistic;
+        let revert_to = optimistic.then_some(sa.path);
+        self.move_sa(id, path, trigger, !rr || optimistic);
         if rr {
             if let Some(sa) = self.sas.get_mut(&id) {
-                sa.mobike.rr = Some(RrCheck { path, trigger });
+                sa.mobike.rr = Some(RrCheck {
+                    path,
+                    trigger,
+                    revert_to,
+                });
             }
             self.queue_task(id, Task::ReturnRoutability);
         }
@@ -639,6 +645,29 @@ impl Engine {
         let Some(rr) = sa.mobike.rr.take() else {
             return;
         };
+        if let Some(old) = rr.revert_to {
+            // optimistic: the SA moved already; a failed check takes it back
+            self.event(EngineEvent::RrCheck {
+                sa: id,
+                path: rr.path,
+                ok,
+            });
+            if !ok {
+                self.error(
+                    Some(id),
+                    format!(
+                        "return routability check of {} failed: back to {old}",
+                        rr.path
+                    ),
+                );
+                let trigger = Trigger {
+                    at: now,
+                    cause: MoveCause::RrFailed,
+                };
+                self.move_sa(id, old, trigger, true);
+            }
+            return;
+        }
         if ok {
             let old = sa.children.first().map_or(rr.path, |c| c.path);
             for c in &mut sa.children {

@@ -65,6 +65,8 @@ pub enum MoveCause {
     NatMapping,
     /// RFC 7296 §2.23: an SA without MOBIKE follows the peer behind a NAT.
     NatFollow,
+    /// The return routability check of an optimistic move failed: back to the old path.
+    RrFailed,
 }
 
 impl MoveCause {
@@ -78,6 +80,7 @@ impl MoveCause {
             MoveCause::PeerMoved => "peer_moved",
             MoveCause::NatMapping => "nat_mapping",
             MoveCause::NatFollow => "nat_follow",
+            MoveCause::RrFailed => "rr_failed",
         }
     }
 }
@@ -138,6 +141,8 @@ pub struct RrCheck {
     pub path: Path,
     /// The UPDATE that asked for it.
     pub trigger: Trigger,
+    /// Optimistic policy: the SA already moved; where it goes back to if the check fails.
+    pub revert_to: Option<Path>,
 }
 
 /// MOBIKE state of one IKE SA.
