@@ -20,6 +20,7 @@
 
 pub mod clock;
 pub mod event_loop;
+pub mod icmp;
 #[cfg(target_os = "linux")]
 pub mod netlink;
 pub mod pcap;
