@@ -362,7 +362,7 @@ impl Network {
                 payload.extend_from_slice(&[0, 0, 0, 0]);
             }
             payload.extend_from_slice(&c.bytes);
-            let pkt = crate::io::pcap::udp_frame(seen.remote, seen.local, &payload);
+            let pkt = crate::wire::ip::udp_packet(seen.remote, seen.local, &payload);
             let us = c.at.as_micros();
             out.extend_from_slice(&((us / 1_000_000) as u32).to_le_bytes());
             out.extend_from_slice(&((us % 1_000_000) as u32).to_le_bytes());

@@ -33,6 +33,7 @@
 mod cp;
 mod error;
 mod header;
+pub mod ip;
 mod message;
 mod notify;
 mod reader;
