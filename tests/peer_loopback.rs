@@ -26,9 +26,13 @@ impl Proc {
         Proc::start_cmd(cmd)
     }
 
-    fn start_cmd(mut cmd: Command) -> Proc {
+    fn start_cmd(cmd: Command) -> Proc {
+        Proc::start_cmd_with_stdin(cmd, Stdio::piped())
+    }
+
+    fn start_cmd_with_stdin(mut cmd: Command, stdin: Stdio) -> Proc {
         let mut child = cmd
-            .stdin(Stdio::piped())
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -636,4 +640,100 @@ fn follow_os_addresses_in_a_namespace() {
     assert!(!p.seen.iter().any(|l| l.contains("\"addr\":\"127.0.0.1\"")));
     p.send("quit");
     assert_eq!(p.exit_status(), 0);
+}
+
+/// Two distinct free ports (IKE, NAT-T).
+fn two_ports() -> (String, String) {
+    loop {
+        let (a, b) = (free_port(), free_port());
+        if a != b {
+            break (a.to_string(), b.to_string());
+        }
+    }
+}
+
+fn signal(p: &Proc, sig: libc::c_int) {
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(p.child.id() as libc::pid_t, sig) }, 0);
+}
+
+/// `mobikectl peer --listen ... &` in a script (stdin at /dev/null) keeps running until a
+/// signal; SIGTERM then deletes its IKE SAs at the peer before it exits; SIGINT on the
+/// initiator the same.
+#[test]
+fn background_responder_runs_until_a_signal_and_deletes_its_sas() {
+    let dir = tempfile::tempdir().unwrap();
+    let psk = dir.path().join("psk").display().to_string();
+    std::fs::write(&psk, "loopback-test-psk-0123456789\n").unwrap();
+    let (port, natt) = two_ports();
+    let common = [
+        "--psk-file",
+        &psk,
+        "--port",
+        &port,
+        "--natt-port",
+        &natt,
+        "--events",
+        "json",
+    ];
+    let mut cmd = Command::new(BIN);
+    cmd.arg("peer")
+        .args([
+            "--listen",
+            "--local",
+            "127.0.0.2",
+            "--id",
+            "moon.example.org",
+        ])
+        .args(common)
+        .args(["--local-ts", "198.18.1.0/24"]);
+    let mut resp = Proc::start_cmd_with_stdin(cmd, Stdio::null());
+    let ready = resp.json("ready");
+    assert!(
+        ready["commands"].as_str().unwrap().starts_with("none"),
+        "{ready}"
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        resp.child.try_wait().unwrap().is_none(),
+        "still running: {:?}",
+        resp.seen
+    );
+
+    let mut init = Proc::start(&[
+        "--local",
+        "127.0.0.1",
+        "--remote",
+        "127.0.0.2",
+        "--id",
+        "carol@example.org",
+        "--remote-id",
+        "moon.example.org",
+        "--remote-ts",
+        "198.18.1.0/24",
+        "--psk-file",
+        &psk,
+        "--port",
+        &port,
+        "--natt-port",
+        &natt,
+        "--events",
+        "json",
+    ]);
+    init.json("child_up");
+    resp.json("child_up");
+    signal(&resp, libc::SIGTERM);
+    let s = resp.json("signal");
+    assert_eq!(s["signal"], "SIGTERM");
+    // the initiator hears the Delete: its SA ends as deleted by the peer
+    let down = init.json("ike_down");
+    assert!(down["reason"].as_str().unwrap().contains("peer"), "{down}");
+    resp.json("exit");
+    assert_eq!(resp.exit_status(), 0);
+
+    // SIGINT on an initiator with nothing left: it exits at once, cleanly
+    signal(&init, libc::SIGINT);
+    assert_eq!(init.json("signal")["signal"], "SIGINT");
+    init.json("exit");
+    assert_eq!(init.exit_status(), 0);
 }

@@ -34,6 +34,13 @@ pub trait Handler {
     fn extra_fd(&self) -> Option<std::os::fd::RawFd> {
         None
     }
+    /// A descriptor that becomes readable when the process got SIGINT or SIGTERM (see
+    /// [`super::signals::SignalPipe`]); [`Handler::signalled`] is then called.
+    fn signal_fd(&self) -> Option<std::os::fd::RawFd> {
+        None
+    }
+    /// The signal descriptor became readable.
+    fn signalled(&mut self, _engine: &mut Engine, _now: Timestamp) {}
     /// The command input reached its end.
     fn input_closed(&mut self, engine: &mut Engine, now: Timestamp);
     /// An engine event.
@@ -172,6 +179,11 @@ pub fn run(
             events: libc::POLLIN,
             revents: 0,
         });
+        fds.push(libc::pollfd {
+            fd: h.signal_fd().unwrap_or(-1),
+            events: libc::POLLIN,
+            revents: 0,
+        });
         // SAFETY: `fds` is a valid array of pollfd for the duration of the call.
         let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
         if rc < 0 {
@@ -241,6 +253,13 @@ pub fn run(
         if let Some(pfd) = fds.get(input_idx + 1) {
             if pfd.fd >= 0 && pfd.revents != 0 {
                 h.extra_ready(engine, sockets, clock.now());
+                flush_engine(engine, sockets, clock, h);
+            }
+        }
+        // SIGINT, SIGTERM
+        if let Some(pfd) = fds.get(input_idx + 2) {
+            if pfd.fd >= 0 && pfd.revents != 0 {
+                h.signalled(engine, clock.now());
                 flush_engine(engine, sockets, clock, h);
             }
         }

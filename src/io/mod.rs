@@ -24,4 +24,5 @@ pub mod icmp;
 #[cfg(target_os = "linux")]
 pub mod netlink;
 pub mod pcap;
+pub mod signals;
 pub mod socket;

@@ -28,6 +28,7 @@ use crate::engine::{Command, Engine, EngineEvent, IkeState, OsRandom, SaId, Time
 use crate::io::clock::Clock;
 use crate::io::event_loop::{self, Direction, Handler};
 use crate::io::pcap::PcapWriter;
+use crate::io::signals::{self, SignalPipe};
 use crate::io::socket::Sockets;
 use crate::keys::keylog;
 use events::rfc3339;
@@ -49,6 +50,26 @@ struct Peer {
     /// `--follow-os`: the OS's address changes.
     #[cfg(target_os = "linux")]
     watch: Option<crate::io::netlink::AddrWatch>,
+    /// SIGINT / SIGTERM: Deletes for every IKE SA, then exit.
+    signals: Option<SignalPipe>,
+}
+
+/// Is there anything to read commands from? Not when standard input is /dev/null or
+/// closed (`cmd &` in a script, nohup, a service manager): such a peer runs until a
+/// signal instead of ending at once on end of input.
+fn stdin_has_commands() -> bool {
+    // SAFETY: fstat/stat fill the zeroed structs we pass; fd 0 may be closed (error).
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::fstat(0, &mut st) != 0 {
+            return false;
+        }
+        let mut null: libc::stat = std::mem::zeroed();
+        let is_char = st.st_mode & libc::S_IFMT == libc::S_IFCHR;
+        !(is_char
+            && libc::stat(c"/dev/null".as_ptr(), &mut null) == 0
+            && null.st_rdev == st.st_rdev)
+    }
 }
 
 fn established(engine: &Engine) -> Vec<SaId> {
@@ -285,6 +306,34 @@ impl Handler for Peer {
         self.quit(engine, now);
     }
 
+    fn signal_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.signals.as_ref().map(|s| s.fd())
+    }
+
+    fn signalled(&mut self, engine: &mut Engine, now: Timestamp) {
+        let caught = self.signals.as_ref().map(|s| s.take()).unwrap_or_default();
+        for sig in caught {
+            let mut m = Map::new();
+            m.insert("signal".into(), Value::from(signals::name(sig)));
+            let again = self.quitting.is_some();
+            m.insert(
+                "action".into(),
+                Value::from(if again {
+                    "exit now"
+                } else {
+                    "deleting every IKE SA, then exit"
+                }),
+            );
+            self.emit("signal", m);
+            if again {
+                // a second signal: do not wait for the Deletes' answers
+                self.quitting = Some(now);
+            } else {
+                self.quit(engine, now);
+            }
+        }
+    }
+
     fn event(&mut self, _engine: &Engine, event: EngineEvent) {
         let (name, body) = event_json(&event);
         self.emit(name, body);
@@ -459,6 +508,10 @@ fn run(args: &PeerArgs) -> Result<(), String> {
         logged: HashSet::new(),
         quitting: None,
         addrs: s.addrs.clone(),
+        signals: Some(
+            SignalPipe::install(&[libc::SIGINT, libc::SIGTERM])
+                .map_err(|e| format!("signal handlers: {e}"))?,
+        ),
         #[cfg(target_os = "linux")]
         watch: if s.follow_os {
             Some(
@@ -487,6 +540,15 @@ fn run(args: &PeerArgs) -> Result<(), String> {
         ),
     );
     ready.insert("connections".into(), Value::from(names));
+    let commands = stdin_has_commands();
+    ready.insert(
+        "commands".into(),
+        Value::from(if commands {
+            "stdin (end of input deletes every IKE SA and exits)"
+        } else {
+            "none (stdin is /dev/null or closed: runs until SIGINT or SIGTERM)"
+        }),
+    );
     ready.insert(
         "mode".into(),
         Value::from(if s.listen { "responder" } else { "initiator" }),
@@ -497,9 +559,15 @@ fn run(args: &PeerArgs) -> Result<(), String> {
             peer.run_engine(&mut engine, clock.now(), Command::Up(n));
         }
     }
-    let input = event_loop::spawn_line_reader(BufReader::new(io::stdin()))
-        .map_err(|e| format!("stdin reader: {e}"))?;
-    event_loop::run(&mut engine, &mut sockets, &clock, Some(input), &mut peer)
+    let input = if commands {
+        Some(
+            event_loop::spawn_line_reader(BufReader::new(io::stdin()))
+                .map_err(|e| format!("stdin reader: {e}"))?,
+        )
+    } else {
+        None
+    };
+    event_loop::run(&mut engine, &mut sockets, &clock, input, &mut peer)
         .map_err(|e| format!("event loop: {e}"))?;
     peer.emit("exit", Map::new());
     Ok(())
