@@ -35,9 +35,10 @@
 //!   `ADDR:PORT` string also matches `ADDR` alone; numbers by value; `true`/`false`;
 //!   an array matches when one of its elements does.
 //! * `wait` lets time pass until an event matches, at most `DURATION` (default 30 s).
-//!   It looks at events after the previous command and after the event the previous
-//!   `wait` matched, so the answer to a command is never missed and one event never
-//!   satisfies two waits. A `wait` that times out ends the drill.
+//!   It looks at the events since the previous command (or `shell`) that no earlier
+//!   `wait` matched: the answer to a command is never missed, the order of waits for
+//!   events of the same moment does not matter, and one event never satisfies two
+//!   waits. A `wait` that times out ends the drill.
 //! * `expect EVENT` holds when such an event was seen since the last command (or
 //!   `shell`), also during the waits and sleeps after it; `expect no EVENT` when none
 //!   was. `expect sa established` holds when the node has an established IKE SA,

@@ -2,7 +2,7 @@
 //! commands, lets time pass and hands back events, as the embedded virtual lab does on
 //! a simulated clock and a live `mobikectl peer` will on the wall clock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -238,7 +238,7 @@ pub fn run_drill(
     let mut interpreter = Interpreter {
         target,
         options,
-        wait_from: 0,
+        waited: BTreeSet::new(),
         command_from: 0,
         marks: BTreeMap::new(),
         outcome: DrillOutcome {
@@ -264,8 +264,8 @@ enum Flow {
 struct Interpreter<'t> {
     target: &'t mut dyn DrillTarget,
     options: RunOptions,
-    /// `wait` looks from here: after the event the previous `wait` matched.
-    wait_from: usize,
+    /// Events a `wait` matched: no other `wait` takes them.
+    waited: BTreeSet<usize>,
     /// Events since the last command: `expect` looks here, `wait` too.
     command_from: usize,
     /// `mark`: its time and the event index then.
@@ -380,16 +380,32 @@ impl Interpreter<'_> {
             .map(|(i, _)| i)
     }
 
+    /// Like `find`, skipping events an earlier `wait` matched.
+    fn find_unwaited(
+        &self,
+        from: usize,
+        node: Option<&str>,
+        pattern: &EventPattern,
+    ) -> Option<usize> {
+        self.outcome
+            .events
+            .iter()
+            .enumerate()
+            .skip(from)
+            .find(|(i, e)| !self.waited.contains(i) && event_matches(e, node, pattern))
+            .map(|(i, _)| i)
+    }
+
     fn wait(&mut self, node: Option<&str>, pattern: &EventPattern, within: Duration) -> StepResult {
-        let from = self.wait_from.max(self.command_from);
+        let from = self.command_from;
         let deadline = self.target.now() + within;
         loop {
-            if let Some(i) = self.find(from, node, pattern) {
-                self.wait_from = i + 1;
+            if let Some(i) = self.find_unwaited(from, node, pattern) {
+                self.waited.insert(i);
                 return (Verdict::Held, self.outcome.events[i].describe(), None);
             }
             if self.target.now() >= deadline || !self.advance(deadline) {
-                let seen = seen_instead(&self.outcome.events[from..], node, pattern);
+                let seen = seen_instead(&self.outcome.events[from..], pattern);
                 let detail = format!("not within {}; {seen}", format_duration(within));
                 return (Verdict::Failed, detail, None);
             }
@@ -406,7 +422,7 @@ impl Interpreter<'_> {
                     Verdict::Failed,
                     format!(
                         "not seen since the last command; {}",
-                        seen_instead(window, node, p)
+                        seen_instead(window, p)
                     ),
                     None,
                 ),
@@ -476,7 +492,7 @@ impl Interpreter<'_> {
                 (Verdict::Held, detail, Some(value))
             }
             None => {
-                let seen = seen_instead(&self.outcome.events[index..], node, to);
+                let seen = seen_instead(&self.outcome.events[index..], to);
                 (
                     Verdict::Failed,
                     format!("no such event since mark '{from}'; {seen}"),
@@ -574,13 +590,10 @@ fn value_matches(v: &Value, want: &str) -> bool {
     }
 }
 
-/// What a failed wait or expect saw instead: the same events with other fields, or
-/// the names of the events seen.
-fn seen_instead(window: &[TimedEvent], node: Option<&str>, p: &EventPattern) -> String {
-    let same: Vec<&TimedEvent> = window
-        .iter()
-        .filter(|e| e.name == p.name && node.is_none_or(|n| e.node == n))
-        .collect();
+/// What a failed wait or expect saw instead: events of the same name (other fields,
+/// another node, or taken by an earlier wait), or the names of the events seen.
+fn seen_instead(window: &[TimedEvent], p: &EventPattern) -> String {
+    let same: Vec<&TimedEvent> = window.iter().filter(|e| e.name == p.name).collect();
     if !same.is_empty() {
         let shown: Vec<String> = same.iter().take(3).map(|e| e.describe()).collect();
         let more = same.len().saturating_sub(3);
