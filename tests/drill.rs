@@ -11,7 +11,9 @@ use mobikectl::drill::parse::{
 };
 use mobikectl::drill::run::{run_drill, DrillTarget, RunOptions, Verdict};
 use mobikectl::drill::{parse_drill, report, Drill, SyntaxError};
-use mobikectl::embedded_lab::{LabOptions, VirtualLab, DEFAULT_DRILL, DEFAULT_DRILL_NAME};
+use mobikectl::embedded_lab::{
+    default_drill, LabOptions, VirtualLab, DEFAULT_DRILL, DEFAULT_DRILL_NAME,
+};
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -379,7 +381,7 @@ fn the_default_drill_passes_and_is_identical_on_every_run() {
     let text = report::text_report(&a, true);
     assert_eq!(a.exit_code(), 0, "{text}");
     assert_eq!(text, report::text_report(&b, true));
-    assert_eq!(report::json_report(&a), report::json_report(&b));
+    assert_eq!(report::json_report(&a, true), report::json_report(&b, true));
     let names: Vec<&str> = a.measurements.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(names, ["move_after_loss", "move_on_command", "move_back"]);
     assert!(a
@@ -387,6 +389,21 @@ fn the_default_drill_passes_and_is_identical_on_every_run() {
         .iter()
         .all(|m| m.value > Duration::ZERO && m.value < Duration::from_secs(1)));
     assert!(text.contains("result: every expectation held"), "{text}");
+}
+
+#[test]
+fn the_nat_drill_passes_on_the_nat_lab() {
+    let options = LabOptions { nat: true };
+    let (name, text) = default_drill(options);
+    let drill = parse_drill(name, text).unwrap();
+    let mut lab = VirtualLab::new(options).unwrap();
+    let o = run_drill(&drill, &mut lab, RunOptions::default()).unwrap();
+    assert_eq!(o.exit_code(), 0, "{}", report::text_report(&o, true));
+    let rebinding = o
+        .measurements
+        .iter()
+        .find(|m| m.name == "rebinding_followed");
+    assert!(rebinding.is_some_and(|m| m.value < Duration::from_secs(1)));
 }
 
 #[test]
@@ -419,7 +436,7 @@ fn a_false_expectation_fails_naming_its_line_and_what_was_seen() {
     assert_eq!(o.steps.last().map(|s| s.verdict), Some(Verdict::Held));
     let text = report::text_report(&o, false);
     assert!(text.contains("FAILED at t.drill:3, t.drill:4"), "{text}");
-    let json = report::json_report(&o);
+    let json = report::json_report(&o, false);
     assert_eq!(json["exit_code"], 1);
     assert_eq!(json["failures"][0]["line"], 3);
 }
@@ -541,6 +558,9 @@ fn lab_virtual_runs_the_default_drill_quickly() {
         "{stdout}"
     );
     assert!(text(&out.stderr).is_empty());
+    // the same bytes on every run
+    let again = mobikectl(&["lab", "--virtual"]);
+    assert_eq!(again.stdout, out.stdout);
     // without --virtual: a note, then the virtual lab
     let out = mobikectl(&["lab", "--report", "json"]);
     assert_eq!(out.status.code(), Some(0));

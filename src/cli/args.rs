@@ -310,7 +310,8 @@ pub struct LabArgs {
     /// Print the report instead of a terminal UI (there is no UI yet: always so).
     #[arg(long = "no-tui")]
     pub no_tui: bool,
-    /// Put a NAT in front of the initiator.
+    /// Put a NAT in front of the initiator (the default drill is then drills/nat.drill: a
+    /// real NAT rebinding).
     #[arg(long)]
     pub nat: bool,
     /// Report format.

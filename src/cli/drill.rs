@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use super::args::{DrillArgs, LabArgs, ReportFormat};
 use crate::drill::{parse_drill, report, run_drill, RunOptions};
-use crate::embedded_lab::{LabOptions, VirtualLab, DEFAULT_DRILL, DEFAULT_DRILL_NAME};
+use crate::embedded_lab::{default_drill, LabOptions, VirtualLab};
 
 /// Why the drill did not run (exit code 2).
 fn refuse(file: &str, format: ReportFormat, errors: &[String]) -> u8 {
@@ -54,7 +54,7 @@ pub fn run_on_virtual_lab(
     };
     let written = match format {
         ReportFormat::Text => out.write_all(report::text_report(&outcome, events).as_bytes()),
-        ReportFormat::Json => writeln!(out, "{}", report::json_report(&outcome)),
+        ReportFormat::Json => writeln!(out, "{}", report::json_report(&outcome, events)),
     };
     if let Err(e) = written.and_then(|()| out.flush()) {
         if e.kind() != io::ErrorKind::BrokenPipe {
@@ -97,7 +97,8 @@ pub fn drill_main(args: &DrillArgs) -> ExitCode {
     ))
 }
 
-/// `mobikectl lab`: the default drill (or `--drill FILE`) on the virtual lab. There is
+/// `mobikectl lab`: the default drill (`drills/nat.drill` with `--nat`), or `--drill
+/// FILE`, on the virtual lab. There is
 /// no real-sockets lab yet: without `--virtual` it says so and runs the virtual one.
 pub fn lab_main(args: &LabArgs) -> ExitCode {
     if !args.virtual_lab {
@@ -114,7 +115,10 @@ pub fn lab_main(args: &LabArgs) -> ExitCode {
                 return ExitCode::from(refuse(&file, args.report, &[e]));
             }
         },
-        None => (DEFAULT_DRILL_NAME.to_string(), DEFAULT_DRILL.to_string()),
+        None => {
+            let (name, text) = default_drill(LabOptions { nat: args.nat });
+            (name.to_string(), text.to_string())
+        }
     };
     let options = RunOptions {
         allow_shell: args.allow_shell,

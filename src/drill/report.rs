@@ -139,8 +139,9 @@ fn millis(d: std::time::Duration) -> Value {
     Value::from((d.as_secs_f64() * 1_000_000.0).round() / 1000.0)
 }
 
-/// The JSON report.
-pub fn json_report(outcome: &DrillOutcome) -> Value {
+/// The JSON report; with `events`, every event too (`at_ms`, `node`, `event` and its
+/// fields).
+pub fn json_report(outcome: &DrillOutcome, events: bool) -> Value {
     let steps: Vec<Value> = outcome
         .steps
         .iter()
@@ -159,9 +160,28 @@ pub fn json_report(outcome: &DrillOutcome) -> Value {
         .failures()
         .map(|s| json!({"line": s.line, "iteration": s.iteration, "statement": s.statement, "seen": s.detail}))
         .collect();
-    json!({"file": outcome.file, "exit_code": outcome.exit_code(), "steps": steps,
-        "measurements": measurements, "failures": failures, "stopped": outcome.stopped,
-        "events": outcome.events.len()})
+    let mut report = json!({"file": outcome.file, "exit_code": outcome.exit_code(),
+        "steps": steps, "measurements": measurements, "failures": failures,
+        "stopped": outcome.stopped, "event_count": outcome.events.len()});
+    if events {
+        let list: Vec<Value> = outcome
+            .events
+            .iter()
+            .map(|e| {
+                let mut m = serde_json::Map::new();
+                m.insert(
+                    "at_ms".into(),
+                    millis(e.at.saturating_since(outcome.started)),
+                );
+                m.insert("node".into(), Value::from(e.node.clone()));
+                m.insert("event".into(), Value::from(e.name.clone()));
+                m.extend(e.fields.clone());
+                Value::Object(m)
+            })
+            .collect();
+        report["events"] = Value::from(list);
+    }
+    report
 }
 
 /// Syntax errors, one per line (`file:line:column: message`).

@@ -12,3 +12,19 @@ pub const DEFAULT_DRILL: &str = include_str!("../../drills/default.drill");
 
 /// The name the default drill is reported under.
 pub const DEFAULT_DRILL_NAME: &str = "drills/default.drill";
+
+/// The drill `mobikectl lab --nat` runs: SA up through a NAT, address loss, a real NAT
+/// rebinding found by a DPD, move back.
+pub const DEFAULT_NAT_DRILL: &str = include_str!("../../drills/nat.drill");
+
+/// The name the NAT drill is reported under.
+pub const DEFAULT_NAT_DRILL_NAME: &str = "drills/nat.drill";
+
+/// The built-in drill for a lab with or without a NAT: (name, text).
+pub fn default_drill(options: LabOptions) -> (&'static str, &'static str) {
+    if options.nat {
+        (DEFAULT_NAT_DRILL_NAME, DEFAULT_NAT_DRILL)
+    } else {
+        (DEFAULT_DRILL_NAME, DEFAULT_DRILL)
+    }
+}
