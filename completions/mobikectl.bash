@@ -155,7 +155,7 @@ _mobikectl() {
             return 0
             ;;
         mobikectl__subcmd__drill)
-            opts="-h --lab --nat --report --allow-shell --events --help"
+            opts="-h --lab --nat --report --allow-shell --events --pcap --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -163,6 +163,10 @@ _mobikectl() {
             case "${prev}" in
                 --report)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --pcap)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -285,7 +289,7 @@ _mobikectl() {
             return 0
             ;;
         mobikectl__subcmd__lab)
-            opts="-h --virtual --drill --no-tui --nat --report --allow-shell --events --help"
+            opts="-h --virtual --drill --no-tui --nat --report --allow-shell --events --pcap --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -297,6 +301,10 @@ _mobikectl() {
                     ;;
                 --report)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --pcap)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

@@ -90,19 +90,21 @@ complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l no-natt -d 
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand drill" -l report -d 'Report format' -r -f -a "text\t'A timeline (one line per step) and a summary table'
 json\t'One JSON object: steps, measurements, failures, exit code'"
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand drill" -l pcap -d 'Write every datagram the lab\'s network carried to FILE (pcap, as the receivers saw them; `mobikectl decode --udp-port 10500 --natt-port 14500 FILE` decodes it)' -r -F
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand drill" -l lab -d 'Run on the embedded virtual lab (the only target so far; a real gateway comes later)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand drill" -l nat -d 'Put a NAT in front of the lab\'s initiator'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand drill" -l allow-shell -d 'Allow `shell` statements (refused otherwise: the drill does not run)'
-complete -c mobikectl -n "__fish_mobikectl_using_subcommand drill" -l events -d 'Show every event of the target in the text timeline'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand drill" -l events -d 'Show every event of the target in the report'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand drill" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l drill -d 'Run this drill instead of the default one' -r -F
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l report -d 'Report format' -r -f -a "text\t'A timeline (one line per step) and a summary table'
 json\t'One JSON object: steps, measurements, failures, exit code'"
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l pcap -d 'Write every datagram the lab\'s network carried to FILE (pcap, as the receivers saw them; `mobikectl decode --udp-port 10500 --natt-port 14500 FILE` decodes it)' -r -F
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l virtual -d 'The virtual lab (in-memory network, simulated clock); the only one so far'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l no-tui -d 'Print the report instead of a terminal UI (there is no UI yet: always so)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l nat -d 'Put a NAT in front of the initiator (the default drill is then drills/nat.drill: a real NAT rebinding)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l allow-shell -d 'Allow `shell` statements in --drill FILE'
-complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l events -d 'Show every event of the lab in the text timeline'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l events -d 'Show every event of the lab in the report'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand man" -s h -l help -d 'Print help'

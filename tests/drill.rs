@@ -532,6 +532,132 @@ fn shell_runs_when_allowed() {
     assert!(o.steps[1].detail.starts_with("exit 3"));
 }
 
+// ------------------------------------------------------------------------ runner on any target
+
+/// A scripted target: events at fixed times, commands recorded.
+struct ScriptedTarget {
+    now: mobikectl::engine::Timestamp,
+    script: Vec<(u64, &'static str, &'static str, serde_json::Value)>,
+    commands: Vec<(Option<String>, PeerCommand)>,
+}
+
+impl DrillTarget for ScriptedTarget {
+    fn now(&self) -> mobikectl::engine::Timestamp {
+        self.now
+    }
+    fn node_names(&self) -> Vec<String> {
+        vec!["gw".into()]
+    }
+    fn command(&mut self, node: Option<&str>, c: &PeerCommand) -> Result<String, String> {
+        self.commands.push((node.map(str::to_string), c.clone()));
+        Ok("gw".into())
+    }
+    fn advance_until(
+        &mut self,
+        deadline: mobikectl::engine::Timestamp,
+    ) -> Vec<mobikectl::drill::TimedEvent> {
+        let next = self
+            .script
+            .iter()
+            .map(|e| mobikectl::engine::Timestamp::from_millis(e.0))
+            .filter(|t| *t > self.now && *t <= deadline)
+            .min();
+        self.now = next.unwrap_or(deadline);
+        let now = self.now;
+        self.script
+            .iter()
+            .filter(|e| mobikectl::engine::Timestamp::from_millis(e.0) == now)
+            .map(|(_, node, name, fields)| mobikectl::drill::TimedEvent {
+                at: now,
+                node: node.to_string(),
+                name: name.to_string(),
+                fields: fields.as_object().cloned().unwrap_or_default(),
+            })
+            .collect()
+    }
+    fn sa_summaries(
+        &mut self,
+        _node: Option<&str>,
+    ) -> Result<Vec<mobikectl::drill::run::SaSummary>, String> {
+        Ok(vec![])
+    }
+}
+
+#[test]
+fn the_runner_drives_any_target_by_its_clock_and_events() {
+    use serde_json::json;
+    let mut target = ScriptedTarget {
+        now: mobikectl::engine::Timestamp::from_millis(0),
+        script: vec![
+            (
+                100,
+                "gw",
+                "path",
+                json!({"state": "ok", "local": "192.0.2.1:4500"}),
+            ),
+            (
+                250,
+                "gw",
+                "moved",
+                json!({"new": {"local": "192.0.2.1:4500"}}),
+            ),
+            (
+                900,
+                "peer",
+                "moved",
+                json!({"new": {"local": "198.51.100.1:4500"}}),
+            ),
+        ],
+        commands: vec![],
+    };
+    let drill = parse_ok(
+        "mark t
+         gw: move 192.0.2.1
+         WAIT moved new.local=192.0.2.1 WITHIN 1s
+         measure m from t to moved
+         expect path state=ok
+         expect sa none
+         wait moved within 500ms
+",
+    );
+    let o = run_drill(&drill, &mut target, RunOptions::default()).unwrap();
+    assert_eq!(
+        target.commands,
+        vec![(
+            Some("gw".to_string()),
+            PeerCommand::Move {
+                local: ip("192.0.2.1"),
+                remote: None,
+                sa: None
+            }
+        )]
+    );
+    let at: Vec<(usize, u128, Verdict)> = o
+        .steps
+        .iter()
+        .map(|s| (s.line, s.at.as_millis(), s.verdict))
+        .collect();
+    assert_eq!(
+        at,
+        vec![
+            (1, 0, Verdict::Done),
+            (2, 0, Verdict::Done),
+            (3, 250, Verdict::Held),
+            (4, 250, Verdict::Held),
+            (5, 250, Verdict::Held),
+            (6, 250, Verdict::Held),
+            // the second moved comes from another node at 900 ms: within 500 ms of 250
+            (7, 750, Verdict::Failed),
+        ]
+    );
+    assert_eq!(o.measurements[0].value, Duration::from_millis(250));
+    assert!(
+        o.steps[6].detail.contains("not within 500.0ms"),
+        "{}",
+        o.steps[6].detail
+    );
+}
+
 // ------------------------------------------------------------------------ command line
 
 fn mobikectl(args: &[&str]) -> Output {
@@ -609,6 +735,20 @@ fn drill_exit_codes() {
     assert!(text(&out.stderr).contains("--allow-shell"));
     let out = mobikectl(&["drill", &shell, "--lab", "--allow-shell"]);
     assert_eq!(out.status.code(), Some(0));
+
+    let pcap = dir.path().join("lab.pcap");
+    let out = mobikectl(&[
+        "drill",
+        &good,
+        "--lab",
+        "--pcap",
+        &pcap.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let bytes = std::fs::read(&pcap).unwrap();
+    assert!(bytes.len() > 24 && bytes[..4] == 0xa1b2_c3d4u32.to_le_bytes());
+    let out = mobikectl(&["drill", &good, "--lab", "--pcap", "/nonexistent/dir/x.pcap"]);
+    assert_eq!(out.status.code(), Some(2));
 
     let out = mobikectl(&["drill", &good]);
     assert_eq!(out.status.code(), Some(2));

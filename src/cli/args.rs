@@ -294,9 +294,13 @@ pub struct DrillArgs {
     /// Allow `shell` statements (refused otherwise: the drill does not run).
     #[arg(long = "allow-shell")]
     pub allow_shell: bool,
-    /// Show every event of the target in the text timeline.
+    /// Show every event of the target in the report.
     #[arg(long)]
     pub events: bool,
+    /// Write every datagram the lab's network carried to FILE (pcap, as the receivers saw
+    /// them; `mobikectl decode --udp-port 10500 --natt-port 14500 FILE` decodes it).
+    #[arg(long, value_name = "FILE", requires = "lab")]
+    pub pcap: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -320,7 +324,11 @@ pub struct LabArgs {
     /// Allow `shell` statements in --drill FILE.
     #[arg(long = "allow-shell")]
     pub allow_shell: bool,
-    /// Show every event of the lab in the text timeline.
+    /// Show every event of the lab in the report.
     #[arg(long)]
     pub events: bool,
+    /// Write every datagram the lab's network carried to FILE (pcap, as the receivers saw
+    /// them; `mobikectl decode --udp-port 10500 --natt-port 14500 FILE` decodes it).
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
 }

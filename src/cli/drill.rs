@@ -3,6 +3,7 @@
 //! file or configuration (nothing ran).
 
 use std::io::{self, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::args::{DrillArgs, LabArgs, ReportFormat};
@@ -26,17 +27,27 @@ fn refuse(file: &str, format: ReportFormat, errors: &[String]) -> u8 {
     2
 }
 
+/// How to run a drill on the virtual lab and report it.
+#[derive(Debug, Clone)]
+pub struct LabRun {
+    /// The drill's name in messages.
+    pub file: String,
+    /// The lab's setup.
+    pub lab: LabOptions,
+    /// The runner's options.
+    pub options: RunOptions,
+    /// Report format.
+    pub format: ReportFormat,
+    /// Every event in the report.
+    pub events: bool,
+    /// Write what the network carried here (pcap) after the run.
+    pub pcap: Option<PathBuf>,
+}
+
 /// Parse and run `source` on a fresh virtual lab; prints the report; returns the exit
-/// code.
-pub fn run_on_virtual_lab(
-    file: &str,
-    source: &str,
-    lab: LabOptions,
-    options: RunOptions,
-    format: ReportFormat,
-    events: bool,
-    out: &mut dyn Write,
-) -> u8 {
+/// code (2 also when the pcap cannot be written).
+pub fn run_on_virtual_lab(run: &LabRun, source: &str, out: &mut dyn Write) -> u8 {
+    let (file, format) = (run.file.as_str(), run.format);
     let drill = match parse_drill(file, source) {
         Ok(d) => d,
         Err(errors) => {
@@ -44,21 +55,27 @@ pub fn run_on_virtual_lab(
             return refuse(file, format, &list);
         }
     };
-    let mut target = match VirtualLab::new(lab) {
+    let mut target = match VirtualLab::new(run.lab) {
         Ok(t) => t,
         Err(e) => return refuse(file, format, &[format!("virtual lab: {e}")]),
     };
-    let outcome = match run_drill(&drill, &mut target, options) {
+    let outcome = match run_drill(&drill, &mut target, run.options) {
         Ok(o) => o,
         Err(e) => return refuse(file, format, &[e]),
     };
     let written = match format {
-        ReportFormat::Text => out.write_all(report::text_report(&outcome, events).as_bytes()),
-        ReportFormat::Json => writeln!(out, "{}", report::json_report(&outcome, events)),
+        ReportFormat::Text => out.write_all(report::text_report(&outcome, run.events).as_bytes()),
+        ReportFormat::Json => writeln!(out, "{}", report::json_report(&outcome, run.events)),
     };
     if let Err(e) = written.and_then(|()| out.flush()) {
         if e.kind() != io::ErrorKind::BrokenPipe {
             eprintln!("mobikectl: {e}");
+        }
+    }
+    if let Some(path) = &run.pcap {
+        if let Err(e) = std::fs::write(path, target.pcap()) {
+            eprintln!("mobikectl: --pcap {}: {e}", path.display());
+            return 2;
         }
     }
     outcome.exit_code()
@@ -81,20 +98,17 @@ pub fn drill_main(args: &DrillArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return ExitCode::from(refuse(&file, args.report, &[e])),
     };
-    let options = RunOptions {
-        allow_shell: args.allow_shell,
+    let run = LabRun {
+        file,
+        lab: LabOptions { nat: args.nat },
+        options: RunOptions {
+            allow_shell: args.allow_shell,
+        },
+        format: args.report,
+        events: args.events,
+        pcap: args.pcap.clone(),
     };
-    let lab = LabOptions { nat: args.nat };
-    let mut out = io::stdout().lock();
-    ExitCode::from(run_on_virtual_lab(
-        &file,
-        &source,
-        lab,
-        options,
-        args.report,
-        args.events,
-        &mut out,
-    ))
+    ExitCode::from(run_on_virtual_lab(&run, &source, &mut io::stdout().lock()))
 }
 
 /// `mobikectl lab`: the default drill (`drills/nat.drill` with `--nat`), or `--drill
@@ -120,18 +134,15 @@ pub fn lab_main(args: &LabArgs) -> ExitCode {
             (name.to_string(), text.to_string())
         }
     };
-    let options = RunOptions {
-        allow_shell: args.allow_shell,
+    let run = LabRun {
+        file,
+        lab: LabOptions { nat: args.nat },
+        options: RunOptions {
+            allow_shell: args.allow_shell,
+        },
+        format: args.report,
+        events: args.events,
+        pcap: args.pcap.clone(),
     };
-    let lab = LabOptions { nat: args.nat };
-    let mut out = io::stdout().lock();
-    ExitCode::from(run_on_virtual_lab(
-        &file,
-        &source,
-        lab,
-        options,
-        args.report,
-        args.events,
-        &mut out,
-    ))
+    ExitCode::from(run_on_virtual_lab(&run, &source, &mut io::stdout().lock()))
 }

@@ -49,6 +49,8 @@
 //! * `mark NAME` notes the time; `measure NAME from MARK to EVENT` takes the first
 //!   matching event since the mark (it does not wait: put a `wait` before it) and
 //!   reports the time between them.
+//! * `shell` runs `sh -c COMMAND LINE` and holds when it exits 0; on the virtual lab no
+//!   simulated time passes meanwhile.
 //! * A peer command that cannot be applied (no SA to move, an unknown address) fails
 //!   and ends the drill.
 //! * `DURATION`: a number and a unit: `250ms`, `1.5s`, `2m`, `1h` (at most 24 h).

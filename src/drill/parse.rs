@@ -359,7 +359,10 @@ fn event_pattern(ws: &[Word<'_>], after: &Word<'_>) -> Result<EventPattern, Line
 }
 
 fn parse_wait(ws: &[Word<'_>]) -> Result<StatementKind, LineError> {
-    let (pattern_words, within) = match ws.iter().position(|w| w.text == "within") {
+    let (pattern_words, within) = match ws
+        .iter()
+        .position(|w| w.text.eq_ignore_ascii_case("within"))
+    {
         Some(i) => {
             let kw = &ws[i];
             let duration = match ws.get(i + 1) {
