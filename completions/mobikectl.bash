@@ -22,8 +22,14 @@ _mobikectl() {
             mobikectl,decode)
                 cmd="mobikectl__subcmd__decode"
                 ;;
+            mobikectl,drill)
+                cmd="mobikectl__subcmd__drill"
+                ;;
             mobikectl,help)
                 cmd="mobikectl__subcmd__help"
+                ;;
+            mobikectl,lab)
+                cmd="mobikectl__subcmd__lab"
                 ;;
             mobikectl,man)
                 cmd="mobikectl__subcmd__man"
@@ -37,8 +43,14 @@ _mobikectl() {
             mobikectl__subcmd__help,decode)
                 cmd="mobikectl__subcmd__help__subcmd__decode"
                 ;;
+            mobikectl__subcmd__help,drill)
+                cmd="mobikectl__subcmd__help__subcmd__drill"
+                ;;
             mobikectl__subcmd__help,help)
                 cmd="mobikectl__subcmd__help__subcmd__help"
+                ;;
+            mobikectl__subcmd__help,lab)
+                cmd="mobikectl__subcmd__help__subcmd__lab"
                 ;;
             mobikectl__subcmd__help,man)
                 cmd="mobikectl__subcmd__help__subcmd__man"
@@ -53,7 +65,7 @@ _mobikectl() {
 
     case "${cmd}" in
         mobikectl)
-            opts="-h -V --help --version decode peer completions man help"
+            opts="-h -V --help --version decode peer drill lab completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -142,8 +154,30 @@ _mobikectl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mobikectl__subcmd__drill)
+            opts="-h --lab --nat --report --allow-shell --events --pcap --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --report)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --pcap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mobikectl__subcmd__help)
-            opts="decode peer completions man help"
+            opts="decode peer drill lab completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -184,7 +218,35 @@ _mobikectl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mobikectl__subcmd__help__subcmd__drill)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mobikectl__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mobikectl__subcmd__help__subcmd__lab)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -219,6 +281,32 @@ _mobikectl() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mobikectl__subcmd__lab)
+            opts="-h --virtual --drill --no-tui --nat --report --allow-shell --events --pcap --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --drill)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --report)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --pcap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -6,6 +6,8 @@ pub mod cli;
 pub mod crypto;
 pub mod decrypt;
 pub mod dissect;
+pub mod drill;
+pub mod embedded_lab;
 pub mod engine;
 pub mod io;
 pub mod keys;

@@ -39,6 +39,14 @@ fn main() -> ExitCode {
             drop(out);
             cli::peer::main(&args)
         }
+        Command::Drill(args) => {
+            drop(out);
+            cli::drill::drill_main(&args)
+        }
+        Command::Lab(args) => {
+            drop(out);
+            cli::drill::lab_main(&args)
+        }
         Command::Completions { shell } => {
             cli::write_completions(shell, &mut out);
             finish(out)

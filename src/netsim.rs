@@ -328,6 +328,18 @@ impl Network {
         self.collect();
     }
 
+    /// When something is next due: a datagram's delivery or an engine's timer (`None`:
+    /// nothing will happen by itself). For drivers that stop at the first event.
+    pub fn next_wakeup(&self) -> Option<Timestamp> {
+        let next_pkt = self.queue.keys().next().map(|k| k.0);
+        let next_timer = self
+            .nodes
+            .iter()
+            .filter_map(|n| n.engine.poll_timeout())
+            .min();
+        [next_pkt, next_timer].into_iter().flatten().min()
+    }
+
     /// Events of node `n`.
     pub fn events_of(&self, n: NodeId) -> impl Iterator<Item = &EngineEvent> {
         self.events.iter().filter(move |e| e.1 == n).map(|e| &e.2)

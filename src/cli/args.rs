@@ -31,6 +31,19 @@ pub enum Command {
     /// connections; command-line options override the file. Exit status: 0 after quit,
     /// 2 when the configuration is wrong or a socket cannot be bound.
     Peer(Box<PeerArgs>),
+    /// Run a failover drill (a script of peer commands, waits and expectations).
+    ///
+    /// For now drills run only on the embedded virtual lab (--lab): two engines on an
+    /// in-memory network with a simulated clock, the same result on every run. Prints a
+    /// timeline and a summary table (or JSON). Exit status: 0 when every expectation held,
+    /// 1 when one failed, 2 when the file or the configuration is wrong (nothing ran).
+    Drill(DrillArgs),
+    /// Run the embedded lab: the default failover drill (SA up, address loss, probe, move,
+    /// NAT rebinding, move back) on a virtual network with a simulated clock.
+    ///
+    /// Only the virtual lab exists yet: without --virtual a note says so and the virtual
+    /// lab runs. Exit status as for drill.
+    Lab(LabArgs),
     /// Print a shell completion script for SHELL to stdout.
     Completions {
         /// The shell to generate completions for.
@@ -252,4 +265,71 @@ pub struct PeerArgs {
     /// Retransmission: retransmissions before an exchange times out (default 5).
     #[arg(long = "retransmit-tries", value_name = "N")]
     pub retransmit_tries: Option<u32>,
+}
+
+/// Report format of `drill` and `lab`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ReportFormat {
+    /// A timeline (one line per step) and a summary table.
+    #[default]
+    Text,
+    /// One JSON object: steps, measurements, failures, exit code.
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DrillArgs {
+    /// The drill file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Run on the embedded virtual lab (the only target so far; a real gateway comes
+    /// later).
+    #[arg(long)]
+    pub lab: bool,
+    /// Put a NAT in front of the lab's initiator.
+    #[arg(long, requires = "lab")]
+    pub nat: bool,
+    /// Report format.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = ReportFormat::Text)]
+    pub report: ReportFormat,
+    /// Allow `shell` statements (refused otherwise: the drill does not run).
+    #[arg(long = "allow-shell")]
+    pub allow_shell: bool,
+    /// Show every event of the target in the report.
+    #[arg(long)]
+    pub events: bool,
+    /// Write every datagram the lab's network carried to FILE (pcap, as the receivers saw
+    /// them; `mobikectl decode --udp-port 10500 --natt-port 14500 FILE` decodes it).
+    #[arg(long, value_name = "FILE", requires = "lab")]
+    pub pcap: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LabArgs {
+    /// The virtual lab (in-memory network, simulated clock); the only one so far.
+    #[arg(long = "virtual")]
+    pub virtual_lab: bool,
+    /// Run this drill instead of the default one.
+    #[arg(long, value_name = "FILE")]
+    pub drill: Option<PathBuf>,
+    /// Print the report instead of a terminal UI (there is no UI yet: always so).
+    #[arg(long = "no-tui")]
+    pub no_tui: bool,
+    /// Put a NAT in front of the initiator (the default drill is then drills/nat.drill: a
+    /// real NAT rebinding).
+    #[arg(long)]
+    pub nat: bool,
+    /// Report format.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = ReportFormat::Text)]
+    pub report: ReportFormat,
+    /// Allow `shell` statements in --drill FILE.
+    #[arg(long = "allow-shell")]
+    pub allow_shell: bool,
+    /// Show every event of the lab in the report.
+    #[arg(long)]
+    pub events: bool,
+    /// Write every datagram the lab's network carried to FILE (pcap, as the receivers saw
+    /// them; `mobikectl decode --udp-port 10500 --natt-port 14500 FILE` decodes it).
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
 }

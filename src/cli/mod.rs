@@ -2,6 +2,7 @@
 pub mod args;
 pub mod command;
 pub mod decode;
+pub mod drill;
 pub mod filter;
 pub mod peer;
 mod table;

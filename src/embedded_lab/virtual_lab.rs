@@ -1,0 +1,371 @@
+//! The virtual lab: two engines on the in-memory network of [`crate::netsim`] with a
+//! simulated clock, as a [`DrillTarget`]. Every run of a drill on it gives the same
+//! events at the same (simulated) times.
+//!
+//! * `initiator` owns 127.0.0.2 and 127.0.0.3 (it initiates from 127.0.0.2),
+//!   `responder` owns 127.0.0.10 and 127.0.0.11; IKE port 10500, NAT-T port 14500,
+//!   PSK authentication, MOBIKE on, return routability checks as RFC 4555 says.
+//! * With a NAT ([`LabOptions::nat`]) the initiator's addresses appear as 127.0.0.100.
+//! * The lab starts with no SA: `up` brings one up.
+//! * A command acts on the node owning the address it names (`addr`, `move`, `drop`,
+//!   `loss` with a pair; an address the lab gave a node counts as that node's even
+//!   while it is removed), else on the initiator, unless prefixed with a node name.
+//! * `addr add|del` change the node's addresses (routing and the engine's set; `--os`
+//!   is refused: there is no interface); `drop LOCAL REMOTE on` makes the pair a black
+//!   hole; `loss PERCENT` drops that share of every datagram, `loss PERCENT LOCAL
+//!   REMOTE` of those sent from LOCAL (the network keys loss by sender); `nat rebind`
+//!   makes the NAT forget its mappings when there is one, else the engine sends from a
+//!   fresh port as a rebinding would look to the peer; `quit` deletes the SAs.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::cli::command::{resolve, Action, PeerCommand};
+use crate::cli::peer::event_json;
+use crate::drill::run::{DrillTarget, SaSummary};
+use crate::drill::TimedEvent;
+use crate::engine::{
+    Command, Config, ConnConfig, Engine, Identity, IkeState, SeededRandom, Timestamp, TsRange,
+};
+use crate::netsim::{NatBox, Network, NodeId};
+
+/// The initiator's addresses.
+pub const INITIATOR_ADDRS: [IpAddr; 2] = [
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)),
+];
+/// The responder's addresses.
+pub const RESPONDER_ADDRS: [IpAddr; 2] = [
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, 10)),
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, 11)),
+];
+/// The NAT's public address.
+pub const NAT_PUBLIC: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 100));
+/// IKE port of both nodes.
+pub const IKE_PORT: u16 = 10500;
+/// NAT-T port of both nodes.
+pub const NATT_PORT: u16 = 14500;
+
+const PSK: &[u8] = b"mobikectl-embedded-lab-psk";
+const INITIATOR: NodeId = 0;
+const RESPONDER: NodeId = 1;
+/// Simulated time at the start (engine timestamps are relative to any epoch).
+const START: Timestamp = Timestamp::from_secs(1000);
+
+/// How the lab is set up.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LabOptions {
+    /// A NAT in front of the initiator.
+    pub nat: bool,
+}
+
+/// The lab.
+pub struct VirtualLab {
+    net: Network,
+    /// The address plan: which node each lab address belongs to.
+    home: Vec<(IpAddr, NodeId)>,
+    /// `net.events` already handed out.
+    reported: usize,
+    /// Events of the lab itself (address and filter changes), not handed out yet.
+    pending: Vec<TimedEvent>,
+    /// Next port for `nat rebind` without a NAT.
+    next_rebind_port: u16,
+}
+
+fn initiator_config() -> Result<Config, String> {
+    let mut conn = ConnConfig::new(
+        "lab",
+        SocketAddr::new(INITIATOR_ADDRS[0], IKE_PORT),
+        SocketAddr::new(RESPONDER_ADDRS[0], IKE_PORT),
+        Identity::parse("initiator@lab.example")?,
+        PSK,
+    );
+    conn.remote_id = Some(Identity::parse("responder.lab.example")?);
+    conn.local_ts = vec![TsRange::parse("10.2.0.0/16")?];
+    conn.remote_ts = vec![TsRange::parse("10.1.0.0/16")?];
+    conn.remote_nat_t_port = NATT_PORT;
+    Ok(Config {
+        connections: vec![conn],
+        nat_t_port: NATT_PORT,
+        ..Config::default()
+    })
+}
+
+fn responder_config() -> Result<Config, String> {
+    let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
+    let mut conn = ConnConfig::new(
+        "lab",
+        any,
+        any,
+        Identity::parse("responder.lab.example")?,
+        PSK,
+    );
+    conn.local_ts = vec![TsRange::parse("10.1.0.0/16")?];
+    conn.remote_ts = vec![TsRange::parse("10.2.0.0/16")?];
+    conn.remote_nat_t_port = NATT_PORT;
+    Ok(Config {
+        connections: vec![conn],
+        nat_t_port: NATT_PORT,
+        ..Config::default()
+    })
+}
+
+/// The fields of a `filter` event, as `mobikectl peer` reports them.
+fn filter_fields(what: &str, pair: Option<(IpAddr, IpAddr)>) -> Map<String, Value> {
+    let side = |a: Option<IpAddr>| a.map(|a| Value::from(a.to_string())).unwrap_or(Value::Null);
+    let mut m = Map::new();
+    m.insert("what".into(), what.into());
+    m.insert("local".into(), side(pair.map(|p| p.0)));
+    m.insert("remote".into(), side(pair.map(|p| p.1)));
+    m
+}
+
+impl VirtualLab {
+    /// A lab with both nodes up and no SA, at simulated time zero.
+    pub fn new(options: LabOptions) -> Result<VirtualLab, String> {
+        let mut initiator = Engine::new(initiator_config()?, Box::new(SeededRandom::new(1)));
+        let mut responder = Engine::new(responder_config()?, Box::new(SeededRandom::new(2)));
+        initiator.set_local_addrs(START, &INITIATOR_ADDRS);
+        responder.set_local_addrs(START, &RESPONDER_ADDRS);
+        let mut net = Network::new(START);
+        net.add("initiator", initiator, &INITIATOR_ADDRS);
+        net.add("responder", responder, &RESPONDER_ADDRS);
+        if options.nat {
+            net.nats
+                .push(NatBox::new(INITIATOR_ADDRS.to_vec(), NAT_PUBLIC, 40000));
+        }
+        let home = INITIATOR_ADDRS
+            .iter()
+            .map(|a| (*a, INITIATOR))
+            .chain(RESPONDER_ADDRS.iter().map(|a| (*a, RESPONDER)))
+            .collect();
+        Ok(VirtualLab {
+            net,
+            home,
+            reported: 0,
+            pending: vec![],
+            next_rebind_port: 20000,
+        })
+    }
+
+    /// Everything the network carried, as a pcap (as the receivers saw it).
+    pub fn pcap(&self) -> Vec<u8> {
+        self.net.pcap()
+    }
+
+    fn node_by_name(&self, name: &str) -> Result<NodeId, String> {
+        self.net
+            .nodes
+            .iter()
+            .position(|n| n.name == name)
+            .ok_or_else(|| format!("no node '{name}' (nodes: initiator, responder)"))
+    }
+
+    /// The node a command acts on: the prefix, else the owner of the address it names,
+    /// else the initiator.
+    fn node_for(&self, node: Option<&str>, command: &PeerCommand) -> Result<NodeId, String> {
+        if let Some(name) = node {
+            return self.node_by_name(name);
+        }
+        let named = match command {
+            PeerCommand::AddrAdd(a, _) | PeerCommand::AddrDel(a, _) => Some(*a),
+            PeerCommand::Move { local, .. } | PeerCommand::Drop { local, .. } => Some(*local),
+            PeerCommand::Loss {
+                pair: Some((local, _)),
+                ..
+            } => Some(*local),
+            _ => None,
+        };
+        let owner = named.and_then(|a| {
+            self.net
+                .nodes
+                .iter()
+                .position(|n| n.addrs.contains(&a))
+                .or_else(|| self.home.iter().find(|h| h.0 == a).map(|h| h.1))
+        });
+        Ok(owner.unwrap_or(INITIATOR))
+    }
+
+    fn lab_event(&mut self, node: NodeId, name: &str, fields: Map<String, Value>) {
+        self.pending.push(TimedEvent {
+            at: self.net.now,
+            node: self.net.nodes[node].name.clone(),
+            name: name.to_string(),
+            fields,
+        });
+    }
+
+    fn addrs_event(&mut self, node: NodeId, change: &str, ip: IpAddr) {
+        let mut m = Map::new();
+        m.insert("change".into(), change.into());
+        m.insert("by".into(), "command".into());
+        m.insert("addr".into(), ip.to_string().into());
+        let addrs: Vec<String> = self.net.nodes[node]
+            .addrs
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        m.insert("addrs".into(), Value::from(addrs));
+        self.lab_event(node, "local_addrs", m);
+    }
+
+    fn engine_command(&mut self, node: NodeId, c: Command) -> Result<(), String> {
+        let now = self.net.now;
+        self.net
+            .engine(node)
+            .command(now, c)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    fn apply(&mut self, node: NodeId, action: Action) -> Result<(), String> {
+        match action {
+            Action::Engine(c) => self.engine_command(node, c)?,
+            Action::AddAddr(_, Some(_)) | Action::DelAddr(_, Some(_)) => {
+                return Err("--os changes a real interface; the virtual lab has none".into())
+            }
+            Action::AddAddr(ip, None) => {
+                if self.net.nodes[node].addrs.contains(&ip) {
+                    return Err(format!("addr add: {ip} is already one of its addresses"));
+                }
+                self.net.add_addr(node, ip);
+                self.addrs_event(node, "add", ip);
+            }
+            Action::DelAddr(ip, None) => {
+                if !self.net.nodes[node].addrs.contains(&ip) {
+                    return Err(format!("addr del: {ip} is not one of its addresses"));
+                }
+                self.net.del_addr(node, ip);
+                self.addrs_event(node, "del", ip);
+            }
+            Action::Rebind { sa, local } => self.rebind(node, sa, local)?,
+            Action::Drop { local, remote, on } => {
+                if on {
+                    self.net.blackholes.insert((local, remote));
+                } else {
+                    self.net.blackholes.remove(&(local, remote));
+                    self.net.blackholes.remove(&(remote, local));
+                }
+                let mut m = filter_fields("drop", Some((local, remote)));
+                m.insert("on".into(), on.into());
+                self.lab_event(node, "filter", m);
+            }
+            Action::Loss { percent, pair } => {
+                let key = pair.map(|p| p.0);
+                if percent == 0 {
+                    self.net.loss.remove(&key);
+                } else {
+                    self.net.loss.insert(key, percent);
+                }
+                let mut m = filter_fields("loss", pair);
+                m.insert("percent".into(), percent.into());
+                self.lab_event(node, "filter", m);
+            }
+            Action::Help => {}
+            Action::Quit => {
+                let established: Vec<_> = self.net.nodes[node]
+                    .engine
+                    .sas()
+                    .filter(|s| s.state == IkeState::Established)
+                    .map(|s| s.id)
+                    .collect();
+                for id in established {
+                    self.engine_command(node, Command::Down(id))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn rebind(
+        &mut self,
+        node: NodeId,
+        sa: crate::engine::SaId,
+        local: SocketAddr,
+    ) -> Result<(), String> {
+        if let Some(nat) = self
+            .net
+            .nats
+            .iter_mut()
+            .find(|n| n.inside.contains(&local.ip()))
+        {
+            nat.rebind();
+            return Ok(());
+        }
+        let port = self.next_rebind_port;
+        self.next_rebind_port = self.next_rebind_port.wrapping_add(1).max(20000);
+        self.engine_command(node, Command::Rebind { sa, port })
+    }
+
+    fn drain_network_events(&mut self) -> Vec<TimedEvent> {
+        let mut out = std::mem::take(&mut self.pending);
+        for (at, node, ev) in &self.net.events[self.reported..] {
+            let (name, fields) = event_json(ev);
+            out.push(TimedEvent {
+                at: *at,
+                node: self.net.nodes[*node].name.clone(),
+                name: name.to_string(),
+                fields,
+            });
+        }
+        self.reported = self.net.events.len();
+        out
+    }
+}
+
+impl DrillTarget for VirtualLab {
+    fn now(&self) -> Timestamp {
+        self.net.now
+    }
+
+    fn node_names(&self) -> Vec<String> {
+        self.net.nodes.iter().map(|n| n.name.clone()).collect()
+    }
+
+    fn command(&mut self, node: Option<&str>, command: &PeerCommand) -> Result<String, String> {
+        let n = self.node_for(node, command)?;
+        let actions = resolve(&self.net.nodes[n].engine, command.clone())?;
+        for a in actions {
+            self.apply(n, a)?;
+        }
+        Ok(self.net.nodes[n].name.clone())
+    }
+
+    fn advance_until(&mut self, deadline: Timestamp) -> Vec<TimedEvent> {
+        // what the last command did at this instant first
+        self.net.run_for(Duration::ZERO);
+        while self.pending.is_empty() && self.net.events.len() == self.reported {
+            let now = self.net.now;
+            if now >= deadline {
+                break;
+            }
+            let step_to = match self.net.next_wakeup() {
+                Some(t) if t <= deadline => t.max(now + Duration::from_micros(1)),
+                _ => deadline,
+            };
+            self.net.run_for(step_to.saturating_since(now));
+            self.net.now = self.net.now.max(step_to);
+        }
+        self.drain_network_events()
+    }
+
+    fn sa_summaries(&mut self, node: Option<&str>) -> Result<Vec<SaSummary>, String> {
+        let n = match node {
+            Some(name) => self.node_by_name(name)?,
+            None => INITIATOR,
+        };
+        let mut sas: Vec<_> = self.net.nodes[n].engine.sas().collect();
+        sas.sort_by_key(|s| s.id);
+        Ok(sas
+            .iter()
+            .map(|s| SaSummary {
+                sa: s.id.to_string(),
+                established: s.state == IkeState::Established,
+                local: s.path.local,
+                remote: s.path.remote,
+            })
+            .collect())
+    }
+}
