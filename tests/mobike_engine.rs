@@ -1190,9 +1190,9 @@ fn rfc4555_3_6_must_1_list_sent_from_several_sources_gets_a_follow_up() {
     );
     let (_, r) = up(&mut net);
     net.blackholes.insert((ip("192.0.2.10"), ip("192.0.2.1")));
-    // the responder gains an address: its new list is lost on the current path
+    // the responder gains an address: its new list is lost on the current path, twice
     net.add_addr(R, ip("203.0.113.1"));
-    net.run_for(Duration::from_millis(1500));
+    net.run_for(Duration::from_secs(5));
     assert_eq!(list_requests(&net, R).len(), 1, "{}", dump(&net));
     // the operator probes: the list in flight now leaves from both of its addresses
     let now = net.now;
@@ -1637,4 +1637,43 @@ fn rfc4555_3_7_may_2_optimistic_failed_check_moves_the_sa_back() {
     assert!(net
         .events_of(R)
         .any(|e| matches!(e, EngineEvent::RrCheck { ok: false, .. })));
+}
+
+/// Run in small steps until `pred` holds for an event of `n` (at most `limit`).
+fn run_until(net: &mut Network, n: NodeId, limit: Duration, pred: impl Fn(&EngineEvent) -> bool) {
+    let end = net.now + limit;
+    while net.now < end && !net.events_of(n).any(&pred) {
+        net.run_for(Duration::from_millis(5));
+    }
+    assert!(net.events_of(n).any(&pred), "{}", dump(net));
+}
+
+#[test]
+fn rfc4555_3_5_proc_i_f_operator_move_while_the_update_is_in_flight_is_not_lost() {
+    let mut net = lab(
+        &["192.0.2.10", "192.0.2.20"],
+        &["192.0.2.1", "198.51.100.1"],
+        |_, _| {},
+    );
+    let (i, _) = up(&mut net);
+    net.del_addr(I, ip("192.0.2.10"));
+    run_until(&mut net, I, Duration::from_secs(5), |e| {
+        matches!(e, EngineEvent::Moved { .. })
+    });
+    // the UPDATE for that move is still on its way when the operator moves back
+    net.add_addr(I, ip("192.0.2.10"));
+    let now = net.now;
+    net.engine(I)
+        .command(
+            now,
+            Command::Move {
+                sa: i,
+                local: ip("192.0.2.10"),
+                remote: None,
+            },
+        )
+        .unwrap();
+    net.run_for(Duration::from_secs(30));
+    assert_on_path(&net, "192.0.2.10", "192.0.2.1");
+    assert!(downs(&net, I).is_empty() && downs(&net, R).is_empty());
 }

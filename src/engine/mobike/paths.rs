@@ -316,10 +316,21 @@ impl Engine {
                 rtt: None,
             });
         }
+        // the request in flight becomes the probe only when its path is gone or failing
+        // (RFC 4555 §3.5 d), or it already went unanswered; otherwise it may well be
+        // answered on its own path, and the probe waits its turn
+        let current_unusable = self.sas.get(&id).is_some_and(|sa| {
+            !self.local_addrs.contains(&sa.path.local.ip())
+                || matches!(
+                    trigger.cause,
+                    MoveCause::PathFailed | MoveCause::AddressLost
+                )
+                || sa.outstanding.as_ref().is_some_and(|o| o.retries > 0)
+        });
         let Some(sa) = self.sas.get_mut(&id) else {
             return;
         };
-        match sa.outstanding.as_mut() {
+        match sa.outstanding.as_mut().filter(|_| current_unusable) {
             Some(o) => {
                 // the request in flight becomes the probe
                 o.paths = paths;
