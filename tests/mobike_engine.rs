@@ -1677,3 +1677,38 @@ fn rfc4555_3_5_proc_i_f_operator_move_while_the_update_is_in_flight_is_not_lost(
     assert_on_path(&net, "192.0.2.10", "192.0.2.1");
     assert!(downs(&net, I).is_empty() && downs(&net, R).is_empty());
 }
+
+/// The responder's view of NAT in front of the initiator after each UPDATE.
+fn responder_sees_nat(net: &Network) -> Vec<bool> {
+    net.events_of(R)
+        .filter_map(|e| match e {
+            EngineEvent::Nat { remote, .. } => Some(*remote),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn rfc4555_3_8_may_2_nat_map_claims_our_public_mapping_in_nat_detection() {
+    let mut net = two_path_lab(|_, _| {});
+    let (i, _) = up(&mut net);
+    let real = established(&net, I).path.local;
+    let claims: [Option<SocketAddr>; 3] = [
+        Some("203.0.113.5:4500".parse().unwrap()), // a NAT we know of: the peer sees it
+        Some(real),                                // the mapping is our own address: no NAT
+        None,                                      // plain hashes again
+    ];
+    for claim in claims {
+        let now = net.now;
+        net.engine(I).command(now, Command::NatMap(claim)).unwrap();
+        net.engine(I).command(now, Command::Update(i)).unwrap();
+        net.run_for(Duration::from_secs(2));
+    }
+    assert_eq!(
+        responder_sees_nat(&net),
+        vec![true, false, false],
+        "{}",
+        dump(&net)
+    );
+    assert!(downs(&net, I).is_empty() && downs(&net, R).is_empty());
+}

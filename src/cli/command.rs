@@ -66,6 +66,7 @@ pub enum PeerCommand {
     Update(Option<SaId>),
     /// `nat fake on|off`.
     NatFake(bool),
+    NatMap(Option<std::net::SocketAddr>),
     /// `nat rebind [SA]`.
     NatRebind(Option<SaId>),
     /// `drop LOCAL REMOTE on|off`.
@@ -283,6 +284,27 @@ pub static COMMANDS: &[CommandSpec] = &[
         parse: |a| {
             at_most(a, 1)?;
             Ok(PeerCommand::NatFake(on_off(a.first())?))
+        },
+    },
+    CommandSpec {
+        name: "nat map",
+        synopsis: "ADDR:PORT|off",
+        help:
+            "claim our public mapping is ADDR:PORT in NAT detection hashes (a known NAT), or stop",
+        parse: |a| {
+            at_most(a, 1)?;
+            match a.first().copied() {
+                None => Err("ADDR:PORT or off?".into()),
+                Some("off") => Ok(PeerCommand::NatMap(None)),
+                Some(s) => s
+                    .parse()
+                    .map(|m| PeerCommand::NatMap(Some(m)))
+                    .map_err(|_| {
+                        format!(
+                        "'{s}' is not ADDR:PORT (e.g. 203.0.113.5:4500, [2001:db8::5]:4500) or off"
+                    )
+                    }),
+            }
         },
     },
     CommandSpec {
@@ -663,6 +685,7 @@ pub fn resolve(engine: &Engine, cmd: PeerCommand) -> Result<Vec<Action>, String>
             remote,
         }),
         P::NatFake(on) => one(Command::NatFake(on)),
+        P::NatMap(m) => one(Command::NatMap(m)),
         P::NatRebind(sa) => {
             let id = pick(engine, sa)?;
             let s = engine
@@ -750,6 +773,11 @@ mod tests {
         assert_eq!(ok("update"), Update(None));
         assert_eq!(ok("nat fake ON"), NatFake(true));
         assert_eq!(ok("nat fake off"), NatFake(false));
+        assert_eq!(
+            ok("nat map 203.0.113.5:4500"),
+            NatMap(Some("203.0.113.5:4500".parse().unwrap()))
+        );
+        assert_eq!(ok("nat map off"), NatMap(None));
         assert_eq!(ok("nat rebind"), NatRebind(None));
         assert_eq!(
             ok("drop 10.0.0.1 10.0.0.2 on"),
@@ -800,6 +828,7 @@ mod tests {
                 "addr add" | "addr del" => format!("{} 10.0.0.1", c.name),
                 "move" => "move 10.0.0.1".into(),
                 "nat fake" => "nat fake on".into(),
+                "nat map" => "nat map 192.0.2.1:4500".into(),
                 "drop" => "drop 10.0.0.1 10.0.0.2 off".into(),
                 "loss" => "loss 5".into(),
                 "send" => "send 1 COOKIE2".into(),

@@ -256,6 +256,9 @@ pub enum Command {
     /// Claim a NAT in front of us in our NAT detection hashes from now on (like
     /// strongSwan's `encap=yes`), or stop claiming one.
     NatFake(bool),
+    /// Claim that our public mapping is this address and port in our NAT detection hashes
+    /// (a NAT whose mapping we know, e.g. a static port forward), or stop (`None`).
+    NatMap(Option<SocketAddr>),
     /// Send from another local port on the SA's path from now on without telling the
     /// peer, as a NAT rebinding would look to it (the I/O layer needs a socket there).
     Rebind { sa: SaId, port: u16 },
@@ -526,6 +529,8 @@ pub struct Engine {
     pub(crate) local_addrs: Vec<IpAddr>,
     /// Claim a NAT in our NAT detection hashes ([`Command::NatFake`]).
     pub(crate) nat_fake: bool,
+    /// Our claimed public mapping ([`Command::NatMap`]).
+    pub(crate) nat_map: Option<SocketAddr>,
 }
 
 impl fmt::Debug for Engine {
@@ -588,6 +593,7 @@ impl Engine {
             now: Timestamp::default(),
             local_addrs: Vec::new(),
             nat_fake: false,
+            nat_map: None,
         }
         .with_configured_addrs()
     }
@@ -788,6 +794,10 @@ impl Engine {
             Command::Move { sa, local, remote } => {
                 self.require_established(sa)?;
                 self.command_move(sa, local, remote).map(|_| Some(sa))
+            }
+            Command::NatMap(m) => {
+                self.nat_map = m;
+                Ok(None)
             }
             Command::NatFake(on) => {
                 self.nat_fake = on;

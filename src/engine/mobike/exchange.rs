@@ -91,7 +91,13 @@ impl Engine {
             return vec![];
         };
         let mut p = natd::natd_payloads(sa.spi_i, sa.spi_r, path);
-        if self.nat_fake {
+        if let Some(public) = self.nat_map {
+            // the mapping the operator says a NAT gives us
+            p[0] = notify_payload(
+                nt::NAT_DETECTION_SOURCE_IP,
+                NotifyData::NatDetection(natd::natd_hash(sa.spi_i, sa.spi_r, public)),
+            );
+        } else if self.nat_fake {
             // claim a NAT in front of us: a source hash of no real address
             p[0] = notify_payload(
                 nt::NAT_DETECTION_SOURCE_IP,
@@ -220,7 +226,7 @@ impl Engine {
             .connections
             .get(sa.conn)
             .is_some_and(|c| c.nat_traversal);
-        if sa.peer_mobike && natt && (sa.nat_local || self.nat_fake) {
+        if sa.peer_mobike && natt && (sa.nat_local || self.nat_fake || self.nat_map.is_some()) {
             self.natd_for(id, sa.path)
         } else {
             vec![]
