@@ -36,6 +36,7 @@ use super::sa::{
     first_error, notify, notify_name, ChildSa, Collision, CollisionSa, ExchangeInit, IkeState,
     Opened, Pending, Task,
 };
+use super::timer::Timer;
 use super::{Engine, EngineEvent, Path, Rekey, SaId, Timestamp};
 use crate::crypto::derive_child_sa_keys;
 use crate::crypto::dh::{DhGroup, KeyExchange};
@@ -168,7 +169,7 @@ impl Engine {
         };
         let at = self.rekey_deadline(t, r);
         if let Some(sa) = self.sas.get_mut(&id) {
-            sa.rekey_at = at;
+            sa.timers.set_or_stop(Timer::RekeyIke, at);
         }
     }
 
@@ -181,12 +182,10 @@ impl Engine {
             return;
         };
         let at = self.rekey_deadline(t, r);
-        if let Some(c) = self
-            .sas
-            .get_mut(&id)
-            .and_then(|sa| sa.children.iter_mut().find(|c| c.spi_in == spi))
-        {
-            c.rekey_at = at;
+        if let Some(sa) = self.sas.get_mut(&id) {
+            if sa.children.iter().any(|c| c.spi_in == spi) {
+                sa.timers.set_or_stop(Timer::RekeyChild(spi), at);
+            }
         }
     }
 
@@ -488,7 +487,6 @@ impl Engine {
             ts_remote: c.ts_i.clone(),
             keys,
             initiator: false,
-            rekey_at: None,
             rekeyed: false,
             path: sa_path,
         };
@@ -509,8 +507,8 @@ impl Engine {
         if let Some(old_spi) = old {
             if let Some(o) = sa.children.iter_mut().find(|c| c.spi_in == old_spi) {
                 o.rekeyed = true;
-                o.rekey_at = None;
                 rekeyed = Some((o.spi_in, o.spi_out));
+                sa.timers.stop(Timer::RekeyChild(old_spi));
             }
             if collision {
                 if let Some(ex) = sa.exchange.as_mut() {
@@ -585,9 +583,9 @@ impl Engine {
                     let at = self.retry_at();
                     match old.map(|o| o.0) {
                         Some(spi) => {
-                            if let Some(c) = self.child_mut(id, spi) {
-                                if !c.rekeyed {
-                                    c.rekey_at = Some(at);
+                            if let Some(sa) = self.sas.get_mut(&id) {
+                                if sa.children.iter().any(|c| c.spi_in == spi && !c.rekeyed) {
+                                    sa.timers.set(Timer::RekeyChild(spi), at);
                                 }
                             }
                         }
@@ -671,11 +669,11 @@ impl Engine {
         let present = match sa.children.iter_mut().find(|c| c.spi_in == old) {
             Some(o) => {
                 o.rekeyed = true;
-                o.rekey_at = None;
                 true
             }
             None => false,
         };
+        sa.timers.stop(Timer::RekeyChild(old));
         if let Some(new_spis) = new_spis {
             self.event(EngineEvent::Rekeyed {
                 sa: id,
@@ -686,14 +684,6 @@ impl Engine {
         if we_initiated && present {
             self.queue_task_first(id, Task::DeleteChild(old));
         }
-    }
-
-    fn child_mut(&mut self, id: SaId, spi_in: u32) -> Option<&mut ChildSa> {
-        self.sas
-            .get_mut(&id)?
-            .children
-            .iter_mut()
-            .find(|c| c.spi_in == spi_in)
     }
 
     /// Remove a CHILD_SA without an exchange.
@@ -773,7 +763,6 @@ impl Engine {
             ts_remote: ts_r,
             keys,
             initiator: true,
-            rekey_at: None,
             rekeyed: false,
             path: sa.path,
         })

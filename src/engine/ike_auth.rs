@@ -536,7 +536,6 @@ impl Engine {
                         ts_remote: c.ts_i.clone(),
                         keys,
                         initiator: false,
-                        rekey_at: None,
                         rekeyed: false,
                         path: sa.path,
                     });
@@ -702,7 +701,6 @@ impl Engine {
                                 ts_remote: ts_r,
                                 keys: k,
                                 initiator: true,
-                                rekey_at: None,
                                 rekeyed: false,
                                 path: sa.path,
                             })

@@ -27,6 +27,7 @@ use super::sa::{
     first_error, notify, notify_name, Collision, CollisionSa, ExchangeInit, IkeSa, IkeState,
     Opened, Pending, Task,
 };
+use super::timer::Timer;
 use super::{Engine, EngineEvent, Path, Rekey, SaId};
 use crate::crypto::dh::{DhGroup, KeyExchange};
 use crate::crypto::{derive_ike_sa_keys, skeyseed_rekey, IkeTransforms};
@@ -237,7 +238,7 @@ impl Engine {
                 (nt::TEMPORARY_FAILURE, _) => {
                     let at = self.retry_at();
                     if let Some(sa) = self.sas.get_mut(&id) {
-                        sa.rekey_at = Some(at);
+                        sa.timers.set(Timer::RekeyIke, at);
                     }
                 }
                 _ => self.error(
@@ -274,7 +275,7 @@ impl Engine {
                 if let Some(sa) = self.sas.get_mut(&theirs) {
                     sa.superseded_by = Some(new);
                     sa.state = IkeState::Rekeyed;
-                    sa.expire_at = Some(self.now + timeout);
+                    sa.timers.set(Timer::Expire, self.now + timeout);
                 }
                 self.start_task(id, Task::DeleteIke);
             }
@@ -388,9 +389,11 @@ impl Engine {
         let vip = o.vip.take();
         o.superseded_by = Some(new);
         o.state = IkeState::Rekeyed;
-        o.rekey_at = None;
+        o.timers.stop(Timer::RekeyIke);
+        // the CHILD_SAs' rekey timers go with them
+        let child_timers = o.timers.take_where(|t| matches!(t, Timer::RekeyChild(_)));
         o.exchange = None;
-        o.expire_at = Some(now + timeout);
+        o.timers.set(Timer::Expire, now + timeout);
         let old_spis = (o.spi_i, o.spi_r);
         let Some(n) = self.sas.get_mut(&new) else {
             return;
@@ -400,7 +403,10 @@ impl Engine {
         n.vip = vip;
         n.superseded_by = None;
         n.state = IkeState::Established;
-        n.expire_at = None;
+        n.timers.stop(Timer::Expire);
+        for (t, at) in child_timers {
+            n.timers.set(t, at);
+        }
         let new_spis = (n.spi_i, n.spi_r);
         self.arm_ike_rekey(new);
         self.arm_liveness(new);

@@ -142,8 +142,6 @@ pub struct ChildSa {
     pub keys: ChildSaKeys,
     /// Were we the initiator of the exchange that created it?
     pub initiator: bool,
-    /// When we start rekeying it (its `rekey_time` minus jitter); `None`: not (any more).
-    pub rekey_at: Option<Timestamp>,
     /// Replaced by a rekey; deleted soon (by whoever initiated the winning rekey).
     pub rekeyed: bool,
     /// Where its ESP goes: the IKE SA's path, except while a MOBIKE return routability
@@ -180,7 +178,6 @@ impl fmt::Debug for ChildSa {
             .field("ts_local", &self.ts_local)
             .field("ts_remote", &self.ts_remote)
             .field("keys", &self.keys)
-            .field("rekey_at", &self.rekey_at)
             .field("rekeyed", &self.rekeyed)
             .field("path", &self.path)
             .finish()
@@ -299,14 +296,10 @@ pub struct IkeSa {
     pub(crate) last_response: Option<(u32, [u8; 32], Vec<Vec<u8>>)>,
     pub(crate) child_request: Option<ChildRequest>,
     pub(crate) created: Timestamp,
-    /// When we start rekeying the IKE SA (`rekey_time` minus jitter); `None`: not.
-    pub rekey_at: Option<Timestamp>,
     /// Our outstanding CREATE_CHILD_SA exchange.
     pub(crate) exchange: Option<ExchangeInit>,
     /// Replaced by this IKE SA (rekeyed): goes away without `IkeDown`.
     pub(crate) superseded_by: Option<SaId>,
-    /// Drop the (rekeyed) SA at this time if the peer has not deleted it.
-    pub(crate) expire_at: Option<Timestamp>,
     /// When we last sent something for this SA (NAT-T keepalives are due after
     /// [`Config::keepalive`] of silence).
     pub(crate) last_out: Timestamp,
@@ -382,10 +375,8 @@ impl IkeSa {
             last_response: None,
             child_request: None,
             created: now,
-            rekey_at: None,
             exchange: None,
             superseded_by: None,
-            expire_at: None,
             last_out: now,
             last_in: now,
             original_initiator: initiator,
@@ -405,17 +396,9 @@ impl IkeSa {
         let half_open_timeout = config.half_open_timeout;
         let half_open =
             (self.state == IkeState::HalfOpen).then(|| self.created + half_open_timeout);
-        let rekeys = if self.state == IkeState::Established {
-            let children = self.children.iter().filter_map(|c| c.rekey_at).min();
-            [self.rekey_at, children].into_iter().flatten().min()
-        } else {
-            None
-        };
         [
             self.outstanding.as_ref().map(|o| o.next_at),
             half_open,
-            rekeys,
-            self.expire_at,
             self.keepalive_due(config.keepalive),
             self.timers.next(),
         ]
@@ -772,31 +755,6 @@ impl Engine {
     }
 
     /// Rekey timers of the IKE SA and its CHILD_SAs (queued like operator commands).
-    fn lifetime_timers(&mut self, id: SaId, now: Timestamp) {
-        let Some(sa) = self.sas.get_mut(&id) else {
-            return;
-        };
-        if sa.state != IkeState::Established {
-            return;
-        }
-        let mut tasks = Vec::new();
-        if sa.rekey_at.is_some_and(|t| t <= now) {
-            sa.rekey_at = None;
-            tasks.push(Task::RekeyIke);
-        }
-        for c in &mut sa.children {
-            if c.rekey_at.is_some_and(|t| t <= now) {
-                c.rekey_at = None;
-                if !c.rekeyed {
-                    tasks.push(Task::RekeyChild(c.spi_in));
-                }
-            }
-        }
-        for t in tasks {
-            self.queue_task(id, t);
-        }
-    }
-
     /// Send a NAT-T keepalive if one is due: a single 0xFF byte, without the non-ESP
     /// marker, on the SA's (floated) path (RFC 3948 §2.3).
     fn keepalive_timer(&mut self, id: SaId, now: Timestamp) {
@@ -826,11 +784,6 @@ impl Engine {
             self.destroy_sa(id, "half-open IKE SA timed out (no IKE_AUTH)");
             return;
         }
-        if sa.expire_at.is_some_and(|t| t <= now) {
-            self.destroy_sa(id, "rekeyed IKE SA was not deleted by the peer");
-            return;
-        }
-        self.lifetime_timers(id, now);
         self.keepalive_timer(id, now);
         self.sa_typed_timers(id, now);
         let Some(sa) = self.sas.get_mut(&id) else {

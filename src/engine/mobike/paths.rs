@@ -83,46 +83,13 @@ impl Engine {
         }
     }
 
-    /// The typed timers of an SA that are due.
-    pub(crate) fn sa_typed_timers(&mut self, id: SaId, now: Timestamp) {
-        let Some(sa) = self.sas.get_mut(&id) else {
-            return;
-        };
-        for t in sa.timers.expire(now) {
-            match t {
-                Timer::Roam => self.roam_timer(id),
-                Timer::GiveUp => {
-                    let still = self.sas.get(&id).is_some_and(|s| {
-                        s.mobike
-                            .probe
-                            .as_ref()
-                            .is_some_and(|p| p.answered.is_empty())
-                            || s.mobike.roam.is_some()
-                    });
-                    if still {
-                        let secs = self.config.mobike.give_up.as_secs_f64();
-                        let why = format!("MOBIKE: no path answered for {secs:.1} s");
-                        self.error(Some(id), why.clone());
-                        self.destroy_sa(id, &why);
-                        return;
-                    }
-                }
-                Timer::Dpd => self.dpd_timer(id),
-                Timer::PathTest => {
-                    let _ = self.command_probe(id);
-                    self.arm_path_test(id);
-                }
-            }
-        }
-    }
-
     /// The connection's `dpd_delay` of an SA.
     fn dpd_delay(&self, id: SaId) -> Option<Duration> {
         let sa = self.sas.get(&id)?;
         self.config.connections.get(sa.conn).map(|c| c.dpd_delay)
     }
 
-    pub(super) fn dpd_timer(&mut self, id: SaId) {
+    pub(crate) fn dpd_timer(&mut self, id: SaId) {
         let Some(delay) = self.dpd_delay(id) else {
             return;
         };
@@ -159,7 +126,7 @@ impl Engine {
         self.arm_path_test(id);
     }
 
-    pub(super) fn arm_path_test(&mut self, id: SaId) {
+    pub(crate) fn arm_path_test(&mut self, id: SaId) {
         let every = self.config.mobike.path_test_interval;
         let now = self.now;
         if let Some(sa) = self.sas.get_mut(&id) {
@@ -169,7 +136,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn roam_timer(&mut self, id: SaId) {
+    pub(crate) fn roam_timer(&mut self, id: SaId) {
         let Some(sa) = self.sas.get(&id) else {
             return;
         };
