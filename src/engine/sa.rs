@@ -559,6 +559,7 @@ impl Engine {
             path,
             bytes,
             non_esp_marker,
+            esp: false,
         });
     }
 
@@ -782,6 +783,7 @@ impl Engine {
             path,
             bytes: vec![KEEPALIVE],
             non_esp_marker: false,
+            esp: false,
         });
     }
 

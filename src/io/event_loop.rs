@@ -190,9 +190,16 @@ pub fn run(
                 match sockets.recv(idx, &mut buf) {
                     Ok(Some(d)) => {
                         h.packet(Direction::Received, d.path, &d.wire);
-                        if let Received::Ike(msg) = d.content {
-                            engine.handle_datagram(clock.now(), d.path, &msg);
-                            flush_engine(engine, sockets, clock, h);
+                        match d.content {
+                            Received::Ike(msg) => {
+                                engine.handle_datagram(clock.now(), d.path, &msg);
+                                flush_engine(engine, sockets, clock, h);
+                            }
+                            Received::Esp(esp) => {
+                                engine.handle_esp(clock.now(), d.path, &esp);
+                                flush_engine(engine, sockets, clock, h);
+                            }
+                            Received::Keepalive | Received::Runt => {}
                         }
                     }
                     Ok(None) => break,

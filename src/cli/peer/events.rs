@@ -201,6 +201,40 @@ pub fn event_json(ev: &EngineEvent) -> (&'static str, Map<String, Value>) {
                 "notify": crate::wire::registry::notify_name(*notify).map(str::to_string).unwrap_or_else(|| notify.to_string()),
                 "detail": detail}),
         ),
+        EngineEvent::EspReceived {
+            sa: id,
+            spi_in,
+            path,
+            seq,
+            next_header,
+            packet,
+        } => (
+            "esp",
+            json!({"sa": sa(id), "spi": spi32(*spi_in), "path": path_json(path), "seq": seq,
+                "next_header": next_header, "len": packet.len(),
+                "inner": crate::child_sa::inner::inner_ip_summary(*next_header, packet)}),
+        ),
+        EngineEvent::EspError {
+            sa: id,
+            spi,
+            path,
+            error,
+        } => (
+            "esp_error",
+            json!({"sa": osa(id), "spi": spi32(*spi), "path": path_json(path),
+                "reason": error.to_string()}),
+        ),
+        EngineEvent::EspUnexpectedPath {
+            sa: id,
+            spi_in,
+            expected,
+            got,
+            seq,
+        } => (
+            "esp_unexpected_path",
+            json!({"sa": sa(id), "spi": spi32(*spi_in), "expected": path_json(expected),
+                "got": path_json(got), "seq": seq}),
+        ),
     };
     let Value::Object(m) = v else {
         unreachable!("json! object")
