@@ -11,6 +11,7 @@
 //! [`EngineEvent::EspReceived`](crate::engine::EngineEvent::EspReceived)); the `peer`
 //! command and the in-memory network tests drive both.
 
+pub mod host;
 pub mod icmp;
 pub mod ping;
 
