@@ -15,8 +15,9 @@
 //!   path does (it postpones dead peer detection like an IKE message would).
 //!
 //! Raw ESP (IP protocol 50) is not supported: our sockets are UDP sockets, so a CHILD_SA
-//! carries traffic only when its IKE SA floated to the NAT-T port (NAT detected, MOBIKE,
-//! or a NAT claimed with [`Command::NatFake`](super::Command::NatFake)).
+//! carries traffic only when its IKE SA floated to the NAT-T port (a NAT detected, or
+//! MOBIKE, which always floats, RFC 4555 §3.2). [`Command::NatFake`](super::Command::NatFake)
+//! does not help here: it only changes the NAT detection of MOBIKE updates.
 //!
 //! The per-CHILD_SA state lives beside the IKE SAs, keyed by our inbound SPI, and is
 //! created on first use: the CHILD_SA bookkeeping in [`super::sa`] stays untouched.
@@ -260,8 +261,8 @@ impl fmt::Display for EspError {
             EspError::NeedsUdpEncapsulation(p) => write!(
                 f,
                 "the CHILD_SA's path {p} is not UDP-encapsulated and raw ESP (IP protocol 50) \
-                 is not supported: UDP encapsulation is needed (`nat fake on` before `up`, \
-                 or `peer --encap`)"
+                 is not supported: UDP encapsulation is needed, i.e. an IKE SA on the NAT-T \
+                 port (enable MOBIKE for the connection, or have a NAT between the peers)"
             ),
             EspError::SequenceExhausted => {
                 f.write_str("ESP sequence numbers used up: rekey the CHILD_SA")
