@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::clock::Clock;
 use super::socket::{Received, Sockets};
-use crate::engine::{Engine, EngineEvent, Path, Timestamp};
+use crate::engine::{Engine, EngineEvent, Path, SaId, Timestamp};
 
 /// Direction of a packet, for captures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +38,20 @@ pub trait Handler {
     fn input_closed(&mut self, engine: &mut Engine, now: Timestamp);
     /// An engine event.
     fn event(&mut self, engine: &Engine, event: EngineEvent);
+    /// An inner packet came through CHILD_SA `spi_in` of `sa` (called just before
+    /// [`Handler::event`] with its [`EngineEvent::EspReceived`]); the handler may answer
+    /// through the engine ([`Engine::send_esp`]).
+    fn inner_packet(
+        &mut self,
+        _engine: &mut Engine,
+        _now: Timestamp,
+        _child: (SaId, u32),
+        _packet: &[u8],
+    ) {
+    }
+    /// The handler's own timers, called every round after the engine's (wake-ups come
+    /// from [`Handler::deadline`]).
+    fn tick(&mut self, _engine: &mut Engine, _now: Timestamp) {}
     /// A datagram as it was on the wire, on `path` (our side, the peer's side).
     fn packet(&mut self, dir: Direction, path: Path, wire: &[u8]);
     /// An I/O problem that does not stop the loop.
@@ -112,6 +126,12 @@ fn flush_engine(engine: &mut Engine, sockets: &mut Sockets, clock: &Clock, h: &m
         }
         while let Some(ev) = engine.poll_event() {
             idle = false;
+            if let EngineEvent::EspReceived {
+                sa, spi_in, packet, ..
+            } = &ev
+            {
+                h.inner_packet(engine, clock.now(), (*sa, *spi_in), packet);
+            }
             h.event(engine, ev);
         }
         if idle {
@@ -256,6 +276,7 @@ pub fn run(
         if engine.poll_timeout().is_some_and(|t| t <= now) {
             engine.handle_timeout(now);
         }
+        h.tick(engine, now);
         flush_engine(engine, sockets, clock, h);
     }
 }
