@@ -413,3 +413,54 @@ fn ping_through_a_nat_in_front_of_the_initiator() {
         .iter()
         .all(|c| c.sent.remote == mapped && c.delivered.is_some()));
 }
+
+/// Our DPD requests (empty INFORMATIONAL requests) sent at or after `since`.
+fn dpds_sent(net: &Network, n: NodeId, since: Timestamp) -> usize {
+    net.events
+        .iter()
+        .filter(|(t, node, e)| {
+            *node == n
+                && *t >= since
+                && matches!(e, EngineEvent::Sent { info, .. }
+                    if info.exchange == 37 && !info.response && info.payloads == "SK{}")
+        })
+        .count()
+}
+
+#[test]
+fn rfc4555_3_12_esp_on_the_path_is_liveness_esp_on_another_path_is_not() {
+    let mut net = lab(&["192.0.2.10"], &["192.0.2.1"], "aes128gcm16", true);
+    net.engine(I).config_mut().connections[0].dpd_delay = Duration::from_secs(1);
+    up(&mut net);
+    // control: an idle SA gets a DPD every second
+    let t0 = net.now;
+    net.run_for(Duration::from_millis(3500));
+    assert!(dpds_sent(&net, I, t0) >= 3, "{}", dump(&net));
+    // the peer's ESP on the SA's path: a sign of life, no DPD needed
+    start_ping(&mut net, R, "10.2.0.1", 10);
+    net.run_for(Duration::from_millis(1100));
+    let t1 = net.now;
+    net.run_for(Duration::from_millis(3500));
+    assert_eq!(dpds_sent(&net, I, t1), 0, "{}", dump(&net));
+    stop_ping(&mut net, R);
+    // the same ESP from another path (another port of the peer): delivered, reported,
+    // but DPD goes on as if nothing came (RFC 4555 §3.12-should-not-1)
+    let spi_r = established(&net, R).children[0].spi_in;
+    let path_i = established(&net, I).path;
+    let elsewhere = path_i.with_remote_port(path_i.remote.port() + 1);
+    let t2 = net.now;
+    for k in 0..70u16 {
+        let now = net.now;
+        let pkt = Echo::request(ip("10.1.0.1"), ip("10.2.0.1"), 9, k, b"stray")
+            .build()
+            .unwrap();
+        net.engine(R).send_esp(now, spi_r, &pkt).unwrap();
+        let t = net.engine(R).poll_transmit().unwrap();
+        net.engine(I).handle_esp(now, elsewhere, &t.bytes);
+        net.run_for(Duration::from_millis(50));
+    }
+    assert!(dpds_sent(&net, I, t2) >= 3, "{}", dump(&net));
+    let spi_i = established(&net, I).children[0].spi_in;
+    let c = net.nodes[I].engine.esp_sa(spi_i).unwrap().counters;
+    assert_eq!(c.unexpected_path, 70);
+}
