@@ -173,6 +173,15 @@ fn two_peers_ping_each_other_through_the_child_sa_and_across_a_move() {
     assert_eq!(r["src"], "198.18.2.1", "{r}");
     assert_eq!(r["dst"], "198.18.1.1", "{r}");
 
+    // status shows the CHILD_SA's ESP counters
+    init.send("status");
+    let st = init.event("status");
+    let esp = &st["sas"][0]["children"][0]["esp"];
+    assert!(esp["received"].as_u64() > Some(20), "{st}");
+    assert!(esp["sent"].as_u64() > Some(20), "{st}");
+    assert_eq!(esp["integrity_failures"], 0, "{st}");
+    assert_eq!(esp["replayed"], 0, "{st}");
+
     // MOBIKE moves the SA to 127.0.0.7; the ping goes on
     init.send("addr del 127.0.0.5");
     let m = init.event("moved");

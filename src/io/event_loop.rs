@@ -116,6 +116,13 @@ fn flush_engine(engine: &mut Engine, sockets: &mut Sockets, clock: &Clock, h: &m
             match sockets.send(&t) {
                 Ok(Some(wire)) => h.packet(Direction::Sent, t.path, &wire),
                 Ok(None) => {} // dropped by the filter, as a black hole would
+                Err(e) if t.esp => {
+                    h.io_error(format!("{ESP_SEND_ERROR}{e}"));
+                    // the address is gone: the same hint as for IKE (MOBIKE checks)
+                    if path_unusable(&e) {
+                        engine.send_failed(clock.now(), t.path);
+                    }
+                }
                 Err(e) => {
                     h.io_error(e.to_string());
                     if path_unusable(&e) {
@@ -280,6 +287,10 @@ pub fn run(
         flush_engine(engine, sockets, clock, h);
     }
 }
+
+/// Prefix of [`Handler::io_error`] messages about ESP that could not be sent (they come
+/// at the data plane's rate, the handler may report only the first).
+pub const ESP_SEND_ERROR: &str = "ESP send: ";
 
 /// How long [`run`] sleeps at most without timers.
 pub const MAX_IDLE: Duration = Duration::from_secs(1);

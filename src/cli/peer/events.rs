@@ -270,6 +270,39 @@ pub fn ping_json(state: &str, s: &PingStats, src: IpAddr, now: Timestamp) -> Map
     }
 }
 
+/// Add each CHILD_SA's ESP counters (`esp`: {`sent`, `received`, ...}, absent before
+/// its first packet) to a `status` event's body.
+pub fn add_esp_counters(body: &mut Map<String, Value>, engine: &crate::engine::Engine) {
+    let Some(Value::Array(sas)) = body.get_mut("sas") else {
+        return;
+    };
+    for sa in sas {
+        let Some(Value::Array(children)) = sa.get_mut("children") else {
+            continue;
+        };
+        for child in children {
+            let spi = child
+                .get("in")
+                .and_then(Value::as_str)
+                .and_then(|h| u32::from_str_radix(h, 16).ok());
+            let Some(esp) = spi.and_then(|s| engine.esp_sa(s)) else {
+                continue;
+            };
+            let c = esp.counters;
+            if let Value::Object(m) = child {
+                m.insert(
+                    "esp".into(),
+                    json!({"sent": c.sent, "sent_bytes": c.sent_bytes, "received": c.received,
+                        "received_bytes": c.received_bytes, "seq_out": esp.seq_out(),
+                        "replay_top": esp.window().top(),
+                        "integrity_failures": c.integrity_failures, "replayed": c.replayed,
+                        "malformed": c.malformed, "unexpected_path": c.unexpected_path}),
+                );
+            }
+        }
+    }
+}
+
 fn path_json(p: &crate::engine::Path) -> Value {
     json!({"local": p.local.to_string(), "remote": p.remote.to_string()})
 }

@@ -55,8 +55,8 @@ struct Peer {
     dataplane: DataPlane,
     /// ICMP identifier of our probes (random per process, as ping(8) does).
     ping_ident: u16,
-    /// The last data-plane send error reported: repeats are not (a probe every 10 ms
-    /// would flood the output).
+    /// The last data-plane send error reported: repeats are not until the next ping
+    /// summary (a probe every 10 ms would flood the output).
     last_send_error: Option<String>,
 }
 
@@ -279,9 +279,9 @@ impl Peer {
 
     /// A data-plane packet could not be sent: reported once until it works again.
     fn send_error(&mut self, sa: Option<SaId>, e: &crate::engine::esp::EspError) {
-        let text = e.to_string();
+        let text = format!("{}{e}", event_loop::ESP_SEND_ERROR);
         if self.last_send_error.as_deref() != Some(text.as_str()) {
-            self.error(sa, format!("ESP send: {text}"));
+            self.error(sa, text.clone());
             self.last_send_error = Some(text);
         }
     }
@@ -336,12 +336,15 @@ impl Handler for Peer {
         self.quit(engine, now);
     }
 
-    fn event(&mut self, _engine: &Engine, event: EngineEvent) {
+    fn event(&mut self, engine: &Engine, event: EngineEvent) {
         // every inner packet would flood the output: the probe reports them in sum
         if matches!(event, EngineEvent::EspReceived { .. }) {
             return;
         }
-        let (name, body) = event_json(&event);
+        let (name, mut body) = event_json(&event);
+        if matches!(event, EngineEvent::Status(_)) {
+            events::add_esp_counters(&mut body, engine);
+        }
         self.emit(name, body);
     }
 
@@ -364,10 +367,11 @@ impl Handler for Peer {
         let out = self.dataplane.on_timeout(engine, now);
         if let (Some(stats), Some(src)) = (out.report, self.dataplane.probe().map(|p| p.src())) {
             self.ping_event("running", &stats, src, now);
+            // a lasting send error is repeated at most with every summary (once a second)
+            self.last_send_error = None;
         }
-        match out.errors.first() {
-            Some(e) => self.send_error(None, e),
-            None => self.last_send_error = None,
+        if let Some(e) = out.errors.first() {
+            self.send_error(None, e);
         }
     }
 
@@ -385,6 +389,14 @@ impl Handler for Peer {
     }
 
     fn io_error(&mut self, message: String) {
+        // failed ESP sends come at the probe's rate: reported once until one works
+        if message.starts_with(event_loop::ESP_SEND_ERROR) {
+            if self.last_send_error.as_deref() != Some(message.as_str()) {
+                self.error(None, message.clone());
+                self.last_send_error = Some(message);
+            }
+            return;
+        }
         self.error(None, message);
     }
 
