@@ -520,3 +520,94 @@ fn no_damaged_esp_packet_is_delivered_or_panics() {
         assert_eq!(got, 1, "{esp}");
     }
 }
+
+#[test]
+fn probes_come_from_the_virtual_ip_and_it_is_answered() {
+    let mut net = lab(&["192.0.2.10"], &["192.0.2.1"], "aes128gcm16", true);
+    // "dynamic" selectors on the initiator's side: its virtual IP
+    net.engine(I).config_mut().connections[0].request_vip = true;
+    net.engine(I).config_mut().connections[0].local_ts = vec![];
+    net.engine(R).config_mut().connections[0].vip_pool = vec![ip("10.3.0.1")];
+    net.engine(R).config_mut().connections[0].remote_ts = vec![];
+    up(&mut net);
+    assert_eq!(
+        established(&net, I).vip,
+        Some(ip("10.3.0.1")),
+        "{}",
+        dump(&net)
+    );
+    let c = &established(&net, R).children[0];
+    assert_eq!(c.ts_remote, vec![TsRange::host(ip("10.3.0.1"))], "{c:?}");
+    start_ping(&mut net, I, "10.1.0.1", 10);
+    start_ping(&mut net, R, "10.3.0.1", 10);
+    assert_eq!(
+        net.nodes[I].dataplane.probe().map(|p| p.src()),
+        Some(ip("10.3.0.1"))
+    );
+    net.run_for(Duration::from_millis(300));
+    for n in [I, R] {
+        let s = stop_ping(&mut net, n);
+        assert!(s.received >= 25 && s.lost == 0, "{s}");
+    }
+}
+
+#[test]
+fn a_virtual_ip_outside_our_selectors_is_not_used_as_the_source() {
+    // configured selectors (10.2.0.0/16) win over the virtual IP (10.3.0.1): the CHILD_SA
+    // could not carry packets from the virtual IP
+    let mut net = lab(&["192.0.2.10"], &["192.0.2.1"], "aes128gcm16", true);
+    net.engine(I).config_mut().connections[0].request_vip = true;
+    net.engine(R).config_mut().connections[0].vip_pool = vec![ip("10.3.0.1")];
+    up(&mut net);
+    assert_eq!(established(&net, I).vip, Some(ip("10.3.0.1")));
+    start_ping(&mut net, I, "10.1.0.1", 10);
+    assert_eq!(
+        net.nodes[I].dataplane.probe().map(|p| p.src()),
+        Some(ip("10.2.0.1"))
+    );
+    net.run_for(Duration::from_millis(300));
+    let s = stop_ping(&mut net, I);
+    assert!(s.received >= 25 && s.lost == 0, "{s}");
+}
+
+#[test]
+fn inner_packets_outside_the_traffic_selectors_are_neither_sent_nor_accepted() {
+    use mobikectl::crypto::esp::{encrypt_esp, EspKeys};
+    let mut net = lab(&["192.0.2.10"], &["192.0.2.1"], "aes256-sha256", true);
+    up(&mut net);
+    let now = net.now;
+    let ci = established(&net, I).children[0].clone();
+    let spoofed = Echo::request(ip("10.9.0.1"), ip("10.1.0.1"), 1, 1, b"spoof")
+        .build()
+        .unwrap();
+    // outbound: refused before anything is queued
+    let err = net
+        .engine(I)
+        .send_esp(now, ci.spi_in, &spoofed)
+        .unwrap_err();
+    assert!(matches!(err, EspError::OutsideSelectors(_)), "{err}");
+    assert!(net.engine(I).poll_transmit().is_none());
+    // inbound: a peer that encrypts it anyway (authentic, fresh sequence number)
+    let (encr, integ) = ci.outbound_keys();
+    let keys = EspKeys::new(
+        ci.proposal.encr,
+        ci.proposal.integ,
+        encr.to_vec(),
+        integ.to_vec(),
+        false,
+    )
+    .unwrap();
+    let bytes = encrypt_esp(&keys, ci.spi_out, 77, &[7u8; 16], &spoofed, 4).unwrap();
+    let path_r = established(&net, R).path;
+    net.engine(R).handle_esp(now, path_r, &bytes);
+    net.run_for(Duration::from_millis(50));
+    let errs = esp_errors(&net, R);
+    assert!(
+        matches!(errs.as_slice(), [EspError::OutsideSelectors(w)] if w.starts_with("10.9.0.1 -> 10.1.0.1")),
+        "{errs:?}"
+    );
+    let spi_r = established(&net, R).children[0].spi_in;
+    let c = net.nodes[R].engine.esp_sa(spi_r).unwrap().counters;
+    assert_eq!((c.outside_selectors, c.received), (1, 0));
+    assert_eq!(net.nodes[R].dataplane.answered, 0);
+}

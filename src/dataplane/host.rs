@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::icmp::answer_echo;
 use super::ping::{PingProbe, PingStats};
-use crate::engine::esp::EspError;
+use crate::engine::esp::{ts_contains, EspError};
 use crate::engine::{Engine, SaId, Timestamp, TsRange};
 
 /// What [`DataPlane::on_timeout`] has to report.
@@ -58,8 +58,9 @@ fn address_in(range: &TsRange) -> IpAddr {
     }
 }
 
-/// The source address for probes to `dst`: our virtual IP, else an address in the local
-/// traffic selectors of the CHILD_SA that covers `dst`, of `dst`'s family.
+/// The source address for probes to `dst`: our virtual IP if the local traffic
+/// selectors of the CHILD_SA that covers `dst` contain it, else an address in those
+/// selectors, of `dst`'s family (what the CHILD_SA may carry).
 pub fn probe_source(engine: &Engine, dst: IpAddr) -> Result<IpAddr, String> {
     let (sa, spi) = engine
         .esp_child_for(dst)
@@ -67,17 +68,19 @@ pub fn probe_source(engine: &Engine, dst: IpAddr) -> Result<IpAddr, String> {
     let ike = engine
         .sa(sa)
         .ok_or_else(|| format!("IKE SA {sa} is gone"))?;
-    if let Some(vip) = ike.vip.filter(|v| v.is_ipv4() == dst.is_ipv4()) {
-        return Ok(vip);
-    }
-    ike.children
+    let child = ike
+        .children
         .iter()
         .find(|c| c.spi_in == spi)
-        .and_then(|c| {
-            c.ts_local
-                .iter()
-                .find(|t| t.start.is_ipv4() == dst.is_ipv4())
-        })
+        .ok_or_else(|| format!("CHILD_SA {spi:08x} is gone"))?;
+    let covered = |a: &IpAddr| child.ts_local.iter().any(|t| ts_contains(t, *a));
+    if let Some(vip) = ike.vip.filter(covered) {
+        return Ok(vip);
+    }
+    child
+        .ts_local
+        .iter()
+        .find(|t| t.start.is_ipv4() == dst.is_ipv4())
         .map(address_in)
         .ok_or_else(|| format!("CHILD_SA {spi:08x} has no local selector of {dst}'s family"))
 }

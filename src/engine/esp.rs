@@ -26,6 +26,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 
+use crate::child_sa::inner::InnerIp;
 use crate::crypto::esp::{decrypt_esp, encrypt_esp, EspKeys, ESP_HEADER_LEN};
 use crate::crypto::Integrity;
 
@@ -163,6 +164,8 @@ pub struct EspCounters {
     pub malformed: u64,
     /// Accepted from a path other than the CHILD_SA's current one.
     pub unexpected_path: u64,
+    /// Authentic, but the inner packet is outside the traffic selectors (dropped).
+    pub outside_selectors: u64,
     /// Dummy packets (Next Header 59): dropped.
     pub dummy: u64,
 }
@@ -243,6 +246,9 @@ pub enum EspError {
     SequenceExhausted,
     /// The inner packet is neither IPv4 nor IPv6 (tunnel mode carries IP packets).
     NotAnIpPacket,
+    /// The inner packet's addresses or protocol are outside the CHILD_SA's traffic
+    /// selectors (RFC 4301 §5.1, §5.2): not sent, or dropped when received.
+    OutsideSelectors(String),
     /// Too short, bad length, bad padding.
     Malformed(String),
     /// The ICV / tag did not verify.
@@ -268,6 +274,12 @@ impl fmt::Display for EspError {
                 f.write_str("ESP sequence numbers used up: rekey the CHILD_SA")
             }
             EspError::NotAnIpPacket => f.write_str("inner packet is not IPv4 or IPv6"),
+            EspError::OutsideSelectors(w) => {
+                write!(
+                    f,
+                    "inner packet {w} is outside the CHILD_SA's traffic selectors"
+                )
+            }
             EspError::Malformed(w) => write!(f, "malformed ESP: {w}"),
             EspError::IntegrityFailed => f.write_str("ESP integrity check failed"),
             EspError::Replay { seq, reason } => write!(f, "ESP sequence number {seq}: {reason}"),
@@ -292,6 +304,24 @@ pub struct EspTable {
 /// Does `range` contain `addr` (any protocol and port)?
 pub fn ts_contains(range: &TsRange, addr: IpAddr) -> bool {
     range.start.is_ipv4() == addr.is_ipv4() && range.start <= addr && addr <= range.end
+}
+
+/// Does an inner packet from `src_ts` to `dst_ts` fit: addresses and protocol (RFC 4301
+/// §5.1 / §5.2; ports are not checked)? `Err` describes what does not.
+fn within_selectors(src_ts: &[TsRange], dst_ts: &[TsRange], inner: &[u8]) -> Result<(), EspError> {
+    let ip = InnerIp::parse(inner).ok_or(EspError::NotAnIpPacket)?;
+    let fits = |ts: &[TsRange], a: IpAddr| {
+        ts.iter()
+            .any(|t| ts_contains(t, a) && (t.protocol == 0 || t.protocol == ip.protocol))
+    };
+    if fits(src_ts, ip.src) && fits(dst_ts, ip.dst) {
+        Ok(())
+    } else {
+        Err(EspError::OutsideSelectors(format!(
+            "{} -> {} (protocol {})",
+            ip.src, ip.dst, ip.protocol
+        )))
+    }
 }
 
 /// Next Header for a tunnel-mode inner packet: 4 (IPv4) or 41 (IPv6), from its version.
@@ -386,6 +416,7 @@ impl Engine {
             .child_by_spi(spi_in)
             .ok_or(EspError::UnknownSpi(spi_in))?;
         let (spi_out, path) = (child.spi_out, child.path);
+        within_selectors(&child.ts_local, &child.ts_remote, inner)?;
         if !self.udp_encapsulated(sa, child) {
             return Err(EspError::NeedsUdpEncapsulation(path));
         }
@@ -435,7 +466,21 @@ impl Engine {
             return;
         };
         let expected = child.path;
-        match self.open_esp(spi, bytes) {
+        // RFC 4301 §5.2 step 4: what came out must match the SA's selectors
+        let (ts_remote, ts_local) = (child.ts_remote.clone(), child.ts_local.clone());
+        let opened = self.open_esp(spi, bytes).and_then(|packet| match packet {
+            Some((_, _, ref inner)) => match within_selectors(&ts_remote, &ts_local, inner) {
+                Ok(()) => Ok(packet),
+                Err(e) => {
+                    if let Some(esp) = self.esp.sas.get_mut(&spi) {
+                        esp.counters.outside_selectors += 1;
+                    }
+                    Err(e)
+                }
+            },
+            None => Ok(None),
+        });
+        match opened {
             Ok(Some((seq, next_header, inner))) => {
                 self.esp_accepted(sa, spi, path, expected, (seq, next_header, inner))
             }
@@ -623,6 +668,33 @@ mod tests {
         assert_eq!(sa.next_seq(), Err(EspError::SequenceExhausted));
         sa.out_keys.esn = true;
         assert_eq!(sa.next_seq(), Ok(1u64 << 32));
+    }
+
+    #[test]
+    fn selectors_are_checked_on_addresses_and_protocol() {
+        use crate::dataplane::Echo;
+        let ours = TsRange::parse("10.2.0.0/16").unwrap();
+        let theirs = TsRange::parse("10.1.0.0/16").unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let pkt = Echo::request(ip("10.2.0.1"), ip("10.1.0.1"), 1, 1, b"")
+            .build()
+            .unwrap();
+        assert_eq!(within_selectors(&[ours], &[theirs], &pkt), Ok(()));
+        assert_eq!(
+            within_selectors(&[theirs], &[ours], &pkt),
+            Err(EspError::OutsideSelectors(
+                "10.2.0.1 -> 10.1.0.1 (protocol 1)".into()
+            ))
+        );
+        let mut udp_only = theirs;
+        udp_only.protocol = 17;
+        assert!(within_selectors(&[ours], &[udp_only], &pkt).is_err());
+        udp_only.protocol = 1;
+        assert_eq!(within_selectors(&[ours], &[udp_only], &pkt), Ok(()));
+        assert_eq!(
+            within_selectors(&[ours], &[theirs], &[0x45]),
+            Err(EspError::NotAnIpPacket)
+        );
     }
 
     #[test]

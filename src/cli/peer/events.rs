@@ -296,7 +296,8 @@ pub fn add_esp_counters(body: &mut Map<String, Value>, engine: &crate::engine::E
                         "received_bytes": c.received_bytes, "seq_out": esp.seq_out(),
                         "replay_top": esp.window().top(),
                         "integrity_failures": c.integrity_failures, "replayed": c.replayed,
-                        "malformed": c.malformed, "unexpected_path": c.unexpected_path}),
+                        "malformed": c.malformed, "unexpected_path": c.unexpected_path,
+                        "outside_selectors": c.outside_selectors}),
                 );
             }
         }
