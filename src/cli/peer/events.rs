@@ -202,40 +202,9 @@ pub fn event_json(ev: &EngineEvent) -> (&'static str, Map<String, Value>) {
                 "notify": crate::wire::registry::notify_name(*notify).map(str::to_string).unwrap_or_else(|| notify.to_string()),
                 "detail": detail}),
         ),
-        EngineEvent::EspReceived {
-            sa: id,
-            spi_in,
-            path,
-            seq,
-            next_header,
-            packet,
-        } => (
-            "esp",
-            json!({"sa": sa(id), "spi": spi32(*spi_in), "path": path_json(path), "seq": seq,
-                "next_header": next_header, "len": packet.len(),
-                "inner": crate::child_sa::inner::inner_ip_summary(*next_header, packet)}),
-        ),
-        EngineEvent::EspError {
-            sa: id,
-            spi,
-            path,
-            error,
-        } => (
-            "esp_error",
-            json!({"sa": osa(id), "spi": spi32(*spi), "path": path_json(path),
-                "reason": error.to_string()}),
-        ),
-        EngineEvent::EspUnexpectedPath {
-            sa: id,
-            spi_in,
-            expected,
-            got,
-            seq,
-        } => (
-            "esp_unexpected_path",
-            json!({"sa": sa(id), "spi": spi32(*spi_in), "expected": path_json(expected),
-                "got": path_json(got), "seq": seq}),
-        ),
+        EngineEvent::EspReceived { .. }
+        | EngineEvent::EspError { .. }
+        | EngineEvent::EspUnexpectedPath { .. } => esp_json(ev),
     };
     let Value::Object(m) = v else {
         unreachable!("json! object")
@@ -304,6 +273,49 @@ pub fn add_esp_counters(body: &mut Map<String, Value>, engine: &crate::engine::E
     }
 }
 
+/// The data-plane events ([`event_json`]).
+fn esp_json(ev: &EngineEvent) -> (&'static str, Value) {
+    let sa = |s: &SaId| Value::from(s.to_string());
+    match ev {
+        EngineEvent::EspReceived {
+            sa: id,
+            spi_in,
+            path,
+            seq,
+            next_header,
+            packet,
+        } => (
+            "esp",
+            json!({"sa": sa(id), "spi": spi32(*spi_in), "path": path_json(path), "seq": seq,
+                "next_header": next_header, "len": packet.len(),
+                "inner": crate::child_sa::inner::inner_ip_summary(*next_header, packet)}),
+        ),
+        EngineEvent::EspError {
+            sa: id,
+            spi,
+            path,
+            error,
+        } => (
+            "esp_error",
+            json!({"sa": id.as_ref().map(sa).unwrap_or(Value::Null), "spi": spi32(*spi), "path": path_json(path),
+                "reason": error.to_string()}),
+        ),
+        EngineEvent::EspUnexpectedPath {
+            sa: id,
+            spi_in,
+            expected,
+            got,
+            seq,
+        } => (
+            "esp_unexpected_path",
+            json!({"sa": sa(id), "spi": spi32(*spi_in), "expected": path_json(expected),
+                "got": path_json(got), "seq": seq}),
+        ),
+        // only called with the three events above
+        _ => ("?", json!({})),
+    }
+}
+
 fn path_json(p: &crate::engine::Path) -> Value {
     json!({"local": p.local.to_string(), "remote": p.remote.to_string()})
 }
@@ -324,6 +336,75 @@ fn text_value(v: &Value) -> String {
             .join(";"),
         other => other.to_string(),
     }
+}
+
+/// The text of a `ping` event's body.
+fn ping_text(obj: &Map<String, Value>) -> String {
+    let get = |k: &str| obj.get(k).map(text_value).unwrap_or_default();
+    let ms = |k: &str| {
+        obj.get(k)
+            .and_then(Value::as_f64)
+            .map_or("-".into(), |v| format!("{v:.3}"))
+    };
+    // wall-clock times of day, as the event lines show them
+    let gap = match (obj.get("gap_start"), obj.get("gap_end")) {
+        (Some(Value::String(a)), Some(Value::String(b))) => format!(
+            " ({} .. {}{})",
+            a.get(11..23).unwrap_or(a),
+            b.get(11..23).unwrap_or(b),
+            if obj.get("gap_ongoing") == Some(&Value::Bool(true)) {
+                ", ongoing"
+            } else {
+                ""
+            }
+        ),
+        _ => String::new(),
+    };
+    format!(
+        "{} {} -> {}: sent {} received {} lost {} rtt min/avg/max {}/{}/{} ms, \
+         longest gap {} ms{gap}",
+        get("state"),
+        get("src"),
+        get("dst"),
+        get("sent"),
+        get("received"),
+        get("lost"),
+        ms("rtt_min_ms"),
+        ms("rtt_avg_ms"),
+        ms("rtt_max_ms"),
+        ms("longest_gap_ms"),
+    )
+}
+
+/// The text of an `esp_error` or `esp_unexpected_path` event's body.
+fn esp_text(ev: &str, obj: &Map<String, Value>) -> String {
+    let get = |k: &str| obj.get(k).map(text_value).unwrap_or_default();
+    let side = |k: &str, s: &str| {
+        obj.get(k)
+            .and_then(|o| o.get(s))
+            .map(text_value)
+            .unwrap_or_default()
+    };
+    if ev == "esp_error" {
+        return format!(
+            "{} spi {} from {} to {}: {}",
+            get("sa"),
+            get("spi"),
+            side("path", "remote"),
+            side("path", "local"),
+            get("reason")
+        );
+    }
+    format!(
+        "{} spi {} seq {} from {} to {}, expected {} -> {}",
+        get("sa"),
+        get("spi"),
+        get("seq"),
+        side("got", "remote"),
+        side("got", "local"),
+        side("expected", "remote"),
+        side("expected", "local")
+    )
 }
 
 /// One readable line for an event object (`event` and `time` included).
@@ -440,71 +521,8 @@ pub fn event_text(obj: &Map<String, Value>) -> String {
             get("notify"),
             get("detail")
         ),
-        "ping" => {
-            let num = |k: &str| obj.get(k).and_then(Value::as_f64);
-            let ms = |k: &str| num(k).map_or("-".into(), |v| format!("{v:.3}"));
-            format!(
-                "{} {} -> {}: sent {} received {} lost {} rtt min/avg/max {}/{}/{} ms, \
-                 longest gap {} ms{}",
-                get("state"),
-                get("src"),
-                get("dst"),
-                get("sent"),
-                get("received"),
-                get("lost"),
-                ms("rtt_min_ms"),
-                ms("rtt_avg_ms"),
-                ms("rtt_max_ms"),
-                ms("longest_gap_ms"),
-                match (obj.get("gap_start"), obj.get("gap_end")) {
-                    (Some(Value::String(a)), Some(Value::String(b))) => format!(
-                        " ({} .. {}{})",
-                        a.get(11..23).unwrap_or(a),
-                        b.get(11..23).unwrap_or(b),
-                        if obj.get("gap_ongoing") == Some(&Value::Bool(true)) {
-                            ", ongoing"
-                        } else {
-                            ""
-                        }
-                    ),
-                    _ => String::new(),
-                }
-            )
-        }
-        "esp_error" => {
-            let side = |s: &str| {
-                obj.get("path")
-                    .and_then(|o| o.get(s))
-                    .map(text_value)
-                    .unwrap_or_default()
-            };
-            format!(
-                "{} spi {} from {} to {}: {}",
-                get("sa"),
-                get("spi"),
-                side("remote"),
-                side("local"),
-                get("reason")
-            )
-        }
-        "esp_unexpected_path" => {
-            let side = |k: &str, s: &str| {
-                obj.get(k)
-                    .and_then(|o| o.get(s))
-                    .map(text_value)
-                    .unwrap_or_default()
-            };
-            format!(
-                "{} spi {} seq {} from {} to {}, expected {} -> {}",
-                get("sa"),
-                get("spi"),
-                get("seq"),
-                side("got", "remote"),
-                side("got", "local"),
-                side("expected", "remote"),
-                side("expected", "local")
-            )
-        }
+        "ping" => ping_text(obj),
+        "esp_error" | "esp_unexpected_path" => esp_text(ev, obj),
         "local_addrs" => format!("{} {}: now [{}]", get("change"), get("addr"), get("addrs")),
         "help" => obj
             .get("commands")
