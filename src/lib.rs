@@ -4,6 +4,7 @@ pub mod capture;
 pub mod child_sa;
 pub mod cli;
 pub mod crypto;
+pub mod dataplane;
 pub mod decrypt;
 pub mod dissect;
 pub mod drill;

@@ -6,12 +6,21 @@
 //!
 //! Everything that crosses the network is kept ([`Network::log`]) so that tests can
 //! feed it to the capture analyzer as an oracle.
+//!
+//! ESP travels as on the wire: UDP-encapsulated (RFC 3948), told apart from IKE on the
+//! receiving NAT-T socket by the non-ESP marker ([`crate::io::socket::classify`]), and
+//! handed to [`Engine::handle_esp`]. Each node has a [`DataPlane`] (echo responder,
+//! ping probe) fed with the inner packets, so tests can ping through a CHILD_SA.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use crate::dataplane::host::DataPlane;
+use crate::dataplane::PingStats;
+use crate::engine::esp::EspError;
 use crate::engine::{Engine, EngineEvent, Path, Timestamp, Transmit};
+use crate::io::socket::{classify, wire_bytes, Received};
 
 /// Reachability of one link per /24 (IPv4) or /64 (IPv6): hosts reach only their own
 /// subnet, as on a lab with one link per uplink and no router between them.
@@ -94,12 +103,17 @@ pub struct Carried {
     pub bytes: Vec<u8>,
     /// The non-ESP marker flag of the transmit.
     pub non_esp_marker: bool,
+    /// An ESP packet.
+    pub esp: bool,
 }
 
 struct InFlight {
     to: NodeId,
     path: Path,
-    bytes: Vec<u8>,
+    /// As on the wire (marker included).
+    wire: Vec<u8>,
+    /// The receiving socket treats it as its NAT-T socket would (see [`Network::deliver`]).
+    natt: bool,
 }
 
 /// One engine and the addresses it owns.
@@ -110,6 +124,8 @@ pub struct Node {
     pub engine: Engine,
     /// Addresses routed to it.
     pub addrs: Vec<IpAddr>,
+    /// Its echo responder and ping probe.
+    pub dataplane: DataPlane,
 }
 
 /// The network.
@@ -141,6 +157,10 @@ pub struct Network {
     pub log: Vec<Carried>,
     /// Every event, with its node.
     pub events: Vec<(Timestamp, NodeId, EngineEvent)>,
+    /// Data-plane packets that could not be sent, with their node.
+    pub esp_send_errors: Vec<(Timestamp, NodeId, EspError)>,
+    /// Periodic ping summaries, with their node.
+    pub ping_reports: Vec<(Timestamp, NodeId, PingStats)>,
 }
 
 impl Network {
@@ -161,6 +181,8 @@ impl Network {
             seq: 0,
             log: vec![],
             events: vec![],
+            esp_send_errors: vec![],
+            ping_reports: vec![],
         }
     }
 
@@ -170,6 +192,7 @@ impl Network {
             name: name.to_string(),
             engine,
             addrs: addrs.to_vec(),
+            dataplane: DataPlane::default(),
         });
         self.nodes.len() - 1
     }
@@ -223,6 +246,7 @@ impl Network {
             delivered: None,
             bytes: t.bytes.clone(),
             non_esp_marker: t.non_esp_marker,
+            esp: t.esp,
         };
         let (src, dst) = (t.path.local, t.path.remote);
         let lost = {
@@ -255,12 +279,18 @@ impl Network {
                     let path = Path::new(dst_real, src_seen);
                     carried.delivered = Some((to, path));
                     self.seq += 1;
+                    // a receiving socket of the NAT-T kind: the receiver's NAT-T port, or
+                    // the sender spoke NAT-T (a rebound port stands in for it, as in io)
+                    let natt = path.local.port() == self.nodes[to].engine.config().nat_t_port
+                        || t.non_esp_marker
+                        || t.esp;
                     self.queue.insert(
                         (now + self.latency, self.seq),
                         InFlight {
                             to,
                             path,
-                            bytes: t.bytes,
+                            wire: wire_bytes(&t),
+                            natt,
                         },
                     );
                 }
@@ -275,6 +305,18 @@ impl Network {
                 self.route(n, t);
             }
             while let Some(e) = self.nodes[n].engine.poll_event() {
+                if let EngineEvent::EspReceived {
+                    sa, spi_in, packet, ..
+                } = &e
+                {
+                    let node = &mut self.nodes[n];
+                    let answered =
+                        node.dataplane
+                            .on_esp(&mut node.engine, self.now, (*sa, *spi_in), packet);
+                    if let Err(err) = answered {
+                        self.esp_send_errors.push((self.now, n, err));
+                    }
+                }
                 self.events.push((self.now, n, e));
             }
         }
@@ -289,7 +331,8 @@ impl Network {
             let next_timer = self
                 .nodes
                 .iter()
-                .filter_map(|n| n.engine.poll_timeout())
+                .flat_map(|n| [n.engine.poll_timeout(), n.dataplane.poll_timeout()])
+                .flatten()
                 .min();
             let next = [next_pkt.map(|k| k.0), next_timer]
                 .into_iter()
@@ -308,13 +351,12 @@ impl Network {
                     if !self.down.contains(&p.path.local.ip())
                         && self.nodes[p.to].addrs.contains(&p.path.local.ip())
                     {
-                        self.nodes[p.to]
-                            .engine
-                            .handle_datagram(now, p.path, &p.bytes);
+                        self.deliver(now, p);
                     }
                 }
                 continue;
             }
+            self.dataplane_timers(now);
             for n in 0..self.nodes.len() {
                 if self.nodes[n]
                     .engine
@@ -335,9 +377,37 @@ impl Network {
         let next_timer = self
             .nodes
             .iter()
-            .filter_map(|n| n.engine.poll_timeout())
+            .flat_map(|n| [n.engine.poll_timeout(), n.dataplane.poll_timeout()])
+            .flatten()
             .min();
         [next_pkt, next_timer].into_iter().flatten().min()
+    }
+
+    /// Hand a datagram to the receiving engine as its socket would: IKE without the
+    /// marker, ESP to [`Engine::handle_esp`], keepalives (engines count them) as they are.
+    fn deliver(&mut self, now: Timestamp, p: InFlight) {
+        let engine = &mut self.nodes[p.to].engine;
+        match classify(p.natt, &p.wire) {
+            Received::Ike(msg) => engine.handle_datagram(now, p.path, &msg),
+            Received::Esp(esp) => engine.handle_esp(now, p.path, &esp),
+            Received::Keepalive | Received::Runt => engine.handle_datagram(now, p.path, &p.wire),
+        }
+    }
+
+    /// Run the nodes' ping probes that are due.
+    fn dataplane_timers(&mut self, now: Timestamp) {
+        for n in 0..self.nodes.len() {
+            let node = &mut self.nodes[n];
+            if node.dataplane.poll_timeout().is_some_and(|t| t <= now) {
+                let out = node.dataplane.on_timeout(&mut node.engine, now);
+                if let Some(r) = out.report {
+                    self.ping_reports.push((now, n, r));
+                }
+                for e in out.errors {
+                    self.esp_send_errors.push((now, n, e));
+                }
+            }
+        }
     }
 
     /// Events of node `n`.

@@ -44,7 +44,7 @@
 //! zeroized on drop and never shown by `Debug`.
 
 pub mod charon;
-mod inner;
+pub mod inner;
 
 use std::collections::HashMap;
 use std::fmt;

@@ -12,6 +12,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use crate::engine::{Command, Engine, IkeState, SaId};
 use crate::wire::registry;
@@ -101,6 +102,15 @@ pub enum PeerCommand {
         /// The IKE SA.
         sa: Option<SaId>,
     },
+    /// `ping ADDR [INTERVAL]`.
+    Ping {
+        /// Target inside the peer's traffic selectors.
+        dst: IpAddr,
+        /// Between requests (default 10 ms).
+        interval: Option<Duration>,
+    },
+    /// `ping stop`.
+    PingStop,
     /// `help`.
     Help,
     /// `quit`.
@@ -370,6 +380,26 @@ pub static COMMANDS: &[CommandSpec] = &[
         },
     },
     CommandSpec {
+        name: "ping",
+        synopsis: "ADDR [INTERVAL] | stop",
+        help: "ping ADDR through the CHILD_SA every INTERVAL (10ms; 5ms, 0.5s, ...) and \
+               report loss, RTT and the longest gap; or stop and report",
+        parse: |a| {
+            at_most(a, 2)?;
+            let w = a
+                .first()
+                .ok_or("ping what: give an address inside the peer's traffic selectors")?;
+            if w.eq_ignore_ascii_case("stop") {
+                at_most(a, 1)?;
+                return Ok(PeerCommand::PingStop);
+            }
+            Ok(PeerCommand::Ping {
+                dst: ip(w)?,
+                interval: a.get(1).map(|i| interval(i)).transpose()?,
+            })
+        },
+    },
+    CommandSpec {
         name: "help",
         synopsis: "",
         help: "list the commands",
@@ -413,6 +443,24 @@ fn at_most(args: &[&str], n: usize) -> Result<(), String> {
 fn ip(word: &str) -> Result<IpAddr, String> {
     word.parse()
         .map_err(|_| format!("'{word}' is not an IP address"))
+}
+
+/// `10ms`, `0.5s`, `2s` or a bare number of milliseconds; at least 1 ms, at most 1 h.
+fn interval(word: &str) -> Result<Duration, String> {
+    let w = word.to_ascii_lowercase();
+    let (num, scale) = if let Some(n) = w.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = w.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        (w.as_str(), 1e-3)
+    };
+    num.parse::<f64>()
+        .ok()
+        .map(|n| n * scale)
+        .filter(|secs| (0.001..=3600.0).contains(secs))
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("'{word}' is not an interval from 1ms to 3600s (like 10ms or 0.5s)"))
 }
 
 fn on_off(word: Option<&&str>) -> Result<bool, String> {
@@ -598,6 +646,16 @@ pub enum Action {
         /// Pair or every pair.
         pair: Option<(IpAddr, IpAddr)>,
     },
+    /// Start pinging `dst` through the CHILD_SA that covers it (replacing a running
+    /// ping).
+    Ping {
+        /// Target.
+        dst: IpAddr,
+        /// Between requests.
+        interval: Duration,
+    },
+    /// Stop the ping and report its numbers.
+    PingStop,
     /// Show the help.
     Help,
     /// Shut down.
@@ -701,6 +759,16 @@ pub fn resolve(engine: &Engine, cmd: PeerCommand) -> Result<Vec<Action>, String>
         P::AddrDel(a, os) => Ok(vec![Action::DelAddr(a, os)]),
         P::Drop { local, remote, on } => Ok(vec![Action::Drop { local, remote, on }]),
         P::Loss { percent, pair } => Ok(vec![Action::Loss { percent, pair }]),
+        P::Ping { dst, interval } => match engine.esp_child_for(dst) {
+            Some(_) => Ok(vec![Action::Ping {
+                dst,
+                interval: interval.unwrap_or(crate::dataplane::ping::DEFAULT_INTERVAL),
+            }]),
+            None => Err(format!(
+                "ping: no CHILD_SA covers {dst} (its remote traffic selectors must contain it)"
+            )),
+        },
+        P::PingStop => Ok(vec![Action::PingStop]),
         P::Help => Ok(vec![Action::Help]),
         P::Quit => Ok(vec![Action::Quit]),
     }
@@ -816,6 +884,28 @@ mod tests {
                 sa: Some(SaId(2))
             }
         );
+        assert_eq!(
+            ok("ping 10.1.0.1"),
+            Ping {
+                dst: a("10.1.0.1"),
+                interval: None
+            }
+        );
+        assert_eq!(
+            ok("ping 2001:db8::1 0.5s"),
+            Ping {
+                dst: a("2001:db8::1"),
+                interval: Some(Duration::from_millis(500))
+            }
+        );
+        assert_eq!(
+            ok("ping 10.1.0.1 5"),
+            Ping {
+                dst: a("10.1.0.1"),
+                interval: Some(Duration::from_millis(5))
+            }
+        );
+        assert_eq!(ok("ping STOP"), PingStop);
         assert_eq!(parse_command("").unwrap(), None);
         assert_eq!(parse_command("# comment").unwrap(), None);
     }
@@ -833,6 +923,7 @@ mod tests {
                 "loss" => "loss 5".into(),
                 "send" => "send 1 COOKIE2".into(),
                 "child down" => "child down 1234abcd".into(),
+                "ping" => "ping 10.1.0.1 10ms".into(),
                 n => n.to_string(),
             };
             ok(&line);
@@ -885,6 +976,12 @@ mod tests {
             ("child down xyz", "not a SPI"),
             ("child down 123456789", "not a SPI"),
             ("child create 1 2", "too many"),
+            ("ping", "give an address"),
+            ("ping x", "not an IP address"),
+            ("ping 10.1.0.1 0", "not an interval"),
+            ("ping 10.1.0.1 fast", "not an interval"),
+            ("ping 10.1.0.1 10ms 3", "too many"),
+            ("ping stop now", "too many"),
             ("help me", "usage: help"),
             ("quit now", "usage: quit"),
         ] {

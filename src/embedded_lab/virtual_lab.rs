@@ -24,6 +24,8 @@ use serde_json::{Map, Value};
 
 use crate::cli::command::{resolve, Action, PeerCommand};
 use crate::cli::peer::event_json;
+use crate::cli::peer::events::ping_json;
+use crate::dataplane::PingStats;
 use crate::drill::run::{DrillTarget, SaSummary};
 use crate::drill::TimedEvent;
 use crate::engine::{
@@ -263,6 +265,16 @@ impl VirtualLab {
                 m.insert("percent".into(), percent.into());
                 self.lab_event(node, "filter", m);
             }
+            Action::Ping { dst, interval } => self.start_ping(node, dst, interval)?,
+            Action::PingStop => {
+                let now = self.net.now;
+                let n = &mut self.net.nodes[node];
+                let src = n.dataplane.probe().map(|p| p.src());
+                match (n.dataplane.stop_ping(now), src) {
+                    (Some(stats), Some(src)) => self.ping_event(node, "stopped", &stats, src),
+                    _ => return Err("ping stop: no ping is running".into()),
+                }
+            }
             Action::Help => {}
             Action::Quit => {
                 let established: Vec<_> = self.net.nodes[node]
@@ -277,6 +289,53 @@ impl VirtualLab {
             }
         }
         Ok(())
+    }
+
+    fn start_ping(&mut self, node: NodeId, dst: IpAddr, interval: Duration) -> Result<(), String> {
+        let now = self.net.now;
+        let n = &mut self.net.nodes[node];
+        let old = n.dataplane.probe().map(|p| p.src());
+        // a fixed ICMP identifier per node keeps the lab deterministic
+        let ident = 0x1ab0 + node as u16;
+        let replaced = n
+            .dataplane
+            .start_ping(&n.engine, now, dst, interval, ident)
+            .map_err(|e| format!("ping: {e}"))?;
+        if let (Some(stats), Some(src)) = (replaced, old) {
+            self.ping_event(node, "replaced", &stats, src);
+        }
+        Ok(())
+    }
+
+    /// A `ping` event as the peer reports it, with the gap's times relative to the lab's
+    /// start instead of wall-clock times (the lab's output is the same on every run).
+    fn ping_event(&mut self, node: NodeId, state: &str, stats: &PingStats, src: IpAddr) {
+        let now = self.net.now;
+        let fields = self.ping_fields(state, stats, src, now);
+        self.lab_event(node, "ping", fields);
+    }
+
+    fn ping_fields(
+        &self,
+        state: &str,
+        stats: &PingStats,
+        src: IpAddr,
+        now: Timestamp,
+    ) -> Map<String, Value> {
+        let mut m = ping_json(state, stats, src, now);
+        let since_start = |t: Timestamp| {
+            Value::from((t.saturating_since(START).as_secs_f64() * 1e6).round() / 1e3)
+        };
+        let gap = stats.longest_gap;
+        m.insert(
+            "gap_start".into(),
+            gap.map(|g| since_start(g.start)).unwrap_or(Value::Null),
+        );
+        m.insert(
+            "gap_end".into(),
+            gap.map(|g| since_start(g.end)).unwrap_or(Value::Null),
+        );
+        m
     }
 
     fn rebind(
@@ -311,6 +370,20 @@ impl VirtualLab {
             });
         }
         self.reported = self.net.events.len();
+        let reports: Vec<_> = self.net.ping_reports.drain(..).collect();
+        for (at, node, stats) in reports {
+            let src = self.net.nodes[node].dataplane.probe().map(|p| p.src());
+            if let Some(src) = src {
+                let fields = self.ping_fields("running", &stats, src, at);
+                out.push(TimedEvent {
+                    at,
+                    node: self.net.nodes[node].name.clone(),
+                    name: "ping".into(),
+                    fields,
+                });
+            }
+        }
+        out.sort_by_key(|e| e.at);
         out
     }
 }

@@ -4,8 +4,9 @@
 //! reads or randomness inside. The caller
 //!
 //! * feeds received datagrams with [`Engine::handle_datagram`] (IKE message bytes: the
-//!   I/O layer strips the 4-byte non-ESP marker on port 4500 and does not pass ESP or
-//!   NAT-T keepalives),
+//!   I/O layer strips the 4-byte non-ESP marker on port 4500 and does not pass
+//!   NAT-T keepalives) and ESP packets with [`Engine::handle_esp`] ([`esp`]: the data
+//!   plane of the CHILD_SAs; [`Engine::send_esp`] sends),
 //! * calls [`Engine::handle_timeout`] when [`Engine::poll_timeout`] says so,
 //! * issues operator [`Command`]s with [`Engine::command`],
 //! * drains [`Engine::poll_transmit`] (datagrams to send; [`Transmit::non_esp_marker`]
@@ -69,6 +70,7 @@
 pub mod child_create;
 pub mod config;
 pub mod create_child;
+pub mod esp;
 pub mod ike_auth;
 pub mod ike_init;
 pub mod ike_rekey;
@@ -207,6 +209,9 @@ pub struct Transmit {
     pub bytes: Vec<u8>,
     /// Prepend the 4-byte non-ESP marker (port 4500 traffic).
     pub non_esp_marker: bool,
+    /// An ESP packet ([`Engine::send_esp`]): UDP-encapsulated as it is, never with a
+    /// marker (RFC 3948 §2.1).
+    pub esp: bool,
 }
 
 /// Engine-local handle of an IKE SA (stable for the SA's life).
@@ -458,6 +463,35 @@ pub enum EngineEvent {
         hint: PathHint,
         checked: bool,
     },
+    /// An ESP packet of CHILD_SA `spi_in` was decrypted and passed the replay check
+    /// ([`Engine::handle_esp`]).
+    EspReceived {
+        sa: SaId,
+        spi_in: u32,
+        path: Path,
+        seq: u64,
+        /// 4 (IPv4) or 41 (IPv6) in tunnel mode.
+        next_header: u8,
+        /// The inner packet.
+        packet: Vec<u8>,
+    },
+    /// A received ESP packet was dropped (unknown SPI, integrity, replay, malformed).
+    /// `sa` is `None` when no CHILD_SA has the SPI.
+    EspError {
+        sa: Option<SaId>,
+        spi: u32,
+        path: Path,
+        error: esp::EspError,
+    },
+    /// An ESP packet arrived on a path other than its CHILD_SA's current one (RFC 4555
+    /// §3.12): delivered and counted, but not a sign of life.
+    EspUnexpectedPath {
+        sa: SaId,
+        spi_in: u32,
+        expected: Path,
+        got: Path,
+        seq: u64,
+    },
 }
 
 /// What [`EngineEvent::Rekeyed`] replaced.
@@ -531,6 +565,8 @@ pub struct Engine {
     pub(crate) nat_fake: bool,
     /// Our claimed public mapping ([`Command::NatMap`]).
     pub(crate) nat_map: Option<SocketAddr>,
+    /// ESP state of the CHILD_SAs ([`esp`]).
+    pub(crate) esp: esp::EspTable,
 }
 
 impl fmt::Debug for Engine {
@@ -594,6 +630,7 @@ impl Engine {
             local_addrs: Vec::new(),
             nat_fake: false,
             nat_map: None,
+            esp: esp::EspTable::default(),
         }
         .with_configured_addrs()
     }

@@ -563,13 +563,20 @@ impl Engine {
     }
 
     pub(crate) fn transmit(&mut self, path: Path, bytes: Vec<u8>) {
-        // The marker belongs to the NAT-T port (RFC 3948 §2.2): a response from port 500
-        // to a NAT-translated source port has none.
-        let non_esp_marker = path.local.port() == self.config.nat_t_port;
+        // The marker belongs to NAT-T port flows (RFC 3948 §2.2): from our NAT-T port, or
+        // to the peer's (after a rebinding our source port is another one); a response
+        // from port 500 to a NAT-translated source port has none.
+        let to_peer_natt = self
+            .config
+            .connections
+            .iter()
+            .any(|c| c.remote_nat_t_port == path.remote.port());
+        let non_esp_marker = path.local.port() == self.config.nat_t_port || to_peer_natt;
         self.transmits.push_back(Transmit {
             path,
             bytes,
             non_esp_marker,
+            esp: false,
         });
     }
 
@@ -771,6 +778,7 @@ impl Engine {
             path,
             bytes: vec![KEEPALIVE],
             non_esp_marker: false,
+            esp: false,
         });
     }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::clock::Clock;
 use super::socket::{Received, Sockets};
-use crate::engine::{Engine, EngineEvent, Path, Timestamp};
+use crate::engine::{Engine, EngineEvent, Path, SaId, Timestamp};
 
 /// Direction of a packet, for captures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +45,20 @@ pub trait Handler {
     fn input_closed(&mut self, engine: &mut Engine, now: Timestamp);
     /// An engine event.
     fn event(&mut self, engine: &Engine, event: EngineEvent);
+    /// An inner packet came through CHILD_SA `spi_in` of `sa` (called just before
+    /// [`Handler::event`] with its [`EngineEvent::EspReceived`]); the handler may answer
+    /// through the engine ([`Engine::send_esp`]).
+    fn inner_packet(
+        &mut self,
+        _engine: &mut Engine,
+        _now: Timestamp,
+        _child: (SaId, u32),
+        _packet: &[u8],
+    ) {
+    }
+    /// The handler's own timers, called every round after the engine's (wake-ups come
+    /// from [`Handler::deadline`]).
+    fn tick(&mut self, _engine: &mut Engine, _now: Timestamp) {}
     /// A datagram as it was on the wire, on `path` (our side, the peer's side).
     fn packet(&mut self, dir: Direction, path: Path, wire: &[u8]);
     /// An I/O problem that does not stop the loop.
@@ -109,6 +123,13 @@ fn flush_engine(engine: &mut Engine, sockets: &mut Sockets, clock: &Clock, h: &m
             match sockets.send(&t) {
                 Ok(Some(wire)) => h.packet(Direction::Sent, t.path, &wire),
                 Ok(None) => {} // dropped by the filter, as a black hole would
+                Err(e) if t.esp => {
+                    h.io_error(format!("{ESP_SEND_ERROR}{e}"));
+                    // the address is gone: the same hint as for IKE (MOBIKE checks)
+                    if path_unusable(&e) {
+                        engine.send_failed(clock.now(), t.path);
+                    }
+                }
                 Err(e) => {
                     h.io_error(e.to_string());
                     if path_unusable(&e) {
@@ -119,6 +140,12 @@ fn flush_engine(engine: &mut Engine, sockets: &mut Sockets, clock: &Clock, h: &m
         }
         while let Some(ev) = engine.poll_event() {
             idle = false;
+            if let EngineEvent::EspReceived {
+                sa, spi_in, packet, ..
+            } = &ev
+            {
+                h.inner_packet(engine, clock.now(), (*sa, *spi_in), packet);
+            }
             h.event(engine, ev);
         }
         if idle {
@@ -202,9 +229,16 @@ pub fn run(
                 match sockets.recv(idx, &mut buf) {
                     Ok(Some(d)) => {
                         h.packet(Direction::Received, d.path, &d.wire);
-                        if let Received::Ike(msg) = d.content {
-                            engine.handle_datagram(clock.now(), d.path, &msg);
-                            flush_engine(engine, sockets, clock, h);
+                        match d.content {
+                            Received::Ike(msg) => {
+                                engine.handle_datagram(clock.now(), d.path, &msg);
+                                flush_engine(engine, sockets, clock, h);
+                            }
+                            Received::Esp(esp) => {
+                                engine.handle_esp(clock.now(), d.path, &esp);
+                                flush_engine(engine, sockets, clock, h);
+                            }
+                            Received::Keepalive | Received::Runt => {}
                         }
                     }
                     Ok(None) => break,
@@ -268,9 +302,14 @@ pub fn run(
         if engine.poll_timeout().is_some_and(|t| t <= now) {
             engine.handle_timeout(now);
         }
+        h.tick(engine, now);
         flush_engine(engine, sockets, clock, h);
     }
 }
+
+/// Prefix of [`Handler::io_error`] messages about ESP that could not be sent (they come
+/// at the data plane's rate, the handler may report only the first).
+pub const ESP_SEND_ERROR: &str = "ESP send: ";
 
 /// How long [`run`] sleeps at most without timers.
 pub const MAX_IDLE: Duration = Duration::from_secs(1);

@@ -6,9 +6,10 @@
 //! * [`socket::Sockets`] binds one UDP socket per (local address, port) for the IKE port
 //!   (500) and the NAT-T port (4500), so the source address of every datagram is the one
 //!   the engine chose ([`Transmit::local`](crate::engine::Transmit)). On the NAT-T port the
-//!   4-byte non-ESP marker is stripped on receive (ESP and NAT-T keepalives are counted
-//!   and dropped) and added on send when [`Transmit::non_esp_marker`](crate::engine::Transmit)
-//!   says so.
+//!   4-byte non-ESP marker is stripped on receive (NAT-T keepalives are dropped, ESP goes
+//!   to [`Engine::handle_esp`](crate::engine::Engine::handle_esp)) and added on send when
+//!   [`Transmit::non_esp_marker`](crate::engine::Transmit) says so; ESP transmits
+//!   ([`Transmit::esp`](crate::engine::Transmit)) go out bare.
 //! * [`clock::Clock`] turns [`std::time::Instant`] into engine [`Timestamp`](crate::engine::Timestamp)s.
 //! * [`pcap::PcapWriter`] writes what is sent and received as IPv4/IPv6 + UDP frames in a
 //!   pcapng file with LINKTYPE_RAW, readable by `mobikectl decode` and tshark.

@@ -1,5 +1,7 @@
 //! UDP sockets: one per (local address, port), so the source address of a datagram is
-//! exactly the engine's [`Transmit::local`].
+//! exactly the engine's [`Transmit::local`]. On the NAT-T port datagrams are told apart
+//! as RFC 3948 §2.2 says: the non-ESP marker means IKE, a single 0xFF a keepalive, any
+//! other first four bytes an ESP SPI.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
@@ -15,8 +17,8 @@ pub const NON_ESP_MARKER: [u8; 4] = [0; 4];
 pub enum Received {
     /// An IKE message (non-ESP marker removed) for the engine.
     Ike(Vec<u8>),
-    /// ESP in UDP (RFC 3948): not handled by this peer, dropped.
-    Esp,
+    /// ESP in UDP (RFC 3948), SPI first, for [`Engine::handle_esp`](crate::engine::Engine::handle_esp).
+    Esp(Vec<u8>),
     /// NAT-T keepalive (a single 0xFF byte): dropped.
     Keepalive,
     /// Too short to be anything on the NAT-T port: dropped.
@@ -146,13 +148,13 @@ pub fn classify(natt: bool, data: &[u8]) -> Received {
     if data[..4] == NON_ESP_MARKER {
         Received::Ike(data[4..].to_vec())
     } else {
-        Received::Esp
+        Received::Esp(data.to_vec())
     }
 }
 
-/// The bytes to put on the wire for a transmit.
+/// The bytes to put on the wire for a transmit (ESP never gets the marker).
 pub fn wire_bytes(t: &Transmit) -> Vec<u8> {
-    if t.non_esp_marker {
+    if t.non_esp_marker && !t.esp {
         let mut v = Vec::with_capacity(t.bytes.len() + 4);
         v.extend_from_slice(&NON_ESP_MARKER);
         v.extend_from_slice(&t.bytes);
@@ -312,7 +314,8 @@ impl Sockets {
                     ),
                 )
             })?;
-        let wire = if s.marker && !t.non_esp_marker && t.bytes != [0xff] {
+        // ESP and keepalives go out bare from a rebound port too
+        let wire = if s.marker && !t.non_esp_marker && !t.esp && t.bytes != [0xff] {
             wire_bytes(&Transmit {
                 non_esp_marker: true,
                 ..t.clone()
@@ -398,7 +401,10 @@ mod tests {
         assert_eq!(classify(false, &[1, 2]), Received::Ike(vec![1, 2]));
         assert_eq!(classify(true, &[0, 0, 0, 0, 9]), Received::Ike(vec![9]));
         assert_eq!(classify(true, &[0xff]), Received::Keepalive);
-        assert_eq!(classify(true, &[1, 2, 3, 4, 5]), Received::Esp);
+        assert_eq!(
+            classify(true, &[1, 2, 3, 4, 5]),
+            Received::Esp(vec![1, 2, 3, 4, 5])
+        );
         assert_eq!(classify(true, &[0, 0]), Received::Runt);
         let t = Transmit {
             path: Path::new(
@@ -407,6 +413,7 @@ mod tests {
             ),
             bytes: vec![7],
             non_esp_marker: true,
+            esp: false,
         };
         assert_eq!(wire_bytes(&t), vec![0, 0, 0, 0, 7]);
         // a NAT-T keepalive goes out as the single byte
@@ -416,6 +423,14 @@ mod tests {
             ..t
         };
         assert_eq!(wire_bytes(&ka), vec![0xff]);
+        // ESP goes out as it is
+        let esp = Transmit {
+            bytes: vec![1, 2, 3, 4, 5, 6, 7, 8],
+            non_esp_marker: false,
+            esp: true,
+            ..ka
+        };
+        assert_eq!(wire_bytes(&esp), esp.bytes);
     }
 
     #[test]
@@ -433,6 +448,7 @@ mod tests {
             path: Path::new(SocketAddr::new(lo, pb), SocketAddr::new(lo, pb)),
             bytes: vec![1, 2, 3],
             non_esp_marker: true,
+            esp: false,
         };
         assert_eq!(s.send(&t).unwrap(), Some(vec![0, 0, 0, 0, 1, 2, 3]));
         let mut buf = [0u8; 2048];
@@ -464,8 +480,16 @@ mod tests {
             path: Path::new(extra, SocketAddr::new(lo, pb)),
             bytes: vec![5],
             non_esp_marker: false,
+            esp: false,
         };
         assert_eq!(s.send(&from_extra).unwrap(), Some(vec![0, 0, 0, 0, 5]));
+        // but not to ESP
+        let esp_from_extra = Transmit {
+            bytes: vec![9; 8],
+            esp: true,
+            ..from_extra
+        };
+        assert_eq!(s.send(&esp_from_extra).unwrap(), Some(vec![9; 8]));
         assert_eq!(s.unbind_addr(other), 3);
         assert_eq!(s.fds().len(), 2);
     }

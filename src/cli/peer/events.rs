@@ -1,11 +1,12 @@
 //! `mobikectl peer` events: the JSON object of every engine event and its text line.
 
 use std::net::IpAddr;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Map, Value};
 
-use crate::engine::{EngineEvent, Rekey, SaId, TsRange};
+use crate::dataplane::PingStats;
+use crate::engine::{EngineEvent, Rekey, SaId, Timestamp, TsRange};
 use crate::wire::registry;
 
 pub(crate) fn rfc3339(t: SystemTime) -> String {
@@ -211,11 +212,118 @@ pub fn event_json(ev: &EngineEvent) -> (&'static str, Map<String, Value>) {
             json!({"sa": sa(id), "path": path_json(path), "hint": hint.to_string(),
                 "checked": checked}),
         ),
+        EngineEvent::EspReceived { .. }
+        | EngineEvent::EspError { .. }
+        | EngineEvent::EspUnexpectedPath { .. } => esp_json(ev),
     };
     let Value::Object(m) = v else {
         unreachable!("json! object")
     };
     (name, m)
+}
+
+/// The `ping` event: a running probe's periodic summary (`state` `running`), its final
+/// numbers (`stopped`, `replaced`). Gap times are wall-clock, from engine time `now`.
+pub fn ping_json(state: &str, s: &PingStats, src: IpAddr, now: Timestamp) -> Map<String, Value> {
+    let ms = |d: Option<Duration>| {
+        d.map(|d| Value::from((d.as_secs_f64() * 1e6).round() / 1e3))
+            .unwrap_or(Value::Null)
+    };
+    let wall = |t: Timestamp| {
+        SystemTime::now()
+            .checked_sub(now.saturating_since(t))
+            .map(|w| Value::from(rfc3339(w)))
+            .unwrap_or(Value::Null)
+    };
+    let gap = s.longest_gap;
+    let v = json!({"state": state, "src": src.to_string(), "dst": s.dst.to_string(),
+        "sent": s.sent, "received": s.received, "lost": s.lost, "late": s.late_or_unknown,
+        "rtt_min_ms": ms(s.rtt_min), "rtt_avg_ms": ms(s.rtt_avg), "rtt_max_ms": ms(s.rtt_max),
+        "longest_gap_ms": ms(gap.map(|g| g.duration())),
+        "gap_start": gap.map(|g| wall(g.start)).unwrap_or(Value::Null),
+        "gap_end": gap.map(|g| wall(g.end)).unwrap_or(Value::Null),
+        "gap_ongoing": gap.map(|g| g.ongoing)});
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// Add each CHILD_SA's ESP counters (`esp`: {`sent`, `received`, ...}, absent before
+/// its first packet) to a `status` event's body.
+pub fn add_esp_counters(body: &mut Map<String, Value>, engine: &crate::engine::Engine) {
+    let Some(Value::Array(sas)) = body.get_mut("sas") else {
+        return;
+    };
+    for sa in sas {
+        let Some(Value::Array(children)) = sa.get_mut("children") else {
+            continue;
+        };
+        for child in children {
+            let spi = child
+                .get("in")
+                .and_then(Value::as_str)
+                .and_then(|h| u32::from_str_radix(h, 16).ok());
+            let Some(esp) = spi.and_then(|s| engine.esp_sa(s)) else {
+                continue;
+            };
+            let c = esp.counters;
+            if let Value::Object(m) = child {
+                m.insert(
+                    "esp".into(),
+                    json!({"sent": c.sent, "sent_bytes": c.sent_bytes, "received": c.received,
+                        "received_bytes": c.received_bytes, "seq_out": esp.seq_out(),
+                        "replay_top": esp.window().top(),
+                        "integrity_failures": c.integrity_failures, "replayed": c.replayed,
+                        "malformed": c.malformed, "unexpected_path": c.unexpected_path,
+                        "outside_selectors": c.outside_selectors}),
+                );
+            }
+        }
+    }
+}
+
+/// The data-plane events ([`event_json`]).
+fn esp_json(ev: &EngineEvent) -> (&'static str, Value) {
+    let sa = |s: &SaId| Value::from(s.to_string());
+    match ev {
+        EngineEvent::EspReceived {
+            sa: id,
+            spi_in,
+            path,
+            seq,
+            next_header,
+            packet,
+        } => (
+            "esp",
+            json!({"sa": sa(id), "spi": spi32(*spi_in), "path": path_json(path), "seq": seq,
+                "next_header": next_header, "len": packet.len(),
+                "inner": crate::child_sa::inner::inner_ip_summary(*next_header, packet)}),
+        ),
+        EngineEvent::EspError {
+            sa: id,
+            spi,
+            path,
+            error,
+        } => (
+            "esp_error",
+            json!({"sa": id.as_ref().map(sa).unwrap_or(Value::Null), "spi": spi32(*spi), "path": path_json(path),
+                "reason": error.to_string()}),
+        ),
+        EngineEvent::EspUnexpectedPath {
+            sa: id,
+            spi_in,
+            expected,
+            got,
+            seq,
+        } => (
+            "esp_unexpected_path",
+            json!({"sa": sa(id), "spi": spi32(*spi_in), "expected": path_json(expected),
+                "got": path_json(got), "seq": seq}),
+        ),
+        // only called with the three events above
+        _ => ("?", json!({})),
+    }
 }
 
 fn path_json(p: &crate::engine::Path) -> Value {
@@ -238,6 +346,75 @@ fn text_value(v: &Value) -> String {
             .join(";"),
         other => other.to_string(),
     }
+}
+
+/// The text of a `ping` event's body.
+fn ping_text(obj: &Map<String, Value>) -> String {
+    let get = |k: &str| obj.get(k).map(text_value).unwrap_or_default();
+    let ms = |k: &str| {
+        obj.get(k)
+            .and_then(Value::as_f64)
+            .map_or("-".into(), |v| format!("{v:.3}"))
+    };
+    // wall-clock times of day, as the event lines show them
+    let gap = match (obj.get("gap_start"), obj.get("gap_end")) {
+        (Some(Value::String(a)), Some(Value::String(b))) => format!(
+            " ({} .. {}{})",
+            a.get(11..23).unwrap_or(a),
+            b.get(11..23).unwrap_or(b),
+            if obj.get("gap_ongoing") == Some(&Value::Bool(true)) {
+                ", ongoing"
+            } else {
+                ""
+            }
+        ),
+        _ => String::new(),
+    };
+    format!(
+        "{} {} -> {}: sent {} received {} lost {} rtt min/avg/max {}/{}/{} ms, \
+         longest gap {} ms{gap}",
+        get("state"),
+        get("src"),
+        get("dst"),
+        get("sent"),
+        get("received"),
+        get("lost"),
+        ms("rtt_min_ms"),
+        ms("rtt_avg_ms"),
+        ms("rtt_max_ms"),
+        ms("longest_gap_ms"),
+    )
+}
+
+/// The text of an `esp_error` or `esp_unexpected_path` event's body.
+fn esp_text(ev: &str, obj: &Map<String, Value>) -> String {
+    let get = |k: &str| obj.get(k).map(text_value).unwrap_or_default();
+    let side = |k: &str, s: &str| {
+        obj.get(k)
+            .and_then(|o| o.get(s))
+            .map(text_value)
+            .unwrap_or_default()
+    };
+    if ev == "esp_error" {
+        return format!(
+            "{} spi {} from {} to {}: {}",
+            get("sa"),
+            get("spi"),
+            side("path", "remote"),
+            side("path", "local"),
+            get("reason")
+        );
+    }
+    format!(
+        "{} spi {} seq {} from {} to {}, expected {} -> {}",
+        get("sa"),
+        get("spi"),
+        get("seq"),
+        side("got", "remote"),
+        side("got", "local"),
+        side("expected", "remote"),
+        side("expected", "local")
+    )
 }
 
 /// One readable line for an event object (`event` and `time` included).
@@ -354,6 +531,8 @@ pub fn event_text(obj: &Map<String, Value>) -> String {
             get("notify"),
             get("detail")
         ),
+        "ping" => ping_text(obj),
+        "esp_error" | "esp_unexpected_path" => esp_text(ev, obj),
         "local_addrs" => format!("{} {}: now [{}]", get("change"), get("addr"), get("addrs")),
         "help" => obj
             .get("commands")
@@ -497,5 +676,69 @@ mod tests {
             }),
             "12:00:00.123 mobike_notify #1 received UNACCEPTABLE_ADDRESSES refused"
         );
+    }
+
+    #[test]
+    fn esp_and_ping_event_lines() {
+        use crate::dataplane::PingProbe;
+        use crate::engine::esp::EspError;
+        use crate::engine::Path;
+        let path = Path::new(
+            "127.0.0.4:4500".parse().unwrap(),
+            "127.0.0.3:4500".parse().unwrap(),
+        );
+        let old = path.with_remote_port(4501);
+        let line = |name: &str, mut m: Map<String, Value>| {
+            m.insert("event".into(), name.into());
+            m.insert("time".into(), "2024-01-01T12:00:00.123456Z".into());
+            event_text(&m)
+        };
+        let (n, m) = event_json(&EngineEvent::EspError {
+            sa: None,
+            spi: 0xdead_beef,
+            path,
+            error: EspError::UnknownSpi(0xdead_beef),
+        });
+        assert_eq!(
+            line(n, m),
+            "12:00:00.123 esp_error - spi deadbeef from 127.0.0.3:4500 to 127.0.0.4:4500: \
+             no CHILD_SA with SPI deadbeef"
+        );
+        let (n, m) = event_json(&EngineEvent::EspUnexpectedPath {
+            sa: SaId(2),
+            spi_in: 0xc0ff_ee01,
+            expected: path,
+            got: old,
+            seq: 7,
+        });
+        assert_eq!(
+            line(n, m),
+            "12:00:00.123 esp_unexpected_path #2 spi c0ffee01 seq 7 from 127.0.0.3:4501 to \
+             127.0.0.4:4500, expected 127.0.0.3:4500 -> 127.0.0.4:4500"
+        );
+        // a probe that never got a reply: the gap is ongoing since its start
+        let t0 = Timestamp::from_secs(5);
+        let src: IpAddr = "10.2.0.1".parse().unwrap();
+        let mut p = PingProbe::new(
+            t0,
+            src,
+            "10.1.0.1".parse().unwrap(),
+            Duration::from_millis(10),
+            1,
+        );
+        p.on_timeout(t0);
+        let now = t0 + Duration::from_millis(250);
+        let m = ping_json("stopped", &p.stats(now), src, now);
+        assert_eq!(m["longest_gap_ms"], Value::from(250.0));
+        assert_eq!(m["gap_ongoing"], Value::from(true));
+        let text = line("ping", m);
+        assert!(
+            text.starts_with(
+                "12:00:00.123 ping stopped 10.2.0.1 -> 10.1.0.1: sent 1 received 0 lost 0 \
+                 rtt min/avg/max -/-/- ms, longest gap 250.000 ms ("
+            ),
+            "{text}"
+        );
+        assert!(text.ends_with(", ongoing)"), "{text}");
     }
 }

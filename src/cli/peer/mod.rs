@@ -24,7 +24,9 @@ pub use events::{event_json, event_text};
 
 use super::args::{EventFormat, PeerArgs};
 use super::command::{parse_command, resolve, Action, OsAddr, COMMANDS};
-use crate::engine::{Command, Engine, EngineEvent, IkeState, OsRandom, SaId, Timestamp};
+use crate::dataplane::host::DataPlane;
+use crate::dataplane::PingStats;
+use crate::engine::{Command, Engine, EngineEvent, IkeState, OsRandom, Random, SaId, Timestamp};
 use crate::io::clock::Clock;
 use crate::io::event_loop::{self, Direction, Handler};
 use crate::io::pcap::PcapWriter;
@@ -52,6 +54,13 @@ struct Peer {
     watch: Option<crate::io::netlink::AddrWatch>,
     /// SIGINT / SIGTERM: Deletes for every IKE SA, then exit.
     signals: Option<SignalPipe>,
+    /// The echo responder and the `ping` probe.
+    dataplane: DataPlane,
+    /// ICMP identifier of our probes (random per process, as ping(8) does).
+    ping_ident: u16,
+    /// The last data-plane send error reported: repeats are not until the next ping
+    /// summary (a probe every 10 ms would flood the output).
+    last_send_error: Option<String>,
 }
 
 /// Is there anything to read commands from? Not when standard input is /dev/null or
@@ -134,6 +143,8 @@ impl Peer {
     fn act(&mut self, engine: &mut Engine, sockets: &mut Sockets, now: Timestamp, a: Action) {
         match a {
             Action::Engine(c) => self.run_engine(engine, now, c),
+            Action::Ping { dst, interval } => self.start_ping(engine, now, dst, interval),
+            Action::PingStop => self.stop_ping(now),
             Action::Quit => self.quit(engine, now),
             Action::Help => {
                 let mut m = Map::new();
@@ -259,6 +270,43 @@ impl Peer {
         self.emit("local_addrs", m);
     }
 
+    fn ping_event(&mut self, state: &str, stats: &PingStats, src: IpAddr, now: Timestamp) {
+        self.emit("ping", events::ping_json(state, stats, src, now));
+    }
+
+    fn start_ping(&mut self, engine: &Engine, now: Timestamp, dst: IpAddr, interval: Duration) {
+        let old = self.dataplane.probe().map(|p| p.src());
+        match self
+            .dataplane
+            .start_ping(engine, now, dst, interval, self.ping_ident)
+        {
+            Ok(replaced) => {
+                if let (Some(stats), Some(src)) = (replaced, old) {
+                    self.ping_event("replaced", &stats, src, now);
+                }
+                self.last_send_error = None;
+            }
+            Err(e) => self.error(None, format!("ping: {e}")),
+        }
+    }
+
+    fn stop_ping(&mut self, now: Timestamp) {
+        let src = self.dataplane.probe().map(|p| p.src());
+        match (self.dataplane.stop_ping(now), src) {
+            (Some(stats), Some(src)) => self.ping_event("stopped", &stats, src, now),
+            _ => self.error(None, "ping stop: no ping is running"),
+        }
+    }
+
+    /// A data-plane packet could not be sent: reported once until it works again.
+    fn send_error(&mut self, sa: Option<SaId>, e: &crate::engine::esp::EspError) {
+        let text = format!("{}{e}", event_loop::ESP_SEND_ERROR);
+        if self.last_send_error.as_deref() != Some(text.as_str()) {
+            self.error(sa, text.clone());
+            self.last_send_error = Some(text);
+        }
+    }
+
     fn run_engine(&mut self, engine: &mut Engine, now: Timestamp, c: Command) {
         if let Err(e) = engine.command(now, c) {
             let sa = match &e {
@@ -276,6 +324,9 @@ impl Peer {
             return;
         }
         self.quitting = Some(now + QUIT_GRACE);
+        if self.dataplane.probe().is_some() {
+            self.stop_ping(now);
+        }
         for id in established(engine) {
             self.run_engine(engine, now, Command::Down(id));
         }
@@ -334,9 +385,43 @@ impl Handler for Peer {
         }
     }
 
-    fn event(&mut self, _engine: &Engine, event: EngineEvent) {
-        let (name, body) = event_json(&event);
+    fn event(&mut self, engine: &Engine, event: EngineEvent) {
+        // every inner packet would flood the output: the probe reports them in sum
+        if matches!(event, EngineEvent::EspReceived { .. }) {
+            return;
+        }
+        let (name, mut body) = event_json(&event);
+        if matches!(event, EngineEvent::Status(_)) {
+            events::add_esp_counters(&mut body, engine);
+        }
         self.emit(name, body);
+    }
+
+    fn inner_packet(
+        &mut self,
+        engine: &mut Engine,
+        now: Timestamp,
+        child: (SaId, u32),
+        packet: &[u8],
+    ) {
+        if let Err(e) = self.dataplane.on_esp(engine, now, child, packet) {
+            self.send_error(Some(child.0), &e);
+        }
+    }
+
+    fn tick(&mut self, engine: &mut Engine, now: Timestamp) {
+        if self.dataplane.poll_timeout().is_none_or(|t| t > now) {
+            return;
+        }
+        let out = self.dataplane.on_timeout(engine, now);
+        if let (Some(stats), Some(src)) = (out.report, self.dataplane.probe().map(|p| p.src())) {
+            self.ping_event("running", &stats, src, now);
+            // a lasting send error is repeated at most with every summary (once a second)
+            self.last_send_error = None;
+        }
+        if let Some(e) = out.errors.first() {
+            self.send_error(None, e);
+        }
     }
 
     fn packet(&mut self, dir: Direction, path: crate::engine::Path, wire: &[u8]) {
@@ -353,6 +438,14 @@ impl Handler for Peer {
     }
 
     fn io_error(&mut self, message: String) {
+        // failed ESP sends come at the probe's rate: reported once until one works
+        if message.starts_with(event_loop::ESP_SEND_ERROR) {
+            if self.last_send_error.as_deref() != Some(message.as_str()) {
+                self.error(None, message.clone());
+                self.last_send_error = Some(message);
+            }
+            return;
+        }
         self.error(None, message);
     }
 
@@ -439,7 +532,10 @@ impl Handler for Peer {
     }
 
     fn deadline(&self) -> Option<Timestamp> {
-        self.quitting
+        [self.quitting, self.dataplane.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 }
 
@@ -499,6 +595,8 @@ fn run(args: &PeerArgs) -> Result<(), String> {
         .ok()
         .map(|d| d.as_secs());
     let mut engine = Engine::new(config, Box::new(OsRandom));
+    let mut ident = [0u8; 2];
+    OsRandom.fill(&mut ident);
     let clock = Clock::new();
     let mut peer = Peer {
         out: Box::new(io::stdout()),
@@ -521,6 +619,9 @@ fn run(args: &PeerArgs) -> Result<(), String> {
         } else {
             None
         },
+        dataplane: DataPlane::default(),
+        ping_ident: u16::from_be_bytes(ident),
+        last_send_error: None,
     };
     #[cfg(not(target_os = "linux"))]
     if s.follow_os {
