@@ -1132,3 +1132,78 @@ fn rfc4555_4_2_5_may_1_cookie2_echoed_on_a_delete() {
     // our Delete carries no COOKIE2; a crafted one does and gets it back
     assert!(net.nodes[R].engine.sas().next().is_none());
 }
+
+/// A third party's address in an UPDATE (RFC 4555 §3.7, §5.2): the initiator's UPDATE
+/// reaches the responder from 192.0.2.66 (a rewriting box), where nothing answers the
+/// responder. The return routability check fails and the CHILD_SAs stay; the check's
+/// request keeps its message ID and goes on to the real initiator, the IKE SA returning to
+/// the CHILD_SAs' path. Dropped instead, the initiator never saw that ID and ignored every
+/// later request of the responder (its DPD here) until the SA died.
+#[test]
+fn rfc4555_3_7_should_1_failed_rr_check_keeps_message_ids_and_returns_the_ike_sa() {
+    let mut net = lab(&["192.0.2.10"], &["192.0.2.1"], |_, r| {
+        r.retransmit.tries = 3;
+    });
+    let (i, r) = up(&mut net);
+    let real = established(&net, R).path;
+    // the UPDATE comes from 192.0.2.66; the responder's packets there go nowhere
+    net.nats
+        .push(NatBox::new(vec![ip("192.0.2.10")], ip("192.0.2.66"), 4500));
+    net.blackholes.insert((ip("192.0.2.1"), ip("192.0.2.66")));
+    let now = net.now;
+    net.engine(I).command(now, Command::Update(i)).unwrap();
+    net.run_for(Duration::from_secs(1));
+    let mr = moves(&net, R);
+    assert_eq!(mr.len(), 1, "{mr:?}\n{}", dump(&net));
+    assert_eq!(mr[0].1.remote.ip(), ip("192.0.2.66"));
+    assert!(!mr[0].4, "CHILD_SAs moved before the check");
+    // the initiator's retransmission comes from its real address again
+    net.nats.clear();
+    net.run_for(Duration::from_secs(30));
+    let rr: Vec<bool> = net
+        .events_of(R)
+        .filter_map(|e| match e {
+            EngineEvent::RrCheck { ok, .. } => Some(*ok),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rr, vec![false], "{}", dump(&net));
+    let mr = moves(&net, R);
+    assert_eq!(mr.len(), 2, "{mr:?}");
+    assert_eq!((mr[1].1, mr[1].2), (real, MoveCause::PathFailed), "{mr:?}");
+    let sr = established(&net, R);
+    assert_eq!(sr.path, real);
+    assert!(sr.children.iter().all(|c| c.path == real));
+    // the check's request (its COOKIE2) reached the initiator after all, and was answered
+    let rr_req = net.events_of(R).find_map(|e| match e {
+        EngineEvent::Sent { info, .. } if !info.response && info.payloads.contains("COOKIE2") => {
+            Some(info.message_id)
+        }
+        _ => None,
+    });
+    assert!(
+        net.events_of(I)
+            .any(|e| matches!(e, EngineEvent::Received { info, .. }
+            if !info.response && Some(info.message_id) == rr_req)),
+        "{}",
+        dump(&net)
+    );
+    assert!(net
+        .events_of(R)
+        .any(|e| matches!(e, EngineEvent::Received { info, .. }
+            if info.response && Some(info.message_id) == rr_req)));
+    // the responder's next request is in the initiator's window: answered
+    let before = net.events_of(R).count();
+    let now = net.now;
+    net.engine(R).command(now, Command::Dpd(r)).unwrap();
+    net.run_for(Duration::from_secs(2));
+    let answered = net.events_of(R).skip(before).any(|e| {
+        matches!(e, EngineEvent::Received { info, .. } if info.response && info.exchange == mobikectl::wire::INFORMATIONAL)
+    });
+    assert!(
+        answered,
+        "the responder's DPD went unanswered:\n{}",
+        dump(&net)
+    );
+    assert!(downs(&net, I).is_empty() && downs(&net, R).is_empty());
+}

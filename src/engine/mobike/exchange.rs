@@ -640,6 +640,9 @@ impl Engine {
                 children: true,
             });
         } else {
+            // the IKE SA returns to where the CHILD_SAs stayed (the last path known to
+            // work): left on the unanswered address, every request of ours would go there
+            let back = sa.children.first().map(|c| c.path);
             self.event(EngineEvent::RrCheck {
                 sa: id,
                 path: rr.path,
@@ -648,10 +651,17 @@ impl Engine {
             self.error(
                 Some(id),
                 format!(
-                    "return routability check of {} failed: the CHILD_SAs stay",
+                    "return routability check of {} failed: the CHILD_SAs stay, the IKE SA returns to them",
                     rr.path
                 ),
             );
+            if let Some(back) = back.filter(|b| self.sas.get(&id).is_some_and(|s| s.path != *b)) {
+                let trigger = Trigger {
+                    at: now,
+                    cause: MoveCause::PathFailed,
+                };
+                self.move_sa(id, back, trigger, true);
+            }
         }
     }
 }

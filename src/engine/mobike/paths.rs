@@ -343,17 +343,23 @@ impl Engine {
         let m = &self.config.mobike;
         let (timeout, base, max) = (m.probe_timeout, m.probe_base, m.probe_max_interval);
         let tries = self.config.retransmit.tries;
+        let first_delay = self.config.retransmit.delay(0);
         let Some(sa) = self.sas.get_mut(&id) else {
             return;
         };
         let Some(o) = sa.outstanding.as_mut() else {
             return;
         };
-        // a return routability check gets the normal number of tries, then fails alone
+        // a return routability check gets the normal number of tries, then fails alone;
+        // the request keeps its message ID and goes on as a plain request on the path the
+        // IKE SA returns to (rr_done): dropped, the peer would never see that ID and
+        // ignore every later request of ours (RFC 7296 §2.3 window)
         if o.kind == Pending::Task(Task::ReturnRoutability) && o.retries >= tries {
-            sa.outstanding = None;
+            o.paths.clear();
+            o.retries = 0;
+            o.first_sent = now;
+            o.next_at = now + first_delay;
             self.rr_done(id, false);
-            self.start_queued(id);
             return;
         }
         o.retries += 1;
