@@ -1207,3 +1207,84 @@ fn rfc4555_3_7_should_1_failed_rr_check_keeps_message_ids_and_returns_the_ike_sa
     );
     assert!(downs(&net, I).is_empty() && downs(&net, R).is_empty());
 }
+
+/// The connection's own address comes back (RFC 4555 §3.5: the initiator decides where
+/// the SA goes): after a move away on its loss, the initiator probes its configured pair
+/// again when the address returns and moves back (`AddressGained`) with an UPDATE; the
+/// responder follows (return routability first) and both end on the original pair.
+#[test]
+fn rfc4555_3_5_proc_i_address_gain_probes_the_configured_pair_and_moves_back() {
+    let mut net = two_path_lab(|_, _| {});
+    up(&mut net);
+    net.del_addr(I, ip("192.0.2.10"));
+    net.run_for(Duration::from_secs(5));
+    assert_on_path(&net, "198.51.100.10", "198.51.100.1");
+    let t0 = net.now;
+    net.add_addr(I, ip("192.0.2.10"));
+    net.run_for(Duration::from_secs(5));
+    let m = moves(&net, I);
+    assert_eq!(m.len(), 2, "{m:?}\n{}", dump(&net));
+    let (old, new, cause, _, children) = m[1];
+    assert_eq!(cause, MoveCause::AddressGained);
+    assert_eq!(old.local.ip(), ip("198.51.100.10"));
+    assert_eq!(
+        (new.local.ip(), new.remote.ip()),
+        (ip("192.0.2.10"), ip("192.0.2.1"))
+    );
+    assert!(children);
+    // the probe went to that one pair only
+    let probed: Vec<Path> = net
+        .log
+        .iter()
+        .filter(|c| c.from == I && c.at >= t0 && c.sent.local.ip() == ip("192.0.2.10"))
+        .map(|c| c.sent)
+        .collect();
+    assert!(
+        probed.iter().all(|p| p.remote.ip() == ip("192.0.2.1")),
+        "{probed:?}"
+    );
+    assert!(
+        sent_payloads(&net, I)
+            .iter()
+            .filter(|p| p.contains("N(UPDATE_SA_ADDRESSES)"))
+            .count()
+            >= 2
+    );
+    assert_on_path(&net, "192.0.2.10", "192.0.2.1");
+    for n in [I, R] {
+        let sa = established(&net, n);
+        assert!(sa.children.iter().all(|c| c.path == sa.path), "{sa:#?}");
+    }
+}
+
+/// The returned address's pair does not answer (a black hole): the optional probe gives
+/// up after the normal tries, the SA stays where it works (no give-up deletion), and the
+/// probe's message ID goes on on the current path, so later requests are answered.
+#[test]
+fn rfc4555_3_5_proc_i_address_gain_unanswered_probe_keeps_the_working_path() {
+    let mut net = two_path_lab(|_, _| {});
+    let (i, _) = up(&mut net);
+    net.del_addr(I, ip("192.0.2.10"));
+    net.run_for(Duration::from_secs(5));
+    assert_on_path(&net, "198.51.100.10", "198.51.100.1");
+    net.blackholes.insert((ip("192.0.2.10"), ip("192.0.2.1")));
+    net.add_addr(I, ip("192.0.2.10"));
+    // past the MOBIKE give-up time (165 s)
+    net.run_for(Duration::from_secs(200));
+    assert_eq!(moves(&net, I).len(), 1, "{}", dump(&net));
+    assert!(net.events_of(I).any(|e| matches!(e,
+        EngineEvent::Path { path, state: mobikectl::engine::PathState::Failed, .. }
+            if path.local.ip() == ip("192.0.2.10"))));
+    assert_on_path(&net, "198.51.100.10", "198.51.100.1");
+    let before = net.events_of(I).count();
+    let now = net.now;
+    net.engine(I).command(now, Command::Dpd(i)).unwrap();
+    net.run_for(Duration::from_secs(2));
+    assert!(
+        net.events_of(I).skip(before).any(|e| matches!(e,
+            EngineEvent::Received { info, .. } if info.response)),
+        "{}",
+        dump(&net)
+    );
+    assert!(downs(&net, I).is_empty() && downs(&net, R).is_empty());
+}
