@@ -1904,7 +1904,8 @@ fn rfc4555_3_7_should_1_third_party_update_checked_nothing_lost() {
 
 /// The same crafted UPDATE from THIRD_PARTY with the responder `--refuse`ing its prefix
 /// (3.5-proc-R step c): answered UNACCEPTABLE_ADDRESSES (COOKIE2 echoed), `mobike_notify`,
-/// nothing moves on either side, and nothing is lost afterwards.
+/// nothing moves on either side, the responder's address set of the peer is not
+/// replaced by the UPDATE's (the third party), and nothing is lost afterwards.
 #[test]
 fn rfc4555_3_5_proc_r_third_party_update_refused_nothing_lost() {
     let test = "rfc4555_3_5_proc_r_third_party_update_refused_nothing_lost";
@@ -1941,6 +1942,15 @@ fn rfc4555_3_5_proc_r_third_party_update_refused_nothing_lost() {
     );
     settle(&mut i, Duration::from_secs(2));
     settle(&mut r, Duration::from_secs(1));
+    // the refused UPDATE's address list (its source, the third party) was not applied
+    assert!(
+        !r.seen[fr..].iter().any(|v| v["event"] == "addresses"
+            && v["remote"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == THIRD_PARTY))),
+        "the refused UPDATE changed the address set:\n{}",
+        seen_text(&r)
+    );
     for (who, p) in [("initiator", &i), ("responder", &r)] {
         assert!(
             !p.seen.iter().any(|v| v["event"] == "moved"),

@@ -824,6 +824,14 @@ fn rfc4555_3_5_may_1_unacceptable_addresses_tries_another_path() {
     });
     assert!(refused, "{}", dump(&net));
     assert!(net.events_of(R).any(|e| matches!(e, EngineEvent::MobikeNotify { notify, sent: true, .. } if *notify == nt::UNACCEPTABLE_ADDRESSES)));
+    // the refused UPDATE's address list (its source first) was not applied
+    assert!(
+        !net.events_of(R)
+            .any(|e| matches!(e, EngineEvent::Addresses { remote, .. }
+            if remote.first() == Some(&ip("198.51.100.10")))),
+        "{}",
+        dump(&net)
+    );
     // never on the refused address, finally on the third
     assert_eq!(established(&net, R).path.remote.ip(), ip("203.0.113.10"));
     assert_on_path(&net, "203.0.113.10", "203.0.113.1");

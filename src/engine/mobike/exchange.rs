@@ -306,6 +306,17 @@ impl Engine {
         let mobike = sa.peer_mobike;
         // what the peer announced before this message (its source is not an announcement)
         let announced_before = sa.remote_addrs.clone();
+        // an UPDATE we answer UNACCEPTABLE_ADDRESSES changes nothing, its address list
+        // (and its source) included
+        let refused = update
+            && mobike
+            && !sa.original_initiator
+            && self
+                .config
+                .mobike
+                .refuse
+                .iter()
+                .any(|r| crate::engine::TsRange::host(path.remote.ip()).is_subset_of(r));
         if (update || list.is_some()) && !mobike {
             self.mobike_notify(
                 id,
@@ -326,7 +337,7 @@ impl Engine {
             return Ok(out);
         };
         // the peer's address list: a full replacement plus the packet's source (§3.6)
-        if mobike {
+        if mobike && !refused {
             if let Some(list) = list {
                 let mut set = vec![path.remote.ip()];
                 for a in list {
@@ -371,13 +382,7 @@ impl Engine {
                     nt::UPDATE_SA_ADDRESSES,
                     "from the responder (only the original initiator may send it): ignored".into(),
                 );
-            } else if self
-                .config
-                .mobike
-                .refuse
-                .iter()
-                .any(|r| crate::engine::TsRange::host(path.remote.ip()).is_subset_of(r))
-            {
+            } else if refused {
                 self.mobike_notify(
                     id,
                     true,
