@@ -383,7 +383,15 @@ fn the_default_drill_passes_and_is_identical_on_every_run() {
     assert_eq!(text, report::text_report(&b, true));
     assert_eq!(report::json_report(&a, true), report::json_report(&b, true));
     let names: Vec<&str> = a.measurements.iter().map(|m| m.name.as_str()).collect();
-    assert_eq!(names, ["move_after_loss", "move_on_command", "move_back"]);
+    assert_eq!(
+        names,
+        [
+            "move_after_loss",
+            "move_back_on_return",
+            "move_on_command",
+            "move_back"
+        ]
+    );
     assert!(a
         .measurements
         .iter()
@@ -693,7 +701,7 @@ fn lab_virtual_runs_the_default_drill_quickly() {
     assert!(text(&out.stderr).contains("real-sockets lab is not there yet"));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["exit_code"], 0);
-    assert_eq!(v["measurements"].as_array().map(Vec::len), Some(3));
+    assert_eq!(v["measurements"].as_array().map(Vec::len), Some(4));
 }
 
 #[test]

@@ -38,6 +38,12 @@ fn check_vars(lab: &Lab, moon_b: &str) {
 
 /// strongSwan (moon) as the MOBIKE initiator on both uplinks towards our responder.
 fn moon_mobike_initiator() -> Vec<&'static str> {
+    moon_mobike_initiator_on(MOON_B_DUAL)
+}
+
+/// [`moon_mobike_initiator`] with moon's link-B address `moon_b` (`dualnatmoon`: behind
+/// the NAT).
+fn moon_mobike_initiator_on(moon_b: &'static str) -> Vec<&'static str> {
     vec![
         "--role",
         "initiator",
@@ -46,7 +52,7 @@ fn moon_mobike_initiator() -> Vec<&'static str> {
         "--local",
         MOON_A,
         "--local",
-        MOON_B_DUAL,
+        moon_b,
         "--remote",
         PEER_A,
         "--remote",
@@ -1338,4 +1344,621 @@ fn rfc7296_2_4_initial_contact_only_first_sa_and_first_sa_still_rekeys() {
     });
     lab.wait_sas("no IKE SA", |s| !s.contains("ESTABLISHED"));
     p.quit();
+}
+
+/// moon's NAT flags of its IKE SA (`swanctl --list-sas --raw`: `nat-local`,
+/// `nat-remote`, `nat-fake`, ... set to `yes`).
+fn moon_nat_flags(lab: &Lab) -> Vec<String> {
+    lab.swanctl(&["--list-sas", "--raw"])
+        .split_whitespace()
+        .filter_map(|w| w.strip_suffix("=yes"))
+        .filter(|k| k.starts_with("nat-"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Behind a real NAT and back, mobikectl the MOBIKE initiator (`dualnat`: link A direct,
+/// link B through a masquerading NAT with random ports). Up on link A without NAT; PEER_A
+/// goes (`--follow-os`): we move to link B (`address_lost`), the UPDATE's NAT detection
+/// shows the NAT on both sides (our `nat` local; strongSwan's `nat-remote`, the peer as
+/// NAT[port]). (strongSwan with kernel-libipsec always UDP-encapsulates, faking a NAT from
+/// IKE_SA_INIT on: its `nat-fake` flag; `nat-remote` is the real detection.)
+/// PEER_A comes back: the engine probes the connection's own pair (PEER_A, MOON_A) and
+/// moves back (`address_gained`), the UPDATE shows no NAT in front of us any more,
+/// strongSwan's SA is on link A again without `nat-remote`; after each move the CHILD_SAs
+/// agree on both sides.
+#[test]
+fn rfc4555_3_5_proc_i_move_behind_nat_and_back() {
+    let test = "rfc4555_3_5_proc_i_move_behind_nat_and_back";
+    let Some(lab) = Lab::up(test, "dualnat", &moon_mobike_responder(&[])) else {
+        return;
+    };
+    check_vars(&lab, MOON_B_NAT);
+    assert_eq!(lab.var("NAT"), NAT);
+    let mut p = our_initiator(
+        &lab,
+        &[PEER_A, PEER_B],
+        &[MOON_A, MOON_B_NAT],
+        &["--follow-os"],
+    );
+    let up = p.wait_event("ike_up");
+    assert_eq!(up["local"], format!("{PEER_A}:4500"), "{up}");
+    assert_eq!(up["nat_local"], false, "{up}");
+    p.wait_event("child_up");
+    let sas = lab.wait_sas("an installed CHILD_SA", |s| s.contains("INSTALLED"));
+    assert_eq!(sa_endpoints(&sas), (ep(MOON_A), ep(PEER_A)), "{sas}");
+    let flags = moon_nat_flags(&lab);
+    assert!(!flags.iter().any(|f| f == "nat-remote"), "{flags:?}");
+    wait_children_agree(&lab, &mut p, 1);
+
+    // link A's address goes: to link B, behind the NAT
+    let from = p.seen.len();
+    lab.addr("peer", "del", "eth0", Some(&format!("{PEER_A}/24")));
+    let m = wait_from(&mut p, from, "moved (address_lost)", |v| {
+        v["event"] == "moved" && v["cause"] == "address_lost"
+    });
+    assert_eq!(m["old"]["local"], format!("{PEER_A}:4500"), "{m}");
+    assert_eq!(m["new"]["local"], format!("{PEER_B}:4500"), "{m}");
+    assert_eq!(m["new"]["remote"], format!("{MOON_B_NAT}:4500"), "{m}");
+    assert_eq!(m["children"], true, "{m}");
+    let upd = wait_from(&mut p, from, "UPDATE sent", |v| {
+        is_sent_request(v, "INFORMATIONAL", "UPDATE_SA_ADDRESSES")
+    });
+    assert_eq!(upd["remote"], format!("{MOON_B_NAT}:4500"), "{upd}");
+    assert!(
+        upd["payloads"]
+            .as_str()
+            .is_some_and(|s| s.contains("NAT_DETECTION") && s.contains("COOKIE2")),
+        "{upd}"
+    );
+    wait_from(&mut p, from, "UPDATE answered", |v| {
+        v["event"] == "received" && v["response"] == true && v["message_id"] == upd["message_id"]
+    });
+    let nat = wait_from(&mut p, from, "nat (behind the NAT)", |v| {
+        v["event"] == "nat"
+    });
+    assert_eq!(nat["local"], true, "{nat}");
+    lab.wait_log("N(UPD_SA_ADDR)");
+    let sas = lab.wait_sas("moon on link B, the NAT's address as the peer", |s| {
+        let (l, r) = sa_endpoints(s);
+        l == ep(MOON_B_NAT) && r.starts_with(&format!("{NAT}["))
+    });
+    assert!(sas.contains("ESTABLISHED"), "{sas}");
+    let flags = moon_nat_flags(&lab);
+    assert!(flags.iter().any(|f| f == "nat-remote"), "{flags:?}");
+    // strongSwan rekeys the CHILD_SA after the update (kernel-libipsec); then both agree
+    wait_children_agree(&lab, &mut p, 1);
+    p.send("status");
+    let st = p.wait_event("status");
+    assert_eq!(st["sas"][0]["local"], format!("{PEER_B}:4500"), "{st}");
+    assert_eq!(st["sas"][0]["nat_local"], true, "{st}");
+
+    // link A's address comes back: the preferred pair again
+    let from = p.seen.len();
+    lab.addr("peer", "add", "eth0", Some(&format!("{PEER_A}/24")));
+    let back = wait_from(&mut p, from, "moved back to link A", |v| {
+        v["event"] == "moved" && v["new"]["local"] == format!("{PEER_A}:4500")
+    });
+    assert_eq!(back["new"]["remote"], format!("{MOON_A}:4500"), "{back}");
+    assert_eq!(back["old"]["local"], format!("{PEER_B}:4500"), "{back}");
+    assert_eq!(back["children"], true, "{back}");
+    assert_eq!(back["cause"], "address_gained", "{back}");
+    // probed first: a request of ours on that pair before the move
+    assert!(
+        p.seen[from..p.pos].iter().any(|v| v["event"] == "sent"
+            && v["response"] == false
+            && v["local"] == format!("{PEER_A}:4500")
+            && v["remote"] == format!("{MOON_A}:4500")),
+        "no probe of the returned pair before the move:\n{}",
+        seen_text(&p)
+    );
+    let upd2 = wait_from(&mut p, from, "UPDATE sent on link A", |v| {
+        is_sent_request(v, "INFORMATIONAL", "UPDATE_SA_ADDRESSES")
+    });
+    assert_eq!(upd2["remote"], format!("{MOON_A}:4500"), "{upd2}");
+    wait_from(&mut p, from, "UPDATE answered", |v| {
+        v["event"] == "received" && v["response"] == true && v["message_id"] == upd2["message_id"]
+    });
+    // no NAT in front of us any more (`remote` stays true: strongSwan's faked NAT)
+    let nat = wait_from(&mut p, from, "nat (no NAT)", |v| v["event"] == "nat");
+    assert_eq!(nat["local"], false, "{nat}");
+    let sas = lab.wait_sas("moon back on link A", |s| {
+        sa_endpoints(s) == (ep(MOON_A), ep(PEER_A))
+    });
+    assert!(sas.contains("ESTABLISHED"), "{sas}");
+    let flags = moon_nat_flags(&lab);
+    assert!(!flags.iter().any(|f| f == "nat-remote"), "{flags:?}");
+    wait_children_agree(&lab, &mut p, 1);
+    p.send("status");
+    let st = p.wait_event("status");
+    assert_eq!(st["sas"][0]["local"], format!("{PEER_A}:4500"), "{st}");
+    assert_eq!(st["sas"][0]["nat_local"], false, "{st}");
+    let log = lab.charon_log();
+    assert!(!log.contains("COOKIE2 mismatch"));
+    assert!(!log.contains("closing IKE_SA"));
+    assert!(
+        !p.seen.iter().any(|v| v["event"] == "ike_down"),
+        "the IKE SA went down:\n{}",
+        seen_text(&p)
+    );
+    p.quit();
+    lab_down(&lab);
+    // both UPDATEs in the captures of both links, every COOKIE2 echoed
+    let d = decode_both_links(&lab, "moon");
+    assert!(
+        d.matches("UPDATE_SA_ADDRESSES").count() >= 2,
+        "see moon-decoded.txt"
+    );
+    assert!(cookies_echoed(&d) >= 2, "see moon-decoded.txt");
+}
+
+const NAT_MOON: &str = "198.51.100.254";
+
+/// The other role behind a real NAT and back (`dualnatmoon`: strongSwan's link B behind a
+/// masquerading NAT): strongSwan, MOBIKE initiator, loses MOON_A and moves behind the NAT;
+/// our responder accepts the UPDATE from the NAT's public address (IKE SA at once,
+/// COOKIE2 echoed), strongSwan detects the NAT (`nat-local`), we check return routability through the
+/// NAT (our COOKIE2 answered) and then moves the CHILD_SAs. strongSwan does not move back
+/// on its own when MOON_A returns (the path behind the NAT still works: it only sends its
+/// new address list), so MOON_A comes back and link B goes: strongSwan moves back, we follow
+/// the same way; the CHILD_SAs agree on both sides after each move.
+#[test]
+fn rfc4555_3_5_proc_r_strongswan_moves_behind_nat_and_back() {
+    let test = "rfc4555_3_5_proc_r_strongswan_moves_behind_nat_and_back";
+    let Some(lab) = Lab::up(test, "dualnatmoon", &moon_mobike_initiator_on(MOON_B_NAT)) else {
+        return;
+    };
+    check_vars(&lab, MOON_B_NAT);
+    assert_eq!(lab.var("NAT"), NAT_MOON);
+    let mut p = responder_up(&lab, &[]);
+    let flags = moon_nat_flags(&lab);
+    assert!(!flags.iter().any(|f| f == "nat-local"), "{flags:?}");
+    wait_children_agree(&lab, &mut p, 1);
+
+    // strongSwan loses link A: behind the NAT on link B
+    let from = p.seen.len();
+    lab.addr("moon", "flush", "eth0", None);
+    let upd = wait_from(&mut p, from, "the UPDATE", |v| {
+        v["event"] == "received"
+            && v["response"] == false
+            && v["payloads"]
+                .as_str()
+                .is_some_and(|s| s.contains("UPDATE_SA_ADDRESSES"))
+    });
+    let via_nat = upd["remote"].as_str().unwrap().to_string();
+    assert!(via_nat.starts_with(&format!("{NAT_MOON}:")), "{upd}");
+    assert!(
+        upd["payloads"]
+            .as_str()
+            .is_some_and(|s| s.contains("COOKIE2")),
+        "{upd}"
+    );
+    let resp = wait_from(&mut p, from, "our response", |v| {
+        v["event"] == "sent" && v["response"] == true && v["message_id"] == upd["message_id"]
+    });
+    assert!(
+        resp["payloads"]
+            .as_str()
+            .is_some_and(|s| s.contains("COOKIE2")),
+        "COOKIE2 not echoed: {resp}"
+    );
+    let m = wait_from(&mut p, from, "moved (update_received)", |v| {
+        v["event"] == "moved" && v["cause"] == "update_received"
+    });
+    assert_eq!(m["new"]["remote"], via_nat.as_str(), "{m}");
+    assert_eq!(m["new"]["local"], format!("{PEER_B}:4500"), "{m}");
+    assert_eq!(m["children"], false, "RR first: {m}");
+    // strongSwan (kernel-libipsec) fakes a NAT from IKE_SA_INIT on, so `remote` was true
+    // before too; its own `nat-local` flag below is the real detection
+    let nat = wait_from(&mut p, from, "nat (strongSwan behind a NAT)", |v| {
+        v["event"] == "nat"
+    });
+    assert_eq!(
+        (nat["local"].as_bool(), nat["remote"].as_bool()),
+        (Some(false), Some(true)),
+        "{nat}"
+    );
+    let rr_req = wait_from(&mut p, from, "our RR request", |v| {
+        is_sent_request(v, "INFORMATIONAL", "COOKIE2")
+    });
+    assert_eq!(rr_req["remote"], via_nat.as_str(), "{rr_req}");
+    let rr = wait_from(&mut p, from, "rr_check", |v| v["event"] == "rr_check");
+    assert_eq!(rr["ok"], true, "{rr}");
+    let m2 = wait_from(&mut p, from, "moved (children)", |v| {
+        v["event"] == "moved" && v["children"] == true
+    });
+    assert_eq!(m2["new"]["remote"], via_nat.as_str(), "{m2}");
+    let sas = lab.wait_sas("moon on link B behind the NAT", |s| {
+        sa_endpoints(s) == (ep(MOON_B_NAT), ep(PEER_B))
+    });
+    assert!(sas.contains("ESTABLISHED"), "{sas}");
+    let flags = moon_nat_flags(&lab);
+    assert!(flags.iter().any(|f| f == "nat-local"), "{flags:?}");
+    wait_children_agree(&lab, &mut p, 1);
+
+    // MOON_A returns: strongSwan announces it (no move: its path still works) ...
+    let from = p.seen.len();
+    lab.addr("moon", "add", "eth0", Some(&format!("{MOON_A}/24")));
+    let a = wait_from(&mut p, from, "strongSwan's new address list", |v| {
+        v["event"] == "addresses"
+            && v["remote"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|x| x == MOON_A))
+    });
+    assert!(
+        !p.seen[from..p.pos].iter().any(|v| v["event"] == "moved"),
+        "moved on an address announcement: {a}\n{}",
+        seen_text(&p)
+    );
+    // ... and link B goes: strongSwan moves back to link A, we follow
+    let from = p.seen.len();
+    lab.addr("moon", "flush", "eth1", None);
+    let m = wait_from(&mut p, from, "moved back (update_received)", |v| {
+        v["event"] == "moved" && v["cause"] == "update_received"
+    });
+    assert_eq!(m["new"]["remote"], format!("{MOON_A}:4500"), "{m}");
+    assert_eq!(m["new"]["local"], format!("{PEER_A}:4500"), "{m}");
+    let rr = wait_from(&mut p, from, "rr_check", |v| v["event"] == "rr_check");
+    assert_eq!(rr["ok"], true, "{rr}");
+    assert_eq!(rr["path"]["remote"], format!("{MOON_A}:4500"), "{rr}");
+    wait_from(&mut p, from, "moved back (children)", |v| {
+        v["event"] == "moved" && v["children"] == true
+    });
+    let sas = lab.wait_sas("moon back on link A", |s| {
+        sa_endpoints(s) == (ep(MOON_A), ep(PEER_A))
+    });
+    assert!(sas.contains("ESTABLISHED"), "{sas}");
+    // no NAT in front of strongSwan any more (the NAT-D it sends stays faked: see above)
+    let flags = moon_nat_flags(&lab);
+    assert!(!flags.iter().any(|f| f == "nat-local"), "{flags:?}");
+    wait_children_agree(&lab, &mut p, 1);
+    let log = lab.charon_log();
+    assert!(!log.contains("COOKIE2 mismatch"), "COOKIE2 mismatch");
+    assert!(
+        !log.contains("closing IKE_SA"),
+        "strongSwan closed the IKE SA"
+    );
+    p.send("status");
+    let st = p.wait_event("status");
+    assert_eq!(st["sas"][0]["remote"], format!("{MOON_A}:4500"), "{st}");
+    assert_eq!(st["sas"][0]["local"], format!("{PEER_A}:4500"), "{st}");
+    p.quit();
+    lab_down(&lab);
+    let d = decode_both_links(&lab, "moon");
+    assert!(
+        d.matches("UPDATE_SA_ADDRESSES").count() >= 2,
+        "two UPDATEs: see moon-decoded.txt"
+    );
+    // strongSwan's two UPDATE cookies and our two RR cookies, each echoed
+    assert!(cookies_echoed(&d) >= 4, "see moon-decoded.txt");
+}
+
+/// An address on link A that belongs to nobody (no host answers ARP for it).
+const THIRD_PARTY: &str = "192.0.2.66";
+
+/// Two mobikectl peers on link A of `dual` (moon's charon stopped): the initiator in the
+/// peer namespace (PEER_A only), the responder in moon (MOON_A only, `extra` options, its
+/// files `moon-*`); both return once the CHILD_SA is up on both sides.
+fn mobikectl_pair(lab: &Lab, extra: &[&str]) -> (Peer, Peer) {
+    lab.stop_charon("moon");
+    let mut a = vec![
+        "--listen",
+        "--local",
+        MOON_A,
+        "--id",
+        "moon.example.org",
+        "--remote-id",
+        "carol@example.org",
+        "--ike",
+        IKE,
+        "--esp",
+        ESP,
+        "--local-ts",
+        "198.18.1.0/24",
+        "--remote-ts",
+        "198.18.2.0/24",
+    ];
+    a.extend_from_slice(extra);
+    let mut r = lab.peer_in("moon", "moon-", &a);
+    r.wait_event("ready");
+    let mut i = peer_initiator(
+        lab,
+        MOON_A,
+        IKE,
+        ESP,
+        &[
+            "--local",
+            PEER_A,
+            "--local-ts",
+            "198.18.2.0/24",
+            "--remote-ts",
+            "198.18.1.0/24",
+        ],
+    );
+    let up = i.wait_event("ike_up");
+    assert_eq!(up["local"], format!("{PEER_A}:4500"), "{up}");
+    assert_eq!(up["remote"], format!("{MOON_A}:4500"), "{up}");
+    i.wait_event("child_up");
+    r.wait_event("child_up");
+    (i, r)
+}
+
+/// The (our in, our out) SPIs of the CHILD_SAs in a `status` of `p`'s first IKE SA.
+fn status_children(p: &mut Peer) -> (Value, Vec<(String, String)>) {
+    p.send("status");
+    let st = p.wait_event("status");
+    let mut v: Vec<(String, String)> = st["sas"][0]["children"]
+        .as_array()
+        .map(|c| {
+            c.iter()
+                .map(|c| {
+                    (
+                        c["in"].as_str().unwrap_or_default().to_string(),
+                        c["out"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    (st, v)
+}
+
+/// Both mobikectl peers agree on `n` CHILD_SAs (one's in = the other's out) and on the
+/// IKE SA's addresses (PEER_A <-> MOON_A); waits up to 10 s.
+fn pair_agrees(i: &mut Peer, r: &mut Peer, n: usize) {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (si, ci) = status_children(i);
+        let (sr, cr) = status_children(r);
+        let mut flipped: Vec<(String, String)> =
+            cr.iter().map(|(a, b)| (b.clone(), a.clone())).collect();
+        flipped.sort();
+        let addrs = (
+            si["sas"][0]["local"].clone(),
+            si["sas"][0]["remote"].clone(),
+            sr["sas"][0]["local"].clone(),
+            sr["sas"][0]["remote"].clone(),
+        );
+        let want = (
+            Value::from(format!("{PEER_A}:4500")),
+            Value::from(format!("{MOON_A}:4500")),
+            Value::from(format!("{MOON_A}:4500")),
+            Value::from(format!("{PEER_A}:4500")),
+        );
+        if ci.len() == n && ci == flipped && addrs == want {
+            return;
+        }
+        assert!(
+            Instant::now() < end,
+            "the peers disagree: initiator {si}\nresponder {sr}"
+        );
+        sleep(Duration::from_millis(300));
+    }
+}
+
+/// Make the initiator's next UPDATE arrive from THIRD_PARTY (an SNAT rule in the peer
+/// namespace, conntrack flushed so that the established flow is NATed too), send it, and
+/// wait until the responder received it from there. Returns the UPDATE as the initiator
+/// sent it and as the responder received it.
+fn update_from_third_party(lab: &Lab, i: &mut Peer, r: &mut Peer) -> (Value, Value) {
+    let rules = format!(
+        "table ip thirdparty {{\n chain post {{\n  type nat hook postrouting priority srcnat; policy accept;\n  ip saddr {PEER_A} ip daddr {MOON_A} udp sport 4500 snat to {THIRD_PARTY}\n }}\n}}\n"
+    );
+    nft_in(lab, "peer", &rules);
+    lab.nsexec("peer", &["conntrack", "-D", "-p", "udp"]);
+    let (fi, fr) = (i.seen.len(), r.seen.len());
+    i.send("update");
+    let sent = wait_from(i, fi, "our crafted UPDATE", |v| {
+        is_sent_request(v, "INFORMATIONAL", "UPDATE_SA_ADDRESSES")
+    });
+    assert_eq!(sent["local"], format!("{PEER_A}:4500"), "{sent}");
+    let got = wait_from(r, fr, "the UPDATE at the responder", |v| {
+        v["event"] == "received"
+            && v["response"] == false
+            && v["payloads"]
+                .as_str()
+                .is_some_and(|s| s.contains("UPDATE_SA_ADDRESSES"))
+    });
+    assert_eq!(got["remote"], format!("{THIRD_PARTY}:4500"), "{got}");
+    (sent, got)
+}
+
+/// Take the SNAT rule away (and its conntrack binding): the initiator's retransmissions
+/// come from PEER_A again.
+fn third_party_off(lab: &Lab) {
+    nft_in(lab, "peer", "delete table ip thirdparty\n");
+    lab.nsexec("peer", &["conntrack", "-D", "-p", "udp"]);
+}
+
+fn nft_in(lab: &Lab, ns: &str, rules: &str) {
+    let mut c = Command::new("bash")
+        .arg(script())
+        .args(["nft", &lab.prefix, ns])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("lab.sh nft");
+    c.stdin.take().unwrap().write_all(rules.as_bytes()).unwrap();
+    assert!(c.wait().unwrap().success(), "nft in {ns} failed: {rules}");
+}
+
+/// After a third-party UPDATE: nothing is lost. Initiator DPD and responder DPD are
+/// answered, `rekey child` from the initiator completes on both sides, no IKE or CHILD_SA
+/// was deleted, and both agree on one CHILD_SA between the real addresses.
+fn nothing_lost(i: &mut Peer, r: &mut Peer) {
+    for (who, p) in [("initiator", &mut *i), ("responder", &mut *r)] {
+        let from = p.seen.len();
+        p.send("dpd");
+        let dpd = wait_from(p, from, &format!("a DPD of the {who}"), |v| {
+            v["event"] == "sent" && v["response"] == false && v["exchange"] == "INFORMATIONAL"
+        });
+        wait_from(p, from, &format!("the {who}'s DPD answered"), |v| {
+            v["event"] == "received"
+                && v["response"] == true
+                && v["message_id"] == dpd["message_id"]
+        });
+    }
+    let (fi, fr) = (i.seen.len(), r.seen.len());
+    i.send("rekey child");
+    let rk = wait_from(i, fi, "rekeyed (initiator)", |v| {
+        v["event"] == "rekeyed" && v["what"] == "child"
+    });
+    let rk2 = wait_from(r, fr, "rekeyed (responder)", |v| {
+        v["event"] == "rekeyed" && v["what"] == "child"
+    });
+    assert_eq!(rk["new_spis"]["out"], rk2["new_spis"]["in"], "{rk}\n{rk2}");
+    pair_agrees(i, r, 1);
+    // no IKE SA went down, and only the rekeyed CHILD_SA did
+    let old_in = rk["old_spis"]["in"].clone();
+    let old_out = rk["old_spis"]["out"].clone();
+    for (who, p) in [("initiator", &*i), ("responder", &*r)] {
+        let lost: Vec<&Value> = p
+            .seen
+            .iter()
+            .filter(|v| {
+                v["event"] == "ike_down"
+                    || (v["event"] == "child_down"
+                        && v["spis"]["in"] != old_in
+                        && v["spis"]["in"] != old_out)
+            })
+            .collect();
+        assert!(lost.is_empty(), "{who}: {lost:?}\n{}", seen_text(p));
+    }
+}
+
+/// A crafted UPDATE_SA_ADDRESSES from a third-party address (3.5-proc-R, 3.7-should-1:
+/// return routability protects THIRD_PARTY): our responder (default `--rr always`) moves
+/// only the IKE SA there, its COOKIE2 check to THIRD_PARTY goes unanswered
+/// (`rr_check` not ok), the CHILD_SAs never move there, and afterwards nothing is lost
+/// between the real addresses: DPDs both ways, a CHILD_SA rekey, the same CHILD_SA on
+/// both sides. Two mobikectl peers (moon's charon stopped): the initiator's `update` is
+/// rewritten by an SNAT rule to come from THIRD_PARTY.
+#[test]
+fn rfc4555_3_7_should_1_third_party_update_checked_nothing_lost() {
+    let test = "rfc4555_3_7_should_1_third_party_update_checked_nothing_lost";
+    let Some(lab) = Lab::up(test, "dual", &moon_mobike_responder(&[])) else {
+        return;
+    };
+    check_vars(&lab, MOON_B_DUAL);
+    let (mut i, mut r) = mobikectl_pair(&lab, &["--rr", "always", "--retransmit-tries", "3"]);
+    pair_agrees(&mut i, &mut r, 1);
+    let fr = r.seen.len();
+    let (sent, _) = update_from_third_party(&lab, &mut i, &mut r);
+    let m = wait_from(&mut r, fr, "moved (update_received)", |v| {
+        v["event"] == "moved" && v["cause"] == "update_received"
+    });
+    assert_eq!(m["new"]["remote"], format!("{THIRD_PARTY}:4500"), "{m}");
+    assert_eq!(
+        m["children"], false,
+        "CHILD_SAs moved before the check: {m}"
+    );
+    let rr_req = wait_from(&mut r, fr, "the RR check to the third party", |v| {
+        is_sent_request(v, "INFORMATIONAL", "COOKIE2")
+    });
+    assert_eq!(rr_req["remote"], format!("{THIRD_PARTY}:4500"), "{rr_req}");
+    // the real initiator's retransmission gets the (cached) answer
+    third_party_off(&lab);
+    wait_from(&mut i, 0, "the UPDATE answered", |v| {
+        v["event"] == "received" && v["response"] == true && v["message_id"] == sent["message_id"]
+    });
+    let rr = wait_from(&mut r, fr, "rr_check (failed)", |v| {
+        v["event"] == "rr_check"
+    });
+    assert_eq!(rr["ok"], false, "{rr}");
+    assert_eq!(rr["path"]["remote"], format!("{THIRD_PARTY}:4500"), "{rr}");
+    // the IKE SA returns to the CHILD_SAs' path; the check's request (its message ID)
+    // goes on there and the real initiator answers it: message IDs stay in step
+    let back = wait_from(&mut r, fr, "moved back (path_failed)", |v| {
+        v["event"] == "moved" && v["cause"] == "path_failed"
+    });
+    assert_eq!(back["new"]["remote"], format!("{PEER_A}:4500"), "{back}");
+    assert_eq!(
+        back["old"]["remote"],
+        format!("{THIRD_PARTY}:4500"),
+        "{back}"
+    );
+    let mid = rr_req["message_id"].clone();
+    let at_i = wait_from(&mut i, 0, "the RR request at the initiator", |v| {
+        v["event"] == "received" && v["response"] == false && v["message_id"] == mid
+    });
+    assert!(
+        at_i["payloads"]
+            .as_str()
+            .is_some_and(|s| s.contains("COOKIE2")),
+        "{at_i}"
+    );
+    wait_from(&mut r, fr, "the RR request answered", |v| {
+        v["event"] == "received" && v["response"] == true && v["message_id"] == mid
+    });
+    assert!(
+        !r.seen[fr..].iter().any(|v| v["event"] == "moved"
+            && v["children"] == true
+            && v["new"]["remote"] == format!("{THIRD_PARTY}:4500")),
+        "CHILD_SAs moved to the third party:\n{}",
+        seen_text(&r)
+    );
+    nothing_lost(&mut i, &mut r);
+    i.quit();
+    r.quit();
+}
+
+/// The same crafted UPDATE from THIRD_PARTY with the responder `--refuse`ing its prefix
+/// (3.5-proc-R step c): answered UNACCEPTABLE_ADDRESSES (COOKIE2 echoed), `mobike_notify`,
+/// nothing moves on either side, the responder's address set of the peer is not
+/// replaced by the UPDATE's (the third party), and nothing is lost afterwards.
+#[test]
+fn rfc4555_3_5_proc_r_third_party_update_refused_nothing_lost() {
+    let test = "rfc4555_3_5_proc_r_third_party_update_refused_nothing_lost";
+    let Some(lab) = Lab::up(test, "dual", &moon_mobike_responder(&[])) else {
+        return;
+    };
+    check_vars(&lab, MOON_B_DUAL);
+    let (mut i, mut r) = mobikectl_pair(&lab, &["--refuse", "192.0.2.64/26"]);
+    pair_agrees(&mut i, &mut r, 1);
+    let (fi, fr) = (i.seen.len(), r.seen.len());
+    let (sent, got) = update_from_third_party(&lab, &mut i, &mut r);
+    let n = wait_from(&mut r, fr, "mobike_notify", |v| {
+        v["event"] == "mobike_notify"
+    });
+    assert_eq!(n["sent"], true, "{n}");
+    assert_eq!(n["notify"], "UNACCEPTABLE_ADDRESSES", "{n}");
+    let resp = wait_from(&mut r, fr, "the refusal", |v| {
+        v["event"] == "sent" && v["response"] == true && v["message_id"] == got["message_id"]
+    });
+    let pl = resp["payloads"].as_str().unwrap_or_default();
+    assert!(
+        pl.contains("UNACCEPTABLE_ADDRESSES") && pl.contains("COOKIE2"),
+        "{resp}"
+    );
+    third_party_off(&lab);
+    let ans = wait_from(&mut i, fi, "the refusal at the initiator", |v| {
+        v["event"] == "received" && v["response"] == true && v["message_id"] == sent["message_id"]
+    });
+    assert!(
+        ans["payloads"]
+            .as_str()
+            .is_some_and(|s| s.contains("UNACCEPTABLE_ADDRESSES")),
+        "{ans}"
+    );
+    settle(&mut i, Duration::from_secs(2));
+    settle(&mut r, Duration::from_secs(1));
+    // the refused UPDATE's address list (its source, the third party) was not applied
+    assert!(
+        !r.seen[fr..].iter().any(|v| v["event"] == "addresses"
+            && v["remote"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == THIRD_PARTY))),
+        "the refused UPDATE changed the address set:\n{}",
+        seen_text(&r)
+    );
+    for (who, p) in [("initiator", &i), ("responder", &r)] {
+        assert!(
+            !p.seen.iter().any(|v| v["event"] == "moved"),
+            "{who} moved:\n{}",
+            seen_text(p)
+        );
+    }
+    nothing_lost(&mut i, &mut r);
+    i.quit();
+    r.quit();
 }

@@ -824,6 +824,14 @@ fn rfc4555_3_5_may_1_unacceptable_addresses_tries_another_path() {
     });
     assert!(refused, "{}", dump(&net));
     assert!(net.events_of(R).any(|e| matches!(e, EngineEvent::MobikeNotify { notify, sent: true, .. } if *notify == nt::UNACCEPTABLE_ADDRESSES)));
+    // the refused UPDATE's address list (its source first) was not applied
+    assert!(
+        !net.events_of(R)
+            .any(|e| matches!(e, EngineEvent::Addresses { remote, .. }
+            if remote.first() == Some(&ip("198.51.100.10")))),
+        "{}",
+        dump(&net)
+    );
     // never on the refused address, finally on the third
     assert_eq!(established(&net, R).path.remote.ip(), ip("203.0.113.10"));
     assert_on_path(&net, "203.0.113.10", "203.0.113.1");
@@ -1711,4 +1719,185 @@ fn rfc4555_3_8_may_2_nat_map_claims_our_public_mapping_in_nat_detection() {
         dump(&net)
     );
     assert!(downs(&net, I).is_empty() && downs(&net, R).is_empty());
+}
+
+/// A third party's address in an UPDATE (RFC 4555 §3.7, §5.2): the initiator's UPDATE
+/// reaches the responder from 192.0.2.66 (a rewriting box), where nothing answers the
+/// responder. The return routability check fails and the CHILD_SAs stay; the check's
+/// request keeps its message ID and goes on to the real initiator, the IKE SA returning to
+/// the CHILD_SAs' path. Dropped instead, the initiator never saw that ID and ignored every
+/// later request of the responder (its DPD here) until the SA died.
+#[test]
+fn rfc4555_3_7_should_1_failed_rr_check_keeps_message_ids_and_returns_the_ike_sa() {
+    let mut net = lab(&["192.0.2.10"], &["192.0.2.1"], |_, r| {
+        r.retransmit.tries = 3;
+    });
+    let (i, r) = up(&mut net);
+    let real = established(&net, R).path;
+    // the UPDATE comes from 192.0.2.66; the responder's packets there go nowhere
+    net.nats
+        .push(NatBox::new(vec![ip("192.0.2.10")], ip("192.0.2.66"), 4500));
+    net.blackholes.insert((ip("192.0.2.1"), ip("192.0.2.66")));
+    let now = net.now;
+    net.engine(I).command(now, Command::Update(i)).unwrap();
+    net.run_for(Duration::from_secs(1));
+    let mr = moves(&net, R);
+    assert_eq!(mr.len(), 1, "{mr:?}\n{}", dump(&net));
+    assert_eq!(mr[0].1.remote.ip(), ip("192.0.2.66"));
+    assert!(!mr[0].4, "CHILD_SAs moved before the check");
+    // the initiator's retransmission comes from its real address again
+    net.nats.clear();
+    net.run_for(Duration::from_secs(30));
+    let rr: Vec<bool> = net
+        .events_of(R)
+        .filter_map(|e| match e {
+            EngineEvent::RrCheck { ok, .. } => Some(*ok),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rr, vec![false], "{}", dump(&net));
+    let mr = moves(&net, R);
+    assert_eq!(mr.len(), 2, "{mr:?}");
+    assert_eq!((mr[1].1, mr[1].2), (real, MoveCause::PathFailed), "{mr:?}");
+    let sr = established(&net, R);
+    assert_eq!(sr.path, real);
+    assert!(sr.children.iter().all(|c| c.path == real));
+    // the check's request (its COOKIE2) reached the initiator after all, and was answered
+    let rr_req = net.events_of(R).find_map(|e| match e {
+        EngineEvent::Sent { info, .. } if !info.response && info.payloads.contains("COOKIE2") => {
+            Some(info.message_id)
+        }
+        _ => None,
+    });
+    assert!(
+        net.events_of(I)
+            .any(|e| matches!(e, EngineEvent::Received { info, .. }
+            if !info.response && Some(info.message_id) == rr_req)),
+        "{}",
+        dump(&net)
+    );
+    assert!(net
+        .events_of(R)
+        .any(|e| matches!(e, EngineEvent::Received { info, .. }
+            if info.response && Some(info.message_id) == rr_req)));
+    // the responder's next request is in the initiator's window: answered
+    let before = net.events_of(R).count();
+    let now = net.now;
+    net.engine(R).command(now, Command::Dpd(r)).unwrap();
+    net.run_for(Duration::from_secs(2));
+    let answered = net.events_of(R).skip(before).any(|e| {
+        matches!(e, EngineEvent::Received { info, .. } if info.response && info.exchange == mobikectl::wire::INFORMATIONAL)
+    });
+    assert!(
+        answered,
+        "the responder's DPD went unanswered:\n{}",
+        dump(&net)
+    );
+    assert!(downs(&net, I).is_empty() && downs(&net, R).is_empty());
+}
+
+/// The connection's own address comes back (RFC 4555 §3.5: the initiator decides where
+/// the SA goes): after a move away on its loss, the initiator probes its configured pair
+/// again when the address returns and moves back (`AddressGained`) with an UPDATE; the
+/// responder follows (return routability first) and both end on the original pair.
+#[test]
+fn rfc4555_3_5_proc_i_address_gain_probes_the_configured_pair_and_moves_back() {
+    let mut net = two_path_lab(|_, _| {});
+    up(&mut net);
+    net.del_addr(I, ip("192.0.2.10"));
+    net.run_for(Duration::from_secs(5));
+    assert_on_path(&net, "198.51.100.10", "198.51.100.1");
+    let t0 = net.now;
+    net.add_addr(I, ip("192.0.2.10"));
+    net.run_for(Duration::from_secs(5));
+    let m = moves(&net, I);
+    assert_eq!(m.len(), 2, "{m:?}\n{}", dump(&net));
+    let (old, new, cause, _, children) = m[1];
+    assert_eq!(cause, MoveCause::AddressGained);
+    assert_eq!(old.local.ip(), ip("198.51.100.10"));
+    assert_eq!(
+        (new.local.ip(), new.remote.ip()),
+        (ip("192.0.2.10"), ip("192.0.2.1"))
+    );
+    assert!(children);
+    // the probe went to that one pair only
+    let probed: Vec<Path> = net
+        .log
+        .iter()
+        .filter(|c| c.from == I && c.at >= t0 && c.sent.local.ip() == ip("192.0.2.10"))
+        .map(|c| c.sent)
+        .collect();
+    assert!(
+        probed.iter().all(|p| p.remote.ip() == ip("192.0.2.1")),
+        "{probed:?}"
+    );
+    assert!(
+        sent_payloads(&net, I)
+            .iter()
+            .filter(|p| p.contains("N(UPDATE_SA_ADDRESSES)"))
+            .count()
+            >= 2
+    );
+    assert_on_path(&net, "192.0.2.10", "192.0.2.1");
+    for n in [I, R] {
+        let sa = established(&net, n);
+        assert!(sa.children.iter().all(|c| c.path == sa.path), "{sa:#?}");
+    }
+}
+
+/// The returned address's pair does not answer (a black hole): the optional probe gives
+/// up after the normal tries, the SA stays where it works (no give-up deletion), and the
+/// probe's message ID goes on on the current path, so later requests are answered.
+#[test]
+fn rfc4555_3_5_proc_i_address_gain_unanswered_probe_keeps_the_working_path() {
+    let mut net = two_path_lab(|_, _| {});
+    let (i, _) = up(&mut net);
+    net.del_addr(I, ip("192.0.2.10"));
+    net.run_for(Duration::from_secs(5));
+    assert_on_path(&net, "198.51.100.10", "198.51.100.1");
+    net.blackholes.insert((ip("192.0.2.10"), ip("192.0.2.1")));
+    net.add_addr(I, ip("192.0.2.10"));
+    // past the MOBIKE give-up time (165 s)
+    net.run_for(Duration::from_secs(200));
+    assert_eq!(moves(&net, I).len(), 1, "{}", dump(&net));
+    assert!(net.events_of(I).any(|e| matches!(e,
+        EngineEvent::Path { path, state: mobikectl::engine::PathState::Failed, .. }
+            if path.local.ip() == ip("192.0.2.10"))));
+    assert_on_path(&net, "198.51.100.10", "198.51.100.1");
+    let before = net.events_of(I).count();
+    let now = net.now;
+    net.engine(I).command(now, Command::Dpd(i)).unwrap();
+    net.run_for(Duration::from_secs(2));
+    assert!(
+        net.events_of(I).skip(before).any(|e| matches!(e,
+            EngineEvent::Received { info, .. } if info.response)),
+        "{}",
+        dump(&net)
+    );
+    assert!(downs(&net, I).is_empty() && downs(&net, R).is_empty());
+}
+
+#[test]
+fn rfc4555_3_8_may_2_operator_update_during_an_update_in_flight_follows_it() {
+    let mut net = two_path_lab(|_, _| {});
+    let (i, _) = up(&mut net);
+    let now = net.now;
+    net.engine(I).command(now, Command::Update(i)).unwrap();
+    // the first is still on its way: the second must not be swallowed by it
+    net.engine(I).command(now, Command::Update(i)).unwrap();
+    net.engine(I).command(now, Command::Update(i)).unwrap();
+    net.run_for(Duration::from_secs(3));
+    let updates: Vec<u32> = net
+        .events_of(I)
+        .filter_map(|e| match e {
+            EngineEvent::Sent { info, .. }
+                if !info.response && info.payloads.contains("UPDATE_SA_ADDRESSES") =>
+            {
+                Some(info.message_id)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(updates.len(), 2, "one in flight, one after it: {updates:?}");
+    assert_ne!(updates[0], updates[1]);
 }

@@ -5,7 +5,7 @@
 #
 #   lab/interop/lab.sh up TOPO PREFIX DIR [charon_conf options...]
 #       TOPO: v4 | v6 | nat4 (peer behind NAT) | nat4moon (strongSwan behind NAT)
-#       | dual | dualnat (two links, MOBIKE; below). Namespaces PREFIX-peer, PREFIX-moon
+#       | dual | dualnat | dualnatmoon (two links, MOBIKE; below). Namespaces PREFIX-peer, PREFIX-moon
 #       (and PREFIX-nat).
 #       moon's charon config/log in DIR/moon/, captures DIR/moon.pcap (moon's side)
 #       and DIR/peer.pcap (peer's side). Prints the addresses as KEY=VALUE lines.
@@ -43,7 +43,10 @@
 #         Captures DIR/moon.pcap, DIR/peer.pcap (link A), DIR/moon-b.pcap, DIR/peer-b.pcap (B).
 #   dualnat: link A as dual; link B through a NAT (masquerade, random ports; `rebind`):
 #         peer eth1 198.51.100.10 -- nat 198.51.100.1 | 203.0.113.254 -- moon eth1 203.0.113.1
-#   dual/dualnat print PEER_A PEER_B PEER_A6 MOON_A MOON_B MOON_A6 IF_A IF_B (PEER/MOON =
+#   dualnatmoon: link A as dual; link B with moon behind the NAT (masquerade towards peer):
+#         moon eth1 203.0.113.1 -- nat 203.0.113.254 | 198.51.100.254 -- peer eth1 198.51.100.10
+#         (NAT=198.51.100.254 public, NAT_IN=203.0.113.254; moon's route to 198.51.100.0/24)
+#   dual/dualnat/dualnatmoon print PEER_A PEER_B PEER_A6 MOON_A MOON_B MOON_A6 IF_A IF_B (PEER/MOON =
 #   the link A addresses), dualnat also NAT (its public address) and NAT_IN.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -133,7 +136,7 @@ up)
         lab_nat nat eth1 random
         echo "PEER=192.0.2.10"; echo "MOON=198.51.100.10"; echo "NAT=192.0.2.254"
         ;;
-    dual|dualnat)
+    dual|dualnat|dualnatmoon)
         lab_ns peer; lab_ns moon
         lab_link peer eth0 moon eth0
         lab_addr peer eth0 192.0.2.10/24 2001:db8:1::10/64
@@ -145,6 +148,19 @@ up)
             lab_addr peer eth1 198.51.100.10/24
             lab_addr moon eth1 198.51.100.1/24
             moon_b=198.51.100.1
+        elif [[ $topo == dualnatmoon ]]; then
+            lab_ns nat
+            lab_link moon eth1 nat eth1
+            lab_link nat eth0 peer eth1
+            lab_addr peer eth1 198.51.100.10/24
+            lab_addr nat eth0 198.51.100.254/24
+            lab_addr nat eth1 203.0.113.254/24
+            lab_addr moon eth1 203.0.113.1/24
+            lab_route moon add 198.51.100.0/24 via 203.0.113.254
+            lab_forwarding nat
+            lab_nat nat eth0 random
+            moon_b=203.0.113.1
+            echo "NAT=198.51.100.254"; echo "NAT_IN=203.0.113.254"
         else
             lab_ns nat
             lab_link peer eth1 nat eth0

@@ -314,6 +314,42 @@ impl Lab {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Stop the charon(s) running in namespace `ns` (SIGTERM, by process id, then wait up
+    /// to 5 s): frees the IKE ports for a mobikectl there ([`Lab::peer_in`]).
+    pub fn stop_charon(&self, ns: &str) {
+        let pids: Vec<i32> = self
+            .nsexec_ip(&["netns", "pids", &format!("{}-{ns}", self.prefix)])
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .filter(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/comm"))
+                    .is_ok_and(|c| c.trim() == "charon")
+            })
+            .collect();
+        assert!(!pids.is_empty(), "no charon in {ns}");
+        for p in &pids {
+            // SAFETY: kill has no memory preconditions; the pids are charons of this lab
+            unsafe { libc::kill(*p, libc::SIGTERM) };
+        }
+        let end = Instant::now() + Duration::from_secs(5);
+        while pids
+            .iter()
+            .any(|p| Path::new(&format!("/proc/{p}")).exists())
+        {
+            assert!(Instant::now() < end, "charon in {ns} did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn nsexec_ip(&self, args: &[&str]) -> String {
+        let out = Command::new("ip")
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("ip");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     pub fn path(&self, f: &str) -> String {
         self.dir.join(f).display().to_string()
     }
@@ -321,27 +357,34 @@ impl Lab {
     /// Start `mobikectl peer` in the peer namespace with `--psk-file` (unless `args`
     /// has `--cert`), `--keylog` and `--pcap` into the lab directory plus `args`.
     pub fn peer(&self, args: &[&str]) -> Peer {
+        self.peer_in("peer", "", args)
+    }
+
+    /// [`Lab::peer`] in namespace `ns` (e.g. a second mobikectl in `moon`, see
+    /// [`Lab::stop_charon`]), its files named with the prefix `tag` (`""`: `keys.log`,
+    /// `own.pcapng`, `events.jsonl`, `peer.stderr`; `"moon-"`: `moon-keys.log`, ...).
+    pub fn peer_in(&self, ns: &str, tag: &str, args: &[&str]) -> Peer {
         let mut cmd = Command::new("ip");
         cmd.args([
             "netns",
             "exec",
-            &format!("{}-peer", self.prefix),
+            &format!("{}-{ns}", self.prefix),
             BIN,
             "peer",
         ]);
         if !args.contains(&"--cert") {
             cmd.args(["--psk-file", &self.path("psk")]);
         }
-        cmd.args(["--keylog", &self.path("keys.log")])
-            .args(["--pcap", &self.path("own.pcapng")])
+        cmd.args(["--keylog", &self.path(&format!("{tag}keys.log"))])
+            .args(["--pcap", &self.path(&format!("{tag}own.pcapng"))])
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(self.dir.join("peer.stderr")).unwrap());
+            .stderr(std::fs::File::create(self.dir.join(format!("{tag}peer.stderr"))).unwrap());
         let mut child = cmd.spawn().expect("spawn mobikectl peer");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
-        let log = self.dir.join("events.jsonl");
+        let log = self.dir.join(format!("{tag}events.jsonl"));
         std::thread::spawn(move || {
             let mut f = std::fs::File::create(log).ok();
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {

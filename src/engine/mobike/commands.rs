@@ -42,7 +42,12 @@ impl Engine {
             at: self.now,
             cause: MoveCause::Operator,
         });
-        self.queue_task(id, Task::Update);
+        // an UPDATE in flight describes the path as it was when it left: the operator's
+        // comes after it (once), not instead of it
+        if !sa.queue.contains(&Task::Update) {
+            sa.queue.push_back(Task::Update);
+        }
+        self.start_queued(id);
         Ok(())
     }
 

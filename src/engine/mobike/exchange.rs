@@ -330,6 +330,17 @@ impl Engine {
         let mobike = sa.peer_mobike;
         // what the peer announced before this message (its source is not an announcement)
         let announced_before = sa.remote_addrs.clone();
+        // an UPDATE we answer UNACCEPTABLE_ADDRESSES changes nothing, its address list
+        // (and its source) included
+        let refused = update
+            && mobike
+            && !sa.original_initiator
+            && self
+                .config
+                .mobike
+                .refuse
+                .iter()
+                .any(|r| crate::engine::TsRange::host(path.remote.ip()).is_subset_of(r));
         if (update || list.is_some()) && !mobike {
             self.mobike_notify(
                 id,
@@ -350,7 +361,7 @@ impl Engine {
             return Ok(out);
         };
         // the peer's address list: a full replacement plus the packet's source (§3.6)
-        if mobike {
+        if mobike && !refused {
             if let Some(list) = list {
                 let mut set = vec![path.remote.ip()];
                 for a in list {
@@ -395,13 +406,7 @@ impl Engine {
                     nt::UPDATE_SA_ADDRESSES,
                     "from the responder (only the original initiator may send it): ignored".into(),
                 );
-            } else if self
-                .config
-                .mobike
-                .refuse
-                .iter()
-                .any(|r| crate::engine::TsRange::host(path.remote.ip()).is_subset_of(r))
-            {
+            } else if refused {
                 self.mobike_notify(
                     id,
                     true,
@@ -693,6 +698,9 @@ impl Engine {
                 children: true,
             });
         } else {
+            // the IKE SA returns to where the CHILD_SAs stayed (the last path known to
+            // work): left on the unanswered address, every request of ours would go there
+            let back = sa.children.first().map(|c| c.path);
             self.event(EngineEvent::RrCheck {
                 sa: id,
                 path: rr.path,
@@ -701,10 +709,17 @@ impl Engine {
             self.error(
                 Some(id),
                 format!(
-                    "return routability check of {} failed: the CHILD_SAs stay",
+                    "return routability check of {} failed: the CHILD_SAs stay, the IKE SA returns to them",
                     rr.path
                 ),
             );
+            if let Some(back) = back.filter(|b| self.sas.get(&id).is_some_and(|s| s.path != *b)) {
+                let trigger = Trigger {
+                    at: now,
+                    cause: MoveCause::PathFailed,
+                };
+                self.move_sa(id, back, trigger, true);
+            }
         }
     }
 }

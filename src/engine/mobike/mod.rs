@@ -52,6 +52,9 @@ impl fmt::Display for PathState {
 pub enum MoveCause {
     /// Our address of the current path went away.
     AddressLost,
+    /// The connection's own pair (its configured local and remote address) is usable
+    /// again: the original initiator probes it and moves back when it answers.
+    AddressGained,
     /// Requests on the current path went unanswered (a black hole).
     PathFailed,
     /// The operator asked ([`Command::Move`](super::Command::Move),
@@ -74,6 +77,7 @@ impl MoveCause {
     pub fn name(self) -> &'static str {
         match self {
             MoveCause::AddressLost => "address_lost",
+            MoveCause::AddressGained => "address_gained",
             MoveCause::PathFailed => "path_failed",
             MoveCause::Operator => "operator",
             MoveCause::UpdateReceived => "update_received",

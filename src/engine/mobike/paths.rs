@@ -26,6 +26,11 @@ impl Engine {
         if set == self.local_addrs {
             return;
         }
+        let gained: Vec<IpAddr> = set
+            .iter()
+            .filter(|a| !self.local_addrs.contains(a))
+            .copied()
+            .collect();
         self.local_addrs = set;
         let ids: Vec<SaId> = self.sas.keys().copied().collect();
         for id in ids {
@@ -44,8 +49,18 @@ impl Engine {
                 }
                 // a stalled probe (no usable path before) may have one now
                 let stalled = self.sas.get(&id).and_then(|s| s.mobike.roam).is_some();
+                // the connection's own address came back while the SA is elsewhere: the
+                // original initiator (who decides, RFC 4555 §3.5) tries its pair again
+                let home_back = self.sas.get(&id).is_some_and(|s| {
+                    s.original_initiator
+                        && self.config.connections.get(s.conn).is_some_and(|c| {
+                            gained.contains(&c.local.ip()) && c.local.ip() != s.path.local.ip()
+                        })
+                });
                 let cause = if stalled {
                     MoveCause::AddressLost
+                } else if home_back {
+                    MoveCause::AddressGained
                 } else {
                     MoveCause::Operator
                 };
@@ -146,8 +161,14 @@ impl Engine {
         let path_gone = !self.local_addrs.contains(&sa.path.local.ip());
         let must_move = path_gone || trigger.cause == MoveCause::PathFailed;
         if !must_move {
+            let mobike = sa.peer_mobike;
             if let Some(sa) = self.sas.get_mut(&id) {
                 sa.mobike.roam = None;
+            }
+            if trigger.cause == MoveCause::AddressGained && mobike {
+                if let Some(home) = self.home_path(id) {
+                    self.start_probe(id, trigger, vec![home], true);
+                }
             }
             if self
                 .sas
@@ -172,6 +193,17 @@ impl Engine {
         }
         let paths = self.candidates(id, !path_gone);
         self.start_probe(id, trigger, paths, true);
+    }
+
+    /// The connection's own pair (configured local and first remote address) as a path
+    /// of the SA, when it is a usable candidate other than the current path.
+    fn home_path(&self, id: SaId) -> Option<Path> {
+        let sa = self.sas.get(&id)?;
+        let conn = self.config.connections.get(sa.conn)?;
+        let (l, r) = (conn.local.ip(), conn.remote.ip());
+        self.candidates(id, false)
+            .into_iter()
+            .find(|p| p.local.ip() == l && p.remote.ip() == r)
     }
 
     /// Every usable path of an SA, in preference order: our addresses (the current one
@@ -254,7 +286,9 @@ impl Engine {
         } else {
             give_up.max(hold)
         };
-        if !sa.timers.is_set(Timer::GiveUp) {
+        // an address gain's probe is optional: the current path still works
+        let optional = trigger.cause == MoveCause::AddressGained;
+        if !optional && !sa.timers.is_set(Timer::GiveUp) {
             sa.timers.set(Timer::GiveUp, trigger.at + give_up);
         }
         if paths.is_empty() {
@@ -298,7 +332,7 @@ impl Engine {
             return;
         };
         match sa.outstanding.as_mut().filter(|_| current_unusable) {
-            Some(o) => {
+            Some(o) if !optional => {
                 // the request in flight becomes the probe
                 o.paths = paths;
                 o.next_at = now;
@@ -308,7 +342,7 @@ impl Engine {
                 }
                 self.retransmit_probe(id, now);
             }
-            None => {
+            _ => {
                 sa.queue.retain(|t| *t != Task::Probe);
                 sa.queue.push_front(Task::Probe);
                 self.start_queued(id);
@@ -321,17 +355,46 @@ impl Engine {
         let m = &self.config.mobike;
         let (timeout, base, max) = (m.probe_timeout, m.probe_base, m.probe_max_interval);
         let tries = self.config.retransmit.tries;
+        let first_delay = self.config.retransmit.delay(0);
         let Some(sa) = self.sas.get_mut(&id) else {
             return;
         };
         let Some(o) = sa.outstanding.as_mut() else {
             return;
         };
-        // a return routability check gets the normal number of tries, then fails alone
+        // a return routability check gets the normal number of tries, then fails alone;
+        // the request keeps its message ID and goes on as a plain request on the path the
+        // IKE SA returns to (rr_done): dropped, the peer would never see that ID and
+        // ignore every later request of ours (RFC 7296 §2.3 window)
         if o.kind == Pending::Task(Task::ReturnRoutability) && o.retries >= tries {
-            sa.outstanding = None;
+            o.paths.clear();
+            o.retries = 0;
+            o.first_sent = now;
+            o.next_at = now + first_delay;
             self.rr_done(id, false);
-            self.start_queued(id);
+            return;
+        }
+        // so does an address gain's probe: unanswered, the SA stays, and the request
+        // (its message ID) goes on on the current path
+        let optional = sa.mobike.probe.as_ref().is_some_and(|p| {
+            p.message_id == Some(o.message_id) && p.trigger.cause == MoveCause::AddressGained
+        });
+        if optional && o.retries >= tries {
+            o.paths.clear();
+            o.retries = 0;
+            o.first_sent = now;
+            o.next_at = now + first_delay;
+            let (bytes, path) = (o.bytes.clone(), sa.path);
+            let failed = sa.mobike.probe.take().map(|p| p.paths).unwrap_or_default();
+            for p in failed {
+                self.event(EngineEvent::Path {
+                    sa: id,
+                    path: p,
+                    state: PathState::Failed,
+                    rtt: None,
+                });
+            }
+            self.transmit(path, bytes);
             return;
         }
         o.retries += 1;
