@@ -32,7 +32,7 @@ fn refuse(file: &str, format: ReportFormat, errors: &[String]) -> u8 {
 pub struct LabRun {
     /// The drill's name in messages.
     pub file: String,
-    /// The lab's setup.
+    /// The lab's setup from the command line (merged with the drill's `# lab:` line).
     pub lab: LabOptions,
     /// The runner's options.
     pub options: RunOptions,
@@ -55,7 +55,11 @@ pub fn run_on_virtual_lab(run: &LabRun, source: &str, out: &mut dyn Write) -> u8
             return refuse(file, format, &list);
         }
     };
-    let mut target = match VirtualLab::new(run.lab) {
+    let lab = match LabOptions::from_drill(file, source) {
+        Ok(from_file) => from_file.merged(run.lab),
+        Err(e) => return refuse(file, format, &[e]),
+    };
+    let mut target = match VirtualLab::new(lab) {
         Ok(t) => t,
         Err(e) => return refuse(file, format, &[format!("virtual lab: {e}")]),
     };
@@ -100,7 +104,10 @@ pub fn drill_main(args: &DrillArgs) -> ExitCode {
     };
     let run = LabRun {
         file,
-        lab: LabOptions { nat: args.nat },
+        lab: LabOptions {
+            nat: args.nat,
+            ..LabOptions::default()
+        },
         options: RunOptions {
             allow_shell: args.allow_shell,
         },
@@ -130,13 +137,19 @@ pub fn lab_main(args: &LabArgs) -> ExitCode {
             }
         },
         None => {
-            let (name, text) = default_drill(LabOptions { nat: args.nat });
+            let (name, text) = default_drill(LabOptions {
+                nat: args.nat,
+                ..LabOptions::default()
+            });
             (name.to_string(), text.to_string())
         }
     };
     let run = LabRun {
         file,
-        lab: LabOptions { nat: args.nat },
+        lab: LabOptions {
+            nat: args.nat,
+            ..LabOptions::default()
+        },
         options: RunOptions {
             allow_shell: args.allow_shell,
         },
