@@ -759,7 +759,7 @@ fn drill_exit_codes() {
 
     let out = mobikectl(&["drill", &good]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("not supported yet"));
+    assert!(text(&out.stderr).contains("which gateway?"));
 
     let out = mobikectl(&["drill", "/nonexistent/x.drill", "--lab"]);
     assert_eq!(out.status.code(), Some(2));

@@ -1,7 +1,11 @@
 //! Failover drills: a small language of peer commands, waits and expectations, its
 //! parser ([`parse`]), an interpreter that drives any [`DrillTarget`](run::DrillTarget)
 //! ([`run`]) and its reports ([`report`]). `mobikectl drill` and `mobikectl lab` run
-//! them on the embedded virtual lab ([`crate::embedded_lab`]).
+//! them on the embedded virtual lab ([`crate::embedded_lab`]); `mobikectl drill FILE --
+//! PEER-OPTIONS` runs them against a real gateway through a `mobikectl peer` process
+//! ([`peer_target`]: one node, `peer`; its first `up` lets the peer's own initiation at
+//! start be seen; SIGINT or SIGTERM stop the drill, the peer deletes its SAs, the report
+//! shows what was measured so far).
 //!
 //! # Grammar
 //!
@@ -75,8 +79,10 @@
 //! all run on the virtual lab (`tests/drill_shipped.rs`).
 //!
 //! Exit codes of a run: 0 every expectation held, 1 one failed, 2 the file or the
-//! configuration is wrong (nothing ran).
+//! configuration is wrong (nothing ran); against a peer, 128 + N when signal N
+//! interrupted it.
 pub mod parse;
+pub mod peer_target;
 pub mod report;
 pub mod run;
 
