@@ -227,6 +227,48 @@ fn a_drill_drives_a_real_peer_against_a_gateway_on_loopback() {
 }
 
 #[test]
+fn a_drill_drives_a_peer_configured_by_a_toml_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let common = common_options(dir.path());
+    let _gateway = Gateway::start(&common);
+    let option = |name: &str| {
+        let i = common.iter().position(|o| o == name).unwrap();
+        common[i + 1].clone()
+    };
+    let config = dir.path().join("peer.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "events = \"text\"\npsk_file = \"psk\"\nport = {}\nnatt_port = {}\n\
+             keepalive = 0\nretransmit_timeout = 0.3\nretransmit_tries = 3\n\
+             probe_timeout = 0.2\n\n[connections.gateway]\n\
+             local = [\"127.0.0.1\", \"127.0.0.4\"]\n\
+             remote = [\"127.0.0.2\", \"127.0.0.3\"]\n\
+             remote_id = \"moon.example.org\"\nlocal_ts = [\"198.18.2.0/24\"]\n\
+             remote_ts = [\"198.18.1.0/24\"]\n",
+            option("--port"),
+            option("--natt-port")
+        ),
+    )
+    .unwrap();
+    let file = dir.path().join("loss.drill");
+    std::fs::write(&file, ADDRESS_LOSS).unwrap();
+    let out = Command::new(BIN)
+        .arg("drill")
+        .arg(&file)
+        .arg("--peer-config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert!(
+        report.contains("measure move_after_loss (line 9)"),
+        "{report}"
+    );
+}
+
+#[test]
 fn a_signal_stops_the_drill_deletes_the_sas_and_prints_the_report() {
     let dir = tempfile::tempdir().unwrap();
     let common = common_options(dir.path());

@@ -458,6 +458,14 @@ impl DrillTarget for PeerTarget {
         Ok(list.iter().filter_map(sa_summary).collect())
     }
 
+    fn events_so_far(&mut self) -> Vec<TimedEvent> {
+        while let Ok(Received::Event(at, m)) = self.lines.try_recv() {
+            let event = self.timed(at, m);
+            self.pending.push_back(event);
+        }
+        self.pending.drain(..).collect()
+    }
+
     fn interrupted(&mut self) -> Option<String> {
         self.check_signals();
         self.caught

@@ -78,6 +78,13 @@ pub trait DrillTarget {
     fn shell(&mut self, command_line: &str) -> Result<ShellOutcome, String> {
         run_shell(command_line)
     }
+    /// The events that already happened and were not handed out yet, without letting
+    /// time pass: the runner takes them before a command so that they do not count as
+    /// its consequences (a live target reads events concurrently; the virtual lab has
+    /// none pending).
+    fn events_so_far(&mut self) -> Vec<TimedEvent> {
+        vec![]
+    }
     /// Why the drill must stop now (a signal), if it must: the runner checks before
     /// each statement and while it waits or sleeps.
     fn interrupted(&mut self) -> Option<String> {
@@ -358,6 +365,8 @@ impl Interpreter<'_> {
     }
 
     fn command(&mut self, node: Option<&str>, c: &PeerCommand) -> StepResult {
+        let before = self.target.events_so_far();
+        self.outcome.events.extend(before);
         self.command_from = self.outcome.events.len();
         match self.target.command(node, c) {
             Ok(on) => (Verdict::Done, format!("on {on}"), None),
