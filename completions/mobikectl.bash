@@ -155,12 +155,16 @@ _mobikectl() {
             return 0
             ;;
         mobikectl__subcmd__drill)
-            opts="-h --lab --nat --report --allow-shell --events --pcap --help"
+            opts="-h --lab --peer-config --nat --report --allow-shell --events --pcap --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --peer-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --report)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0

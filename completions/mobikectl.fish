@@ -89,10 +89,11 @@ complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l follow-os -
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l no-mobike -d 'Do not announce MOBIKE (IKE then stays on the IKE port unless a NAT is detected)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l no-natt -d 'No NAT traversal: no NAT detection, no float to the NAT-T port; MOBIKE messages that can change addresses carry NO_NATS_ALLOWED (RFC 4555 §3.9)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand drill" -l peer-config -d 'Drive `mobikectl peer --config FILE` (options after -- are added)' -r -F
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand drill" -l report -d 'Report format' -r -f -a "text\t'A timeline (one line per step) and a summary table'
 json\t'One JSON object: steps, measurements, failures, exit code'"
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand drill" -l pcap -d 'Write every datagram the lab\'s network carried to FILE (pcap, as the receivers saw them; `mobikectl decode --udp-port 10500 --natt-port 14500 FILE` decodes it)' -r -F
-complete -c mobikectl -n "__fish_mobikectl_using_subcommand drill" -l lab -d 'Run on the embedded virtual lab (the only target so far; a real gateway comes later)'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand drill" -l lab -d 'Run on the embedded virtual lab instead of a real gateway'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand drill" -l nat -d 'Put a NAT in front of the lab\'s initiator'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand drill" -l allow-shell -d 'Allow `shell` statements (refused otherwise: the drill does not run)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand drill" -l events -d 'Show every event of the target in the report'

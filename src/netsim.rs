@@ -39,7 +39,10 @@ pub type Tamper = Box<dyn FnMut(NodeId, Path, &[u8]) -> Option<Vec<u8>> + Send>;
 pub type NodeId = usize;
 
 /// A source NAT in front of some addresses (RFC 3948 style endpoint-dependent mapping is
-/// not modelled: one mapping per inside endpoint).
+/// not modelled: one mapping per inside endpoint). With an idle timeout
+/// ([`NatBox::with_idle_timeout`]) a mapping no datagram used (either way) for that long
+/// is forgotten, as NATs and stateful firewalls do: the next datagram out gets a new
+/// public port, and what the peer sends to the old one is lost.
 #[derive(Debug, Clone)]
 pub struct NatBox {
     /// Private addresses it translates.
@@ -47,8 +50,25 @@ pub struct NatBox {
     /// The public address.
     pub outside: IpAddr,
     next_port: u16,
-    /// inside endpoint -> public port
-    map: HashMap<SocketAddr, u16>,
+    /// inside endpoint -> (public port, last used)
+    map: HashMap<SocketAddr, (u16, Timestamp)>,
+    /// Forget a mapping unused this long (`None`: never).
+    pub idle_timeout: Option<Duration>,
+    /// Mappings forgotten for idleness, oldest first.
+    pub expired: Vec<NatExpiry>,
+}
+
+/// A mapping a [`NatBox`] forgot because it was idle longer than its timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NatExpiry {
+    /// When the NAT noticed (the next datagram through it).
+    pub noticed: Timestamp,
+    /// The inside endpoint.
+    pub inside: SocketAddr,
+    /// Its public port, now gone.
+    pub port: u16,
+    /// How long it had been idle.
+    pub idle: Duration,
 }
 
 impl NatBox {
@@ -59,27 +79,65 @@ impl NatBox {
             outside,
             next_port: first_port,
             map: HashMap::new(),
+            idle_timeout: None,
+            expired: vec![],
         }
     }
 
-    fn translate(&mut self, src: SocketAddr) -> SocketAddr {
-        let port = match self.map.get(&src) {
-            Some(p) => *p,
+    /// The same NAT, forgetting mappings idle for `timeout`.
+    pub fn with_idle_timeout(mut self, timeout: Duration) -> NatBox {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Forget the mappings idle for longer than the timeout at `now`.
+    fn expire(&mut self, now: Timestamp) {
+        let Some(timeout) = self.idle_timeout else {
+            return;
+        };
+        let mut gone: Vec<NatExpiry> = self
+            .map
+            .iter()
+            .filter(|(_, (_, last))| now.saturating_since(*last) > timeout)
+            .map(|(inside, (port, last))| NatExpiry {
+                noticed: now,
+                inside: *inside,
+                port: *port,
+                idle: now.saturating_since(*last),
+            })
+            .collect();
+        gone.sort_by_key(|e| (e.port, e.inside));
+        for e in &gone {
+            self.map.remove(&e.inside);
+        }
+        self.expired.extend(gone);
+    }
+
+    /// The public endpoint of `src` (a new mapping when there is none), used at `now`.
+    pub fn translate(&mut self, src: SocketAddr, now: Timestamp) -> SocketAddr {
+        self.expire(now);
+        let port = match self.map.get_mut(&src) {
+            Some((p, last)) => {
+                *last = now;
+                *p
+            }
             None => {
                 let p = self.next_port;
                 self.next_port = self.next_port.wrapping_add(1).max(1024);
-                self.map.insert(src, p);
+                self.map.insert(src, (p, now));
                 p
             }
         };
         SocketAddr::new(self.outside, port)
     }
 
-    fn reverse(&self, dst: SocketAddr) -> Option<SocketAddr> {
-        self.map
-            .iter()
-            .find(|(_, p)| **p == dst.port())
-            .map(|(inside, _)| *inside)
+    /// The inside endpoint a datagram to public `dst` goes to, used at `now` (`None`:
+    /// no such mapping, the datagram is lost).
+    pub fn reverse(&mut self, dst: SocketAddr, now: Timestamp) -> Option<SocketAddr> {
+        self.expire(now);
+        let (inside, (_, last)) = self.map.iter_mut().find(|(_, (p, _))| *p == dst.port())?;
+        *last = now;
+        Some(*inside)
     }
 
     /// Forget every mapping: the next datagram out gets a new public port.
@@ -266,11 +324,11 @@ impl Network {
             || !(self.reachable)(src.ip(), dst.ip());
         // source NAT, then the destination (or a NAT's public address: reverse mapping)
         let src_seen = match self.nats.iter_mut().find(|n| n.inside.contains(&src.ip())) {
-            Some(nat) => nat.translate(src),
+            Some(nat) => nat.translate(src, now),
             None => src,
         };
-        let dst_real = match self.nats.iter().find(|n| n.outside == dst.ip()) {
-            Some(nat) => nat.reverse(dst),
+        let dst_real = match self.nats.iter_mut().find(|n| n.outside == dst.ip()) {
+            Some(nat) => nat.reverse(dst, now),
             None => Some(dst),
         };
         if !(lost || blocked) {
@@ -453,5 +511,55 @@ impl Network {
             out.extend_from_slice(&pkt);
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sock(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn nat_idle_timeout_forgets_unused_mappings_only() {
+        let t0 = Timestamp::from_secs(100);
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let mut nat = NatBox::new(vec![ip("10.0.0.2")], ip("203.0.113.5"), 40000)
+            .with_idle_timeout(Duration::from_secs(30));
+        let inside = sock("10.0.0.2:4500");
+        assert_eq!(nat.translate(inside, t0), sock("203.0.113.5:40000"));
+        // used every 20 s (a keepalive shorter than the timeout): the mapping stays
+        let t20 = t0 + Duration::from_secs(20);
+        assert_eq!(nat.translate(inside, t20), sock("203.0.113.5:40000"));
+        let t40 = t0 + Duration::from_secs(40);
+        assert_eq!(nat.reverse(sock("203.0.113.5:40000"), t40), Some(inside));
+        assert!(nat.expired.is_empty());
+        // idle for 31 s: gone; the peer's datagram to the old port is lost, the next
+        // one out gets a new port
+        let t71 = t40 + Duration::from_secs(31);
+        assert_eq!(nat.reverse(sock("203.0.113.5:40000"), t71), None);
+        assert_eq!(
+            nat.expired,
+            vec![NatExpiry {
+                noticed: t71,
+                inside,
+                port: 40000,
+                idle: Duration::from_secs(31),
+            }]
+        );
+        assert_eq!(nat.translate(inside, t71), sock("203.0.113.5:40001"));
+    }
+
+    #[test]
+    fn nat_without_timeout_keeps_mappings() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let mut nat = NatBox::new(vec![ip("10.0.0.2")], ip("203.0.113.5"), 40000);
+        let inside = sock("10.0.0.2:500");
+        nat.translate(inside, Timestamp::from_secs(0));
+        let later = Timestamp::from_secs(100_000);
+        assert_eq!(nat.reverse(sock("203.0.113.5:40000"), later), Some(inside));
+        assert!(nat.expired.is_empty());
     }
 }

@@ -401,7 +401,10 @@ fn the_default_drill_passes_and_is_identical_on_every_run() {
 
 #[test]
 fn the_nat_drill_passes_on_the_nat_lab() {
-    let options = LabOptions { nat: true };
+    let options = LabOptions {
+        nat: true,
+        ..LabOptions::default()
+    };
     let (name, text) = default_drill(options);
     let drill = parse_drill(name, text).unwrap();
     let mut lab = VirtualLab::new(options).unwrap();
@@ -510,7 +513,11 @@ fn the_nat_lab_puts_a_nat_in_front_of_the_initiator() {
          initiator: wait ike_up nat_local=true within 5s\n\
          responder: wait ike_up remote=127.0.0.100 within 5s\n",
     );
-    let mut lab = VirtualLab::new(LabOptions { nat: true }).unwrap();
+    let mut lab = VirtualLab::new(LabOptions {
+        nat: true,
+        ..LabOptions::default()
+    })
+    .unwrap();
     let o = run_drill(&drill, &mut lab, RunOptions::default()).unwrap();
     assert_eq!(o.exit_code(), 0, "{}", report::text_report(&o, true));
 }
@@ -760,7 +767,7 @@ fn drill_exit_codes() {
 
     let out = mobikectl(&["drill", &good]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("not supported yet"));
+    assert!(text(&out.stderr).contains("which gateway?"));
 
     let out = mobikectl(&["drill", "/nonexistent/x.drill", "--lab"]);
     assert_eq!(out.status.code(), Some(2));

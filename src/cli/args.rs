@@ -33,10 +33,14 @@ pub enum Command {
     Peer(Box<PeerArgs>),
     /// Run a failover drill (a script of peer commands, waits and expectations).
     ///
-    /// For now drills run only on the embedded virtual lab (--lab): two engines on an
-    /// in-memory network with a simulated clock, the same result on every run. Prints a
-    /// timeline and a summary table (or JSON). Exit status: 0 when every expectation held,
-    /// 1 when one failed, 2 when the file or the configuration is wrong (nothing ran).
+    /// Against a real gateway: `mobikectl drill FILE -- PEER-OPTIONS...` (or --peer-config
+    /// FILE) runs `mobikectl peer PEER-OPTIONS...` and drives it; with --lab the drill runs
+    /// on the embedded virtual lab (two engines on an in-memory network with a simulated
+    /// clock, the same result on every run). Prints a timeline and a summary table (or
+    /// JSON). Exit status: 0 when every expectation held, 1 when one failed, 2 when the
+    /// file or the configuration is wrong (nothing ran); SIGINT or SIGTERM stop the drill
+    /// (the peer deletes its SAs, the report shows what was measured so far) with 130 or
+    /// 143.
     Drill(DrillArgs),
     /// Run the embedded lab: the default failover drill (SA up, address loss, probe, move,
     /// NAT rebinding, move back) on a virtual network with a simulated clock.
@@ -282,10 +286,16 @@ pub struct DrillArgs {
     /// The drill file.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
-    /// Run on the embedded virtual lab (the only target so far; a real gateway comes
-    /// later).
-    #[arg(long)]
+    /// Run on the embedded virtual lab instead of a real gateway.
+    #[arg(long, conflicts_with_all = ["peer_options", "peer_config"])]
     pub lab: bool,
+    /// Drive `mobikectl peer --config FILE` (options after -- are added).
+    #[arg(long = "peer-config", value_name = "FILE")]
+    pub peer_config: Option<PathBuf>,
+    /// The options of the `mobikectl peer` the drill drives, after -- (as for
+    /// `mobikectl peer`; --events is set by the drill).
+    #[arg(last = true, value_name = "PEER-OPTIONS")]
+    pub peer_options: Vec<String>,
     /// Put a NAT in front of the lab's initiator.
     #[arg(long, requires = "lab")]
     pub nat: bool,

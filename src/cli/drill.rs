@@ -1,14 +1,18 @@
 //! `mobikectl drill` and `mobikectl lab`: parse a drill, run it on the embedded virtual
-//! lab, print the report. Exit codes: 0 every expectation held, 1 one failed, 2 bad
-//! file or configuration (nothing ran).
+//! lab or against a `mobikectl peer` process, print the report. Exit codes: 0 every
+//! expectation held, 1 one failed, 2 bad file or configuration (nothing ran), 128 + N
+//! when signal N interrupted a drill against a peer.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::args::{DrillArgs, LabArgs, ReportFormat};
-use crate::drill::{parse_drill, report, run_drill, RunOptions};
+use crate::drill::peer_target::{PeerSpec, PeerTarget, PEER_NODE};
+use crate::drill::run::check_drill;
+use crate::drill::{parse_drill, report, run_drill, DrillOutcome, RunOptions};
 use crate::embedded_lab::{default_drill, LabOptions, VirtualLab};
+use crate::io::signals::SignalPipe;
 
 /// Why the drill did not run (exit code 2).
 fn refuse(file: &str, format: ReportFormat, errors: &[String]) -> u8 {
@@ -32,7 +36,7 @@ fn refuse(file: &str, format: ReportFormat, errors: &[String]) -> u8 {
 pub struct LabRun {
     /// The drill's name in messages.
     pub file: String,
-    /// The lab's setup.
+    /// The lab's setup from the command line (merged with the drill's `# lab:` line).
     pub lab: LabOptions,
     /// The runner's options.
     pub options: RunOptions,
@@ -55,7 +59,11 @@ pub fn run_on_virtual_lab(run: &LabRun, source: &str, out: &mut dyn Write) -> u8
             return refuse(file, format, &list);
         }
     };
-    let mut target = match VirtualLab::new(run.lab) {
+    let lab = match LabOptions::from_drill(file, source) {
+        Ok(from_file) => from_file.merged(run.lab),
+        Err(e) => return refuse(file, format, &[e]),
+    };
+    let mut target = match VirtualLab::new(lab) {
         Ok(t) => t,
         Err(e) => return refuse(file, format, &[format!("virtual lab: {e}")]),
     };
@@ -63,15 +71,7 @@ pub fn run_on_virtual_lab(run: &LabRun, source: &str, out: &mut dyn Write) -> u8
         Ok(o) => o,
         Err(e) => return refuse(file, format, &[e]),
     };
-    let written = match format {
-        ReportFormat::Text => out.write_all(report::text_report(&outcome, run.events).as_bytes()),
-        ReportFormat::Json => writeln!(out, "{}", report::json_report(&outcome, run.events)),
-    };
-    if let Err(e) = written.and_then(|()| out.flush()) {
-        if e.kind() != io::ErrorKind::BrokenPipe {
-            eprintln!("mobikectl: {e}");
-        }
-    }
+    write_report(&outcome, format, run.events, out);
     if let Some(path) = &run.pcap {
         if let Err(e) = std::fs::write(path, target.pcap()) {
             eprintln!("mobikectl: --pcap {}: {e}", path.display());
@@ -85,30 +85,122 @@ fn read_drill(path: &std::path::Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// `mobikectl drill FILE`.
+/// `mobikectl drill FILE`: on the virtual lab (`--lab`) or against a real gateway
+/// through a `mobikectl peer` process.
 pub fn drill_main(args: &DrillArgs) -> ExitCode {
     let file = args.file.display().to_string();
-    if !args.lab {
-        let msg = "drills against a real gateway (a running mobikectl peer) are not supported \
-                   yet; add --lab to run the drill on the embedded virtual lab"
-            .to_string();
-        return ExitCode::from(refuse(&file, args.report, &[msg]));
-    }
     let source = match read_drill(&args.file) {
         Ok(s) => s,
         Err(e) => return ExitCode::from(refuse(&file, args.report, &[e])),
     };
-    let run = LabRun {
+    let options = RunOptions {
+        allow_shell: args.allow_shell,
+    };
+    if args.lab {
+        let run = LabRun {
+            file,
+            lab: LabOptions {
+                nat: args.nat,
+                ..LabOptions::default()
+            },
+            options,
+            format: args.report,
+            events: args.events,
+            pcap: args.pcap.clone(),
+        };
+        return ExitCode::from(run_on_virtual_lab(&run, &source, &mut io::stdout().lock()));
+    }
+    let mut peer_options = Vec::new();
+    if let Some(config) = &args.peer_config {
+        peer_options.extend(["--config".to_string(), config.display().to_string()]);
+    }
+    peer_options.extend(args.peer_options.iter().cloned());
+    if peer_options.is_empty() {
+        let msg = "which gateway? give the options of the mobikectl peer to drive after -- \
+                   (mobikectl drill FILE -- --remote GATEWAY --psk-file FILE ...), \
+                   --peer-config FILE, or --lab for the embedded virtual lab"
+            .to_string();
+        return ExitCode::from(refuse(&file, args.report, &[msg]));
+    }
+    let program = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => return ExitCode::from(refuse(&file, args.report, &[format!("mobikectl: {e}")])),
+    };
+    let run = PeerRun {
         file,
-        lab: LabOptions { nat: args.nat },
-        options: RunOptions {
-            allow_shell: args.allow_shell,
+        peer: PeerSpec {
+            program,
+            options: peer_options,
         },
+        options,
         format: args.report,
         events: args.events,
-        pcap: args.pcap.clone(),
     };
-    ExitCode::from(run_on_virtual_lab(&run, &source, &mut io::stdout().lock()))
+    ExitCode::from(run_on_peer(&run, &source, &mut io::stdout().lock()))
+}
+
+/// How to run a drill against a `mobikectl peer` process and report it.
+#[derive(Debug, Clone)]
+pub struct PeerRun {
+    /// The drill's name in messages.
+    pub file: String,
+    /// The peer to start.
+    pub peer: PeerSpec,
+    /// The runner's options.
+    pub options: RunOptions,
+    /// Report format.
+    pub format: ReportFormat,
+    /// Every event in the report.
+    pub events: bool,
+}
+
+/// Parse `source`, start the peer, run the drill against it, end the peer (end of
+/// input, or SIGTERM on a signal: it deletes every IKE SA), print the report. Returns
+/// the exit code: 0, 1, 2 as for the lab; 128 + the signal when one interrupted it.
+pub fn run_on_peer(run: &PeerRun, source: &str, out: &mut dyn Write) -> u8 {
+    let (file, format) = (run.file.as_str(), run.format);
+    let drill = match parse_drill(file, source) {
+        Ok(d) => d,
+        Err(errors) => {
+            let list: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+            return refuse(file, format, &list);
+        }
+    };
+    // before the peer starts: a drill that cannot run starts nothing
+    if let Err(e) = check_drill(&drill, &[PEER_NODE.to_string()], run.options) {
+        return refuse(file, format, &[e]);
+    }
+    let signals = match SignalPipe::install(&[libc::SIGINT, libc::SIGTERM]) {
+        Ok(p) => p,
+        Err(e) => return refuse(file, format, &[format!("signal handlers: {e}")]),
+    };
+    let mut target = match PeerTarget::spawn(&run.peer) {
+        Ok(t) => t,
+        Err(e) => return refuse(file, format, &[e]),
+    };
+    target.watch_signals(signals);
+    let mut outcome = match run_drill(&drill, &mut target, run.options) {
+        Ok(o) => o,
+        Err(e) => return refuse(file, format, &[e]),
+    };
+    outcome.events.extend(target.finish());
+    write_report(&outcome, format, run.events, out);
+    match target.caught_signal() {
+        Some(sig) => 128u8.saturating_add(u8::try_from(sig).unwrap_or(0)),
+        None => outcome.exit_code(),
+    }
+}
+
+fn write_report(outcome: &DrillOutcome, format: ReportFormat, events: bool, out: &mut dyn Write) {
+    let written = match format {
+        ReportFormat::Text => out.write_all(report::text_report(outcome, events).as_bytes()),
+        ReportFormat::Json => writeln!(out, "{}", report::json_report(outcome, events)),
+    };
+    if let Err(e) = written.and_then(|()| out.flush()) {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            eprintln!("mobikectl: {e}");
+        }
+    }
 }
 
 /// `mobikectl lab`: the default drill (`drills/nat.drill` with `--nat`), or `--drill
@@ -130,13 +222,19 @@ pub fn lab_main(args: &LabArgs) -> ExitCode {
             }
         },
         None => {
-            let (name, text) = default_drill(LabOptions { nat: args.nat });
+            let (name, text) = default_drill(LabOptions {
+                nat: args.nat,
+                ..LabOptions::default()
+            });
             (name.to_string(), text.to_string())
         }
     };
     let run = LabRun {
         file,
-        lab: LabOptions { nat: args.nat },
+        lab: LabOptions {
+            nat: args.nat,
+            ..LabOptions::default()
+        },
         options: RunOptions {
             allow_shell: args.allow_shell,
         },

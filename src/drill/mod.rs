@@ -1,7 +1,11 @@
 //! Failover drills: a small language of peer commands, waits and expectations, its
 //! parser ([`parse`]), an interpreter that drives any [`DrillTarget`](run::DrillTarget)
 //! ([`run`]) and its reports ([`report`]). `mobikectl drill` and `mobikectl lab` run
-//! them on the embedded virtual lab ([`crate::embedded_lab`]).
+//! them on the embedded virtual lab ([`crate::embedded_lab`]); `mobikectl drill FILE --
+//! PEER-OPTIONS` runs them against a real gateway through a `mobikectl peer` process
+//! ([`peer_target`]: one node, `peer`; its first `up` lets the peer's own initiation at
+//! start be seen; SIGINT or SIGTERM stop the drill, the peer deletes its SAs, the report
+//! shows what was measured so far).
 //!
 //! # Grammar
 //!
@@ -55,9 +59,30 @@
 //!   and ends the drill.
 //! * `DURATION`: a number and a unit: `250ms`, `1.5s`, `2m`, `1h` (at most 24 h).
 //!
+//! # The virtual lab's options: the `# lab:` line
+//!
+//! A drill says which virtual lab it needs on a comment line (the first one starting
+//! `# lab:`; other targets ignore it), e.g. `# lab: nat nat-timeout=30s keepalive=20s`:
+//!
+//! * `nat`: a NAT in front of the initiator (public address 127.0.0.100);
+//! * `ipv6`: both nodes also own IPv6 addresses (initiator fd00::2, fd00::3; responder
+//!   fd00::10, fd00::11) and the SA is initiated over IPv6;
+//! * `nat-timeout=DURATION`: the NAT forgets mappings idle that long (implies `nat`);
+//!   a `nat_expired` event (node `nat`) reports each one when the NAT notices;
+//! * `keepalive=DURATION`: the initiator's NAT-T keepalive interval (default 20 s);
+//! * `dpd=DURATION`: both nodes' dead peer detection delay (default: only `dpd`).
+//!
+//! Command-line flags (`--nat`) add to it. An unknown word is a configuration error
+//! (exit 2). The drills shipped in `drills/` (one per field problem: address loss, move
+//! back, a gateway's second address, NAT rebinding, IPv6 to IPv4, a move during a
+//! rekey, three CHILD_SAs, NAT idle timeout, a black hole, the gateway's address lost)
+//! all run on the virtual lab (`tests/drill_shipped.rs`).
+//!
 //! Exit codes of a run: 0 every expectation held, 1 one failed, 2 the file or the
-//! configuration is wrong (nothing ran).
+//! configuration is wrong (nothing ran); against a peer, 128 + N when signal N
+//! interrupted it.
 pub mod parse;
+pub mod peer_target;
 pub mod report;
 pub mod run;
 

@@ -78,6 +78,18 @@ pub trait DrillTarget {
     fn shell(&mut self, command_line: &str) -> Result<ShellOutcome, String> {
         run_shell(command_line)
     }
+    /// The events that already happened and were not handed out yet, without letting
+    /// time pass: the runner takes them before a command so that they do not count as
+    /// its consequences (a live target reads events concurrently; the virtual lab has
+    /// none pending).
+    fn events_so_far(&mut self) -> Vec<TimedEvent> {
+        vec![]
+    }
+    /// Why the drill must stop now (a signal), if it must: the runner checks before
+    /// each statement and while it waits or sleeps.
+    fn interrupted(&mut self) -> Option<String> {
+        None
+    }
 }
 
 /// `sh -c COMMAND_LINE`, waiting for it.
@@ -284,6 +296,10 @@ impl Interpreter<'_> {
     }
 
     fn statement(&mut self, s: &Statement, iteration: &str) -> Flow {
+        if let Some(why) = self.target.interrupted() {
+            self.outcome.stopped.get_or_insert(why);
+            return Flow::Stop;
+        }
         let node = s.node.as_deref();
         let (verdict, detail, measured) = match &s.kind {
             StatementKind::Repeat { count, body } => {
@@ -334,6 +350,10 @@ impl Interpreter<'_> {
             detail,
             measured,
         });
+        if let Some(why) = self.target.interrupted() {
+            self.outcome.stopped = Some(why);
+            return Flow::Stop;
+        }
         if fatal {
             self.outcome.stopped = Some(format!(
                 "line {} failed; the rest of the drill depends on it",
@@ -345,6 +365,8 @@ impl Interpreter<'_> {
     }
 
     fn command(&mut self, node: Option<&str>, c: &PeerCommand) -> StepResult {
+        let before = self.target.events_so_far();
+        self.outcome.events.extend(before);
         self.command_from = self.outcome.events.len();
         match self.target.command(node, c) {
             Ok(on) => (Verdict::Done, format!("on {on}"), None),
@@ -364,7 +386,7 @@ impl Interpreter<'_> {
     fn sleep(&mut self, d: Duration) {
         let deadline = self.target.now() + d;
         while self.target.now() < deadline {
-            if !self.advance(deadline) {
+            if !self.advance(deadline) || self.target.interrupted().is_some() {
                 break;
             }
         }
@@ -403,6 +425,9 @@ impl Interpreter<'_> {
             if let Some(i) = self.find_unwaited(from, node, pattern) {
                 self.waited.insert(i);
                 return (Verdict::Held, self.outcome.events[i].describe(), None);
+            }
+            if let Some(why) = self.target.interrupted() {
+                return (Verdict::Failed, why, None);
             }
             if self.target.now() >= deadline || !self.advance(deadline) {
                 let seen = seen_instead(&self.outcome.events[from..], pattern);

@@ -5,7 +5,15 @@
 //! * `initiator` owns 127.0.0.2 and 127.0.0.3 (it initiates from 127.0.0.2),
 //!   `responder` owns 127.0.0.10 and 127.0.0.11; IKE port 10500, NAT-T port 14500,
 //!   PSK authentication, MOBIKE on, return routability checks as RFC 4555 says.
-//! * With a NAT ([`LabOptions::nat`]) the initiator's addresses appear as 127.0.0.100.
+//! * With a NAT ([`LabOptions::nat`]) the initiator's addresses appear as 127.0.0.100;
+//!   with `nat_timeout` the NAT forgets mappings idle that long and reports a
+//!   `nat_expired` event (node `nat`) when it notices, at the next datagram through it.
+//! * With `ipv6` the initiator also owns fd00::2 and fd00::3, the responder fd00::10 and
+//!   fd00::11, and the SA is initiated from fd00::2 to fd00::10.
+//! * `keepalive` and `dpd` set the NAT-T keepalive interval (initiator) and the dead
+//!   peer detection delay (both nodes).
+//! * A drill selects these on a comment line, `# lab: nat ipv6 nat-timeout=30s
+//!   keepalive=20s dpd=10s` ([`LabOptions::from_drill`]).
 //! * The lab starts with no SA: `up` brings one up.
 //! * A command acts on the node owning the address it names (`addr`, `move`, `drop`,
 //!   `loss` with a pair; an address the lab gave a node counts as that node's even
@@ -17,7 +25,7 @@
 //!   makes the NAT forget its mappings when there is one, else the engine sends from a
 //!   fresh port as a rebinding would look to the peer; `quit` deletes the SAs.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -53,14 +61,118 @@ pub const NATT_PORT: u16 = 14500;
 const PSK: &[u8] = b"mobikectl-embedded-lab-psk";
 const INITIATOR: NodeId = 0;
 const RESPONDER: NodeId = 1;
+/// The node name of the NAT's own events (`nat_expired`).
+pub const NAT_NODE: &str = "nat";
 /// Simulated time at the start (engine timestamps are relative to any epoch).
 const START: Timestamp = Timestamp::from_secs(1000);
 
-/// How the lab is set up.
-#[derive(Debug, Clone, Copy, Default)]
+/// The initiator's IPv6 addresses ([`LabOptions::ipv6`]).
+pub const INITIATOR_ADDRS_V6: [IpAddr; 2] = [
+    IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2)),
+    IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 3)),
+];
+/// The responder's IPv6 addresses ([`LabOptions::ipv6`]).
+pub const RESPONDER_ADDRS_V6: [IpAddr; 2] = [
+    IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 0x10)),
+    IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 0x11)),
+];
+
+/// How the lab is set up: the `--nat` flag, or a drill's `# lab:` line
+/// ([`LabOptions::from_drill`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LabOptions {
     /// A NAT in front of the initiator.
     pub nat: bool,
+    /// Both nodes also own IPv6 addresses (fd00::2, fd00::3; fd00::10, fd00::11) and
+    /// the SA is initiated over IPv6 (fd00::2 to fd00::10).
+    pub ipv6: bool,
+    /// The NAT forgets a mapping idle this long (implies `nat`).
+    pub nat_timeout: Option<Duration>,
+    /// The initiator's NAT-T keepalive interval (default 20 s).
+    pub keepalive: Option<Duration>,
+    /// Both nodes' dead peer detection delay (default: only on the `dpd` command).
+    pub dpd: Option<Duration>,
+}
+
+/// The word that starts a drill's lab line: `# lab: nat ipv6 dpd=10s`.
+pub const LAB_LINE: &str = "lab:";
+
+impl LabOptions {
+    /// The options a drill asks for on a comment line `# lab: WORD ...` (the first
+    /// such line; none: the defaults). Words: `nat`, `ipv6`, `nat-timeout=DURATION`,
+    /// `keepalive=DURATION`, `dpd=DURATION`. The error names the line.
+    pub fn from_drill(file: &str, source: &str) -> Result<LabOptions, String> {
+        let mut options = LabOptions::default();
+        let found = source.lines().enumerate().find_map(|(i, line)| {
+            let rest = line.trim_start().strip_prefix('#')?.trim_start();
+            let words = rest.strip_prefix(LAB_LINE)?;
+            Some((i + 1, words))
+        });
+        let Some((line, words)) = found else {
+            return Ok(options);
+        };
+        for word in words.split_whitespace() {
+            options
+                .apply_word(word)
+                .map_err(|e| format!("{file}:{line}: lab: {e}"))?;
+        }
+        Ok(options)
+    }
+
+    fn apply_word(&mut self, word: &str) -> Result<(), String> {
+        let duration = |v: &str| crate::drill::parse::parse_duration(v);
+        match word.split_once('=') {
+            None if word.eq_ignore_ascii_case("nat") => self.nat = true,
+            None if word.eq_ignore_ascii_case("ipv6") => self.ipv6 = true,
+            Some((k, v)) if k.eq_ignore_ascii_case("nat-timeout") => {
+                self.nat = true;
+                self.nat_timeout = Some(duration(v)?);
+            }
+            Some((k, v)) if k.eq_ignore_ascii_case("keepalive") => {
+                self.keepalive = Some(duration(v)?)
+            }
+            Some((k, v)) if k.eq_ignore_ascii_case("dpd") => self.dpd = Some(duration(v)?),
+            _ => {
+                return Err(format!(
+                    "unknown option '{word}' (nat, ipv6, nat-timeout=DURATION, \
+                     keepalive=DURATION, dpd=DURATION)"
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    /// These options and `other`'s (flags of the command line): either's switches,
+    /// `other`'s values where it has them.
+    pub fn merged(self, other: LabOptions) -> LabOptions {
+        LabOptions {
+            nat: self.nat || other.nat,
+            ipv6: self.ipv6 || other.ipv6,
+            nat_timeout: other.nat_timeout.or(self.nat_timeout),
+            keepalive: other.keepalive.or(self.keepalive),
+            dpd: other.dpd.or(self.dpd),
+        }
+    }
+
+    /// The initiator's addresses (IPv6 first when `ipv6`).
+    pub fn initiator_addrs(&self) -> Vec<IpAddr> {
+        let v6 = if self.ipv6 {
+            &INITIATOR_ADDRS_V6[..]
+        } else {
+            &[]
+        };
+        v6.iter().chain(INITIATOR_ADDRS.iter()).copied().collect()
+    }
+
+    /// The responder's addresses (IPv6 first when `ipv6`).
+    pub fn responder_addrs(&self) -> Vec<IpAddr> {
+        let v6 = if self.ipv6 {
+            &RESPONDER_ADDRS_V6[..]
+        } else {
+            &[]
+        };
+        v6.iter().chain(RESPONDER_ADDRS.iter()).copied().collect()
+    }
 }
 
 /// The lab.
@@ -76,11 +188,15 @@ pub struct VirtualLab {
     next_rebind_port: u16,
 }
 
-fn initiator_config() -> Result<Config, String> {
+fn initiator_config(options: &LabOptions) -> Result<Config, String> {
+    let (local, remote) = match options.ipv6 {
+        true => (INITIATOR_ADDRS_V6[0], RESPONDER_ADDRS_V6[0]),
+        false => (INITIATOR_ADDRS[0], RESPONDER_ADDRS[0]),
+    };
     let mut conn = ConnConfig::new(
         "lab",
-        SocketAddr::new(INITIATOR_ADDRS[0], IKE_PORT),
-        SocketAddr::new(RESPONDER_ADDRS[0], IKE_PORT),
+        SocketAddr::new(local, IKE_PORT),
+        SocketAddr::new(remote, IKE_PORT),
         Identity::parse("initiator@lab.example")?,
         PSK,
     );
@@ -88,14 +204,21 @@ fn initiator_config() -> Result<Config, String> {
     conn.local_ts = vec![TsRange::parse("10.2.0.0/16")?];
     conn.remote_ts = vec![TsRange::parse("10.1.0.0/16")?];
     conn.remote_nat_t_port = NATT_PORT;
-    Ok(Config {
+    if let Some(d) = options.dpd {
+        conn.dpd_delay = d;
+    }
+    let mut config = Config {
         connections: vec![conn],
         nat_t_port: NATT_PORT,
         ..Config::default()
-    })
+    };
+    if let Some(k) = options.keepalive {
+        config.keepalive = k;
+    }
+    Ok(config)
 }
 
-fn responder_config() -> Result<Config, String> {
+fn responder_config(options: &LabOptions) -> Result<Config, String> {
     let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
     let mut conn = ConnConfig::new(
         "lab",
@@ -107,6 +230,9 @@ fn responder_config() -> Result<Config, String> {
     conn.local_ts = vec![TsRange::parse("10.1.0.0/16")?];
     conn.remote_ts = vec![TsRange::parse("10.2.0.0/16")?];
     conn.remote_nat_t_port = NATT_PORT;
+    if let Some(d) = options.dpd {
+        conn.dpd_delay = d;
+    }
     Ok(Config {
         connections: vec![conn],
         nat_t_port: NATT_PORT,
@@ -127,21 +253,26 @@ fn filter_fields(what: &str, pair: Option<(IpAddr, IpAddr)>) -> Map<String, Valu
 impl VirtualLab {
     /// A lab with both nodes up and no SA, at simulated time zero.
     pub fn new(options: LabOptions) -> Result<VirtualLab, String> {
-        let mut initiator = Engine::new(initiator_config()?, Box::new(SeededRandom::new(1)));
-        let mut responder = Engine::new(responder_config()?, Box::new(SeededRandom::new(2)));
-        initiator.set_local_addrs(START, &INITIATOR_ADDRS);
-        responder.set_local_addrs(START, &RESPONDER_ADDRS);
+        let (initiator_addrs, responder_addrs) =
+            (options.initiator_addrs(), options.responder_addrs());
+        let mut initiator =
+            Engine::new(initiator_config(&options)?, Box::new(SeededRandom::new(1)));
+        let mut responder =
+            Engine::new(responder_config(&options)?, Box::new(SeededRandom::new(2)));
+        initiator.set_local_addrs(START, &initiator_addrs);
+        responder.set_local_addrs(START, &responder_addrs);
         let mut net = Network::new(START);
-        net.add("initiator", initiator, &INITIATOR_ADDRS);
-        net.add("responder", responder, &RESPONDER_ADDRS);
-        if options.nat {
-            net.nats
-                .push(NatBox::new(INITIATOR_ADDRS.to_vec(), NAT_PUBLIC, 40000));
+        net.add("initiator", initiator, &initiator_addrs);
+        net.add("responder", responder, &responder_addrs);
+        if options.nat || options.nat_timeout.is_some() {
+            let mut nat = NatBox::new(initiator_addrs.clone(), NAT_PUBLIC, 40000);
+            nat.idle_timeout = options.nat_timeout;
+            net.nats.push(nat);
         }
-        let home = INITIATOR_ADDRS
+        let home = initiator_addrs
             .iter()
             .map(|a| (*a, INITIATOR))
-            .chain(RESPONDER_ADDRS.iter().map(|a| (*a, RESPONDER)))
+            .chain(responder_addrs.iter().map(|a| (*a, RESPONDER)))
             .collect();
         Ok(VirtualLab {
             net,
@@ -383,7 +514,32 @@ impl VirtualLab {
                 });
             }
         }
+        out.extend(self.drain_nat_expiries());
+        // lab, network and NAT events of one step: in time order (stable)
         out.sort_by_key(|e| e.at);
+        out
+    }
+
+    /// `nat_expired` events: mappings the NAT forgot for idleness.
+    fn drain_nat_expiries(&mut self) -> Vec<TimedEvent> {
+        let mut out = Vec::new();
+        for nat in &mut self.net.nats {
+            for e in std::mem::take(&mut nat.expired) {
+                let mut m = Map::new();
+                m.insert("inside".into(), e.inside.to_string().into());
+                m.insert(
+                    "public".into(),
+                    SocketAddr::new(nat.outside, e.port).to_string().into(),
+                );
+                m.insert("idle_s".into(), e.idle.as_secs_f64().into());
+                out.push(TimedEvent {
+                    at: e.noticed,
+                    node: NAT_NODE.into(),
+                    name: "nat_expired".into(),
+                    fields: m,
+                });
+            }
+        }
         out
     }
 }
