@@ -34,6 +34,7 @@ mod cp;
 mod error;
 mod header;
 mod message;
+pub mod natt;
 mod notify;
 mod reader;
 pub mod registry;
