@@ -8,7 +8,8 @@
 //! feed it to the capture analyzer as an oracle.
 //!
 //! ESP travels as on the wire: UDP-encapsulated (RFC 3948), told apart from IKE on the
-//! receiving NAT-T socket by the non-ESP marker ([`crate::io::socket::classify`]), and
+//! receiving NAT-T socket by the non-ESP marker ([`crate::wire::natt::classify`], as
+//! the sockets do), and
 //! handed to [`Engine::handle_esp`]. Each node has a [`DataPlane`] (echo responder,
 //! ping probe) fed with the inner packets, so tests can ping through a CHILD_SA.
 
@@ -20,7 +21,7 @@ use crate::dataplane::host::DataPlane;
 use crate::dataplane::PingStats;
 use crate::engine::esp::EspError;
 use crate::engine::{Engine, EngineEvent, Path, Timestamp, Transmit};
-use crate::io::socket::{classify, wire_bytes, Received};
+use crate::wire::natt::{classify, frame, Received};
 
 /// Reachability of one link per /24 (IPv4) or /64 (IPv6): hosts reach only their own
 /// subnet, as on a lab with one link per uplink and no router between them.
@@ -347,7 +348,7 @@ impl Network {
                         InFlight {
                             to,
                             path,
-                            wire: wire_bytes(&t),
+                            wire: frame(&t.bytes, t.non_esp_marker && !t.esp),
                             natt,
                         },
                     );

@@ -9,21 +9,7 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use crate::engine::{Path, Transmit};
 
-/// The non-ESP marker (RFC 3948 §2.2): four zero bytes before IKE messages on port 4500.
-pub const NON_ESP_MARKER: [u8; 4] = [0; 4];
-
-/// What arrived on a socket.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Received {
-    /// An IKE message (non-ESP marker removed) for the engine.
-    Ike(Vec<u8>),
-    /// ESP in UDP (RFC 3948), SPI first, for [`Engine::handle_esp`](crate::engine::Engine::handle_esp).
-    Esp(Vec<u8>),
-    /// NAT-T keepalive (a single 0xFF byte): dropped.
-    Keepalive,
-    /// Too short to be anything on the NAT-T port: dropped.
-    Runt,
-}
+pub use crate::wire::natt::{classify, Received, NON_ESP_MARKER};
 
 /// One received datagram.
 #[derive(Debug, Clone)]
@@ -134,34 +120,9 @@ impl std::fmt::Debug for Sockets {
     }
 }
 
-/// Classify a datagram by port: on the NAT-T port strip the marker.
-pub fn classify(natt: bool, data: &[u8]) -> Received {
-    if !natt {
-        return Received::Ike(data.to_vec());
-    }
-    if data == [0xff] {
-        return Received::Keepalive;
-    }
-    if data.len() < 4 {
-        return Received::Runt;
-    }
-    if data[..4] == NON_ESP_MARKER {
-        Received::Ike(data[4..].to_vec())
-    } else {
-        Received::Esp(data.to_vec())
-    }
-}
-
 /// The bytes to put on the wire for a transmit (ESP never gets the marker).
 pub fn wire_bytes(t: &Transmit) -> Vec<u8> {
-    if t.non_esp_marker && !t.esp {
-        let mut v = Vec::with_capacity(t.bytes.len() + 4);
-        v.extend_from_slice(&NON_ESP_MARKER);
-        v.extend_from_slice(&t.bytes);
-        v
-    } else {
-        t.bytes.clone()
-    }
+    crate::wire::natt::frame(&t.bytes, t.non_esp_marker && !t.esp)
 }
 
 impl Sockets {

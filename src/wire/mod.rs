@@ -35,6 +35,7 @@ mod error;
 mod header;
 pub mod ip;
 mod message;
+pub mod natt;
 mod notify;
 mod reader;
 pub mod registry;
