@@ -333,7 +333,7 @@ _mobikectl() {
             return 0
             ;;
         mobikectl__subcmd__peer)
-            opts="-h --config --local --remote --listen --follow-os --id --remote-id --psk-file --cert --key --ca --ike --esp --vip --local-ts --remote-ts --pool --no-mobike --port --natt-port --keylog --pcap --events --remote-port --remote-natt-port --no-natt --dpd --rr --refuse --probe-timeout --give-up --responder-hold --path-test --keepalive --retransmit-timeout --retransmit-base --retransmit-tries --help"
+            opts="-h --config --local --remote --listen --follow-os --id --remote-id --psk-file --cert --key --ca --ike --esp --vip --local-ts --remote-ts --pool --no-mobike --port --natt-port --keylog --pcap --events --remote-port --remote-natt-port --no-natt --encap --dpd --rr --refuse --probe-timeout --give-up --responder-hold --path-test --keepalive --retransmit-timeout --retransmit-base --retransmit-tries --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -88,6 +88,7 @@ complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l listen -d '
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l follow-os -d 'Follow the OS\'s address changes (Linux rtnetlink, RTM_NEWADDR / RTM_DELADDR): bind sockets on a new address and announce it, close them on a removed one and move the SAs that used it. Off by default: the address set changes only with `addr add|del`'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l no-mobike -d 'Do not announce MOBIKE (IKE then stays on the IKE port unless a NAT is detected)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l no-natt -d 'No NAT traversal: no NAT detection, no float to the NAT-T port; MOBIKE messages that can change addresses carry NO_NATS_ALLOWED (RFC 4555 §3.9)'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -l encap -d 'Claim a NAT in front of us in NAT detection from IKE_SA_INIT on, so that ESP is UDP-encapsulated on the NAT-T port even without a NAT (strongSwan `encap = yes`)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand peer" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand drill" -l peer-config -d 'Drive `mobikectl peer --config FILE` (options after -- are added)' -r -F
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand drill" -l report -d 'Report format' -r -f -a "text\t'A timeline (one line per step) and a summary table'

@@ -611,3 +611,29 @@ fn inner_packets_outside_the_traffic_selectors_are_neither_sent_nor_accepted() {
     assert_eq!((c.outside_selectors, c.received), (1, 0));
     assert_eq!(net.nodes[R].dataplane.answered, 0);
 }
+
+#[test]
+fn encap_claims_a_nat_so_esp_is_udp_encapsulated_without_mobike() {
+    // no MOBIKE, no NAT: with `encap` the initiator's NAT detection claims a NAT, both
+    // float to the NAT-T port and ESP travels UDP-encapsulated (strongSwan `encap = yes`)
+    let mut net = lab(&["192.0.2.10"], &["192.0.2.1"], "aes128gcm16", false);
+    if let Some(c) = net.nodes[I].engine.config_mut().connections.first_mut() {
+        c.encap = true;
+    }
+    up(&mut net);
+    let si = established(&net, I);
+    assert_eq!(si.path.local.port(), 4500, "{si:#?}");
+    assert!(
+        !si.nat_local && !si.nat_remote,
+        "no real NAT seen by the claimant"
+    );
+    assert!(
+        established(&net, R).nat_remote,
+        "the responder believes the claim"
+    );
+    start_ping(&mut net, I, "10.1.0.1", 10);
+    net.run_for(Duration::from_millis(500));
+    let stats = stop_ping(&mut net, I);
+    assert!(stats.received >= 45, "{stats:?}");
+    assert!(esp_errors(&net, I).is_empty() && esp_errors(&net, R).is_empty());
+}

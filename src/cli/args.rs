@@ -225,6 +225,10 @@ pub struct PeerArgs {
     /// that can change addresses carry NO_NATS_ALLOWED (RFC 4555 §3.9).
     #[arg(long = "no-natt")]
     pub no_natt: bool,
+    /// Claim a NAT in front of us in NAT detection from IKE_SA_INIT on, so that ESP is
+    /// UDP-encapsulated on the NAT-T port even without a NAT (strongSwan `encap = yes`).
+    #[arg(long)]
+    pub encap: bool,
     /// Dead peer detection: send an empty INFORMATIONAL when nothing came from the peer
     /// for this long (default 0 = only on the `dpd` command).
     #[arg(long, value_name = "SECONDS")]

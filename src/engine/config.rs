@@ -438,6 +438,9 @@ pub struct ConnConfig {
     /// detection, and MOBIKE messages that can change addresses carry NO_NATS_ALLOWED
     /// (RFC 4555 §3.9).
     pub nat_traversal: bool,
+    /// Claim a NAT in front of us in the NAT detection of IKE_SA_INIT, so that the SA
+    /// floats and ESP is UDP-encapsulated without a NAT (strongSwan `encap = yes`).
+    pub encap: bool,
     /// Send an empty INFORMATIONAL (with NAT detection behind a NAT) when nothing came
     /// from the peer for this long (strongSwan `dpd_delay`). Zero: only on demand.
     pub dpd_delay: Duration,
@@ -481,6 +484,7 @@ impl ConnConfig {
             mobike: true,
             initial_contact: true,
             remote_nat_t_port: 4500,
+            encap: false,
             remote_addrs: vec![],
             nat_traversal: true,
             dpd_delay: Duration::ZERO,

@@ -268,7 +268,7 @@ impl fmt::Display for EspError {
                 f,
                 "the CHILD_SA's path {p} is not UDP-encapsulated and raw ESP (IP protocol 50) \
                  is not supported: UDP encapsulation is needed, i.e. an IKE SA on the NAT-T \
-                 port (enable MOBIKE for the connection, or have a NAT between the peers)"
+                 port (enable MOBIKE or `encap` for the connection, or have a NAT between the peers)"
             ),
             EspError::SequenceExhausted => {
                 f.write_str("ESP sequence numbers used up: rekey the CHILD_SA")

@@ -107,11 +107,12 @@ impl Engine {
     /// addresses), remembered per path: the copy that reached the responder is the one
     /// IKE_AUTH signs.
     fn init_message(&mut self, id: SaId, path: Path) -> Option<Vec<u8>> {
-        let natt = self
+        let conn = self
             .sas
             .get(&id)
-            .and_then(|sa| self.config.connections.get(sa.conn))
-            .is_none_or(|c| c.nat_traversal);
+            .and_then(|sa| self.config.connections.get(sa.conn));
+        let natt = conn.is_none_or(|c| c.nat_traversal);
+        let claim_nat = self.nat_fake || conn.is_some_and(|c| c.encap);
         let certs = super::ike_auth::init_cert_payloads(
             self.sas
                 .get(&id)
@@ -149,7 +150,7 @@ impl Engine {
         ));
         // NAT traversal off for the connection: no NAT detection, no float (RFC 4555 §3.9)
         if natt {
-            payloads.extend(natd::natd_payloads(sa.spi_i, 0, path));
+            payloads.extend(natd::natd_payloads_claiming(sa.spi_i, 0, path, claim_nat));
         }
         payloads.extend(certs);
         let msg = Message {
@@ -434,13 +435,12 @@ impl Engine {
             ),
             Payload::new(pt::NONCE, PayloadBody::Nonce(Cow::Owned(sa.nr.clone()))),
         ];
-        if self
-            .config
-            .connections
-            .get(sa.conn)
-            .is_none_or(|c| c.nat_traversal)
-        {
-            payloads.extend(natd::natd_payloads(sa.spi_i, sa.spi_r, path));
+        let conn = self.config.connections.get(sa.conn);
+        if conn.is_none_or(|c| c.nat_traversal) {
+            let claim_nat = self.nat_fake || conn.is_some_and(|c| c.encap);
+            payloads.extend(natd::natd_payloads_claiming(
+                sa.spi_i, sa.spi_r, path, claim_nat,
+            ));
         }
         payloads.extend(super::ike_auth::init_cert_payloads(
             self.config.connections.iter(),
@@ -629,6 +629,8 @@ impl Engine {
             return;
         };
         let (mobike, remote_nat_t_port) = (conn.mobike, conn.remote_nat_t_port);
+        // a NAT we claimed ourselves (encap, nat fake) floats as a real one would
+        let claimed = conn.encap || self.nat_fake;
         let Some(sa) = self.sas.get_mut(&id) else {
             return;
         };
@@ -645,9 +647,11 @@ impl Engine {
             fail(self, &e);
             return;
         }
-        // Float to 4500 when a NAT was detected, or always with MOBIKE (RFC 4555 §3.2),
-        // if the peer does NAT-T at all.
-        if nat.is_some() && (sa.nat_local || sa.nat_remote || mobike) && !sa.uses_nat_t(nat_t_port)
+        // Float to 4500 when a NAT was detected (or claimed), or always with MOBIKE (RFC
+        // 4555 §3.2), if the peer does NAT-T at all.
+        if nat.is_some()
+            && (sa.nat_local || sa.nat_remote || mobike || claimed)
+            && !sa.uses_nat_t(nat_t_port)
         {
             sa.path = sa
                 .path

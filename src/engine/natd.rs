@@ -37,6 +37,27 @@ pub fn natd_payloads(spi_i: u64, spi_r: u64, path: Path) -> [Payload<'static>; 2
     ]
 }
 
+/// [`natd_payloads`], but with a source hash of no real address when `claim_nat`: the peer
+/// sees a NAT in front of us (strongSwan's `encap = yes`, our `nat fake`).
+pub fn natd_payloads_claiming(
+    spi_i: u64,
+    spi_r: u64,
+    path: Path,
+    claim_nat: bool,
+) -> [Payload<'static>; 2] {
+    let mut p = natd_payloads(spi_i, spi_r, path);
+    if claim_nat {
+        p[0] = Payload::new(
+            pt::NOTIFY,
+            crate::wire::PayloadBody::Notify(Notify::new(
+                nt::NAT_DETECTION_SOURCE_IP,
+                NotifyData::NatDetection(natd_hash(spi_i ^ 1, spi_r, path.local)),
+            )),
+        );
+    }
+    p
+}
+
 /// Result of checking a peer's NAT-D notifies on a message that arrived on `path`:
 /// `None` if the peer sent none (no NAT-T support), else `Some((nat_local, nat_remote))`.
 pub fn check(payloads: &[Payload<'_>], spi_i: u64, spi_r: u64, path: Path) -> Option<(bool, bool)> {

@@ -13,7 +13,7 @@
 //! peer's further MOBIKE addresses), `id`, `remote_id`, `psk_file`, `cert`, `key`, `ca`
 //! (file or list), `ike`, `esp`, `vip`, `local_ts`, `remote_ts` (CIDR or list), `pool`
 //! (CIDR or list), `mobike` (bool), `remote_port`, `remote_natt_port`, `no_natt` (bool),
-//! `dpd` (seconds). Relative paths are relative to the file.
+//! `encap` (bool), `dpd` (seconds). Relative paths are relative to the file.
 //! Options on the command line override the file for every connection.
 
 use std::collections::HashSet;
@@ -76,6 +76,7 @@ pub struct ConnOpts {
     remote_natt_port: Option<u16>,
     #[serde(alias = "no-natt")]
     no_natt: Option<bool>,
+    encap: Option<bool>,
     dpd: Option<f64>,
 }
 
@@ -104,6 +105,7 @@ impl ConnOpts {
             remote_port,
             remote_natt_port,
             no_natt,
+            encap,
             dpd
         );
     }
@@ -129,6 +131,7 @@ impl ConnOpts {
             remote_port: a.remote_port,
             remote_natt_port: a.remote_natt_port,
             no_natt: a.no_natt.then_some(true),
+            encap: a.encap.then_some(true),
             dpd: a.dpd,
         }
     }
@@ -567,6 +570,7 @@ fn build_conns(
         // unprivileged ports)
         c.remote_nat_t_port = o.remote_natt_port.unwrap_or(natt_port);
         c.nat_traversal = !o.no_natt.unwrap_or(false);
+        c.encap = o.encap.unwrap_or(false);
         c.dpd_delay = dpd;
         if !listen {
             // the peer's other addresses: MOBIKE may move there before it announces them
