@@ -42,6 +42,8 @@ pub struct LabRun {
     pub events: bool,
     /// Write what the network carried here (pcap) after the run.
     pub pcap: Option<PathBuf>,
+    /// Write a picture of the run here (SVG).
+    pub svg: Option<PathBuf>,
 }
 
 /// Parse and run `source` on a fresh virtual lab; prints the report; returns the exit
@@ -63,9 +65,22 @@ pub fn run_on_virtual_lab(run: &LabRun, source: &str, out: &mut dyn Write) -> u8
         Ok(o) => o,
         Err(e) => return refuse(file, format, &[e]),
     };
+    let svg_failed = write_svg(run.svg.as_deref(), &outcome);
     let written = match format {
-        ReportFormat::Text => out.write_all(report::text_report(&outcome, run.events).as_bytes()),
-        ReportFormat::Json => writeln!(out, "{}", report::json_report(&outcome, run.events)),
+        ReportFormat::Text => {
+            let mut text = report::text_report(&outcome, run.events);
+            if let Some(path) = run.svg.as_ref().filter(|_| !svg_failed) {
+                text.push_str(&report::svg_note(&path.display().to_string()));
+            }
+            out.write_all(text.as_bytes())
+        }
+        ReportFormat::Json => {
+            let mut json = report::json_report(&outcome, run.events);
+            if let Some(path) = run.svg.as_ref().filter(|_| !svg_failed) {
+                json["svg"] = path.display().to_string().into();
+            }
+            writeln!(out, "{json}")
+        }
     };
     if let Err(e) = written.and_then(|()| out.flush()) {
         if e.kind() != io::ErrorKind::BrokenPipe {
@@ -78,7 +93,24 @@ pub fn run_on_virtual_lab(run: &LabRun, source: &str, out: &mut dyn Write) -> u8
             return 2;
         }
     }
+    if svg_failed {
+        return 2;
+    }
     outcome.exit_code()
+}
+
+/// Write the picture of the run to `path`; true when that failed (said on stderr).
+fn write_svg(path: Option<&std::path::Path>, outcome: &crate::drill::DrillOutcome) -> bool {
+    let Some(path) = path else {
+        return false;
+    };
+    match std::fs::write(path, crate::drill::svg::drill_svg(outcome)) {
+        Ok(()) => false,
+        Err(e) => {
+            eprintln!("mobikectl: --svg {}: {e}", path.display());
+            true
+        }
+    }
 }
 
 fn read_drill(path: &std::path::Path) -> Result<String, String> {
@@ -107,6 +139,7 @@ pub fn drill_main(args: &DrillArgs) -> ExitCode {
         format: args.report,
         events: args.events,
         pcap: args.pcap.clone(),
+        svg: args.svg.clone(),
     };
     ExitCode::from(run_on_virtual_lab(&run, &source, &mut io::stdout().lock()))
 }
@@ -143,6 +176,7 @@ pub fn lab_main(args: &LabArgs) -> ExitCode {
         format: args.report,
         events: args.events,
         pcap: args.pcap.clone(),
+        svg: args.svg.clone(),
     };
     ExitCode::from(run_on_virtual_lab(&run, &source, &mut io::stdout().lock()))
 }

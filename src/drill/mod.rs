@@ -1,6 +1,6 @@
 //! Failover drills: a small language of peer commands, waits and expectations, its
 //! parser ([`parse`]), an interpreter that drives any [`DrillTarget`](run::DrillTarget)
-//! ([`run`]) and its reports ([`report`]). `mobikectl drill` and `mobikectl lab` run
+//! ([`run`]) and its reports ([`report`], and a picture of the run: [`svg`]). `mobikectl drill` and `mobikectl lab` run
 //! them on the embedded virtual lab ([`crate::embedded_lab`]).
 //!
 //! # Grammar
@@ -60,6 +60,7 @@
 pub mod parse;
 pub mod report;
 pub mod run;
+pub mod svg;
 
 pub use parse::{parse_drill, Drill, SyntaxError};
 pub use run::{run_drill, DrillOutcome, DrillTarget, RunOptions, TimedEvent};
