@@ -445,17 +445,26 @@ fn row_label(e: &TimedEvent) -> Option<(String, &'static str)> {
             format!("{} {}", field(e, "change"), field(e, "addr")),
             "#555555",
         ),
-        "ping" => (
-            format!(
-                "ping: {} lost, gap {}",
-                field(e, "lost"),
-                number(e, "longest_gap_ms").map(ms_text).unwrap_or_default()
-            ),
-            "#d03030",
-        ),
+        "ping" => (ping_label(e), "#d03030"),
         _ => (String::new(), "#888888"),
     };
     Some(label)
+}
+
+/// `ping: 3 lost, longest gap 250.0 ms`, with what the event has.
+fn ping_label(e: &TimedEvent) -> String {
+    let mut parts = vec![];
+    if let Some(lost) = number(e, "lost") {
+        parts.push(format!("{lost} lost"));
+    }
+    if let Some(gap) = number(e, "longest_gap_ms") {
+        parts.push(format!("longest gap {}", ms_text(gap)));
+    }
+    if parts.is_empty() {
+        "ping".into()
+    } else {
+        format!("ping: {}", parts.join(", "))
+    }
 }
 
 /// `NAT here`, `NAT at peer`, both, or `no NAT`.
@@ -478,6 +487,7 @@ fn add_node_mark(p: &mut Picture, book: &mut LaneBook, e: &TimedEvent, at: f64) 
         let before = p.nat_seen.insert(node, state.clone());
         let changed = before.as_deref().unwrap_or("no NAT") != state;
         label = match (is_true(e, "mapping_changed"), changed) {
+            (true, _) if state == "no NAT" => "NAT mapping changed".into(),
             (true, _) => format!("{state}, mapping changed"),
             (false, true) => state,
             (false, false) => String::new(),
@@ -650,15 +660,15 @@ fn picture(outcome: &DrillOutcome) -> Picture {
 
 // ---------------------------------------------------------------- the time axis
 
-/// `12.5 ms`, `1.250 s`, `2m30s`.
+/// `12.5 ms`, `1.25 s`, `2m30s`.
 fn ms_text(ms: f64) -> String {
     if !ms.is_finite() {
         return "?".into();
     }
     if ms < 1000.0 {
         format!("{ms:.1} ms")
-    } else if ms < 120_000.0 {
-        format!("{:.3} s", ms / 1000.0)
+    } else if ms < 60_000.0 {
+        format!("{:.2} s", ms / 1000.0)
     } else {
         let s = (ms / 1000.0).round() as u64;
         format!("{}m{:02}s", s / 60, s % 60)
@@ -700,27 +710,30 @@ impl TimeScale {
     }
 }
 
-/// Quiet stretches worth cutting: gaps between activity longer than a sixth of the
-/// span, at most 8 (the longest), less a margin on each side.
+/// Quiet stretches worth cutting: gaps between activity ten times the median gap and
+/// longer than a twentieth of the span (at most the 8 longest), each less a margin on
+/// both sides.
 fn quiet_stretches(times: &[f64], span: f64) -> Vec<(f64, f64)> {
-    let mut sorted: Vec<f64> = times.iter().copied().filter(|t| t.is_finite()).collect();
-    sorted.push(0.0);
-    sorted.push(span);
+    let mut sorted: Vec<f64> = times
+        .iter()
+        .copied()
+        .filter(|t| t.is_finite() && *t >= 0.0 && *t <= span)
+        .collect();
+    sorted.extend([0.0, span]);
     sorted.sort_by(f64::total_cmp);
     let mut gaps: Vec<(f64, f64)> = sorted
         .windows(2)
         .filter_map(|w| match w {
-            [a, b] if b - a > span / 6.0 => Some((*a, *b)),
+            [a, b] if b > a => Some((*a, *b)),
             _ => None,
         })
         .collect();
     gaps.sort_by(|x, y| (y.1 - y.0).total_cmp(&(x.1 - x.0)));
+    let median = gaps.get(gaps.len() / 2).map_or(0.0, |g| g.1 - g.0);
+    gaps.retain(|(a, b)| b - a > 10.0 * median && b - a > span / 20.0);
     gaps.truncate(8);
-    let active = span - gaps.iter().map(|g| g.1 - g.0).sum::<f64>();
-    if active <= 0.0 {
-        return vec![];
-    }
-    let pad = active * 0.03;
+    let active = span - gaps.iter().map(|(a, b)| b - a).sum::<f64>();
+    let pad = active * 0.04;
     let mut cuts: Vec<(f64, f64)> = gaps
         .into_iter()
         .map(|(a, b)| (a + pad, b - pad))
@@ -825,7 +838,7 @@ fn ticks(scale: &TimeScale) -> Vec<(f64, f64, String)> {
         let step = tick_step(90.0 / per_ms.max(1e-12));
         let first = (p.t0 / step).ceil() as i64;
         let last = (p.t1 / step).floor() as i64;
-        for k in first..=last.min(first + 200) {
+        for k in first..=last.min(first.saturating_add(200)) {
             let t = k as f64 * step;
             out.push((t, scale.x(t), tick_label(t, step, scale.span)));
         }
@@ -1586,8 +1599,13 @@ pub fn drill_svg(outcome: &DrillOutcome) -> String {
         .max()
         .unwrap_or(12);
     let label_w = (longest as f64 * 6.7 + 14.0).clamp(150.0, 320.0);
-    let span = (p.end * 1.02).max(1.0);
-    let scale = time_scale(&activity_times(&p), span, MARGIN + label_w, WIDTH - MARGIN);
+    let span = p.end.max(1.0);
+    let scale = time_scale(
+        &activity_times(&p),
+        span,
+        MARGIN + label_w,
+        WIDTH - MARGIN - 12.0,
+    );
     let l = layout(&p, &scale, label_w);
     let mut body = Canvas { out: String::new() };
     draw_lanes(&mut body, &p, &l);
