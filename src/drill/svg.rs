@@ -48,6 +48,8 @@ const LANE_H: f64 = 42.0;
 const ROW_H: f64 = 14.0;
 /// Width of a cut-out quiet stretch on the time axis.
 const BREAK_W: f64 = 44.0;
+/// At most this many rows of labels in the annotation track and in each node's row.
+const MAX_LABEL_ROWS: usize = 8;
 /// Page margin.
 const MARGIN: f64 = 16.0;
 /// Node colours, by order of first appearance.
@@ -880,22 +882,27 @@ fn clip(text: &str, max: usize) -> String {
     format!("{cut}...")
 }
 
-/// First-fit rows for `(x_start, x_end)` extents in the given order.
-fn pack(extents: &[(f64, f64)]) -> Vec<usize> {
+/// First-fit rows for `(x_start, x_end)` extents in the given order; `None`: no room
+/// in [`MAX_LABEL_ROWS`] rows (the label is left out, its tooltip stays).
+fn pack(extents: &[(f64, f64)]) -> Vec<Option<usize>> {
     let mut row_ends: Vec<f64> = vec![];
     extents
         .iter()
         .map(|(start, end)| {
-            let row = row_ends
-                .iter()
-                .position(|e| *e + 6.0 <= *start)
-                .unwrap_or(row_ends.len());
-            if row == row_ends.len() {
-                row_ends.push(*end);
-            } else if let Some(e) = row_ends.get_mut(row) {
-                *e = *end;
+            let row = row_ends.iter().position(|e| *e + 6.0 <= *start);
+            match row {
+                Some(row) => {
+                    if let Some(e) = row_ends.get_mut(row) {
+                        *e = *end;
+                    }
+                    Some(row)
+                }
+                None if row_ends.len() < MAX_LABEL_ROWS => {
+                    row_ends.push(*end);
+                    Some(row_ends.len() - 1)
+                }
+                None => None,
             }
-            row
         })
         .collect()
 }
@@ -979,7 +986,7 @@ fn state_colour(state: &str) -> &'static str {
 
 /// The annotation track's items: `(from x, to x, label x extent end)` per mark and
 /// bracket, packed into rows.
-fn track_rows(p: &Picture, scale: &TimeScale) -> (Vec<usize>, Vec<usize>) {
+fn track_rows(p: &Picture, scale: &TimeScale) -> (Vec<Option<usize>>, Vec<Option<usize>>) {
     let marks: Vec<(f64, f64)> = p
         .marks
         .iter()
@@ -1046,7 +1053,7 @@ fn node_label_rows(p: &Picture, scale: &TimeScale, node: usize) -> Vec<(usize, u
     items
         .iter()
         .zip(pack(&extents))
-        .map(|((i, (x, _)), row)| (*i, row, x + 3.0))
+        .filter_map(|((i, (x, _)), row)| Some((*i, row?, x + 3.0)))
         .collect()
 }
 
@@ -1071,7 +1078,13 @@ fn node_row_items(p: &Picture, node: usize) -> Vec<(usize, f64, String)> {
 
 fn layout(p: &Picture, scale: &TimeScale, label_w: f64) -> Layout {
     let (m, b) = track_rows(p, scale);
-    let track_rows = m.iter().chain(b.iter()).map(|r| r + 1).max().unwrap_or(0);
+    let track_rows = m
+        .iter()
+        .chain(b.iter())
+        .flatten()
+        .map(|r| r + 1)
+        .max()
+        .unwrap_or(0);
     let track_y = 58.0;
     let lanes_y = track_y + track_rows as f64 * ROW_H + 8.0;
     let mut y = lanes_y + p.lanes.len().max(1) as f64 * LANE_H + 6.0;
@@ -1155,13 +1168,18 @@ fn draw_track(c: &mut Canvas, p: &Picture, scale: &TimeScale, l: &Layout) {
     let (mark_rows, bracket_rows) = track_rows(p, scale);
     let row_y = |r: usize| l.track_y + r as f64 * ROW_H;
     for ((t, name), row) in p.marks.iter().zip(mark_rows) {
-        let (x, y) = (scale.x(*t), row_y(row));
+        let x = scale.x(*t);
+        let y = row.map_or(l.lanes_y - 2.0, row_y);
         c.group(&format!("mark {name} at {}", ms_text(*t)));
         c.line(
             (x, y + 2.0),
             (x, l.axis_y),
             r##"stroke="#444444" stroke-width="0.8" stroke-dasharray="4,3""##,
         );
+        if row.is_none() {
+            c.end_group();
+            continue;
+        }
         let _ = writeln!(
             c.out,
             r##"<path d="M{:.1},{:.1} l7,3.5 l-7,3.5 z" fill="#444444"/>"##,
@@ -1177,6 +1195,9 @@ fn draw_track(c: &mut Canvas, p: &Picture, scale: &TimeScale, l: &Layout) {
         c.end_group();
     }
     for (b, row) in p.brackets.iter().zip(bracket_rows) {
+        let Some(row) = row else {
+            continue;
+        };
         let (x0, x1, y) = (scale.x(b.from), scale.x(b.to), row_y(row) + 11.0);
         let stroke = format!(r#"stroke="{}" stroke-width="1.2""#, b.colour);
         c.group(&format!(
@@ -1917,6 +1938,101 @@ mod tests {
         );
         assert_eq!(scale.pieces.iter().filter(|p| p.cut).count(), 1);
         assert!(scale.x(20.0) > 300.0, "the busy start gets room");
+    }
+
+    /// Every event name with fields of every odd shape: no panic, well-formed output.
+    #[test]
+    fn odd_events_never_panic() {
+        let odd = [
+            json!(null),
+            json!(-1e300),
+            json!([1, "a", null]),
+            json!({"local": {"x": 1}, "remote": "\u{1}<]]>"}),
+            json!("\u{0}&\u{fffe}"),
+        ];
+        let names = [
+            "sent",
+            "received",
+            "path",
+            "moved",
+            "ike_up",
+            "ike_down",
+            "nat",
+            "rr_check",
+            "ping",
+            "local_addrs",
+            "status",
+            "hint",
+            "unknown\u{7}<event>",
+        ];
+        let keys = [
+            "local",
+            "remote",
+            "old",
+            "new",
+            "path",
+            "state",
+            "elapsed_ms",
+            "children",
+            "gap_start_ms",
+            "gap_end_ms",
+            "longest_gap_ms",
+            "gap_ongoing",
+            "sa",
+            "payloads",
+        ];
+        let mut events = vec![];
+        for (i, name) in names.iter().enumerate() {
+            for (j, value) in odd.iter().enumerate() {
+                let fields: serde_json::Map<String, Value> = keys
+                    .iter()
+                    .map(|k| (k.to_string(), value.clone()))
+                    .collect();
+                let ms = [0, u64::MAX / 1000, 5][(i + j) % 3];
+                events.push(event(ms, "n\u{1}<", name, Value::Object(fields)));
+            }
+        }
+        let steps = vec![
+            step(0, "mark", None),
+            step(1, "measure", Some(Duration::MAX)),
+            step(
+                2,
+                "x: measure m from nowhere",
+                Some(Duration::from_millis(1)),
+            ),
+        ];
+        let svg = drill_svg(&outcome(events, steps));
+        well_formed(&svg).unwrap();
+        assert!(!svg.contains('\u{1}') && !svg.contains('\u{fffe}'));
+    }
+
+    /// A `repeat 300 { mark; measure }`: labels stop at eight rows, the picture stays small.
+    #[test]
+    fn crowded_labels_stay_in_eight_rows() {
+        let mut steps = vec![];
+        let mut events = vec![];
+        for i in 0..300u64 {
+            steps.push(step(i, "mark m", None));
+            steps.push(step(
+                i,
+                "measure x from m to nat",
+                Some(Duration::from_micros(500)),
+            ));
+            events.push(event(i, "n", "nat", json!({"mapping_changed": true})));
+        }
+        let svg = drill_svg(&outcome(events, steps));
+        well_formed(&svg).unwrap();
+        let height: f64 = svg
+            .split("height=\"")
+            .nth(1)
+            .and_then(|h| h.split('"').next())
+            .and_then(|h| h.parse().ok())
+            .unwrap();
+        assert!(
+            height < 2.0 * (16.0 + 58.0 + LANE_H) + 10.0 * 8.0 * ROW_H,
+            "{height}"
+        );
+        assert!(svg.matches(">NAT mapping changed<").count() < 300);
     }
 
     #[test]
