@@ -415,20 +415,44 @@ fn add_move(p: &mut Picture, book: &mut LaneBook, current: &mut Current, e: &Tim
     });
 }
 
-/// The data-plane gap a `ping` event reports, in ms since the start: `gap_start_ms` and
-/// `gap_end_ms` (ms since the drill started) when present, else a gap still going on
-/// (`gap_ongoing`) of `longest_gap_ms` that ends at the event.
+/// The data-plane gap a `ping` event reports, in ms since the start, from the first of:
+/// * `gap_start_ms` and `gap_end_ms`: ms since the drill started;
+/// * `gap_start` and `gap_end`: RFC 3339 wall-clock times, placed by the event's own
+///   wall-clock `time` (as `mobikectl peer` writes them);
+/// * `gap_ongoing` true: a gap of `longest_gap_ms` that ends at the event.
 pub fn ping_gap(e: &TimedEvent, at_ms: f64) -> Option<DarkInterval> {
+    let wall = |key: &str| {
+        let time = seconds_of_day(&field(e, "time"))?;
+        let t = seconds_of_day(&field(e, key))?;
+        let ahead = (t - time + 43_200.0).rem_euclid(86_400.0) - 43_200.0;
+        Some(at_ms + ahead * 1000.0)
+    };
     let (from_ms, to_ms) = match (number(e, "gap_start_ms"), number(e, "gap_end_ms")) {
         (Some(s), Some(t)) => (s, t),
-        _ if is_true(e, "gap_ongoing") => (at_ms - number(e, "longest_gap_ms")?, at_ms),
-        _ => return None,
+        _ => match (wall("gap_start"), wall("gap_end")) {
+            (Some(s), Some(t)) => (s, t),
+            _ if is_true(e, "gap_ongoing") => (at_ms - number(e, "longest_gap_ms")?, at_ms),
+            _ => return None,
+        },
     };
     (from_ms < to_ms).then_some(DarkInterval {
         from_ms: from_ms.max(0.0),
         to_ms,
         kind: DarkKind::DataGap,
     })
+}
+
+/// The time of day of an RFC 3339 time (`2026-01-02T03:04:05.25Z`: 11045.25 s); the
+/// date and offset are left out (the times compared come from one clock).
+fn seconds_of_day(rfc3339: &str) -> Option<f64> {
+    let time = rfc3339.split_once(['T', 't'])?.1;
+    let end = time.find(['Z', 'z', '+', '-']).unwrap_or(time.len());
+    let mut parts = time.get(..end)?.split(':');
+    let hours: f64 = parts.next()?.parse().ok()?;
+    let minutes: f64 = parts.next()?.parse().ok()?;
+    let seconds: f64 = parts.next()?.parse().ok()?;
+    let total = hours * 3600.0 + minutes * 60.0 + seconds;
+    total.is_finite().then_some(total)
 }
 
 /// The label and colour of an event on its node's row (`None`: drawn elsewhere).
@@ -1880,6 +1904,16 @@ mod tests {
             json!({"longest_gap_ms": 20.0, "gap_ongoing": false}),
         );
         assert_eq!(ping_gap(&e, 50.0), None);
+        let e = event(
+            5000,
+            "n",
+            "ping",
+            json!({"time": "2026-01-01T23:59:59.5Z",
+            "gap_start": "2026-01-01T23:59:58.25Z", "gap_end": "2026-01-02T00:00:00.75+00:00",
+            "longest_gap_ms": 2500.0, "gap_ongoing": false}),
+        );
+        let gap = ping_gap(&e, 5000.0).unwrap();
+        assert_eq!((gap.from_ms, gap.to_ms), (3750.0, 6250.0));
     }
 
     #[test]
