@@ -1261,7 +1261,7 @@ fn draw_lanes(c: &mut Canvas, p: &Picture, l: &Layout) {
             MARGIN,
             y,
             l.plot_x1 - MARGIN,
-            LANE_H,
+            LANE_H - 2.0,
             &format!(r#"fill="{fill}""#),
         );
         let label = lane_label(lane);
@@ -1286,7 +1286,7 @@ fn draw_lanes(c: &mut Canvas, p: &Picture, l: &Layout) {
 fn draw_states(c: &mut Canvas, p: &Picture, scale: &TimeScale, l: &Layout) {
     for (lane, _) in p.lanes.iter().enumerate() {
         let changes: Vec<&StateChange> = p.states.iter().filter(|s| s.lane == lane).collect();
-        let y = l.lane_top(lane) + LANE_H - 5.0;
+        let y = l.lane_top(lane) + LANE_H - 9.0;
         for (i, s) in changes.iter().enumerate() {
             let to = changes.get(i + 1).map(|n| n.at).unwrap_or(p.end);
             let (x0, x1) = (scale.x(s.at), scale.x(to));
@@ -1331,7 +1331,7 @@ fn draw_spans(c: &mut Canvas, p: &Picture, scale: &TimeScale, l: &Layout) {
 fn draw_messages(c: &mut Canvas, p: &Picture, scale: &TimeScale, l: &Layout) {
     for m in &p.messages {
         let top = l.lane_top(m.lane) + 5.0;
-        let bottom = l.lane_top(m.lane) + LANE_H - 8.0;
+        let bottom = l.lane_top(m.lane) + LANE_H - 12.0;
         let (from_y, to_y) = if m.from_a {
             (top, bottom)
         } else {
