@@ -6,8 +6,8 @@
 //!
 //! * title (the drill file) and a summary line;
 //! * an annotation track: every `mark` (a flag, with a dashed line down through the
-//!   lanes), every `measure` (a bracket from its mark to the event, labelled with the
-//!   value), every data-plane gap;
+//!   lanes), every failed step (a red flag), every `measure` (a bracket from its mark to
+//!   the event, labelled with the value), every data-plane gap;
 //! * one lane per path. A path is a pair of addresses; the two mirror images of a path
 //!   (the initiator's `A -> B`, the responder's `B -> A`) share one lane, so that a
 //!   message sent on one side and received on the other is one line across the lane:
@@ -38,7 +38,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::run::{format_duration, DrillOutcome, StepRecord, TimedEvent};
+use super::run::{format_duration, DrillOutcome, StepRecord, TimedEvent, Verdict};
 
 /// Total width of the picture.
 const WIDTH: f64 = 1280.0;
@@ -147,6 +147,15 @@ struct NodeMark {
     lane: Option<usize>,
 }
 
+/// A flag of the annotation track, with a dashed line down: a `mark`, a failed step.
+#[derive(Debug, Clone, PartialEq)]
+struct Flag {
+    at: f64,
+    name: String,
+    colour: &'static str,
+    tooltip: String,
+}
+
 /// A bracketed interval of the annotation track.
 #[derive(Debug, Clone, PartialEq)]
 struct Bracket {
@@ -188,7 +197,7 @@ struct Picture {
     spans: Vec<SaSpan>,
     moves: Vec<Move>,
     node_marks: Vec<NodeMark>,
-    marks: Vec<(f64, String)>,
+    marks: Vec<Flag>,
     brackets: Vec<Bracket>,
     dark: Vec<DarkInterval>,
     end: f64,
@@ -613,7 +622,12 @@ fn collect_steps(outcome: &DrillOutcome, p: &mut Picture) {
         match (keyword.as_deref(), words.get(1)) {
             (Some("mark"), Some(name)) => {
                 mark_times.insert(name.to_string(), at);
-                p.marks.push((at, name.to_string()));
+                p.marks.push(Flag {
+                    at,
+                    name: name.to_string(),
+                    colour: "#444444",
+                    tooltip: format!("line {}: {}", s.line, s.statement),
+                });
             }
             (Some("measure"), Some(name)) => {
                 let from = words.get(3).and_then(|m| mark_times.get(*m));
@@ -633,6 +647,14 @@ fn collect_steps(outcome: &DrillOutcome, p: &mut Picture) {
                 }
             }
             _ => {}
+        }
+        if s.verdict == Verdict::Failed {
+            p.marks.push(Flag {
+                at,
+                name: format!("line {} FAILED", s.line),
+                colour: "#d03030",
+                tooltip: format!("line {}: {}\n{}", s.line, s.statement, s.detail),
+            });
         }
     }
 }
@@ -1008,18 +1030,15 @@ fn state_colour(state: &str) -> &'static str {
     }
 }
 
-/// The annotation track's items: `(from x, to x, label x extent end)` per mark and
-/// bracket, packed into rows.
+/// The rows of the annotation track's flags and brackets (`None`: no room).
 fn track_rows(p: &Picture, scale: &TimeScale) -> (Vec<Option<usize>>, Vec<Option<usize>>) {
     let marks: Vec<(f64, f64)> = p
         .marks
         .iter()
-        .map(|(t, name)| {
-            let x = scale.x(*t);
-            (
-                x - 4.0,
-                x.max(mark_text_x(name, x, scale)) + text_width(name, 11.0),
-            )
+        .map(|flag| {
+            let x = scale.x(flag.at);
+            let end = mark_text_x(&flag.name, x, scale) + text_width(&flag.name, 11.0);
+            (x - 4.0, x.max(end))
         })
         .collect();
     let brackets: Vec<(f64, f64)> = p
@@ -1191,14 +1210,14 @@ fn draw_shading(c: &mut Canvas, p: &Picture, scale: &TimeScale, l: &Layout) {
 fn draw_track(c: &mut Canvas, p: &Picture, scale: &TimeScale, l: &Layout) {
     let (mark_rows, bracket_rows) = track_rows(p, scale);
     let row_y = |r: usize| l.track_y + r as f64 * ROW_H;
-    for ((t, name), row) in p.marks.iter().zip(mark_rows) {
-        let x = scale.x(*t);
+    for (flag, row) in p.marks.iter().zip(mark_rows) {
+        let (x, colour, name) = (scale.x(flag.at), flag.colour, flag.name.as_str());
         let y = row.map_or(l.lanes_y - 2.0, row_y);
-        c.group(&format!("mark {name} at {}", ms_text(*t)));
+        c.group(&format!("{} at {}", flag.tooltip, ms_text(flag.at)));
         c.line(
             (x, y + 2.0),
             (x, l.axis_y),
-            r##"stroke="#444444" stroke-width="0.8" stroke-dasharray="4,3""##,
+            &format!(r#"stroke="{colour}" stroke-width="0.8" stroke-dasharray="4,3""#),
         );
         if row.is_none() {
             c.end_group();
@@ -1206,14 +1225,15 @@ fn draw_track(c: &mut Canvas, p: &Picture, scale: &TimeScale, l: &Layout) {
         }
         let _ = writeln!(
             c.out,
-            r##"<path d="M{:.1},{:.1} l7,3.5 l-7,3.5 z" fill="#444444"/>"##,
+            r#"<path d="M{:.1},{:.1} l7,3.5 l-7,3.5 z" fill="{}"/>"#,
             x,
-            y + 2.0
+            y + 2.0,
+            colour
         );
         c.text(
             mark_text_x(name, x, scale),
             y + 10.0,
-            &format!(r##"{SANS} font-size="11" font-weight="bold" fill="#333333""##),
+            &format!(r#"{SANS} font-size="11" font-weight="bold" fill="{colour}""#),
             name,
         );
         c.end_group();
@@ -1629,7 +1649,7 @@ fn activity_times(p: &Picture) -> Vec<f64> {
     times.extend(p.states.iter().map(|s| s.at));
     times.extend(p.moves.iter().map(|m| m.at));
     times.extend(p.node_marks.iter().map(|m| m.at));
-    times.extend(p.marks.iter().map(|m| m.0));
+    times.extend(p.marks.iter().map(|m| m.at));
     times.extend(p.dark.iter().flat_map(|d| [d.from_ms, d.to_ms]));
     times
 }
@@ -1833,6 +1853,11 @@ mod tests {
                 "ini: measure loss<1> from lost to moved",
                 Some(Duration::from_millis(20)),
             ),
+            StepRecord {
+                line: 7,
+                verdict: Verdict::Failed,
+                ..step(40, "expect no nat", None)
+            },
         ];
         outcome(events, steps)
     }
@@ -1867,6 +1892,7 @@ mod tests {
         assert!(svg.contains("data-plane gap 29.0 ms"));
         assert!(svg.contains("loss&lt;1&gt; 20.0ms"), "measurement bracket");
         assert!(svg.contains("NAT here, mapping changed"));
+        assert!(svg.contains(">line 7 FAILED<"));
         assert!(svg.contains("drill x&lt;&amp;&gt;y.drill"));
         assert!(svg.contains("ini&lt;&amp;&gt;"));
         assert!(!svg.contains("x<&>y"));
