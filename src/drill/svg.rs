@@ -672,12 +672,21 @@ fn summary(outcome: &DrillOutcome, p: &Picture) -> String {
         .map(|w| format!("; stopped: {w}"))
         .unwrap_or_default();
     format!(
-        "{} events, {} paths, {} nodes, {}; {verdict}{stopped}",
-        outcome.events.len(),
-        p.lanes.len(),
-        p.nodes.len(),
+        "{}, {}, {}, {}; {verdict}{stopped}",
+        count(outcome.events.len(), "event"),
+        count(p.lanes.len(), "path"),
+        count(p.nodes.len(), "node"),
         ms_text(p.end)
     )
+}
+
+/// `1 path`, `2 paths`.
+fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
 }
 
 fn picture(outcome: &DrillOutcome) -> Picture {
