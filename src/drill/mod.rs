@@ -1,7 +1,8 @@
 //! Failover drills: a small language of peer commands, waits and expectations, its
 //! parser ([`parse`]), an interpreter that drives any [`DrillTarget`](run::DrillTarget)
-//! ([`run`]) and its reports ([`report`], and a picture of the run: [`svg`]). `mobikectl drill` and `mobikectl lab` run
-//! them on the embedded virtual lab ([`crate::embedded_lab`]).
+//! ([`run`]), its reports ([`report`]) and a picture of a run ([`svg`], `--svg FILE`).
+//! `mobikectl drill` and `mobikectl lab` run them on the embedded virtual lab
+//! ([`crate::embedded_lab`]).
 //!
 //! # Grammar
 //!
