@@ -155,7 +155,7 @@ _mobikectl() {
             return 0
             ;;
         mobikectl__subcmd__drill)
-            opts="-h --lab --peer-config --nat --report --allow-shell --events --pcap --help"
+            opts="-h --lab --peer-config --nat --report --allow-shell --events --pcap --svg --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -170,6 +170,10 @@ _mobikectl() {
                     return 0
                     ;;
                 --pcap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --svg)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -293,7 +297,7 @@ _mobikectl() {
             return 0
             ;;
         mobikectl__subcmd__lab)
-            opts="-h --virtual --drill --no-tui --nat --report --allow-shell --events --pcap --help"
+            opts="-h --virtual --drill --no-tui --nat --report --allow-shell --events --pcap --svg --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -308,6 +312,10 @@ _mobikectl() {
                     return 0
                     ;;
                 --pcap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --svg)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

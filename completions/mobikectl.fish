@@ -94,6 +94,7 @@ complete -c mobikectl -n "__fish_mobikectl_using_subcommand drill" -l peer-confi
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand drill" -l report -d 'Report format' -r -f -a "text\t'A timeline (one line per step) and a summary table'
 json\t'One JSON object: steps, measurements, failures, exit code'"
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand drill" -l pcap -d 'Write every datagram the lab\'s network carried to FILE (pcap, as the receivers saw them; `mobikectl decode --udp-port 10500 --natt-port 14500 FILE` decodes it)' -r -F
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand drill" -l svg -d 'Write a picture of the run to FILE (SVG: one lane per path, messages, moves, NAT changes, the dark interval shaded)' -r -F
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand drill" -l lab -d 'Run on the embedded virtual lab instead of a real gateway'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand drill" -l nat -d 'Put a NAT in front of the lab\'s initiator'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand drill" -l allow-shell -d 'Allow `shell` statements (refused otherwise: the drill does not run)'
@@ -103,6 +104,7 @@ complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l drill -d 'Ru
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l report -d 'Report format' -r -f -a "text\t'A timeline (one line per step) and a summary table'
 json\t'One JSON object: steps, measurements, failures, exit code'"
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l pcap -d 'Write every datagram the lab\'s network carried to FILE (pcap, as the receivers saw them; `mobikectl decode --udp-port 10500 --natt-port 14500 FILE` decodes it)' -r -F
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l svg -d 'Write a picture of the run to FILE (SVG: one lane per path, messages, moves, NAT changes, the dark interval shaded)' -r -F
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l virtual -d 'The virtual lab (in-memory network, simulated clock); the only one so far'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l no-tui -d 'Print the report instead of a terminal UI (there is no UI yet: always so)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l nat -d 'Put a NAT in front of the initiator (the default drill is then drills/nat.drill: a real NAT rebinding)'

@@ -316,6 +316,10 @@ pub struct DrillArgs {
     /// them; `mobikectl decode --udp-port 10500 --natt-port 14500 FILE` decodes it).
     #[arg(long, value_name = "FILE", requires = "lab")]
     pub pcap: Option<PathBuf>,
+    /// Write a picture of the run to FILE (SVG: one lane per path, messages, moves,
+    /// NAT changes, the dark interval shaded).
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -346,4 +350,8 @@ pub struct LabArgs {
     /// them; `mobikectl decode --udp-port 10500 --natt-port 14500 FILE` decodes it).
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
+    /// Write a picture of the run to FILE (SVG: one lane per path, messages, moves,
+    /// NAT changes, the dark interval shaded).
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
 }

@@ -46,6 +46,8 @@ pub struct LabRun {
     pub events: bool,
     /// Write what the network carried here (pcap) after the run.
     pub pcap: Option<PathBuf>,
+    /// Write a picture of the run here (SVG).
+    pub svg: Option<PathBuf>,
 }
 
 /// Parse and run `source` on a fresh virtual lab; prints the report; returns the exit
@@ -71,14 +73,31 @@ pub fn run_on_virtual_lab(run: &LabRun, source: &str, out: &mut dyn Write) -> u8
         Ok(o) => o,
         Err(e) => return refuse(file, format, &[e]),
     };
-    write_report(&outcome, format, run.events, out);
+    let svg_failed = write_report(&outcome, format, run.events, run.svg.as_deref(), out);
     if let Some(path) = &run.pcap {
         if let Err(e) = std::fs::write(path, target.pcap()) {
             eprintln!("mobikectl: --pcap {}: {e}", path.display());
             return 2;
         }
     }
+    if svg_failed {
+        return 2;
+    }
     outcome.exit_code()
+}
+
+/// Write the picture of the run to `path`; true when that failed (said on stderr).
+fn write_svg(path: Option<&std::path::Path>, outcome: &crate::drill::DrillOutcome) -> bool {
+    let Some(path) = path else {
+        return false;
+    };
+    match std::fs::write(path, crate::drill::svg::drill_svg(outcome)) {
+        Ok(()) => false,
+        Err(e) => {
+            eprintln!("mobikectl: --svg {}: {e}", path.display());
+            true
+        }
+    }
 }
 
 fn read_drill(path: &std::path::Path) -> Result<String, String> {
@@ -107,6 +126,7 @@ pub fn drill_main(args: &DrillArgs) -> ExitCode {
             format: args.report,
             events: args.events,
             pcap: args.pcap.clone(),
+            svg: args.svg.clone(),
         };
         return ExitCode::from(run_on_virtual_lab(&run, &source, &mut io::stdout().lock()));
     }
@@ -135,6 +155,7 @@ pub fn drill_main(args: &DrillArgs) -> ExitCode {
         options,
         format: args.report,
         events: args.events,
+        svg: args.svg.clone(),
     };
     ExitCode::from(run_on_peer(&run, &source, &mut io::stdout().lock()))
 }
@@ -152,6 +173,8 @@ pub struct PeerRun {
     pub format: ReportFormat,
     /// Every event in the report.
     pub events: bool,
+    /// Write a picture of the run here (SVG).
+    pub svg: Option<PathBuf>,
 }
 
 /// Parse `source`, start the peer, run the drill against it, end the peer (end of
@@ -184,23 +207,49 @@ pub fn run_on_peer(run: &PeerRun, source: &str, out: &mut dyn Write) -> u8 {
         Err(e) => return refuse(file, format, &[e]),
     };
     outcome.events.extend(target.finish());
-    write_report(&outcome, format, run.events, out);
+    let svg_failed = write_report(&outcome, format, run.events, run.svg.as_deref(), out);
+    if svg_failed {
+        return 2;
+    }
     match target.caught_signal() {
         Some(sig) => 128u8.saturating_add(u8::try_from(sig).unwrap_or(0)),
         None => outcome.exit_code(),
     }
 }
 
-fn write_report(outcome: &DrillOutcome, format: ReportFormat, events: bool, out: &mut dyn Write) {
+/// Print the report (and write the picture first when asked); true if the picture could
+/// not be written.
+fn write_report(
+    outcome: &DrillOutcome,
+    format: ReportFormat,
+    events: bool,
+    svg: Option<&std::path::Path>,
+    out: &mut dyn Write,
+) -> bool {
+    let svg_failed = write_svg(svg, outcome);
+    let svg_written = svg.filter(|_| !svg_failed).map(|p| p.display().to_string());
     let written = match format {
-        ReportFormat::Text => out.write_all(report::text_report(outcome, events).as_bytes()),
-        ReportFormat::Json => writeln!(out, "{}", report::json_report(outcome, events)),
+        ReportFormat::Text => {
+            let mut text = report::text_report(outcome, events);
+            if let Some(path) = &svg_written {
+                text.push_str(&report::svg_note(path));
+            }
+            out.write_all(text.as_bytes())
+        }
+        ReportFormat::Json => {
+            let mut json = report::json_report(outcome, events);
+            if let Some(path) = svg_written {
+                json["svg"] = path.into();
+            }
+            writeln!(out, "{json}")
+        }
     };
     if let Err(e) = written.and_then(|()| out.flush()) {
         if e.kind() != io::ErrorKind::BrokenPipe {
             eprintln!("mobikectl: {e}");
         }
     }
+    svg_failed
 }
 
 /// `mobikectl lab`: the default drill (`drills/nat.drill` with `--nat`), or `--drill
@@ -241,6 +290,7 @@ pub fn lab_main(args: &LabArgs) -> ExitCode {
         format: args.report,
         events: args.events,
         pcap: args.pcap.clone(),
+        svg: args.svg.clone(),
     };
     ExitCode::from(run_on_virtual_lab(&run, &source, &mut io::stdout().lock()))
 }

@@ -1,11 +1,11 @@
 //! Failover drills: a small language of peer commands, waits and expectations, its
 //! parser ([`parse`]), an interpreter that drives any [`DrillTarget`](run::DrillTarget)
-//! ([`run`]) and its reports ([`report`]). `mobikectl drill` and `mobikectl lab` run
-//! them on the embedded virtual lab ([`crate::embedded_lab`]); `mobikectl drill FILE --
-//! PEER-OPTIONS` runs them against a real gateway through a `mobikectl peer` process
-//! ([`peer_target`]: one node, `peer`; its first `up` lets the peer's own initiation at
-//! start be seen; SIGINT or SIGTERM stop the drill, the peer deletes its SAs, the report
-//! shows what was measured so far).
+//! ([`run`]), its reports ([`report`]) and a picture of a run ([`svg`], `--svg FILE`).
+//! `mobikectl drill` and `mobikectl lab` run them on the embedded virtual lab
+//! ([`crate::embedded_lab`]); `mobikectl drill FILE -- PEER-OPTIONS` runs them against a
+//! real gateway through a `mobikectl peer` process ([`peer_target`]: one node, `peer`; its
+//! first `up` lets the peer's own initiation at start be seen; SIGINT or SIGTERM stop the
+//! drill, the peer deletes its SAs, the report shows what was measured so far).
 //!
 //! # Grammar
 //!
@@ -85,6 +85,7 @@ pub mod parse;
 pub mod peer_target;
 pub mod report;
 pub mod run;
+pub mod svg;
 
 pub use parse::{parse_drill, Drill, SyntaxError};
 pub use run::{run_drill, DrillOutcome, DrillTarget, RunOptions, TimedEvent};

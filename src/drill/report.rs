@@ -184,6 +184,11 @@ pub fn json_report(outcome: &DrillOutcome, events: bool) -> Value {
     report
 }
 
+/// The text report's line about the picture written with `--svg`.
+pub fn svg_note(path: &str) -> String {
+    format!("picture: {path} (SVG)\n")
+}
+
 /// Syntax errors, one per line (`file:line:column: message`).
 pub fn syntax_errors_text(errors: &[SyntaxError]) -> String {
     errors.iter().map(|e| format!("{e}\n")).collect()

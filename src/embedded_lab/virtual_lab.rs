@@ -438,8 +438,9 @@ impl VirtualLab {
         Ok(())
     }
 
-    /// A `ping` event as the peer reports it, with the gap's times relative to the lab's
-    /// start instead of wall-clock times (the lab's output is the same on every run).
+    /// A `ping` event as the peer reports it, with the gap's times in ms since the lab's
+    /// start (`gap_start_ms`, `gap_end_ms`) instead of wall-clock times (the lab's output
+    /// is the same on every run).
     fn ping_event(&mut self, node: NodeId, state: &str, stats: &PingStats, src: IpAddr) {
         let now = self.net.now;
         let fields = self.ping_fields(state, stats, src, now);
@@ -458,12 +459,15 @@ impl VirtualLab {
             Value::from((t.saturating_since(START).as_secs_f64() * 1e6).round() / 1e3)
         };
         let gap = stats.longest_gap;
+        // instead of the peer's wall-clock gap_start/gap_end: ms since the lab started
+        m.remove("gap_start");
+        m.remove("gap_end");
         m.insert(
-            "gap_start".into(),
+            "gap_start_ms".into(),
             gap.map(|g| since_start(g.start)).unwrap_or(Value::Null),
         );
         m.insert(
-            "gap_end".into(),
+            "gap_end_ms".into(),
             gap.map(|g| since_start(g.end)).unwrap_or(Value::Null),
         );
         m
