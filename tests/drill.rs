@@ -772,3 +772,57 @@ fn drill_exit_codes() {
     let out = mobikectl(&["drill", "/nonexistent/x.drill", "--lab"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn measure_outage_takes_the_longest_ping_gap_around_a_move() {
+    let o = run_on_lab(
+        "up\n\
+         initiator: wait child_up within 5s\n\
+         ping 10.1.0.1 10ms\n\
+         sleep 500ms\n\
+         mark lost\n\
+         addr del 127.0.0.2\n\
+         initiator: wait moved within 10s\n\
+         sleep 500ms\n\
+         ping stop\n\
+         initiator: wait ping state=stopped within 1s\n\
+         measure outage outage from lost\n\
+         measure whole outage\n",
+        RunOptions::default(),
+    );
+    assert_eq!(o.exit_code(), 0, "{}", report::text_report(&o, true));
+    let m: Vec<(&str, Duration)> = o
+        .measurements
+        .iter()
+        .map(|m| (m.name.as_str(), m.value))
+        .collect();
+    assert_eq!(m.len(), 2, "{m:?}");
+    // replies stop with the address and resume on the new path: longer than the
+    // 10 ms interval, shorter than the drill's half-second after the move
+    assert!(
+        m[0].1 > Duration::from_millis(20) && m[0].1 < Duration::from_millis(500),
+        "{m:?}"
+    );
+    assert_eq!(m[0].1, m[1].1);
+}
+
+#[test]
+fn measure_outage_without_ping_fails_and_says_what_to_do() {
+    let o = run_on_lab(
+        "up\n\
+         initiator: wait child_up within 5s\n\
+         measure outage outage\n",
+        RunOptions::default(),
+    );
+    assert_eq!(o.exit_code(), 1);
+    let failed: Vec<&str> = o.failures().map(|s| s.detail.as_str()).collect();
+    assert!(failed[0].contains("start `ping ADDR`"), "{failed:?}");
+    // and the grammar: a mark must exist, nothing may follow it
+    let errs = parse_err("measure o outage from nowhere\n");
+    assert!(
+        errs[0].to_string().contains("no 'mark nowhere'"),
+        "{errs:?}"
+    );
+    let errs = parse_err("mark a\nmeasure o outage from a b\n");
+    assert!(!errs.is_empty());
+}

@@ -23,6 +23,7 @@
 //! sleep DURATION
 //! mark NAME
 //! [NODE:] measure NAME from MARK to EVENT [FIELD=VALUE ...]
+//! [NODE:] measure NAME outage [from MARK]
 //! shell COMMAND LINE                         only with --allow-shell
 //! repeat N {                                 N: 0 to 10000; blocks nest
 //! }
@@ -53,6 +54,10 @@
 //! * `mark NAME` notes the time; `measure NAME from MARK to EVENT` takes the first
 //!   matching event since the mark (it does not wait: put a `wait` before it) and
 //!   reports the time between them.
+//! * `measure NAME outage [from MARK]` is the data plane's outage: the longest interval
+//!   without an echo reply (`longest_gap_ms`) of the `ping` reports since the mark (or
+//!   the start). Start `ping ADDR` before the event, and `ping stop` + `wait ping
+//!   state=stopped` before measuring, so the final report is in.
 //! * `shell` runs `sh -c COMMAND LINE` and holds when it exits 0; on the virtual lab no
 //!   simulated time passes meanwhile.
 //! * A peer command that cannot be applied (no SA to move, an unknown address) fails

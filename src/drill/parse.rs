@@ -27,6 +27,11 @@ pub const EVENT_NAMES: &[&str] = &[
     "nat",
     "rr_check",
     "mobike_notify",
+    "hint",
+    "ping",
+    "esp_error",
+    "esp_unexpected_path",
+    "signal",
     "local_addrs",
     "filter",
     // the virtual lab's NAT forgot an idle mapping
@@ -90,6 +95,14 @@ pub enum StatementKind {
         from: String,
         /// The event it ends at.
         to: EventPattern,
+    },
+    /// `measure NAME outage [from MARK]`: the data plane's longest interval without an
+    /// echo reply, from the `ping` events since the mark (or since the start).
+    MeasureOutage {
+        /// The measurement's name.
+        name: String,
+        /// The mark the events are looked at from.
+        from: Option<String>,
     },
     /// `shell CMD`.
     Shell(String),
@@ -461,6 +474,12 @@ fn parse_measure(ws: &[Word<'_>], marks: &[String]) -> Result<StatementKind, Lin
             ),
         }
     };
+    if ws
+        .get(2)
+        .is_some_and(|w| w.text.eq_ignore_ascii_case("outage"))
+    {
+        return parse_measure_outage(ws, name, marks);
+    }
     keyword(2, "from")?;
     let from = name_word(ws.get(3), "a mark name", &ws[2])?;
     if !marks.contains(&from) {
@@ -469,6 +488,32 @@ fn parse_measure(ws: &[Word<'_>], marks: &[String]) -> Result<StatementKind, Lin
     keyword(4, "to")?;
     let to = event_pattern(&ws[5..], &ws[4])?;
     Ok(StatementKind::Measure { name, from, to })
+}
+
+/// `measure NAME outage [from MARK]` (words 0..2 read already).
+fn parse_measure_outage(
+    ws: &[Word<'_>],
+    name: String,
+    marks: &[String],
+) -> Result<StatementKind, LineError> {
+    let from = match ws.get(3) {
+        None => None,
+        Some(w) if w.text.eq_ignore_ascii_case("from") => {
+            let m = name_word(ws.get(4), "a mark name", w)?;
+            if !marks.contains(&m) {
+                return err_at(&ws[4], format!("no 'mark {m}' before this line"));
+            }
+            no_more(ws, 5)?;
+            Some(m)
+        }
+        Some(w) => {
+            return err_at(
+                w,
+                format!("expected 'from MARK' or the end, found '{}'", w.text),
+            )
+        }
+    };
+    Ok(StatementKind::MeasureOutage { name, from })
 }
 
 /// What a line opens or closes besides a statement.

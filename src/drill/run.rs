@@ -325,6 +325,9 @@ impl Interpreter<'_> {
                 (Verdict::Done, String::new(), None)
             }
             StatementKind::Measure { name, from, to } => self.measure(node, name, from, to),
+            StatementKind::MeasureOutage { name, from } => {
+                self.measure_outage(node, name, from.as_deref())
+            }
             StatementKind::Shell(line) => self.shell(line),
         };
         let at = self.target.now().saturating_since(self.outcome.started);
@@ -333,7 +336,13 @@ impl Interpreter<'_> {
                 s.kind,
                 StatementKind::Command(_) | StatementKind::Wait { .. }
             );
-        if let (Some(value), StatementKind::Measure { name, .. }) = (measured, &s.kind) {
+        let measure_name = match &s.kind {
+            StatementKind::Measure { name, .. } | StatementKind::MeasureOutage { name, .. } => {
+                Some(name)
+            }
+            _ => None,
+        };
+        if let (Some(value), Some(name)) = (measured, measure_name) {
             self.outcome.measurements.push(Measurement {
                 name: name.clone(),
                 line: s.line,
@@ -524,6 +533,46 @@ impl Interpreter<'_> {
                     None,
                 )
             }
+        }
+    }
+
+    /// The longest `longest_gap_ms` of the `ping` events since the mark (or the start).
+    fn measure_outage(&mut self, node: Option<&str>, name: &str, from: Option<&str>) -> StepResult {
+        let index = match from {
+            None => 0,
+            Some(m) => match self.marks.get(m) {
+                Some(&(_, index)) => index,
+                None => {
+                    return (
+                        Verdict::Failed,
+                        format!("{name}: mark '{m}' was not reached"),
+                        None,
+                    )
+                }
+            },
+        };
+        let longest = self.outcome.events[index..]
+            .iter()
+            .filter(|e| e.name == "ping" && node.is_none_or(|n| e.node == n))
+            .filter_map(|e| e.fields.get("longest_gap_ms").and_then(Value::as_f64))
+            .filter(|ms| ms.is_finite() && *ms >= 0.0)
+            .fold(None, |acc: Option<f64>, ms| {
+                Some(acc.map_or(ms, |a| a.max(ms)))
+            });
+        match longest {
+            Some(ms) => {
+                let value = Duration::from_secs_f64(ms / 1e3);
+                let detail = format!("{name} = {} (longest ping gap)", format_duration(value));
+                (Verdict::Held, detail, Some(value))
+            }
+            None => (
+                Verdict::Failed,
+                format!(
+                    "{name}: no ping report with a gap{}: start `ping ADDR` before, and                      `ping stop` + `wait ping` before measuring",
+                    from.map(|m| format!(" since mark '{m}'")).unwrap_or_default()
+                ),
+                None,
+            ),
         }
     }
 
