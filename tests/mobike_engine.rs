@@ -1901,3 +1901,32 @@ fn rfc4555_3_8_may_2_operator_update_during_an_update_in_flight_follows_it() {
     assert_eq!(updates.len(), 2, "one in flight, one after it: {updates:?}");
     assert_ne!(updates[0], updates[1]);
 }
+
+#[test]
+fn rfc4555_3_8_should_2_rebinding_before_any_dpd_is_still_noticed() {
+    // no periodic DPD at all: the mapping is learnt right after IKE_AUTH
+    let mut net = lab(&["10.0.0.2"], &["198.51.100.1"], |_, _| {});
+    net.nats
+        .push(NatBox::new(vec![ip("10.0.0.2")], ip("203.0.113.5"), 40000));
+    net.reachable = |_, _| true;
+    let (i, _) = up(&mut net);
+    let first = established(&net, R).path.remote;
+    net.nats[0].rebind();
+    let now = net.now;
+    net.engine(I).command(now, Command::Dpd(i)).unwrap();
+    net.run_for(Duration::from_secs(3));
+    assert!(
+        net.events_of(I).any(|e| matches!(
+            e,
+            EngineEvent::Nat {
+                mapping_changed: true,
+                ..
+            }
+        )),
+        "{}",
+        dump(&net)
+    );
+    let now_r = established(&net, R).path.remote;
+    assert_ne!(now_r, first, "the responder follows the new mapping");
+    assert!(downs(&net, I).is_empty() && downs(&net, R).is_empty());
+}

@@ -66,6 +66,10 @@ impl Engine {
         let mut local = vec![sa.path.local.ip()];
         local.extend(ours.unwrap_or_default());
         sa.local_addrs = local;
+        // Behind a NAT, the original initiator learns its NAT-T mapping at once with a
+        // DPD carrying NAT detection: IKE_AUTH has none, and without a first mapping a
+        // rebinding before the first DPD would go unnoticed (RFC 4555 §3.8)
+        let learn_mapping = sa.peer_mobike && sa.original_initiator && sa.nat_local;
         if sa.peer_mobike {
             let ev = EngineEvent::Addresses {
                 sa: id,
@@ -73,6 +77,9 @@ impl Engine {
                 remote: sa.remote_addrs.clone(),
             };
             self.event(ev);
+        }
+        if learn_mapping {
+            self.queue_task(id, Task::Dpd);
         }
     }
 
