@@ -207,14 +207,12 @@ pub fn run_on_peer(run: &PeerRun, source: &str, out: &mut dyn Write) -> u8 {
         Err(e) => return refuse(file, format, &[e]),
     };
     outcome.events.extend(target.finish());
+    outcome.signal = target.caught_signal();
     let svg_failed = write_report(&outcome, format, run.events, run.svg.as_deref(), out);
     if svg_failed {
         return 2;
     }
-    match target.caught_signal() {
-        Some(sig) => 128u8.saturating_add(u8::try_from(sig).unwrap_or(0)),
-        None => outcome.exit_code(),
-    }
+    outcome.exit_code()
 }
 
 /// Print the report (and write the picture first when asked); true if the picture could

@@ -183,6 +183,8 @@ pub struct DrillOutcome {
     pub stopped: Option<String>,
     /// When it started (target time).
     pub started: Timestamp,
+    /// The signal (SIGINT, SIGTERM) that stopped it, if one did.
+    pub signal: Option<i32>,
 }
 
 impl DrillOutcome {
@@ -191,8 +193,11 @@ impl DrillOutcome {
         self.steps.iter().filter(|s| s.verdict == Verdict::Failed)
     }
 
-    /// 0: every expectation held; 1: one failed.
+    /// 0: every expectation held; 1: one failed; 128 + the signal that stopped it.
     pub fn exit_code(&self) -> u8 {
+        if let Some(sig) = self.signal {
+            return 128u8.saturating_add(u8::try_from(sig).unwrap_or(0));
+        }
         if self.failures().next().is_some() {
             1
         } else {
@@ -260,6 +265,7 @@ pub fn run_drill(
             events: vec![],
             stopped: None,
             started,
+            signal: None,
         },
     };
     interpreter.block(&drill.statements, "");

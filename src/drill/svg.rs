@@ -1795,6 +1795,7 @@ mod tests {
             events,
             stopped: None,
             started: Timestamp::from_micros(0),
+            signal: None,
         }
     }
 
