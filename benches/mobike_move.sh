@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # MOBIKE "failure noticed -> SA moved" benchmark on the lab's dual-uplink topologies
-# (lab/interop/lab.sh dual | dualnat), as root:
+# (strongswan-lab/interop/lab.sh dual | dualnat), as root:
 #
 #   sudo bash benches/mobike_move.sh                    # strongSwan carol -> strongSwan moon
 #   sudo RUNS=10 bash benches/mobike_move.sh --cases a,b
@@ -44,7 +44,7 @@
 #                                 with `cargo build --release --bin mobikectl` if missing)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-LABSH=$ROOT/lab/interop/lab.sh
+LABSH=$ROOT/strongswan-lab/interop/lab.sh
 RUNS=${RUNS:-5}
 CAP=${CAP:-40}
 DPD=${DPD:-2}

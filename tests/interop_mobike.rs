@@ -1,5 +1,5 @@
 //! MOBIKE (RFC 4555) interop of `mobikectl peer` against strongSwan 5.9 on the dual-uplink
-//! topologies of `lab/interop/lab.sh` (`dual`, `dualnat`). Test names carry the ledger IDs
+//! topologies of `strongswan-lab/interop/lab.sh` (`dual`, `dualnat`). Test names carry the ledger IDs
 //! of `../shared/notes/mobike-rfc4555.md` they prove. Needs root and the lab packages (see
 //! `tests/interop_common`); every test leaves its captures, logs and events in
 //! `target/interop/<test>/`.

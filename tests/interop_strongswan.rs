@@ -1,5 +1,5 @@
 //! Interop tests: `mobikectl peer` against a real strongSwan 5.9 charon in network
-//! namespaces built by `lab/interop/lab.sh` (which reuses `lab/lib.sh`).
+//! namespaces built by `strongswan-lab/interop/lab.sh` (which reuses `strongswan-lab/lib.sh`).
 //!
 //! Needs root (CAP_NET_ADMIN) and the packages from `.ci/install-packages`; without them
 //! every test here prints why it is skipped and passes (set MOBIKECTL_REQUIRE_INTEROP=1

@@ -1,6 +1,6 @@
 //! The embedded lab: drills on a virtual network inside the process ([`virtual_lab`]),
 //! with a simulated clock, so that they run in milliseconds and give the same result
-//! every time. Not to be confused with `lab/interop`, the strongSwan harness in network
+//! every time. Not to be confused with `strongswan-lab/interop`, the strongSwan harness in network
 //! namespaces.
 pub mod virtual_lab;
 

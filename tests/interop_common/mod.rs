@@ -1,5 +1,5 @@
 //! The shared harness of the strongSwan interop tests (`mod interop_common;` in a
-//! `tests/interop_*.rs` file): [`Lab`] builds a topology of `lab/interop/lab.sh` with a
+//! `tests/interop_*.rs` file): [`Lab`] builds a topology of `strongswan-lab/interop/lab.sh` with a
 //! strongSwan charon ("moon", optionally "carol") and tears it down on drop, [`Peer`] runs
 //! `mobikectl peer` in the peer namespace and reads its JSON events, plus charon_conf
 //! option builders, the key-log check and capture helpers.
@@ -29,7 +29,7 @@ pub fn repo() -> PathBuf {
 }
 
 pub fn script() -> PathBuf {
-    repo().join("lab/interop/lab.sh")
+    repo().join("strongswan-lab/interop/lab.sh")
 }
 
 /// `target/` (the directory holding `debug/mobikectl`).
@@ -91,7 +91,7 @@ pub struct Lab {
 }
 
 impl Lab {
-    /// Build topology `topo` with moon's charon configured by `charon` (lab/lib.sh
+    /// Build topology `topo` with moon's charon configured by `charon` (strongswan-lab/lib.sh
     /// `charon_conf` options). `None`: skipped.
     pub fn up(test: &str, topo: &str, charon: &[&str]) -> Option<Lab> {
         Lab::up_in(test, target_dir().join("interop").join(test), topo, charon)

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Regenerate the strongSwan captures in testdata/<scenario>/.
-#   sudo lab/make-captures.sh                 # every scenario
-#   sudo lab/make-captures.sh v6-gcm-mobike   # only some
+#   sudo strongswan-lab/make-captures.sh                 # every scenario
+#   sudo strongswan-lab/make-captures.sh v6-gcm-mobike   # only some
 # Each scenario runs in its own subshell (own namespaces, own cleanup trap).
 # Output per scenario: *.pcap, <node>-charon.log (ike 4, chd 4),
 # ikev2_decryption_table (Wireshark UAT), ikev2_keys.json (all IKE SA keys).
@@ -40,7 +40,7 @@ run_one() {
     tmp=$TESTDATA/.$s.new
     rm -rf "$tmp"; mkdir -p "$tmp"
     (
-        # shellcheck source=lab/lib.sh
+        # shellcheck source=strongswan-lab/lib.sh
         . "$LAB/lib.sh"
         # shellcheck disable=SC1090
         . "$LAB/scenarios/$s.sh"

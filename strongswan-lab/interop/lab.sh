@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Interop lab driver for tests/interop_strongswan.rs: builds a topology with a
 # strongSwan responder/initiator ("moon") and an empty namespace for mobikectl
-# ("peer"), leaves it running, and tears it down on request. Reuses lab/lib.sh.
+# ("peer"), leaves it running, and tears it down on request. Reuses strongswan-lab/lib.sh.
 #
-#   lab/interop/lab.sh up TOPO PREFIX DIR [charon_conf options...]
+#   strongswan-lab/interop/lab.sh up TOPO PREFIX DIR [charon_conf options...]
 #       TOPO: v4 | v6 | nat4 (peer behind NAT) | nat4moon (strongSwan behind NAT)
 #       | dual | dualnat | dualnatmoon (two links, MOBIKE; below). Namespaces PREFIX-peer, PREFIX-moon
 #       (and PREFIX-nat).
@@ -12,23 +12,23 @@
 #       charon's /run (vici socket) is /run/mobikectl-lab/PREFIX/moon/ (short, whatever
 #       DIR is: a Unix socket path has at most 107 bytes); `down` removes it.
 #       Certificate auth: --auth pubkey --cert F --key F --cacert F (e.g. testdata/pki).
-#   lab/interop/lab.sh down PREFIX DIR     stop captures (flushed), kill everything in
+#   strongswan-lab/interop/lab.sh down PREFIX DIR     stop captures (flushed), kill everything in
 #                                          PREFIX-* namespaces, delete them. Idempotent.
-#   lab/interop/lab.sh swanctl PREFIX DIR [--node NODE] ARGS...
+#   strongswan-lab/interop/lab.sh swanctl PREFIX DIR [--node NODE] ARGS...
 #                                          swanctl against moon's charon (or NODE's)
-#   lab/interop/lab.sh charon PREFIX DIR NODE [--ns NS] [charon_conf options...]
+#   strongswan-lab/interop/lab.sh charon PREFIX DIR NODE [--ns NS] [charon_conf options...]
 #                                          a second charon NODE (e.g. carol) in PREFIX-NS
 #                                          (default: peer), config/log in DIR/NODE/: runs
 #                                          strongSwan against strongSwan on the same topology
-#   lab/interop/lab.sh rebind PREFIX       forget the NAT's UDP mappings (nat4, dualnat)
-#   lab/interop/lab.sh nft PREFIX NS       load an nftables ruleset from stdin into
+#   strongswan-lab/interop/lab.sh rebind PREFIX       forget the NAT's UDP mappings (nat4, dualnat)
+#   strongswan-lab/interop/lab.sh nft PREFIX NS       load an nftables ruleset from stdin into
 #                                          PREFIX-NS (e.g. make moon drop IKE)
-#   lab/interop/lab.sh addr PREFIX NS add|del|flush IFACE [CIDR]    address loss/gain
-#   lab/interop/lab.sh link PREFIX NS IFACE up|down
-#   lab/interop/lab.sh loss PREFIX NS PERCENT [IFACE]   drop PERCENT % of UDP in both
+#   strongswan-lab/interop/lab.sh addr PREFIX NS add|del|flush IFACE [CIDR]    address loss/gain
+#   strongswan-lab/interop/lab.sh link PREFIX NS IFACE up|down
+#   strongswan-lab/interop/lab.sh loss PREFIX NS PERCENT [IFACE]   drop PERCENT % of UDP in both
 #                                          directions at random (nftables numgen, netdev
 #                                          hooks: silent); 0 removes it
-#   lab/interop/lab.sh blackhole PREFIX NS ADDR on|off  silently drop everything from and
+#   strongswan-lab/interop/lab.sh blackhole PREFIX NS ADDR on|off  silently drop everything from and
 #                                          to ADDR in PREFIX-NS (no address/route event)
 #
 # Addresses (documentation prefixes only):
