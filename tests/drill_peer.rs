@@ -298,7 +298,11 @@ fn a_signal_stops_the_drill_deletes_the_sas_and_prints_the_report() {
     assert_eq!(out.status.code(), Some(128 + libc::SIGTERM));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["stopped"], "interrupted by SIGTERM", "{v}");
-    assert_eq!(v["exit_code"], 128 + libc::SIGTERM, "the report agrees with the exit status");
+    assert_eq!(
+        v["exit_code"],
+        128 + libc::SIGTERM,
+        "the report agrees with the exit status"
+    );
     assert!(v["steps"].as_array().unwrap().len() >= 3, "{v}");
     assert!(gateway.saw("deleted by peer", Duration::from_secs(5)));
 }

@@ -9,12 +9,22 @@ use std::net::{IpAddr, SocketAddr};
 pub fn sum16(data: &[u8], mut acc: u32) -> u32 {
     let mut chunks = data.chunks_exact(2);
     for c in &mut chunks {
-        acc += u32::from(u16::from_be_bytes([c[0], c[1]]));
+        acc = carry(acc + u32::from(u16::from_be_bytes([c[0], c[1]])));
     }
     if let [last] = chunks.remainder() {
-        acc += u32::from(*last) << 8;
+        acc = carry(acc + (u32::from(*last) << 8));
     }
     acc
+}
+
+/// End-around carry, so that a sum of any length never overflows.
+fn carry(acc: u32) -> u32 {
+    (acc & 0xffff) + (acc >> 16)
+}
+
+/// The Internet checksum of `data`, starting from a partial [`sum16`] (a pseudo-header).
+pub fn checksum(data: &[u8], initial: u32) -> u16 {
+    fold(sum16(data, initial))
 }
 
 /// Fold a [`sum16`] into the 16-bit Internet checksum (RFC 1071).
