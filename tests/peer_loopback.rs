@@ -737,3 +737,63 @@ fn background_responder_runs_until_a_signal_and_deletes_its_sas() {
     init.json("exit");
     assert_eq!(init.exit_status(), 0);
 }
+
+/// The gateway dies (its port becomes unreachable): the kernel's ICMP port unreachable
+/// for our DPD reaches the engine as a lower-layer hint — reported, checked, never a move
+/// by itself (RFC 4555 §3.5).
+#[test]
+fn icmp_port_unreachable_becomes_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let psk = dir.path().join("psk").display().to_string();
+    std::fs::write(&psk, "loopback-test-psk-0123456789\n").unwrap();
+    let (port, natt) = two_ports();
+    let mut resp = Proc::start(&[
+        "--listen",
+        "--local",
+        "127.0.0.2",
+        "--id",
+        "moon.example.org",
+        "--local-ts",
+        "198.18.1.0/24",
+        "--psk-file",
+        &psk,
+        "--port",
+        &port,
+        "--natt-port",
+        &natt,
+        "--events",
+        "json",
+    ]);
+    resp.json("ready");
+    let mut init = Proc::start(&[
+        "--local",
+        "127.0.0.1",
+        "--remote",
+        "127.0.0.2",
+        "--id",
+        "carol@example.org",
+        "--remote-id",
+        "moon.example.org",
+        "--remote-ts",
+        "198.18.1.0/24",
+        "--psk-file",
+        &psk,
+        "--port",
+        &port,
+        "--natt-port",
+        &natt,
+        "--events",
+        "json",
+    ]);
+    init.json("child_up");
+    resp.child.kill().unwrap();
+    resp.child.wait().unwrap();
+    init.send("dpd");
+    let hint = init.json("hint");
+    assert_eq!(hint["hint"], "unreachable", "{hint}");
+    assert!(hint["path"].to_string().contains("127.0.0.2"), "{hint}");
+    // a hint is no reason to leave: the SA is still there
+    init.send("status");
+    let status = init.json("status");
+    assert!(status.to_string().contains("Established"), "{status}");
+}

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::clock::Clock;
 use super::socket::{Received, Sockets};
-use crate::engine::{Engine, EngineEvent, Path, SaId, Timestamp};
+use crate::engine::{Engine, EngineEvent, Path, PathHint, SaId, Timestamp};
 
 /// Direction of a packet, for captures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,6 +224,13 @@ pub fn run(
         for (idx, pfd) in fds.iter().take(sock_fds.len()).enumerate() {
             if pfd.revents == 0 {
                 continue;
+            }
+            if pfd.revents & libc::POLLERR != 0 {
+                // drained, or poll would report it again at once
+                for (path, _) in sockets.icmp_errors(idx) {
+                    engine.path_hint(clock.now(), path, PathHint::Unreachable);
+                    flush_engine(engine, sockets, clock, h);
+                }
             }
             loop {
                 match sockets.recv(idx, &mut buf) {

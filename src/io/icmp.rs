@@ -20,6 +20,18 @@ pub struct IcmpError {
     pub reporter: Option<IpAddr>,
 }
 
+impl IcmpError {
+    /// ICMP destination unreachable (type 3) or ICMPv6 destination unreachable (type 1):
+    /// the errors that say a path does not work.
+    pub fn is_unreachable(&self) -> bool {
+        if self.dest.is_ipv4() {
+            self.icmp_type == 3
+        } else {
+            self.icmp_type == 1
+        }
+    }
+}
+
 /// Ask the kernel to queue ICMP errors on `sock` (no effect on other systems).
 pub fn enable(sock: &UdpSocket) -> io::Result<()> {
     #[cfg(target_os = "linux")]

@@ -150,6 +150,9 @@ impl Sockets {
         let sock = UdpSocket::bind(want)
             .map_err(|e| io::Error::new(e.kind(), format!("cannot bind UDP {want}: {e}")))?;
         sock.set_nonblocking(true)?;
+        // ICMP errors become lower-layer hints (a check, never a move by themselves);
+        // without them the socket still works
+        let _ = super::icmp::enable(&sock);
         let local = sock.local_addr()?;
         self.socks.push(Sock {
             sock,
@@ -239,11 +242,26 @@ impl Sockets {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(None),
-                // ICMP errors reported on the socket (port unreachable ...): not fatal.
-                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Ok(None),
+                // ICMP errors reported on the socket (port or host unreachable ...): not
+                // fatal; they are read from the error queue ([`Sockets::icmp_errors`])
+                Err(e) if icmp_reported(&e) => return Ok(None),
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// The ICMP destination-unreachable errors queued on socket `idx`, as the path (our
+    /// socket's address, the destination that failed) they concern.
+    pub fn icmp_errors(&mut self, idx: usize) -> Vec<(Path, super::icmp::IcmpError)> {
+        use std::os::fd::AsRawFd;
+        let Some(s) = self.socks.get(idx) else {
+            return vec![];
+        };
+        super::icmp::drain(s.sock.as_raw_fd())
+            .into_iter()
+            .filter(super::icmp::IcmpError::is_unreachable)
+            .map(|e| (Path::new(s.local, unmap(e.dest)), e))
+            .collect()
     }
 
     /// Send a transmit from the socket bound at `t.local`; returns the wire bytes, or
@@ -289,6 +307,14 @@ impl Sockets {
             .map_err(|e| io::Error::new(e.kind(), format!("send {}: {e}", t.path)))?;
         Ok(wire)
     }
+}
+
+/// Errors a receive reports for an earlier ICMP error (the error queue has the details).
+fn icmp_reported(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ECONNREFUSED | libc::EHOSTUNREACH | libc::ENETUNREACH | libc::EHOSTDOWN)
+    )
 }
 
 fn unmap(a: SocketAddr) -> SocketAddr {
