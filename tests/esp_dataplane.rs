@@ -9,8 +9,8 @@ use std::time::Duration;
 use mobikectl::dataplane::{Echo, PingStats};
 use mobikectl::engine::esp::{EspError, ReplayError};
 use mobikectl::engine::{
-    Command, Config, ConnConfig, Engine, EngineEvent, Identity, IkeSa, IkeState, Path, Proposal,
-    Protocol, SeededRandom, Timestamp, TsRange,
+    Command, Config, ConnConfig, Engine, EngineEvent, Identity, IkeSa, IkeState, MoveCause, Path,
+    Proposal, Protocol, SeededRandom, Timestamp, TsRange,
 };
 use mobikectl::netsim::{NatBox, Network, NodeId};
 
@@ -636,4 +636,61 @@ fn encap_claims_a_nat_so_esp_is_udp_encapsulated_without_mobike() {
     let stats = stop_ping(&mut net, I);
     assert!(stats.received >= 45, "{stats:?}");
     assert!(esp_errors(&net, I).is_empty() && esp_errors(&net, R).is_empty());
+}
+
+/// The initiator's pings through a NAT that forgets its mapping: the next ESP arrives at
+/// the gateway from a new public port, and the gateway's SA (without MOBIKE: nothing
+/// else would tell it) follows so its replies reach the initiator again.
+#[test]
+fn rfc4555_3_8_may_3_esp_from_a_rebound_nat_port_moves_the_gateway() {
+    let mut net = lab(&["10.0.0.2"], &["198.51.100.1"], "aes128gcm16", false);
+    net.reachable = |_, _| true;
+    net.nats
+        .push(NatBox::new(vec![ip("10.0.0.2")], ip("203.0.113.5"), 40000));
+    up(&mut net);
+    let before = established(&net, R).path.remote;
+    start_ping(&mut net, I, "10.1.0.1", 10);
+    net.run_for(Duration::from_millis(200));
+    net.nats[0].rebind();
+    net.run_for(Duration::from_millis(300));
+    let s = stop_ping(&mut net, I);
+    let after = established(&net, R).path.remote;
+    assert_eq!(after.ip(), before.ip());
+    assert_ne!(after.port(), before.port(), "followed the new mapping");
+    let sr = established(&net, R);
+    assert!(sr.children.iter().all(|c| c.path == sr.path));
+    // replies resumed: at most a few lost around the rebinding
+    assert!(s.received >= 40, "{s}");
+    assert!(net.events_of(R).any(|e| matches!(
+        e,
+        EngineEvent::Moved {
+            cause: MoveCause::NatFollow,
+            ..
+        }
+    )));
+}
+
+/// Authenticated ESP from another address (the NAT's public address changed, not just its
+/// port) is delivered and counted, never followed: only IKE (an UPDATE) may move to
+/// another address (RFC 4555 §3.12).
+#[test]
+fn rfc4555_3_8_may_3_esp_from_another_address_is_not_followed() {
+    let mut net = lab(&["10.0.0.2"], &["198.51.100.1"], "aes128gcm16", false);
+    net.reachable = |_, _| true;
+    net.nats
+        .push(NatBox::new(vec![ip("10.0.0.2")], ip("203.0.113.5"), 40000));
+    up(&mut net);
+    let before = established(&net, R).path;
+    net.nats[0].outside = ip("203.0.113.77");
+    net.nats[0].rebind();
+    start_ping(&mut net, I, "10.1.0.1", 10);
+    net.run_for(Duration::from_millis(200));
+    stop_ping(&mut net, I);
+    assert_eq!(established(&net, R).path, before);
+    assert!(!net
+        .events_of(R)
+        .any(|e| matches!(e, EngineEvent::Moved { .. })));
+    assert!(net
+        .events_of(R)
+        .any(|e| matches!(e, EngineEvent::EspUnexpectedPath { .. })));
 }

@@ -536,7 +536,12 @@ impl Engine {
         (seq, next_header, inner): (u64, u8, Vec<u8>),
     ) {
         let now = self.now;
-        let on_path = path == expected;
+        let newest = self
+            .esp
+            .sas
+            .get(&spi)
+            .is_some_and(|e| e.window.top() == seq);
+        let on_path = path == expected || (newest && self.esp_follows_nat(sa, path, expected));
         if let Some(esp) = self.esp.sas.get_mut(&spi) {
             esp.counters.received += 1;
             esp.counters.received_bytes += inner.len() as u64;
@@ -565,6 +570,29 @@ impl Engine {
             next_header,
             packet: inner,
         });
+    }
+
+    /// RFC 4555 §3.8 (MAY) / RFC 7296 §2.23: the newest authenticated ESP of a peer behind
+    /// a NAT arrives from the same address and another port: the NAT rebound, and the SA
+    /// (IKE and CHILD_SAs) follows it. Another address is never followed (§3.12: only
+    /// counted), nor a peer that is not behind a NAT. Returns true if the SA moved.
+    fn esp_follows_nat(&mut self, sa: SaId, path: Path, expected: Path) -> bool {
+        let Some(ike) = self.sas.get(&sa) else {
+            return false;
+        };
+        let rebinding = ike.nat_remote
+            && path.local == expected.local
+            && path.remote.ip() == expected.remote.ip()
+            && path.remote.port() != expected.remote.port();
+        if !rebinding || ike.path != expected {
+            return false;
+        }
+        let trigger = super::mobike::Trigger {
+            at: self.now,
+            cause: super::MoveCause::NatFollow,
+        };
+        self.move_sa(sa, path, trigger, true);
+        true
     }
 
     fn esp_error(&mut self, sa: Option<SaId>, spi: u32, path: Path, error: EspError) {
