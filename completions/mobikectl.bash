@@ -297,7 +297,7 @@ _mobikectl() {
             return 0
             ;;
         mobikectl__subcmd__lab)
-            opts="-h --virtual --drill --no-tui --nat --report --allow-shell --events --pcap --svg --help"
+            opts="-h --virtual --drill --no-tui --nat --report --allow-shell --events --pcap --svg --sas --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -316,6 +316,10 @@ _mobikectl() {
                     return 0
                     ;;
                 --svg)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sas)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -105,6 +105,7 @@ complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l report -d 'R
 json\t'One JSON object: steps, measurements, failures, exit code'"
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l pcap -d 'Write every datagram the lab\'s network carried to FILE (pcap, as the receivers saw them; `mobikectl decode --udp-port 10500 --natt-port 14500 FILE` decodes it)' -r -F
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l svg -d 'Write a picture of the run to FILE (SVG: one lane per path, messages, moves, NAT changes, the dark interval shaded)' -r -F
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l sas -d 'Scale test instead of a drill: N IKE SAs (each with a CHILD_SA) set up on the virtual lab, then all moved by one address loss; reports set-up rate, time until all moved, CPU per move and memory per SA' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l virtual -d 'The virtual lab (in-memory network, simulated clock); the only one so far'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l no-tui -d 'Print the report instead of a terminal UI (there is no UI yet: always so)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l nat -d 'Put a NAT in front of the initiator (the default drill is then drills/nat.drill: a real NAT rebinding)'

@@ -354,4 +354,9 @@ pub struct LabArgs {
     /// NAT changes, the dark interval shaded).
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
+    /// Scale test instead of a drill: N IKE SAs (each with a CHILD_SA) set up on the
+    /// virtual lab, then all moved by one address loss; reports set-up rate, time until
+    /// all moved, CPU per move and memory per SA.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub sas: Option<u32>,
 }

@@ -254,6 +254,9 @@ fn write_report(
 /// FILE`, on the virtual lab. There is
 /// no real-sockets lab yet: without `--virtual` it says so and runs the virtual one.
 pub fn lab_main(args: &LabArgs) -> ExitCode {
+    if let Some(n) = args.sas {
+        return scale_main(n as usize, args.report);
+    }
     if !args.virtual_lab {
         eprintln!(
             "mobikectl lab: the real-sockets lab is not there yet; running the virtual lab \
@@ -291,4 +294,22 @@ pub fn lab_main(args: &LabArgs) -> ExitCode {
         svg: args.svg.clone(),
     };
     ExitCode::from(run_on_virtual_lab(&run, &source, &mut io::stdout().lock()))
+}
+
+/// `mobikectl lab --sas N`: exit 0 when every SA was set up and moved, 1 if not.
+fn scale_main(n: usize, format: ReportFormat) -> ExitCode {
+    match crate::embedded_lab::scale::run_scale(n) {
+        Ok(r) => {
+            match format {
+                ReportFormat::Text => print!("{}", r.text()),
+                ReportFormat::Json => println!("{}", r.json()),
+            }
+            let all = r.established == n && r.moved_initiator == n && r.moved_responder == n;
+            ExitCode::from(if all { 0 } else { 1 })
+        }
+        Err(e) => {
+            eprintln!("mobikectl lab --sas: {e}");
+            ExitCode::from(2)
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! with a simulated clock, so that they run in milliseconds and give the same result
 //! every time. Not to be confused with `strongswan-lab/interop`, the strongSwan harness in network
 //! namespaces.
+pub mod scale;
 pub mod virtual_lab;
 
 pub use virtual_lab::{LabOptions, VirtualLab};

@@ -188,7 +188,7 @@ pub struct VirtualLab {
     next_rebind_port: u16,
 }
 
-fn initiator_config(options: &LabOptions) -> Result<Config, String> {
+pub(crate) fn initiator_config(options: &LabOptions) -> Result<Config, String> {
     let (local, remote) = match options.ipv6 {
         true => (INITIATOR_ADDRS_V6[0], RESPONDER_ADDRS_V6[0]),
         false => (INITIATOR_ADDRS[0], RESPONDER_ADDRS[0]),
@@ -218,7 +218,7 @@ fn initiator_config(options: &LabOptions) -> Result<Config, String> {
     Ok(config)
 }
 
-fn responder_config(options: &LabOptions) -> Result<Config, String> {
+pub(crate) fn responder_config(options: &LabOptions) -> Result<Config, String> {
     let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
     let mut conn = ConnConfig::new(
         "lab",

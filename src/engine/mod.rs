@@ -565,6 +565,10 @@ pub struct Engine {
     pub(crate) nat_fake: bool,
     /// Our claimed public mapping ([`Command::NatMap`]).
     pub(crate) nat_map: Option<SocketAddr>,
+    /// [`Engine::poll_timeout`]'s answer until the next input (every input goes through a
+    /// `&mut self` entry point, which clears it): drivers ask after every datagram, and
+    /// with thousands of SAs a scan each time made the engine quadratic.
+    pub(crate) timeout_cache: std::cell::Cell<Option<Option<Timestamp>>>,
     /// ESP state of the CHILD_SAs ([`esp`]).
     pub(crate) esp: esp::EspTable,
 }
@@ -630,6 +634,7 @@ impl Engine {
             local_addrs: Vec::new(),
             nat_fake: false,
             nat_map: None,
+            timeout_cache: std::cell::Cell::new(None),
             esp: esp::EspTable::default(),
         }
         .with_configured_addrs()
@@ -661,6 +666,7 @@ impl Engine {
     /// afterwards (e.g. proposals and lifetimes for the next rekey). Existing SAs refer
     /// to connections by index: do not remove or reorder connections.
     pub fn config_mut(&mut self) -> &mut Config {
+        self.input();
         &mut self.config
     }
 
@@ -691,10 +697,21 @@ impl Engine {
 
     /// When [`Engine::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        self.sas
+        if let Some(cached) = self.timeout_cache.get() {
+            return cached;
+        }
+        let next = self
+            .sas
             .values()
             .filter_map(|sa| sa.next_timer(&self.config))
-            .min()
+            .min();
+        self.timeout_cache.set(Some(next));
+        next
+    }
+
+    /// Forget [`Engine::poll_timeout`]'s cached answer (an input may change any timer).
+    pub(crate) fn input(&mut self) {
+        self.timeout_cache.set(None);
     }
 
     /// Process a received IKE message (marker stripped) that arrived on `path` (our
@@ -702,6 +719,7 @@ impl Engine {
     /// be used is counted in [`Engine::stats`] and dropped, or answered as RFC 7296
     /// requires.
     pub fn handle_datagram(&mut self, now: Timestamp, path: Path, bytes: &[u8]) {
+        self.input();
         self.now = self.now.max(now);
         self.stats.received += 1;
         if bytes == [sa::KEEPALIVE] {
@@ -764,15 +782,24 @@ impl Engine {
     /// Advance timers: retransmissions, exchange timeouts, half-open SA expiry, rekeying,
     /// NAT-T keepalives.
     pub fn handle_timeout(&mut self, now: Timestamp) {
+        self.input();
         self.now = self.now.max(now);
-        let ids: Vec<SaId> = self.sas.keys().copied().collect();
-        for id in ids {
+        // only the SAs with something due: with thousands of SAs, visiting every one at
+        // each timer would make the engine quadratic
+        let due: Vec<SaId> = self
+            .sas
+            .values()
+            .filter(|sa| sa.next_timer(&self.config).is_some_and(|t| t <= now))
+            .map(|sa| sa.id)
+            .collect();
+        for id in due {
             self.sa_timeout(id, now);
         }
     }
 
     /// Run an operator command.
     pub fn command(&mut self, now: Timestamp, cmd: Command) -> Result<Option<SaId>, CommandError> {
+        self.input();
         self.now = self.now.max(now);
         match cmd {
             Command::Up(name) => {
