@@ -410,7 +410,6 @@ impl Engine {
     /// (our inbound SPI, the handle events show) and queue it on the CHILD_SA's path as
     /// UDP-encapsulated ESP. Returns the sequence number used.
     pub fn send_esp(&mut self, now: Timestamp, spi_in: u32, inner: &[u8]) -> Result<u64, EspError> {
-        self.input();
         self.now = self.now.max(now);
         let next_header = next_header_of(inner)?;
         let (sa, child) = self
@@ -453,7 +452,6 @@ impl Engine {
     /// Emits [`EngineEvent::EspReceived`] with the inner packet, or
     /// [`EngineEvent::EspError`]; never panics on any input.
     pub fn handle_esp(&mut self, now: Timestamp, path: Path, bytes: &[u8]) {
-        self.input();
         self.now = self.now.max(now);
         if bytes.len() < ESP_HEADER_LEN {
             self.esp.runts += 1;

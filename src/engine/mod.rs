@@ -81,9 +81,10 @@ pub mod path;
 pub mod proposal;
 pub mod pubkey;
 pub mod sa;
+mod sa_table;
 pub mod timer;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Add;
@@ -547,7 +548,7 @@ pub struct Stats {
 pub struct Engine {
     pub(crate) config: Config,
     pub(crate) rng: Box<dyn Random + Send>,
-    pub(crate) sas: BTreeMap<SaId, IkeSa>,
+    pub(crate) sas: sa_table::SaTable,
     /// Our SPI → SA.
     pub(crate) by_spi: HashMap<u64, SaId>,
     /// Responder: (peer address, SPIi) of IKE_SA_INIT requests → SA (retransmit detection).
@@ -565,10 +566,6 @@ pub struct Engine {
     pub(crate) nat_fake: bool,
     /// Our claimed public mapping ([`Command::NatMap`]).
     pub(crate) nat_map: Option<SocketAddr>,
-    /// [`Engine::poll_timeout`]'s answer until the next input (every input goes through a
-    /// `&mut self` entry point, which clears it): drivers ask after every datagram, and
-    /// with thousands of SAs a scan each time made the engine quadratic.
-    pub(crate) timeout_cache: std::cell::Cell<Option<Option<Timestamp>>>,
     /// ESP state of the CHILD_SAs ([`esp`]).
     pub(crate) esp: esp::EspTable,
 }
@@ -622,7 +619,7 @@ impl Engine {
         Engine {
             config,
             rng,
-            sas: BTreeMap::new(),
+            sas: sa_table::SaTable::default(),
             by_spi: HashMap::new(),
             by_init: HashMap::new(),
             transmits: VecDeque::new(),
@@ -634,7 +631,6 @@ impl Engine {
             local_addrs: Vec::new(),
             nat_fake: false,
             nat_map: None,
-            timeout_cache: std::cell::Cell::new(None),
             esp: esp::EspTable::default(),
         }
         .with_configured_addrs()
@@ -666,7 +662,7 @@ impl Engine {
     /// afterwards (e.g. proposals and lifetimes for the next rekey). Existing SAs refer
     /// to connections by index: do not remove or reorder connections.
     pub fn config_mut(&mut self) -> &mut Config {
-        self.input();
+        self.sas.all_stale();
         &mut self.config
     }
 
@@ -697,21 +693,7 @@ impl Engine {
 
     /// When [`Engine::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        if let Some(cached) = self.timeout_cache.get() {
-            return cached;
-        }
-        let next = self
-            .sas
-            .values()
-            .filter_map(|sa| sa.next_timer(&self.config))
-            .min();
-        self.timeout_cache.set(Some(next));
-        next
-    }
-
-    /// Forget [`Engine::poll_timeout`]'s cached answer (an input may change any timer).
-    pub(crate) fn input(&mut self) {
-        self.timeout_cache.set(None);
+        self.sas.next_deadline(&self.config)
     }
 
     /// Process a received IKE message (marker stripped) that arrived on `path` (our
@@ -719,7 +701,6 @@ impl Engine {
     /// be used is counted in [`Engine::stats`] and dropped, or answered as RFC 7296
     /// requires.
     pub fn handle_datagram(&mut self, now: Timestamp, path: Path, bytes: &[u8]) {
-        self.input();
         self.now = self.now.max(now);
         self.stats.received += 1;
         if bytes == [sa::KEEPALIVE] {
@@ -782,16 +763,9 @@ impl Engine {
     /// Advance timers: retransmissions, exchange timeouts, half-open SA expiry, rekeying,
     /// NAT-T keepalives.
     pub fn handle_timeout(&mut self, now: Timestamp) {
-        self.input();
         self.now = self.now.max(now);
-        // only the SAs with something due: with thousands of SAs, visiting every one at
-        // each timer would make the engine quadratic
-        let due: Vec<SaId> = self
-            .sas
-            .values()
-            .filter(|sa| sa.next_timer(&self.config).is_some_and(|t| t <= now))
-            .map(|sa| sa.id)
-            .collect();
+        // only the SAs with something due (the table's deadline index)
+        let due = self.sas.due(&self.config, now);
         for id in due {
             self.sa_timeout(id, now);
         }
@@ -799,7 +773,6 @@ impl Engine {
 
     /// Run an operator command.
     pub fn command(&mut self, now: Timestamp, cmd: Command) -> Result<Option<SaId>, CommandError> {
-        self.input();
         self.now = self.now.max(now);
         match cmd {
             Command::Up(name) => {

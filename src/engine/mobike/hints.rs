@@ -34,7 +34,6 @@ impl Engine {
     /// (its retransmissions are the check). At most one check per SA at a time, so a flood
     /// of forged hints costs one INFORMATIONAL.
     pub fn path_hint(&mut self, now: Timestamp, path: Path, hint: PathHint) {
-        self.input();
         self.now = self.now.max(now);
         let concerned: Vec<SaId> = self
             .sas

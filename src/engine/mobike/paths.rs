@@ -16,7 +16,6 @@ impl Engine {
     ///
     /// [`MobikeConfig::roam_debounce`]: super::MobikeConfig::roam_debounce
     pub fn set_local_addrs(&mut self, now: Timestamp, addrs: &[IpAddr]) {
-        self.input();
         self.now = self.now.max(now);
         let mut set: Vec<IpAddr> = Vec::new();
         for a in addrs {
@@ -73,7 +72,6 @@ impl Engine {
     /// The I/O layer could not send `transmit_path` (no route, address gone): the SAs on
     /// that path look for another one.
     pub fn send_failed(&mut self, now: Timestamp, transmit_path: Path) {
-        self.input();
         self.now = self.now.max(now);
         let ids: Vec<SaId> = self
             .sas
