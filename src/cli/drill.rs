@@ -67,6 +67,13 @@ impl AnyLab {
         }
     }
 
+    fn finish(&mut self) -> Vec<crate::drill::TimedEvent> {
+        match self {
+            AnyLab::Virtual(l) => l.finish(),
+            AnyLab::Loopback(l) => l.finish(),
+        }
+    }
+
     fn pcap(&self) -> Vec<u8> {
         match self {
             AnyLab::Virtual(l) => l.pcap(),
@@ -115,10 +122,12 @@ pub fn run_on_lab(run: &LabRun, source: &str, out: &mut dyn Write) -> u8 {
         Ok(t) => t,
         Err(e) => return refuse(file, format, &[e]),
     };
-    let outcome = match run_drill(&drill, lab.target(), run.options) {
+    let mut outcome = match run_drill(&drill, lab.target(), run.options) {
         Ok(o) => o,
         Err(e) => return refuse(file, format, &[e]),
     };
+    // what the last statements caused (`ping stop`'s numbers), as for a peer
+    outcome.events.extend(lab.finish());
     let svg_failed = write_report(&outcome, format, run.events, run.svg.as_deref(), out);
     if let Some(path) = &run.pcap {
         if let Err(e) = std::fs::write(path, lab.pcap()) {

@@ -161,6 +161,14 @@ impl LoopbackLab {
         self.ports
     }
 
+    /// The events the drill's last statements caused that no wait took in (the runner
+    /// does not let time pass after the last one): what arrived by now.
+    pub fn finish(&mut self) -> Vec<TimedEvent> {
+        self.flush_all();
+        self.receive_all();
+        self.take_pending()
+    }
+
     /// Every datagram the nodes received, as a pcap (as the receivers saw it).
     pub fn pcap(&self) -> Vec<u8> {
         let records = self

@@ -81,6 +81,13 @@ impl VirtualLab {
         })
     }
 
+    /// The events the drill's last statements caused that no wait took in (the runner
+    /// does not let time pass after the last one), at this instant.
+    pub fn finish(&mut self) -> Vec<TimedEvent> {
+        self.net.run_for(Duration::ZERO);
+        self.drain_network_events()
+    }
+
     /// Everything the network carried, as a pcap (as the receivers saw it).
     pub fn pcap(&self) -> Vec<u8> {
         self.net.pcap()
