@@ -74,6 +74,21 @@ impl AnyLab {
         }
     }
 
+    /// How to decode the pcap, when the lab did not get the usual ports.
+    fn ports_note(&self) -> Option<String> {
+        let AnyLab::Loopback(l) = self else {
+            return None;
+        };
+        let ports = l.ports();
+        (ports != crate::embedded_lab::common::LabPorts::default()).then(|| {
+            format!(
+                "the lab's ports were IKE {} and NAT-T {} (10500 or 14500 were taken): \
+                 mobikectl decode --udp-port {} --natt-port {} ...",
+                ports.ike, ports.natt, ports.ike, ports.natt
+            )
+        })
+    }
+
     fn pcap(&self) -> Vec<u8> {
         match self {
             AnyLab::Virtual(l) => l.pcap(),
@@ -133,6 +148,9 @@ pub fn run_on_lab(run: &LabRun, source: &str, out: &mut dyn Write) -> u8 {
         if let Err(e) = std::fs::write(path, lab.pcap()) {
             eprintln!("mobikectl: --pcap {}: {e}", path.display());
             return 2;
+        }
+        if let Some(note) = lab.ports_note() {
+            eprintln!("mobikectl: --pcap {}: {note}", path.display());
         }
     }
     if svg_failed {
