@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::cli::command::PeerCommand;
 use crate::cli::peer::event_json;
 use crate::cli::peer::events::ping_json;
+use crate::dataplane::host::DataPlane;
 use crate::dataplane::PingStats;
 use crate::drill::run::SaSummary;
 use crate::drill::TimedEvent;
@@ -237,7 +238,7 @@ impl Default for LabPorts {
 }
 
 /// The two engines of a lab (initiator, responder), each knowing its addresses at
-/// `now`; `seeds` make their randomness reproducible.
+/// `now`, with fixed seeds (the same keys and SPIs on every run of the virtual lab).
 pub fn lab_engines(
     options: &LabOptions,
     ports: LabPorts,
@@ -424,5 +425,33 @@ pub fn acted_on(node: &str, new_events: &[TimedEvent]) -> String {
     match stopped {
         Some(e) => e.describe(),
         None => node.to_string(),
+    }
+}
+
+/// `ping DST INTERVAL` on a node's data plane: the fields of the `ping replaced` event
+/// when a probe was running. The ICMP identifier is fixed per node (`node`: its index),
+/// so that the virtual lab gives the same packets on every run.
+pub fn start_ping(
+    dataplane: &mut DataPlane,
+    engine: &Engine,
+    node: usize,
+    (now, dst, interval): (Timestamp, IpAddr, Duration),
+) -> Result<Option<Map<String, Value>>, String> {
+    let old_src = dataplane.probe().map(|p| p.src());
+    let ident = 0x1ab0_u16.wrapping_add(u16::try_from(node).unwrap_or(0));
+    let replaced = dataplane
+        .start_ping(engine, now, dst, interval, ident)
+        .map_err(|e| format!("ping: {e}"))?;
+    Ok(replaced
+        .zip(old_src)
+        .map(|(stats, src)| ping_fields("replaced", &stats, src, now)))
+}
+
+/// `ping stop` on a node's data plane: the fields of its `ping stopped` event.
+pub fn stop_ping(dataplane: &mut DataPlane, now: Timestamp) -> Result<Map<String, Value>, String> {
+    let src = dataplane.probe().map(|p| p.src());
+    match (dataplane.stop_ping(now), src) {
+        (Some(stats), Some(src)) => Ok(ping_fields("stopped", &stats, src, now)),
+        _ => Err("ping stop: no ping is running".into()),
     }
 }

@@ -31,14 +31,13 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::common::{
-    acted_on, addrs_fields, engine_event, established_sas, filter_fields, home_plan, lab_engines,
-    nat_expired_event, owner_of, ping_fields, raw_udp_pcap, sa_summaries, LabOptions, LabPorts,
-    INITIATOR, NAT_PUBLIC, START,
+    self, acted_on, addrs_fields, engine_event, established_sas, filter_fields, home_plan,
+    lab_engines, nat_expired_event, owner_of, ping_fields, raw_udp_pcap, sa_summaries, LabOptions,
+    LabPorts, INITIATOR, NAT_PUBLIC, START,
 };
 use super::user_nat::UserNat;
 use crate::cli::command::{resolve, Action, PeerCommand};
 use crate::dataplane::host::DataPlane;
-use crate::dataplane::PingStats;
 use crate::drill::run::{DrillTarget, SaSummary};
 use crate::drill::TimedEvent;
 use crate::engine::{Command, Engine, EngineEvent, Path, SaId, Timestamp, Transmit};
@@ -201,8 +200,8 @@ impl LoopbackLab {
     }
 
     /// Send one transmit of node `n`: through the NAT for the initiator behind one, else
-    /// from the node's socket. A send from an address the node no longer has tells
-    /// the engine, as the peer's event loop does.
+    /// from the node's socket. A send that fails for want of a path (no such address,
+    /// no route) tells the engine, as the peer's event loop does.
     fn send(&mut self, n: usize, t: Transmit) {
         let now = self.time();
         let node = &mut self.nodes[n];
@@ -453,35 +452,19 @@ impl LoopbackLab {
     fn start_ping(&mut self, n: usize, dst: IpAddr, interval: Duration) -> Result<(), String> {
         let now = self.time();
         let node = &mut self.nodes[n];
-        let old = node.dataplane.probe().map(|p| p.src());
-        // a fixed ICMP identifier per node, as in the virtual lab
-        let ident = 0x1ab0 + n as u16;
-        let replaced = node
-            .dataplane
-            .start_ping(&node.engine, now, dst, interval, ident)
-            .map_err(|e| format!("ping: {e}"))?;
-        if let (Some(stats), Some(src)) = (replaced, old) {
-            self.ping_event(n, "replaced", &stats, src);
+        let replaced =
+            common::start_ping(&mut node.dataplane, &node.engine, n, (now, dst, interval))?;
+        if let Some(fields) = replaced {
+            self.lab_event(n, "ping", fields);
         }
         Ok(())
     }
 
     fn stop_ping(&mut self, n: usize) -> Result<(), String> {
         let now = self.time();
-        let node = &mut self.nodes[n];
-        let src = node.dataplane.probe().map(|p| p.src());
-        match (node.dataplane.stop_ping(now), src) {
-            (Some(stats), Some(src)) => {
-                self.ping_event(n, "stopped", &stats, src);
-                Ok(())
-            }
-            _ => Err("ping stop: no ping is running".into()),
-        }
-    }
-
-    fn ping_event(&mut self, n: usize, state: &str, stats: &PingStats, src: IpAddr) {
-        let fields = ping_fields(state, stats, src, self.time());
+        let fields = common::stop_ping(&mut self.nodes[n].dataplane, now)?;
         self.lab_event(n, "ping", fields);
+        Ok(())
     }
 
     fn apply(&mut self, n: usize, action: Action) -> Result<(), String> {

@@ -31,15 +31,15 @@ use std::time::Duration;
 use serde_json::Map;
 
 use super::common::{
-    acted_on, addrs_fields, engine_event, established_sas, filter_fields, home_plan, lab_engines,
-    nat_expired_event, owner_of, ping_fields, sa_summaries, LabPorts, INITIATOR, START,
+    self, acted_on, addrs_fields, engine_event, established_sas, filter_fields, home_plan,
+    lab_engines, nat_expired_event, owner_of, ping_fields, sa_summaries, LabPorts, INITIATOR,
+    START,
 };
 pub use super::common::{
     LabOptions, IKE_PORT, INITIATOR_ADDRS, INITIATOR_ADDRS_V6, LAB_LINE, NATT_PORT, NAT_NODE,
     NAT_PUBLIC, RESPONDER_ADDRS, RESPONDER_ADDRS_V6,
 };
 use crate::cli::command::{resolve, Action, PeerCommand};
-use crate::dataplane::PingStats;
 use crate::drill::run::{DrillTarget, SaSummary};
 use crate::drill::TimedEvent;
 use crate::engine::{Command, Timestamp};
@@ -180,12 +180,8 @@ impl VirtualLab {
             Action::Ping { dst, interval } => self.start_ping(node, dst, interval)?,
             Action::PingStop => {
                 let now = self.net.now;
-                let n = &mut self.net.nodes[node];
-                let src = n.dataplane.probe().map(|p| p.src());
-                match (n.dataplane.stop_ping(now), src) {
-                    (Some(stats), Some(src)) => self.ping_event(node, "stopped", &stats, src),
-                    _ => return Err("ping stop: no ping is running".into()),
-                }
+                let fields = common::stop_ping(&mut self.net.nodes[node].dataplane, now)?;
+                self.lab_event(node, "ping", fields);
             }
             Action::Help => {}
             Action::Quit => {
@@ -200,24 +196,11 @@ impl VirtualLab {
     fn start_ping(&mut self, node: NodeId, dst: IpAddr, interval: Duration) -> Result<(), String> {
         let now = self.net.now;
         let n = &mut self.net.nodes[node];
-        let old = n.dataplane.probe().map(|p| p.src());
-        // a fixed ICMP identifier per node keeps the lab deterministic
-        let ident = 0x1ab0 + node as u16;
-        let replaced = n
-            .dataplane
-            .start_ping(&n.engine, now, dst, interval, ident)
-            .map_err(|e| format!("ping: {e}"))?;
-        if let (Some(stats), Some(src)) = (replaced, old) {
-            self.ping_event(node, "replaced", &stats, src);
+        let replaced = common::start_ping(&mut n.dataplane, &n.engine, node, (now, dst, interval))?;
+        if let Some(fields) = replaced {
+            self.lab_event(node, "ping", fields);
         }
         Ok(())
-    }
-
-    /// A `ping` event ([`ping_fields`]).
-    fn ping_event(&mut self, node: NodeId, state: &str, stats: &PingStats, src: IpAddr) {
-        let now = self.net.now;
-        let fields = ping_fields(state, stats, src, now);
-        self.lab_event(node, "ping", fields);
     }
 
     fn rebind(
