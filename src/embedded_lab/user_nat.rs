@@ -162,3 +162,83 @@ impl UserNat {
         self.mappings.iter().map(|m| m.sock.as_raw_fd()).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().expect("test address")
+    }
+
+    /// Read what `sock` got, waiting a little (loopback delivery is not instantaneous).
+    fn recv(sock: &UdpSocket) -> (Vec<u8>, SocketAddr) {
+        sock.set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("timeout");
+        let mut buf = [0u8; 64];
+        let (n, from) = sock.recv_from(&mut buf).expect("datagram");
+        (buf[..n].to_vec(), from)
+    }
+
+    #[test]
+    fn maps_out_and_back_and_rebinds_to_a_new_port() {
+        let peer = UdpSocket::bind("127.0.0.1:0").expect("peer");
+        let peer_addr = peer.local_addr().expect("peer address");
+        let public: IpAddr = "127.0.0.100".parse().expect("ip");
+        let mut nat = UserNat::new(public, 41000, None);
+        let inside = addr("127.0.0.2:4500");
+        let t0 = Timestamp::from_secs(1);
+        let first = nat.send(t0, inside, peer_addr, b"out").expect("send");
+        assert_eq!(first.ip(), public);
+        let (bytes, from) = recv(&peer);
+        assert_eq!((bytes.as_slice(), from), (&b"out"[..], first));
+        // the same inside endpoint keeps its mapping
+        assert_eq!(
+            nat.send(t0, inside, peer_addr, b"again").expect("send"),
+            first
+        );
+        recv(&peer);
+        // the peer's answer goes back to the inside endpoint, from the peer
+        peer.send_to(b"back", first).expect("answer");
+        let mut buf = [0u8; 64];
+        let mut got = Vec::new();
+        for _ in 0..200 {
+            got = nat.receive(t0, &mut buf);
+            if !got.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let want = Inbound {
+            inside,
+            remote: peer_addr,
+            wire: b"back".to_vec(),
+        };
+        assert_eq!(got, vec![want]);
+        // a rebinding: a new public port
+        nat.rebind();
+        let second = nat.send(t0, inside, peer_addr, b"new").expect("send");
+        assert_ne!(second, first);
+        assert_eq!(recv(&peer).1, second);
+    }
+
+    #[test]
+    fn forgets_idle_mappings() {
+        let peer = UdpSocket::bind("127.0.0.1:0").expect("peer");
+        let peer_addr = peer.local_addr().expect("peer address");
+        let public: IpAddr = "127.0.0.100".parse().expect("ip");
+        let mut nat = UserNat::new(public, 42000, Some(Duration::from_secs(30)));
+        let inside = addr("127.0.0.2:4500");
+        let t0 = Timestamp::from_secs(1);
+        let first = nat.send(t0, inside, peer_addr, b"a").expect("send");
+        let later = t0 + Duration::from_secs(31);
+        let second = nat.send(later, inside, peer_addr, b"b").expect("send");
+        assert_ne!(first, second);
+        assert_eq!(nat.expired.len(), 1);
+        assert_eq!(nat.expired[0].port, first.port());
+        assert_eq!(
+            nat.expired[0].idle,
+            Duration::from_secs(30 + 1) - Duration::ZERO
+        );
+    }
+}
