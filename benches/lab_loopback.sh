@@ -14,6 +14,8 @@
 #   outage           the longest gap of the ping through the CHILD_SA (10.2.0.1 ->
 #                    10.1.0.1 every 10 ms, from SA up to the end of the drill): the
 #                    `longest_gap_ms` of its final `ping stopped` event (ms).
+#                    Its resolution is the ping interval: with no reply lost it is
+#                    10 ms plus scheduling jitter.
 #
 # A run whose drill fails is counted and left out. Needs python3 (JSON).
 set -euo pipefail
