@@ -29,7 +29,7 @@ complete -c mobikectl -n "__fish_mobikectl_needs_command" -s V -l version -d 'Pr
 complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "decode" -d 'Decode IKEv2 messages from pcap/pcapng files or a live interface'
 complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "peer" -d 'Run a live, headless IKEv2 peer (PSK or certificate authentication)'
 complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "drill" -d 'Run a failover drill (a script of peer commands, waits and expectations)'
-complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "lab" -d 'Run the embedded lab: the default failover drill (SA up, address loss, probe, move, NAT rebinding, move back) on a virtual network with a simulated clock'
+complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "lab" -d 'Run the embedded lab: the default failover drill (SA up, address loss, probe, move, NAT rebinding, move back, a ping through the CHILD_SA throughout) with two engines on loopback addresses (real UDP sockets, no root), or on a virtual network with a simulated clock (--virtual)'
 complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "completions" -d 'Print a shell completion script for SHELL to stdout'
 complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "man" -d 'Print the man page (roff) to stdout'
 complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -103,10 +103,10 @@ complete -c mobikectl -n "__fish_mobikectl_using_subcommand drill" -s h -l help 
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l drill -d 'Run this drill instead of the default one' -r -F
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l report -d 'Report format' -r -f -a "text\t'A timeline (one line per step) and a summary table'
 json\t'One JSON object: steps, measurements, failures, exit code'"
-complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l pcap -d 'Write every datagram the lab\'s network carried to FILE (pcap, as the receivers saw them; `mobikectl decode --udp-port 10500 --natt-port 14500 FILE` decodes it)' -r -F
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l pcap -d 'Write every datagram the lab\'s network carried to FILE (pcap, as the receivers saw them; `mobikectl decode --udp-port 10500 --natt-port 14500 FILE` decodes it; the loopback lab uses other ports when these are taken)' -r -F
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l svg -d 'Write a picture of the run to FILE (SVG: one lane per path, messages, moves, NAT changes, the dark interval shaded)' -r -F
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l sas -d 'Scale test instead of a drill: N IKE SAs (each with a CHILD_SA) set up on the virtual lab, then all moved by one address loss; reports set-up rate, time until all moved, CPU per move and memory per SA' -r
-complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l virtual -d 'The virtual lab (in-memory network, simulated clock); the only one so far'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l virtual -d 'The virtual lab (in-memory network, simulated clock: the same output on every run) instead of the loopback lab (real UDP sockets on 127.0.0.x, the wall clock)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l no-tui -d 'Print the report instead of a terminal UI (there is no UI yet: always so)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l nat -d 'Put a NAT in front of the initiator (the default drill is then drills/nat.drill: a real NAT rebinding)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l allow-shell -d 'Allow `shell` statements in --drill FILE'
@@ -117,7 +117,7 @@ complete -c mobikectl -n "__fish_mobikectl_using_subcommand man" -s h -l help -d
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab completions man help" -f -a "decode" -d 'Decode IKEv2 messages from pcap/pcapng files or a live interface'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab completions man help" -f -a "peer" -d 'Run a live, headless IKEv2 peer (PSK or certificate authentication)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab completions man help" -f -a "drill" -d 'Run a failover drill (a script of peer commands, waits and expectations)'
-complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab completions man help" -f -a "lab" -d 'Run the embedded lab: the default failover drill (SA up, address loss, probe, move, NAT rebinding, move back) on a virtual network with a simulated clock'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab completions man help" -f -a "lab" -d 'Run the embedded lab: the default failover drill (SA up, address loss, probe, move, NAT rebinding, move back, a ping through the CHILD_SA throughout) with two engines on loopback addresses (real UDP sockets, no root), or on a virtual network with a simulated clock (--virtual)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab completions man help" -f -a "completions" -d 'Print a shell completion script for SHELL to stdout'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab completions man help" -f -a "man" -d 'Print the man page (roff) to stdout'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

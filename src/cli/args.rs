@@ -43,10 +43,11 @@ pub enum Command {
     /// 143.
     Drill(DrillArgs),
     /// Run the embedded lab: the default failover drill (SA up, address loss, probe, move,
-    /// NAT rebinding, move back) on a virtual network with a simulated clock.
+    /// NAT rebinding, move back, a ping through the CHILD_SA throughout) with two engines
+    /// on loopback addresses (real UDP sockets, no root), or on a virtual network with a
+    /// simulated clock (--virtual).
     ///
-    /// Only the virtual lab exists yet: without --virtual a note says so and the virtual
-    /// lab runs. Exit status as for drill.
+    /// Exit status as for drill.
     Lab(LabArgs),
     /// Print a shell completion script for SHELL to stdout.
     Completions {
@@ -324,7 +325,8 @@ pub struct DrillArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct LabArgs {
-    /// The virtual lab (in-memory network, simulated clock); the only one so far.
+    /// The virtual lab (in-memory network, simulated clock: the same output on every
+    /// run) instead of the loopback lab (real UDP sockets on 127.0.0.x, the wall clock).
     #[arg(long = "virtual")]
     pub virtual_lab: bool,
     /// Run this drill instead of the default one.
@@ -347,7 +349,8 @@ pub struct LabArgs {
     #[arg(long)]
     pub events: bool,
     /// Write every datagram the lab's network carried to FILE (pcap, as the receivers saw
-    /// them; `mobikectl decode --udp-port 10500 --natt-port 14500 FILE` decodes it).
+    /// them; `mobikectl decode --udp-port 10500 --natt-port 14500 FILE` decodes it; the
+    /// loopback lab uses other ports when these are taken).
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
     /// Write a picture of the run to FILE (SVG: one lane per path, messages, moves,

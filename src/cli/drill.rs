@@ -10,8 +10,9 @@ use std::process::ExitCode;
 use super::args::{DrillArgs, LabArgs, ReportFormat};
 use crate::drill::peer_target::{PeerSpec, PeerTarget, PEER_NODE};
 use crate::drill::run::check_drill;
+use crate::drill::DrillTarget;
 use crate::drill::{parse_drill, report, run_drill, DrillOutcome, RunOptions};
-use crate::embedded_lab::{default_drill, LabOptions, VirtualLab};
+use crate::embedded_lab::{default_drill, LabOptions, LoopbackLab, VirtualLab};
 use crate::io::signals::SignalPipe;
 
 /// Why the drill did not run (exit code 2).
@@ -31,9 +32,76 @@ fn refuse(file: &str, format: ReportFormat, errors: &[String]) -> u8 {
     2
 }
 
-/// How to run a drill on the virtual lab and report it.
+/// Which embedded lab a drill runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LabKind {
+    /// The in-memory network with a simulated clock ([`VirtualLab`]).
+    #[default]
+    Virtual,
+    /// Real UDP sockets on loopback addresses and the wall clock ([`LoopbackLab`]).
+    Loopback,
+}
+
+/// A lab of either kind, for the runner and the pcap.
+enum AnyLab {
+    Virtual(Box<VirtualLab>),
+    Loopback(Box<LoopbackLab>),
+}
+
+impl AnyLab {
+    fn new(kind: LabKind, options: LabOptions) -> Result<AnyLab, String> {
+        match kind {
+            LabKind::Virtual => VirtualLab::new(options)
+                .map(|l| AnyLab::Virtual(Box::new(l)))
+                .map_err(|e| format!("virtual lab: {e}")),
+            LabKind::Loopback => LoopbackLab::new(options)
+                .map(|l| AnyLab::Loopback(Box::new(l)))
+                .map_err(|e| format!("loopback lab: {e}")),
+        }
+    }
+
+    fn target(&mut self) -> &mut dyn DrillTarget {
+        match self {
+            AnyLab::Virtual(l) => l.as_mut(),
+            AnyLab::Loopback(l) => l.as_mut(),
+        }
+    }
+
+    fn finish(&mut self) -> Vec<crate::drill::TimedEvent> {
+        match self {
+            AnyLab::Virtual(l) => l.finish(),
+            AnyLab::Loopback(l) => l.finish(),
+        }
+    }
+
+    /// How to decode the pcap, when the lab did not get the usual ports.
+    fn ports_note(&self) -> Option<String> {
+        let AnyLab::Loopback(l) = self else {
+            return None;
+        };
+        let ports = l.ports();
+        (ports != crate::embedded_lab::common::LabPorts::default()).then(|| {
+            format!(
+                "the lab's ports were IKE {} and NAT-T {} (10500 or 14500 were taken): \
+                 mobikectl decode --udp-port {} --natt-port {} ...",
+                ports.ike, ports.natt, ports.ike, ports.natt
+            )
+        })
+    }
+
+    fn pcap(&self) -> Vec<u8> {
+        match self {
+            AnyLab::Virtual(l) => l.pcap(),
+            AnyLab::Loopback(l) => l.pcap(),
+        }
+    }
+}
+
+/// How to run a drill on an embedded lab and report it.
 #[derive(Debug, Clone)]
 pub struct LabRun {
+    /// The virtual or the loopback lab.
+    pub kind: LabKind,
     /// The drill's name in messages.
     pub file: String,
     /// The lab's setup from the command line (merged with the drill's `# lab:` line).
@@ -50,9 +118,9 @@ pub struct LabRun {
     pub svg: Option<PathBuf>,
 }
 
-/// Parse and run `source` on a fresh virtual lab; prints the report; returns the exit
-/// code (2 also when the pcap cannot be written).
-pub fn run_on_virtual_lab(run: &LabRun, source: &str, out: &mut dyn Write) -> u8 {
+/// Parse and run `source` on a fresh lab of `run.kind`; prints the report; returns the
+/// exit code (2 also when the pcap cannot be written).
+pub fn run_on_lab(run: &LabRun, source: &str, out: &mut dyn Write) -> u8 {
     let (file, format) = (run.file.as_str(), run.format);
     let drill = match parse_drill(file, source) {
         Ok(d) => d,
@@ -65,19 +133,24 @@ pub fn run_on_virtual_lab(run: &LabRun, source: &str, out: &mut dyn Write) -> u8
         Ok(from_file) => from_file.merged(run.lab),
         Err(e) => return refuse(file, format, &[e]),
     };
-    let mut target = match VirtualLab::new(lab) {
+    let mut lab = match AnyLab::new(run.kind, lab) {
         Ok(t) => t,
-        Err(e) => return refuse(file, format, &[format!("virtual lab: {e}")]),
+        Err(e) => return refuse(file, format, &[e]),
     };
-    let outcome = match run_drill(&drill, &mut target, run.options) {
+    let mut outcome = match run_drill(&drill, lab.target(), run.options) {
         Ok(o) => o,
         Err(e) => return refuse(file, format, &[e]),
     };
+    // what the last statements caused (`ping stop`'s numbers), as for a peer
+    outcome.events.extend(lab.finish());
     let svg_failed = write_report(&outcome, format, run.events, run.svg.as_deref(), out);
     if let Some(path) = &run.pcap {
-        if let Err(e) = std::fs::write(path, target.pcap()) {
+        if let Err(e) = std::fs::write(path, lab.pcap()) {
             eprintln!("mobikectl: --pcap {}: {e}", path.display());
             return 2;
+        }
+        if let Some(note) = lab.ports_note() {
+            eprintln!("mobikectl: --pcap {}: {note}", path.display());
         }
     }
     if svg_failed {
@@ -117,6 +190,7 @@ pub fn drill_main(args: &DrillArgs) -> ExitCode {
     };
     if args.lab {
         let run = LabRun {
+            kind: LabKind::Virtual,
             file,
             lab: LabOptions {
                 nat: args.nat,
@@ -128,7 +202,7 @@ pub fn drill_main(args: &DrillArgs) -> ExitCode {
             pcap: args.pcap.clone(),
             svg: args.svg.clone(),
         };
-        return ExitCode::from(run_on_virtual_lab(&run, &source, &mut io::stdout().lock()));
+        return ExitCode::from(run_on_lab(&run, &source, &mut io::stdout().lock()));
     }
     let mut peer_options = Vec::new();
     if let Some(config) = &args.peer_config {
@@ -251,17 +325,10 @@ fn write_report(
 }
 
 /// `mobikectl lab`: the default drill (`drills/nat.drill` with `--nat`), or `--drill
-/// FILE`, on the virtual lab. There is
-/// no real-sockets lab yet: without `--virtual` it says so and runs the virtual one.
+/// FILE`, on the loopback lab (real sockets), or on the virtual lab with `--virtual`.
 pub fn lab_main(args: &LabArgs) -> ExitCode {
     if let Some(n) = args.sas {
         return scale_main(n as usize, args.report);
-    }
-    if !args.virtual_lab {
-        eprintln!(
-            "mobikectl lab: the real-sockets lab is not there yet; running the virtual lab \
-             (--virtual)"
-        );
     }
     let (file, source) = match &args.drill {
         Some(path) => match read_drill(path) {
@@ -280,6 +347,11 @@ pub fn lab_main(args: &LabArgs) -> ExitCode {
         }
     };
     let run = LabRun {
+        kind: if args.virtual_lab {
+            LabKind::Virtual
+        } else {
+            LabKind::Loopback
+        },
         file,
         lab: LabOptions {
             nat: args.nat,
@@ -293,7 +365,7 @@ pub fn lab_main(args: &LabArgs) -> ExitCode {
         pcap: args.pcap.clone(),
         svg: args.svg.clone(),
     };
-    ExitCode::from(run_on_virtual_lab(&run, &source, &mut io::stdout().lock()))
+    ExitCode::from(run_on_lab(&run, &source, &mut io::stdout().lock()))
 }
 
 /// `mobikectl lab --sas N`: exit 0 when every SA was set up and moved, 1 if not.

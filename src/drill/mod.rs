@@ -1,8 +1,8 @@
 //! Failover drills: a small language of peer commands, waits and expectations, its
 //! parser ([`parse`]), an interpreter that drives any [`DrillTarget`](run::DrillTarget)
 //! ([`run`]), its reports ([`report`]) and a picture of a run ([`svg`], `--svg FILE`).
-//! `mobikectl drill` and `mobikectl lab` run them on the embedded virtual lab
-//! ([`crate::embedded_lab`]); `mobikectl drill FILE -- PEER-OPTIONS` runs them against a
+//! `mobikectl drill --lab` and `mobikectl lab --virtual` run them on the embedded virtual
+//! lab, `mobikectl lab` on the loopback lab (real sockets; [`crate::embedded_lab`]); `mobikectl drill FILE -- PEER-OPTIONS` runs them against a
 //! real gateway through a `mobikectl peer` process ([`peer_target`]: one node, `peer`; its
 //! first `up` lets the peer's own initiation at start be seen; SIGINT or SIGTERM stop the
 //! drill, the peer deletes its SAs, the report shows what was measured so far).

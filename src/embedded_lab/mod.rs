@@ -1,10 +1,17 @@
-//! The embedded lab: drills on a virtual network inside the process ([`virtual_lab`]),
-//! with a simulated clock, so that they run in milliseconds and give the same result
-//! every time. Not to be confused with `strongswan-lab/interop`, the strongSwan harness in network
-//! namespaces.
+//! The embedded lab: an initiator and a responder of our own engine in one process, as
+//! drill targets. On a virtual network with a simulated clock ([`virtual_lab`]), so
+//! that drills run in milliseconds and give the same result every time; or on real UDP
+//! sockets on loopback addresses with the wall clock ([`loopback_lab`], `mobikectl
+//! lab`), with a user-space NAT when a drill wants one. Both share the address plan,
+//! configurations and event forms ([`common`]). [`scale`] is `lab --sas N`. Not to be
+//! confused with `strongswan-lab/`, the strongSwan harness in network namespaces.
+pub mod common;
+pub mod loopback_lab;
 pub mod scale;
+mod user_nat;
 pub mod virtual_lab;
 
+pub use loopback_lab::LoopbackLab;
 pub use virtual_lab::{LabOptions, VirtualLab};
 
 /// The drill `mobikectl lab` runs: SA up, address loss, probe, move, NAT rebinding,

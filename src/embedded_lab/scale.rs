@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::virtual_lab::{
-    initiator_config, responder_config, LabOptions, INITIATOR_ADDRS, RESPONDER_ADDRS,
+use super::common::{
+    initiator_config, responder_config, LabOptions, LabPorts, INITIATOR_ADDRS, RESPONDER_ADDRS,
 };
 use crate::engine::{Command, Engine, EngineEvent, IkeState, SeededRandom, Timestamp};
 use crate::netsim::Network;
@@ -100,9 +100,12 @@ impl ScaleReport {
 /// Run the scale test with `sas` IKE SAs.
 pub fn run_scale(sas: usize) -> Result<ScaleReport, String> {
     let options = LabOptions::default();
-    let mut cfg_r = responder_config(&options)?;
+    let mut cfg_r = responder_config(&options, LabPorts::default())?;
     cfg_r.cookie_threshold = None;
-    let mut initiator = Engine::new(initiator_config(&options)?, Box::new(SeededRandom::new(1)));
+    let mut initiator = Engine::new(
+        initiator_config(&options, LabPorts::default())?,
+        Box::new(SeededRandom::new(1)),
+    );
     let mut responder = Engine::new(cfg_r, Box::new(SeededRandom::new(2)));
     initiator.set_local_addrs(START, &INITIATOR_ADDRS);
     responder.set_local_addrs(START, &RESPONDER_ADDRS);

@@ -25,155 +25,25 @@
 //!   makes the NAT forget its mappings when there is one, else the engine sends from a
 //!   fresh port as a rebinding would look to the peer; `quit` deletes the SAs.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde_json::Map;
 
+use super::common::{
+    self, acted_on, addrs_fields, engine_event, established_sas, filter_fields, home_plan,
+    lab_engines, nat_expired_event, owner_of, ping_fields, sa_summaries, LabPorts, INITIATOR,
+    START,
+};
+pub use super::common::{
+    LabOptions, IKE_PORT, INITIATOR_ADDRS, INITIATOR_ADDRS_V6, LAB_LINE, NATT_PORT, NAT_NODE,
+    NAT_PUBLIC, RESPONDER_ADDRS, RESPONDER_ADDRS_V6,
+};
 use crate::cli::command::{resolve, Action, PeerCommand};
-use crate::cli::peer::event_json;
-use crate::cli::peer::events::ping_json;
-use crate::dataplane::PingStats;
 use crate::drill::run::{DrillTarget, SaSummary};
 use crate::drill::TimedEvent;
-use crate::engine::{
-    Command, Config, ConnConfig, Engine, Identity, IkeState, SeededRandom, Timestamp, TsRange,
-};
+use crate::engine::{Command, Timestamp};
 use crate::netsim::{NatBox, Network, NodeId};
-
-/// The initiator's addresses.
-pub const INITIATOR_ADDRS: [IpAddr; 2] = [
-    IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
-    IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)),
-];
-/// The responder's addresses.
-pub const RESPONDER_ADDRS: [IpAddr; 2] = [
-    IpAddr::V4(Ipv4Addr::new(127, 0, 0, 10)),
-    IpAddr::V4(Ipv4Addr::new(127, 0, 0, 11)),
-];
-/// The NAT's public address.
-pub const NAT_PUBLIC: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 100));
-/// IKE port of both nodes.
-pub const IKE_PORT: u16 = 10500;
-/// NAT-T port of both nodes.
-pub const NATT_PORT: u16 = 14500;
-
-const PSK: &[u8] = b"mobikectl-embedded-lab-psk";
-const INITIATOR: NodeId = 0;
-const RESPONDER: NodeId = 1;
-/// The node name of the NAT's own events (`nat_expired`).
-pub const NAT_NODE: &str = "nat";
-/// Simulated time at the start (engine timestamps are relative to any epoch).
-const START: Timestamp = Timestamp::from_secs(1000);
-
-/// The initiator's IPv6 addresses ([`LabOptions::ipv6`]).
-pub const INITIATOR_ADDRS_V6: [IpAddr; 2] = [
-    IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2)),
-    IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 3)),
-];
-/// The responder's IPv6 addresses ([`LabOptions::ipv6`]).
-pub const RESPONDER_ADDRS_V6: [IpAddr; 2] = [
-    IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 0x10)),
-    IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 0x11)),
-];
-
-/// How the lab is set up: the `--nat` flag, or a drill's `# lab:` line
-/// ([`LabOptions::from_drill`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LabOptions {
-    /// A NAT in front of the initiator.
-    pub nat: bool,
-    /// Both nodes also own IPv6 addresses (fd00::2, fd00::3; fd00::10, fd00::11) and
-    /// the SA is initiated over IPv6 (fd00::2 to fd00::10).
-    pub ipv6: bool,
-    /// The NAT forgets a mapping idle this long (implies `nat`).
-    pub nat_timeout: Option<Duration>,
-    /// The initiator's NAT-T keepalive interval (default 20 s).
-    pub keepalive: Option<Duration>,
-    /// Both nodes' dead peer detection delay (default: only on the `dpd` command).
-    pub dpd: Option<Duration>,
-}
-
-/// The word that starts a drill's lab line: `# lab: nat ipv6 dpd=10s`.
-pub const LAB_LINE: &str = "lab:";
-
-impl LabOptions {
-    /// The options a drill asks for on a comment line `# lab: WORD ...` (the first
-    /// such line; none: the defaults). Words: `nat`, `ipv6`, `nat-timeout=DURATION`,
-    /// `keepalive=DURATION`, `dpd=DURATION`. The error names the line.
-    pub fn from_drill(file: &str, source: &str) -> Result<LabOptions, String> {
-        let mut options = LabOptions::default();
-        let found = source.lines().enumerate().find_map(|(i, line)| {
-            let rest = line.trim_start().strip_prefix('#')?.trim_start();
-            let words = rest.strip_prefix(LAB_LINE)?;
-            Some((i + 1, words))
-        });
-        let Some((line, words)) = found else {
-            return Ok(options);
-        };
-        for word in words.split_whitespace() {
-            options
-                .apply_word(word)
-                .map_err(|e| format!("{file}:{line}: lab: {e}"))?;
-        }
-        Ok(options)
-    }
-
-    fn apply_word(&mut self, word: &str) -> Result<(), String> {
-        let duration = |v: &str| crate::drill::parse::parse_duration(v);
-        match word.split_once('=') {
-            None if word.eq_ignore_ascii_case("nat") => self.nat = true,
-            None if word.eq_ignore_ascii_case("ipv6") => self.ipv6 = true,
-            Some((k, v)) if k.eq_ignore_ascii_case("nat-timeout") => {
-                self.nat = true;
-                self.nat_timeout = Some(duration(v)?);
-            }
-            Some((k, v)) if k.eq_ignore_ascii_case("keepalive") => {
-                self.keepalive = Some(duration(v)?)
-            }
-            Some((k, v)) if k.eq_ignore_ascii_case("dpd") => self.dpd = Some(duration(v)?),
-            _ => {
-                return Err(format!(
-                    "unknown option '{word}' (nat, ipv6, nat-timeout=DURATION, \
-                     keepalive=DURATION, dpd=DURATION)"
-                ))
-            }
-        }
-        Ok(())
-    }
-
-    /// These options and `other`'s (flags of the command line): either's switches,
-    /// `other`'s values where it has them.
-    pub fn merged(self, other: LabOptions) -> LabOptions {
-        LabOptions {
-            nat: self.nat || other.nat,
-            ipv6: self.ipv6 || other.ipv6,
-            nat_timeout: other.nat_timeout.or(self.nat_timeout),
-            keepalive: other.keepalive.or(self.keepalive),
-            dpd: other.dpd.or(self.dpd),
-        }
-    }
-
-    /// The initiator's addresses (IPv6 first when `ipv6`).
-    pub fn initiator_addrs(&self) -> Vec<IpAddr> {
-        let v6 = if self.ipv6 {
-            &INITIATOR_ADDRS_V6[..]
-        } else {
-            &[]
-        };
-        v6.iter().chain(INITIATOR_ADDRS.iter()).copied().collect()
-    }
-
-    /// The responder's addresses (IPv6 first when `ipv6`).
-    pub fn responder_addrs(&self) -> Vec<IpAddr> {
-        let v6 = if self.ipv6 {
-            &RESPONDER_ADDRS_V6[..]
-        } else {
-            &[]
-        };
-        v6.iter().chain(RESPONDER_ADDRS.iter()).copied().collect()
-    }
-}
 
 /// The lab.
 pub struct VirtualLab {
@@ -188,79 +58,12 @@ pub struct VirtualLab {
     next_rebind_port: u16,
 }
 
-pub(crate) fn initiator_config(options: &LabOptions) -> Result<Config, String> {
-    let (local, remote) = match options.ipv6 {
-        true => (INITIATOR_ADDRS_V6[0], RESPONDER_ADDRS_V6[0]),
-        false => (INITIATOR_ADDRS[0], RESPONDER_ADDRS[0]),
-    };
-    let mut conn = ConnConfig::new(
-        "lab",
-        SocketAddr::new(local, IKE_PORT),
-        SocketAddr::new(remote, IKE_PORT),
-        Identity::parse("initiator@lab.example")?,
-        PSK,
-    );
-    conn.remote_id = Some(Identity::parse("responder.lab.example")?);
-    conn.local_ts = vec![TsRange::parse("10.2.0.0/16")?];
-    conn.remote_ts = vec![TsRange::parse("10.1.0.0/16")?];
-    conn.remote_nat_t_port = NATT_PORT;
-    if let Some(d) = options.dpd {
-        conn.dpd_delay = d;
-    }
-    let mut config = Config {
-        connections: vec![conn],
-        nat_t_port: NATT_PORT,
-        ..Config::default()
-    };
-    if let Some(k) = options.keepalive {
-        config.keepalive = k;
-    }
-    Ok(config)
-}
-
-pub(crate) fn responder_config(options: &LabOptions) -> Result<Config, String> {
-    let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
-    let mut conn = ConnConfig::new(
-        "lab",
-        any,
-        any,
-        Identity::parse("responder.lab.example")?,
-        PSK,
-    );
-    conn.local_ts = vec![TsRange::parse("10.1.0.0/16")?];
-    conn.remote_ts = vec![TsRange::parse("10.2.0.0/16")?];
-    conn.remote_nat_t_port = NATT_PORT;
-    if let Some(d) = options.dpd {
-        conn.dpd_delay = d;
-    }
-    Ok(Config {
-        connections: vec![conn],
-        nat_t_port: NATT_PORT,
-        ..Config::default()
-    })
-}
-
-/// The fields of a `filter` event, as `mobikectl peer` reports them.
-fn filter_fields(what: &str, pair: Option<(IpAddr, IpAddr)>) -> Map<String, Value> {
-    let side = |a: Option<IpAddr>| a.map(|a| Value::from(a.to_string())).unwrap_or(Value::Null);
-    let mut m = Map::new();
-    m.insert("what".into(), what.into());
-    m.insert("local".into(), side(pair.map(|p| p.0)));
-    m.insert("remote".into(), side(pair.map(|p| p.1)));
-    m
-}
-
 impl VirtualLab {
     /// A lab with both nodes up and no SA, at simulated time zero.
     pub fn new(options: LabOptions) -> Result<VirtualLab, String> {
         let (initiator_addrs, responder_addrs) =
             (options.initiator_addrs(), options.responder_addrs());
-        let mut initiator =
-            Engine::new(initiator_config(&options)?, Box::new(SeededRandom::new(1)));
-        let mut responder =
-            Engine::new(responder_config(&options)?, Box::new(SeededRandom::new(2)));
-        initiator.set_local_addrs(START, &initiator_addrs);
-        responder.set_local_addrs(START, &responder_addrs);
+        let (initiator, responder) = lab_engines(&options, LabPorts::default(), START)?;
         let mut net = Network::new(START);
         net.add("initiator", initiator, &initiator_addrs);
         net.add("responder", responder, &responder_addrs);
@@ -269,18 +72,20 @@ impl VirtualLab {
             nat.idle_timeout = options.nat_timeout;
             net.nats.push(nat);
         }
-        let home = initiator_addrs
-            .iter()
-            .map(|a| (*a, INITIATOR))
-            .chain(responder_addrs.iter().map(|a| (*a, RESPONDER)))
-            .collect();
         Ok(VirtualLab {
             net,
-            home,
+            home: home_plan(&options),
             reported: 0,
             pending: vec![],
             next_rebind_port: 20000,
         })
+    }
+
+    /// The events the drill's last statements caused that no wait took in (the runner
+    /// does not let time pass after the last one), at this instant.
+    pub fn finish(&mut self) -> Vec<TimedEvent> {
+        self.net.run_for(Duration::ZERO);
+        self.drain_network_events()
     }
 
     /// Everything the network carried, as a pcap (as the receivers saw it).
@@ -302,26 +107,11 @@ impl VirtualLab {
         if let Some(name) = node {
             return self.node_by_name(name);
         }
-        let named = match command {
-            PeerCommand::AddrAdd(a, _) | PeerCommand::AddrDel(a, _) => Some(*a),
-            PeerCommand::Move { local, .. } | PeerCommand::Drop { local, .. } => Some(*local),
-            PeerCommand::Loss {
-                pair: Some((local, _)),
-                ..
-            } => Some(*local),
-            _ => None,
-        };
-        let owner = named.and_then(|a| {
-            self.net
-                .nodes
-                .iter()
-                .position(|n| n.addrs.contains(&a))
-                .or_else(|| self.home.iter().find(|h| h.0 == a).map(|h| h.1))
-        });
-        Ok(owner.unwrap_or(INITIATOR))
+        let current: Vec<Vec<IpAddr>> = self.net.nodes.iter().map(|n| n.addrs.clone()).collect();
+        Ok(owner_of(command, &current, &self.home))
     }
 
-    fn lab_event(&mut self, node: NodeId, name: &str, fields: Map<String, Value>) {
+    fn lab_event(&mut self, node: NodeId, name: &str, fields: Map<String, serde_json::Value>) {
         self.pending.push(TimedEvent {
             at: self.net.now,
             node: self.net.nodes[node].name.clone(),
@@ -331,17 +121,8 @@ impl VirtualLab {
     }
 
     fn addrs_event(&mut self, node: NodeId, change: &str, ip: IpAddr) {
-        let mut m = Map::new();
-        m.insert("change".into(), change.into());
-        m.insert("by".into(), "command".into());
-        m.insert("addr".into(), ip.to_string().into());
-        let addrs: Vec<String> = self.net.nodes[node]
-            .addrs
-            .iter()
-            .map(|a| a.to_string())
-            .collect();
-        m.insert("addrs".into(), Value::from(addrs));
-        self.lab_event(node, "local_addrs", m);
+        let fields = addrs_fields(change, ip, &self.net.nodes[node].addrs);
+        self.lab_event(node, "local_addrs", fields);
     }
 
     fn engine_command(&mut self, node: NodeId, c: Command) -> Result<(), String> {
@@ -399,22 +180,12 @@ impl VirtualLab {
             Action::Ping { dst, interval } => self.start_ping(node, dst, interval)?,
             Action::PingStop => {
                 let now = self.net.now;
-                let n = &mut self.net.nodes[node];
-                let src = n.dataplane.probe().map(|p| p.src());
-                match (n.dataplane.stop_ping(now), src) {
-                    (Some(stats), Some(src)) => self.ping_event(node, "stopped", &stats, src),
-                    _ => return Err("ping stop: no ping is running".into()),
-                }
+                let fields = common::stop_ping(&mut self.net.nodes[node].dataplane, now)?;
+                self.lab_event(node, "ping", fields);
             }
             Action::Help => {}
             Action::Quit => {
-                let established: Vec<_> = self.net.nodes[node]
-                    .engine
-                    .sas()
-                    .filter(|s| s.state == IkeState::Established)
-                    .map(|s| s.id)
-                    .collect();
-                for id in established {
+                for id in established_sas(&self.net.nodes[node].engine) {
                     self.engine_command(node, Command::Down(id))?;
                 }
             }
@@ -425,52 +196,11 @@ impl VirtualLab {
     fn start_ping(&mut self, node: NodeId, dst: IpAddr, interval: Duration) -> Result<(), String> {
         let now = self.net.now;
         let n = &mut self.net.nodes[node];
-        let old = n.dataplane.probe().map(|p| p.src());
-        // a fixed ICMP identifier per node keeps the lab deterministic
-        let ident = 0x1ab0 + node as u16;
-        let replaced = n
-            .dataplane
-            .start_ping(&n.engine, now, dst, interval, ident)
-            .map_err(|e| format!("ping: {e}"))?;
-        if let (Some(stats), Some(src)) = (replaced, old) {
-            self.ping_event(node, "replaced", &stats, src);
+        let replaced = common::start_ping(&mut n.dataplane, &n.engine, node, (now, dst, interval))?;
+        if let Some(fields) = replaced {
+            self.lab_event(node, "ping", fields);
         }
         Ok(())
-    }
-
-    /// A `ping` event as the peer reports it, with the gap's times in ms since the lab's
-    /// start (`gap_start_ms`, `gap_end_ms`) instead of wall-clock times (the lab's output
-    /// is the same on every run).
-    fn ping_event(&mut self, node: NodeId, state: &str, stats: &PingStats, src: IpAddr) {
-        let now = self.net.now;
-        let fields = self.ping_fields(state, stats, src, now);
-        self.lab_event(node, "ping", fields);
-    }
-
-    fn ping_fields(
-        &self,
-        state: &str,
-        stats: &PingStats,
-        src: IpAddr,
-        now: Timestamp,
-    ) -> Map<String, Value> {
-        let mut m = ping_json(state, stats, src, now);
-        let since_start = |t: Timestamp| {
-            Value::from((t.saturating_since(START).as_secs_f64() * 1e6).round() / 1e3)
-        };
-        let gap = stats.longest_gap;
-        // instead of the peer's wall-clock gap_start/gap_end: ms since the lab started
-        m.remove("gap_start");
-        m.remove("gap_end");
-        m.insert(
-            "gap_start_ms".into(),
-            gap.map(|g| since_start(g.start)).unwrap_or(Value::Null),
-        );
-        m.insert(
-            "gap_end_ms".into(),
-            gap.map(|g| since_start(g.end)).unwrap_or(Value::Null),
-        );
-        m
     }
 
     fn rebind(
@@ -496,20 +226,14 @@ impl VirtualLab {
     fn drain_network_events(&mut self) -> Vec<TimedEvent> {
         let mut out = std::mem::take(&mut self.pending);
         for (at, node, ev) in &self.net.events[self.reported..] {
-            let (name, fields) = event_json(ev);
-            out.push(TimedEvent {
-                at: *at,
-                node: self.net.nodes[*node].name.clone(),
-                name: name.to_string(),
-                fields,
-            });
+            out.extend(engine_event(*at, &self.net.nodes[*node].name, ev));
         }
         self.reported = self.net.events.len();
         let reports: Vec<_> = self.net.ping_reports.drain(..).collect();
         for (at, node, stats) in reports {
             let src = self.net.nodes[node].dataplane.probe().map(|p| p.src());
             if let Some(src) = src {
-                let fields = self.ping_fields("running", &stats, src, at);
+                let fields = ping_fields("running", &stats, src, at);
                 out.push(TimedEvent {
                     at,
                     node: self.net.nodes[node].name.clone(),
@@ -529,19 +253,8 @@ impl VirtualLab {
         let mut out = Vec::new();
         for nat in &mut self.net.nats {
             for e in std::mem::take(&mut nat.expired) {
-                let mut m = Map::new();
-                m.insert("inside".into(), e.inside.to_string().into());
-                m.insert(
-                    "public".into(),
-                    SocketAddr::new(nat.outside, e.port).to_string().into(),
-                );
-                m.insert("idle_s".into(), e.idle.as_secs_f64().into());
-                out.push(TimedEvent {
-                    at: e.noticed,
-                    node: NAT_NODE.into(),
-                    name: "nat_expired".into(),
-                    fields: m,
-                });
+                let public = SocketAddr::new(nat.outside, e.port);
+                out.push(nat_expired_event(e.noticed, e.inside, public, e.idle));
             }
         }
         out
@@ -559,29 +272,30 @@ impl DrillTarget for VirtualLab {
 
     fn command(&mut self, node: Option<&str>, command: &PeerCommand) -> Result<String, String> {
         let n = self.node_for(node, command)?;
+        let before = self.pending.len();
         let actions = resolve(&self.net.nodes[n].engine, command.clone())?;
         for a in actions {
             self.apply(n, a)?;
         }
-        Ok(self.net.nodes[n].name.clone())
+        Ok(acted_on(&self.net.nodes[n].name, &self.pending[before..]))
     }
 
     fn advance_until(&mut self, deadline: Timestamp) -> Vec<TimedEvent> {
         // what the last command did at this instant first
         self.net.run_for(Duration::ZERO);
-        while self.pending.is_empty() && self.net.events.len() == self.reported {
+        let mut out = self.drain_network_events();
+        // engine events a drill does not see (decrypted ESP) do not end the step
+        while out.is_empty() && self.net.now < deadline {
             let now = self.net.now;
-            if now >= deadline {
-                break;
-            }
             let step_to = match self.net.next_wakeup() {
                 Some(t) if t <= deadline => t.max(now + Duration::from_micros(1)),
                 _ => deadline,
             };
             self.net.run_for(step_to.saturating_since(now));
             self.net.now = self.net.now.max(step_to);
+            out = self.drain_network_events();
         }
-        self.drain_network_events()
+        out
     }
 
     fn sa_summaries(&mut self, node: Option<&str>) -> Result<Vec<SaSummary>, String> {
@@ -589,16 +303,6 @@ impl DrillTarget for VirtualLab {
             Some(name) => self.node_by_name(name)?,
             None => INITIATOR,
         };
-        let mut sas: Vec<_> = self.net.nodes[n].engine.sas().collect();
-        sas.sort_by_key(|s| s.id);
-        Ok(sas
-            .iter()
-            .map(|s| SaSummary {
-                sa: s.id.to_string(),
-                established: s.state == IkeState::Established,
-                local: s.path.local,
-                remote: s.path.remote,
-            })
-            .collect())
+        Ok(sa_summaries(&self.net.nodes[n].engine))
     }
 }
