@@ -389,7 +389,8 @@ fn the_default_drill_passes_and_is_identical_on_every_run() {
             "move_after_loss",
             "move_back_on_return",
             "move_on_command",
-            "move_back"
+            "move_back",
+            "outage"
         ]
     );
     assert!(a
@@ -708,7 +709,7 @@ fn lab_virtual_runs_the_default_drill_quickly() {
     assert!(text(&out.stderr).is_empty());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["exit_code"], 0);
-    assert_eq!(v["measurements"].as_array().map(Vec::len), Some(4));
+    assert_eq!(v["measurements"].as_array().map(Vec::len), Some(5));
 }
 
 #[test]
