@@ -250,11 +250,17 @@ fn wait_settled_on_b(lab: &Lab, p: &mut Peer, n: usize) -> String {
 }
 
 /// The move after PEER_A's address goes away (`ip addr flush` of link A in the peer
-/// namespace): our `moved` event (address_lost, to PEER_B, CHILD_SAs along).
+/// namespace): our `moved` event (to PEER_B, CHILD_SAs along).
+///
+/// Its cause is `address_lost`, or `path_failed` when an ESP packet of the running ping
+/// was still queued on the old path: its failed send ("no socket bound at PEER_A:4500")
+/// re-triggers the probe already under way for the address loss (`Engine::send_failed`,
+/// src/engine/mobike/paths.rs), and the move is reported with the later cause (seen in 2
+/// of 3 runs of `ping_resumes_after_address_loss_move`; the move itself is as fast).
 fn lose_link_a(lab: &Lab, p: &mut Peer) -> Value {
     lab.addr("peer", "flush", "eth0", None);
-    let m = p.wait("moved (address_lost)", |v| {
-        v["event"] == "moved" && v["cause"] == "address_lost"
+    let m = p.wait("moved (address_lost or path_failed)", |v| {
+        v["event"] == "moved" && (v["cause"] == "address_lost" || v["cause"] == "path_failed")
     });
     assert_eq!(m["new"]["local"], format!("{PEER_B}:4500"), "{m}");
     assert_eq!(m["children"], true, "{m}");
@@ -341,7 +347,8 @@ fn ping_resumes_after_address_loss_move() {
     let fin = ping_stop(&mut p);
     eprintln!("moved: {m}");
     eprintln!(
-        "ping across the move (10 ms): longest gap {} ms ({} .. {}), sent {} received {} lost {}",
+        "ping across the move ({}, 10 ms): longest gap {} ms ({} .. {}), sent {} received {} lost {}",
+        m["cause"],
         fin["longest_gap_ms"],
         fin["gap_start"],
         fin["gap_end"],
@@ -349,8 +356,13 @@ fn ping_resumes_after_address_loss_move() {
         fin["received"],
         fin["lost"]
     );
+    let gap = num(&fin, "longest_gap_ms");
+    eprintln!(
+        "outage goal 50 ms: {} ({gap} ms)",
+        if gap <= 50.0 { "met" } else { "missed" }
+    );
     assert_eq!(fin["gap_ongoing"], false, "{fin}");
-    assert!(num(&fin, "longest_gap_ms") < 1000.0, "{fin}");
+    assert!(gap < 1000.0, "{fin}");
     assert!(num(&fin, "lost") <= 50.0, "{fin}");
     no_esp_errors(&p);
     // the CHILD_SA on link B carried the replies: moon's counters and ours
