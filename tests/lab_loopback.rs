@@ -69,7 +69,7 @@ fn lab_runs_the_default_drill_on_loopback_with_the_ping_answered() {
     assert!(stderr.is_empty(), "{stderr}");
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["exit_code"], 0, "{v}");
-    assert_eq!(v["measurements"].as_array().map(Vec::len), Some(4));
+    assert_eq!(v["measurements"].as_array().map(Vec::len), Some(5));
     let events = v["events"].as_array().cloned().unwrap_or_default();
     let stopped = events
         .iter()

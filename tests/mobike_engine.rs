@@ -1930,3 +1930,32 @@ fn rfc4555_3_8_should_2_rebinding_before_any_dpd_is_still_noticed() {
     assert_ne!(now_r, first, "the responder follows the new mapping");
     assert!(downs(&net, I).is_empty() && downs(&net, R).is_empty());
 }
+
+#[test]
+fn rfc4555_3_5_proc_i_send_failure_around_an_address_loss_keeps_its_cause() {
+    for failure_first in [true, false] {
+        let mut net = two_path_lab(|_, _| {});
+        up(&mut net);
+        let old = established(&net, I).path;
+        // a queued packet (ESP of a running ping, say) fails on the old path just before
+        // the address event reaches the engine, or while the probe is in flight
+        let now = net.now;
+        if failure_first {
+            net.engine(I).send_failed(now, old);
+            net.del_addr(I, ip("192.0.2.10"));
+        } else {
+            net.del_addr(I, ip("192.0.2.10"));
+            net.run_for(Duration::from_millis(5));
+            let now = net.now;
+            net.engine(I).send_failed(now, old);
+        }
+        net.run_for(Duration::from_secs(5));
+        let m = moves(&net, I);
+        assert_eq!(m.len(), 1, "{}", dump(&net));
+        assert_eq!(
+            m[0].2,
+            MoveCause::AddressLost,
+            "failure first: {failure_first}"
+        );
+    }
+}

@@ -77,6 +77,17 @@ impl Engine {
             .sas
             .values()
             .filter(|s| s.state == IkeState::Established && s.path == transmit_path)
+            // a move already under way for a lost address or a failed path keeps its
+            // cause (a queued ESP packet failing on the old path says nothing new)
+            .filter(|s| {
+                !s.mobike.probe.as_ref().is_some_and(|p| {
+                    p.move_on_answer
+                        && matches!(
+                            p.trigger.cause,
+                            MoveCause::AddressLost | MoveCause::PathFailed
+                        )
+                })
+            })
             .map(|s| s.id)
             .collect();
         for id in ids {
@@ -92,7 +103,15 @@ impl Engine {
             return;
         };
         let keep = sa.mobike.roam.filter(|t| t.cause != MoveCause::Operator);
-        sa.mobike.roam = Some(keep.unwrap_or(Trigger { at: now, cause }));
+        sa.mobike.roam = Some(match keep {
+            // a send that failed just before the address went is the address loss: the
+            // earlier time, the truer cause
+            Some(t) if t.cause == MoveCause::PathFailed && cause == MoveCause::AddressLost => {
+                Trigger { at: t.at, cause }
+            }
+            Some(t) => t,
+            None => Trigger { at: now, cause },
+        });
         if !sa.timers.is_set(Timer::Roam) {
             sa.timers.set(Timer::Roam, now + debounce);
         }
