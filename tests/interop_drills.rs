@@ -37,6 +37,11 @@ fn moon_gateway() -> Vec<&'static str> {
 
 /// Run a drill of `drills/strongswan/` in the peer's namespace; its JSON report.
 fn run_drill(lab: &Lab, drill: &str) -> (Option<i32>, Value) {
+    run_drill_with(lab, drill, &[])
+}
+
+/// [`run_drill`] with more peer options.
+fn run_drill_with(lab: &Lab, drill: &str, extra: &[&str]) -> (Option<i32>, Value) {
     let file = repo().join("drills/strongswan").join(drill);
     let out = Command::new("ip")
         .args([
@@ -61,6 +66,7 @@ fn run_drill(lab: &Lab, drill: &str) -> (Option<i32>, Value) {
         .args(["--ike", "aes128-sha256-x25519", "--esp", "aes128gcm16"])
         .args(["--vip", "0.0.0.0", "--remote-ts", "198.18.1.0/24"])
         .args(["--follow-os", "--pcap", &lab.path("drill.pcapng")])
+        .args(extra)
         .stdin(Stdio::null())
         .output()
         .expect("run mobikectl drill");
@@ -111,4 +117,33 @@ fn drill_address_loss_against_strongswan_moves_and_measures_the_outage() {
     assert!(on_b, "{report:#}");
     let sas = lab.swanctl(&["--list-sas"]);
     assert!(!sas.contains("ESTABLISHED"), "{sas}");
+}
+
+#[test]
+fn drill_move_back_against_strongswan_returns_when_the_address_does() {
+    let Some(lab) = Lab::up("drill-move-back", "dual", &moon_gateway()) else {
+        return;
+    };
+    let (code, report) = run_drill(&lab, "move-back.drill");
+    assert_eq!(code, Some(0), "{report:#}");
+    let back = measurement(&report, "move_back");
+    let outage = measurement(&report, "outage");
+    eprintln!("drill against strongSwan: moved back {back:.2} ms after the address returned, outage {outage:.1} ms");
+    assert!(back < 2000.0 && outage < 100.0, "{report:#}");
+}
+
+#[test]
+fn drill_black_hole_against_strongswan_is_found_by_dpd_and_escaped() {
+    let Some(lab) = Lab::up("drill-black-hole", "dual", &moon_gateway()) else {
+        return;
+    };
+    let (code, report) = run_drill_with(&lab, "black-hole.drill", &["--dpd", "1"]);
+    assert_eq!(code, Some(0), "{report:#}");
+    let escaped = measurement(&report, "black_hole_escaped");
+    let outage = measurement(&report, "outage");
+    eprintln!(
+        "drill against strongSwan: black hole escaped after {escaped:.0} ms, outage {outage:.0} ms"
+    );
+    // the goal: at most 15 s from the first unanswered request
+    assert!(escaped < 15_000.0, "{report:#}");
 }
