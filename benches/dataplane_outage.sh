@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Data-plane outage of a MOBIKE move after an address loss with a second path up, on the
-# lab's dual-uplink topology (lab/interop/lab.sh dual), as root:
+# lab's dual-uplink topology (strongswan-lab/interop/lab.sh dual), as root:
 #
 #   sudo bash benches/dataplane_outage.sh --tool mobikectl   # `mobikectl peer` initiator
 #   sudo bash benches/dataplane_outage.sh --tool strongswan  # strongSwan carol initiator
@@ -44,7 +44,7 @@
 #                                 with `cargo build --release --bin mobikectl` if missing)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-LABSH=$ROOT/lab/interop/lab.sh
+LABSH=$ROOT/strongswan-lab/interop/lab.sh
 RUNS=${RUNS:-5}
 PRE=${PRE:-1}
 POST=${POST:-4}

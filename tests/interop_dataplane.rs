@@ -1,6 +1,6 @@
 //! Data-plane interop of `mobikectl peer` against strongSwan 5.9 (kernel-libipsec: ESP in
 //! userspace over the TUN device `ipsec0`, always UDP-encapsulated on port 4500) on the
-//! `dual` topology of `lab/interop/lab.sh`: our ESP-protected ICMP echo (`ping`) reaches
+//! `dual` topology of `strongswan-lab/interop/lab.sh`: our ESP-protected ICMP echo (`ping`) reaches
 //! moon's protected subnet (198.18.1.1 on moon's `lo`, answered by moon's kernel, the reply
 //! routed back into `ipsec0` by the route charon installs in table 220), before and across
 //! a MOBIKE move after an address loss, on each of three CHILD_SAs, and the other way
