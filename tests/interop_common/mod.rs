@@ -582,6 +582,7 @@ pub fn keylog_decrypts_own_pcap(lab: &Lab) {
         .map(|l| l.split(',').take(8).collect::<Vec<_>>().join(","))
         .collect();
     let mut args = vec!["-r".to_string(), pcap.display().to_string(), "-V".into()];
+    args.extend(ike_decode_as(&pcap));
     for t in &table {
         args.push("-o".into());
         args.push(format!("uat:ikev2_decryption_table:{t}"));
@@ -603,6 +604,45 @@ pub fn keylog_decrypts_own_pcap(lab: &Lab) {
         "tshark: {correct} checksums, {ok} correct of {encrypted}"
     );
     assert!(!v.contains("Malformed"), "tshark reports malformed packets");
+}
+
+/// tshark `-d` options for the far ends of IKE flows: a NAT may map port 500 or 4500 to a
+/// low port that tshark would give to another protocol (49 became XTACACS, "Malformed").
+fn ike_decode_as(pcap: &std::path::Path) -> Vec<String> {
+    let Ok(out) = Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .args(["-T", "fields", "-e", "udp.srcport", "-e", "udp.dstport"])
+        .output()
+    else {
+        return vec![];
+    };
+    let mut opts = vec![];
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let ports: Vec<u16> = line
+            .split('\t')
+            .filter_map(|p| p.trim().parse().ok())
+            .collect();
+        let [a, b] = ports[..] else {
+            continue;
+        };
+        for (ours, theirs) in [(a, b), (b, a)] {
+            let proto = match ours {
+                500 => "isakmp",
+                4500 => "udpencap",
+                _ => continue,
+            };
+            if theirs != 500 && theirs != 4500 {
+                let o = format!("udp.port=={theirs},{proto}");
+                if !opts.contains(&o) {
+                    opts.push(o);
+                }
+            }
+        }
+    }
+    opts.into_iter()
+        .flat_map(|o| ["-d".to_string(), o])
+        .collect()
 }
 
 /// charon_conf options of a strongSwan initiator towards our responder.
