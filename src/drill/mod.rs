@@ -93,4 +93,4 @@ pub mod run;
 pub mod svg;
 
 pub use parse::{parse_drill, Drill, SyntaxError};
-pub use run::{run_drill, DrillOutcome, DrillTarget, RunOptions, TimedEvent};
+pub use run::{run_drill, Applied, DrillOutcome, DrillTarget, RunOptions, TimedEvent};

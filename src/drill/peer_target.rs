@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-use super::run::{DrillTarget, SaSummary, TimedEvent};
+use super::run::{Applied, DrillTarget, SaSummary, TimedEvent};
 use crate::cli::command::{OsAddr, PeerCommand, RekeyTarget};
 use crate::engine::Timestamp;
 use crate::io::signals::{self, SignalPipe};
@@ -415,19 +415,22 @@ impl DrillTarget for PeerTarget {
         vec![PEER_NODE.into()]
     }
 
-    fn command(&mut self, node: Option<&str>, command: &PeerCommand) -> Result<String, String> {
+    fn command(&mut self, node: Option<&str>, command: &PeerCommand) -> Result<Applied, String> {
         if let Some(n) = node.filter(|n| *n != PEER_NODE) {
             return Err(format!("no node '{n}' (nodes: {PEER_NODE})"));
         }
         if self.initiated_at_start && matches!(command, PeerCommand::Up(None)) {
             self.initiated_at_start = false;
-            return Ok(format!("{PEER_NODE} (it initiated at start)"));
+            return Ok(Applied {
+                on: format!("{PEER_NODE} (it initiated at start)"),
+                already_done: true,
+            });
         }
         let line = command_line(command);
         let own_statuses = usize::from(matches!(command, PeerCommand::Status));
         let (errors, _) = self.exchange(&line, own_statuses)?;
         match errors.is_empty() {
-            true => Ok(PEER_NODE.into()),
+            true => Ok(Applied::on(PEER_NODE)),
             false => Err(errors.join("; ")),
         }
     }

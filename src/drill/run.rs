@@ -60,6 +60,27 @@ pub struct ShellOutcome {
     pub first_line: String,
 }
 
+/// Where a drill's command took effect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The node it acted on, with a note when there is one.
+    pub on: String,
+    /// The target had already done it before the drill asked (a peer that initiated at
+    /// start absorbs the drill's first `up`): the events since the previous command
+    /// belong to it.
+    pub already_done: bool,
+}
+
+impl Applied {
+    /// Applied now on `on`.
+    pub fn on(on: impl Into<String>) -> Self {
+        Applied {
+            on: on.into(),
+            already_done: false,
+        }
+    }
+}
+
 /// What a drill runs against.
 pub trait DrillTarget {
     /// The target's clock.
@@ -67,8 +88,8 @@ pub trait DrillTarget {
     /// The node names a statement may be prefixed with.
     fn node_names(&self) -> Vec<String>;
     /// Apply a peer command on `node` (the target's choice when `None`); returns the
-    /// name of the node it acted on, or why it could not be applied.
-    fn command(&mut self, node: Option<&str>, command: &PeerCommand) -> Result<String, String>;
+    /// node it acted on, or why it could not be applied.
+    fn command(&mut self, node: Option<&str>, command: &PeerCommand) -> Result<Applied, String>;
     /// Let time pass until an event happens or `deadline`; returns the events (in time
     /// order, at most up to `deadline`).
     fn advance_until(&mut self, deadline: Timestamp) -> Vec<TimedEvent>;
@@ -382,9 +403,16 @@ impl Interpreter<'_> {
     fn command(&mut self, node: Option<&str>, c: &PeerCommand) -> StepResult {
         let before = self.target.events_so_far();
         self.outcome.events.extend(before);
+        let previous = self.command_from;
         self.command_from = self.outcome.events.len();
         match self.target.command(node, c) {
-            Ok(on) => (Verdict::Done, format!("on {on}"), None),
+            Ok(applied) => {
+                if applied.already_done {
+                    // its events may already be in: keep them in the window
+                    self.command_from = previous;
+                }
+                (Verdict::Done, format!("on {}", applied.on), None)
+            }
             Err(e) => (Verdict::Failed, e, None),
         }
     }

@@ -15,7 +15,7 @@ use crate::cli::peer::events::ping_json;
 use crate::dataplane::host::DataPlane;
 use crate::dataplane::PingStats;
 use crate::drill::run::SaSummary;
-use crate::drill::TimedEvent;
+use crate::drill::{Applied, TimedEvent};
 use crate::engine::{
     Config, ConnConfig, Engine, EngineEvent, Identity, IkeState, SaId, Timestamp, TsRange,
 };
@@ -418,13 +418,13 @@ pub fn raw_udp_pcap<'a>(
 /// ping's final numbers (`initiator: ping stopped ...: sent, received, lost, longest
 /// gap`), so that the report shows them without `--events`. `new_events`: the lab's
 /// events the command made.
-pub fn acted_on(node: &str, new_events: &[TimedEvent]) -> String {
+pub fn acted_on(node: &str, new_events: &[TimedEvent]) -> Applied {
     let stopped = new_events.iter().rev().find(|e| {
         e.node == node && e.name == "ping" && e.fields.get("state") == Some(&"stopped".into())
     });
     match stopped {
-        Some(e) => e.describe(),
-        None => node.to_string(),
+        Some(e) => Applied::on(e.describe()),
+        None => Applied::on(node),
     }
 }
 

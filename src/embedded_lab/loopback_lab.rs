@@ -39,7 +39,7 @@ use super::user_nat::UserNat;
 use crate::cli::command::{resolve, Action, PeerCommand};
 use crate::dataplane::host::DataPlane;
 use crate::drill::run::{DrillTarget, SaSummary};
-use crate::drill::TimedEvent;
+use crate::drill::{Applied, TimedEvent};
 use crate::engine::{Command, Engine, EngineEvent, Path, SaId, Timestamp, Transmit};
 use crate::io::clock::Clock;
 use crate::io::event_loop::path_unusable;
@@ -521,7 +521,7 @@ impl DrillTarget for LoopbackLab {
         self.nodes.iter().map(|n| n.name.to_string()).collect()
     }
 
-    fn command(&mut self, node: Option<&str>, command: &PeerCommand) -> Result<String, String> {
+    fn command(&mut self, node: Option<&str>, command: &PeerCommand) -> Result<Applied, String> {
         let n = match node {
             Some(name) => self.node_by_name(name)?,
             None => {

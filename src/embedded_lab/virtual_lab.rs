@@ -41,7 +41,7 @@ pub use super::common::{
 };
 use crate::cli::command::{resolve, Action, PeerCommand};
 use crate::drill::run::{DrillTarget, SaSummary};
-use crate::drill::TimedEvent;
+use crate::drill::{Applied, TimedEvent};
 use crate::engine::{Command, Timestamp};
 use crate::netsim::{NatBox, Network, NodeId};
 
@@ -270,7 +270,7 @@ impl DrillTarget for VirtualLab {
         self.net.nodes.iter().map(|n| n.name.clone()).collect()
     }
 
-    fn command(&mut self, node: Option<&str>, command: &PeerCommand) -> Result<String, String> {
+    fn command(&mut self, node: Option<&str>, command: &PeerCommand) -> Result<Applied, String> {
         let n = self.node_for(node, command)?;
         let before = self.pending.len();
         let actions = resolve(&self.net.nodes[n].engine, command.clone())?;
