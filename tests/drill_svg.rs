@@ -29,7 +29,7 @@ fn well_formed(xml: &str) -> Result<(), String> {
             if open.pop() != Some(name.trim()) {
                 return Err(format!("</{name}> does not close the open tag"));
             }
-        } else if tag.matches('"').count() % 2 != 0 || tag.contains('<') {
+        } else if !tag.matches('"').count().is_multiple_of(2) || tag.contains('<') {
             return Err(format!("bad attributes in <{tag}>"));
         } else if !tag.ends_with('/') {
             open.push(tag.split_whitespace().next().unwrap_or(""));

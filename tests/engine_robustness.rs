@@ -388,9 +388,9 @@ fn hostile_chain(r: &mut Rng, known_spis: &[u32]) -> Vec<u8> {
     };
     use std::borrow::Cow;
     let mut p: Vec<Payload<'static>> = Vec::new();
-    if r.next() % 2 == 0 {
+    if r.next().is_multiple_of(2) {
         let spi_len = r.pick(&[0usize, 3, 4, 4, 8, 8]);
-        let spi = if spi_len == 4 && !known_spis.is_empty() && r.next() % 2 == 0 {
+        let spi = if spi_len == 4 && !known_spis.is_empty() && r.next().is_multiple_of(2) {
             r.pick(known_spis).to_be_bytes().to_vec()
         } else {
             r.bytes(spi_len)
@@ -405,10 +405,10 @@ fn hostile_chain(r: &mut Rng, known_spis: &[u32]) -> Vec<u8> {
             }),
         ));
     }
-    let plausible = r.next() % 3 == 0;
+    let plausible = r.next().is_multiple_of(3);
     if plausible {
         // close to valid: ESP AES-GCM-128 (maybe with x25519 PFS) or an IKE proposal
-        let ike = r.next() % 2 == 0;
+        let ike = r.next().is_multiple_of(2);
         let mut t = vec![{
             let mut e = Transform::new(1, if ike { 12 } else { 20 });
             e.attributes.push(wire::Attribute {
@@ -421,7 +421,7 @@ fn hostile_chain(r: &mut Rng, known_spis: &[u32]) -> Vec<u8> {
             t.push(Transform::new(2, 5));
             t.push(Transform::new(3, 12));
             t.push(Transform::new(4, 31));
-        } else if r.next() % 2 == 0 {
+        } else if r.next().is_multiple_of(2) {
             t.push(Transform::new(4, 31));
         }
         p.push(Payload::new(
@@ -435,7 +435,7 @@ fn hostile_chain(r: &mut Rng, known_spis: &[u32]) -> Vec<u8> {
                 transforms: t,
             }])),
         ));
-    } else if r.next() % 8 != 0 {
+    } else if !r.next().is_multiple_of(8) {
         let mut props = Vec::new();
         for i in 0..(r.next() % 3 + 1) {
             let protocol_id = r.pick(&[1u8, 1, 3, 3, 2, 0, 7]);
@@ -451,7 +451,7 @@ fn hostile_chain(r: &mut Rng, known_spis: &[u32]) -> Vec<u8> {
                     _ => r.pick(&[0u16, 1, 7]),
                 };
                 let mut tr = Transform::new(t, id);
-                if t == 1 && r.next() % 2 == 0 {
+                if t == 1 && r.next().is_multiple_of(2) {
                     tr.attributes.push(wire::Attribute {
                         attr_type: wire::ATTR_KEY_LENGTH,
                         value: wire::AttributeValue::Tv(r.pick(&[128u16, 256, 0, 77])),
@@ -473,7 +473,7 @@ fn hostile_chain(r: &mut Rng, known_spis: &[u32]) -> Vec<u8> {
             PayloadBody::Sa(Sa::new(props)),
         ));
     }
-    if plausible || r.next() % 6 != 0 {
+    if plausible || !r.next().is_multiple_of(6) {
         let n = if plausible {
             32
         } else {
@@ -484,7 +484,7 @@ fn hostile_chain(r: &mut Rng, known_spis: &[u32]) -> Vec<u8> {
             PayloadBody::Nonce(Cow::Owned(r.bytes(n))),
         ));
     }
-    if r.next() % 2 == 0 {
+    if r.next().is_multiple_of(2) {
         let g = if plausible {
             31
         } else {
@@ -496,7 +496,7 @@ fn hostile_chain(r: &mut Rng, known_spis: &[u32]) -> Vec<u8> {
             r.pick(&[0usize, 1, 32, 64, 256, 65, 33])
         };
         let mut data = r.bytes(n);
-        if n == 32 && r.next() % 3 == 0 {
+        if n == 32 && r.next().is_multiple_of(3) {
             data = vec![0; 32]; // x25519 low-order point
         }
         p.push(Payload::new(
@@ -509,7 +509,7 @@ fn hostile_chain(r: &mut Rng, known_spis: &[u32]) -> Vec<u8> {
         ));
     }
     for ty in [wire::payload_type::TSI, wire::payload_type::TSR] {
-        if r.next() % 6 == 0 {
+        if r.next().is_multiple_of(6) {
             continue;
         }
         let mut sel = Vec::new();
@@ -521,10 +521,10 @@ fn hostile_chain(r: &mut Rng, known_spis: &[u32]) -> Vec<u8> {
                 start_port: r.pick(&[0u16, 80, 65535]),
                 end_port: r.pick(&[0u16, 65535, 80]),
                 start: a,
-                end: if r.next() % 2 == 0 { b } else { a },
+                end: if r.next().is_multiple_of(2) { b } else { a },
             });
         }
-        if plausible || r.next() % 3 == 0 {
+        if plausible || r.next().is_multiple_of(3) {
             sel.push(TrafficSelector::Ipv4 {
                 ip_protocol: 0,
                 start_port: 0,
@@ -536,7 +536,7 @@ fn hostile_chain(r: &mut Rng, known_spis: &[u32]) -> Vec<u8> {
         p.push(Payload::new(ty, PayloadBody::Ts(Ts::new(sel))));
     }
     // shuffle a little
-    if p.len() > 1 && r.next() % 3 == 0 {
+    if p.len() > 1 && r.next().is_multiple_of(3) {
         let i = (r.next() as usize) % p.len();
         let x = p.remove(i);
         p.push(x);

@@ -65,7 +65,7 @@ pub(crate) fn plain_cipher(
     check_key(alg, key)?;
     check_iv(alg, iv)?;
     let bs = alg.block_size();
-    if data.len() % bs != 0 {
+    if !data.len().is_multiple_of(bs) {
         return Err(CryptoError::CiphertextLength {
             algorithm: alg.to_string(),
             len: data.len(),
@@ -173,7 +173,7 @@ impl CbcDecryptKey {
         out: &mut [u8],
     ) -> Result<(), CryptoError> {
         use aes::cipher::{inout::InOutBuf, BlockDecrypt};
-        if iv.len() != 16 || ciphertext.len() % 16 != 0 || out.len() != ciphertext.len() {
+        if iv.len() != 16 || !ciphertext.len().is_multiple_of(16) || out.len() != ciphertext.len() {
             return Err(CryptoError::Internal("CBC IV or data length"));
         }
         let buf =

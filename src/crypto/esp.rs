@@ -176,7 +176,7 @@ pub fn decrypt_esp(
     let iv = &packet[ESP_HEADER_LEN..ct_start];
     let icv = &packet[ct_end..];
     let bs = keys.encr.block_size();
-    if (ct_end - ct_start) % bs != 0 {
+    if !(ct_end - ct_start).is_multiple_of(bs) {
         return Err(CryptoError::CiphertextLength {
             algorithm: keys.encr.to_string(),
             len: ct_end - ct_start,

@@ -406,7 +406,7 @@ impl SkOpener {
             let data = match &self.cbc {
                 Some(cbc) => {
                     let bs = self.encr.block_size();
-                    if ciphertext.len() % bs != 0 {
+                    if !ciphertext.len().is_multiple_of(bs) {
                         return Err(CryptoError::CiphertextLength {
                             algorithm: self.encr.to_string(),
                             len: ciphertext.len(),

@@ -1730,7 +1730,7 @@ mod tests {
                 }
                 continue;
             }
-            if tag.matches('"').count() % 2 != 0 || tag.contains('<') {
+            if !tag.matches('"').count().is_multiple_of(2) || tag.contains('<') {
                 return Err(format!("bad attributes in <{tag}>"));
             }
             let name = tag

@@ -143,7 +143,7 @@ pub(crate) fn parse_hex(field: &'static str, s: &str) -> Result<Vec<u8>, KeyFile
         .unwrap_or(t);
     let bytes = t.as_bytes();
     // The usual field: digits only.
-    if bytes.len() % 2 == 0 {
+    if bytes.len().is_multiple_of(2) {
         let mut out = vec![0u8; bytes.len() / 2];
         let mut bad = 0u8;
         for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
@@ -202,7 +202,7 @@ fn parse_hex_checked(field: &'static str, s: &str) -> Result<Vec<u8>, KeyFileErr
             });
         }
     }
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         let n = digits.len();
         digits.zeroize();
         return Err(KeyFileErrorKind::BadHex {

@@ -290,7 +290,7 @@ impl<'a> NotifyData<'a> {
                     .unwrap_or_else(|_| bad("20 bytes (SHA-1 hash)"))
             }
             nt::SIGNATURE_HASH_ALGORITHMS => {
-                if n % 2 == 0 {
+                if n.is_multiple_of(2) {
                     NotifyData::SignatureHashAlgorithms(
                         data.chunks_exact(2)
                             .map(|c| u16::from_be_bytes([c[0], c[1]]))
