@@ -37,6 +37,9 @@ _mobikectl() {
             mobikectl,peer)
                 cmd="mobikectl__subcmd__peer"
                 ;;
+            mobikectl,tui)
+                cmd="mobikectl__subcmd__tui"
+                ;;
             mobikectl__subcmd__help,completions)
                 cmd="mobikectl__subcmd__help__subcmd__completions"
                 ;;
@@ -58,6 +61,9 @@ _mobikectl() {
             mobikectl__subcmd__help,peer)
                 cmd="mobikectl__subcmd__help__subcmd__peer"
                 ;;
+            mobikectl__subcmd__help,tui)
+                cmd="mobikectl__subcmd__help__subcmd__tui"
+                ;;
             *)
                 ;;
         esac
@@ -65,7 +71,7 @@ _mobikectl() {
 
     case "${cmd}" in
         mobikectl)
-            opts="-h -V --help --version decode peer drill lab completions man help"
+            opts="-h -V --help --version decode peer drill lab tui completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -185,7 +191,7 @@ _mobikectl() {
             return 0
             ;;
         mobikectl__subcmd__help)
-            opts="decode peer drill lab completions man help"
+            opts="decode peer drill lab tui completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -283,6 +289,20 @@ _mobikectl() {
             return 0
             ;;
         mobikectl__subcmd__help__subcmd__peer)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mobikectl__subcmd__help__subcmd__tui)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -480,6 +500,52 @@ _mobikectl() {
                     return 0
                     ;;
                 --retransmit-tries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mobikectl__subcmd__tui)
+            opts="-k -Y -h --keys --filter --bindings --color --ascii --plain --udp-port --natt-port --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --keys)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -k)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --filter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -Y)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bindings)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --udp-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --natt-port)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -30,6 +30,7 @@ complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "decode" -d 'Dec
 complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "peer" -d 'Run a live, headless IKEv2 peer (PSK or certificate authentication)'
 complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "drill" -d 'Run a failover drill (a script of peer commands, waits and expectations)'
 complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "lab" -d 'Run the embedded lab: the default failover drill (SA up, address loss, probe, move, NAT rebinding, move back, a ping through the CHILD_SA throughout) with two engines on loopback addresses (real UDP sockets, no root), or on a virtual network with a simulated clock (--virtual)'
+complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "tui" -d 'Browse captures in a terminal UI: SA list, MOBIKE timeline, message list with request/response pairing, payload tree, bytes, display filter'
 complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "completions" -d 'Print a shell completion script for SHELL to stdout'
 complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "man" -d 'Print the man page (roff) to stdout'
 complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -112,12 +113,24 @@ complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l nat -d 'Put 
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l allow-shell -d 'Allow `shell` statements in --drill FILE'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l events -d 'Show every event of the lab in the report'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand tui" -s k -l keys -d 'Decrypt SK/SKF payloads with the keys in FILE (repeatable), as for decode' -r -F
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand tui" -s Y -l filter -d 'Start with this display filter (isakmp.* fields, or exch==, notify==, sa==, mid==...)' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand tui" -l bindings -d 'Key bindings: `KEY = command` lines (e.g. `ctrl-n = down`)' -r -F
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand tui" -l color -d 'Colours' -r -f -a "auto\t'Unless NO_COLOR is set'
+always\t''
+never\t''"
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand tui" -l udp-port -d 'Also treat this UDP port as IKE (besides 500 and 4500), as for decode' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand tui" -l natt-port -d 'Also treat this UDP port as a NAT-T port (besides 4500), as for decode' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand tui" -l ascii -d 'ASCII borders and glyphs, for terminals without box drawing'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand tui" -l plain -d 'One line per message instead of the UI (also without a terminal)'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand tui" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand man" -s h -l help -d 'Print help'
-complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab completions man help" -f -a "decode" -d 'Decode IKEv2 messages from pcap/pcapng files or a live interface'
-complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab completions man help" -f -a "peer" -d 'Run a live, headless IKEv2 peer (PSK or certificate authentication)'
-complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab completions man help" -f -a "drill" -d 'Run a failover drill (a script of peer commands, waits and expectations)'
-complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab completions man help" -f -a "lab" -d 'Run the embedded lab: the default failover drill (SA up, address loss, probe, move, NAT rebinding, move back, a ping through the CHILD_SA throughout) with two engines on loopback addresses (real UDP sockets, no root), or on a virtual network with a simulated clock (--virtual)'
-complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab completions man help" -f -a "completions" -d 'Print a shell completion script for SHELL to stdout'
-complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab completions man help" -f -a "man" -d 'Print the man page (roff) to stdout'
-complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab tui completions man help" -f -a "decode" -d 'Decode IKEv2 messages from pcap/pcapng files or a live interface'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab tui completions man help" -f -a "peer" -d 'Run a live, headless IKEv2 peer (PSK or certificate authentication)'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab tui completions man help" -f -a "drill" -d 'Run a failover drill (a script of peer commands, waits and expectations)'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab tui completions man help" -f -a "lab" -d 'Run the embedded lab: the default failover drill (SA up, address loss, probe, move, NAT rebinding, move back, a ping through the CHILD_SA throughout) with two engines on loopback addresses (real UDP sockets, no root), or on a virtual network with a simulated clock (--virtual)'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab tui completions man help" -f -a "tui" -d 'Browse captures in a terminal UI: SA list, MOBIKE timeline, message list with request/response pairing, payload tree, bytes, display filter'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab tui completions man help" -f -a "completions" -d 'Print a shell completion script for SHELL to stdout'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab tui completions man help" -f -a "man" -d 'Print the man page (roff) to stdout'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab tui completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

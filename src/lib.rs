@@ -13,4 +13,5 @@ pub mod engine;
 pub mod io;
 pub mod keys;
 pub mod netsim;
+pub mod tui;
 pub mod wire;

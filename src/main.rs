@@ -47,6 +47,10 @@ fn main() -> ExitCode {
             drop(out);
             cli::drill::lab_main(&args)
         }
+        Command::Tui(args) => {
+            drop(out);
+            cli::tui_main(&args)
+        }
         Command::Completions { shell } => {
             cli::write_completions(shell, &mut out);
             finish(out)

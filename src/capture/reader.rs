@@ -90,6 +90,8 @@ pub struct CaptureReader {
     cap: Capture<dyn Activated>,
     decoder: Decoder,
     frame: u64,
+    /// Bytes of records read so far (headers estimated): a loader's progress.
+    bytes_read: u64,
     live: bool,
     done: bool,
 }
@@ -135,6 +137,7 @@ impl CaptureReader {
             cap,
             decoder: Decoder::new(link, opts),
             frame: 0,
+            bytes_read: 0,
             live,
             done: false,
         })
@@ -155,6 +158,12 @@ impl CaptureReader {
         self.frame
     }
 
+    /// About how many bytes of the file were read so far: the records' captured bytes and
+    /// 16 bytes of header each (pcapng's are larger, so this is a lower bound).
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
+    }
+
     /// The next event; `None` at the end of the file. For live captures this blocks until
     /// something arrives.
     pub fn next_event(&mut self) -> Option<CaptureEvent> {
@@ -168,6 +177,7 @@ impl CaptureReader {
             match self.cap.next_packet() {
                 Ok(p) => {
                     self.frame += 1;
+                    self.bytes_read += u64::from(p.header.caplen) + 16;
                     let ts = p.header.ts;
                     // timeval field types differ between platforms
                     #[allow(clippy::useless_conversion)]

@@ -49,6 +49,13 @@ pub enum Command {
     ///
     /// Exit status as for drill.
     Lab(LabArgs),
+    /// Browse captures in a terminal UI: SA list, MOBIKE timeline, message list with
+    /// request/response pairing, payload tree, bytes, display filter.
+    ///
+    /// Keys as in Wireshark and termshark (`?` lists them; `--bindings FILE` rebinds
+    /// them). Without a terminal (or with --plain) it prints one line per message and the
+    /// MOBIKE analysis' events. Exit status: 0, or 2 when a file cannot be read.
+    Tui(TuiArgs),
     /// Print a shell completion script for SHELL to stdout.
     Completions {
         /// The shell to generate completions for.
@@ -362,4 +369,45 @@ pub struct LabArgs {
     /// all moved, CPU per move and memory per SA.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub sas: Option<u32>,
+}
+
+/// When to use colours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Unless NO_COLOR is set.
+    Auto,
+    Always,
+    Never,
+}
+
+/// Arguments of `tui`.
+#[derive(Debug, clap::Args)]
+pub struct TuiArgs {
+    /// Capture files (pcap or pcapng).
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Decrypt SK/SKF payloads with the keys in FILE (repeatable), as for decode.
+    #[arg(short, long = "keys", value_name = "FILE")]
+    pub keys: Vec<PathBuf>,
+    /// Start with this display filter (isakmp.* fields, or exch==, notify==, sa==, mid==...).
+    #[arg(short = 'Y', long, value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Key bindings: `KEY = command` lines (e.g. `ctrl-n = down`).
+    #[arg(long, value_name = "FILE")]
+    pub bindings: Option<PathBuf>,
+    /// Colours.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// ASCII borders and glyphs, for terminals without box drawing.
+    #[arg(long)]
+    pub ascii: bool,
+    /// One line per message instead of the UI (also without a terminal).
+    #[arg(long)]
+    pub plain: bool,
+    /// Also treat this UDP port as IKE (besides 500 and 4500), as for decode.
+    #[arg(long = "udp-port", value_name = "PORT")]
+    pub udp_ports: Vec<u16>,
+    /// Also treat this UDP port as a NAT-T port (besides 4500), as for decode.
+    #[arg(long = "natt-port", value_name = "PORT")]
+    pub natt_ports: Vec<u16>,
 }

@@ -6,7 +6,7 @@ pub mod drill;
 pub mod filter;
 pub mod peer;
 mod table;
-mod text;
+pub(crate) mod text;
 
 use std::io::{self, Write};
 
@@ -18,6 +18,41 @@ pub use args::Cli;
 pub fn write_completions(shell: clap_complete::Shell, out: &mut dyn Write) {
     let mut cmd = Cli::command();
     clap_complete::generate(shell, &mut cmd, "mobikectl", out);
+}
+
+/// `mobikectl tui`: the offline browser.
+pub fn tui_main(args: &args::TuiArgs) -> std::process::ExitCode {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let mono = match args.color {
+        args::ColorChoice::Never => true,
+        args::ColorChoice::Always => false,
+        args::ColorChoice::Auto => no_color,
+    };
+    let options = crate::tui::BrowserOptions {
+        load: crate::tui::capture_index::LoadOptions {
+            files: args.files.clone(),
+            keys: args.keys.clone(),
+            capture: crate::capture::CaptureOptions {
+                udp_ports: args.udp_ports.clone(),
+                udp_encap_ports: args.natt_ports.clone(),
+                ..crate::capture::CaptureOptions::default()
+            },
+        },
+        bindings: args.bindings.clone(),
+        looks: crate::tui::Looks {
+            mono,
+            ascii: args.ascii,
+        },
+        plain: args.plain,
+        filter: args.filter.clone(),
+    };
+    match crate::tui::run_browser(options) {
+        Ok(code) => std::process::ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("mobikectl: {e}");
+            std::process::ExitCode::from(2)
+        }
+    }
 }
 
 /// Writes the man page (man/mobikectl.1 comes from this).

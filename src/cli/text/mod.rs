@@ -594,7 +594,7 @@ pub fn render_malformed(pkt: &IkePacket, error: &str, out: &mut dyn Write) -> io
 }
 
 /// The byte range of each payload in the message, from the parsed offsets.
-fn payload_spans(msg: &Message, len: usize) -> Vec<(usize, usize)> {
+pub(crate) fn payload_spans(msg: &Message, len: usize) -> Vec<(usize, usize)> {
     let end = (msg.header.length as usize)
         .min(len)
         .saturating_sub(msg.trailing.len());

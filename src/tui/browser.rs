@@ -1,0 +1,698 @@
+//! The offline browser's state and what each command does to it (no drawing here: the
+//! view reads this state, and tests drive it key by key without a terminal).
+use super::capture_index::{CaptureIndex, MessageEntry, TreeLine};
+use super::display_filter::{DisplayFilter, FilterError, FIELD_NAMES};
+use super::input_line::{InputLine, LineOutcome};
+use super::keymap::{Key, KeyCode, KeyMap, UiCommand, UI_COMMANDS};
+
+/// The panes, in focus order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Sas,
+    Messages,
+    Tree,
+    Bytes,
+    Timeline,
+}
+
+const PANES: [Pane; 5] = [
+    Pane::Sas,
+    Pane::Messages,
+    Pane::Tree,
+    Pane::Bytes,
+    Pane::Timeline,
+];
+
+/// What keys go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Normal,
+    /// Editing the display filter.
+    Filter,
+    /// Editing a `:` command.
+    Command,
+    /// The help overlay, scrolled by this many rows.
+    Help(usize),
+}
+
+/// How times are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeFormat {
+    /// Seconds since the first message.
+    SinceStart,
+    /// UTC time of day.
+    Absolute,
+    /// Seconds since the previous shown message.
+    Delta,
+}
+
+/// The selected message's payload tree.
+#[derive(Debug, Clone, Default)]
+pub struct TreeState {
+    /// Which message (index in the capture index).
+    pub message: Option<u32>,
+    pub lines: Vec<TreeLine>,
+    pub expanded: Vec<bool>,
+    /// Selected line (index in `lines`).
+    pub selected: usize,
+}
+
+impl TreeState {
+    fn has_children(&self, i: usize) -> bool {
+        match (self.lines.get(i), self.lines.get(i + 1)) {
+            (Some(a), Some(b)) => b.depth > a.depth,
+            _ => false,
+        }
+    }
+
+    /// The lines shown (ancestors expanded), as indices into `lines`.
+    pub fn visible(&self) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut hide_below: Option<usize> = None;
+        for (i, l) in self.lines.iter().enumerate() {
+            if let Some(d) = hide_below {
+                if l.depth > d {
+                    continue;
+                }
+                hide_below = None;
+            }
+            out.push(i);
+            if self.has_children(i) && !self.expanded.get(i).copied().unwrap_or(false) {
+                hide_below = Some(l.depth);
+            }
+        }
+        out
+    }
+
+    /// Whether line `i` has children and they are hidden.
+    pub fn is_collapsed(&self, i: usize) -> bool {
+        self.has_children(i) && !self.expanded.get(i).copied().unwrap_or(false)
+    }
+
+    /// Whether line `i` has children and they are shown.
+    pub fn is_expanded(&self, i: usize) -> bool {
+        self.has_children(i) && self.expanded.get(i).copied().unwrap_or(false)
+    }
+
+    fn parent(&self, i: usize) -> Option<usize> {
+        let depth = self.lines.get(i)?.depth;
+        (0..i).rev().find(|&j| self.lines[j].depth < depth)
+    }
+
+    fn step(&mut self, down: bool, n: usize) {
+        let visible = self.visible();
+        let at = visible
+            .iter()
+            .position(|&i| i == self.selected)
+            .unwrap_or(0);
+        let to = if down {
+            (at + n).min(visible.len().saturating_sub(1))
+        } else {
+            at.saturating_sub(n)
+        };
+        if let Some(&i) = visible.get(to) {
+            self.selected = i;
+        }
+    }
+}
+
+/// The browser.
+pub struct Browser {
+    pub index: CaptureIndex,
+    pub keymap: KeyMap,
+    pub focus: Pane,
+    pub mode: Mode,
+    /// The applied display filter.
+    pub filter: Option<DisplayFilter>,
+    /// The filter being typed, and what is wrong with it (shown while typing).
+    pub filter_line: InputLine,
+    pub filter_error: Option<FilterError>,
+    pub command_line: InputLine,
+    /// Row of the SA list: 0 is every SA, n the SA numbered n - 1 (`#0` is the first, as
+    /// in decode's timeline).
+    pub sa_selected: usize,
+    /// The messages shown (indices into the capture index).
+    pub shown: Vec<u32>,
+    shown_for: (usize, String, usize),
+    /// Selected row of `shown`.
+    pub selected: usize,
+    /// Keep the last message selected as messages arrive.
+    pub follow: bool,
+    pub tree: TreeState,
+    /// First row of the bytes pane.
+    pub bytes_scroll: usize,
+    /// Selected row of the timeline.
+    pub timeline_selected: usize,
+    /// The focused pane fills the screen.
+    pub zoom: bool,
+    pub time_format: TimeFormat,
+    /// A one-line message for the status bar (errors, copies).
+    pub status: Option<String>,
+    /// Text to put on the clipboard (the front end sends it with OSC 52).
+    pub clipboard: Option<String>,
+    pub quit: bool,
+    /// Rows a page moves (the view sets it from the pane's height).
+    pub page: usize,
+}
+
+impl Browser {
+    /// A browser over `index`.
+    pub fn new(index: CaptureIndex, keymap: KeyMap) -> Browser {
+        let mut b = Browser {
+            index,
+            keymap,
+            focus: Pane::Messages,
+            mode: Mode::Normal,
+            filter: None,
+            filter_line: InputLine::default(),
+            filter_error: None,
+            command_line: InputLine::default(),
+            sa_selected: 0,
+            shown: Vec::new(),
+            shown_for: (usize::MAX, String::new(), 0),
+            selected: 0,
+            follow: false,
+            tree: TreeState::default(),
+            bytes_scroll: 0,
+            timeline_selected: 0,
+            zoom: false,
+            time_format: TimeFormat::SinceStart,
+            status: None,
+            clipboard: None,
+            quit: false,
+            page: 10,
+        };
+        b.refresh();
+        b
+    }
+
+    /// Takes in what the loader found; true when the screen must be redrawn.
+    pub fn tick(&mut self) -> bool {
+        let changed = self.index.absorb();
+        if changed {
+            self.refresh();
+        }
+        changed
+    }
+
+    /// The selected message.
+    pub fn selected_message(&self) -> Option<(u32, &MessageEntry)> {
+        let i = *self.shown.get(self.selected)?;
+        Some((i, self.index.messages.get(i as usize)?))
+    }
+
+    /// Recomputes what is shown after the filter, the SA or the index changed.
+    pub fn refresh(&mut self) {
+        let key = (
+            self.index.messages.len(),
+            self.filter
+                .as_ref()
+                .map(|f| f.text().to_string())
+                .unwrap_or_default(),
+            self.sa_selected,
+        );
+        if key != self.shown_for {
+            let previous = self.selected_message().map(|(i, _)| i);
+            let sa = self.sa_selected;
+            let filter = self.filter.as_ref();
+            self.shown = self
+                .index
+                .messages
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| sa == 0 || m.sa.is_some_and(|s| s as usize + 1 == sa))
+                .filter(|(_, m)| filter.is_none_or(|f| f.matches(m)))
+                .map(|(i, _)| i as u32)
+                .collect();
+            self.shown_for = key;
+            self.selected = match (self.follow, previous) {
+                (true, _) => self.shown.len().saturating_sub(1),
+                (false, Some(p)) => self.shown.iter().position(|&i| i >= p).unwrap_or(0),
+                (false, None) => 0,
+            }
+            .min(self.shown.len().saturating_sub(1));
+        }
+        self.load_tree();
+    }
+
+    fn load_tree(&mut self) {
+        let selected = self.selected_message().map(|(i, _)| i);
+        if selected == self.tree.message {
+            return;
+        }
+        let lines = match selected.and_then(|i| self.index.messages.get(i as usize)) {
+            Some(m) => self.index.tree_lines(m),
+            None => Vec::new(),
+        };
+        // payloads shown, their details folded; the SK's inner payloads shown
+        let expanded = lines
+            .iter()
+            .map(|l| l.depth == 0 || l.text.starts_with("SK") || l.text == "payloads:")
+            .collect();
+        self.tree = TreeState {
+            message: selected,
+            lines,
+            expanded,
+            selected: 0,
+        };
+        self.bytes_scroll = 0;
+    }
+
+    /// One key press.
+    pub fn key(&mut self, key: Key) {
+        self.status = None;
+        match self.mode {
+            Mode::Filter => self.filter_key(key),
+            Mode::Command => self.command_key(key),
+            Mode::Help(scroll) => self.help_key(key, scroll),
+            Mode::Normal => {
+                if let Some(c) = self.keymap.command(key) {
+                    self.run(c);
+                } else if key.code == KeyCode::Esc {
+                    self.zoom = false;
+                }
+            }
+        }
+        self.refresh();
+    }
+
+    fn help_key(&mut self, key: Key, scroll: usize) {
+        let command = self.keymap.command(key);
+        self.mode = match (key.code, command) {
+            (KeyCode::Down, _) | (_, Some(UiCommand::Down)) => Mode::Help(scroll + 1),
+            (KeyCode::Up, _) | (_, Some(UiCommand::Up)) => Mode::Help(scroll.saturating_sub(1)),
+            (KeyCode::PageDown, _) => Mode::Help(scroll + self.page),
+            (KeyCode::PageUp, _) => Mode::Help(scroll.saturating_sub(self.page)),
+            _ => Mode::Normal,
+        };
+    }
+
+    fn filter_key(&mut self, key: Key) {
+        let complete = |before: &str| complete_words(before, FIELD_NAMES);
+        match self.filter_line.key(key, &complete) {
+            LineOutcome::Editing => {
+                self.filter_error = DisplayFilter::parse(&self.filter_line.text).err();
+            }
+            LineOutcome::Cancelled => {
+                self.mode = Mode::Normal;
+                self.filter_error = None;
+            }
+            LineOutcome::Submitted(text) => self.apply_filter(&text),
+        }
+    }
+
+    /// Applies a filter text (an empty one clears it); a bad one stays in the bar.
+    pub fn apply_filter(&mut self, text: &str) {
+        self.set_filter(text);
+        self.refresh();
+    }
+
+    fn set_filter(&mut self, text: &str) {
+        match DisplayFilter::parse(text) {
+            Ok(f) => {
+                self.filter = f;
+                self.filter_error = None;
+                self.mode = Mode::Normal;
+                self.filter_line.start(text);
+            }
+            Err(e) => {
+                self.filter_error = Some(e);
+                self.mode = Mode::Filter;
+                self.filter_line.start(text);
+            }
+        }
+    }
+
+    fn command_key(&mut self, key: Key) {
+        let complete = |before: &str| {
+            let names: Vec<&str> = UI_COMMANDS
+                .iter()
+                .map(|s| s.name)
+                .chain(["goto", "sa", "q"])
+                .collect();
+            if before.contains(' ') {
+                complete_words(before, FIELD_NAMES)
+            } else {
+                complete_words(before, &names)
+            }
+        };
+        match self.command_line.key(key, &complete) {
+            LineOutcome::Editing => {}
+            LineOutcome::Cancelled => self.mode = Mode::Normal,
+            LineOutcome::Submitted(text) => {
+                self.mode = Mode::Normal;
+                if let Err(e) = self.command(&text) {
+                    self.status = Some(e);
+                }
+            }
+        }
+    }
+
+    /// A `:` command: a UI command's name, `filter EXPR`, `goto FRAME`, `sa N`.
+    pub fn command(&mut self, text: &str) -> Result<(), String> {
+        let (name, rest) = text.split_once(' ').unwrap_or((text, ""));
+        let rest = rest.trim();
+        match name {
+            "" => Ok(()),
+            "q" => {
+                self.quit = true;
+                Ok(())
+            }
+            "filter" if !rest.is_empty() => {
+                self.apply_filter(rest);
+                match &self.filter_error {
+                    Some(e) => Err(format!("filter: {e}")),
+                    None => Ok(()),
+                }
+            }
+            "goto" => {
+                let frame: u64 = rest
+                    .parse()
+                    .map_err(|_| format!("goto: '{rest}' is not a frame number"))?;
+                self.select_where(|m| m.frame == frame)
+                    .then_some(())
+                    .ok_or_else(|| format!("goto: no frame {frame} among the messages shown"))
+            }
+            "sa" => {
+                let n: usize = rest
+                    .trim_start_matches('#')
+                    .parse()
+                    .map_err(|_| format!("sa: '{rest}' is not an SA number"))?;
+                if n >= self.index.sas.len() {
+                    return Err(format!(
+                        "sa: no SA #{n} (there are {})",
+                        self.index.sas.len()
+                    ));
+                }
+                self.sa_selected = n + 1;
+                Ok(())
+            }
+            _ => match UiCommand::by_name(name) {
+                Some(c) => {
+                    self.run(c);
+                    Ok(())
+                }
+                None => Err(format!("unknown command '{name}' (? lists them)")),
+            },
+        }
+    }
+
+    fn select_where(&mut self, pred: impl Fn(&MessageEntry) -> bool) -> bool {
+        let found = self
+            .shown
+            .iter()
+            .position(|&i| self.index.messages.get(i as usize).is_some_and(&pred));
+        if let Some(row) = found {
+            self.selected = row;
+            self.follow = false;
+        }
+        found.is_some()
+    }
+
+    /// Runs a named command.
+    pub fn run(&mut self, c: UiCommand) {
+        match c {
+            UiCommand::FocusNext | UiCommand::FocusPrev => {
+                let at = PANES.iter().position(|p| *p == self.focus).unwrap_or(0);
+                let n = PANES.len();
+                let to = if c == UiCommand::FocusNext {
+                    at + 1
+                } else {
+                    at + n - 1
+                };
+                self.focus = PANES[to % n];
+            }
+            UiCommand::FocusSas => self.focus = Pane::Sas,
+            UiCommand::FocusMessages => self.focus = Pane::Messages,
+            UiCommand::FocusTree => self.focus = Pane::Tree,
+            UiCommand::FocusBytes => self.focus = Pane::Bytes,
+            UiCommand::FocusTimeline => self.focus = Pane::Timeline,
+            UiCommand::Up => self.step(false, 1),
+            UiCommand::Down => self.step(true, 1),
+            UiCommand::PageUp => self.step(false, self.page.max(1)),
+            UiCommand::PageDown => self.step(true, self.page.max(1)),
+            UiCommand::Top => self.step(false, usize::MAX / 2),
+            UiCommand::Bottom => {
+                self.step(true, usize::MAX / 2);
+                if self.focus == Pane::Messages {
+                    self.follow = true;
+                }
+            }
+            UiCommand::NextMessage => self.move_message(true, |_, _| true),
+            UiCommand::PrevMessage => self.move_message(false, |_, _| true),
+            UiCommand::NextInSa => self.move_message(true, |m, cur| m.sa == cur.sa),
+            UiCommand::PrevInSa => self.move_message(false, |m, cur| m.sa == cur.sa),
+            UiCommand::NextMobike => self.move_message(true, |m, _| is_mobike(m)),
+            UiCommand::PrevMobike => self.move_message(false, |m, _| is_mobike(m)),
+            UiCommand::Partner => self.go_to_partner(),
+            UiCommand::Expand => self.expand(),
+            UiCommand::Collapse => self.collapse(),
+            UiCommand::Toggle => self.toggle(),
+            UiCommand::ExpandAll => self.tree.expanded.iter_mut().for_each(|e| *e = true),
+            UiCommand::CollapseAll => {
+                self.tree.expanded.iter_mut().for_each(|e| *e = false);
+                self.tree.selected = 0;
+            }
+            UiCommand::Filter => {
+                self.mode = Mode::Filter;
+                let text = self.filter.as_ref().map(|f| f.text().to_string());
+                self.filter_line.start(text.as_deref().unwrap_or(""));
+            }
+            UiCommand::ClearFilter => {
+                self.filter = None;
+                self.filter_line.start("");
+            }
+            UiCommand::CommandLine => {
+                self.mode = Mode::Command;
+                self.command_line.start("");
+            }
+            UiCommand::Help => self.mode = Mode::Help(0),
+            UiCommand::Zoom => self.zoom = !self.zoom,
+            UiCommand::TimeFormat => {
+                self.time_format = match self.time_format {
+                    TimeFormat::SinceStart => TimeFormat::Absolute,
+                    TimeFormat::Absolute => TimeFormat::Delta,
+                    TimeFormat::Delta => TimeFormat::SinceStart,
+                }
+            }
+            UiCommand::Follow => {
+                self.follow = !self.follow;
+                if self.follow {
+                    self.selected = self.shown.len().saturating_sub(1);
+                }
+            }
+            UiCommand::Copy => self.copy(),
+            UiCommand::Quit => self.quit = true,
+        }
+    }
+
+    fn step(&mut self, down: bool, n: usize) {
+        let move_row = |row: usize, len: usize| {
+            if down {
+                row.saturating_add(n).min(len.saturating_sub(1))
+            } else {
+                row.saturating_sub(n)
+            }
+        };
+        match self.focus {
+            Pane::Sas => self.sa_selected = move_row(self.sa_selected, self.index.sas.len() + 1),
+            Pane::Messages => {
+                self.selected = move_row(self.selected, self.shown.len());
+                // scrolling up pauses follow; End resumes it
+                if !down {
+                    self.follow = false;
+                }
+            }
+            Pane::Tree => self.tree.step(down, n),
+            Pane::Bytes => {
+                let rows = self
+                    .selected_message()
+                    .map_or(0, |(_, m)| self.index.raw(m).len().div_ceil(16));
+                self.bytes_scroll = move_row(self.bytes_scroll, rows);
+            }
+            Pane::Timeline => {
+                let len = self.timeline_rows().len();
+                self.timeline_selected = move_row(self.timeline_selected, len);
+                self.select_timeline_event();
+            }
+        }
+    }
+
+    /// The timeline rows of the selected SA (all SAs: every row), as indices.
+    pub fn timeline_rows(&self) -> Vec<usize> {
+        let sa = self.sa_selected;
+        self.index
+            .timeline
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| sa == 0 || e.sa.0 + 1 == sa)
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    fn select_timeline_event(&mut self) {
+        let rows = self.timeline_rows();
+        let Some(e) = rows
+            .get(self.timeline_selected)
+            .and_then(|&i| self.index.timeline.get(i))
+        else {
+            return;
+        };
+        let (frame, sa) = (e.frame, e.sa.0);
+        self.select_where(|m| m.frame == frame && m.sa.is_some_and(|s| s as usize == sa));
+    }
+
+    fn move_message(&mut self, down: bool, pred: impl Fn(&MessageEntry, &MessageEntry) -> bool) {
+        let Some((_, current)) = self.selected_message() else {
+            return;
+        };
+        let current = current.clone();
+        let rows: Vec<usize> = if down {
+            (self.selected + 1..self.shown.len()).collect()
+        } else {
+            (0..self.selected).rev().collect()
+        };
+        let found = rows.into_iter().find(|&r| {
+            self.shown
+                .get(r)
+                .and_then(|&i| self.index.messages.get(i as usize))
+                .is_some_and(|m| pred(m, &current))
+        });
+        match found {
+            Some(r) => {
+                self.selected = r;
+                self.follow = false;
+            }
+            None => self.status = Some("no such message further on".into()),
+        }
+    }
+
+    fn go_to_partner(&mut self) {
+        let Some((_, m)) = self.selected_message() else {
+            return;
+        };
+        let Some(p) = m.partner else {
+            self.status = Some(if m.is_response() {
+                "no request for this response in the capture".into()
+            } else {
+                "no response to this request in the capture".into()
+            });
+            return;
+        };
+        match self.shown.iter().position(|&i| i == p) {
+            Some(row) => self.selected = row,
+            None => self.status = Some("its partner is hidden by the filter".into()),
+        }
+    }
+
+    fn expand(&mut self) {
+        if self.focus != Pane::Tree {
+            return;
+        }
+        let i = self.tree.selected;
+        if self.tree.is_collapsed(i) {
+            if let Some(e) = self.tree.expanded.get_mut(i) {
+                *e = true;
+            }
+        } else {
+            self.tree.step(true, 1);
+        }
+    }
+
+    fn collapse(&mut self) {
+        if self.focus != Pane::Tree {
+            return;
+        }
+        let i = self.tree.selected;
+        if self.tree.is_expanded(i) {
+            if let Some(e) = self.tree.expanded.get_mut(i) {
+                *e = false;
+            }
+        } else if let Some(p) = self.tree.parent(i) {
+            self.tree.selected = p;
+        }
+    }
+
+    fn toggle(&mut self) {
+        match self.focus {
+            Pane::Tree => {
+                let i = self.tree.selected;
+                if let Some(e) = self.tree.expanded.get_mut(i) {
+                    *e = !*e;
+                }
+            }
+            Pane::Sas | Pane::Messages => self.focus = Pane::Tree,
+            Pane::Timeline => {
+                self.select_timeline_event();
+                self.focus = Pane::Messages;
+            }
+            Pane::Bytes => {}
+        }
+    }
+
+    fn copy(&mut self) {
+        let text = match self.focus {
+            Pane::Tree => self
+                .tree
+                .lines
+                .get(self.tree.selected)
+                .map(|l| l.text.clone()),
+            Pane::Bytes => self.selected_message().map(|(_, m)| {
+                let range = self
+                    .tree
+                    .lines
+                    .get(self.tree.selected)
+                    .and_then(|l| l.bytes);
+                match (range, self.index.decrypted(m)) {
+                    (Some(r), Some((plain, _))) if r.decrypted => {
+                        hex::encode(plain.get(r.start..r.end).unwrap_or(&[]))
+                    }
+                    (Some(r), _) if !r.decrypted => {
+                        hex::encode(self.index.raw(m).get(r.start..r.end).unwrap_or(&[]))
+                    }
+                    _ => hex::encode(self.index.raw(m)),
+                }
+            }),
+            _ => match &self.filter {
+                Some(f) => Some(f.text().to_string()),
+                None => self.selected_message().map(|(_, m)| {
+                    format!(
+                        "isakmp.ispi == {:016x} && isakmp.messageid == {}",
+                        m.spi_i, m.message_id
+                    )
+                }),
+            },
+        };
+        if let Some(t) = text {
+            self.status = Some(format!("copied: {}", shorten(&t, 60)));
+            self.clipboard = Some(t);
+        }
+    }
+}
+
+/// Shortens `s` to `n` characters with an ellipsis.
+pub fn shorten(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        return s.to_string();
+    }
+    let mut t: String = s.chars().take(n.saturating_sub(3)).collect();
+    t.push_str("...");
+    t
+}
+
+/// The completions of the last word of `before` among `words`.
+fn complete_words(before: &str, words: &[&str]) -> Vec<String> {
+    let word = before.rsplit([' ', '(', '!']).next().unwrap_or("");
+    words
+        .iter()
+        .filter(|w| w.starts_with(word))
+        .map(|w| w.to_string())
+        .collect()
+}
+
+/// MOBIKE's notifies (RFC 4555 §4.2) and the NAT detection errors.
+pub fn is_mobike(m: &MessageEntry) -> bool {
+    m.notifies
+        .iter()
+        .any(|&t| matches!(t, 40 | 41 | 16397..=16401))
+}

@@ -1,0 +1,758 @@
+//! The offline browser's data: an index of the IKE messages of capture files.
+//!
+//! A loader thread reads the captures once (the `decode` pipeline: capture reader,
+//! decryptor, MOBIKE analysis) and sends the index in batches, so that the first screen
+//! shows at once and a large capture fills in behind a progress bar. Each entry keeps what
+//! the message list and the filter need; the message's bytes (and its decrypted SK content)
+//! are kept in one arena, and its payload tree is built only when it is shown
+//! ([`CaptureIndex::tree_lines`]).
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::thread;
+
+use crate::analysis::{AnalysisEvent, Analyzer, ObservedMessage, SaInfo};
+use crate::capture::{CaptureEvent, CaptureOptions, CaptureReader, IkePacket, Transport};
+use crate::cli::decode::inner_payloads;
+use crate::cli::text;
+use crate::decrypt::{Decryptor, FragmentLimits, IntegrityStatus, Opened};
+use crate::keys::KeyStore;
+use crate::wire::{parse_payload_chain, registry, Header, Message, Payload, PayloadBody};
+
+/// Messages per batch sent by the loader.
+const BATCH: usize = 2000;
+
+/// What to load.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Capture files, in order.
+    pub files: Vec<PathBuf>,
+    /// Key files (`--keys`, as for `decode`).
+    pub keys: Vec<PathBuf>,
+    /// Ports and the like.
+    pub capture: CaptureOptions,
+}
+
+/// Where a message's bytes are in the arena.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Span {
+    at: u32,
+    len: u32,
+}
+
+/// One IKE message of the captures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageEntry {
+    /// Index of its file in [`CaptureIndex::files`].
+    pub file: u16,
+    /// Frame number in its file (1-based).
+    pub frame: u64,
+    /// Capture time, µs since the Unix epoch.
+    pub time_us: i64,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub transport: Transport,
+    pub spi_i: u64,
+    pub spi_r: u64,
+    pub exchange: u8,
+    pub message_id: u32,
+    /// Header flags (I = 0x08, R = 0x20).
+    pub flags: u8,
+    /// The logical IKE SA (index in [`CaptureIndex::sas`]).
+    pub sa: Option<u32>,
+    /// Payload types in wire order, then the decrypted ones: `SA KE Ni N(NAT_D_S) ...`.
+    pub summary: Box<str>,
+    /// Notify types, outer and decrypted.
+    pub notifies: Box<[u16]>,
+    /// The SK/SKF payload's decryption.
+    pub integrity: Option<IntegrityStatus>,
+    /// The request this response answers, or the response to this request (index).
+    pub partner: Option<u32>,
+    /// 0 for the first copy of a request, n for its n-th retransmission.
+    pub copy: u16,
+    /// Why the message could not be parsed.
+    pub malformed: Option<Box<str>>,
+    raw: Span,
+    plain: Option<(Span, u8)>,
+}
+
+impl MessageEntry {
+    /// The response flag.
+    pub fn is_response(&self) -> bool {
+        self.flags & 0x20 != 0
+    }
+
+    /// Sent by the original initiator (I flag).
+    pub fn from_initiator(&self) -> bool {
+        self.flags & 0x08 != 0
+    }
+
+    /// The exchange's name, or its number.
+    pub fn exchange_name(&self) -> String {
+        registry::exchange_name(self.exchange)
+            .map(str::to_string)
+            .unwrap_or_else(|| self.exchange.to_string())
+    }
+}
+
+/// What the loader sends.
+enum LoadUpdate {
+    Progress {
+        file: usize,
+        fraction: f64,
+        frames: u64,
+    },
+    Messages {
+        entries: Vec<MessageEntry>,
+        arena: Vec<u8>,
+        /// (request, response) pairs found in this batch, possibly of earlier entries.
+        pairs: Vec<(u32, u32)>,
+    },
+    FileDone {
+        sas: Vec<SaInfo>,
+        timeline: Vec<AnalysisEvent>,
+        diagnostics: Vec<String>,
+        esp_packets: u64,
+    },
+    Failed(String),
+}
+
+/// Progress of the loader.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoadProgress {
+    /// The file being read.
+    pub file: usize,
+    /// Of that file, about (0..=1).
+    pub fraction: f64,
+    /// Frames read in that file.
+    pub frames: u64,
+    /// Every file was read.
+    pub done: bool,
+}
+
+/// The index of the captures, filled in by the loader.
+pub struct CaptureIndex {
+    /// The capture files, as given.
+    pub files: Vec<String>,
+    /// Every IKE message, in file then capture order.
+    pub messages: Vec<MessageEntry>,
+    /// The logical IKE SAs (the MOBIKE analysis), numbered across files.
+    pub sas: Vec<SaInfo>,
+    /// The MOBIKE analysis' events, with SA numbers across files.
+    pub timeline: Vec<AnalysisEvent>,
+    /// Problems found (malformed packets, decryption failures), one line each.
+    pub diagnostics: Vec<String>,
+    /// ESP packets seen.
+    pub esp_packets: u64,
+    /// Where loading stands.
+    pub progress: LoadProgress,
+    /// Why loading stopped early.
+    pub error: Option<String>,
+    arena: Vec<u8>,
+    updates: Option<Receiver<LoadUpdate>>,
+}
+
+impl CaptureIndex {
+    /// Starts the loader thread; the index fills in as [`CaptureIndex::absorb`] is called.
+    pub fn spawn(options: LoadOptions) -> CaptureIndex {
+        let (tx, rx) = mpsc::channel();
+        let files = options
+            .files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        thread::spawn(move || load(&options, &tx));
+        CaptureIndex {
+            files,
+            messages: Vec::new(),
+            sas: Vec::new(),
+            timeline: Vec::new(),
+            diagnostics: Vec::new(),
+            esp_packets: 0,
+            progress: LoadProgress {
+                file: 0,
+                fraction: 0.0,
+                frames: 0,
+                done: false,
+            },
+            error: None,
+            arena: Vec::new(),
+            updates: Some(rx),
+        }
+    }
+
+    /// Loads everything before returning (tests, `--plain`).
+    pub fn load(options: LoadOptions) -> CaptureIndex {
+        let mut index = CaptureIndex::spawn(options);
+        while !index.progress.done {
+            index.absorb_blocking();
+        }
+        index
+    }
+
+    /// Takes in what the loader sent since the last call, without waiting; true when
+    /// something changed.
+    pub fn absorb(&mut self) -> bool {
+        let mut changed = false;
+        while let Some(rx) = &self.updates {
+            match rx.try_recv() {
+                Ok(u) => {
+                    self.apply(u);
+                    changed = true;
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    self.finish();
+                    changed = true;
+                }
+            }
+        }
+        changed
+    }
+
+    /// Waits for the loader's next update.
+    fn absorb_blocking(&mut self) {
+        let Some(rx) = &self.updates else {
+            self.progress.done = true;
+            return;
+        };
+        match rx.recv() {
+            Ok(u) => self.apply(u),
+            Err(_) => self.finish(),
+        }
+    }
+
+    fn finish(&mut self) {
+        self.updates = None;
+        self.progress.done = true;
+        self.progress.fraction = 1.0;
+    }
+
+    fn apply(&mut self, u: LoadUpdate) {
+        match u {
+            LoadUpdate::Progress {
+                file,
+                fraction,
+                frames,
+            } => {
+                self.progress.file = file;
+                self.progress.fraction = fraction;
+                self.progress.frames = frames;
+            }
+            LoadUpdate::Messages {
+                mut entries,
+                arena,
+                pairs,
+            } => {
+                let base = u32::try_from(self.arena.len()).unwrap_or(u32::MAX);
+                for e in &mut entries {
+                    e.raw.at = e.raw.at.saturating_add(base);
+                    if let Some((s, _)) = &mut e.plain {
+                        s.at = s.at.saturating_add(base);
+                    }
+                }
+                self.arena.extend_from_slice(&arena);
+                self.messages.extend(entries);
+                for (req, resp) in pairs {
+                    if let Some(e) = self.messages.get_mut(req as usize) {
+                        e.partner = Some(resp);
+                    }
+                    if let Some(e) = self.messages.get_mut(resp as usize) {
+                        e.partner = Some(req);
+                    }
+                }
+            }
+            LoadUpdate::FileDone {
+                sas,
+                timeline,
+                diagnostics,
+                esp_packets,
+            } => {
+                self.sas.extend(sas);
+                self.timeline.extend(timeline);
+                self.diagnostics.extend(diagnostics);
+                self.esp_packets += esp_packets;
+            }
+            LoadUpdate::Failed(e) => {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    /// The message's bytes as captured (from the IKE header on).
+    pub fn raw(&self, m: &MessageEntry) -> &[u8] {
+        self.slice(m.raw)
+    }
+
+    /// The decrypted inner payload chain of its SK payload, and the first inner type.
+    pub fn decrypted(&self, m: &MessageEntry) -> Option<(&[u8], u8)> {
+        m.plain.map(|(s, first)| (self.slice(s), first))
+    }
+
+    fn slice(&self, s: Span) -> &[u8] {
+        let start = s.at as usize;
+        let end = start.saturating_add(s.len as usize);
+        self.arena.get(start..end).unwrap_or(&[])
+    }
+
+    /// The message's payload tree as the `decode` text output shows it: one line per node,
+    /// with its depth and the bytes it covers.
+    pub fn tree_lines(&self, m: &MessageEntry) -> Vec<TreeLine> {
+        tree_lines(self, m)
+    }
+}
+
+/// One line of a message's payload tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeLine {
+    /// Nesting depth (0: the header line).
+    pub depth: usize,
+    /// The text, without indentation.
+    pub text: String,
+    /// The bytes this node covers: in the message, or in the decrypted SK content.
+    pub bytes: Option<ByteRange>,
+}
+
+/// A range of a message's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteRange {
+    /// In the decrypted SK content rather than the message.
+    pub decrypted: bool,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// The payload tree of `m`, from the text renderer of `decode` (so both show the same).
+fn tree_lines(index: &CaptureIndex, m: &MessageEntry) -> Vec<TreeLine> {
+    let raw = index.raw(m);
+    let pkt = IkePacket {
+        frame: m.frame,
+        time_us: m.time_us,
+        src: m.src.ip(),
+        sport: m.src.port(),
+        dst: m.dst.ip(),
+        dport: m.dst.port(),
+        transport: m.transport,
+        data: Vec::new(),
+    };
+    let msg = match Message::parse(raw) {
+        Ok(msg) => msg,
+        Err(e) => {
+            return vec![TreeLine {
+                depth: 0,
+                text: format!("malformed IKE message: {e}"),
+                bytes: Some(ByteRange {
+                    decrypted: false,
+                    start: 0,
+                    end: raw.len(),
+                }),
+            }]
+        }
+    };
+    let plain = index.decrypted(m);
+    let inner: Option<Vec<Payload>> = plain.and_then(|(bytes, first)| {
+        parse_payload_chain(first, bytes, 0)
+            .ok()
+            .map(|(payloads, _)| payloads)
+    });
+    let integrity = m.integrity.map(IntegrityStatus::as_str);
+    let view = integrity.map(|integrity| crate::dissect::DecryptionView {
+        integrity,
+        error: None,
+        payloads: inner.as_deref(),
+        fragments: None,
+    });
+    let sk_index = msg
+        .payloads
+        .iter()
+        .position(|p| matches!(p.body, PayloadBody::Sk(_) | PayloadBody::Skf(_)));
+    let decryption = match (sk_index, view.as_ref()) {
+        (Some(i), Some(v)) => Some((i, v)),
+        _ => None,
+    };
+    let mut out = Vec::new();
+    text::render_message(&pkt, &msg, raw, decryption, false, &mut out);
+    let text = String::from_utf8_lossy(&out);
+    let outer = text::payload_spans(&msg, raw.len());
+    let inner_spans = match (&inner, plain) {
+        (Some(p), Some((bytes, _))) => chain_spans(p, bytes.len()),
+        _ => Vec::new(),
+    };
+    let mut lines = Vec::new();
+    let (mut outer_at, mut inner_at) = (0usize, 0usize);
+    let mut in_sk = false;
+    for line in text.lines() {
+        let trimmed = line.trim_start_matches(' ');
+        let depth = (line.len() - trimmed.len()) / 2;
+        let bytes = match depth {
+            0 => Some(ByteRange {
+                decrypted: false,
+                start: 0,
+                end: crate::wire::HEADER_LEN.min(raw.len()),
+            }),
+            1 => {
+                let span = outer.get(outer_at).copied();
+                in_sk = sk_index == Some(outer_at);
+                outer_at += 1;
+                span.map(|(start, end)| ByteRange {
+                    decrypted: false,
+                    start,
+                    end,
+                })
+            }
+            3 if in_sk => {
+                let span = inner_spans.get(inner_at).copied();
+                inner_at += 1;
+                span.map(|(start, end)| ByteRange {
+                    decrypted: true,
+                    start,
+                    end,
+                })
+            }
+            _ => None,
+        };
+        lines.push(TreeLine {
+            depth,
+            text: trimmed.to_string(),
+            bytes,
+        });
+    }
+    // deeper lines belong to the nearest node above that has bytes
+    let mut last: Vec<Option<ByteRange>> = Vec::new();
+    for l in &mut lines {
+        last.truncate(l.depth);
+        if l.bytes.is_none() {
+            l.bytes = last.iter().rev().flatten().next().copied();
+        }
+        last.resize(l.depth, None);
+        last.push(l.bytes);
+    }
+    lines
+}
+
+/// The byte range of each payload of a chain parsed from `len` bytes.
+fn chain_spans(payloads: &[Payload], len: usize) -> Vec<(usize, usize)> {
+    let starts: Vec<usize> = payloads.iter().map(|p| p.offset).collect();
+    starts
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| (s, starts.get(i + 1).copied().unwrap_or(len).max(s)))
+        .collect()
+}
+
+/// The loader thread: every file in turn.
+fn load(options: &LoadOptions, tx: &Sender<LoadUpdate>) {
+    let mut keys = KeyStore::new();
+    for path in &options.keys {
+        if let Err(e) = keys.add_file(path) {
+            let _ = tx.send(LoadUpdate::Failed(e.to_string()));
+            return;
+        }
+    }
+    let mut loader = Loader {
+        decryptor: Decryptor::new(keys, FragmentLimits::default()),
+        batch: Batch::default(),
+        next_index: 0,
+        sa_base: 0,
+        requests: HashMap::new(),
+    };
+    for (file, path) in options.files.iter().enumerate() {
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let reader = match CaptureReader::open_file(path, &options.capture) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = tx.send(LoadUpdate::Failed(format!(
+                    "cannot read {}: {e}",
+                    path.display()
+                )));
+                return;
+            }
+        };
+        if loader.file(file, reader, size, tx).is_err() {
+            return; // the UI is gone
+        }
+    }
+}
+
+/// A batch being filled.
+#[derive(Default)]
+struct Batch {
+    entries: Vec<MessageEntry>,
+    arena: Vec<u8>,
+    pairs: Vec<(u32, u32)>,
+}
+
+struct Loader {
+    decryptor: Decryptor,
+    batch: Batch,
+    next_index: u32,
+    sa_base: u32,
+    /// (initiator SPI, I flag of the requester, message ID) -> the request's copies.
+    requests: HashMap<(u64, bool, u32), Vec<u32>>,
+}
+
+impl Loader {
+    fn file(
+        &mut self,
+        file: usize,
+        mut reader: CaptureReader,
+        size: u64,
+        tx: &Sender<LoadUpdate>,
+    ) -> Result<(), mpsc::SendError<LoadUpdate>> {
+        let mut analyzer = Analyzer::new();
+        let mut timeline = Vec::new();
+        let mut diagnostics = Vec::new();
+        let mut esp_packets = 0;
+        let name = reader_name(file);
+        while let Some(event) = reader.next_event() {
+            match event {
+                CaptureEvent::Ike(pkt) => {
+                    self.message(file, pkt, &mut analyzer, &mut timeline, &mut diagnostics)
+                }
+                CaptureEvent::Esp { .. } => esp_packets += 1,
+                CaptureEvent::Keepalive { .. } => {}
+                CaptureEvent::Diagnostic {
+                    frame,
+                    severity,
+                    message,
+                } => diagnostics.push(format!("{name}frame {frame}: {severity}: {message}")),
+            }
+            for d in self.decryptor.drain_diagnostics() {
+                diagnostics.push(format!(
+                    "{name}frame {}: {}: {}",
+                    d.frame, d.severity, d.message
+                ));
+            }
+            if self.batch.entries.len() >= BATCH {
+                self.flush(tx)?;
+                let fraction = if size > 0 {
+                    (reader.bytes_read() as f64 / size as f64).min(0.99)
+                } else {
+                    0.0
+                };
+                tx.send(LoadUpdate::Progress {
+                    file,
+                    fraction,
+                    frames: reader.frames_read(),
+                })?;
+            }
+        }
+        self.decryptor.finish_capture();
+        timeline.extend(analyzer.finish());
+        let base = self.sa_base as usize;
+        for e in &mut timeline {
+            e.sa = crate::analysis::SaId(e.sa.0 + base);
+        }
+        let mut sas = analyzer.sas().to_vec();
+        for s in &mut sas {
+            s.id = crate::analysis::SaId(s.id.0 + base);
+        }
+        self.sa_base = self
+            .sa_base
+            .saturating_add(u32::try_from(sas.len()).unwrap_or(u32::MAX));
+        self.flush(tx)?;
+        tx.send(LoadUpdate::Progress {
+            file,
+            fraction: 1.0,
+            frames: reader.frames_read(),
+        })?;
+        tx.send(LoadUpdate::FileDone {
+            sas,
+            timeline,
+            diagnostics,
+            esp_packets,
+        })
+    }
+
+    fn flush(&mut self, tx: &Sender<LoadUpdate>) -> Result<(), mpsc::SendError<LoadUpdate>> {
+        if self.batch.entries.is_empty() && self.batch.pairs.is_empty() {
+            return Ok(());
+        }
+        let b = std::mem::take(&mut self.batch);
+        tx.send(LoadUpdate::Messages {
+            entries: b.entries,
+            arena: b.arena,
+            pairs: b.pairs,
+        })
+    }
+
+    fn store(&mut self, bytes: &[u8]) -> Span {
+        let at = u32::try_from(self.batch.arena.len()).unwrap_or(u32::MAX);
+        self.batch.arena.extend_from_slice(bytes);
+        Span {
+            at,
+            len: u32::try_from(bytes.len()).unwrap_or(u32::MAX),
+        }
+    }
+
+    fn message(
+        &mut self,
+        file: usize,
+        pkt: IkePacket,
+        analyzer: &mut Analyzer,
+        timeline: &mut Vec<AnalysisEvent>,
+        diagnostics: &mut Vec<String>,
+    ) {
+        let len = match Header::parse(&pkt.data) {
+            Ok(h) if (h.length as usize) >= crate::wire::HEADER_LEN => {
+                (h.length as usize).min(pkt.data.len())
+            }
+            _ => pkt.data.len(),
+        };
+        let data = &pkt.data[..len];
+        let raw = self.store(data);
+        let mut entry = MessageEntry {
+            file: u16::try_from(file).unwrap_or(u16::MAX),
+            frame: pkt.frame,
+            time_us: pkt.time_us,
+            src: SocketAddr::new(pkt.src, pkt.sport),
+            dst: SocketAddr::new(pkt.dst, pkt.dport),
+            transport: pkt.transport,
+            spi_i: 0,
+            spi_r: 0,
+            exchange: 0,
+            message_id: 0,
+            flags: 0,
+            sa: None,
+            summary: "".into(),
+            notifies: Box::new([]),
+            integrity: None,
+            partner: None,
+            copy: 0,
+            malformed: None,
+            raw,
+            plain: None,
+        };
+        let msg = match Message::parse(data) {
+            Ok(m) => m,
+            Err(e) => {
+                if let Ok(h) = Header::parse(data) {
+                    entry.spi_i = h.spi_i;
+                    entry.spi_r = h.spi_r;
+                    entry.exchange = h.exchange_type;
+                    entry.message_id = h.message_id;
+                    entry.flags = h.flags;
+                }
+                diagnostics.push(format!(
+                    "{}frame {}: malformed IKE message: {e}",
+                    reader_name(file),
+                    pkt.frame
+                ));
+                entry.summary = "[malformed]".into();
+                entry.malformed = Some(e.to_string().into());
+                self.push(entry);
+                return;
+            }
+        };
+        let h = &msg.header;
+        entry.spi_i = h.spi_i;
+        entry.spi_r = h.spi_r;
+        entry.exchange = h.exchange_type;
+        entry.message_id = h.message_id;
+        entry.flags = h.flags;
+        let opened: Option<Opened> = self.decryptor.open(&msg, data, pkt.frame, pkt.time_us);
+        let inner = opened.as_ref().map(|o| inner_payloads(&msg, o));
+        entry.integrity = opened.as_ref().map(|o| o.integrity);
+        if let Some(o) = &opened {
+            if let Some(r) = &o.reassembled {
+                if let Some(d) = &r.data {
+                    entry.plain = Some((self.store(d), r.first_payload));
+                }
+            } else if o.integrity == IntegrityStatus::Ok {
+                entry.plain = Some((self.store(&o.plaintext), o.first_payload));
+            }
+        }
+        let inner_payloads = inner.as_ref().and_then(|i| i.payloads.as_deref());
+        let (summary, notifies) = summarize(&msg.payloads, inner_payloads, h.is_initiator());
+        entry.summary = summary.into();
+        entry.notifies = notifies.into();
+        let observed = ObservedMessage {
+            frame: pkt.frame,
+            time_us: pkt.time_us,
+            src: pkt.src,
+            sport: pkt.sport,
+            dst: pkt.dst,
+            dport: pkt.dport,
+            header: h,
+            payloads: &msg.payloads,
+            inner: inner_payloads,
+            integrity_ok: opened
+                .as_ref()
+                .filter(|o| o.integrity != IntegrityStatus::NoKeys)
+                .map(|o| o.integrity == IntegrityStatus::Ok),
+        };
+        timeline.extend(analyzer.observe(&observed));
+        entry.sa = analyzer
+            .find_sa(h.spi_i, h.spi_r)
+            .and_then(|s| u32::try_from(s.0).ok())
+            .map(|s| s.saturating_add(self.sa_base));
+        self.push(entry);
+    }
+
+    /// Appends the entry, numbering retransmissions and pairing requests and responses.
+    fn push(&mut self, mut entry: MessageEntry) {
+        let index = self.next_index;
+        self.next_index = self.next_index.saturating_add(1);
+        let requester_is_initiator = entry.from_initiator() != entry.is_response();
+        let key = (entry.spi_i, requester_is_initiator, entry.message_id);
+        if entry.malformed.is_none() {
+            if entry.is_response() {
+                if let Some(&request) = self.requests.get(&key).and_then(|c| c.last()) {
+                    entry.partner = Some(request);
+                    self.batch.pairs.push((request, index));
+                }
+            } else {
+                let copies = self.requests.entry(key).or_default();
+                entry.copy = u16::try_from(copies.len()).unwrap_or(u16::MAX);
+                copies.push(index);
+            }
+        }
+        self.batch.entries.push(entry);
+    }
+}
+
+fn reader_name(_file: usize) -> String {
+    String::new()
+}
+
+/// `SA KE Ni N(NAT_DETECTION_SOURCE_IP) SK{IDi AUTH ...}` and the notify types.
+fn summarize(outer: &[Payload], inner: Option<&[Payload]>, initiator: bool) -> (String, Vec<u16>) {
+    let mut s = String::new();
+    let mut notifies = Vec::new();
+    for p in outer {
+        if !s.is_empty() {
+            s.push(' ');
+        }
+        let is_sk = matches!(p.body, PayloadBody::Sk(_) | PayloadBody::Skf(_));
+        push_payload_name(&mut s, p, initiator, &mut notifies);
+        if let (true, Some(inner)) = (is_sk, inner) {
+            s.push('{');
+            for (i, q) in inner.iter().enumerate() {
+                if i > 0 {
+                    s.push(' ');
+                }
+                push_payload_name(&mut s, q, initiator, &mut notifies);
+            }
+            s.push('}');
+        }
+    }
+    (s, notifies)
+}
+
+fn push_payload_name(s: &mut String, p: &Payload, initiator: bool, notifies: &mut Vec<u16>) {
+    match &p.body {
+        PayloadBody::Notify(n) => {
+            notifies.push(n.notify_type);
+            match registry::notify_name(n.notify_type) {
+                Some(name) => s.push_str(&format!("N({name})")),
+                None => s.push_str(&format!("N({})", n.notify_type)),
+            }
+        }
+        PayloadBody::Nonce(_) => s.push_str(if initiator { "Ni" } else { "Nr" }),
+        _ => match registry::payload_name(p.payload_type) {
+            Some(name) => s.push_str(name),
+            None => s.push_str(&format!("#{}", p.payload_type)),
+        },
+    }
+}

@@ -1,0 +1,194 @@
+//! The terminal UI (ratatui + crossterm).
+//!
+//! Layers: the data sources ([`capture_index`]: captures indexed in the background) know
+//! nothing of the screen; the state and what each named command does to it
+//! ([`browser`], [`keymap`], [`input_line`]) are tested key by key without a terminal;
+//! the views ([`browser_view`]) only draw that state; [`terminal`] owns the terminal's
+//! modes. Without a terminal (or with `--plain`) it prints one line per message instead.
+pub mod browser;
+pub mod browser_view;
+pub mod capture_index;
+pub mod display_filter;
+pub mod input_line;
+pub mod keymap;
+pub mod terminal;
+pub mod theme;
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use ratatui::crossterm::event::{self, Event};
+
+use browser::Browser;
+use capture_index::{CaptureIndex, LoadOptions};
+use keymap::KeyMap;
+use theme::Theme;
+
+/// At most this many redraws a second.
+const FRAME: Duration = Duration::from_millis(33);
+
+/// How the UI looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Looks {
+    /// No colours (NO_COLOR, `--color never`).
+    pub mono: bool,
+    /// ASCII borders and glyphs.
+    pub ascii: bool,
+}
+
+impl Looks {
+    /// The theme these looks give.
+    pub fn theme(self) -> Theme {
+        let t = if self.mono {
+            Theme::mono()
+        } else {
+            Theme::colour()
+        };
+        if self.ascii {
+            t.ascii()
+        } else {
+            t
+        }
+    }
+}
+
+/// What `mobikectl tui FILE...` needs.
+#[derive(Debug, Clone)]
+pub struct BrowserOptions {
+    pub load: LoadOptions,
+    /// A key file (`KEY = command` lines).
+    pub bindings: Option<PathBuf>,
+    pub looks: Looks,
+    /// One line per message instead of the UI.
+    pub plain: bool,
+    /// A display filter to start with.
+    pub filter: Option<String>,
+}
+
+/// Runs the offline browser; the exit status.
+pub fn run_browser(options: BrowserOptions) -> Result<i32, String> {
+    let mut keymap = KeyMap::default();
+    if let Some(path) = &options.bindings {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        keymap
+            .apply(&text)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    if options.plain || !io::stdout().is_terminal() {
+        return print_plain(options);
+    }
+    let index = CaptureIndex::spawn(options.load.clone());
+    let mut b = Browser::new(index, keymap);
+    if let Some(f) = &options.filter {
+        b.apply_filter(f);
+    }
+    browse(&mut b, options.looks).map_err(|e| format!("terminal: {e}"))?;
+    Ok(0)
+}
+
+/// The UI's loop: input, the loader's progress, redraws at most every [`FRAME`] and only
+/// when something changed.
+fn browse(b: &mut Browser, looks: Looks) -> io::Result<()> {
+    let signals = crate::io::signals::SignalPipe::install(&[libc::SIGTERM, libc::SIGHUP])?;
+    let theme = looks.theme();
+    let mut guard = terminal::TerminalGuard::enter(looks.mono)?;
+    let mut dirty = true;
+    let mut last_draw: Option<Instant> = None;
+    loop {
+        if !signals.take().is_empty() {
+            break;
+        }
+        dirty |= b.tick();
+        let due = last_draw.is_none_or(|t| t.elapsed() >= FRAME);
+        if dirty && due {
+            guard.terminal.draw(|f| browser_view::draw(f, b, &theme))?;
+            dirty = false;
+            last_draw = Some(Instant::now());
+        }
+        if event::poll(Duration::from_millis(20))? {
+            match event::read()? {
+                Event::Key(k) => {
+                    if let Some(key) = terminal::key_of(k) {
+                        b.key(key);
+                        dirty = true;
+                    }
+                }
+                Event::Paste(text) => {
+                    for c in text.chars().filter(|c| !c.is_control()) {
+                        b.key(keymap::Key::char(c));
+                    }
+                    dirty = true;
+                }
+                Event::Resize(..) => dirty = true,
+                _ => {}
+            }
+        }
+        if let Some(text) = b.clipboard.take() {
+            let mut out = io::stdout();
+            out.write_all(terminal::osc52(&text).as_bytes())?;
+            out.flush()?;
+        }
+        if b.quit {
+            break;
+        }
+    }
+    drop(guard);
+    Ok(())
+}
+
+/// One line per message (and the analysis' events), for pipes and screen readers.
+fn print_plain(options: BrowserOptions) -> Result<i32, String> {
+    let index = CaptureIndex::load(options.load);
+    let filter = match &options.filter {
+        Some(f) => display_filter::DisplayFilter::parse(f).map_err(|e| format!("filter: {e}"))?,
+        None => None,
+    };
+    let out = io::stdout();
+    let mut out = out.lock();
+    let mut write = || -> io::Result<()> {
+        for m in &index.messages {
+            if filter.as_ref().is_some_and(|f| !f.matches(m)) {
+                continue;
+            }
+            let sa = m.sa.map_or("-".to_string(), |s| format!("#{s}"));
+            let role = if m.is_response() {
+                "response"
+            } else {
+                "request"
+            };
+            let copy = if m.copy > 0 {
+                format!(" [retransmission {}]", m.copy)
+            } else {
+                String::new()
+            };
+            writeln!(
+                out,
+                "frame {} SA {sa} {} -> {} {} mid={} {role}{copy} {}",
+                m.frame,
+                m.src,
+                m.dst,
+                m.exchange_name(),
+                m.message_id,
+                m.summary
+            )?;
+        }
+        for e in &index.timeline {
+            writeln!(out, "{e}")?;
+        }
+        for d in &index.diagnostics {
+            writeln!(out, "{d}")?;
+        }
+        Ok(())
+    };
+    match write() {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(format!("writing output: {e}")),
+    }
+    match index.error {
+        Some(e) => Err(e),
+        None => Ok(0),
+    }
+}

@@ -1,0 +1,395 @@
+//! The offline browser without a terminal: keys in, state out; whole frames on ratatui's
+//! TestBackend (insta snapshots of the text and of the styles, in colour and monochrome);
+//! every size down to 1x1; the help overlay against the key map.
+use std::path::PathBuf;
+
+use mobikectl::tui::browser::{Browser, Mode, Pane};
+use mobikectl::tui::browser_view;
+use mobikectl::tui::capture_index::{CaptureIndex, LoadOptions};
+use mobikectl::tui::keymap::{keys_markdown, Key, KeyCode, KeyMap, UI_COMMANDS};
+use mobikectl::tui::Looks;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::Modifier;
+use ratatui::Terminal;
+
+fn repo(p: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(p)
+}
+
+/// strongSwan's MOBIKE move seen at the gateway, decrypted.
+fn moon() -> Browser {
+    let index = CaptureIndex::load(LoadOptions {
+        files: vec![repo("testdata/strongswan-move/cap-moon.pcap")],
+        keys: vec![repo("testdata/strongswan-move/ikev2_decryption_table")],
+        ..LoadOptions::default()
+    });
+    Browser::new(index, KeyMap::default())
+}
+
+fn press(b: &mut Browser, keys: &[Key]) {
+    for k in keys {
+        b.key(*k);
+    }
+}
+
+fn typed(b: &mut Browser, s: &str) {
+    for c in s.chars() {
+        b.key(Key::char(c));
+    }
+}
+
+const ENTER: Key = Key::plain(KeyCode::Enter);
+const TAB: Key = Key::plain(KeyCode::Tab);
+const DOWN: Key = Key::plain(KeyCode::Down);
+const RIGHT: Key = Key::plain(KeyCode::Right);
+
+fn frame(b: &mut Browser, w: u16, h: u16, looks: Looks) -> Buffer {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    let theme = looks.theme();
+    t.draw(|f| browser_view::draw(f, b, &theme)).unwrap();
+    t.backend().buffer().clone()
+}
+
+fn text(buf: &Buffer) -> String {
+    let w = buf.area.width as usize;
+    buf.content
+        .chunks(w)
+        .map(|row| {
+            let line: String = row.iter().map(|c| c.symbol()).collect();
+            line.trim_end().to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Runs of equal style per row: `row: col..col fg bg modifiers` (what TestBackend's text
+/// form cannot show, ratatui#1402).
+fn styles(buf: &Buffer) -> String {
+    let w = buf.area.width as usize;
+    let mut out = String::new();
+    for (y, row) in buf.content.chunks(w).enumerate() {
+        let mut x = 0;
+        while x < row.len() {
+            let c = &row[x];
+            let key = (c.fg, c.bg, c.modifier);
+            let start = x;
+            while x < row.len() && (row[x].fg, row[x].bg, row[x].modifier) == key {
+                x += 1;
+            }
+            if key != (Default::default(), Default::default(), Modifier::empty()) {
+                out.push_str(&format!(
+                    "{y:>2}: {start}..{x} {:?} {:?} {:?}\n",
+                    key.0, key.1, key.2
+                ));
+            }
+        }
+    }
+    out
+}
+
+const COLOUR: Looks = Looks {
+    mono: false,
+    ascii: false,
+};
+const MONO: Looks = Looks {
+    mono: true,
+    ascii: false,
+};
+
+#[test]
+fn the_capture_is_indexed_with_pairs_retransmissions_and_the_move() {
+    let b = moon();
+    let ix = &b.index;
+    assert_eq!(ix.messages.len(), 20);
+    assert_eq!(ix.sas.len(), 1);
+    // frame 7: the probe's copy to the gateway's other address
+    let m7 = &ix.messages[6];
+    assert_eq!((m7.frame, m7.copy, m7.message_id), (7, 1, 2));
+    // frame 8 answers mid 2: paired with the last copy before it
+    assert_eq!(ix.messages[7].partner, Some(6));
+    assert_eq!(ix.messages[6].partner, Some(7));
+    let update = &ix.messages[8];
+    assert!(
+        update.summary.contains("N(UPDATE_SA_ADDRESSES)"),
+        "{}",
+        update.summary
+    );
+    assert_eq!(update.partner, Some(9));
+    assert!(ix
+        .timeline
+        .iter()
+        .any(|e| e.frame == 9 && e.kind.to_string().contains("UPDATE_SA_ADDRESSES")));
+}
+
+#[test]
+fn a_filter_typed_in_the_bar_selects_messages_and_errors_stay_in_the_bar() {
+    let mut b = moon();
+    press(&mut b, &[Key::char('/')]);
+    assert_eq!(b.mode, Mode::Filter);
+    typed(&mut b, "exch == BOGUS");
+    assert!(b.filter_error.is_some());
+    press(&mut b, &[ENTER]);
+    // refused: still editing, nothing applied
+    assert_eq!(b.mode, Mode::Filter);
+    assert!(b.filter.is_none());
+    for _ in 0.."BOGUS".len() {
+        b.key(Key::plain(KeyCode::Backspace));
+    }
+    typed(&mut b, "INFORMATIONAL && notify == UPDATE_SA_ADDRESSES");
+    assert!(b.filter_error.is_none());
+    press(&mut b, &[ENTER]);
+    assert_eq!(b.mode, Mode::Normal);
+    let frames: Vec<u64> = b
+        .shown
+        .iter()
+        .map(|&i| b.index.messages[i as usize].frame)
+        .collect();
+    assert_eq!(frames, [9]);
+    // Wireshark's field names work too
+    b.apply_filter("isakmp.messageid == 2 && !retransmit");
+    let frames: Vec<u64> = b
+        .shown
+        .iter()
+        .map(|&i| b.index.messages[i as usize].frame)
+        .collect();
+    assert_eq!(frames, [6, 8]);
+    press(&mut b, &[Key::ctrl('l')]);
+    assert_eq!(b.shown.len(), 20);
+}
+
+#[test]
+fn keys_move_by_sa_by_mobike_event_and_to_the_partner() {
+    let mut b = moon();
+    let frame = |b: &Browser| b.selected_message().unwrap().1.frame;
+    assert_eq!(frame(&b), 1);
+    press(&mut b, &[Key::char('}')]);
+    assert_eq!(frame(&b), 3, "IKE_AUTH announces an additional address");
+    press(&mut b, &[Key::char('}'), Key::char('}'), Key::char('}')]);
+    assert_eq!(frame(&b), 9, "the UPDATE_SA_ADDRESSES");
+    press(&mut b, &[Key::char('=')]);
+    assert_eq!(frame(&b), 10, "its response");
+    press(&mut b, &[Key::char('=')]);
+    assert_eq!(frame(&b), 9);
+    press(&mut b, &[Key::plain(KeyCode::End)]);
+    assert_eq!(frame(&b), 20);
+    assert!(b.follow, "End resumes follow");
+    press(&mut b, &[Key::char('k')]);
+    assert!(!b.follow, "moving up pauses it");
+    press(&mut b, &[Key::char(':')]);
+    typed(&mut b, "goto 12");
+    press(&mut b, &[ENTER]);
+    assert_eq!(frame(&b), 12);
+    press(&mut b, &[Key::char(':')]);
+    typed(&mut b, "goto 99");
+    press(&mut b, &[ENTER]);
+    assert!(b.status.as_deref().unwrap_or("").contains("no frame 99"));
+}
+
+#[test]
+fn the_tree_expands_and_the_selected_payload_highlights_its_bytes() {
+    let mut b = moon();
+    press(&mut b, &[Key::char(':')]);
+    typed(&mut b, "goto 9");
+    press(&mut b, &[ENTER, Key::char('3')]);
+    assert_eq!(b.focus, Pane::Tree);
+    let visible: Vec<String> = b
+        .tree
+        .visible()
+        .iter()
+        .map(|&i| b.tree.lines[i].text.clone())
+        .collect();
+    assert!(visible[1].starts_with("SK "), "{visible:?}");
+    assert!(
+        visible.iter().any(|l| l == "N(UPDATE_SA_ADDRESSES)"),
+        "{visible:?}"
+    );
+    // down to the first inner payload: its bytes are in the decrypted content
+    press(&mut b, &[DOWN, DOWN, DOWN]);
+    let line = &b.tree.lines[b.tree.selected];
+    assert_eq!(line.text, "N(UPDATE_SA_ADDRESSES)");
+    let r = line.bytes.unwrap();
+    assert!(r.decrypted && r.start == 0 && r.end == 8, "{r:?}");
+    let buf = frame(&mut b, 120, 36, COLOUR);
+    let screen = text(&buf);
+    assert!(screen.contains("Bytes (decrypted SK content)"), "{screen}");
+    // the highlighted cells are exactly the 8 bytes of the notify (next payload N, length 8,
+    // protocol 0, SPI size 0, type 16400), then the same 8 as text
+    let highlighted: Vec<String> = buf
+        .content
+        .iter()
+        .filter(|c| {
+            c.modifier.contains(Modifier::REVERSED) && c.fg == ratatui::style::Color::Yellow
+        })
+        .map(|c| c.symbol().to_string())
+        .collect();
+    let hex: String = highlighted.concat();
+    assert_eq!(hex, "2900000800004010).....@.");
+    // Left goes to the parent, Right expands the payload's fields
+    press(&mut b, &[Key::char('k'), Key::char('k')]);
+    let sk = b.tree.selected;
+    assert!(b.tree.lines[sk].text.starts_with("SK "));
+    let before = b.tree.visible().len();
+    press(&mut b, &[Key::plain(KeyCode::Left)]);
+    assert!(b.tree.visible().len() < before, "collapsed");
+    press(&mut b, &[RIGHT, Key::char('E')]);
+    assert_eq!(b.tree.visible().len(), b.tree.lines.len());
+}
+
+#[test]
+fn snapshots_of_every_pane_at_two_sizes_in_colour_and_mono() {
+    let mut b = moon();
+    press(&mut b, &[Key::char(':')]);
+    typed(&mut b, "goto 9");
+    press(&mut b, &[ENTER]);
+    insta::assert_snapshot!("browser_120x36", text(&frame(&mut b, 120, 36, COLOUR)));
+    insta::assert_snapshot!("browser_80x24", text(&frame(&mut b, 80, 24, COLOUR)));
+    press(&mut b, &[Key::char('3'), DOWN, DOWN, DOWN]);
+    insta::assert_snapshot!(
+        "browser_tree_focused_styles_colour",
+        styles(&frame(&mut b, 120, 36, COLOUR))
+    );
+    insta::assert_snapshot!(
+        "browser_tree_focused_styles_mono",
+        styles(&frame(&mut b, 120, 36, MONO))
+    );
+    press(&mut b, &[Key::char('5')]);
+    insta::assert_snapshot!(
+        "browser_timeline_80x24",
+        text(&frame(&mut b, 80, 24, COLOUR))
+    );
+    let ascii = Looks {
+        mono: true,
+        ascii: true,
+    };
+    insta::assert_snapshot!("browser_ascii_80x24", text(&frame(&mut b, 80, 24, ascii)));
+}
+
+#[test]
+fn mono_keeps_state_readable_without_colour() {
+    let mut b = moon();
+    press(&mut b, &[Key::char('3')]);
+    let buf = frame(&mut b, 120, 36, MONO);
+    for c in &buf.content {
+        assert_eq!(c.fg, ratatui::style::Color::Reset, "no colour in mono");
+        assert_eq!(c.bg, ratatui::style::Color::Reset);
+    }
+    // the selected tree row is reversed, and the focused pane's title says it in text
+    assert!(buf
+        .content
+        .iter()
+        .any(|c| c.modifier.contains(Modifier::REVERSED)));
+    assert!(text(&buf).contains("[3 Message"));
+}
+
+#[test]
+fn the_help_overlay_lists_every_command_of_the_key_map() {
+    let mut b = moon();
+    press(&mut b, &[Key::char('?')]);
+    assert_eq!(b.mode, Mode::Help(0));
+    let screen = text(&frame(&mut b, 120, 60, COLOUR));
+    for s in UI_COMMANDS {
+        assert!(screen.contains(s.name), "help lacks {}", s.name);
+        assert!(screen.contains(s.help), "help lacks {}'s help", s.name);
+    }
+    for (key, _) in b.keymap.bindings() {
+        assert!(screen.contains(&key.to_string()), "help lacks key {key}");
+    }
+    press(&mut b, &[Key::plain(KeyCode::Esc)]);
+    assert_eq!(b.mode, Mode::Normal);
+}
+
+#[test]
+fn every_size_down_to_1x1_renders_without_panic() {
+    let mut b = moon();
+    for keys in [vec![], vec![Key::char('?')], vec![Key::char('/')]] {
+        press(&mut b, &keys);
+        for w in (1..=200).step_by(7).chain([1, 2, 29, 30, 99, 100]) {
+            for h in (1..=60).step_by(5).chain([1, 7, 8]) {
+                let buf = frame(&mut b, w, h, COLOUR);
+                // below a useful size it says so (as much of it as fits)
+                if (w < 30 || h < 8) && w >= 18 {
+                    assert!(text(&buf).starts_with("terminal too small"), "{w}x{h}");
+                }
+            }
+        }
+        press(&mut b, &[Key::plain(KeyCode::Esc)]);
+    }
+}
+
+#[test]
+fn focus_cycles_and_every_command_runs_on_every_pane() {
+    let mut b = moon();
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        seen.push(b.focus);
+        press(&mut b, &[TAB]);
+    }
+    assert_eq!(b.focus, Pane::Messages);
+    assert_eq!(seen.len(), 5);
+    for pane in ['1', '2', '3', '4', '5'] {
+        for s in UI_COMMANDS {
+            press(&mut b, &[Key::char(pane)]);
+            b.run(s.command);
+            b.mode = Mode::Normal;
+            b.quit = false;
+            b.zoom = false;
+            let _ = frame(&mut b, 80, 24, COLOUR);
+        }
+    }
+}
+
+#[test]
+fn every_testdata_capture_opens() {
+    let mut files = Vec::new();
+    for dir in std::fs::read_dir(repo("testdata")).unwrap() {
+        let dir = dir.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(&dir).unwrap() {
+            let f = f.unwrap().path();
+            let name = f.to_string_lossy().to_string();
+            if name.ends_with(".pcap") || name.ends_with(".pcapng") {
+                files.push(f);
+            }
+        }
+    }
+    assert!(files.len() > 20, "{files:?}");
+    for f in files {
+        let keys: Vec<PathBuf> = ["ikev2_decryption_table"]
+            .iter()
+            .map(|k| f.parent().unwrap().join(k))
+            .filter(|k| k.exists())
+            .collect();
+        let index = CaptureIndex::load(LoadOptions {
+            files: vec![f.clone()],
+            keys,
+            ..LoadOptions::default()
+        });
+        assert!(index.error.is_none(), "{}: {:?}", f.display(), index.error);
+        let mut b = Browser::new(index, KeyMap::default());
+        // every message's tree and bytes draw
+        for _ in 0..b.shown.len() {
+            let _ = frame(&mut b, 100, 30, COLOUR);
+            press(&mut b, &[Key::char('j')]);
+        }
+    }
+}
+
+#[test]
+fn the_readme_lists_the_keys_of_the_key_map() {
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    let table = keys_markdown();
+    assert!(
+        readme.contains(&table),
+        "README's key table is out of date; it must read:\n{table}"
+    );
+    let snap =
+        std::fs::read_to_string(repo("tests/snapshots/tui_browser__browser_120x36.snap")).unwrap();
+    let screen = snap.splitn(3, "---\n").nth(2).unwrap().trim_end();
+    assert!(
+        readme.contains(screen),
+        "README's screen picture is out of date"
+    );
+}
