@@ -511,12 +511,16 @@ _mobikectl() {
             return 0
             ;;
         mobikectl__subcmd__tui)
-            opts="-k -Y -h --keys --filter --bindings --color --ascii --plain --udp-port --natt-port --help"
+            opts="-k -Y -h --peer-config --keys --filter --bindings --color --ascii --plain --udp-port --natt-port --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --peer-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --keys)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -30,7 +30,7 @@ complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "decode" -d 'Dec
 complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "peer" -d 'Run a live, headless IKEv2 peer (PSK or certificate authentication)'
 complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "drill" -d 'Run a failover drill (a script of peer commands, waits and expectations)'
 complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "lab" -d 'Run the embedded lab: the default failover drill (SA up, address loss, probe, move, NAT rebinding, move back, a ping through the CHILD_SA throughout) with two engines on loopback addresses (real UDP sockets, no root), or on a virtual network with a simulated clock (--virtual)'
-complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "tui" -d 'Browse captures in a terminal UI: SA list, MOBIKE timeline, message list with request/response pairing, payload tree, bytes, display filter'
+complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "tui" -d 'A terminal UI: browse captures (`tui FILE...`), or drive a live peer (`tui -- PEER-OPTIONS`, `tui --peer-config FILE`)'
 complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "completions" -d 'Print a shell completion script for SHELL to stdout'
 complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "man" -d 'Print the man page (roff) to stdout'
 complete -c mobikectl -n "__fish_mobikectl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -108,11 +108,12 @@ complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l pcap -d 'Wri
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l svg -d 'Write a picture of the run to FILE (SVG: one lane per path, messages, moves, NAT changes, the dark interval shaded)' -r -F
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l sas -d 'Scale test instead of a drill: N IKE SAs (each with a CHILD_SA) set up on the virtual lab, then all moved by one address loss; reports set-up rate, time until all moved, CPU per move and memory per SA' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l virtual -d 'The virtual lab (in-memory network, simulated clock: the same output on every run) instead of the loopback lab (real UDP sockets on 127.0.0.x, the wall clock)'
-complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l no-tui -d 'Print the report instead of a terminal UI (there is no UI yet: always so)'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l no-tui -d 'Run the drill and print the report instead of opening the terminal UI (the UI opens only on a terminal, for the loopback lab without --drill, --virtual, --report json, --events, --pcap or --svg)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l nat -d 'Put a NAT in front of the initiator (the default drill is then drills/nat.drill: a real NAT rebinding)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l allow-shell -d 'Allow `shell` statements in --drill FILE'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l events -d 'Show every event of the lab in the report'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand tui" -l peer-config -d 'Drive `mobikectl peer --config FILE` live (options after -- are added)' -r -F
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand tui" -s k -l keys -d 'Decrypt SK/SKF payloads with the keys in FILE (repeatable), as for decode' -r -F
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand tui" -s Y -l filter -d 'Start with this display filter (isakmp.* fields, or exch==, notify==, sa==, mid==...)' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand tui" -l bindings -d 'Key bindings: `KEY = command` lines (e.g. `ctrl-n = down`)' -r -F
@@ -130,7 +131,7 @@ complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab tui completions man help" -f -a "peer" -d 'Run a live, headless IKEv2 peer (PSK or certificate authentication)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab tui completions man help" -f -a "drill" -d 'Run a failover drill (a script of peer commands, waits and expectations)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab tui completions man help" -f -a "lab" -d 'Run the embedded lab: the default failover drill (SA up, address loss, probe, move, NAT rebinding, move back, a ping through the CHILD_SA throughout) with two engines on loopback addresses (real UDP sockets, no root), or on a virtual network with a simulated clock (--virtual)'
-complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab tui completions man help" -f -a "tui" -d 'Browse captures in a terminal UI: SA list, MOBIKE timeline, message list with request/response pairing, payload tree, bytes, display filter'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab tui completions man help" -f -a "tui" -d 'A terminal UI: browse captures (`tui FILE...`), or drive a live peer (`tui -- PEER-OPTIONS`, `tui --peer-config FILE`)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab tui completions man help" -f -a "completions" -d 'Print a shell completion script for SHELL to stdout'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab tui completions man help" -f -a "man" -d 'Print the man page (roff) to stdout'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand help; and not __fish_seen_subcommand_from decode peer drill lab tui completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -199,3 +199,30 @@ fn sigterm_restores_the_terminal() {
     let s = t.screen();
     assert!(!s.contains("IKE messages"), "{s}");
 }
+
+#[test]
+fn lab_in_a_terminal_runs_a_failover_drill_by_keys() {
+    let Some(t) = Tmux::start("lab", 120, 36, &[], &format!("{BIN} lab")) else {
+        return;
+    };
+    let s = t.wait_for("initiator #1 Established");
+    assert!(s.contains("UNTESTED (current)"), "{s}");
+    // ping through the CHILD_SA, then take the SA's address away (pane 2, first address)
+    t.keys(&["P"]);
+    t.wait_for("ping 10.1.0.1 running");
+    t.keys(&["2", "a"]);
+    let s = t.wait_for("address_lost");
+    assert!(s.contains("127.0.0.2 removed"), "{s}");
+    t.wait_for("ADDRESS DOWN");
+    // probe from pane 1: the paths from the other address test ok
+    t.keys(&["1", "p"]);
+    let s = t.wait_for("OK (current)");
+    assert!(s.contains("127.0.0.3"), "{s}");
+    // give the address back: the SA returns to its configured pair
+    t.keys(&["2", "a"]);
+    t.wait_for("address_gained");
+    t.keys(&["q"]);
+    t.wait_for("quit? the IKE SAs are deleted");
+    t.keys(&["y"]);
+    assert_eq!(t.wait_exit(), "1 0");
+}

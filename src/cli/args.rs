@@ -49,12 +49,16 @@ pub enum Command {
     ///
     /// Exit status as for drill.
     Lab(LabArgs),
-    /// Browse captures in a terminal UI: SA list, MOBIKE timeline, message list with
-    /// request/response pairing, payload tree, bytes, display filter.
+    /// A terminal UI: browse captures (`tui FILE...`), or drive a live peer (`tui --
+    /// PEER-OPTIONS`, `tui --peer-config FILE`).
     ///
-    /// Keys as in Wireshark and termshark (`?` lists them; `--bindings FILE` rebinds
-    /// them). Without a terminal (or with --plain) it prints one line per message and the
-    /// MOBIKE analysis' events. Exit status: 0, or 2 when a file cannot be read.
+    /// Captures: SA list, MOBIKE timeline, message list with request/response pairing,
+    /// payload tree, bytes, display filter; without a terminal (or with --plain) one line
+    /// per message and the MOBIKE analysis' events. Live: the peer's SAs, address sets,
+    /// path matrix, events, moves and ping, with keys for address loss, probes, updates,
+    /// moves, dropped paths, NAT rebinding, rekeys. Keys as in Wireshark and termshark
+    /// (`?` lists them; `--bindings FILE` rebinds them). Exit status: 0, or 2 when a file
+    /// cannot be read or the arguments are wrong.
     Tui(TuiArgs),
     /// Print a shell completion script for SHELL to stdout.
     Completions {
@@ -339,7 +343,9 @@ pub struct LabArgs {
     /// Run this drill instead of the default one.
     #[arg(long, value_name = "FILE")]
     pub drill: Option<PathBuf>,
-    /// Print the report instead of a terminal UI (there is no UI yet: always so).
+    /// Run the drill and print the report instead of opening the terminal UI (the UI opens
+    /// only on a terminal, for the loopback lab without --drill, --virtual, --report json,
+    /// --events, --pcap or --svg).
     #[arg(long = "no-tui")]
     pub no_tui: bool,
     /// Put a NAT in front of the initiator (the default drill is then drills/nat.drill: a
@@ -384,8 +390,14 @@ pub enum ColorChoice {
 #[derive(Debug, clap::Args)]
 pub struct TuiArgs {
     /// Capture files (pcap or pcapng).
-    #[arg(value_name = "FILE", required = true)]
+    #[arg(value_name = "FILE", required_unless_present_any = ["peer_options", "peer_config"])]
     pub files: Vec<PathBuf>,
+    /// Drive `mobikectl peer --config FILE` live (options after -- are added).
+    #[arg(long = "peer-config", value_name = "FILE", conflicts_with = "files")]
+    pub peer_config: Option<PathBuf>,
+    /// Drive a live `mobikectl peer` with these options, after -- (as for `mobikectl peer`).
+    #[arg(last = true, value_name = "PEER-OPTIONS", conflicts_with = "files")]
+    pub peer_options: Vec<String>,
     /// Decrypt SK/SKF payloads with the keys in FILE (repeatable), as for decode.
     #[arg(short, long = "keys", value_name = "FILE")]
     pub keys: Vec<PathBuf>,

@@ -330,6 +330,23 @@ pub fn lab_main(args: &LabArgs) -> ExitCode {
     if let Some(n) = args.sas {
         return scale_main(n as usize, args.report);
     }
+    if opens_the_tui(args) {
+        let options = LabOptions {
+            nat: args.nat,
+            ..LabOptions::default()
+        };
+        let looks = crate::tui::Looks {
+            mono: super::mono_by_default(),
+            ascii: false,
+        };
+        return match crate::tui::run_live(crate::tui::LiveTarget::Lab(options), None, looks) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("mobikectl lab: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let (file, source) = match &args.drill {
         Some(path) => match read_drill(path) {
             Ok(s) => (path.display().to_string(), s),
@@ -366,6 +383,21 @@ pub fn lab_main(args: &LabArgs) -> ExitCode {
         svg: args.svg.clone(),
     };
     ExitCode::from(run_on_lab(&run, &source, &mut io::stdout().lock()))
+}
+
+/// `lab` opens the live UI on a terminal, unless asked for a report.
+fn opens_the_tui(args: &LabArgs) -> bool {
+    use std::io::IsTerminal;
+    !args.no_tui
+        && io::stdout().is_terminal()
+        && io::stdin().is_terminal()
+        && args.drill.is_none()
+        && !args.virtual_lab
+        && args.report == ReportFormat::Text
+        && !args.events
+        && args.pcap.is_none()
+        && args.svg.is_none()
+        && !args.allow_shell
 }
 
 /// `mobikectl lab --sas N`: exit 0 when every SA was set up and moved, 1 if not.

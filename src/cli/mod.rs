@@ -22,12 +22,35 @@ pub fn write_completions(shell: clap_complete::Shell, out: &mut dyn Write) {
 
 /// `mobikectl tui`: the offline browser.
 pub fn tui_main(args: &args::TuiArgs) -> std::process::ExitCode {
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let mono = match args.color {
         args::ColorChoice::Never => true,
         args::ColorChoice::Always => false,
-        args::ColorChoice::Auto => no_color,
+        args::ColorChoice::Auto => mono_by_default(),
     };
+    let looks = crate::tui::Looks {
+        mono,
+        ascii: args.ascii,
+    };
+    if args.files.is_empty() {
+        let mut options = Vec::new();
+        if let Some(config) = &args.peer_config {
+            options.extend(["--config".to_string(), config.display().to_string()]);
+        }
+        options.extend(args.peer_options.iter().cloned());
+        let program = match std::env::current_exe() {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("mobikectl: {e}");
+                return std::process::ExitCode::from(2);
+            }
+        };
+        let spec = crate::drill::peer_target::PeerSpec { program, options };
+        return exit_of(crate::tui::run_live(
+            crate::tui::LiveTarget::Peer(spec),
+            args.bindings.clone(),
+            looks,
+        ));
+    }
     let options = crate::tui::BrowserOptions {
         load: crate::tui::capture_index::LoadOptions {
             files: args.files.clone(),
@@ -39,14 +62,20 @@ pub fn tui_main(args: &args::TuiArgs) -> std::process::ExitCode {
             },
         },
         bindings: args.bindings.clone(),
-        looks: crate::tui::Looks {
-            mono,
-            ascii: args.ascii,
-        },
+        looks,
         plain: args.plain,
         filter: args.filter.clone(),
     };
-    match crate::tui::run_browser(options) {
+    exit_of(crate::tui::run_browser(options))
+}
+
+/// Colours unless NO_COLOR is set (and not empty).
+pub fn mono_by_default() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+fn exit_of(r: Result<i32, String>) -> std::process::ExitCode {
+    match r {
         Ok(code) => std::process::ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(e) => {
             eprintln!("mobikectl: {e}");

@@ -483,6 +483,22 @@ impl Browser {
             }
             UiCommand::Copy => self.copy(),
             UiCommand::Quit => self.quit = true,
+            UiCommand::BringUp
+            | UiCommand::Probe
+            | UiCommand::Update
+            | UiCommand::AddrToggle
+            | UiCommand::MoveHere
+            | UiCommand::DropToggle
+            | UiCommand::NatRebind
+            | UiCommand::Dpd
+            | UiCommand::PingToggle
+            | UiCommand::Rekey
+            | UiCommand::Delete => {
+                self.status = Some(format!(
+                    "'{}' acts on a live peer: mobikectl lab, or mobikectl tui -- PEER-OPTIONS",
+                    c.spec().name
+                ));
+            }
         }
     }
 

@@ -186,6 +186,17 @@ pub enum UiCommand {
     TimeFormat,
     Follow,
     Copy,
+    BringUp,
+    Probe,
+    Update,
+    AddrToggle,
+    MoveHere,
+    DropToggle,
+    NatRebind,
+    Dpd,
+    PingToggle,
+    Rekey,
+    Delete,
     Quit,
 }
 
@@ -356,7 +367,73 @@ pub const UI_COMMANDS: &[UiCommandSpec] = &[
         "copy the selected line (OSC 52: works over SSH and in tmux)",
         &["y"],
     ),
-    spec(UiCommand::Quit, "quit", "quit", &["q", "ctrl-c"]),
+    spec(
+        UiCommand::BringUp,
+        "up-sa",
+        "live: bring the connection up",
+        &["U"],
+    ),
+    spec(
+        UiCommand::Probe,
+        "probe",
+        "live: test every path of the selected SA now",
+        &["p"],
+    ),
+    spec(
+        UiCommand::Update,
+        "update",
+        "live: send UPDATE_SA_ADDRESSES now",
+        &["u"],
+    ),
+    spec(
+        UiCommand::AddrToggle,
+        "addr-toggle",
+        "live: take the selected local address away, or give it back",
+        &["a"],
+    ),
+    spec(
+        UiCommand::MoveHere,
+        "move-here",
+        "live: move the selected SA to the selected path",
+        &["m"],
+    ),
+    spec(
+        UiCommand::DropToggle,
+        "drop-toggle",
+        "live: drop the selected path's datagrams silently, or stop",
+        &["x"],
+    ),
+    spec(
+        UiCommand::NatRebind,
+        "nat-rebind",
+        "live: send from a fresh port, as a NAT rebinding would",
+        &["n"],
+    ),
+    spec(UiCommand::Dpd, "dpd", "live: liveness check now", &["d"]),
+    spec(
+        UiCommand::PingToggle,
+        "ping-toggle",
+        "live: ping through the CHILD_SA, or stop",
+        &["P"],
+    ),
+    spec(
+        UiCommand::Rekey,
+        "rekey",
+        "live: rekey the selected IKE SA (asks first)",
+        &["R"],
+    ),
+    spec(
+        UiCommand::Delete,
+        "down-sa",
+        "live: delete the selected IKE SA (asks first)",
+        &["D"],
+    ),
+    spec(
+        UiCommand::Quit,
+        "quit",
+        "quit (live: deletes the SAs; asks first)",
+        &["q", "ctrl-c"],
+    ),
 ];
 
 const fn spec(

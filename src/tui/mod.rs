@@ -11,6 +11,10 @@ pub mod capture_index;
 pub mod display_filter;
 pub mod input_line;
 pub mod keymap;
+pub mod live;
+pub mod live_model;
+pub mod live_source;
+pub mod live_view;
 pub mod terminal;
 pub mod theme;
 
@@ -133,6 +137,170 @@ fn browse(b: &mut Browser, looks: Looks) -> io::Result<()> {
         if b.quit {
             break;
         }
+    }
+    drop(guard);
+    Ok(())
+}
+
+/// What runs under the live UI.
+pub enum LiveTarget {
+    /// The embedded lab on loopback (`mobikectl lab` in a terminal).
+    Lab(crate::embedded_lab::LabOptions),
+    /// A `mobikectl peer` with these options, in its own process.
+    Peer(crate::drill::peer_target::PeerSpec),
+}
+
+/// Runs the live UI over `target`; the exit status.
+pub fn run_live(
+    target: LiveTarget,
+    bindings: Option<PathBuf>,
+    looks: Looks,
+) -> Result<i32, String> {
+    let mut keymap = KeyMap::default();
+    if let Some(path) = &bindings {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        keymap
+            .apply(&text)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    let (title, source) = match target {
+        LiveTarget::Lab(options) => {
+            let up = live_source::NodeCommand {
+                node: None,
+                command: crate::cli::command::PeerCommand::Up(None),
+            };
+            let make = move || -> Result<Box<dyn crate::drill::DrillTarget>, String> {
+                Ok(Box::new(crate::embedded_lab::LoopbackLab::new(options)?))
+            };
+            (
+                "lab (loopback)",
+                live_source::LiveSource::spawn(make, vec![up]),
+            )
+        }
+        LiveTarget::Peer(spec) => {
+            let make = move || -> Result<Box<dyn crate::drill::DrillTarget>, String> {
+                Ok(Box::new(crate::drill::peer_target::PeerTarget::spawn(
+                    &spec,
+                )?))
+            };
+            ("peer", live_source::LiveSource::spawn(make, Vec::new()))
+        }
+    };
+    let mut app = live::LiveApp::new(live_model::LiveModel::default(), keymap, title);
+    live_loop(&mut app, &source, looks).map_err(|e| format!("terminal: {e}"))?;
+    Ok(0)
+}
+
+/// Takes in what the source sent; true when something changed.
+pub fn absorb(app: &mut live::LiveApp, source: &live_source::LiveSource) -> bool {
+    let mut changed = false;
+    for u in source.poll() {
+        changed = true;
+        match u {
+            live_source::SourceUpdate::Nodes(n) => {
+                for name in n {
+                    if !app.model.nodes.iter().any(|x| x.name == name) {
+                        app.model.nodes.push(live_model::NodeView {
+                            name,
+                            ..Default::default()
+                        });
+                    }
+                }
+            }
+            live_source::SourceUpdate::Events(events) => {
+                for e in &events {
+                    app.model.apply(e);
+                }
+            }
+            live_source::SourceUpdate::Refused(why) => app.status = Some(why),
+            live_source::SourceUpdate::Ended(why) => app.model.ended = Some(why),
+        }
+    }
+    changed
+}
+
+/// Sends what the app queued; refusals go to the status line.
+pub fn flush_outbox(app: &mut live::LiveApp, source: &live_source::LiveSource) {
+    let names: Vec<String> = app.model.nodes.iter().map(|n| n.name.clone()).collect();
+    for (node, line) in std::mem::take(&mut app.outbox) {
+        let text = match &node {
+            Some(n) => format!("{n}: {line}"),
+            None => line.clone(),
+        };
+        match live_source::parse_node_command(&text, &names) {
+            Ok(c) => {
+                if !source.send(c) {
+                    app.status = Some("the peer is gone".into());
+                }
+                app.status.get_or_insert(format!("sent: {text}"));
+            }
+            Err(e) => app.status = Some(format!("{text}: {e}")),
+        }
+    }
+}
+
+fn live_loop(
+    app: &mut live::LiveApp,
+    source: &live_source::LiveSource,
+    looks: Looks,
+) -> io::Result<()> {
+    let signals = crate::io::signals::SignalPipe::install(&[libc::SIGTERM, libc::SIGHUP])?;
+    let theme = looks.theme();
+    let mut guard = terminal::TerminalGuard::enter(looks.mono)?;
+    let mut dirty = true;
+    let mut last_draw: Option<Instant> = None;
+    let mut last_tick = Instant::now();
+    loop {
+        if !signals.take().is_empty() {
+            break;
+        }
+        dirty |= absorb(app, source);
+        // ages and "since" columns move on even without events
+        if last_tick.elapsed() >= Duration::from_secs(1) {
+            dirty = true;
+            last_tick = Instant::now();
+        }
+        let due = last_draw.is_none_or(|t| t.elapsed() >= FRAME);
+        if dirty && due {
+            guard.terminal.draw(|f| live_view::draw(f, app, &theme))?;
+            dirty = false;
+            last_draw = Some(Instant::now());
+        }
+        if event::poll(Duration::from_millis(20))? {
+            match event::read()? {
+                Event::Key(k) => {
+                    if let Some(key) = terminal::key_of(k) {
+                        app.key(key);
+                        dirty = true;
+                    }
+                }
+                Event::Resize(..) => dirty = true,
+                _ => {}
+            }
+        }
+        flush_outbox(app, source);
+        if let Some(text) = app.clipboard.take() {
+            let mut out = io::stdout();
+            out.write_all(terminal::osc52(&text).as_bytes())?;
+            out.flush()?;
+        }
+        if app.quit {
+            break;
+        }
+    }
+    // the peer deletes its SAs (dropping the source's channel does the same for the lab)
+    for n in app
+        .model
+        .nodes
+        .iter()
+        .map(|n| n.name.clone())
+        .collect::<Vec<_>>()
+    {
+        let _ = source.send(live_source::NodeCommand {
+            node: Some(n),
+            command: crate::cli::command::PeerCommand::Quit,
+        });
     }
     drop(guard);
     Ok(())
