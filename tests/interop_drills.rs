@@ -12,29 +12,6 @@ use std::process::{Command, Stdio};
 use interop_common::*;
 use serde_json::Value;
 
-/// moon: MOBIKE responder protecting 198.18.1.0/24 (198.18.1.1 on its `lo` answers
-/// pings), virtual IPs from 198.18.0.0/24.
-fn moon_gateway() -> Vec<&'static str> {
-    vec![
-        "--role",
-        "responder",
-        "--mobike",
-        "yes",
-        "--id",
-        "moon.example.org",
-        "--remote-id",
-        "carol@example.org",
-        "--ike",
-        "aes128-sha256-x25519",
-        "--esp",
-        "aes128gcm16",
-        "--local-ts",
-        "198.18.1.0/24",
-        "--pool",
-        "198.18.0.0/24",
-    ]
-}
-
 /// Run a drill of `drills/strongswan/` in the peer's namespace; its JSON report.
 fn run_drill(lab: &Lab, drill: &str) -> (Option<i32>, Value) {
     run_drill_with(lab, drill, &[])
@@ -92,7 +69,7 @@ fn measurement(report: &Value, name: &str) -> f64 {
 
 #[test]
 fn drill_address_loss_against_strongswan_moves_and_measures_the_outage() {
-    let Some(lab) = Lab::up("drill-address-loss", "dual", &moon_gateway()) else {
+    let Some(lab) = Lab::up("drill-address-loss", "dual", &moon_gateway(&[])) else {
         return;
     };
     let (code, report) = run_drill(&lab, "address-loss.drill");
@@ -121,7 +98,7 @@ fn drill_address_loss_against_strongswan_moves_and_measures_the_outage() {
 
 #[test]
 fn drill_move_back_against_strongswan_returns_when_the_address_does() {
-    let Some(lab) = Lab::up("drill-move-back", "dual", &moon_gateway()) else {
+    let Some(lab) = Lab::up("drill-move-back", "dual", &moon_gateway(&[])) else {
         return;
     };
     let (code, report) = run_drill(&lab, "move-back.drill");
@@ -134,7 +111,7 @@ fn drill_move_back_against_strongswan_returns_when_the_address_does() {
 
 #[test]
 fn drill_black_hole_against_strongswan_is_found_by_dpd_and_escaped() {
-    let Some(lab) = Lab::up("drill-black-hole", "dual", &moon_gateway()) else {
+    let Some(lab) = Lab::up("drill-black-hole", "dual", &moon_gateway(&[])) else {
         return;
     };
     let (code, report) = run_drill_with(&lab, "black-hole.drill", &["--dpd", "1"]);
