@@ -461,3 +461,183 @@ fn drill_nat_idle_timeout_against_strongswan_keepalive_above_the_timeout_loses_t
         1 + log.matches("of request with message ID 0").count()
     );
 }
+
+/// IPv6 to IPv4 (`ipv6-to-ipv4.drill`): the SA comes up over IPv6 on link A, moon's IPv4
+/// addresses known only from its IKE_AUTH; our IPv6 address goes and the SA moves to
+/// IPv4 on the same link, the IPv4 traffic inside with it.
+#[test]
+fn drill_ipv6_to_ipv4_against_strongswan_moves_to_the_announced_ipv4_address() {
+    let Some(lab) = Lab::up("drill-ipv6-to-ipv4", "dual", &moon_gateway_no_pool(&[])) else {
+        return;
+    };
+    assert_eq!(lab.var("PEER_A6"), "2001:db8:1::10");
+    assert_eq!(lab.var("MOON_A6"), "2001:db8:1::1");
+    let peer = [
+        "--local",
+        "2001:db8:1::10",
+        "--local",
+        "192.0.2.10",
+        "--local",
+        "198.51.100.10",
+        "--remote",
+        "2001:db8:1::1",
+        "--local-ts",
+        "198.18.2.0/24",
+        "--remote-ts",
+        "198.18.1.0/24",
+        "--follow-os",
+    ];
+    let (code, report) = run_drill_peer(&lab, "ipv6-to-ipv4.drill", &peer);
+    assert_eq!(code, Some(0), "{}", summary(&report));
+    let switched = measurement(&report, "switch_to_ipv4");
+    let outage = measurement(&report, "outage");
+    eprintln!(
+        "drill against strongSwan: IPv6 -> IPv4 {switched:.1} ms after the IPv6 address \
+         went, outage {outage:.1} ms"
+    );
+    assert!(switched < 1000.0, "{}", summary(&report));
+    assert!(outage < 100.0, "{}", summary(&report));
+    let up = &events(&report, "ike_up")[0];
+    assert_eq!(up["local"], "[2001:db8:1::10]:4500", "{up}");
+    let m = events(&report, "moved");
+    assert_eq!(m.len(), 1, "one move: {m:?}");
+    assert_eq!(m[0]["old"]["remote"], "[2001:db8:1::1]:4500", "{}", m[0]);
+    assert_eq!(m[0]["new"]["local"], "192.0.2.10:4500", "{}", m[0]);
+    assert_eq!(m[0]["new"]["remote"], "192.0.2.1:4500", "{}", m[0]);
+    let fin = final_ping(&report);
+    assert_eq!(fin["src"], "198.18.2.1", "{fin}");
+}
+
+/// A move while our CHILD_SA rekey is in flight (`rekey-in-flight.drill`): strongSwan's
+/// answer is dropped on link A (nftables, IKE only), our address goes; the request is
+/// resent on the new path with its message ID, strongSwan answers the retransmission,
+/// the rekey completes there and the SA is on link B.
+#[test]
+fn drill_rekey_in_flight_against_strongswan_resends_the_request_on_the_new_path() {
+    let Some(lab) = Lab::up("drill-rekey-in-flight", "dual", &moon_gateway(&[])) else {
+        return;
+    };
+    let (code, report) = run_drill(&lab, "rekey-in-flight.drill");
+    assert_eq!(code, Some(0), "{}", summary(&report));
+    let moved = measurement(&report, "move_with_rekey_in_flight");
+    let rekeyed = measurement(&report, "rekey_done");
+    let outage = measurement(&report, "outage");
+    eprintln!(
+        "drill against strongSwan: moved {moved:.1} ms after the loss with the rekey in \
+         flight, rekey done after {rekeyed:.1} ms, outage {outage:.1} ms"
+    );
+    assert!(moved < 1000.0 && rekeyed < 2000.0, "{}", summary(&report));
+    assert!(outage < 200.0, "{}", summary(&report));
+    // the same request (message ID) on the wire twice: first on link A, then on link B
+    let reqs: Vec<&Value> = events(&report, "sent")
+        .into_iter()
+        .filter(|e| e["exchange"] == "CREATE_CHILD_SA" && e["response"] == false)
+        .collect();
+    assert!(!reqs.is_empty(), "{}", summary(&report));
+    let mid = &reqs[0]["message_id"];
+    assert_eq!(reqs[0]["local"], "192.0.2.10:4500", "{}", reqs[0]);
+    let answer = events(&report, "received")
+        .into_iter()
+        .find(|e| {
+            e["exchange"] == "CREATE_CHILD_SA" && e["response"] == true && e["message_id"] == *mid
+        })
+        .unwrap_or_else(|| panic!("no answer to the rekey:\n{}", summary(&report)));
+    assert_eq!(answer["local"], "198.51.100.10:4500", "{answer}");
+    let ours: Vec<&Value> = events(&report, "rekeyed")
+        .into_iter()
+        .filter(|e| e["initiator"] == true)
+        .collect();
+    assert_eq!(ours.len(), 1, "{ours:?}");
+    assert!(
+        events(&report, "child_down")
+            .iter()
+            .all(|e| e["reason"] != "timeout"),
+        "{}",
+        summary(&report)
+    );
+    // strongSwan saw the request again and answered it on the new path
+    let log = lab.charon_log();
+    assert!(
+        log.contains("received retransmit of request with ID"),
+        "moon's log has no retransmitted request (see {})",
+        lab.dir.display()
+    );
+    final_ping(&report);
+}
+
+/// Three CHILD_SAs and an address loss (`three-child-sas.drill`): the move takes all
+/// three (`children=true`), strongSwan re-creates each of them on link B (kernel-libipsec
+/// rekeys after an address update), and afterwards our status lists exactly the three
+/// new ones on link B, the ping's CHILD_SA with traffic in both directions.
+#[test]
+fn drill_three_child_sas_against_strongswan_all_move() {
+    let Some(lab) = Lab::up("drill-three-child-sas", "dual", &moon_gateway(&[])) else {
+        return;
+    };
+    let (code, report) = run_drill(&lab, "three-child-sas.drill");
+    assert_eq!(code, Some(0), "{}", summary(&report));
+    let moved = measurement(&report, "three_children_moved");
+    let outage = measurement(&report, "outage");
+    let statuses = events(&report, "status");
+    assert_eq!(statuses.len(), 2, "{}", summary(&report));
+    let children = |st: &Value| -> Vec<String> {
+        let mut v: Vec<String> = st["sas"][0]["children"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| c["in"].as_str().unwrap_or_default().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let before = children(statuses[0]);
+    let after = children(statuses[1]);
+    assert_eq!(before.len(), 3, "{}", statuses[0]);
+    assert_eq!(statuses[0]["sas"][0]["local"], "192.0.2.10:4500");
+    assert_eq!(statuses[1]["sas"][0]["local"], "198.51.100.10:4500");
+    assert_eq!(statuses[1]["sas"][0]["remote"], "198.51.100.1:4500");
+    // every one of the three was re-created by strongSwan after the move, and the three
+    // new ones are what we have now
+    let lost = step_at(&report, "mark lost");
+    let rekeys: Vec<&Value> = events(&report, "rekeyed")
+        .into_iter()
+        .filter(|e| e["what"] == "child" && e["at_ms"].as_f64() > Some(lost))
+        .collect();
+    let mut old: Vec<String> = rekeys
+        .iter()
+        .map(|e| e["old_spis"]["in"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let mut new: Vec<String> = rekeys
+        .iter()
+        .map(|e| e["new_spis"]["in"].as_str().unwrap_or_default().to_string())
+        .collect();
+    old.sort();
+    new.sort();
+    assert_eq!(old, before, "{rekeys:?}");
+    assert_eq!(new, after, "{rekeys:?}");
+    let last_rekey = rekeys
+        .iter()
+        .filter_map(|e| e["at_ms"].as_f64())
+        .fold(0.0, f64::max)
+        - lost;
+    // the ping's CHILD_SA carried both ways after the move
+    let used: Vec<&Value> = statuses[1]["sas"][0]["children"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["esp"]["received"].as_u64() > Some(0))
+        .collect();
+    assert!(!used.is_empty(), "{}", statuses[1]);
+    assert!(used.iter().all(|c| c["esp"]["integrity_failures"] == 0));
+    eprintln!(
+        "drill against strongSwan: three CHILD_SAs moved {moved:.1} ms after the loss, all \
+         three re-created on the new path after {last_rekey:.1} ms, outage {outage:.1} ms"
+    );
+    assert!(
+        moved < 1000.0 && last_rekey < 10_000.0,
+        "{}",
+        summary(&report)
+    );
+    assert!(outage < 100.0, "{}", summary(&report));
+    final_ping(&report);
+}
