@@ -649,3 +649,59 @@ fn drill_three_child_sas_against_strongswan_all_move() {
     assert!(outage < 100.0, "{}", summary(&report));
     final_ping(&report);
 }
+
+/// The same with our IKE SA rekey in flight (`rekey-ike-in-flight.drill`): the resent
+/// rekey request is the probe, its answer moves the SA and completes the rekey, and the
+/// UPDATE_SA_ADDRESSES goes on the new IKE SA, so strongSwan's new IKE SA (made from the
+/// old one's addresses) moves to link B too. Before the engine sent it on the new SA,
+/// the UPDATE died with the old one and the data plane stayed dark for good. The outage
+/// of about 2 s is strongSwan's: it drops our answer to its CHILD_SA rekey (same message
+/// ID 0 as our UPDATE it is still processing) until it retransmits.
+#[test]
+fn drill_rekey_ike_in_flight_against_strongswan_updates_on_the_new_ike_sa() {
+    let Some(lab) = Lab::up("drill-rekey-ike-in-flight", "dual", &moon_gateway(&[])) else {
+        return;
+    };
+    let (code, report) = run_drill(&lab, "rekey-ike-in-flight.drill");
+    assert_eq!(code, Some(0), "{}", summary(&report));
+    let moved = measurement(&report, "move_with_ike_rekey_in_flight");
+    let rekeyed = measurement(&report, "ike_rekey_done");
+    let updated = measurement(&report, "update_answered");
+    let outage = measurement(&report, "outage");
+    eprintln!(
+        "drill against strongSwan: moved {moved:.1} ms after the loss with the IKE SA rekey \
+         in flight, rekey done after {rekeyed:.1} ms, UPDATE on the new IKE SA answered after \
+         {updated:.1} ms, outage {outage:.0} ms"
+    );
+    assert!(moved < 1000.0 && rekeyed < 2000.0 && updated < 2000.0);
+    // strongSwan's retransmission timeout (2 s in the lab) plus slack
+    assert!(outage < 5000.0, "{}", summary(&report));
+    let new_sa = events(&report, "rekeyed")
+        .into_iter()
+        .find(|e| e["what"] == "ike")
+        .map(|e| e["sa"].clone())
+        .unwrap_or_else(|| panic!("no IKE SA rekey:\n{}", summary(&report)));
+    let update = events(&report, "sent")
+        .into_iter()
+        .find(|e| {
+            e["payloads"]
+                .as_str()
+                .is_some_and(|p| p.contains("UPDATE_SA_ADDRESSES"))
+        })
+        .unwrap_or_else(|| panic!("no UPDATE:\n{}", summary(&report)));
+    assert_eq!(
+        update["sa"], new_sa,
+        "the UPDATE goes on the new IKE SA: {update}"
+    );
+    assert_eq!(update["local"], "198.51.100.10:4500", "{update}");
+    // strongSwan moved its new IKE SA (#2) to link B
+    let log = lab.charon_log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("<home|2> remote endpoint changed")
+                && l.ends_with("to 198.51.100.10[4500]")),
+        "strongSwan's new IKE SA did not move (see {})",
+        lab.dir.display()
+    );
+    final_ping(&report);
+}
