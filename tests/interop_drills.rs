@@ -655,8 +655,9 @@ fn drill_three_child_sas_against_strongswan_all_move() {
 /// UPDATE_SA_ADDRESSES goes on the new IKE SA, so strongSwan's new IKE SA (made from the
 /// old one's addresses) moves to link B too. Before the engine sent it on the new SA,
 /// the UPDATE died with the old one and the data plane stayed dark for good. The outage
-/// of about 2 s is strongSwan's: it drops our answer to its CHILD_SA rekey (same message
-/// ID 0 as our UPDATE it is still processing) until it retransmits.
+/// is ~20 ms, or about 2 s when strongSwan drops our answer to its CHILD_SA rekey (same
+/// message ID 0 as our UPDATE it is still processing: a race on its side) until it
+/// retransmits.
 #[test]
 fn drill_rekey_ike_in_flight_against_strongswan_updates_on_the_new_ike_sa() {
     let Some(lab) = Lab::up("drill-rekey-ike-in-flight", "dual", &moon_gateway(&[])) else {
