@@ -705,3 +705,50 @@ fn drill_rekey_ike_in_flight_against_strongswan_updates_on_the_new_ike_sa() {
     );
     final_ping(&report);
 }
+
+/// strongSwan's own IKE SA rekey in flight when our address goes
+/// (`gateway-rekey-in-flight.drill`): we move and UPDATE, strongSwan's retransmitted
+/// rekey request completes on link B, and its CHILD_SA re-created on the new IKE SA is
+/// accepted (our virtual IP in its selectors, although strongSwan is now that IKE SA's
+/// initiator); the ping comes back once it is in place.
+#[test]
+fn drill_gateway_rekey_in_flight_against_strongswan_completes_on_the_new_path() {
+    let Some(lab) = Lab::up("drill-gateway-rekey-in-flight", "dual", &moon_gateway(&[])) else {
+        return;
+    };
+    let (code, report) = run_drill(&lab, "gateway-rekey-in-flight.drill");
+    assert_eq!(code, Some(0), "{}", summary(&report));
+    let moved = measurement(&report, "move_with_gateway_rekey_in_flight");
+    let rekeyed = measurement(&report, "gateway_rekey_done");
+    let child = measurement(&report, "child_recreated");
+    let outage = measurement(&report, "outage");
+    eprintln!(
+        "drill against strongSwan: moved {moved:.1} ms after the loss with strongSwan's IKE SA \
+         rekey in flight, its rekey done after {rekeyed:.0} ms, CHILD_SA re-created after \
+         {child:.0} ms, outage {outage:.0} ms"
+    );
+    assert!(moved < 1000.0, "{}", summary(&report));
+    // strongSwan's retransmission timeout (2 s in the lab) plus slack
+    assert!(rekeyed < 6000.0 && child >= rekeyed && child < 8000.0);
+    assert!(outage < 8000.0, "{}", summary(&report));
+    assert!(
+        !events(&report, "error").iter().any(|e| e["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("TS_UNACCEPTABLE"))),
+        "{}",
+        summary(&report)
+    );
+    let ike = events(&report, "rekeyed")
+        .into_iter()
+        .find(|e| e["what"] == "ike")
+        .cloned()
+        .unwrap_or_else(|| panic!("no IKE SA rekey:\n{}", summary(&report)));
+    assert_eq!(ike["initiator"], false, "{ike}");
+    let child_up = events(&report, "child_up")
+        .into_iter()
+        .find(|e| e["sa"] == ike["sa"])
+        .cloned()
+        .unwrap_or_else(|| panic!("no CHILD_SA on the new IKE SA:\n{}", summary(&report)));
+    assert_eq!(child_up["ts"]["local"][0], "198.18.0.1/32", "{child_up}");
+    final_ping(&report);
+}
