@@ -179,3 +179,24 @@ fn lab_lines_select_the_lab_and_bad_ones_are_refused() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// Every shipped drill also runs against strongSwan in namespaces (issue 10): each has its
+/// variant in `drills/strongswan/` (same file name), which parses, and
+/// `tests/interop_drills.rs` runs it (that test needs root; this check does not).
+#[test]
+fn every_shipped_drill_has_a_strongswan_variant_run_by_the_interop_tests() {
+    let interop = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop_drills.rs"),
+    )
+    .unwrap();
+    for name in SHIPPED {
+        let path = drills_dir().join("strongswan").join(name);
+        let source =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        parse_drill(name, &source).unwrap_or_else(|e| panic!("strongswan/{name}: {e:?}"));
+        assert!(
+            interop.contains(&format!("\"{name}\"")),
+            "tests/interop_drills.rs does not run drills/strongswan/{name}"
+        );
+    }
+}

@@ -16,7 +16,7 @@ use mobikectl::keys::KeyStore;
 use mobikectl::wire::{
     self, notify_type as nt, parse_payload_chain, Message, Payload, PayloadBody,
 };
-use sim::{addr, conns, Fault, Net, Side};
+use sim::{addr, conns, Fault, Net, ParseTs, Side};
 
 const PSK: &[u8] = b"this is a long enough test PSK";
 
@@ -995,4 +995,43 @@ fn keylog_decrypts_rekeyed_ike_sa_traffic() {
     )
     .unwrap();
     assert_eq!(k, c.keys);
+}
+
+/// A virtual-IP client (A) whose IKE SA the gateway (B) rekeyed is no longer that IKE
+/// SA's initiator, but the virtual IP is still A's: CHILD_SA rekeys on the new IKE SA
+/// both ways must keep the virtual IP as A's selector. (Found against strongSwan: after
+/// its IKE SA rekey we answered its CHILD_SA rekey with TS_UNACCEPTABLE, comparing its
+/// TSr with our address instead of our virtual IP; the gateway side had the mirror
+/// mistake, taking the virtual IP it handed out for its own.)
+#[test]
+fn virtual_ip_child_rekeys_both_ways_after_the_gateway_rekeyed_the_ike_sa() {
+    let mut net = up(pair_with(|a, b| {
+        a.request_vip = true;
+        b.vip_pool = vec!["10.3.0.1".parse().unwrap()];
+    }));
+    let vip = vec!["10.3.0.1/32".parse_ts()];
+    assert_eq!(net.established_sa(Side::A).children[0].ts_local, vip);
+    let b_sa = sa_of(&net, Side::B);
+    net.command(Side::B, Command::RekeyIke(b_sa));
+    net.run_for(Duration::from_secs(10));
+    assert_eq!(rekeyed_events(&net, Side::A).len(), 1, "{:#?}", net.events);
+    assert!(!net.established_sa(Side::A).initiator);
+    for side in [Side::B, Side::A] {
+        net.events.clear();
+        let id = sa_of(&net, side);
+        let spi = child_of(&net, side).0;
+        net.command(side, Command::RekeyChild(id, spi));
+        net.run_for(Duration::from_secs(10));
+        for s in [Side::A, Side::B] {
+            let children: Vec<_> = rekeyed_events(&net, s)
+                .into_iter()
+                .filter(|(r, _)| matches!(r, Rekey::Child { .. }))
+                .collect();
+            assert_eq!(children.len(), 1, "{side:?} rekeyed: {:#?}", net.events);
+        }
+        assert_eq!(net.assert_agree(), 1);
+        assert_eq!(net.established_sa(Side::A).children[0].ts_local, vip);
+        assert_eq!(net.established_sa(Side::B).children[0].ts_remote, vip);
+    }
+    no_ike_down(&net);
 }

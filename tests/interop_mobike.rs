@@ -70,30 +70,6 @@ fn moon_mobike_initiator_on(moon_b: &'static str) -> Vec<&'static str> {
     ]
 }
 
-/// strongSwan (moon) as the MOBIKE responder (any local address) with `extra` options.
-fn moon_mobike_responder(extra: &[&'static str]) -> Vec<&'static str> {
-    let mut v = vec![
-        "--role",
-        "responder",
-        "--mobike",
-        "yes",
-        "--id",
-        "moon.example.org",
-        "--remote-id",
-        "carol@example.org",
-        "--ike",
-        IKE,
-        "--esp",
-        ESP,
-        "--local-ts",
-        "198.18.1.0/24",
-        "--pool",
-        "198.18.0.0/24",
-    ];
-    v.extend_from_slice(extra);
-    v
-}
-
 /// `mobikectl peer` as responder on both of its addresses (strongSwan asks for a VIP).
 fn our_responder(lab: &Lab, extra: &[&str]) -> Peer {
     let mut a = vec![
@@ -442,7 +418,7 @@ fn rfc4555_3_7_should_2_default_rr_always_moves_children_after_cookie2() {
 #[test]
 fn rfc4555_3_5_proc_i_initiator_moves_on_address_loss_to_strongswan() {
     let test = "rfc4555_3_5_proc_i_initiator_moves_on_address_loss_to_strongswan";
-    let Some(lab) = Lab::up(test, "dual", &moon_mobike_responder(&[])) else {
+    let Some(lab) = Lab::up(test, "dual", &moon_gateway(&[])) else {
         return;
     };
     check_vars(&lab, MOON_B_DUAL);
@@ -487,7 +463,7 @@ fn rfc4555_3_5_proc_i_initiator_moves_on_address_loss_to_strongswan() {
 #[test]
 fn rfc4555_3_5_proc_i_blackholed_path_moves_after_unanswered_dpd() {
     let test = "rfc4555_3_5_proc_i_blackholed_path_moves_after_unanswered_dpd";
-    let Some(lab) = Lab::up(test, "dual", &moon_mobike_responder(&[])) else {
+    let Some(lab) = Lab::up(test, "dual", &moon_gateway(&[])) else {
         return;
     };
     check_vars(&lab, MOON_B_DUAL);
@@ -542,7 +518,7 @@ fn rfc4555_3_5_proc_i_blackholed_path_moves_after_unanswered_dpd() {
 #[test]
 fn rfc4555_3_5_proc_i_blackholed_path_moves_two_connection_config() {
     let test = "rfc4555_3_5_proc_i_blackholed_path_moves_two_connection_config";
-    let Some(lab) = Lab::up(test, "dual", &moon_mobike_responder(&[])) else {
+    let Some(lab) = Lab::up(test, "dual", &moon_gateway(&[])) else {
         return;
     };
     let toml = format!(
@@ -592,7 +568,7 @@ fn rfc4555_3_5_proc_i_blackholed_path_moves_two_connection_config() {
 #[test]
 fn rfc4555_3_8_should_2_nat_rebinding_found_by_dpd_then_update() {
     let test = "rfc4555_3_8_should_2_nat_rebinding_found_by_dpd_then_update";
-    let Some(lab) = Lab::up(test, "dualnat", &moon_mobike_responder(&[])) else {
+    let Some(lab) = Lab::up(test, "dualnat", &moon_gateway(&[])) else {
         return;
     };
     check_vars(&lab, MOON_B_NAT);
@@ -895,11 +871,7 @@ fn rfc4555_3_7_may_1_responder_rr_unannounced_skips_check_for_announced_address(
 fn rfc4555_3_5_proc_i_ipv6_to_ipv4_switch_on_address_loss() {
     let test = "rfc4555_3_5_proc_i_ipv6_to_ipv4_switch_on_address_loss";
     // no pool (no virtual IP, see below): both traffic selectors configured
-    let mut moon = moon_mobike_responder(&[]);
-    let pool = moon.iter().position(|o| *o == "--pool").unwrap();
-    moon.drain(pool..pool + 2);
-    moon.extend(["--remote-ts", "198.18.2.0/24"]);
-    let Some(lab) = Lab::up(test, "dual", &moon) else {
+    let Some(lab) = Lab::up(test, "dual", &moon_gateway_no_pool(&[])) else {
         return;
     };
     check_vars(&lab, MOON_B_DUAL);
@@ -974,7 +946,7 @@ fn rfc4555_3_5_proc_i_ipv6_to_ipv4_switch_on_address_loss() {
 #[test]
 fn rfc4555_3_5_proc_i_move_while_child_rekey_in_flight() {
     let test = "rfc4555_3_5_proc_i_move_while_child_rekey_in_flight";
-    let Some(lab) = Lab::up(test, "dual", &moon_mobike_responder(&[])) else {
+    let Some(lab) = Lab::up(test, "dual", &moon_gateway(&[])) else {
         return;
     };
     check_vars(&lab, MOON_B_DUAL);
@@ -1048,7 +1020,7 @@ fn rfc4555_3_5_proc_i_move_while_child_rekey_in_flight() {
 #[test]
 fn rfc4555_3_5_proc_i_move_carries_three_child_sas() {
     let test = "rfc4555_3_5_proc_i_move_carries_three_child_sas";
-    let Some(lab) = Lab::up(test, "dual", &moon_mobike_responder(&[])) else {
+    let Some(lab) = Lab::up(test, "dual", &moon_gateway(&[])) else {
         return;
     };
     check_vars(&lab, MOON_B_DUAL);
@@ -1098,7 +1070,7 @@ fn rfc4555_3_5_proc_i_move_carries_three_child_sas() {
 #[test]
 fn rfc4555_3_5_proc_i_move_completes_under_10pct_loss() {
     let test = "rfc4555_3_5_proc_i_move_completes_under_10pct_loss";
-    let Some(lab) = Lab::up(test, "dual", &moon_mobike_responder(&[])) else {
+    let Some(lab) = Lab::up(test, "dual", &moon_gateway(&[])) else {
         return;
     };
     check_vars(&lab, MOON_B_DUAL);
@@ -1275,7 +1247,7 @@ fn rfc4555_3_5_proc_r_refused_update_answered_unacceptable_addresses() {
 #[test]
 fn rfc7296_2_4_initial_contact_only_first_sa_and_first_sa_still_rekeys() {
     let test = "rfc7296_2_4_initial_contact_only_first_sa_and_first_sa_still_rekeys";
-    let Some(lab) = Lab::up(test, "dual", &moon_mobike_responder(&[])) else {
+    let Some(lab) = Lab::up(test, "dual", &moon_gateway(&[])) else {
         return;
     };
     let mut p = our_initiator(&lab, &[PEER_A], &[MOON_A], &[]);
@@ -1370,7 +1342,7 @@ fn moon_nat_flags(lab: &Lab) -> Vec<String> {
 #[test]
 fn rfc4555_3_5_proc_i_move_behind_nat_and_back() {
     let test = "rfc4555_3_5_proc_i_move_behind_nat_and_back";
-    let Some(lab) = Lab::up(test, "dualnat", &moon_mobike_responder(&[])) else {
+    let Some(lab) = Lab::up(test, "dualnat", &moon_gateway(&[])) else {
         return;
     };
     check_vars(&lab, MOON_B_NAT);
@@ -1836,7 +1808,7 @@ fn nothing_lost(i: &mut Peer, r: &mut Peer) {
 #[test]
 fn rfc4555_3_7_should_1_third_party_update_checked_nothing_lost() {
     let test = "rfc4555_3_7_should_1_third_party_update_checked_nothing_lost";
-    let Some(lab) = Lab::up(test, "dual", &moon_mobike_responder(&[])) else {
+    let Some(lab) = Lab::up(test, "dual", &moon_gateway(&[])) else {
         return;
     };
     check_vars(&lab, MOON_B_DUAL);
@@ -1909,7 +1881,7 @@ fn rfc4555_3_7_should_1_third_party_update_checked_nothing_lost() {
 #[test]
 fn rfc4555_3_5_proc_r_third_party_update_refused_nothing_lost() {
     let test = "rfc4555_3_5_proc_r_third_party_update_refused_nothing_lost";
-    let Some(lab) = Lab::up(test, "dual", &moon_mobike_responder(&[])) else {
+    let Some(lab) = Lab::up(test, "dual", &moon_gateway(&[])) else {
         return;
     };
     check_vars(&lab, MOON_B_DUAL);

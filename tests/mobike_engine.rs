@@ -505,6 +505,48 @@ fn rfc4555_3_5_proc_i_request_in_flight_is_resent_on_the_new_path() {
     assert_eq!(established(&net, I).children.len(), 1);
 }
 
+/// The same with an IKE SA rekey in flight: the resent CREATE_CHILD_SA is the probe, its
+/// answer moves the SA and completes the rekey, and the old IKE SA is deleted at once.
+/// The UPDATE_SA_ADDRESSES the move owes the responder must then go on the new IKE SA:
+/// queued on the old one (as it was) it died with it, and the responder (strongSwan
+/// too) kept the new IKE SA and its CHILD_SAs on the lost address.
+#[test]
+fn rfc4555_3_5_proc_i_ike_rekey_in_flight_update_follows_the_new_ike_sa() {
+    let mut net = lab(
+        &["192.0.2.10", "198.51.100.10"],
+        &["192.0.2.1", "198.51.100.1"],
+        |_, _| {},
+    );
+    let (i, _) = up(&mut net);
+    let now = net.now;
+    net.engine(I).command(now, Command::RekeyIke(i)).unwrap();
+    // the address goes while the CREATE_CHILD_SA request is in flight
+    net.del_addr(I, ip("192.0.2.10"));
+    net.run_for(Duration::from_secs(10));
+    assert!(
+        net.events_of(I).any(|e| matches!(
+            e,
+            EngineEvent::Rekeyed {
+                rekey: mobikectl::engine::Rekey::Ike { .. },
+                ..
+            }
+        )),
+        "{}",
+        dump(&net)
+    );
+    assert_ne!(established(&net, I).id, i, "the new IKE SA");
+    assert!(
+        sent_payloads(&net, I)
+            .iter()
+            .any(|p| p.contains("N(UPDATE_SA_ADDRESSES)")),
+        "{}",
+        dump(&net)
+    );
+    assert_on_path(&net, "198.51.100.10", "198.51.100.1");
+    assert_eq!(established(&net, I).children.len(), 1);
+    assert_eq!(established(&net, R).children.len(), 1);
+}
+
 #[test]
 fn rfc4555_3_5_three_child_sas_all_move() {
     let mut net = lab(

@@ -238,7 +238,9 @@ impl Engine {
                 // another CHILD_SA like the existing one (strongSwan's duplicate)
                 Some(c) => (c.ts_local.clone(), c.ts_remote.clone(), None, None),
                 None => {
-                    let local = if sa.initiator {
+                    // the virtual IP is ours when we set the IKE SA up (a later IKE SA
+                    // rekey by the peer does not make it the peer's)
+                    let local = if sa.original_initiator {
                         sa.vip.unwrap_or(sa.path.local.ip())
                     } else {
                         sa.path.local.ip()
@@ -386,8 +388,10 @@ impl Engine {
         let Some(conn) = self.config.connections.get(sa.conn).cloned() else {
             return;
         };
-        // Our side's and the peer's addresses for "dynamic" selectors.
-        let (ours, theirs): (IpAddr, IpAddr) = if sa.initiator {
+        // Our side's and the peer's addresses for "dynamic" selectors; the virtual IP
+        // belongs to whoever set the IKE SA up (IKE_AUTH's initiator asked for it), not to
+        // whoever last rekeyed it.
+        let (ours, theirs): (IpAddr, IpAddr) = if sa.original_initiator {
             (sa.vip.unwrap_or(path.local.ip()), path.remote.ip())
         } else {
             (path.local.ip(), sa.vip.unwrap_or(path.remote.ip()))

@@ -499,6 +499,49 @@ impl Drop for Peer {
     }
 }
 
+/// The proposals every MOBIKE interop test configures on both sides.
+pub const LAB_IKE: &str = "aes128-sha256-x25519";
+pub const LAB_ESP: &str = "aes128gcm16";
+
+/// charon_conf options of moon as the MOBIKE gateway of `mobikectl peer` (responder on any
+/// local address, PSK identities moon.example.org / carol@example.org, [`LAB_IKE`],
+/// [`LAB_ESP`]) protecting 198.18.1.0/24 (198.18.1.1 on moon's `lo` answers pings) and
+/// handing out virtual IPs from 198.18.0.0/24, plus `extra` (more charon_conf options).
+pub fn moon_gateway<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec![
+        "--role",
+        "responder",
+        "--mobike",
+        "yes",
+        "--id",
+        "moon.example.org",
+        "--remote-id",
+        "carol@example.org",
+        "--ike",
+        LAB_IKE,
+        "--esp",
+        LAB_ESP,
+        "--local-ts",
+        "198.18.1.0/24",
+        "--pool",
+        "198.18.0.0/24",
+    ];
+    v.extend_from_slice(extra);
+    v
+}
+
+/// [`moon_gateway`] without the pool: both traffic selectors configured (198.18.1.0/24
+/// behind moon, 198.18.2.0/24 behind the peer), for a peer that asks for no virtual IP
+/// (`--vip 0.0.0.0` over IPv6 IKE asks for an IPv6 one, and the pool is IPv4).
+pub fn moon_gateway_no_pool<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = moon_gateway(&[]);
+    let pool = v.iter().position(|o| *o == "--pool").expect("--pool");
+    v.drain(pool..pool + 2);
+    v.extend(["--remote-ts", "198.18.2.0/24"]);
+    v.extend_from_slice(extra);
+    v
+}
+
 /// charon_conf options of a responder gateway.
 pub fn moon_responder<'a>(
     local: &'a str,

@@ -523,6 +523,13 @@ impl Engine {
     /// After a probe moved the SA: the original initiator sends UPDATE_SA_ADDRESSES, a
     /// responder its address list.
     pub(crate) fn after_probe_move(&mut self, id: SaId, trigger: Trigger) {
+        // the answer may have completed our IKE SA rekey (the request in flight was the
+        // probe): the old SA is being deleted, the UPDATE goes on the one replacing it
+        let id = self
+            .sas
+            .get(&id)
+            .and_then(|sa| sa.superseded_by)
+            .unwrap_or(id);
         let Some(sa) = self.sas.get_mut(&id) else {
             return;
         };
