@@ -541,7 +541,7 @@ impl Browser {
             .timeline
             .iter()
             .enumerate()
-            .filter(|(_, e)| sa == 0 || e.sa.0 + 1 == sa)
+            .filter(|(_, e)| sa == 0 || e.sa as usize + 1 == sa)
             .map(|(i, _)| i)
             .collect()
     }
@@ -554,7 +554,7 @@ impl Browser {
         else {
             return;
         };
-        let (frame, sa) = (e.frame, e.sa.0);
+        let (frame, sa) = (e.frame, e.sa as usize);
         self.select_where(|m| m.frame == frame && m.sa.is_some_and(|s| s as usize == sa));
     }
 

@@ -215,13 +215,9 @@ fn draw_sas(frame: &mut Frame, b: &Browser, theme: &Theme, area: Rect) {
         } else {
             match b.index.sas.get(row - 1) {
                 Some(sa) => {
-                    let (i, r) = sa.current_spis();
-                    let mobike = if sa.mobike_negotiated() {
-                        " MOBIKE"
-                    } else {
-                        ""
-                    };
-                    let moves = sa.paths.len().saturating_sub(1);
+                    let (i, r) = (sa.spi_i, sa.spi_r);
+                    let mobike = if sa.mobike { " MOBIKE" } else { "" };
+                    let moves = sa.moves;
                     format!(
                         "#{} {:08x}../{:08x}..{mobike}{}",
                         row - 1,
@@ -505,10 +501,10 @@ fn draw_timeline(frame: &mut Frame, b: &mut Browser, theme: &Theme, area: Rect) 
             continue;
         };
         let text = format!(
-            "{:>9.3} {} {}",
+            "{:>9.3} #{} {}",
             (e.time_us - first) as f64 / 1e6,
             e.sa,
-            e.kind
+            b.index.timeline_text(e)
         );
         lines.push(Line::styled(
             text,

@@ -10,9 +10,10 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::Arc;
 use std::thread;
 
-use crate::analysis::{AnalysisEvent, Analyzer, ObservedMessage, SaInfo};
+use crate::analysis::{AnalysisEvent, Analyzer, EventKind, ObservedMessage, SaInfo};
 use crate::capture::{CaptureEvent, CaptureOptions, CaptureReader, IkePacket, Transport};
 use crate::cli::decode::inner_payloads;
 use crate::cli::text;
@@ -34,11 +35,60 @@ pub struct LoadOptions {
     pub capture: CaptureOptions,
 }
 
-/// Where a message's bytes are in the arena.
+/// Where a message's bytes are: a batch's arena, and the range in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct Span {
+    chunk: u32,
     at: u32,
     len: u32,
+}
+
+/// The messages, kept in the loader's batches: a large capture never reallocates (and
+/// copies) one huge vector, which would cost twice its size while it grows.
+#[derive(Debug, Default)]
+pub struct Messages {
+    chunks: Vec<Vec<MessageEntry>>,
+    /// Index of each chunk's first message.
+    starts: Vec<usize>,
+    len: usize,
+}
+
+impl Messages {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn get(&self, i: usize) -> Option<&MessageEntry> {
+        let c = self.starts.partition_point(|&s| s <= i).checked_sub(1)?;
+        self.chunks.get(c)?.get(i - self.starts[c])
+    }
+
+    fn get_mut(&mut self, i: usize) -> Option<&mut MessageEntry> {
+        let c = self.starts.partition_point(|&s| s <= i).checked_sub(1)?;
+        let start = self.starts[c];
+        self.chunks.get_mut(c)?.get_mut(i - start)
+    }
+
+    pub fn first(&self) -> Option<&MessageEntry> {
+        self.get(0)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &MessageEntry> {
+        self.chunks.iter().flatten()
+    }
+
+    fn push_chunk(&mut self, chunk: Vec<MessageEntry>) {
+        if chunk.is_empty() {
+            return;
+        }
+        self.starts.push(self.len);
+        self.len += chunk.len();
+        self.chunks.push(chunk);
+    }
 }
 
 /// One IKE message of the captures.
@@ -61,10 +111,11 @@ pub struct MessageEntry {
     pub flags: u8,
     /// The logical IKE SA (index in [`CaptureIndex::sas`]).
     pub sa: Option<u32>,
-    /// Payload types in wire order, then the decrypted ones: `SA KE Ni N(NAT_D_S) ...`.
-    pub summary: Box<str>,
-    /// Notify types, outer and decrypted.
-    pub notifies: Box<[u16]>,
+    /// Payload types in wire order, then the decrypted ones: `SA KE Ni N(NAT_D_S) ...`
+    /// (shared by every message with the same payloads).
+    pub summary: Arc<str>,
+    /// Notify types, outer and decrypted (shared likewise).
+    pub notifies: Arc<[u16]>,
     /// The SK/SKF payload's decryption.
     pub integrity: Option<IntegrityStatus>,
     /// The request this response answers, or the response to this request (index).
@@ -96,6 +147,71 @@ impl MessageEntry {
     }
 }
 
+/// What the SA list shows of a logical IKE SA (the analysis' full state stays with the
+/// loader: a large capture's thousands of SAs would cost kilobytes each).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaEntry {
+    /// The newest SPI pair.
+    pub spi_i: u64,
+    pub spi_r: u64,
+    /// Both sides sent MOBIKE_SUPPORTED.
+    pub mobike: bool,
+    /// Address changes after the first path.
+    pub moves: u32,
+}
+
+impl SaEntry {
+    fn of(sa: &SaInfo) -> SaEntry {
+        let (spi_i, spi_r) = sa.current_spis();
+        SaEntry {
+            spi_i,
+            spi_r,
+            mobike: sa.mobike_negotiated(),
+            moves: u32::try_from(sa.paths.len().saturating_sub(1)).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+/// One event of the MOBIKE analysis, as the timeline shows it; its text (what happened,
+/// as `decode --timeline` says it) is in one buffer per file
+/// ([`CaptureIndex::timeline_text`]), not an allocation per event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimelineEntry {
+    /// The frame of the message that produced it.
+    pub frame: u64,
+    pub time_us: i64,
+    /// The logical SA, numbered across files.
+    pub sa: u32,
+    text: Span,
+}
+
+/// A file's timeline being built.
+#[derive(Default)]
+struct TimelineBuilder {
+    entries: Vec<TimelineEntry>,
+    text: String,
+}
+
+impl TimelineBuilder {
+    fn push(&mut self, e: &AnalysisEvent, sa_base: u32) {
+        use std::fmt::Write as _;
+        let at = self.text.len();
+        let _ = write!(self.text, "{}", e.kind);
+        self.entries.push(TimelineEntry {
+            frame: e.frame,
+            time_us: e.time_us,
+            sa: u32::try_from(e.sa.0)
+                .unwrap_or(u32::MAX)
+                .saturating_add(sa_base),
+            text: Span {
+                chunk: 0, // set when the file's timeline joins the index
+                at: u32::try_from(at).unwrap_or(u32::MAX),
+                len: u32::try_from(self.text.len() - at).unwrap_or(0),
+            },
+        });
+    }
+}
+
 /// What the loader sends.
 enum LoadUpdate {
     Progress {
@@ -110,8 +226,9 @@ enum LoadUpdate {
         pairs: Vec<(u32, u32)>,
     },
     FileDone {
-        sas: Vec<SaInfo>,
-        timeline: Vec<AnalysisEvent>,
+        sas: Vec<SaEntry>,
+        timeline: Vec<TimelineEntry>,
+        timeline_text: String,
         diagnostics: Vec<String>,
         esp_packets: u64,
     },
@@ -136,11 +253,11 @@ pub struct CaptureIndex {
     /// The capture files, as given.
     pub files: Vec<String>,
     /// Every IKE message, in file then capture order.
-    pub messages: Vec<MessageEntry>,
+    pub messages: Messages,
     /// The logical IKE SAs (the MOBIKE analysis), numbered across files.
-    pub sas: Vec<SaInfo>,
+    pub sas: Vec<SaEntry>,
     /// The MOBIKE analysis' events, with SA numbers across files.
-    pub timeline: Vec<AnalysisEvent>,
+    pub timeline: Vec<TimelineEntry>,
     /// Problems found (malformed packets, decryption failures), one line each.
     pub diagnostics: Vec<String>,
     /// ESP packets seen.
@@ -149,7 +266,10 @@ pub struct CaptureIndex {
     pub progress: LoadProgress,
     /// Why loading stopped early.
     pub error: Option<String>,
-    arena: Vec<u8>,
+    /// The batches' message bytes.
+    arenas: Vec<Vec<u8>>,
+    /// Each file's timeline texts.
+    timeline_texts: Vec<String>,
     updates: Option<Receiver<LoadUpdate>>,
 }
 
@@ -165,7 +285,7 @@ impl CaptureIndex {
         thread::spawn(move || load(&options, &tx));
         CaptureIndex {
             files,
-            messages: Vec::new(),
+            messages: Messages::default(),
             sas: Vec::new(),
             timeline: Vec::new(),
             diagnostics: Vec::new(),
@@ -177,7 +297,8 @@ impl CaptureIndex {
                 done: false,
             },
             error: None,
-            arena: Vec::new(),
+            arenas: Vec::new(),
+            timeline_texts: Vec::new(),
             updates: Some(rx),
         }
     }
@@ -227,6 +348,14 @@ impl CaptureIndex {
         self.updates = None;
         self.progress.done = true;
         self.progress.fraction = 1.0;
+        // the loader's temporaries (parses, decryption, analysis state) are freed now, but
+        // glibc keeps their pages; hand them back, so that a large capture's browser holds
+        // about what its index needs (benches/tui_large_capture.rs)
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim only returns free heap pages to the system.
+        unsafe {
+            libc::malloc_trim(0);
+        }
     }
 
     fn apply(&mut self, u: LoadUpdate) {
@@ -242,18 +371,20 @@ impl CaptureIndex {
             }
             LoadUpdate::Messages {
                 mut entries,
-                arena,
+                mut arena,
                 pairs,
             } => {
-                let base = u32::try_from(self.arena.len()).unwrap_or(u32::MAX);
+                let chunk = u32::try_from(self.arenas.len()).unwrap_or(u32::MAX);
                 for e in &mut entries {
-                    e.raw.at = e.raw.at.saturating_add(base);
+                    e.raw.chunk = chunk;
                     if let Some((s, _)) = &mut e.plain {
-                        s.at = s.at.saturating_add(base);
+                        s.chunk = chunk;
                     }
                 }
-                self.arena.extend_from_slice(&arena);
-                self.messages.extend(entries);
+                arena.shrink_to_fit();
+                entries.shrink_to_fit();
+                self.arenas.push(arena);
+                self.messages.push_chunk(entries);
                 for (req, resp) in pairs {
                     if let Some(e) = self.messages.get_mut(req as usize) {
                         e.partner = Some(resp);
@@ -265,10 +396,16 @@ impl CaptureIndex {
             }
             LoadUpdate::FileDone {
                 sas,
-                timeline,
+                mut timeline,
+                timeline_text,
                 diagnostics,
                 esp_packets,
             } => {
+                let chunk = u32::try_from(self.timeline_texts.len()).unwrap_or(u32::MAX);
+                for e in &mut timeline {
+                    e.text.chunk = chunk;
+                }
+                self.timeline_texts.push(timeline_text);
                 self.sas.extend(sas);
                 self.timeline.extend(timeline);
                 self.diagnostics.extend(diagnostics);
@@ -278,6 +415,16 @@ impl CaptureIndex {
                 self.error = Some(e);
             }
         }
+    }
+
+    /// What a timeline event says.
+    pub fn timeline_text(&self, e: &TimelineEntry) -> &str {
+        let start = e.text.at as usize;
+        let end = start.saturating_add(e.text.len as usize);
+        self.timeline_texts
+            .get(e.text.chunk as usize)
+            .and_then(|t| t.get(start..end))
+            .unwrap_or("")
     }
 
     /// The message's bytes as captured (from the IKE header on).
@@ -293,7 +440,10 @@ impl CaptureIndex {
     fn slice(&self, s: Span) -> &[u8] {
         let start = s.at as usize;
         let end = start.saturating_add(s.len as usize);
-        self.arena.get(start..end).unwrap_or(&[])
+        self.arenas
+            .get(s.chunk as usize)
+            .and_then(|a| a.get(start..end))
+            .unwrap_or(&[])
     }
 
     /// The message's payload tree as the `decode` text output shows it: one line per node,
@@ -456,6 +606,7 @@ fn load(options: &LoadOptions, tx: &Sender<LoadUpdate>) {
         next_index: 0,
         sa_base: 0,
         requests: HashMap::new(),
+        interned: Interned::default(),
     };
     for (file, path) in options.files.iter().enumerate() {
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
@@ -490,6 +641,33 @@ struct Loader {
     sa_base: u32,
     /// (initiator SPI, I flag of the requester, message ID) -> the request's copies.
     requests: HashMap<(u64, bool, u32), Vec<u32>>,
+    interned: Interned,
+}
+
+/// A message's payload list and notify types, shared.
+type Summary = (Arc<str>, Arc<[u16]>);
+
+/// One copy of each distinct summary: a capture repeats the same few payload lists.
+#[derive(Default)]
+struct Interned {
+    summaries: HashMap<(String, Vec<u16>), Summary>,
+}
+
+impl Interned {
+    fn get(&mut self, summary: String, notifies: Vec<u16>) -> Summary {
+        self.summaries
+            .entry((summary, notifies))
+            .or_insert_with_key(|(s, n)| (Arc::from(s.as_str()), Arc::from(n.as_slice())))
+            .clone()
+    }
+
+    fn empty_summary(&mut self) -> Arc<str> {
+        self.get(String::new(), Vec::new()).0
+    }
+
+    fn empty_notifies(&mut self) -> Arc<[u16]> {
+        self.get(String::new(), Vec::new()).1
+    }
 }
 
 impl Loader {
@@ -501,7 +679,7 @@ impl Loader {
         tx: &Sender<LoadUpdate>,
     ) -> Result<(), mpsc::SendError<LoadUpdate>> {
         let mut analyzer = Analyzer::new();
-        let mut timeline = Vec::new();
+        let mut timeline = TimelineBuilder::default();
         let mut diagnostics = Vec::new();
         let mut esp_packets = 0;
         let name = reader_name(file);
@@ -539,15 +717,13 @@ impl Loader {
             }
         }
         self.decryptor.finish_capture();
-        timeline.extend(analyzer.finish());
-        let base = self.sa_base as usize;
-        for e in &mut timeline {
-            e.sa = crate::analysis::SaId(e.sa.0 + base);
+        let base = self.sa_base;
+        for e in analyzer.finish() {
+            if !matches!(e.kind, EventKind::Exchange { .. }) {
+                timeline.push(&e, base);
+            }
         }
-        let mut sas = analyzer.sas().to_vec();
-        for s in &mut sas {
-            s.id = crate::analysis::SaId(s.id.0 + base);
-        }
+        let sas: Vec<SaEntry> = analyzer.sas().iter().map(SaEntry::of).collect();
         self.sa_base = self
             .sa_base
             .saturating_add(u32::try_from(sas.len()).unwrap_or(u32::MAX));
@@ -559,7 +735,8 @@ impl Loader {
         })?;
         tx.send(LoadUpdate::FileDone {
             sas,
-            timeline,
+            timeline: timeline.entries,
+            timeline_text: timeline.text,
             diagnostics,
             esp_packets,
         })
@@ -581,6 +758,7 @@ impl Loader {
         let at = u32::try_from(self.batch.arena.len()).unwrap_or(u32::MAX);
         self.batch.arena.extend_from_slice(bytes);
         Span {
+            chunk: 0, // set when the batch joins the index
             at,
             len: u32::try_from(bytes.len()).unwrap_or(u32::MAX),
         }
@@ -591,7 +769,7 @@ impl Loader {
         file: usize,
         pkt: IkePacket,
         analyzer: &mut Analyzer,
-        timeline: &mut Vec<AnalysisEvent>,
+        timeline: &mut TimelineBuilder,
         diagnostics: &mut Vec<String>,
     ) {
         let len = match Header::parse(&pkt.data) {
@@ -615,8 +793,8 @@ impl Loader {
             message_id: 0,
             flags: 0,
             sa: None,
-            summary: "".into(),
-            notifies: Box::new([]),
+            summary: self.interned.empty_summary(),
+            notifies: self.interned.empty_notifies(),
             integrity: None,
             partner: None,
             copy: 0,
@@ -639,7 +817,7 @@ impl Loader {
                     reader_name(file),
                     pkt.frame
                 ));
-                entry.summary = "[malformed]".into();
+                entry.summary = self.interned.get("[malformed]".into(), Vec::new()).0;
                 entry.malformed = Some(e.to_string().into());
                 self.push(entry);
                 return;
@@ -665,8 +843,7 @@ impl Loader {
         }
         let inner_payloads = inner.as_ref().and_then(|i| i.payloads.as_deref());
         let (summary, notifies) = summarize(&msg.payloads, inner_payloads, h.is_initiator());
-        entry.summary = summary.into();
-        entry.notifies = notifies.into();
+        (entry.summary, entry.notifies) = self.interned.get(summary, notifies);
         let observed = ObservedMessage {
             frame: pkt.frame,
             time_us: pkt.time_us,
@@ -682,7 +859,13 @@ impl Loader {
                 .filter(|o| o.integrity != IntegrityStatus::NoKeys)
                 .map(|o| o.integrity == IntegrityStatus::Ok),
         };
-        timeline.extend(analyzer.observe(&observed));
+        // the exchange-by-exchange events are the message list's job, not the timeline's
+        let base = self.sa_base;
+        for e in analyzer.observe(&observed) {
+            if !matches!(e.kind, EventKind::Exchange { .. }) {
+                timeline.push(&e, base);
+            }
+        }
         entry.sa = analyzer
             .find_sa(h.spi_i, h.spi_r)
             .and_then(|s| u32::try_from(s.0).ok())

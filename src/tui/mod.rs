@@ -316,7 +316,7 @@ fn print_plain(options: BrowserOptions) -> Result<i32, String> {
     let out = io::stdout();
     let mut out = out.lock();
     let mut write = || -> io::Result<()> {
-        for m in &index.messages {
+        for m in index.messages.iter() {
             if filter.as_ref().is_some_and(|f| !f.matches(m)) {
                 continue;
             }
@@ -343,7 +343,13 @@ fn print_plain(options: BrowserOptions) -> Result<i32, String> {
             )?;
         }
         for e in &index.timeline {
-            writeln!(out, "{e}")?;
+            writeln!(
+                out,
+                "frame {}: SA #{}: {}",
+                e.frame,
+                e.sa,
+                index.timeline_text(e)
+            )?;
         }
         for d in &index.diagnostics {
             writeln!(out, "{d}")?;

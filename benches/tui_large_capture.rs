@@ -1,0 +1,182 @@
+//! The capture browser on a 140,000-message capture (the size): how long the
+//! background index takes, what it costs in memory, and key press to redrawn frame (120x36,
+//! ratatui's TestBackend: the drawing work without a terminal's I/O) for moving, jumping to
+//! the end and applying a filter. Run: `cargo bench --bench tui_large_capture`.
+//!
+//! The capture is strongSwan's MOBIKE move (testdata/strongswan-move/cap-moon.pcap, 20
+//! messages) repeated 7,000 times with a different initiator SPI each time, written to the
+//! temporary directory.
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use mobikectl::capture::{CaptureEvent, CaptureOptions, CaptureReader};
+use mobikectl::io::pcap::PcapWriter;
+use mobikectl::tui::browser::Browser;
+use mobikectl::tui::browser_view;
+use mobikectl::tui::capture_index::{CaptureIndex, LoadOptions};
+use mobikectl::tui::keymap::{Key, KeyCode, KeyMap};
+use mobikectl::tui::Looks;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+const COPIES: u64 = 7_000;
+
+/// Counts the bytes allocated and not freed: the index's real size, whatever the
+/// allocator keeps around it.
+struct Counting;
+
+static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator, only counting.
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size(), std::sync::atomic::Ordering::Relaxed);
+        unsafe { std::alloc::System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
+        LIVE.fetch_sub(l.size(), std::sync::atomic::Ordering::Relaxed);
+        unsafe { std::alloc::System.dealloc(p, l) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+fn live_mb() -> f64 {
+    LIVE.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e6
+}
+
+fn big_capture() -> PathBuf {
+    let path = std::env::temp_dir().join("mobikectl-tui-140k.pcapng");
+    if path.exists() {
+        return path;
+    }
+    let src =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/strongswan-move/cap-moon.pcap");
+    let mut reader = CaptureReader::open_file(&src, &CaptureOptions::default()).expect("capture");
+    let mut msgs = Vec::new();
+    while let Some(ev) = reader.next_event() {
+        if let CaptureEvent::Ike(p) = ev {
+            msgs.push(p);
+        }
+    }
+    let mut w = PcapWriter::create(&path).expect("write capture");
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    for copy in 0..COPIES {
+        for (k, m) in msgs.iter().enumerate() {
+            let mut data = m.data.clone();
+            for (i, b) in copy.to_be_bytes().iter().enumerate() {
+                data[i] ^= b;
+            }
+            let natt = m.sport == 4500 || m.dport == 4500;
+            let payload = if natt {
+                [&[0u8; 4][..], &data].concat()
+            } else {
+                data
+            };
+            let at = start + Duration::from_millis(copy * 100 + k as u64);
+            w.write_udp(
+                at,
+                SocketAddr::new(m.src, m.sport),
+                SocketAddr::new(m.dst, m.dport),
+                &payload,
+            )
+            .expect("write");
+        }
+    }
+    path
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn bench(c: &mut Criterion) {
+    let path = big_capture();
+    let options = LoadOptions {
+        files: vec![path],
+        ..LoadOptions::default()
+    };
+    let before = rss_kib();
+    let live_before = live_mb();
+    let t = std::time::Instant::now();
+    let index = CaptureIndex::load(options.clone());
+    let took = t.elapsed();
+    let after = rss_kib();
+    eprintln!(
+        "index heap: {:.1} MB allocated (by the count of this bench's allocator)",
+        live_mb() - live_before,
+    );
+    eprintln!(
+        "indexed {} messages in {:.2} s; resident memory grew {:.1} MB",
+        index.messages.len(),
+        took.as_secs_f64(),
+        (after.saturating_sub(before)) as f64 / 1024.0
+    );
+    let bytes: usize = index.messages.iter().map(|m| index.raw(m).len()).sum();
+    eprintln!(
+        "{} MB of message bytes, {} timeline events, {} SAs, {} bytes per entry",
+        bytes / 1_000_000,
+        index.timeline.len(),
+        index.sas.len(),
+        std::mem::size_of::<mobikectl::tui::capture_index::MessageEntry>()
+    );
+    let mut b = Browser::new(index, KeyMap::default());
+    let theme = Looks {
+        mono: false,
+        ascii: false,
+    }
+    .theme();
+    let mut term = Terminal::new(TestBackend::new(120, 36)).expect("terminal");
+    let mut group = c.benchmark_group("tui_140k");
+    group.bench_function("key_down_and_redraw", |bench| {
+        bench.iter(|| {
+            b.key(Key::char('j'));
+            term.draw(|f| browser_view::draw(f, &mut b, &theme))
+                .expect("draw");
+        })
+    });
+    group.bench_function("end_home_and_redraw", |bench| {
+        let mut end = true;
+        bench.iter(|| {
+            b.key(Key::plain(if end { KeyCode::End } else { KeyCode::Home }));
+            end = !end;
+            term.draw(|f| browser_view::draw(f, &mut b, &theme))
+                .expect("draw");
+        })
+    });
+    group.sample_size(20);
+    group.bench_function("filter_and_redraw", |bench| {
+        let mut on = true;
+        bench.iter(|| {
+            b.apply_filter(if on {
+                "notify==UPDATE_SA_ADDRESSES"
+            } else {
+                ""
+            });
+            on = !on;
+            term.draw(|f| browser_view::draw(f, &mut b, &theme))
+                .expect("draw");
+        })
+    });
+    group.finish();
+    let mut group = c.benchmark_group("tui_140k_load");
+    group.sample_size(10);
+    group.bench_function("index_whole_capture", |bench| {
+        bench.iter(|| CaptureIndex::load(options.clone()).messages.len())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
