@@ -410,7 +410,9 @@ impl Engine {
         }
         // Choose the connection: the one from IKE_SA_INIT if its remote ID fits, else the
         // first with fitting addresses and remote ID.
-        let sa = &self.sas[&id];
+        let Some(sa) = self.sas.get(&id) else {
+            return;
+        };
         let fits = |c: &super::ConnConfig| c.remote_id.as_ref().accepts(&peer_id);
         let conn_idx = if self.config.connections.get(sa.conn).is_some_and(fits) {
             Some(sa.conn)
@@ -513,7 +515,9 @@ impl Engine {
         let spi_in = self.random_esp_spi();
         let mut child_sa = None;
         if let Some(c) = &child {
-            let sa = &self.sas[&id];
+            let Some(sa) = self.sas.get(&id) else {
+                return;
+            };
             match sa
                 .keys
                 .as_ref()
