@@ -7,36 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::cli::command::{parse_command, PeerCommand};
-
-/// The events a drill can wait for: the peer's engine events and its own ones.
-pub const EVENT_NAMES: &[&str] = &[
-    "ike_up",
-    "child_up",
-    "ike_down",
-    "child_down",
-    "rekeyed",
-    "sent",
-    "received",
-    "retransmit",
-    "timeout",
-    "error",
-    "status",
-    "path",
-    "moved",
-    "addresses",
-    "nat",
-    "rr_check",
-    "mobike_notify",
-    "hint",
-    "ping",
-    "esp_error",
-    "esp_unexpected_path",
-    "signal",
-    "local_addrs",
-    "filter",
-    // the virtual lab's NAT forgot an idle mapping
-    "nat_expired",
-];
+use crate::cli::peer::event_kind::awaitable_event_names;
 
 /// `wait` without `within` gives up after this long.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);
@@ -331,7 +302,7 @@ fn event_name(w: Option<&Word<'_>>, after: &Word<'_>) -> Result<String, LineErro
         );
     };
     let name = w.text.to_ascii_lowercase();
-    if EVENT_NAMES.contains(&name.as_str()) {
+    if awaitable_event_names().any(|n| n == name) {
         Ok(name)
     } else {
         err_at(
@@ -339,7 +310,7 @@ fn event_name(w: Option<&Word<'_>>, after: &Word<'_>) -> Result<String, LineErro
             format!(
                 "expected an event name, found '{}'; events: {}",
                 w.text,
-                EVENT_NAMES.join(", ")
+                awaitable_event_names().collect::<Vec<_>>().join(", ")
             ),
         )
     }
@@ -716,5 +687,21 @@ pub fn parse_drill(file: &str, source: &str) -> Result<Drill, Vec<SyntaxError>> 
         })
     } else {
         Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::peer::event_kind::EventKind;
+
+    /// A drill can wait for every event the peer or a lab prints during a drill; the
+    /// others (`esp`, `help`, `ready`, `exit`) are refused.
+    #[test]
+    fn every_rendered_event_can_be_waited_for() {
+        for k in EventKind::ALL {
+            let parsed = parse_drill("events.drill", &format!("wait {}\n", k.name()));
+            assert_eq!(parsed.is_ok(), k.awaitable(), "wait {}", k.name());
+        }
     }
 }

@@ -27,6 +27,7 @@ use serde_json::{Map, Value};
 
 use super::run::{Applied, DrillTarget, SaSummary, TimedEvent};
 use crate::cli::command::{OsAddr, PeerCommand, RekeyTarget};
+use crate::cli::peer::event_kind::EventKind;
 use crate::engine::Timestamp;
 use crate::io::signals::{self, SignalPipe};
 
@@ -220,7 +221,8 @@ impl PeerTarget {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(Received::Event(at, m)) => {
-                    let is_ready = m.get("event").and_then(Value::as_str) == Some("ready");
+                    let is_ready =
+                        m.get("event").and_then(Value::as_str) == Some(EventKind::Ready.name());
                     let mode = m.get("mode").and_then(Value::as_str).map(str::to_string);
                     self.pending.push_back(self.timed(at, m));
                     if is_ready {
