@@ -40,11 +40,19 @@ pub struct Statement {
     pub kind: StatementKind,
 }
 
+/// A peer command of a drill, with its text as written: a peer process is sent that
+/// text, so what it runs is what the drill says (node prefix and comment left out).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrillCommand {
+    pub command: PeerCommand,
+    pub text: String,
+}
+
 /// What a statement does.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StatementKind {
     /// A peer command of the command table.
-    Command(PeerCommand),
+    Command(DrillCommand),
     /// `wait EVENT [FIELD=VALUE ...] [within DURATION]`.
     Wait {
         /// The event to wait for.
@@ -589,7 +597,10 @@ fn parse_line(line: &str, marks: &mut Vec<String>) -> Result<LineOutcome, LineEr
                 .unwrap_or(line.len());
             let command_text = &line[first.offset..end.max(first.offset)];
             match parse_command(command_text) {
-                Ok(Some(c)) => StatementKind::Command(c),
+                Ok(Some(command)) => StatementKind::Command(DrillCommand {
+                    command,
+                    text: command_text.to_string(),
+                }),
                 Ok(None) => return err_at(first, format!("expected a statement, found '{text}'")),
                 Err(e) => return err_at(first, e.0),
             }
