@@ -241,28 +241,36 @@ fn vip_from_cp(cp: &Cp<'_>) -> Option<IpAddr> {
     })
 }
 
-/// The payloads of an IKE_AUTH request the responder reads.
+/// The payloads of an IKE_AUTH message that its receiver reads.
 #[derive(Default)]
-struct AuthRequestPayloads<'p> {
-    idi: Option<&'p Id<'static>>,
+struct AuthPayloads<'p> {
+    /// IDi in a request, IDr in a response.
+    id: Option<&'p Id<'static>>,
     auth: Option<&'p Auth<'static>>,
     sa: Option<&'p wire::Sa<'static>>,
     tsi: Option<&'p wire::Ts<'static>>,
     tsr: Option<&'p wire::Ts<'static>>,
+    /// CFG_REQUEST in a request, CFG_REPLY in a response.
     cp: Option<&'p Cp<'static>>,
 }
 
-impl<'p> AuthRequestPayloads<'p> {
-    fn find(payloads: &'p [Payload<'static>]) -> Self {
+impl<'p> AuthPayloads<'p> {
+    /// The payloads of a request (`response` false) or of a response.
+    fn find(payloads: &'p [Payload<'static>], response: bool) -> Self {
+        let (id_type, cfg_type) = if response {
+            (pt::IDR, CFG_REPLY)
+        } else {
+            (pt::IDI, CFG_REQUEST)
+        };
         let mut found = Self::default();
         for x in payloads {
             match (&x.body, x.payload_type) {
-                (PayloadBody::Id(i), pt::IDI) => found.idi = Some(i),
+                (PayloadBody::Id(i), t) if t == id_type => found.id = Some(i),
                 (PayloadBody::Auth(a), _) => found.auth = Some(a),
                 (PayloadBody::Sa(s), _) => found.sa = Some(s),
                 (PayloadBody::Ts(t), pt::TSI) => found.tsi = Some(t),
                 (PayloadBody::Ts(t), pt::TSR) => found.tsr = Some(t),
-                (PayloadBody::Cp(c), _) if c.cfg_type == CFG_REQUEST => found.cp = Some(c),
+                (PayloadBody::Cp(c), _) if c.cfg_type == cfg_type => found.cp = Some(c),
                 _ => {}
             }
         }
@@ -280,16 +288,61 @@ struct AuthChild {
     error: Option<u16>,
 }
 
-/// What the responder settled on for an authenticated IKE_AUTH request.
-struct Accepted {
-    conn_idx: usize,
+/// Initiator: the CHILD SA of the IKE_AUTH response, checked against what we asked
+/// for. `Err`: why it was not created (empty when the response says nothing of it).
+fn initiator_auth_child(
+    sa: &IkeSa,
+    conn: &ConnConfig,
+    resp: &AuthPayloads<'_>,
+    p: &[Payload<'_>],
+) -> Result<ChildSa, String> {
+    let (Some(s), Some(i), Some(r), Some(req)) = (resp.sa, resp.tsi, resp.tsr, &sa.child_request)
+    else {
+        return Err(first_error(p)
+            .map(|n| notify_name(n.notify_type))
+            .unwrap_or_default());
+    };
+    let Some(keys) = sa.keys.as_ref() else {
+        return Err(String::new());
+    };
+    let offered = proposal::offered(s);
+    let chosen_c = match offered.as_slice() {
+        [one] => one.as_chosen().map(|c| (c, one.spi.clone())),
+        _ => None,
+    };
+    let (ts_i, ts_r) = (ts_list(i), ts_list(r));
+    match chosen_c {
+        Some((c, spi)) if proposal::acceptable(&conn.esp_proposals, &c, true) => {
+            match <[u8; 4]>::try_from(&spi[..]) {
+                Ok(spi) if ts_acceptable(&req.ts_i, &ts_i) && ts_acceptable(&req.ts_r, &ts_r) => {
+                    child_create::child_keys(keys, &c, &sa.ni, &sa.nr).map(|k| ChildSa {
+                        spi_in: req.spi_in,
+                        spi_out: u32::from_be_bytes(spi),
+                        proposal: c,
+                        ts_local: ts_i,
+                        ts_remote: ts_r,
+                        keys: k,
+                        initiator: true,
+                        rekeyed: false,
+                        path: sa.path,
+                    })
+                }
+                Ok(_) => Err("responder's traffic selectors are not within ours".into()),
+                Err(_) => Err("bad ESP SPI size".into()),
+            }
+        }
+        _ => Err("responder chose an ESP proposal we did not offer".into()),
+    }
+}
+
+/// What an authenticated IKE_AUTH exchange settled on about the peer.
+struct Authenticated {
     peer_id: Identity,
     /// Both ends support MOBIKE and the connection allows it.
     mobike: bool,
-    /// The assigned virtual IP, if the CHILD SA was created.
+    /// Our virtual IP (initiator) or the peer's (responder, if its CHILD SA was created).
     vip: Option<IpAddr>,
     proposal: Chosen,
-    child: Option<ChildSa>,
 }
 
 /// Responder: the keys of the CHILD SA chosen in IKE_AUTH, and its `SA TSi TSr` payloads.
@@ -434,8 +487,8 @@ impl Engine {
             sa.remote_addrs = vec![path.remote.ip()];
         }
         let p = &opened.payloads;
-        let req = AuthRequestPayloads::find(p);
-        let (Some(idi), Some(auth)) = (req.idi, req.auth) else {
+        let req = AuthPayloads::find(p, false);
+        let (Some(idi), Some(auth)) = (req.id, req.auth) else {
             self.answer_auth_request(from, nt::INVALID_SYNTAX);
             self.destroy_sa(id, "IKE_AUTH request without IDi or AUTH (INVALID_SYNTAX)");
             return;
@@ -492,18 +545,13 @@ impl Engine {
             out.extend(self.build_auth_mobike(id, false));
         }
         self.answer(from, &out);
-        self.responder_established(
-            id,
-            Accepted {
-                conn_idx,
-                peer_id,
-                mobike: peer_mobike && conn.mobike,
-                vip: if child_error.is_none() { vip } else { None },
-                proposal: chosen,
-                child: child_sa,
-            },
-            p,
-        );
+        let authenticated = Authenticated {
+            peer_id,
+            mobike: peer_mobike && conn.mobike,
+            vip: if child_error.is_none() { vip } else { None },
+            proposal: chosen,
+        };
+        self.responder_established(id, conn_idx, authenticated, child_sa, p);
         if let Some(n) = child_error {
             self.error(
                 Some(id),
@@ -593,7 +641,7 @@ impl Engine {
         id: SaId,
         path: Path,
         conn: &ConnConfig,
-        req: &AuthRequestPayloads<'_>,
+        req: &AuthPayloads<'_>,
     ) -> Option<AuthChild> {
         let mut payloads = Vec::new();
         let mut vip = None;
@@ -671,11 +719,18 @@ impl Engine {
 
     /// Responder: the IKE SA is up. Record the peer, announce the IKE SA and its CHILD
     /// SA, arm their timers, act on MOBIKE and INITIAL_CONTACT notifies.
-    fn responder_established(&mut self, id: SaId, accepted: Accepted, p: &[Payload<'_>]) {
+    fn responder_established(
+        &mut self,
+        id: SaId,
+        conn_idx: usize,
+        accepted: Authenticated,
+        child: Option<ChildSa>,
+        p: &[Payload<'_>],
+    ) {
         let Some(sa) = self.sas.get_mut(&id) else {
             return;
         };
-        sa.conn = accepted.conn_idx;
+        sa.conn = conn_idx;
         sa.state = IkeState::Established;
         sa.peer_id = Some(accepted.peer_id);
         sa.peer_mobike = accepted.mobike;
@@ -690,7 +745,7 @@ impl Engine {
             nat_local: sa.nat_local,
             nat_remote: sa.nat_remote,
         };
-        let child_up = accepted.child.map(|c| {
+        let child_up = child.map(|c| {
             let ev = EngineEvent::ChildUp {
                 sa: id,
                 spis: (c.spi_in, c.spi_out),
@@ -725,24 +780,8 @@ impl Engine {
         let Some(conn) = self.config.connections.get(sa.conn).cloned() else {
             return;
         };
-        let mut idr = None;
-        let mut auth = None;
-        let mut sa_p = None;
-        let mut tsi = None;
-        let mut tsr = None;
-        let mut cp = None;
-        for x in p {
-            match (&x.body, x.payload_type) {
-                (PayloadBody::Id(i), pt::IDR) => idr = Some(i),
-                (PayloadBody::Auth(a), _) => auth = Some(a),
-                (PayloadBody::Sa(s), _) => sa_p = Some(s),
-                (PayloadBody::Ts(t), pt::TSI) => tsi = Some(t),
-                (PayloadBody::Ts(t), pt::TSR) => tsr = Some(t),
-                (PayloadBody::Cp(c), _) if c.cfg_type == CFG_REPLY => cp = Some(c),
-                _ => {}
-            }
-        }
-        let (Some(idr), Some(auth)) = (idr, auth) else {
+        let resp = AuthPayloads::find(p, true);
+        let (Some(idr), Some(auth)) = (resp.id, resp.auth) else {
             if find_notify(p, nt::UNEXPECTED_NAT_DETECTED).is_some() {
                 self.restart_after_unexpected_nat(id);
                 return;
@@ -789,51 +828,33 @@ impl Engine {
             fail(self, why);
             return;
         }
-        let vip = cp.and_then(vip_from_cp);
-        let peer_mobike = find_notify(p, nt::MOBIKE_SUPPORTED).is_some();
-        // CHILD_SA
-        let mut child = Err(String::new());
-        if let (Some(s), Some(i), Some(r), Some(req)) = (sa_p, tsi, tsr, &sa.child_request) {
-            let offered = proposal::offered(s);
-            let chosen_c = match offered.as_slice() {
-                [one] => one.as_chosen().map(|c| (c, one.spi.clone())),
-                _ => None,
-            };
-            let (ts_i, ts_r) = (ts_list(i), ts_list(r));
-            child = match chosen_c {
-                Some((c, spi)) if proposal::acceptable(&conn.esp_proposals, &c, true) => {
-                    match <[u8; 4]>::try_from(&spi[..]) {
-                        Ok(spi)
-                            if ts_acceptable(&req.ts_i, &ts_i)
-                                && ts_acceptable(&req.ts_r, &ts_r) =>
-                        {
-                            child_create::child_keys(keys, &c, &sa.ni, &sa.nr).map(|k| ChildSa {
-                                spi_in: req.spi_in,
-                                spi_out: u32::from_be_bytes(spi),
-                                proposal: c,
-                                ts_local: ts_i,
-                                ts_remote: ts_r,
-                                keys: k,
-                                initiator: true,
-                                rekeyed: false,
-                                path: sa.path,
-                            })
-                        }
-                        Ok(_) => Err("responder's traffic selectors are not within ours".into()),
-                        Err(_) => Err("bad ESP SPI size".into()),
-                    }
-                }
-                _ => Err("responder chose an ESP proposal we did not offer".into()),
-            };
-        } else if let Some(n) = first_error(p) {
-            child = Err(notify_name(n.notify_type));
-        }
+        let child = initiator_auth_child(sa, &conn, &resp, p);
+        let authenticated = Authenticated {
+            peer_id,
+            mobike: find_notify(p, nt::MOBIKE_SUPPORTED).is_some() && conn.mobike,
+            vip: resp.cp.and_then(vip_from_cp),
+            proposal: chosen,
+        };
+        self.initiator_established(id, authenticated, child, p);
+    }
+
+    /// Initiator: the IKE SA is up. Record the peer, announce the IKE SA, arm its timers,
+    /// act on MOBIKE and INITIAL_CONTACT notifies, then install the CHILD SA (`Err`: why
+    /// not, empty when the response said nothing about it).
+    fn initiator_established(
+        &mut self,
+        id: SaId,
+        accepted: Authenticated,
+        child: Result<ChildSa, String>,
+        p: &[Payload<'_>],
+    ) {
+        let vip = accepted.vip;
         let Some(sa) = self.sas.get_mut(&id) else {
             return;
         };
         sa.state = IkeState::Established;
-        sa.peer_id = Some(peer_id);
-        sa.peer_mobike = peer_mobike && conn.mobike;
+        sa.peer_id = Some(accepted.peer_id);
+        sa.peer_mobike = accepted.mobike;
         sa.vip = vip;
         sa.child_request = None;
         let up = EngineEvent::IkeUp {
@@ -841,7 +862,7 @@ impl Engine {
             spi_i: sa.spi_i,
             spi_r: sa.spi_r,
             path: sa.path,
-            proposal: chosen,
+            proposal: accepted.proposal,
             initiator: true,
             nat_local: sa.nat_local,
             nat_remote: sa.nat_remote,
