@@ -353,39 +353,20 @@ impl Engine {
                 return;
             }
         };
-        let kx = {
-            let rng = &mut self.rng;
-            KeyExchange::generate(group, &mut |b| rng.fill(b))
-        };
-        let Ok(kx) = kx else {
-            self.error(None, "no usable key exchange value");
-            return;
-        };
-        let shared = match kx.shared_secret(&ke.data) {
-            Ok(s) => s,
-            Err(e) => {
-                self.error(None, format!("IKE_SA_INIT from {remote}: {e}"));
-                self.init_reject(path, spi_i, notify(nt::INVALID_SYNTAX));
+        let (kx, shared) = match self.responder_key_exchange(group, ke, remote) {
+            Ok(x) => x,
+            Err(reject) => {
+                if let Some(reject) = reject {
+                    self.init_reject(path, spi_i, reject);
+                }
                 return;
             }
         };
-        // Create the SA.
-        let id = self.alloc_id();
-        let mut sa = IkeSa::new(id, conn, false, path, self.now);
-        sa.spi_i = spi_i;
-        sa.spi_r = self.random_spi();
-        sa.ni = nonce.to_vec();
-        sa.nr = self.random_bytes(self.config.nonce_len.clamp(16, 256));
-        sa.ike_proposals = ours;
-        sa.proposal = Some(chosen);
-        if let Some((nl, nr)) = natd::check(&msg.payloads, spi_i, 0, path) {
-            sa.nat_local = nl;
-            sa.nat_remote = nr;
-        }
-        if let Err(e) = derive_keys(&mut sa, &chosen, &shared) {
-            self.error(None, e);
+        let Some((id, mut sa)) =
+            self.new_responder_sa(conn, path, msg, nonce, (ours, chosen), &shared)
+        else {
             return;
-        }
+        };
         let out = self.init_response(&sa, path, &chosen, number, &kx);
         let resp = out.emit();
         sa.init_request = bytes.to_vec();
@@ -398,6 +379,63 @@ impl Engine {
         self.sas.insert(id, sa);
         let summary = summarize(&out.payloads);
         self.send_response(Some(id), path, wire::IKE_SA_INIT, 0, resp, bytes, summary);
+    }
+
+    /// Responder: our key exchange value for `group` and the shared secret with the
+    /// request's KE payload. `Err`: reported, with the notify to reject the request with
+    /// (none when our own key exchange failed).
+    fn responder_key_exchange(
+        &mut self,
+        group: DhGroup,
+        ke: &Ke<'_>,
+        remote: SocketAddr,
+    ) -> Result<(KeyExchange, SharedSecret), Option<Payload<'static>>> {
+        let kx = {
+            let rng = &mut self.rng;
+            KeyExchange::generate(group, &mut |b| rng.fill(b))
+        };
+        let Ok(kx) = kx else {
+            self.error(None, "no usable key exchange value");
+            return Err(None);
+        };
+        match kx.shared_secret(&ke.data) {
+            Ok(shared) => Ok((kx, shared)),
+            Err(e) => {
+                self.error(None, format!("IKE_SA_INIT from {remote}: {e}"));
+                Err(Some(notify(nt::INVALID_SYNTAX)))
+            }
+        }
+    }
+
+    /// Responder: the new IKE SA of an IKE_SA_INIT request, with our SPI and nonce, NAT
+    /// detection's result and its keys. `None` (reported) when key derivation fails.
+    fn new_responder_sa(
+        &mut self,
+        conn: usize,
+        path: Path,
+        msg: &Message<'_>,
+        nonce: &[u8],
+        (ours, chosen): (Vec<proposal::Proposal>, Chosen),
+        shared: &[u8],
+    ) -> Option<(SaId, IkeSa)> {
+        let spi_i = msg.header.spi_i;
+        let id = self.alloc_id();
+        let mut sa = IkeSa::new(id, conn, false, path, self.now);
+        sa.spi_i = spi_i;
+        sa.spi_r = self.random_spi();
+        sa.ni = nonce.to_vec();
+        sa.nr = self.random_bytes(self.config.nonce_len.clamp(16, 256));
+        sa.ike_proposals = ours;
+        sa.proposal = Some(chosen);
+        if let Some((nl, nr)) = natd::check(&msg.payloads, spi_i, 0, path) {
+            sa.nat_local = nl;
+            sa.nat_remote = nr;
+        }
+        if let Err(e) = derive_keys(&mut sa, &chosen, shared) {
+            self.error(None, e);
+            return None;
+        }
+        Some((id, sa))
     }
 
     /// A retransmission of an IKE_SA_INIT request we answered: the response is sent
