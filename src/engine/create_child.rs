@@ -619,51 +619,7 @@ impl Engine {
         };
         let p = &opened.payloads;
         if let Some(n) = first_error(p) {
-            let t = n.notify_type;
-            let asked = match n.data {
-                NotifyData::KeGroup(g) => DhGroup::from_iana(g),
-                _ => None,
-            };
-            if let (Some(col), Some(old)) = (&ex.collision, old) {
-                // The peer's rekey of the same CHILD_SA stands.
-                if let CollisionSa::Child(new) = col.created {
-                    self.child_rekey_done(id, old, new, false);
-                }
-                return;
-            }
-            let allowed = asked.filter(|g| {
-                self.sas
-                    .get(&id)
-                    .and_then(|sa| self.config.connections.get(sa.conn))
-                    .is_some_and(|c| c.esp_proposals.iter().any(|p| p.dh.contains(g)))
-            });
-            match (t, allowed) {
-                (nt::INVALID_KE_PAYLOAD, Some(g)) if ex.ke_retries < MAX_KE_RETRIES => {
-                    self.start_child_exchange(id, task, Some(g), ex.ke_retries + 1);
-                }
-                (nt::TEMPORARY_FAILURE, _) => {
-                    let at = self.retry_at();
-                    match old.map(|o| o.0) {
-                        Some(spi) => {
-                            if let Some(sa) = self.sas.get_mut(&id) {
-                                if sa.children.iter().any(|c| c.spi_in == spi && !c.rekeyed) {
-                                    sa.timers.set(Timer::RekeyChild(spi), at);
-                                }
-                            }
-                        }
-                        None => self.error(Some(id), format!("{what} failed: TEMPORARY_FAILURE")),
-                    }
-                }
-                (nt::CHILD_SA_NOT_FOUND, _) => {
-                    if let Some((spi, _)) = old {
-                        self.drop_child(id, spi, "peer does not know it (CHILD_SA_NOT_FOUND)");
-                    }
-                }
-                _ => self.error(
-                    Some(id),
-                    format!("{what} failed: peer sent {}", notify_name(t)),
-                ),
-            }
+            self.child_response_error(id, task, &ex, old, n);
             return;
         }
         let child = self.accept_child_response(id, &ex, p);
@@ -691,6 +647,82 @@ impl Engine {
         let Some(old) = old else {
             return;
         };
+        self.finish_child_rekey(id, ex, old, spi_in, p);
+    }
+
+    /// The peer refused our CREATE_CHILD_SA request (notify `n`): a colliding rekey of
+    /// the peer's stands, INVALID_KE_PAYLOAD is retried with the asked group,
+    /// TEMPORARY_FAILURE later, a CHILD_SA_NOT_FOUND SA is dropped, the rest reported.
+    fn child_response_error(
+        &mut self,
+        id: SaId,
+        task: Task,
+        ex: &ExchangeInit,
+        old: Option<(u32, u32)>,
+        n: &Notify<'_>,
+    ) {
+        let what = if old.is_some() {
+            "CHILD_SA rekey"
+        } else {
+            "CHILD_SA creation"
+        };
+        let t = n.notify_type;
+        let asked = match n.data {
+            NotifyData::KeGroup(g) => DhGroup::from_iana(g),
+            _ => None,
+        };
+        if let (Some(col), Some(old)) = (&ex.collision, old) {
+            // The peer's rekey of the same CHILD_SA stands.
+            if let CollisionSa::Child(new) = col.created {
+                self.child_rekey_done(id, old, new, false);
+            }
+            return;
+        }
+        let allowed = asked.filter(|g| {
+            self.sas
+                .get(&id)
+                .and_then(|sa| self.config.connections.get(sa.conn))
+                .is_some_and(|c| c.esp_proposals.iter().any(|p| p.dh.contains(g)))
+        });
+        match (t, allowed) {
+            (nt::INVALID_KE_PAYLOAD, Some(g)) if ex.ke_retries < MAX_KE_RETRIES => {
+                self.start_child_exchange(id, task, Some(g), ex.ke_retries + 1);
+            }
+            (nt::TEMPORARY_FAILURE, _) => {
+                let at = self.retry_at();
+                match old.map(|o| o.0) {
+                    Some(spi) => {
+                        if let Some(sa) = self.sas.get_mut(&id) {
+                            if sa.children.iter().any(|c| c.spi_in == spi && !c.rekeyed) {
+                                sa.timers.set(Timer::RekeyChild(spi), at);
+                            }
+                        }
+                    }
+                    None => self.error(Some(id), format!("{what} failed: TEMPORARY_FAILURE")),
+                }
+            }
+            (nt::CHILD_SA_NOT_FOUND, _) => {
+                if let Some((spi, _)) = old {
+                    self.drop_child(id, spi, "peer does not know it (CHILD_SA_NOT_FOUND)");
+                }
+            }
+            _ => self.error(
+                Some(id),
+                format!("{what} failed: peer sent {}", notify_name(t)),
+            ),
+        }
+    }
+
+    /// Our rekey of CHILD SA `old` created `spi_in`: the old one goes, or, when the peer
+    /// rekeyed it at the same time and our exchange lost (RFC 7296 §2.8.1), ours.
+    fn finish_child_rekey(
+        &mut self,
+        id: SaId,
+        ex: ExchangeInit,
+        old: (u32, u32),
+        spi_in: u32,
+        p: &[Payload<'_>],
+    ) {
         match ex.collision {
             Some(Collision {
                 created: CollisionSa::Child(theirs),
