@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use mobikectl::cli::command::PeerCommand;
 use mobikectl::drill::parse::{
-    parse_duration, Endpoint, EventPattern, Expectation, FieldMatch, SaCondition, StatementKind,
-    DEFAULT_WAIT,
+    parse_duration, DrillCommand, Endpoint, EventPattern, Expectation, FieldMatch, SaCondition,
+    StatementKind, DEFAULT_WAIT,
 };
 use mobikectl::drill::run::{run_drill, Applied, DrillTarget, RunOptions, Verdict};
 use mobikectl::drill::{parse_drill, report, Drill, SyntaxError};
@@ -32,6 +32,14 @@ fn parse_err(source: &str) -> Vec<SyntaxError> {
 
 fn kinds(d: &Drill) -> Vec<StatementKind> {
     d.statements.iter().map(|s| s.kind.clone()).collect()
+}
+
+/// A command statement, as written in the drill.
+fn command(text: &str, command: PeerCommand) -> StatementKind {
+    StatementKind::Command(DrillCommand {
+        command,
+        text: text.into(),
+    })
 }
 
 fn pattern(name: &str, fields: &[(&str, &str)]) -> EventPattern {
@@ -73,11 +81,14 @@ fn parses_every_statement() {
          }\n",
     );
     let k = kinds(&d);
-    assert_eq!(k[0], StatementKind::Command(PeerCommand::Up(None)));
+    assert_eq!(k[0], command("up", PeerCommand::Up(None)));
     assert_eq!(d.statements[1].node.as_deref(), Some("responder"));
     assert_eq!(
         k[1],
-        StatementKind::Command(PeerCommand::AddrDel(ip("127.0.0.10"), None))
+        command(
+            "addr del 127.0.0.10",
+            PeerCommand::AddrDel(ip("127.0.0.10"), None)
+        )
     );
     assert_eq!(
         k[2],
@@ -140,7 +151,10 @@ fn parses_every_statement() {
     );
     assert_eq!(
         k[14],
-        StatementKind::Command(PeerCommand::Down(Some(mobikectl::engine::SaId(2))))
+        command(
+            "down #2",
+            PeerCommand::Down(Some(mobikectl::engine::SaId(2)))
+        )
     );
     assert_eq!(
         k[15],
@@ -150,7 +164,7 @@ fn parses_every_statement() {
                 line: 18,
                 text: "probe".into(),
                 node: None,
-                kind: StatementKind::Command(PeerCommand::Probe(None)),
+                kind: command("probe", PeerCommand::Probe(None)),
             }],
         }
     );
@@ -175,10 +189,7 @@ fn nested_repeat_blocks() {
     };
     assert_eq!(inner.len(), 2);
     assert_eq!(inner[1].line, 5);
-    assert_eq!(
-        d.statements[1].kind,
-        StatementKind::Command(PeerCommand::Status)
-    );
+    assert_eq!(d.statements[1].kind, command("status", PeerCommand::Status));
 }
 
 #[test]
@@ -564,8 +575,9 @@ impl DrillTarget for ScriptedTarget {
     fn node_names(&self) -> Vec<String> {
         vec!["gw".into()]
     }
-    fn command(&mut self, node: Option<&str>, c: &PeerCommand) -> Result<Applied, String> {
-        self.commands.push((node.map(str::to_string), c.clone()));
+    fn command(&mut self, node: Option<&str>, c: &DrillCommand) -> Result<Applied, String> {
+        self.commands
+            .push((node.map(str::to_string), c.command.clone()));
         Ok(Applied::on("gw"))
     }
     fn advance_until(
@@ -612,8 +624,8 @@ impl DrillTarget for InitiatedAtStart {
     fn node_names(&self) -> Vec<String> {
         vec!["peer".into()]
     }
-    fn command(&mut self, _node: Option<&str>, c: &PeerCommand) -> Result<Applied, String> {
-        match c {
+    fn command(&mut self, _node: Option<&str>, c: &DrillCommand) -> Result<Applied, String> {
+        match c.command {
             PeerCommand::Up(None) => Ok(Applied {
                 on: "peer (it initiated at start)".into(),
                 already_done: true,

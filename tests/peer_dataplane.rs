@@ -2,99 +2,9 @@
 //! ports) ping each other through their CHILD_SA: ESP in UDP on the NAT-T port, the echo
 //! responder of each peer, `ping` events, and the ping going on across a MOBIKE move.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::UdpSocket;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::time::{Duration, Instant};
+mod peer_common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_mobikectl");
-const WAIT: Duration = Duration::from_secs(15);
-
-/// A running peer: stdin for commands, stdout lines collected by a thread.
-struct Proc {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    rx: Receiver<String>,
-    seen: Vec<String>,
-    pos: usize,
-}
-
-impl Proc {
-    fn start(args: &[&str]) -> Proc {
-        let mut child = Command::new(BIN)
-            .arg("peer")
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn peer");
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    break;
-                }
-            }
-        });
-        Proc {
-            stdin: child.stdin.take(),
-            child,
-            rx,
-            seen: vec![],
-            pos: 0,
-        }
-    }
-
-    fn send(&mut self, l: &str) {
-        let s = self.stdin.as_mut().unwrap();
-        writeln!(s, "{l}").unwrap();
-        s.flush().unwrap();
-    }
-
-    /// The next event (after the last one returned) that satisfies `pred`.
-    fn wait(&mut self, what: &str, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-        let end = Instant::now() + WAIT;
-        loop {
-            while self.pos < self.seen.len() {
-                self.pos += 1;
-                if let Ok(v) = serde_json::from_str(&self.seen[self.pos - 1]) {
-                    if pred(&v) {
-                        return v;
-                    }
-                }
-            }
-            match self
-                .rx
-                .recv_timeout(end.saturating_duration_since(Instant::now()))
-            {
-                Ok(l) => self.seen.push(l),
-                Err(_) => panic!("no {what}; output:\n{}", self.seen.join("\n")),
-            }
-        }
-    }
-
-    fn event(&mut self, name: &str) -> serde_json::Value {
-        self.wait(name, |v| v["event"] == name)
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use peer_common::{free_port, Proc};
 
 fn num(v: &serde_json::Value, k: &str) -> f64 {
     v[k].as_f64().unwrap_or_else(|| panic!("{k} in {v}"))
@@ -163,13 +73,13 @@ fn two_peers_ping_each_other_through_the_child_sa_and_across_a_move() {
     init.send("ping 198.18.1.1");
     resp.send("ping 198.18.2.1 10ms");
     for p in [&mut init, &mut resp] {
-        let r = p.wait("a ping summary with replies", |v| {
+        let r = p.wait_json("a ping summary with replies", |v| {
             v["event"] == "ping" && v["state"] == "running" && v["received"].as_u64() > Some(20)
         });
         assert_eq!(r["lost"], 0, "{r}");
         assert!(num(&r, "rtt_max_ms") < 500.0, "{r}");
     }
-    let r = init.wait("our source", |v| v["event"] == "ping");
+    let r = init.wait_json("our source", |v| v["event"] == "ping");
     assert_eq!(r["src"], "198.18.2.1", "{r}");
     assert_eq!(r["dst"], "198.18.1.1", "{r}");
 
@@ -186,17 +96,17 @@ fn two_peers_ping_each_other_through_the_child_sa_and_across_a_move() {
     init.send("addr del 127.0.0.5");
     let m = init.event("moved");
     assert_eq!(m["new"]["local"], format!("127.0.0.7:{natt}"), "{m}");
-    resp.wait("the responder's CHILD_SAs moved", |v| {
+    resp.wait_json("the responder's CHILD_SAs moved", |v| {
         v["event"] == "moved" && v["children"] == true
     });
-    let before = init.wait("a summary after the move", |v| v["event"] == "ping")["received"]
+    let before = init.wait_json("a summary after the move", |v| v["event"] == "ping")["received"]
         .as_u64()
         .unwrap();
-    let after = init.wait("replies after the move", |v| {
+    let after = init.wait_json("replies after the move", |v| {
         v["event"] == "ping" && v["received"].as_u64() > Some(before + 20)
     });
     init.send("ping stop");
-    let fin = init.wait("the final numbers", |v| {
+    let fin = init.wait_json("the final numbers", |v| {
         v["event"] == "ping" && v["state"] == "stopped"
     });
     eprintln!("initiator's ping across the move: {fin}");
@@ -208,7 +118,7 @@ fn two_peers_ping_each_other_through_the_child_sa_and_across_a_move() {
     );
     // the responder kept answering (no ESP errors on either side)
     resp.send("ping stop");
-    let rfin = resp.wait("the responder's numbers", |v| {
+    let rfin = resp.wait_json("the responder's numbers", |v| {
         v["event"] == "ping" && v["state"] == "stopped"
     });
     assert!(num(&rfin, "received") > 40.0, "{rfin}");

@@ -2,116 +2,12 @@
 //! ports): the binary, TOML config, command language, JSON and text events, key log and
 //! pcap — without root. The strongSwan interop tests are in `interop_strongswan.rs`.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::UdpSocket;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
+mod peer_common;
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mobikectl");
-const WAIT: Duration = Duration::from_secs(15);
-
-struct Proc {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    rx: Receiver<String>,
-    seen: Vec<String>,
-    pos: usize,
-}
-
-impl Proc {
-    fn start(args: &[&str]) -> Proc {
-        let mut cmd = Command::new(BIN);
-        cmd.arg("peer").args(args);
-        Proc::start_cmd(cmd)
-    }
-
-    fn start_cmd(cmd: Command) -> Proc {
-        Proc::start_cmd_with_stdin(cmd, Stdio::piped())
-    }
-
-    fn start_cmd_with_stdin(mut cmd: Command, stdin: Stdio) -> Proc {
-        let mut child = cmd
-            .stdin(stdin)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn peer");
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    break;
-                }
-            }
-        });
-        Proc {
-            stdin: child.stdin.take(),
-            child,
-            rx,
-            seen: vec![],
-            pos: 0,
-        }
-    }
-
-    fn send(&mut self, l: &str) {
-        let s = self.stdin.as_mut().unwrap();
-        writeln!(s, "{l}").unwrap();
-        s.flush().unwrap();
-    }
-
-    fn wait(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let end = Instant::now() + WAIT;
-        loop {
-            if let Some(i) = self.seen[self.pos..].iter().position(|l| pred(l)) {
-                self.pos += i + 1;
-                return self.seen[self.pos - 1].clone();
-            }
-            match self
-                .rx
-                .recv_timeout(end.saturating_duration_since(Instant::now()))
-            {
-                Ok(l) => self.seen.push(l),
-                Err(_) => panic!("no {what}; output:\n{}", self.seen.join("\n")),
-            }
-        }
-    }
-
-    fn json(&mut self, event: &str) -> serde_json::Value {
-        let tag = format!("\"event\":\"{event}\"");
-        let l = self.wait(event, |l| l.contains(&tag));
-        serde_json::from_str(&l).unwrap()
-    }
-
-    fn exit_status(&mut self) -> i32 {
-        self.stdin = None;
-        let end = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < end {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s.code().unwrap_or(-1);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        panic!("peer did not exit");
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use peer_common::{free_port, Proc, BIN};
 
 #[test]
 fn two_peers_on_loopback() {

@@ -563,148 +563,165 @@ impl ChildSaTracker {
         keys: Option<&KeySet>,
     ) -> Vec<ChildSaEvent> {
         let mut events = Vec::new();
-        let spis = (header.spi_i, header.spi_r);
-        let from_orig_initiator = header.is_initiator();
-        let response = header.is_response();
         match header.exchange_type {
-            IKE_SA_INIT => {
-                let msg = read_message(payloads);
-                if msg.nonce.is_empty() {
-                    return events;
-                }
-                let order = self.tick();
-                if !response {
-                    self.init_requests.insert(header.spi_i, (msg.nonce, order));
-                    evict_oldest(&mut self.init_requests, MAX_PENDING, |v| v.1);
-                } else if header.spi_r != 0 {
-                    if let Some((ni, _)) = self.init_requests.remove(&header.spi_i) {
-                        self.ike.insert(
-                            spis,
-                            IkeSaState {
-                                ni,
-                                nr: msg.nonce,
-                                order,
-                            },
-                        );
-                        evict_oldest(&mut self.ike, MAX_IKE, |v| v.order);
-                    }
-                }
-            }
-            IKE_AUTH => {
-                let msg = read_message(payloads);
-                if !response {
-                    if !msg.esp.is_empty() {
-                        let mut msg = msg;
-                        msg.order = self.tick();
-                        self.auth_requests.insert(spis, msg);
-                        evict_oldest(&mut self.auth_requests, MAX_PENDING, |v| v.order);
-                    }
-                } else if !msg.esp.is_empty() {
-                    if let Some(req) = self.auth_requests.remove(&spis) {
-                        let (ni, nr) = match self.ike.get(&spis) {
-                            Some(s) => (s.ni.clone(), s.nr.clone()),
-                            None => match keys {
-                                Some(k) => (k.ni.clone(), k.nr.clone()),
-                                None => (Vec::new(), Vec::new()),
-                            },
-                        };
-                        self.child_from_exchange(
-                            spis,
-                            &req,
-                            &msg,
-                            &ni,
-                            &nr,
-                            false,
-                            keys,
-                            &mut events,
-                        );
-                    }
-                }
-            }
-            CREATE_CHILD_SA => {
-                let msg = read_message(payloads);
-                if !response {
-                    let mut msg = msg;
-                    msg.order = self.tick();
-                    self.pending.insert(
-                        (spis.0, spis.1, header.message_id, from_orig_initiator),
-                        msg,
-                    );
-                    evict_oldest(&mut self.pending, MAX_PENDING, |v| v.order);
-                } else if let Some(req) =
-                    self.pending
-                        .remove(&(spis.0, spis.1, header.message_id, !from_orig_initiator))
-                {
-                    if let Some(chosen) = msg.ike.first() {
-                        // IKE SA rekey: SPIi from the request's proposal, SPIr from the
-                        // response's.
-                        if let Some(offer) = req.ike.iter().find(|p| p.number == chosen.number) {
-                            let new = (offer.spi, chosen.spi);
-                            for sa in self.sas.values_mut() {
-                                if sa.info.ike_spis == spis {
-                                    sa.info.ike_spis = new;
-                                }
-                            }
-                            events.push(ChildSaEvent::IkeRekeyed { old: spis, new });
-                        }
-                    } else if !msg.esp.is_empty() {
-                        let pfs = req.ke && msg.ke;
-                        let (ni, nr) = (req.nonce.clone(), msg.nonce.clone());
-                        self.child_from_exchange(
-                            spis,
-                            &req,
-                            &msg,
-                            &ni,
-                            &nr,
-                            pfs,
-                            keys,
-                            &mut events,
-                        );
-                    }
-                }
-            }
-            INFORMATIONAL => {
-                for p in payloads {
-                    let PayloadBody::Delete(d) = &p.body else {
-                        continue;
-                    };
-                    let mut removed = Vec::new();
-                    match d.protocol_id {
-                        protocol_id::ESP if d.spi_size == 4 => {
-                            for s in d.spis().filter_map(spi32) {
-                                if let Some(sa) = self.sas.remove(&s) {
-                                    removed.push(s);
-                                    if self.sas.remove(&sa.info.peer_spi).is_some() {
-                                        removed.push(sa.info.peer_spi);
-                                    }
-                                }
-                            }
-                        }
-                        protocol_id::IKE => {
-                            let gone: Vec<u32> = self
-                                .sas
-                                .values()
-                                .filter(|s| s.info.ike_spis == spis)
-                                .map(|s| s.info.spi)
-                                .collect();
-                            for s in gone {
-                                self.sas.remove(&s);
-                                removed.push(s);
-                            }
-                            self.ike.remove(&spis);
-                            self.auth_requests.remove(&spis);
-                            self.pending.retain(|k, _| (k.0, k.1) != spis);
-                        }
-                        _ => {}
-                    }
-                    if !removed.is_empty() {
-                        events.push(ChildSaEvent::Deleted { spis: removed });
-                    }
-                }
-            }
+            IKE_SA_INIT => self.observe_init(header, payloads),
+            IKE_AUTH => self.observe_auth(header, payloads, keys, &mut events),
+            CREATE_CHILD_SA => self.observe_create_child(header, payloads, keys, &mut events),
+            INFORMATIONAL => self.observe_informational(header, payloads, &mut events),
             _ => {}
         }
         events
+    }
+
+    /// IKE_SA_INIT: the nonces of the new IKE SA (the request's until the response).
+    fn observe_init(&mut self, header: &Header, payloads: &[Payload<'_>]) {
+        let spis = (header.spi_i, header.spi_r);
+        let response = header.is_response();
+        let msg = read_message(payloads);
+        if msg.nonce.is_empty() {
+            return;
+        }
+        let order = self.tick();
+        if !response {
+            self.init_requests.insert(header.spi_i, (msg.nonce, order));
+            evict_oldest(&mut self.init_requests, MAX_PENDING, |v| v.1);
+        } else if header.spi_r != 0 {
+            if let Some((ni, _)) = self.init_requests.remove(&header.spi_i) {
+                self.ike.insert(
+                    spis,
+                    IkeSaState {
+                        ni,
+                        nr: msg.nonce,
+                        order,
+                    },
+                );
+                evict_oldest(&mut self.ike, MAX_IKE, |v| v.order);
+            }
+        }
+    }
+
+    /// IKE_AUTH: the CHILD SA created with the IKE SA.
+    fn observe_auth(
+        &mut self,
+        header: &Header,
+        payloads: &[Payload<'_>],
+        keys: Option<&KeySet>,
+        events: &mut Vec<ChildSaEvent>,
+    ) {
+        let spis = (header.spi_i, header.spi_r);
+        let response = header.is_response();
+        let msg = read_message(payloads);
+        if !response {
+            if !msg.esp.is_empty() {
+                let mut msg = msg;
+                msg.order = self.tick();
+                self.auth_requests.insert(spis, msg);
+                evict_oldest(&mut self.auth_requests, MAX_PENDING, |v| v.order);
+            }
+        } else if !msg.esp.is_empty() {
+            if let Some(req) = self.auth_requests.remove(&spis) {
+                let (ni, nr) = match self.ike.get(&spis) {
+                    Some(s) => (s.ni.clone(), s.nr.clone()),
+                    None => match keys {
+                        Some(k) => (k.ni.clone(), k.nr.clone()),
+                        None => (Vec::new(), Vec::new()),
+                    },
+                };
+                self.child_from_exchange(spis, &req, &msg, &ni, &nr, false, keys, events);
+            }
+        }
+    }
+
+    /// CREATE_CHILD_SA: a new or rekeyed CHILD SA, or the IKE SA's new SPIs after its
+    /// rekey.
+    fn observe_create_child(
+        &mut self,
+        header: &Header,
+        payloads: &[Payload<'_>],
+        keys: Option<&KeySet>,
+        events: &mut Vec<ChildSaEvent>,
+    ) {
+        let spis = (header.spi_i, header.spi_r);
+        let from_orig_initiator = header.is_initiator();
+        let response = header.is_response();
+        let msg = read_message(payloads);
+        if !response {
+            let mut msg = msg;
+            msg.order = self.tick();
+            self.pending.insert(
+                (spis.0, spis.1, header.message_id, from_orig_initiator),
+                msg,
+            );
+            evict_oldest(&mut self.pending, MAX_PENDING, |v| v.order);
+        } else if let Some(req) =
+            self.pending
+                .remove(&(spis.0, spis.1, header.message_id, !from_orig_initiator))
+        {
+            if let Some(chosen) = msg.ike.first() {
+                // IKE SA rekey: SPIi from the request's proposal, SPIr from the
+                // response's.
+                if let Some(offer) = req.ike.iter().find(|p| p.number == chosen.number) {
+                    let new = (offer.spi, chosen.spi);
+                    for sa in self.sas.values_mut() {
+                        if sa.info.ike_spis == spis {
+                            sa.info.ike_spis = new;
+                        }
+                    }
+                    events.push(ChildSaEvent::IkeRekeyed { old: spis, new });
+                }
+            } else if !msg.esp.is_empty() {
+                let pfs = req.ke && msg.ke;
+                let (ni, nr) = (req.nonce.clone(), msg.nonce.clone());
+                self.child_from_exchange(spis, &req, &msg, &ni, &nr, pfs, keys, events);
+            }
+        }
+    }
+
+    /// INFORMATIONAL: Deletes of CHILD SAs, or of the IKE SA with all of its CHILD SAs.
+    fn observe_informational(
+        &mut self,
+        header: &Header,
+        payloads: &[Payload<'_>],
+        events: &mut Vec<ChildSaEvent>,
+    ) {
+        let spis = (header.spi_i, header.spi_r);
+        for p in payloads {
+            let PayloadBody::Delete(d) = &p.body else {
+                continue;
+            };
+            let mut removed = Vec::new();
+            match d.protocol_id {
+                protocol_id::ESP if d.spi_size == 4 => {
+                    for s in d.spis().filter_map(spi32) {
+                        if let Some(sa) = self.sas.remove(&s) {
+                            removed.push(s);
+                            if self.sas.remove(&sa.info.peer_spi).is_some() {
+                                removed.push(sa.info.peer_spi);
+                            }
+                        }
+                    }
+                }
+                protocol_id::IKE => {
+                    let gone: Vec<u32> = self
+                        .sas
+                        .values()
+                        .filter(|s| s.info.ike_spis == spis)
+                        .map(|s| s.info.spi)
+                        .collect();
+                    for s in gone {
+                        self.sas.remove(&s);
+                        removed.push(s);
+                    }
+                    self.ike.remove(&spis);
+                    self.auth_requests.remove(&spis);
+                    self.pending.retain(|k, _| (k.0, k.1) != spis);
+                }
+                _ => {}
+            }
+            if !removed.is_empty() {
+                events.push(ChildSaEvent::Deleted { spis: removed });
+            }
+        }
     }
 
     #[allow(clippy::too_many_arguments)]

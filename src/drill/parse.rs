@@ -7,36 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::cli::command::{parse_command, PeerCommand};
-
-/// The events a drill can wait for: the peer's engine events and its own ones.
-pub const EVENT_NAMES: &[&str] = &[
-    "ike_up",
-    "child_up",
-    "ike_down",
-    "child_down",
-    "rekeyed",
-    "sent",
-    "received",
-    "retransmit",
-    "timeout",
-    "error",
-    "status",
-    "path",
-    "moved",
-    "addresses",
-    "nat",
-    "rr_check",
-    "mobike_notify",
-    "hint",
-    "ping",
-    "esp_error",
-    "esp_unexpected_path",
-    "signal",
-    "local_addrs",
-    "filter",
-    // the virtual lab's NAT forgot an idle mapping
-    "nat_expired",
-];
+use crate::cli::peer::event_kind::awaitable_event_names;
 
 /// `wait` without `within` gives up after this long.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);
@@ -69,11 +40,19 @@ pub struct Statement {
     pub kind: StatementKind,
 }
 
+/// A peer command of a drill, with its text as written: a peer process is sent that
+/// text, so what it runs is what the drill says (node prefix and comment left out).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrillCommand {
+    pub command: PeerCommand,
+    pub text: String,
+}
+
 /// What a statement does.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StatementKind {
     /// A peer command of the command table.
-    Command(PeerCommand),
+    Command(DrillCommand),
     /// `wait EVENT [FIELD=VALUE ...] [within DURATION]`.
     Wait {
         /// The event to wait for.
@@ -331,7 +310,7 @@ fn event_name(w: Option<&Word<'_>>, after: &Word<'_>) -> Result<String, LineErro
         );
     };
     let name = w.text.to_ascii_lowercase();
-    if EVENT_NAMES.contains(&name.as_str()) {
+    if awaitable_event_names().any(|n| n == name) {
         Ok(name)
     } else {
         err_at(
@@ -339,7 +318,7 @@ fn event_name(w: Option<&Word<'_>>, after: &Word<'_>) -> Result<String, LineErro
             format!(
                 "expected an event name, found '{}'; events: {}",
                 w.text,
-                EVENT_NAMES.join(", ")
+                awaitable_event_names().collect::<Vec<_>>().join(", ")
             ),
         )
     }
@@ -618,7 +597,10 @@ fn parse_line(line: &str, marks: &mut Vec<String>) -> Result<LineOutcome, LineEr
                 .unwrap_or(line.len());
             let command_text = &line[first.offset..end.max(first.offset)];
             match parse_command(command_text) {
-                Ok(Some(c)) => StatementKind::Command(c),
+                Ok(Some(command)) => StatementKind::Command(DrillCommand {
+                    command,
+                    text: command_text.to_string(),
+                }),
                 Ok(None) => return err_at(first, format!("expected a statement, found '{text}'")),
                 Err(e) => return err_at(first, e.0),
             }
@@ -716,5 +698,21 @@ pub fn parse_drill(file: &str, source: &str) -> Result<Drill, Vec<SyntaxError>> 
         })
     } else {
         Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::peer::event_kind::EventKind;
+
+    /// A drill can wait for every event the peer or a lab prints during a drill; the
+    /// others (`esp`, `help`, `ready`, `exit`) are refused.
+    #[test]
+    fn every_rendered_event_can_be_waited_for() {
+        for k in EventKind::ALL {
+            let parsed = parse_drill("events.drill", &format!("wait {}\n", k.name()));
+            assert_eq!(parsed.is_ok(), k.awaitable(), "wait {}", k.name());
+        }
     }
 }

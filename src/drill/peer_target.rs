@@ -25,8 +25,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
+use super::parse::DrillCommand;
 use super::run::{Applied, DrillTarget, SaSummary, TimedEvent};
-use crate::cli::command::{OsAddr, PeerCommand, RekeyTarget};
+use crate::cli::command::PeerCommand;
+use crate::cli::peer::event_kind::EventKind;
 use crate::engine::Timestamp;
 use crate::io::signals::{self, SignalPipe};
 
@@ -74,71 +76,6 @@ pub struct PeerTarget {
     signals: Option<SignalPipe>,
     /// The signal that interrupted the drill.
     caught: Option<libc::c_int>,
-}
-
-/// The line of the command language that `command` was parsed from (words as the
-/// table parses them).
-pub fn command_line(command: &PeerCommand) -> String {
-    let sa = |s: &Option<crate::engine::SaId>| s.map(|s| format!(" {s}")).unwrap_or_default();
-    let on_off = |on: bool| if on { "on" } else { "off" };
-    let addr = |verb: &str, a: &std::net::IpAddr, os: &Option<OsAddr>| match os {
-        Some(os) => format!("addr {verb} --os {a}/{} dev {}", os.prefix, os.dev),
-        None => format!("addr {verb} {a}"),
-    };
-    match command {
-        PeerCommand::Up(conn) => format!("up {}", conn.as_deref().unwrap_or("")),
-        PeerCommand::Down(s) => format!("down{}", sa(s)),
-        PeerCommand::Rekey(RekeyTarget::Ike, s) => format!("rekey ike{}", sa(s)),
-        PeerCommand::Rekey(RekeyTarget::Child, s) => format!("rekey child{}", sa(s)),
-        PeerCommand::Dpd(s) => format!("dpd{}", sa(s)),
-        PeerCommand::Status => "status".into(),
-        PeerCommand::AddrAdd(a, os) => addr("add", a, os),
-        PeerCommand::AddrDel(a, os) => addr("del", a, os),
-        PeerCommand::Move {
-            local,
-            remote,
-            sa: s,
-        } => {
-            let remote = remote.map(|r| format!(" {r}")).unwrap_or_default();
-            format!("move {local}{remote}{}", sa(s))
-        }
-        PeerCommand::Probe(s) => format!("probe{}", sa(s)),
-        PeerCommand::Update(s) => format!("update{}", sa(s)),
-        PeerCommand::NatFake(on) => format!("nat fake {}", on_off(*on)),
-        PeerCommand::NatRebind(s) => format!("nat rebind{}", sa(s)),
-        PeerCommand::NatMap(m) => match m {
-            Some(m) => format!("nat map {m}"),
-            None => "nat map off".into(),
-        },
-        PeerCommand::Ping { dst, interval } => match interval {
-            Some(i) => format!("ping {dst} {}ms", i.as_secs_f64() * 1e3),
-            None => format!("ping {dst}"),
-        },
-        PeerCommand::PingStop => "ping stop".into(),
-        PeerCommand::Drop { local, remote, on } => {
-            format!("drop {local} {remote} {}", on_off(*on))
-        }
-        PeerCommand::Loss { percent, pair } => match pair {
-            Some((l, r)) => format!("loss {percent} {l} {r}"),
-            None => format!("loss {percent}"),
-        },
-        PeerCommand::Send { sa: s, notifies } => {
-            let list: Vec<String> = notifies
-                .iter()
-                .map(|(t, data)| match data.is_empty() {
-                    true => t.to_string(),
-                    false => format!("{t}={}", hex::encode(data)),
-                })
-                .collect();
-            format!("send {s} {}", list.join(" "))
-        }
-        PeerCommand::ChildCreate(s) => format!("child create{}", sa(s)),
-        PeerCommand::ChildDown { spi, sa: s } => format!("child down {spi:08x}{}", sa(s)),
-        PeerCommand::Help => "help".into(),
-        PeerCommand::Quit => "quit".into(),
-    }
-    .trim_end()
-    .to_string()
 }
 
 /// The event of one output line of the peer, `None` for anything else.
@@ -220,7 +157,8 @@ impl PeerTarget {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(Received::Event(at, m)) => {
-                    let is_ready = m.get("event").and_then(Value::as_str) == Some("ready");
+                    let is_ready =
+                        m.get("event").and_then(Value::as_str) == Some(EventKind::Ready.name());
                     let mode = m.get("mode").and_then(Value::as_str).map(str::to_string);
                     self.pending.push_back(self.timed(at, m));
                     if is_ready {
@@ -415,7 +353,8 @@ impl DrillTarget for PeerTarget {
         vec![PEER_NODE.into()]
     }
 
-    fn command(&mut self, node: Option<&str>, command: &PeerCommand) -> Result<Applied, String> {
+    fn command(&mut self, node: Option<&str>, command: &DrillCommand) -> Result<Applied, String> {
+        let (line, command) = (&command.text, &command.command);
         if let Some(n) = node.filter(|n| *n != PEER_NODE) {
             return Err(format!("no node '{n}' (nodes: {PEER_NODE})"));
         }
@@ -426,9 +365,8 @@ impl DrillTarget for PeerTarget {
                 already_done: true,
             });
         }
-        let line = command_line(command);
         let own_statuses = usize::from(matches!(command, PeerCommand::Status));
-        let (errors, _) = self.exchange(&line, own_statuses)?;
+        let (errors, _) = self.exchange(line, own_statuses)?;
         match errors.is_empty() {
             true => Ok(Applied::on(PEER_NODE)),
             false => Err(errors.join("; ")),
@@ -489,10 +427,13 @@ impl DrillTarget for PeerTarget {
 mod tests {
     use super::*;
     use crate::cli::command::parse_command;
+    use crate::drill::parse::{parse_drill, StatementKind};
 
+    /// The peer is sent a command as the drill wrote it (node prefix and comment left
+    /// out), and its parser reads the drill's command from that text.
     #[test]
-    fn command_lines_parse_back_to_the_same_command() {
-        for line in [
+    fn the_peer_is_sent_the_command_as_written() {
+        let same = [
             "up",
             "up lab",
             "down #2",
@@ -521,14 +462,23 @@ mod tests {
             "child down 0badcafe #1",
             "help",
             "quit",
-        ] {
-            let parsed = parse_command(line).ok().flatten();
-            let back = parsed.as_ref().map(command_line);
-            let reparsed = back
-                .as_deref()
-                .and_then(|l| parse_command(l).ok().flatten());
-            assert!(parsed.is_some(), "{line}");
-            assert_eq!(parsed, reparsed, "{line} -> {back:?}");
+        ];
+        let cases = same.iter().map(|l| (l.to_string(), l.to_string())).chain([
+            ("peer: down #2   # the second SA".into(), "down #2".into()),
+            ("  rekey   child #1".into(), "rekey   child #1".into()),
+        ]);
+        for (line, sent) in cases {
+            let drill = parse_drill("commands.drill", &format!("{line}\n"));
+            let kind = drill.map(|d| d.statements.into_iter().next().map(|s| s.kind));
+            let Ok(Some(StatementKind::Command(c))) = kind else {
+                panic!("{line}: {kind:?}");
+            };
+            assert_eq!(c.text, sent, "{line}");
+            assert_eq!(
+                parse_command(&c.text).ok().flatten(),
+                Some(c.command),
+                "{line}"
+            );
         }
     }
 

@@ -9,9 +9,9 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::parse::{
-    Drill, EventPattern, Expectation, FieldMatch, SaCondition, Statement, StatementKind,
+    Drill, DrillCommand, EventPattern, Expectation, FieldMatch, SaCondition, Statement,
+    StatementKind,
 };
-use crate::cli::command::PeerCommand;
 use crate::cli::peer::event_text;
 use crate::engine::Timestamp;
 
@@ -89,7 +89,7 @@ pub trait DrillTarget {
     fn node_names(&self) -> Vec<String>;
     /// Apply a peer command on `node` (the target's choice when `None`); returns the
     /// node it acted on, or why it could not be applied.
-    fn command(&mut self, node: Option<&str>, command: &PeerCommand) -> Result<Applied, String>;
+    fn command(&mut self, node: Option<&str>, command: &DrillCommand) -> Result<Applied, String>;
     /// Let time pass until an event happens or `deadline`; returns the events (in time
     /// order, at most up to `deadline`).
     fn advance_until(&mut self, deadline: Timestamp) -> Vec<TimedEvent>;
@@ -400,7 +400,7 @@ impl Interpreter<'_> {
         Flow::Continue
     }
 
-    fn command(&mut self, node: Option<&str>, c: &PeerCommand) -> StepResult {
+    fn command(&mut self, node: Option<&str>, c: &DrillCommand) -> StepResult {
         let before = self.target.events_so_far();
         self.outcome.events.extend(before);
         let previous = self.command_from;

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::cli::command::PeerCommand;
 use crate::cli::peer::event_json;
+use crate::cli::peer::event_kind::EventKind;
 use crate::cli::peer::events::ping_json;
 use crate::dataplane::host::DataPlane;
 use crate::dataplane::PingStats;
@@ -364,7 +365,7 @@ pub fn nat_expired_event(
     TimedEvent {
         at,
         node: NAT_NODE.into(),
-        name: "nat_expired".into(),
+        name: EventKind::NatExpired.name().into(),
         fields: m,
     }
 }

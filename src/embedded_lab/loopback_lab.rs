@@ -36,8 +36,9 @@ use super::common::{
     LabPorts, INITIATOR, NAT_PUBLIC, START,
 };
 use super::user_nat::UserNat;
-use crate::cli::command::{resolve, Action, PeerCommand};
+use crate::cli::command::{resolve, Action};
 use crate::dataplane::host::DataPlane;
+use crate::drill::parse::DrillCommand;
 use crate::drill::run::{DrillTarget, SaSummary};
 use crate::drill::{Applied, TimedEvent};
 use crate::engine::{Command, Engine, EngineEvent, Path, SaId, Timestamp, Transmit};
@@ -521,7 +522,8 @@ impl DrillTarget for LoopbackLab {
         self.nodes.iter().map(|n| n.name.to_string()).collect()
     }
 
-    fn command(&mut self, node: Option<&str>, command: &PeerCommand) -> Result<Applied, String> {
+    fn command(&mut self, node: Option<&str>, command: &DrillCommand) -> Result<Applied, String> {
+        let command = &command.command;
         let n = match node {
             Some(name) => self.node_by_name(name)?,
             None => {

@@ -40,6 +40,7 @@ pub use super::common::{
     NAT_PUBLIC, RESPONDER_ADDRS, RESPONDER_ADDRS_V6,
 };
 use crate::cli::command::{resolve, Action, PeerCommand};
+use crate::drill::parse::DrillCommand;
 use crate::drill::run::{DrillTarget, SaSummary};
 use crate::drill::{Applied, TimedEvent};
 use crate::engine::{Command, Timestamp};
@@ -270,7 +271,8 @@ impl DrillTarget for VirtualLab {
         self.net.nodes.iter().map(|n| n.name.clone()).collect()
     }
 
-    fn command(&mut self, node: Option<&str>, command: &PeerCommand) -> Result<Applied, String> {
+    fn command(&mut self, node: Option<&str>, command: &DrillCommand) -> Result<Applied, String> {
+        let command = &command.command;
         let n = self.node_for(node, command)?;
         let before = self.pending.len();
         let actions = resolve(&self.net.nodes[n].engine, command.clone())?;

@@ -30,11 +30,13 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::child_create::{self, initiator_ts, ts_acceptable, ts_list, ts_payload};
-use super::proposal;
+use zeroize::Zeroizing;
+
+use super::child_create::{self, initiator_ts, ts_acceptable, ts_list, ts_payload, ResponderChild};
+use super::proposal::{self, Chosen};
 use super::sa::{
-    first_error, notify, notify_name, ChildSa, Collision, CollisionSa, ExchangeInit, IkeState,
-    Opened, Pending, Task,
+    first_error, notify, notify_name, ChildSa, Collision, CollisionSa, ExchangeInit, IkeSa,
+    IkeState, Opened, Pending, RequestFrom, Task,
 };
 use super::timer::Timer;
 use super::{Engine, EngineEvent, Path, Rekey, SaId, Timestamp};
@@ -132,6 +134,48 @@ pub(crate) fn parts<'p, 'a>(payloads: &'p [Payload<'a>]) -> Parts<'p, 'a> {
 
 pub(crate) fn nonce_ok(n: &[u8]) -> bool {
     (16..=256).contains(&n.len())
+}
+
+/// Our key exchange and the shared secret for a CHILD SA with PFS (none without).
+type Pfs = (Option<KeyExchange>, Option<Zeroizing<Vec<u8>>>);
+
+/// A refused CREATE_CHILD_SA request: the notify to answer with, an error to report.
+type Refusal = (Payload<'static>, Option<String>);
+
+/// The CHILD SA a CREATE_CHILD_SA request rekeys, if any.
+struct RekeyTarget {
+    /// Our inbound SPI of the old CHILD SA.
+    old: Option<u32>,
+    /// We are rekeying the same CHILD SA (RFC 7296 §2.8.1).
+    collision: bool,
+}
+
+/// Which CHILD SA a request's `N(REKEY_SA)` rekeys (by the SPI the peer receives on =
+/// our outbound SPI), and whether our own exchange collides with it. `Err`: the notify
+/// to refuse the request with.
+fn rekey_target(sa: &IkeSa, rekey: Option<&Notify<'_>>) -> Result<RekeyTarget, Payload<'static>> {
+    let mut old = None;
+    if let Some(n) = rekey {
+        let spi = match <[u8; 4]>::try_from(&n.spi[..]) {
+            Ok(b) if n.protocol_id == protocol_id::ESP => u32::from_be_bytes(b),
+            _ => return Err(notify(nt::INVALID_SYNTAX)),
+        };
+        match sa.children.iter().find(|c| c.spi_out == spi) {
+            None => return Err(esp_notify(nt::CHILD_SA_NOT_FOUND, spi)),
+            Some(c) if c.rekeyed => return Err(notify(nt::TEMPORARY_FAILURE)),
+            Some(c) => old = Some(c.spi_in),
+        }
+    }
+    let mut collision = false;
+    match sa.outstanding.as_ref().map(|o| o.kind) {
+        Some(Pending::Task(Task::RekeyIke)) => return Err(notify(nt::TEMPORARY_FAILURE)),
+        Some(Pending::Task(Task::DeleteChild(s))) if Some(s) == old => {
+            return Err(notify(nt::TEMPORARY_FAILURE))
+        }
+        Some(Pending::Task(Task::RekeyChild(s))) if Some(s) == old => collision = true,
+        _ => {}
+    }
+    Ok(RekeyTarget { old, collision })
 }
 
 impl Engine {
@@ -346,41 +390,13 @@ impl Engine {
             self.ike_rekey_request(id, path, &opened, request);
             return;
         }
-        // Which CHILD_SA is rekeyed (by the SPI the peer receives on = our outbound SPI)?
-        let mut old = None;
-        if let Some(n) = p.rekey {
-            let spi = match <[u8; 4]>::try_from(&n.spi[..]) {
-                Ok(b) if n.protocol_id == protocol_id::ESP => u32::from_be_bytes(b),
-                _ => {
-                    answer(self, &[notify(nt::INVALID_SYNTAX)]);
-                    return;
-                }
-            };
-            match sa.children.iter().find(|c| c.spi_out == spi) {
-                None => {
-                    answer(self, &[esp_notify(nt::CHILD_SA_NOT_FOUND, spi)]);
-                    return;
-                }
-                Some(c) if c.rekeyed => {
-                    answer(self, &[notify(nt::TEMPORARY_FAILURE)]);
-                    return;
-                }
-                Some(c) => old = Some(c.spi_in),
-            }
-        }
-        let mut collision = false;
-        match sa.outstanding.as_ref().map(|o| o.kind) {
-            Some(Pending::Task(Task::RekeyIke)) => {
-                answer(self, &[notify(nt::TEMPORARY_FAILURE)]);
+        let rekey = match rekey_target(sa, p.rekey) {
+            Ok(r) => r,
+            Err(refusal) => {
+                answer(self, &[refusal]);
                 return;
             }
-            Some(Pending::Task(Task::DeleteChild(s))) if Some(s) == old => {
-                answer(self, &[notify(nt::TEMPORARY_FAILURE)]);
-                return;
-            }
-            Some(Pending::Task(Task::RekeyChild(s))) if Some(s) == old => collision = true,
-            _ => {}
-        }
+        };
         let (Some(tsi), Some(tsr)) = (p.tsi, p.tsr) else {
             answer(self, &[notify(nt::INVALID_SYNTAX)]);
             return;
@@ -417,32 +433,38 @@ impl Engine {
                 return;
             }
         };
-        // PFS: the KE payload must match the chosen group.
-        let mut kx = None;
-        let mut shared = None;
-        if let Some(g) = c.chosen.dh {
-            let Some(ke) = p.ke.filter(|k| k.dh_group == g.iana_id()) else {
-                answer(self, &[invalid_ke(g)]);
-                return;
-            };
-            let k = {
-                let rng = &mut self.rng;
-                KeyExchange::generate(g, &mut |b| rng.fill(b))
-            };
-            let Ok(k) = k else {
-                answer(self, &[notify(nt::NO_PROPOSAL_CHOSEN)]);
-                return;
-            };
-            match k.shared_secret(&ke.data) {
-                Ok(s) => shared = Some(s),
-                Err(e) => {
-                    answer(self, &[notify(nt::INVALID_SYNTAX)]);
-                    self.error(Some(id), format!("CREATE_CHILD_SA KE payload: {e}"));
-                    return;
+        let (kx, shared) = match self.child_pfs(&c.chosen, p.ke) {
+            Ok(x) => x,
+            Err((refusal, why)) => {
+                answer(self, &[refusal]);
+                if let Some(why) = why {
+                    self.error(Some(id), why);
                 }
+                return;
             }
-            kx = Some(k);
-        }
+        };
+        let from = RequestFrom {
+            id,
+            path,
+            exchange: wire::CREATE_CHILD_SA,
+            mid,
+            request,
+        };
+        self.answer_child_request(from, &c, (kx, shared), nonce, rekey);
+    }
+
+    /// Responder: the new CHILD SA's keys, answered with `SA Nr [KE] TSi TSr`, then
+    /// installed (`ni`: the request's nonce).
+    fn answer_child_request(
+        &mut self,
+        from: RequestFrom<'_>,
+        c: &ResponderChild,
+        (kx, shared): Pfs,
+        ni: &[u8],
+        rekey: RekeyTarget,
+    ) {
+        let id = from.id;
+        let answer = |e: &mut Engine, payloads: &[Payload<'_>]| e.answer(from, payloads);
         let spi_in = self.random_esp_spi();
         let nr = self.random_bytes(self.config.nonce_len.clamp(16, 256));
         let Some(sa) = self.sas.get(&id) else {
@@ -458,7 +480,7 @@ impl Engine {
             c.chosen.encr,
             c.chosen.integ,
             shared.as_deref().map(|s| &s[..]),
-            nonce,
+            ni,
             &nr,
         ) {
             Ok(k) => k,
@@ -494,31 +516,71 @@ impl Engine {
             rekeyed: false,
             path: sa_path,
         };
+        self.install_responder_child(id, child, vip, rekey, (ni.to_vec(), nr));
+    }
+
+    /// Responder, PFS: with a key exchange group in the chosen proposal, our key
+    /// exchange and the shared secret with the request's KE payload, which must use that
+    /// group. `Err`: the notify to answer with, and an error to report.
+    fn child_pfs(&mut self, chosen: &Chosen, ke: Option<&Ke<'_>>) -> Result<Pfs, Refusal> {
+        let Some(g) = chosen.dh else {
+            return Ok((None, None));
+        };
+        let Some(ke) = ke.filter(|k| k.dh_group == g.iana_id()) else {
+            return Err((invalid_ke(g), None));
+        };
+        let k = {
+            let rng = &mut self.rng;
+            KeyExchange::generate(g, &mut |b| rng.fill(b))
+        };
+        let Ok(k) = k else {
+            return Err((notify(nt::NO_PROPOSAL_CHOSEN), None));
+        };
+        match k.shared_secret(&ke.data) {
+            Ok(s) => Ok((Some(k), Some(s))),
+            Err(e) => Err((
+                notify(nt::INVALID_SYNTAX),
+                Some(format!("CREATE_CHILD_SA KE payload: {e}")),
+            )),
+        }
+    }
+
+    /// Responder: the new CHILD SA (answered) is installed; a rekeyed one is marked so,
+    /// and in a collision with our own rekey of it remembered with the nonces `(Ni, Nr)`
+    /// for the comparison when our response arrives.
+    fn install_responder_child(
+        &mut self,
+        id: SaId,
+        child: ChildSa,
+        vip: Option<IpAddr>,
+        rekey: RekeyTarget,
+        (ni, nr): (Vec<u8>, Vec<u8>),
+    ) {
+        let (spi_in, spi_out) = (child.spi_in, child.spi_out);
         let up = EngineEvent::ChildUp {
             sa: id,
-            spis: (spi_in, c.spi_out),
+            spis: (spi_in, spi_out),
             ts_local: child.ts_local.clone(),
             ts_remote: child.ts_remote.clone(),
             proposal: child.proposal,
             vip,
         };
-        let nonce = nonce.to_vec();
         let Some(sa) = self.sas.get_mut(&id) else {
             return;
         };
         sa.children.push(child);
         let mut rekeyed = None;
-        if let Some(old_spi) = old {
+        if let Some(old_spi) = rekey.old {
             if let Some(o) = sa.children.iter_mut().find(|c| c.spi_in == old_spi) {
                 o.rekeyed = true;
                 rekeyed = Some((o.spi_in, o.spi_out));
                 sa.timers.stop(Timer::RekeyChild(old_spi));
             }
-            if collision {
+            if rekey.collision {
                 if let Some(ex) = sa.exchange.as_mut() {
                     ex.collision = Some(Collision {
                         created: CollisionSa::Child(spi_in),
-                        ni: nonce,
+                        ni,
                         nr,
                     });
                 }
@@ -526,12 +588,12 @@ impl Engine {
         }
         self.arm_child_rekey(id, spi_in);
         self.event(up);
-        if let (Some(old_spis), false) = (rekeyed, collision) {
+        if let (Some(old_spis), false) = (rekeyed, rekey.collision) {
             self.event(EngineEvent::Rekeyed {
                 sa: id,
                 rekey: Rekey::Child {
                     old_spis,
-                    new_spis: (spi_in, c.spi_out),
+                    new_spis: (spi_in, spi_out),
                 },
                 initiator: false,
             });
@@ -561,51 +623,7 @@ impl Engine {
         };
         let p = &opened.payloads;
         if let Some(n) = first_error(p) {
-            let t = n.notify_type;
-            let asked = match n.data {
-                NotifyData::KeGroup(g) => DhGroup::from_iana(g),
-                _ => None,
-            };
-            if let (Some(col), Some(old)) = (&ex.collision, old) {
-                // The peer's rekey of the same CHILD_SA stands.
-                if let CollisionSa::Child(new) = col.created {
-                    self.child_rekey_done(id, old, new, false);
-                }
-                return;
-            }
-            let allowed = asked.filter(|g| {
-                self.sas
-                    .get(&id)
-                    .and_then(|sa| self.config.connections.get(sa.conn))
-                    .is_some_and(|c| c.esp_proposals.iter().any(|p| p.dh.contains(g)))
-            });
-            match (t, allowed) {
-                (nt::INVALID_KE_PAYLOAD, Some(g)) if ex.ke_retries < MAX_KE_RETRIES => {
-                    self.start_child_exchange(id, task, Some(g), ex.ke_retries + 1);
-                }
-                (nt::TEMPORARY_FAILURE, _) => {
-                    let at = self.retry_at();
-                    match old.map(|o| o.0) {
-                        Some(spi) => {
-                            if let Some(sa) = self.sas.get_mut(&id) {
-                                if sa.children.iter().any(|c| c.spi_in == spi && !c.rekeyed) {
-                                    sa.timers.set(Timer::RekeyChild(spi), at);
-                                }
-                            }
-                        }
-                        None => self.error(Some(id), format!("{what} failed: TEMPORARY_FAILURE")),
-                    }
-                }
-                (nt::CHILD_SA_NOT_FOUND, _) => {
-                    if let Some((spi, _)) = old {
-                        self.drop_child(id, spi, "peer does not know it (CHILD_SA_NOT_FOUND)");
-                    }
-                }
-                _ => self.error(
-                    Some(id),
-                    format!("{what} failed: peer sent {}", notify_name(t)),
-                ),
-            }
+            self.child_response_error(id, task, &ex, old, n);
             return;
         }
         let child = self.accept_child_response(id, &ex, p);
@@ -633,6 +651,82 @@ impl Engine {
         let Some(old) = old else {
             return;
         };
+        self.finish_child_rekey(id, ex, old, spi_in, p);
+    }
+
+    /// The peer refused our CREATE_CHILD_SA request (notify `n`): a colliding rekey of
+    /// the peer's stands, INVALID_KE_PAYLOAD is retried with the asked group,
+    /// TEMPORARY_FAILURE later, a CHILD_SA_NOT_FOUND SA is dropped, the rest reported.
+    fn child_response_error(
+        &mut self,
+        id: SaId,
+        task: Task,
+        ex: &ExchangeInit,
+        old: Option<(u32, u32)>,
+        n: &Notify<'_>,
+    ) {
+        let what = if old.is_some() {
+            "CHILD_SA rekey"
+        } else {
+            "CHILD_SA creation"
+        };
+        let t = n.notify_type;
+        let asked = match n.data {
+            NotifyData::KeGroup(g) => DhGroup::from_iana(g),
+            _ => None,
+        };
+        if let (Some(col), Some(old)) = (&ex.collision, old) {
+            // The peer's rekey of the same CHILD_SA stands.
+            if let CollisionSa::Child(new) = col.created {
+                self.child_rekey_done(id, old, new, false);
+            }
+            return;
+        }
+        let allowed = asked.filter(|g| {
+            self.sas
+                .get(&id)
+                .and_then(|sa| self.config.connections.get(sa.conn))
+                .is_some_and(|c| c.esp_proposals.iter().any(|p| p.dh.contains(g)))
+        });
+        match (t, allowed) {
+            (nt::INVALID_KE_PAYLOAD, Some(g)) if ex.ke_retries < MAX_KE_RETRIES => {
+                self.start_child_exchange(id, task, Some(g), ex.ke_retries + 1);
+            }
+            (nt::TEMPORARY_FAILURE, _) => {
+                let at = self.retry_at();
+                match old.map(|o| o.0) {
+                    Some(spi) => {
+                        if let Some(sa) = self.sas.get_mut(&id) {
+                            if sa.children.iter().any(|c| c.spi_in == spi && !c.rekeyed) {
+                                sa.timers.set(Timer::RekeyChild(spi), at);
+                            }
+                        }
+                    }
+                    None => self.error(Some(id), format!("{what} failed: TEMPORARY_FAILURE")),
+                }
+            }
+            (nt::CHILD_SA_NOT_FOUND, _) => {
+                if let Some((spi, _)) = old {
+                    self.drop_child(id, spi, "peer does not know it (CHILD_SA_NOT_FOUND)");
+                }
+            }
+            _ => self.error(
+                Some(id),
+                format!("{what} failed: peer sent {}", notify_name(t)),
+            ),
+        }
+    }
+
+    /// Our rekey of CHILD SA `old` created `spi_in`: the old one goes, or, when the peer
+    /// rekeyed it at the same time and our exchange lost (RFC 7296 §2.8.1), ours.
+    fn finish_child_rekey(
+        &mut self,
+        id: SaId,
+        ex: ExchangeInit,
+        old: (u32, u32),
+        spi_in: u32,
+        p: &[Payload<'_>],
+    ) {
         match ex.collision {
             Some(Collision {
                 created: CollisionSa::Child(theirs),

@@ -17,9 +17,11 @@ use zeroize::Zeroizing;
 
 use super::child_create::{self, ts_acceptable, ts_list, ts_payload};
 use super::config::{ConnConfig, Identity};
-use super::proposal::{self};
+use super::proposal::{self, Chosen};
 use super::pubkey::{self, X509};
-use super::sa::{find_notify, first_error, notify, notify_name, ChildSa, IkeState, Pending};
+use super::sa::{
+    find_notify, first_error, notify, notify_name, ChildSa, IkeSa, IkeState, Pending, RequestFrom,
+};
 use super::{Engine, EngineEvent, Path, SaId};
 use crate::crypto::prf;
 use crate::wire::{
@@ -239,6 +241,146 @@ fn vip_from_cp(cp: &Cp<'_>) -> Option<IpAddr> {
     })
 }
 
+/// The payloads of an IKE_AUTH message that its receiver reads.
+#[derive(Default)]
+struct AuthPayloads<'p> {
+    /// IDi in a request, IDr in a response.
+    id: Option<&'p Id<'static>>,
+    auth: Option<&'p Auth<'static>>,
+    sa: Option<&'p wire::Sa<'static>>,
+    tsi: Option<&'p wire::Ts<'static>>,
+    tsr: Option<&'p wire::Ts<'static>>,
+    /// CFG_REQUEST in a request, CFG_REPLY in a response.
+    cp: Option<&'p Cp<'static>>,
+}
+
+impl<'p> AuthPayloads<'p> {
+    /// The payloads of a request (`response` false) or of a response.
+    fn find(payloads: &'p [Payload<'static>], response: bool) -> Self {
+        let (id_type, cfg_type) = if response {
+            (pt::IDR, CFG_REPLY)
+        } else {
+            (pt::IDI, CFG_REQUEST)
+        };
+        let mut found = Self::default();
+        for x in payloads {
+            match (&x.body, x.payload_type) {
+                (PayloadBody::Id(i), t) if t == id_type => found.id = Some(i),
+                (PayloadBody::Auth(a), _) => found.auth = Some(a),
+                (PayloadBody::Sa(s), _) => found.sa = Some(s),
+                (PayloadBody::Ts(t), pt::TSI) => found.tsi = Some(t),
+                (PayloadBody::Ts(t), pt::TSR) => found.tsr = Some(t),
+                (PayloadBody::Cp(c), _) if c.cfg_type == cfg_type => found.cp = Some(c),
+                _ => {}
+            }
+        }
+        found
+    }
+}
+
+/// The CHILD SA part of the responder's IKE_AUTH.
+struct AuthChild {
+    /// CP reply, `SA TSi TSr`, as far as they were created.
+    payloads: Vec<Payload<'static>>,
+    child: Option<ChildSa>,
+    vip: Option<IpAddr>,
+    /// Why the CHILD SA was not created (notify type).
+    error: Option<u16>,
+}
+
+/// Initiator: the CHILD SA of the IKE_AUTH response, checked against what we asked
+/// for. `Err`: why it was not created (empty when the response says nothing of it).
+fn initiator_auth_child(
+    sa: &IkeSa,
+    conn: &ConnConfig,
+    resp: &AuthPayloads<'_>,
+    p: &[Payload<'_>],
+) -> Result<ChildSa, String> {
+    let (Some(s), Some(i), Some(r), Some(req)) = (resp.sa, resp.tsi, resp.tsr, &sa.child_request)
+    else {
+        return Err(first_error(p)
+            .map(|n| notify_name(n.notify_type))
+            .unwrap_or_default());
+    };
+    let Some(keys) = sa.keys.as_ref() else {
+        return Err(String::new());
+    };
+    let offered = proposal::offered(s);
+    let chosen_c = match offered.as_slice() {
+        [one] => one.as_chosen().map(|c| (c, one.spi.clone())),
+        _ => None,
+    };
+    let (ts_i, ts_r) = (ts_list(i), ts_list(r));
+    match chosen_c {
+        Some((c, spi)) if proposal::acceptable(&conn.esp_proposals, &c, true) => {
+            match <[u8; 4]>::try_from(&spi[..]) {
+                Ok(spi) if ts_acceptable(&req.ts_i, &ts_i) && ts_acceptable(&req.ts_r, &ts_r) => {
+                    child_create::child_keys(keys, &c, &sa.ni, &sa.nr).map(|k| ChildSa {
+                        spi_in: req.spi_in,
+                        spi_out: u32::from_be_bytes(spi),
+                        proposal: c,
+                        ts_local: ts_i,
+                        ts_remote: ts_r,
+                        keys: k,
+                        initiator: true,
+                        rekeyed: false,
+                        path: sa.path,
+                    })
+                }
+                Ok(_) => Err("responder's traffic selectors are not within ours".into()),
+                Err(_) => Err("bad ESP SPI size".into()),
+            }
+        }
+        _ => Err("responder chose an ESP proposal we did not offer".into()),
+    }
+}
+
+/// What an authenticated IKE_AUTH exchange settled on about the peer.
+struct Authenticated {
+    peer_id: Identity,
+    /// Both ends support MOBIKE and the connection allows it.
+    mobike: bool,
+    /// Our virtual IP (initiator) or the peer's (responder, if its CHILD SA was created).
+    vip: Option<IpAddr>,
+    proposal: Chosen,
+}
+
+/// Responder: the keys of the CHILD SA chosen in IKE_AUTH, and its `SA TSi TSr` payloads.
+/// `None` when the IKE SA has no keys to derive them from.
+fn responder_auth_child(
+    sa: &IkeSa,
+    c: &child_create::ResponderChild,
+    spi_in: u32,
+) -> Option<([Payload<'static>; 3], ChildSa)> {
+    let keys = sa
+        .keys
+        .as_ref()
+        .map(|k| child_create::child_keys(k, &c.chosen, &sa.ni, &sa.nr))?
+        .ok()?;
+    let payloads = [
+        Payload::new(
+            pt::SA,
+            PayloadBody::Sa(wire::Sa::new(vec![c
+                .chosen
+                .to_wire(c.number, &spi_in.to_be_bytes())])),
+        ),
+        ts_payload(pt::TSI, &c.ts_i),
+        ts_payload(pt::TSR, &c.ts_r),
+    ];
+    let child = ChildSa {
+        spi_in,
+        spi_out: c.spi_out,
+        proposal: c.chosen,
+        ts_local: c.ts_r.clone(),
+        ts_remote: c.ts_i.clone(),
+        keys,
+        initiator: false,
+        rekeyed: false,
+        path: sa.path,
+    };
+    Some((payloads, child))
+}
+
 impl Engine {
     /// Initiator: send IKE_AUTH (message ID 1) after IKE_SA_INIT.
     pub(crate) fn send_auth(&mut self, id: SaId) {
@@ -322,20 +464,19 @@ impl Engine {
         opened: super::sa::Opened,
         request: &[u8],
     ) {
-        let mid = opened.header.message_id;
+        let from = RequestFrom {
+            exchange: wire::IKE_AUTH,
+            id,
+            path,
+            mid: opened.header.message_id,
+            request,
+        };
         let Some(sa) = self.sas.get(&id) else {
             return;
         };
         if sa.state != IkeState::HalfOpen {
             // IKE_AUTH on an established SA: not allowed.
-            self.respond_protected(
-                id,
-                path,
-                wire::IKE_AUTH,
-                mid,
-                &[notify(nt::INVALID_SYNTAX)],
-                request,
-            );
+            self.answer_auth_request(from, nt::INVALID_SYNTAX);
             return;
         }
         // The request is authenticated by the SK keys: adopt its path (NAT mapping,
@@ -346,94 +487,123 @@ impl Engine {
             sa.remote_addrs = vec![path.remote.ip()];
         }
         let p = &opened.payloads;
-        let mut idi = None;
-        let mut auth = None;
-        let mut sa_p = None;
-        let mut tsi = None;
-        let mut tsr = None;
-        let mut cp = None;
-        for x in p {
-            match (&x.body, x.payload_type) {
-                (PayloadBody::Id(i), pt::IDI) => idi = Some(i),
-                (PayloadBody::Auth(a), _) => auth = Some(a),
-                (PayloadBody::Sa(s), _) => sa_p = Some(s),
-                (PayloadBody::Ts(t), pt::TSI) => tsi = Some(t),
-                (PayloadBody::Ts(t), pt::TSR) => tsr = Some(t),
-                (PayloadBody::Cp(c), _) if c.cfg_type == CFG_REQUEST => cp = Some(c),
-                _ => {}
-            }
-        }
-        let auth_failed = |e: &mut Engine, why: String| {
-            e.respond_protected(
-                id,
-                path,
-                wire::IKE_AUTH,
-                mid,
-                &[notify(nt::AUTHENTICATION_FAILED)],
-                request,
-            );
-            e.error(Some(id), format!("AUTHENTICATION_FAILED: {why}"));
-            e.destroy_sa(id, &format!("AUTHENTICATION_FAILED: {why}"));
-        };
-        let (Some(idi), Some(auth)) = (idi, auth) else {
-            self.respond_protected(
-                id,
-                path,
-                wire::IKE_AUTH,
-                mid,
-                &[notify(nt::INVALID_SYNTAX)],
-                request,
-            );
+        let req = AuthPayloads::find(p, false);
+        let (Some(idi), Some(auth)) = (req.id, req.auth) else {
+            self.answer_auth_request(from, nt::INVALID_SYNTAX);
             self.destroy_sa(id, "IKE_AUTH request without IDi or AUTH (INVALID_SYNTAX)");
             return;
         };
         let Some(peer_id) = Identity::from_payload(idi) else {
-            auth_failed(self, "unsupported IDi type".into());
+            self.refuse_auth(from, "unsupported IDi type".into());
             return;
         };
         // A NAT where the initiator allows none: no IKE SA (RFC 4555 §3.9; the request is
         // integrity-protected, so the notify is the initiator's)
         if self.no_nats_mismatch(id, path, p) {
-            self.respond_protected(
-                id,
-                path,
-                wire::IKE_AUTH,
-                mid,
-                &[notify(nt::UNEXPECTED_NAT_DETECTED)],
-                request,
-            );
+            self.answer_auth_request(from, nt::UNEXPECTED_NAT_DETECTED);
             self.destroy_sa(
                 id,
                 "NO_NATS_ALLOWED but a NAT is in the path (UNEXPECTED_NAT_DETECTED)",
             );
             return;
         }
-        // Choose the connection: the one from IKE_SA_INIT if its remote ID fits, else the
-        // first with fitting addresses and remote ID.
-        let sa = &self.sas[&id];
-        let fits = |c: &super::ConnConfig| c.remote_id.as_ref().accepts(&peer_id);
-        let conn_idx = if self.config.connections.get(sa.conn).is_some_and(fits) {
-            Some(sa.conn)
+        let Some(sa) = self.sas.get(&id) else {
+            return;
+        };
+        let Some(conn_idx) = self.responder_conn(sa.conn, path, &peer_id) else {
+            self.refuse_auth(
+                from,
+                format!("no connection accepts peer identity '{peer_id}'"),
+            );
+            return;
+        };
+        let Some(conn) = self.config.connections.get(conn_idx).cloned() else {
+            return;
+        };
+        let (chosen, mut out) =
+            match self.responder_auth_payloads(id, &conn, &peer_id, idi, auth, p) {
+                None => return,
+                Some(Err(why)) => {
+                    self.refuse_auth(from, why);
+                    return;
+                }
+                Some(Ok(x)) => x,
+            };
+        let peer_mobike = find_notify(p, nt::MOBIKE_SUPPORTED).is_some();
+        let Some(created) = self.responder_auth_child_sa(id, path, &conn, &req) else {
+            return;
+        };
+        out.extend(created.payloads);
+        let (vip, child_sa, child_error) = (created.vip, created.child, created.error);
+        if let Some(n) = child_error {
+            out.push(notify(n));
+        }
+        if let Some(sa) = self.sas.get_mut(&id) {
+            sa.conn = conn_idx;
+        }
+        if peer_mobike {
+            out.extend(self.build_auth_mobike(id, false));
+        }
+        self.answer(from, &out);
+        let authenticated = Authenticated {
+            peer_id,
+            mobike: peer_mobike && conn.mobike,
+            vip: if child_error.is_none() { vip } else { None },
+            proposal: chosen,
+        };
+        self.responder_established(id, conn_idx, authenticated, child_sa, p);
+        if let Some(n) = child_error {
+            self.error(
+                Some(id),
+                format!("CHILD_SA not created: {}", notify_name(n)),
+            );
+        }
+    }
+
+    /// Answer an IKE_AUTH request with one notify.
+    fn answer_auth_request(&mut self, from: RequestFrom<'_>, notify_type: u16) {
+        self.answer(from, &[notify(notify_type)]);
+    }
+
+    /// AUTHENTICATION_FAILED: answered, reported, and the half-open SA is gone.
+    fn refuse_auth(&mut self, from: RequestFrom<'_>, why: String) {
+        self.answer_auth_request(from, nt::AUTHENTICATION_FAILED);
+        self.error(Some(from.id), format!("AUTHENTICATION_FAILED: {why}"));
+        self.destroy_sa(from.id, &format!("AUTHENTICATION_FAILED: {why}"));
+    }
+
+    /// Responder: the connection for an authenticating peer: the one chosen in
+    /// IKE_SA_INIT (`preferred`) if its remote ID fits, else the first with fitting
+    /// addresses and remote ID.
+    fn responder_conn(&self, preferred: usize, path: Path, peer_id: &Identity) -> Option<usize> {
+        let fits = |c: &super::ConnConfig| c.remote_id.as_ref().accepts(peer_id);
+        if self.config.connections.get(preferred).is_some_and(fits) {
+            Some(preferred)
         } else {
             self.config
                 .connections
                 .iter()
                 .position(|c| fits(c) && c.matches_addrs(path, self.config.nat_t_port))
-        };
-        let Some(conn_idx) = conn_idx else {
-            auth_failed(
-                self,
-                format!("no connection accepts peer identity '{peer_id}'"),
-            );
-            return;
-        };
-        let conn = self.config.connections[conn_idx].clone();
+        }
+    }
+
+    /// Responder: check the initiator's AUTH, then build ours: the proposal of the IKE
+    /// SA and `IDr [CERT...] AUTH`. `None` when the SA has no keys (nothing to answer),
+    /// `Err(why)` for AUTHENTICATION_FAILED.
+    fn responder_auth_payloads(
+        &self,
+        id: SaId,
+        conn: &ConnConfig,
+        peer_id: &Identity,
+        idi: &Id<'_>,
+        auth: &Auth<'_>,
+        p: &[Payload<'_>],
+    ) -> Option<Result<(Chosen, Vec<Payload<'static>>), String>> {
+        let sa = self.sas.get(&id)?;
         let (Some(keys), Some(chosen)) = (sa.keys.as_ref(), sa.proposal) else {
-            return;
+            return None;
         };
-        let Some(prf_alg) = chosen.prf else {
-            return;
-        };
+        let prf_alg = chosen.prf?;
         let octets = signed_octets(
             prf_alg,
             &sa.init_request,
@@ -442,9 +612,8 @@ impl Engine {
             &id_body(idi),
         );
         let unix_now = self.unix_now();
-        if let Err(why) = check_peer_auth(&conn, prf_alg, &peer_id, p, auth, &octets, unix_now) {
-            auth_failed(self, why);
-            return;
+        if let Err(why) = check_peer_auth(conn, prf_alg, peer_id, p, auth, &octets, unix_now) {
+            return Some(Err(why));
         }
         // Authenticated. Our AUTH.
         let idr = conn.local_id.to_payload();
@@ -455,48 +624,42 @@ impl Engine {
             &keys.sk_pr,
             &id_body(&idr),
         );
-        let (certs, our_auth) = match our_auth(&conn, prf_alg, &octets, &sa.init_request) {
+        let (certs, our_auth) = match our_auth(conn, prf_alg, &octets, &sa.init_request) {
             Ok(x) => x,
-            Err(e) => {
-                auth_failed(self, format!("cannot create our AUTH payload: {e}"));
-                return;
-            }
+            Err(e) => return Some(Err(format!("cannot create our AUTH payload: {e}"))),
         };
-        let peer_mobike = find_notify(p, nt::MOBIKE_SUPPORTED).is_some();
         let mut out = vec![Payload::new(pt::IDR, PayloadBody::Id(idr))];
         out.extend(certs);
         out.push(our_auth);
-        // Virtual IP
+        Some(Ok((chosen, out)))
+    }
+
+    /// Responder: the CHILD SA created with IKE_AUTH, after the virtual IP a CP request
+    /// asks for. `None` when the SA is gone.
+    fn responder_auth_child_sa(
+        &mut self,
+        id: SaId,
+        path: Path,
+        conn: &ConnConfig,
+        req: &AuthPayloads<'_>,
+    ) -> Option<AuthChild> {
+        let mut payloads = Vec::new();
         let mut vip = None;
-        let mut child_error = None;
-        if let Some(cp) = cp {
-            let want_v6 = cp
-                .attributes
-                .iter()
-                .any(|a| a.attr_type == INTERNAL_IP6_ADDRESS);
-            let used: Vec<IpAddr> = self.sas.values().filter_map(|s| s.vip).collect();
-            vip = conn
-                .vip_pool
-                .iter()
-                .copied()
-                .find(|a| a.is_ipv6() == want_v6 && !used.contains(a));
-            match vip {
-                Some(IpAddr::V4(a)) => {
-                    out.push(cp_reply(INTERNAL_IP4_ADDRESS, a.octets().to_vec()))
+        let mut error = None;
+        if let Some(cp) = req.cp {
+            match self.assign_vip(conn, cp) {
+                Some((a, reply)) => {
+                    vip = Some(a);
+                    payloads.push(reply);
                 }
-                Some(IpAddr::V6(a)) => {
-                    let mut v = a.octets().to_vec();
-                    v.push(128);
-                    out.push(cp_reply(INTERNAL_IP6_ADDRESS, v));
-                }
-                None => child_error = Some(nt::INTERNAL_ADDRESS_FAILURE),
+                None => error = Some(nt::INTERNAL_ADDRESS_FAILURE),
             }
         }
-        let mut child = None;
-        if child_error.is_none() {
-            if let (Some(s), Some(i), Some(r)) = (sa_p, tsi, tsr) {
+        let mut chosen = None;
+        if error.is_none() {
+            if let (Some(s), Some(i), Some(r)) = (req.sa, req.tsi, req.tsr) {
                 match child_create::respond(
-                    &conn,
+                    conn,
                     s,
                     i,
                     r,
@@ -505,73 +668,84 @@ impl Engine {
                     vip,
                     None,
                 ) {
-                    Ok(c) => child = Some(c),
-                    Err(n) => child_error = Some(n),
+                    Ok(c) => chosen = Some(c),
+                    Err(n) => error = Some(n),
                 }
             }
         }
         let spi_in = self.random_esp_spi();
-        let mut child_sa = None;
-        if let Some(c) = &child {
-            let sa = &self.sas[&id];
-            match sa
-                .keys
-                .as_ref()
-                .map(|k| child_create::child_keys(k, &c.chosen, &sa.ni, &sa.nr))
-            {
-                Some(Ok(keys)) => {
-                    out.push(Payload::new(
-                        pt::SA,
-                        PayloadBody::Sa(wire::Sa::new(vec![c
-                            .chosen
-                            .to_wire(c.number, &spi_in.to_be_bytes())])),
-                    ));
-                    out.push(ts_payload(pt::TSI, &c.ts_i));
-                    out.push(ts_payload(pt::TSR, &c.ts_r));
-                    child_sa = Some(ChildSa {
-                        spi_in,
-                        spi_out: c.spi_out,
-                        proposal: c.chosen,
-                        ts_local: c.ts_r.clone(),
-                        ts_remote: c.ts_i.clone(),
-                        keys,
-                        initiator: false,
-                        rekeyed: false,
-                        path: sa.path,
-                    });
+        let mut child = None;
+        if let Some(c) = &chosen {
+            let sa = self.sas.get(&id)?;
+            match responder_auth_child(sa, c, spi_in) {
+                Some((child_payloads, new_child)) => {
+                    payloads.extend(child_payloads);
+                    child = Some(new_child);
                 }
-                _ => child_error = Some(nt::NO_PROPOSAL_CHOSEN),
+                None => error = Some(nt::NO_PROPOSAL_CHOSEN),
             }
         }
-        if let Some(n) = child_error {
-            out.push(notify(n));
-        }
-        if let Some(sa) = self.sas.get_mut(&id) {
-            sa.conn = conn_idx;
-        }
-        if peer_mobike {
-            out.extend(self.build_auth_mobike(id, false));
-        }
-        self.respond_protected(id, path, wire::IKE_AUTH, mid, &out, request);
+        Some(AuthChild {
+            payloads,
+            child,
+            vip,
+            error,
+        })
+    }
+
+    /// Responder: a free address of the connection's pool, of the family the CP request
+    /// asks for, and the CP reply carrying it.
+    fn assign_vip(&self, conn: &ConnConfig, cp: &Cp<'_>) -> Option<(IpAddr, Payload<'static>)> {
+        let want_v6 = cp
+            .attributes
+            .iter()
+            .any(|a| a.attr_type == INTERNAL_IP6_ADDRESS);
+        let used: Vec<IpAddr> = self.sas.values().filter_map(|s| s.vip).collect();
+        let vip = conn
+            .vip_pool
+            .iter()
+            .copied()
+            .find(|a| a.is_ipv6() == want_v6 && !used.contains(a))?;
+        let reply = match vip {
+            IpAddr::V4(a) => cp_reply(INTERNAL_IP4_ADDRESS, a.octets().to_vec()),
+            IpAddr::V6(a) => {
+                let mut v = a.octets().to_vec();
+                v.push(128);
+                cp_reply(INTERNAL_IP6_ADDRESS, v)
+            }
+        };
+        Some((vip, reply))
+    }
+
+    /// Responder: the IKE SA is up. Record the peer, announce the IKE SA and its CHILD
+    /// SA, arm their timers, act on MOBIKE and INITIAL_CONTACT notifies.
+    fn responder_established(
+        &mut self,
+        id: SaId,
+        conn_idx: usize,
+        accepted: Authenticated,
+        child: Option<ChildSa>,
+        p: &[Payload<'_>],
+    ) {
         let Some(sa) = self.sas.get_mut(&id) else {
             return;
         };
         sa.conn = conn_idx;
         sa.state = IkeState::Established;
-        sa.peer_id = Some(peer_id);
-        sa.peer_mobike = peer_mobike && conn.mobike;
-        sa.vip = if child_error.is_none() { vip } else { None };
+        sa.peer_id = Some(accepted.peer_id);
+        sa.peer_mobike = accepted.mobike;
+        sa.vip = accepted.vip;
         let up = EngineEvent::IkeUp {
             sa: id,
             spi_i: sa.spi_i,
             spi_r: sa.spi_r,
             path: sa.path,
-            proposal: chosen,
+            proposal: accepted.proposal,
             initiator: false,
             nat_local: sa.nat_local,
             nat_remote: sa.nat_remote,
         };
-        let child_up = child_sa.map(|c| {
+        let child_up = child.map(|c| {
             let ev = EngineEvent::ChildUp {
                 sa: id,
                 spis: (c.spi_in, c.spi_out),
@@ -580,25 +754,20 @@ impl Engine {
                 proposal: c.proposal,
                 vip: sa.vip,
             };
+            let spi_in = c.spi_in;
             sa.children.push(c);
-            ev
+            (spi_in, ev)
         });
         self.event(up);
         self.arm_ike_rekey(id);
         self.arm_liveness(id);
-        if let Some(ev) = child_up {
+        if let Some((spi_in, ev)) = child_up {
             self.arm_child_rekey(id, spi_in);
             self.event(ev);
         }
         self.process_auth_mobike(id, p);
         if find_notify(p, nt::INITIAL_CONTACT).is_some() {
             self.initial_contact_received(id);
-        }
-        if let Some(n) = child_error {
-            self.error(
-                Some(id),
-                format!("CHILD_SA not created: {}", notify_name(n)),
-            );
         }
     }
 
@@ -611,24 +780,8 @@ impl Engine {
         let Some(conn) = self.config.connections.get(sa.conn).cloned() else {
             return;
         };
-        let mut idr = None;
-        let mut auth = None;
-        let mut sa_p = None;
-        let mut tsi = None;
-        let mut tsr = None;
-        let mut cp = None;
-        for x in p {
-            match (&x.body, x.payload_type) {
-                (PayloadBody::Id(i), pt::IDR) => idr = Some(i),
-                (PayloadBody::Auth(a), _) => auth = Some(a),
-                (PayloadBody::Sa(s), _) => sa_p = Some(s),
-                (PayloadBody::Ts(t), pt::TSI) => tsi = Some(t),
-                (PayloadBody::Ts(t), pt::TSR) => tsr = Some(t),
-                (PayloadBody::Cp(c), _) if c.cfg_type == CFG_REPLY => cp = Some(c),
-                _ => {}
-            }
-        }
-        let (Some(idr), Some(auth)) = (idr, auth) else {
+        let resp = AuthPayloads::find(p, true);
+        let (Some(idr), Some(auth)) = (resp.id, resp.auth) else {
             if find_notify(p, nt::UNEXPECTED_NAT_DETECTED).is_some() {
                 self.restart_after_unexpected_nat(id);
                 return;
@@ -675,51 +828,33 @@ impl Engine {
             fail(self, why);
             return;
         }
-        let vip = cp.and_then(vip_from_cp);
-        let peer_mobike = find_notify(p, nt::MOBIKE_SUPPORTED).is_some();
-        // CHILD_SA
-        let mut child = Err(String::new());
-        if let (Some(s), Some(i), Some(r), Some(req)) = (sa_p, tsi, tsr, &sa.child_request) {
-            let offered = proposal::offered(s);
-            let chosen_c = match offered.as_slice() {
-                [one] => one.as_chosen().map(|c| (c, one.spi.clone())),
-                _ => None,
-            };
-            let (ts_i, ts_r) = (ts_list(i), ts_list(r));
-            child = match chosen_c {
-                Some((c, spi)) if proposal::acceptable(&conn.esp_proposals, &c, true) => {
-                    match <[u8; 4]>::try_from(&spi[..]) {
-                        Ok(spi)
-                            if ts_acceptable(&req.ts_i, &ts_i)
-                                && ts_acceptable(&req.ts_r, &ts_r) =>
-                        {
-                            child_create::child_keys(keys, &c, &sa.ni, &sa.nr).map(|k| ChildSa {
-                                spi_in: req.spi_in,
-                                spi_out: u32::from_be_bytes(spi),
-                                proposal: c,
-                                ts_local: ts_i,
-                                ts_remote: ts_r,
-                                keys: k,
-                                initiator: true,
-                                rekeyed: false,
-                                path: sa.path,
-                            })
-                        }
-                        Ok(_) => Err("responder's traffic selectors are not within ours".into()),
-                        Err(_) => Err("bad ESP SPI size".into()),
-                    }
-                }
-                _ => Err("responder chose an ESP proposal we did not offer".into()),
-            };
-        } else if let Some(n) = first_error(p) {
-            child = Err(notify_name(n.notify_type));
-        }
+        let child = initiator_auth_child(sa, &conn, &resp, p);
+        let authenticated = Authenticated {
+            peer_id,
+            mobike: find_notify(p, nt::MOBIKE_SUPPORTED).is_some() && conn.mobike,
+            vip: resp.cp.and_then(vip_from_cp),
+            proposal: chosen,
+        };
+        self.initiator_established(id, authenticated, child, p);
+    }
+
+    /// Initiator: the IKE SA is up. Record the peer, announce the IKE SA, arm its timers,
+    /// act on MOBIKE and INITIAL_CONTACT notifies, then install the CHILD SA (`Err`: why
+    /// not, empty when the response said nothing about it).
+    fn initiator_established(
+        &mut self,
+        id: SaId,
+        accepted: Authenticated,
+        child: Result<ChildSa, String>,
+        p: &[Payload<'_>],
+    ) {
+        let vip = accepted.vip;
         let Some(sa) = self.sas.get_mut(&id) else {
             return;
         };
         sa.state = IkeState::Established;
-        sa.peer_id = Some(peer_id);
-        sa.peer_mobike = peer_mobike && conn.mobike;
+        sa.peer_id = Some(accepted.peer_id);
+        sa.peer_mobike = accepted.mobike;
         sa.vip = vip;
         sa.child_request = None;
         let up = EngineEvent::IkeUp {
@@ -727,7 +862,7 @@ impl Engine {
             spi_i: sa.spi_i,
             spi_r: sa.spi_r,
             path: sa.path,
-            proposal: chosen,
+            proposal: accepted.proposal,
             initiator: true,
             nat_local: sa.nat_local,
             nat_remote: sa.nat_remote,

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 use super::natd;
 use super::proposal::{self, Chosen};
@@ -18,6 +19,9 @@ use crate::wire::{
     PayloadBody, FLAG_INITIATOR, FLAG_RESPONSE,
 };
 
+/// A key exchange's shared secret `g^ir`.
+type SharedSecret = Zeroizing<Vec<u8>>;
+
 /// Cookie format: 4-byte version of the secret | SHA-256(Ni | IPi | SPIi | secret).
 const COOKIE_VERSION: u32 = 1;
 
@@ -26,6 +30,24 @@ fn ip_bytes(a: SocketAddr) -> Vec<u8> {
         std::net::IpAddr::V4(a) => a.octets().to_vec(),
         std::net::IpAddr::V6(a) => a.octets().to_vec(),
     }
+}
+
+/// The SA, KE and Nonce payloads of an IKE_SA_INIT message (the first of each).
+fn init_payloads<'m, 'a>(
+    payloads: &'m [Payload<'a>],
+) -> Option<(&'m wire::Sa<'a>, &'m Ke<'a>, &'m Cow<'a, [u8]>)> {
+    let mut sa_p = None;
+    let mut ke = None;
+    let mut nonce = None;
+    for p in payloads {
+        match &p.body {
+            PayloadBody::Sa(s) if sa_p.is_none() => sa_p = Some(s),
+            PayloadBody::Ke(k) if ke.is_none() => ke = Some(k),
+            PayloadBody::Nonce(n) if nonce.is_none() => nonce = Some(n),
+            _ => {}
+        }
+    }
+    Some((sa_p?, ke?, nonce?))
 }
 
 impl Engine {
@@ -268,18 +290,8 @@ impl Engine {
             path,
             crafted: false,
         };
-        // Retransmission of a request we answered: replay.
-        if let Some(&id) = self.by_init.get(&(remote, spi_i)) {
-            if let Some(sa) = self.sas.get(&id) {
-                if sa.init_request == bytes {
-                    self.stats.cached_responses += 1;
-                    let r = sa.init_response.clone();
-                    self.transmit(path, r);
-                } else {
-                    self.stats.dropped += 1;
-                }
-                return;
-            }
+        if self.replayed_init_request(path, spi_i, bytes) {
+            return;
         }
         let Some(conn) = self
             .config
@@ -295,37 +307,21 @@ impl Engine {
             return;
         };
         self.event(EngineEvent::Received { sa: None, info });
-        if msg.payloads.iter().any(|p| p.unknown_critical()) {
-            let t = msg
-                .payloads
-                .iter()
-                .find(|p| p.unknown_critical())
-                .map_or(0, |p| p.payload_type);
+        if let Some(t) = msg
+            .payloads
+            .iter()
+            .find(|p| p.unknown_critical())
+            .map(|p| p.payload_type)
+        {
+            let n = Notify::new(nt::UNSUPPORTED_CRITICAL_PAYLOAD, NotifyData::PayloadType(t));
             self.init_reject(
                 path,
                 spi_i,
-                Payload::new(
-                    pt::NOTIFY,
-                    PayloadBody::Notify(Notify::new(
-                        nt::UNSUPPORTED_CRITICAL_PAYLOAD,
-                        NotifyData::PayloadType(t),
-                    )),
-                ),
+                Payload::new(pt::NOTIFY, PayloadBody::Notify(n)),
             );
             return;
         }
-        let mut sa_p = None;
-        let mut ke = None;
-        let mut nonce = None;
-        for p in &msg.payloads {
-            match &p.body {
-                PayloadBody::Sa(s) if sa_p.is_none() => sa_p = Some(s),
-                PayloadBody::Ke(k) if ke.is_none() => ke = Some(k),
-                PayloadBody::Nonce(n) if nonce.is_none() => nonce = Some(n),
-                _ => {}
-            }
-        }
-        let (Some(sa_p), Some(ke), Some(nonce)) = (sa_p, ke, nonce) else {
+        let Some((sa_p, ke, nonce)) = init_payloads(&msg.payloads) else {
             self.init_reject(path, spi_i, notify(nt::INVALID_SYNTAX));
             return;
         };
@@ -333,77 +329,96 @@ impl Engine {
             self.init_reject(path, spi_i, notify(nt::INVALID_SYNTAX));
             return;
         }
-        // COOKIE (RFC 7296 §2.6)
-        if let Some(th) = self.config.cookie_threshold {
-            if self.half_open_count() >= th {
-                let want = self.make_cookie(nonce, remote, spi_i);
-                let got = match msg.payloads.first().and_then(|p| p.as_notify()) {
-                    Some(n) if n.notify_type == nt::COOKIE => match &n.data {
-                        NotifyData::Cookie(c) => Some(c.to_vec()),
-                        _ => None,
-                    },
-                    _ => None,
-                };
-                if got.as_deref() != Some(&want[..]) {
-                    self.init_reject(
-                        path,
-                        spi_i,
-                        Payload::new(
-                            pt::NOTIFY,
-                            PayloadBody::Notify(Notify::new(
-                                nt::COOKIE,
-                                NotifyData::Cookie(want.into()),
-                            )),
-                        ),
-                    );
-                    return;
-                }
-            }
-        }
-        let ours = self.config.connections[conn].ike_proposals.clone();
-        let offered = proposal::offered(sa_p);
-        let ke_group = DhGroup::from_iana(ke.dh_group);
-        let Some((chosen, their)) = proposal::select(&ours, &offered, false, ke_group) else {
-            self.error(None, format!("no acceptable IKE proposal from {remote}"));
-            self.init_reject(path, spi_i, notify(nt::NO_PROPOSAL_CHOSEN));
-            return;
-        };
-        let number = their.number;
-        let Some(group) = chosen.dh else {
-            self.init_reject(path, spi_i, notify(nt::NO_PROPOSAL_CHOSEN));
-            return;
-        };
-        if Some(group) != ke_group {
+        if let Some(want) = self.cookie_wanted(msg, nonce, remote, spi_i) {
+            let n = Notify::new(nt::COOKIE, NotifyData::Cookie(want.into()));
             self.init_reject(
                 path,
                 spi_i,
-                Payload::new(
-                    pt::NOTIFY,
-                    PayloadBody::Notify(Notify::new(
-                        nt::INVALID_KE_PAYLOAD,
-                        NotifyData::KeGroup(group.iana_id()),
-                    )),
-                ),
+                Payload::new(pt::NOTIFY, PayloadBody::Notify(n)),
             );
             return;
         }
+        let Some(ours) = self
+            .config
+            .connections
+            .get(conn)
+            .map(|c| c.ike_proposals.clone())
+        else {
+            return;
+        };
+        let (chosen, number, group) = match self.choose_init_proposal(&ours, sa_p, ke, remote) {
+            Ok(x) => x,
+            Err(reject) => {
+                self.init_reject(path, spi_i, reject);
+                return;
+            }
+        };
+        let (kx, shared) = match self.responder_key_exchange(group, ke, remote) {
+            Ok(x) => x,
+            Err(reject) => {
+                if let Some(reject) = reject {
+                    self.init_reject(path, spi_i, reject);
+                }
+                return;
+            }
+        };
+        let Some((id, mut sa)) =
+            self.new_responder_sa(conn, path, msg, nonce, (ours, chosen), &shared)
+        else {
+            return;
+        };
+        let out = self.init_response(&sa, path, &chosen, number, &kx);
+        let resp = out.emit();
+        sa.init_request = bytes.to_vec();
+        sa.init_response = resp.clone();
+        sa.peer_msg_id = 1;
+        sa.next_msg_id = 0;
+        sa.init_key = Some((remote, spi_i));
+        self.by_spi.insert(sa.spi_r, id);
+        self.by_init.insert((remote, spi_i), id);
+        self.sas.insert(id, sa);
+        let summary = summarize(&out.payloads);
+        self.send_response(Some(id), path, wire::IKE_SA_INIT, 0, resp, bytes, summary);
+    }
+
+    /// Responder: our key exchange value for `group` and the shared secret with the
+    /// request's KE payload. `Err`: reported, with the notify to reject the request with
+    /// (none when our own key exchange failed).
+    fn responder_key_exchange(
+        &mut self,
+        group: DhGroup,
+        ke: &Ke<'_>,
+        remote: SocketAddr,
+    ) -> Result<(KeyExchange, SharedSecret), Option<Payload<'static>>> {
         let kx = {
             let rng = &mut self.rng;
             KeyExchange::generate(group, &mut |b| rng.fill(b))
         };
         let Ok(kx) = kx else {
             self.error(None, "no usable key exchange value");
-            return;
+            return Err(None);
         };
-        let shared = match kx.shared_secret(&ke.data) {
-            Ok(s) => s,
+        match kx.shared_secret(&ke.data) {
+            Ok(shared) => Ok((kx, shared)),
             Err(e) => {
                 self.error(None, format!("IKE_SA_INIT from {remote}: {e}"));
-                self.init_reject(path, spi_i, notify(nt::INVALID_SYNTAX));
-                return;
+                Err(Some(notify(nt::INVALID_SYNTAX)))
             }
-        };
-        // Create the SA.
+        }
+    }
+
+    /// Responder: the new IKE SA of an IKE_SA_INIT request, with our SPI and nonce, NAT
+    /// detection's result and its keys. `None` (reported) when key derivation fails.
+    fn new_responder_sa(
+        &mut self,
+        conn: usize,
+        path: Path,
+        msg: &Message<'_>,
+        nonce: &[u8],
+        (ours, chosen): (Vec<proposal::Proposal>, Chosen),
+        shared: &[u8],
+    ) -> Option<(SaId, IkeSa)> {
+        let spi_i = msg.header.spi_i;
         let id = self.alloc_id();
         let mut sa = IkeSa::new(id, conn, false, path, self.now);
         sa.spi_i = spi_i;
@@ -416,10 +431,92 @@ impl Engine {
             sa.nat_local = nl;
             sa.nat_remote = nr;
         }
-        if let Err(e) = derive_keys(&mut sa, &chosen, &shared) {
+        if let Err(e) = derive_keys(&mut sa, &chosen, shared) {
             self.error(None, e);
-            return;
+            return None;
         }
+        Some((id, sa))
+    }
+
+    /// A retransmission of an IKE_SA_INIT request we answered: the response is sent
+    /// again (another request with the same SPI from the same address is dropped).
+    fn replayed_init_request(&mut self, path: Path, spi_i: u64, bytes: &[u8]) -> bool {
+        let Some(&id) = self.by_init.get(&(path.remote, spi_i)) else {
+            return false;
+        };
+        let Some(sa) = self.sas.get(&id) else {
+            return false;
+        };
+        if sa.init_request == bytes {
+            self.stats.cached_responses += 1;
+            let r = sa.init_response.clone();
+            self.transmit(path, r);
+        } else {
+            self.stats.dropped += 1;
+        }
+        true
+    }
+
+    /// COOKIE (RFC 7296 §2.6): with too many half-open SAs, the cookie the request must
+    /// carry first when it does not.
+    fn cookie_wanted(
+        &self,
+        msg: &Message<'_>,
+        nonce: &[u8],
+        remote: SocketAddr,
+        spi_i: u64,
+    ) -> Option<Vec<u8>> {
+        let th = self.config.cookie_threshold?;
+        if self.half_open_count() < th {
+            return None;
+        }
+        let want = self.make_cookie(nonce, remote, spi_i);
+        let got = match msg.payloads.first().and_then(|p| p.as_notify()) {
+            Some(n) if n.notify_type == nt::COOKIE => match &n.data {
+                NotifyData::Cookie(c) => Some(c.to_vec()),
+                _ => None,
+            },
+            _ => None,
+        };
+        (got.as_deref() != Some(&want[..])).then_some(want)
+    }
+
+    /// Responder: our IKE proposal for the offered ones, its number in the offer, and its
+    /// key exchange group, which the KE payload must use. `Err`: the notify to reject
+    /// the request with.
+    fn choose_init_proposal(
+        &mut self,
+        ours: &[proposal::Proposal],
+        sa_p: &wire::Sa<'_>,
+        ke: &Ke<'_>,
+        remote: SocketAddr,
+    ) -> Result<(Chosen, u8, DhGroup), Payload<'static>> {
+        let offered = proposal::offered(sa_p);
+        let ke_group = DhGroup::from_iana(ke.dh_group);
+        let Some((chosen, their)) = proposal::select(ours, &offered, false, ke_group) else {
+            self.error(None, format!("no acceptable IKE proposal from {remote}"));
+            return Err(notify(nt::NO_PROPOSAL_CHOSEN));
+        };
+        let Some(group) = chosen.dh else {
+            return Err(notify(nt::NO_PROPOSAL_CHOSEN));
+        };
+        if Some(group) != ke_group {
+            let n = Notify::new(nt::INVALID_KE_PAYLOAD, NotifyData::KeGroup(group.iana_id()));
+            return Err(Payload::new(pt::NOTIFY, PayloadBody::Notify(n)));
+        }
+        Ok((chosen, their.number, group))
+    }
+
+    /// Responder: the IKE_SA_INIT response of the new SA: `SA KE Nr [N(NAT_DETECTION_*)]
+    /// [CERTREQ]`.
+    fn init_response(
+        &self,
+        sa: &IkeSa,
+        path: Path,
+        chosen: &Chosen,
+        number: u8,
+        kx: &KeyExchange,
+    ) -> Message<'static> {
         let mut payloads: Vec<Payload<'static>> = vec![
             Payload::new(
                 pt::SA,
@@ -428,7 +525,7 @@ impl Engine {
             Payload::new(
                 pt::KE,
                 PayloadBody::Ke(Ke {
-                    dh_group: group.iana_id(),
+                    dh_group: kx.group().iana_id(),
                     reserved: 0,
                     data: Cow::Owned(kx.public_value().to_vec()),
                 }),
@@ -446,7 +543,7 @@ impl Engine {
             self.config.connections.iter(),
             true,
         ));
-        let out = Message {
+        Message {
             header: Header {
                 spi_i: sa.spi_i,
                 spi_r: sa.spi_r,
@@ -459,18 +556,7 @@ impl Engine {
             },
             payloads,
             trailing: Cow::Borrowed(&[]),
-        };
-        let resp = out.emit();
-        sa.init_request = bytes.to_vec();
-        sa.init_response = resp.clone();
-        sa.peer_msg_id = 1;
-        sa.next_msg_id = 0;
-        sa.init_key = Some((remote, spi_i));
-        self.by_spi.insert(sa.spi_r, id);
-        self.by_init.insert((remote, spi_i), id);
-        self.sas.insert(id, sa);
-        let summary = summarize(&out.payloads);
-        self.send_response(Some(id), path, wire::IKE_SA_INIT, 0, resp, bytes, summary);
+        }
     }
 
     /// Initiator: the IKE_SA_INIT response.
@@ -511,52 +597,12 @@ impl Engine {
                 sa.init_request = b.clone();
             }
         }
-        let max_retries = self.config.max_init_retries;
-        // COOKIE demand
         if let Some(n) = find_notify(&msg.payloads, nt::COOKIE) {
-            let NotifyData::Cookie(c) = &n.data else {
-                self.stats.malformed += 1;
-                return;
-            };
-            let c = c.to_vec();
-            let Some(sa) = self.sas.get_mut(&id) else {
-                return;
-            };
-            sa.init_retries += 1;
-            if sa.init_retries > max_retries {
-                self.destroy_sa(id, "too many COOKIE demands");
-                return;
-            }
-            sa.cookie = Some(c);
-            sa.outstanding = None;
-            let group = sa.kx.as_ref().map_or(DhGroup::Curve25519, |k| k.group());
-            self.send_init(id, group);
+            self.init_cookie_demand(id, n);
             return;
         }
         if let Some(n) = find_notify(&msg.payloads, nt::INVALID_KE_PAYLOAD) {
-            let want = match n.data {
-                NotifyData::KeGroup(g) => DhGroup::from_iana(g),
-                _ => None,
-            };
-            let Some(sa) = self.sas.get_mut(&id) else {
-                return;
-            };
-            let allowed = want.filter(|g| sa.ike_proposals.iter().any(|p| p.dh.contains(g)));
-            sa.init_retries += 1;
-            match allowed {
-                Some(g) if sa.init_retries <= max_retries => {
-                    sa.outstanding = None;
-                    self.error(
-                        Some(id),
-                        format!("peer wants key exchange group {g} (INVALID_KE_PAYLOAD), retrying"),
-                    );
-                    self.send_init(id, g);
-                }
-                _ => {
-                    sa.outstanding = None;
-                    self.destroy_sa(id, "INVALID_KE_PAYLOAD asks for a group we do not propose");
-                }
-            }
+            self.init_invalid_ke(id, n);
             return;
         }
         if let Some(n) = first_error(&msg.payloads) {
@@ -569,58 +615,24 @@ impl Engine {
             return;
         }
         // Regular response
-        let mut sa_p = None;
-        let mut ke = None;
-        let mut nonce = None;
-        for p in &msg.payloads {
-            match &p.body {
-                PayloadBody::Sa(s) if sa_p.is_none() => sa_p = Some(s),
-                PayloadBody::Ke(k) if ke.is_none() => ke = Some(k),
-                PayloadBody::Nonce(n) if nonce.is_none() => nonce = Some(n),
-                _ => {}
-            }
-        }
-        let fail = |e: &mut Engine, why: &str| {
-            if let Some(sa) = e.sas.get_mut(&id) {
-                sa.outstanding = None;
-            }
-            e.error(Some(id), format!("IKE_SA_INIT response: {why}"));
-            e.destroy_sa(id, why);
-        };
-        let (Some(sa_p), Some(ke), Some(nonce)) = (sa_p, ke, nonce) else {
-            fail(self, "missing SA, KE or Nonce payload");
+        let Some((sa_p, ke, nonce)) = init_payloads(&msg.payloads) else {
+            self.init_response_failed(id, "missing SA, KE or Nonce payload");
             return;
         };
         if !(16..=256).contains(&nonce.len()) {
-            fail(self, "bad nonce length");
+            self.init_response_failed(id, "bad nonce length");
             return;
         }
-        let offered = proposal::offered(sa_p);
-        let chosen = match offered.as_slice() {
-            [one] => one.as_chosen(),
-            _ => None,
+        let (chosen, shared) = match self.init_response_keys(id, sa_p, ke) {
+            None => return,
+            Some(Err(why)) => {
+                self.init_response_failed(id, &why);
+                return;
+            }
+            Some(Ok(x)) => x,
         };
         let Some(sa) = self.sas.get(&id) else {
             return;
-        };
-        let Some(chosen) = chosen.filter(|c| proposal::acceptable(&sa.ike_proposals, c, false))
-        else {
-            fail(self, "responder chose a proposal we did not offer");
-            return;
-        };
-        let Some(kx) = sa.kx.as_ref() else {
-            return;
-        };
-        if chosen.dh != Some(kx.group()) || ke.dh_group != kx.group().iana_id() {
-            fail(self, "KE group does not match the chosen proposal");
-            return;
-        }
-        let shared = match kx.shared_secret(&ke.data) {
-            Ok(s) => s,
-            Err(e) => {
-                fail(self, &e.to_string());
-                return;
-            }
         };
         let spi_r = msg.header.spi_r;
         let nat = natd::check(&msg.payloads, msg.header.spi_i, spi_r, path);
@@ -644,7 +656,7 @@ impl Engine {
             sa.nat_remote = nr;
         }
         if let Err(e) = derive_keys(sa, &chosen, &shared) {
-            fail(self, &e);
+            self.init_response_failed(id, &e);
             return;
         }
         // Float to 4500 when a NAT was detected (or claimed), or always with MOBIKE (RFC
@@ -660,6 +672,101 @@ impl Engine {
         }
         sa.kx = None;
         self.send_auth(id);
+    }
+
+    /// Initiator: the responder demands a COOKIE: IKE_SA_INIT again with it, up to
+    /// `max_init_retries` times.
+    fn init_cookie_demand(&mut self, id: SaId, n: &Notify<'_>) {
+        let max_retries = self.config.max_init_retries;
+        let NotifyData::Cookie(c) = &n.data else {
+            self.stats.malformed += 1;
+            return;
+        };
+        let c = c.to_vec();
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
+        sa.init_retries += 1;
+        if sa.init_retries > max_retries {
+            self.destroy_sa(id, "too many COOKIE demands");
+            return;
+        }
+        sa.cookie = Some(c);
+        sa.outstanding = None;
+        let group = sa.kx.as_ref().map_or(DhGroup::Curve25519, |k| k.group());
+        self.send_init(id, group);
+    }
+
+    /// Initiator: INVALID_KE_PAYLOAD: IKE_SA_INIT again with the group the responder
+    /// wants if we propose it, up to `max_init_retries` times; else the SA is gone.
+    fn init_invalid_ke(&mut self, id: SaId, n: &Notify<'_>) {
+        let max_retries = self.config.max_init_retries;
+        let want = match n.data {
+            NotifyData::KeGroup(g) => DhGroup::from_iana(g),
+            _ => None,
+        };
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
+        let allowed = want.filter(|g| sa.ike_proposals.iter().any(|p| p.dh.contains(g)));
+        sa.init_retries += 1;
+        match allowed {
+            Some(g) if sa.init_retries <= max_retries => {
+                sa.outstanding = None;
+                self.error(
+                    Some(id),
+                    format!("peer wants key exchange group {g} (INVALID_KE_PAYLOAD), retrying"),
+                );
+                self.send_init(id, g);
+            }
+            _ => {
+                sa.outstanding = None;
+                self.destroy_sa(id, "INVALID_KE_PAYLOAD asks for a group we do not propose");
+            }
+        }
+    }
+
+    /// Initiator: an IKE_SA_INIT response we cannot use: reported, the SA is gone.
+    fn init_response_failed(&mut self, id: SaId, why: &str) {
+        if let Some(sa) = self.sas.get_mut(&id) {
+            sa.outstanding = None;
+        }
+        self.error(Some(id), format!("IKE_SA_INIT response: {why}"));
+        self.destroy_sa(id, why);
+    }
+
+    /// Initiator: the proposal the responder chose, checked against ours, and the shared
+    /// secret with its KE payload. `None` when the SA or its key exchange is gone,
+    /// `Err(why)` for a response to fail on.
+    fn init_response_keys(
+        &self,
+        id: SaId,
+        sa_p: &wire::Sa<'_>,
+        ke: &Ke<'_>,
+    ) -> Option<Result<(Chosen, SharedSecret), String>> {
+        let offered = proposal::offered(sa_p);
+        let chosen = match offered.as_slice() {
+            [one] => one.as_chosen(),
+            _ => None,
+        };
+        let sa = self.sas.get(&id)?;
+        let Some(chosen) = chosen.filter(|c| proposal::acceptable(&sa.ike_proposals, c, false))
+        else {
+            return Some(Err(
+                "responder chose a proposal we did not offer".to_string()
+            ));
+        };
+        let kx = sa.kx.as_ref()?;
+        if chosen.dh != Some(kx.group()) || ke.dh_group != kx.group().iana_id() {
+            return Some(Err(
+                "KE group does not match the chosen proposal".to_string()
+            ));
+        }
+        Some(
+            kx.shared_secret(&ke.data)
+                .map(|shared| (chosen, shared))
+                .map_err(|e| e.to_string()),
+        )
     }
 }
 

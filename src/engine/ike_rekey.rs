@@ -21,6 +21,7 @@
 
 use std::borrow::Cow;
 
+use super::config::ConnConfig;
 use super::create_child::{invalid_ke, ke_payload, lost_collision, nonce_ok, parts};
 use super::proposal::{self, Chosen};
 use super::sa::{
@@ -31,7 +32,55 @@ use super::timer::Timer;
 use super::{Engine, EngineEvent, Path, Rekey, SaId};
 use crate::crypto::dh::{DhGroup, KeyExchange};
 use crate::crypto::{derive_ike_sa_keys, skeyseed_rekey, IkeTransforms};
-use crate::wire::{self, notify_type as nt, payload_type as pt, Payload, PayloadBody};
+use crate::wire::{self, notify_type as nt, payload_type as pt, Ke, Payload, PayloadBody};
+
+/// What the responder chose for the peer's IKE SA rekey.
+struct RekeyChoice {
+    chosen: Chosen,
+    /// Its proposal number in the offer.
+    number: u8,
+    /// The initiator's SPI of the new IKE SA.
+    spi_i: u64,
+    /// The key exchange group the KE payload must use.
+    group: DhGroup,
+}
+
+/// A refused request: the notify to answer with, and an error to report.
+type Refusal = (Payload<'static>, Option<&'static str>);
+
+/// Responder: our choice among the proposals of the peer's IKE SA rekey, checked
+/// against its KE payload.
+fn rekey_choice(
+    conn: &ConnConfig,
+    sa_p: &wire::Sa<'_>,
+    ke: &Ke<'_>,
+) -> Result<RekeyChoice, Refusal> {
+    let offered = proposal::offered(sa_p);
+    let ke_group = DhGroup::from_iana(ke.dh_group);
+    let Some((chosen, their)) = proposal::select(&conn.ike_proposals, &offered, false, ke_group)
+    else {
+        return Err((
+            notify(nt::NO_PROPOSAL_CHOSEN),
+            Some("IKE SA rekey refused: NO_PROPOSAL_CHOSEN"),
+        ));
+    };
+    let spi_i = match <[u8; 8]>::try_from(&their.spi[..]).map(u64::from_be_bytes) {
+        Ok(s) if s != 0 => s,
+        _ => return Err((notify(nt::INVALID_SYNTAX), None)),
+    };
+    let Some(group) = chosen.dh else {
+        return Err((notify(nt::NO_PROPOSAL_CHOSEN), None));
+    };
+    if ke_group != Some(group) {
+        return Err((invalid_ke(group), None));
+    }
+    Ok(RekeyChoice {
+        chosen,
+        number: their.number,
+        spi_i,
+        group,
+    })
+}
 
 impl Engine {
     /// Send our IKE SA rekey request.
@@ -123,31 +172,21 @@ impl Engine {
         let Some(conn) = self.config.connections.get(sa.conn) else {
             return;
         };
-        let offered = proposal::offered(sa_p);
-        let ke_group = DhGroup::from_iana(ke.dh_group);
-        let Some((chosen, their)) =
-            proposal::select(&conn.ike_proposals, &offered, false, ke_group)
-        else {
-            answer(self, &[notify(nt::NO_PROPOSAL_CHOSEN)]);
-            self.error(Some(id), "IKE SA rekey refused: NO_PROPOSAL_CHOSEN");
-            return;
-        };
-        let number = their.number;
-        let spi_i = match <[u8; 8]>::try_from(&their.spi[..]).map(u64::from_be_bytes) {
-            Ok(s) if s != 0 => s,
-            _ => {
-                answer(self, &[notify(nt::INVALID_SYNTAX)]);
+        let RekeyChoice {
+            chosen,
+            number,
+            spi_i,
+            group,
+        } = match rekey_choice(conn, sa_p, ke) {
+            Ok(x) => x,
+            Err((refusal, why)) => {
+                answer(self, &[refusal]);
+                if let Some(why) = why {
+                    self.error(Some(id), why);
+                }
                 return;
             }
         };
-        let Some(group) = chosen.dh else {
-            answer(self, &[notify(nt::NO_PROPOSAL_CHOSEN)]);
-            return;
-        };
-        if ke_group != Some(group) {
-            answer(self, &[invalid_ke(group)]);
-            return;
-        }
         let kx = {
             let rng = &mut self.rng;
             KeyExchange::generate(group, &mut |b| rng.fill(b))
@@ -186,21 +225,26 @@ impl Engine {
         ];
         answer(self, &out);
         if collision {
-            // Undecided until our own response arrives; if the peer lost, it deletes
-            // this SA, quietly (`adopt` makes it a real SA if it wins).
-            if let Some(n) = self.sas.get_mut(&new) {
-                n.superseded_by = Some(id);
-            }
-            let ni = nonce.to_vec();
-            if let Some(ex) = self.sas.get_mut(&id).and_then(|s| s.exchange.as_mut()) {
-                ex.collision = Some(Collision {
-                    created: CollisionSa::Ike(new),
-                    ni,
-                    nr,
-                });
-            }
+            self.keep_colliding_rekey(id, new, nonce.to_vec(), nr);
         } else {
             self.adopt(id, new, false);
+        }
+    }
+
+    /// Responder: the IKE SA `new` we created for the peer's rekey while ours of the same
+    /// SA runs. Undecided until our own response arrives; if the peer lost, it deletes
+    /// this SA, quietly (`adopt` makes it a real SA if it wins). `(ni, nr)`: the nonces
+    /// of the peer's exchange, for the comparison.
+    fn keep_colliding_rekey(&mut self, id: SaId, new: SaId, ni: Vec<u8>, nr: Vec<u8>) {
+        if let Some(n) = self.sas.get_mut(&new) {
+            n.superseded_by = Some(id);
+        }
+        if let Some(ex) = self.sas.get_mut(&id).and_then(|s| s.exchange.as_mut()) {
+            ex.collision = Some(Collision {
+                created: CollisionSa::Ike(new),
+                ni,
+                nr,
+            });
         }
     }
 

@@ -475,6 +475,17 @@ pub(crate) struct NewRequest {
     pub crafted: bool,
 }
 
+/// A protected request being answered.
+#[derive(Clone, Copy)]
+pub(crate) struct RequestFrom<'r> {
+    pub id: SaId,
+    pub path: Path,
+    pub exchange: u8,
+    pub mid: u32,
+    /// Its bytes, to recognize a retransmission of it.
+    pub request: &'r [u8],
+}
+
 /// The decrypted content of a protected message.
 pub(crate) struct Opened {
     pub header: Header,
@@ -678,6 +689,18 @@ impl Engine {
                 crafted: false,
             },
         });
+    }
+
+    /// Answer a protected request with `payloads`.
+    pub(crate) fn answer(&mut self, from: RequestFrom<'_>, payloads: &[Payload<'_>]) {
+        self.respond_protected(
+            from.id,
+            from.path,
+            from.exchange,
+            from.mid,
+            payloads,
+            from.request,
+        );
     }
 
     /// Build and send a protected response.

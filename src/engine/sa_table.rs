@@ -7,7 +7,6 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::ops::Index;
 
 use super::config::Config;
 use super::sa::IkeSa;
@@ -107,14 +106,5 @@ impl SaTable {
                 index.of.insert(id, t);
             }
         }
-    }
-}
-
-impl Index<&SaId> for SaTable {
-    type Output = IkeSa;
-
-    /// Panics on an unknown SA, as a map does: only for SAs just looked up.
-    fn index(&self, id: &SaId) -> &IkeSa {
-        &self.map[id]
     }
 }

@@ -161,11 +161,14 @@ pub fn run(
     engine: &mut Engine,
     sockets: &mut Sockets,
     clock: &Clock,
-    mut input: Option<UnixStream>,
+    input: Option<UnixStream>,
     h: &mut dyn Handler,
 ) -> io::Result<()> {
     let mut buf = vec![0u8; 65_536];
-    let mut pending = Vec::<u8>::new();
+    let mut input = CommandInput {
+        stream: input,
+        pending: Vec::new(),
+    };
     flush_engine(engine, sockets, clock, h);
     loop {
         // re-read every round: commands and address changes bind and close sockets
@@ -174,43 +177,21 @@ pub fn run(
         if h.finished(engine, now) {
             return Ok(());
         }
-        let next = [engine.poll_timeout(), h.deadline()]
-            .into_iter()
-            .flatten()
-            .min();
-        let timeout_ms: i32 = match next {
-            None => MAX_IDLE.as_millis() as i32,
-            Some(t) => {
-                let d = clock.until(t);
-                // round up so that we do not spin just before the deadline
-                let ms = d.as_micros().div_ceil(1000);
-                ms.min(MAX_IDLE.as_millis()) as i32
-            }
-        };
+        let timeout_ms = poll_timeout_ms(engine, clock, h);
         let mut fds: Vec<libc::pollfd> = sock_fds
             .iter()
+            .chain(&[
+                input.fd(),
+                h.extra_fd().unwrap_or(-1),
+                h.signal_fd().unwrap_or(-1),
+            ])
             .map(|&fd| libc::pollfd {
                 fd,
                 events: libc::POLLIN,
                 revents: 0,
             })
             .collect();
-        let input_idx = fds.len();
-        fds.push(libc::pollfd {
-            fd: input.as_ref().map(|i| i.as_raw_fd()).unwrap_or(-1),
-            events: libc::POLLIN,
-            revents: 0,
-        });
-        fds.push(libc::pollfd {
-            fd: h.extra_fd().unwrap_or(-1),
-            events: libc::POLLIN,
-            revents: 0,
-        });
-        fds.push(libc::pollfd {
-            fd: h.signal_fd().unwrap_or(-1),
-            events: libc::POLLIN,
-            revents: 0,
-        });
+        let input_idx = sock_fds.len();
         // SAFETY: `fds` is a valid array of pollfd for the duration of the call.
         let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
         if rc < 0 {
@@ -220,89 +201,23 @@ pub fn run(
             }
             return Err(e);
         }
-        // datagrams
         for (idx, pfd) in fds.iter().take(sock_fds.len()).enumerate() {
-            if pfd.revents == 0 {
-                continue;
-            }
-            if pfd.revents & libc::POLLERR != 0 {
-                // drained, or poll would report it again at once
-                for (path, _) in sockets.icmp_errors(idx) {
-                    engine.path_hint(clock.now(), path, PathHint::Unreachable);
-                    flush_engine(engine, sockets, clock, h);
-                }
-            }
-            loop {
-                match sockets.recv(idx, &mut buf) {
-                    Ok(Some(d)) => {
-                        h.packet(Direction::Received, d.path, &d.wire);
-                        match d.content {
-                            Received::Ike(msg) => {
-                                engine.handle_datagram(clock.now(), d.path, &msg);
-                                flush_engine(engine, sockets, clock, h);
-                            }
-                            Received::Esp(esp) => {
-                                engine.handle_esp(clock.now(), d.path, &esp);
-                                flush_engine(engine, sockets, clock, h);
-                            }
-                            Received::Keepalive | Received::Runt => {}
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        h.io_error(format!("receive: {e}"));
-                        break;
-                    }
-                }
+            if pfd.revents != 0 {
+                receive_datagrams(engine, sockets, clock, h, (idx, pfd.revents), &mut buf);
             }
         }
-        // command lines
-        if let Some(pfd) = fds.get(input_idx) {
-            if pfd.fd >= 0 && pfd.revents != 0 {
-                let mut closed = false;
-                if let Some(i) = input.as_mut() {
-                    loop {
-                        match i.read(&mut buf) {
-                            Ok(0) => {
-                                closed = true;
-                                break;
-                            }
-                            Ok(n) => pending.extend_from_slice(&buf[..n]),
-                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                            Err(_) => {
-                                closed = true;
-                                break;
-                            }
-                        }
-                    }
-                }
-                while let Some(pos) = pending.iter().position(|&b| b == b'\n') {
-                    let line: Vec<u8> = pending.drain(..=pos).collect();
-                    let text = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
-                    h.command(engine, sockets, clock.now(), text.trim_end_matches('\r'));
-                    flush_engine(engine, sockets, clock, h);
-                }
-                if closed {
-                    input = None;
-                    h.input_closed(engine, clock.now());
-                    flush_engine(engine, sockets, clock, h);
-                }
-            }
+        if readable(&fds, input_idx) {
+            run_commands(engine, sockets, clock, h, &mut input, &mut buf);
         }
         // the handler's extra descriptor
-        if let Some(pfd) = fds.get(input_idx + 1) {
-            if pfd.fd >= 0 && pfd.revents != 0 {
-                h.extra_ready(engine, sockets, clock.now());
-                flush_engine(engine, sockets, clock, h);
-            }
+        if readable(&fds, input_idx + 1) {
+            h.extra_ready(engine, sockets, clock.now());
+            flush_engine(engine, sockets, clock, h);
         }
         // SIGINT, SIGTERM
-        if let Some(pfd) = fds.get(input_idx + 2) {
-            if pfd.fd >= 0 && pfd.revents != 0 {
-                h.signalled(engine, clock.now());
-                flush_engine(engine, sockets, clock, h);
-            }
+        if readable(&fds, input_idx + 2) {
+            h.signalled(engine, clock.now());
+            flush_engine(engine, sockets, clock, h);
         }
         // timers
         let now = clock.now();
@@ -310,6 +225,132 @@ pub fn run(
             engine.handle_timeout(now);
         }
         h.tick(engine, now);
+        flush_engine(engine, sockets, clock, h);
+    }
+}
+
+/// How long to wait in `poll(2)`: until the engine's or the handler's next deadline,
+/// at most [`MAX_IDLE`].
+fn poll_timeout_ms(engine: &Engine, clock: &Clock, h: &dyn Handler) -> i32 {
+    let next = [engine.poll_timeout(), h.deadline()]
+        .into_iter()
+        .flatten()
+        .min();
+    match next {
+        None => MAX_IDLE.as_millis() as i32,
+        Some(t) => {
+            let d = clock.until(t);
+            // round up so that we do not spin just before the deadline
+            let ms = d.as_micros().div_ceil(1000);
+            ms.min(MAX_IDLE.as_millis()) as i32
+        }
+    }
+}
+
+/// Did `poll(2)` find the descriptor at `idx` (if any) readable?
+fn readable(fds: &[libc::pollfd], idx: usize) -> bool {
+    fds.get(idx).is_some_and(|p| p.fd >= 0 && p.revents != 0)
+}
+
+/// Socket `idx` is ready (`revents`): its ICMP errors become path hints, its datagrams
+/// go to the engine until none is left.
+fn receive_datagrams(
+    engine: &mut Engine,
+    sockets: &mut Sockets,
+    clock: &Clock,
+    h: &mut dyn Handler,
+    (idx, revents): (usize, libc::c_short),
+    buf: &mut [u8],
+) {
+    if revents & libc::POLLERR != 0 {
+        // drained, or poll would report it again at once
+        for (path, _) in sockets.icmp_errors(idx) {
+            engine.path_hint(clock.now(), path, PathHint::Unreachable);
+            flush_engine(engine, sockets, clock, h);
+        }
+    }
+    loop {
+        match sockets.recv(idx, buf) {
+            Ok(Some(d)) => {
+                h.packet(Direction::Received, d.path, &d.wire);
+                match d.content {
+                    Received::Ike(msg) => {
+                        engine.handle_datagram(clock.now(), d.path, &msg);
+                        flush_engine(engine, sockets, clock, h);
+                    }
+                    Received::Esp(esp) => {
+                        engine.handle_esp(clock.now(), d.path, &esp);
+                        flush_engine(engine, sockets, clock, h);
+                    }
+                    Received::Keepalive | Received::Runt => {}
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                h.io_error(format!("receive: {e}"));
+                break;
+            }
+        }
+    }
+}
+
+/// The command pipe, and the start of a line not complete yet.
+struct CommandInput {
+    /// `None` once the input ended.
+    stream: Option<UnixStream>,
+    pending: Vec<u8>,
+}
+
+impl CommandInput {
+    fn fd(&self) -> std::os::fd::RawFd {
+        self.stream.as_ref().map(|i| i.as_raw_fd()).unwrap_or(-1)
+    }
+
+    /// Read what the pipe holds; true when the input ended.
+    fn read_available(&mut self, buf: &mut [u8]) -> bool {
+        let Some(i) = self.stream.as_mut() else {
+            return false;
+        };
+        loop {
+            match i.read(buf) {
+                Ok(0) => return true,
+                Ok(n) => self
+                    .pending
+                    .extend_from_slice(buf.get(..n).unwrap_or_default()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return true,
+            }
+        }
+    }
+
+    /// The next complete line, without its line end.
+    fn next_line(&mut self) -> Option<String> {
+        let pos = self.pending.iter().position(|&b| b == b'\n')?;
+        let line: Vec<u8> = self.pending.drain(..=pos).collect();
+        let text = String::from_utf8_lossy(&line[..pos]);
+        Some(text.trim_end_matches('\r').to_owned())
+    }
+}
+
+/// The command pipe is readable: each complete line goes to [`Handler::command`], and
+/// the end of the input to [`Handler::input_closed`].
+fn run_commands(
+    engine: &mut Engine,
+    sockets: &mut Sockets,
+    clock: &Clock,
+    h: &mut dyn Handler,
+    input: &mut CommandInput,
+    buf: &mut [u8],
+) {
+    let closed = input.read_available(buf);
+    while let Some(line) = input.next_line() {
+        h.command(engine, sockets, clock.now(), &line);
+        flush_engine(engine, sockets, clock, h);
+    }
+    if closed {
+        input.stream = None;
+        h.input_closed(engine, clock.now());
         flush_engine(engine, sockets, clock, h);
     }
 }

@@ -422,122 +422,35 @@ fn build_conns(
     bind: &mut Vec<IpAddr>,
 ) -> Result<Vec<ConnConfig>, String> {
     let e = |m: String| format!("connection '{name}': {m}");
-    let remotes = o
-        .remote
-        .clone()
-        .map(OneOrMany::into_vec)
-        .unwrap_or_default();
-    let mut locals = o.local.clone().map(OneOrMany::into_vec).unwrap_or_default();
-    if remotes.is_empty() && !listen {
-        return Err(e(
-            "no --remote address to initiate to (use --listen to wait for peers)".into(),
-        ));
-    }
-    if locals.is_empty() {
-        if let Some(r) = remotes.first() {
-            locals.push(socket::route_source(*r).map_err(|x| e(x.to_string()))?);
-        }
-    }
-    if let (Some(l), Some(r)) = (locals.first(), remotes.first()) {
-        if l.is_ipv4() != r.is_ipv4() {
-            return Err(e(format!(
-                "local {l} and remote {r} are of different address families"
-            )));
-        }
-    }
+    let (locals, remotes) = conn_addresses(o, listen).map_err(e)?;
     bind.extend(locals.iter().copied());
     let cert = cert_auth(o).map_err(e)?;
-    let psk = match (&o.psk_file, &cert) {
-        (Some(p), None) => read_psk(p).map_err(e)?,
-        (Some(_), Some(_)) => {
-            return Err(e("give either --psk-file or --cert, not both".into()));
-        }
-        (None, Some(_)) => Psk::default(),
-        (None, None) => {
-            return Err(e(
-                "no PSK or certificate: give --psk-file FILE (a PSK is never taken from the command line) or --cert/--key/--ca"
-                    .into(),
-            ))
-        }
+    let psk = conn_psk(o, cert.as_ref()).map_err(e)?;
+    let local_id = local_identity(o, cert.as_ref(), &locals).map_err(e)?;
+    let local = match locals.first() {
+        Some(l) if !listen || locals.len() == 1 => SocketAddr::new(*l, port),
+        _ => SocketAddr::new(any_addr(false), 0),
     };
-    let local_id = match &o.id {
-        Some(s) => Identity::parse(s).map_err(|x| e(format!("--id: {x}")))?,
-        None => match (
-            cert.as_ref().and_then(|c| c.chain[0].first_identity()),
-            locals.first(),
-        ) {
-            (Some(id), _) => id,
-            (None, Some(a)) => Identity::from(*a),
-            (None, None) => {
-                return Err(e(
-                    "give --id (no single local address to use as identity)".into()
-                ))
-            }
-        },
-    };
-    let remote_id = o
-        .remote_id
-        .as_deref()
-        .map(Identity::parse)
-        .transpose()
-        .map_err(|x| e(format!("--remote-id: {x}")))?;
-    let ike = match &o.ike {
-        Some(s) => {
-            Proposal::parse_list(Protocol::Ike, s).map_err(|x| e(format!("--ike: {}", x.0)))?
-        }
-        None => Proposal::default_ike(),
-    };
-    let esp = match &o.esp {
-        Some(s) => {
-            Proposal::parse_list(Protocol::Esp, s).map_err(|x| e(format!("--esp: {}", x.0)))?
-        }
-        None => Proposal::default_esp(),
-    };
-    let ts = |v: &Option<OneOrMany<String>>, what: &str| -> Result<Vec<TsRange>, String> {
-        v.clone()
-            .map(OneOrMany::into_vec)
-            .unwrap_or_default()
-            .iter()
-            .map(|s| TsRange::parse(s).map_err(|x| e(format!("{what}: {x}"))))
-            .collect()
-    };
-    let local_ts = ts(&o.local_ts, "--local-ts")?;
-    let remote_ts = ts(&o.remote_ts, "--remote-ts")?;
-    if let Some(v) = o.vip {
-        if !v.is_unspecified() {
-            return Err(e(format!(
-                "--vip {v}: only 0.0.0.0 or :: (any address) can be requested so far"
-            )));
-        }
+    let mut base = ConnConfig::new(
+        name,
+        local,
+        SocketAddr::new(any_addr(false), 0),
+        local_id,
+        &[],
+    );
+    base.psk = psk;
+    base.cert = cert;
+    conn_policy(o, &mut base).map_err(e)?;
+    // the peer's ports are ours unless told otherwise (both ends of a lab on
+    // unprivileged ports)
+    base.remote_nat_t_port = o.remote_natt_port.unwrap_or(natt_port);
+    if !listen {
+        // the peer's other addresses: MOBIKE may move there before it announces them
+        base.remote_addrs = remotes.iter().skip(1).copied().collect();
     }
-    let mut pool = Vec::new();
-    for p in o.pool.clone().map(OneOrMany::into_vec).unwrap_or_default() {
-        pool.extend(pool_addrs(&p).map_err(e)?);
-    }
-    let any = |v6: bool| -> IpAddr {
-        if v6 {
-            Ipv6Addr::UNSPECIFIED.into()
-        } else {
-            Ipv4Addr::UNSPECIFIED.into()
-        }
-    };
-    let local = if listen && locals.len() != 1 {
-        SocketAddr::new(any(false), 0)
-    } else {
-        SocketAddr::new(locals[0], port)
-    };
     let remote_port = o.remote_port.unwrap_or(port);
-    let dpd = match o.dpd {
-        Some(v) if v.is_finite() && (0.0..=86_400.0).contains(&v) => Duration::from_secs_f64(v),
-        Some(v) => {
-            return Err(e(format!(
-                "--dpd {v}: expected seconds between 0 and 86400"
-            )))
-        }
-        None => Duration::ZERO,
-    };
     let remote_list: Vec<SocketAddr> = if remotes.is_empty() {
-        vec![SocketAddr::new(any(false), 0)]
+        vec![SocketAddr::new(any_addr(false), 0)]
     } else {
         // a responder accepts the peer on any source port (NAT)
         remotes
@@ -545,40 +458,139 @@ fn build_conns(
             .map(|r| SocketAddr::new(*r, if listen { 0 } else { remote_port }))
             .collect()
     };
-    let mut out = Vec::new();
-    for (i, remote) in remote_list.iter().enumerate() {
-        if i > 0 && !listen {
-            break; // an initiator uses the first remote address
-        }
-        let cname = if i == 0 {
-            name.to_string()
-        } else {
-            format!("{name}/{}", i + 1)
-        };
-        let mut c = ConnConfig::new(&cname, local, *remote, local_id.clone(), &[]);
-        c.psk = psk.clone();
-        c.cert = cert.clone();
-        c.remote_id = remote_id.clone();
-        c.ike_proposals = ike.clone();
-        c.esp_proposals = esp.clone();
-        c.local_ts = local_ts.clone();
-        c.remote_ts = remote_ts.clone();
-        c.request_vip = o.vip.is_some();
-        c.vip_pool = pool.clone();
-        c.mobike = o.mobike.unwrap_or(true);
-        // the peer's ports are ours unless told otherwise (both ends of a lab on
-        // unprivileged ports)
-        c.remote_nat_t_port = o.remote_natt_port.unwrap_or(natt_port);
-        c.nat_traversal = !o.no_natt.unwrap_or(false);
-        c.encap = o.encap.unwrap_or(false);
-        c.dpd_delay = dpd;
-        if !listen {
-            // the peer's other addresses: MOBIKE may move there before it announces them
-            c.remote_addrs = remotes.iter().skip(1).copied().collect();
-        }
-        out.push(c);
+    // an initiator uses the first remote address
+    let count = if listen { remote_list.len() } else { 1 };
+    Ok(remote_list
+        .iter()
+        .take(count)
+        .enumerate()
+        .map(|(i, remote)| ConnConfig {
+            name: if i == 0 {
+                name.to_string()
+            } else {
+                format!("{name}/{}", i + 1)
+            },
+            remote: *remote,
+            ..base.clone()
+        })
+        .collect())
+}
+
+/// The unspecified address of a family.
+fn any_addr(v6: bool) -> IpAddr {
+    if v6 {
+        Ipv6Addr::UNSPECIFIED.into()
+    } else {
+        Ipv4Addr::UNSPECIFIED.into()
     }
-    Ok(out)
+}
+
+/// Our addresses (by default the route's source towards the first remote one) and the
+/// peer's, of one family.
+fn conn_addresses(o: &ConnOpts, listen: bool) -> Result<(Vec<IpAddr>, Vec<IpAddr>), String> {
+    let remotes = o
+        .remote
+        .clone()
+        .map(OneOrMany::into_vec)
+        .unwrap_or_default();
+    let mut locals = o.local.clone().map(OneOrMany::into_vec).unwrap_or_default();
+    if remotes.is_empty() && !listen {
+        return Err("no --remote address to initiate to (use --listen to wait for peers)".into());
+    }
+    if locals.is_empty() {
+        if let Some(r) = remotes.first() {
+            locals.push(socket::route_source(*r).map_err(|x| x.to_string())?);
+        }
+    }
+    if let (Some(l), Some(r)) = (locals.first(), remotes.first()) {
+        if l.is_ipv4() != r.is_ipv4() {
+            return Err(format!(
+                "local {l} and remote {r} are of different address families"
+            ));
+        }
+    }
+    Ok((locals, remotes))
+}
+
+/// The PSK (read from its file), or an empty one with certificate authentication.
+fn conn_psk(o: &ConnOpts, cert: Option<&CertAuth>) -> Result<Psk, String> {
+    match (&o.psk_file, cert) {
+        (Some(p), None) => read_psk(p),
+        (Some(_), Some(_)) => Err("give either --psk-file or --cert, not both".into()),
+        (None, Some(_)) => Ok(Psk::default()),
+        (None, None) => Err(
+            "no PSK or certificate: give --psk-file FILE (a PSK is never taken from the command line) or --cert/--key/--ca"
+                .into(),
+        ),
+    }
+}
+
+/// `--id`, else the certificate's first identity, else our first address.
+fn local_identity(
+    o: &ConnOpts,
+    cert: Option<&CertAuth>,
+    locals: &[IpAddr],
+) -> Result<Identity, String> {
+    if let Some(s) = &o.id {
+        return Identity::parse(s).map_err(|x| format!("--id: {x}"));
+    }
+    let from_cert = cert
+        .and_then(|c| c.chain.first())
+        .and_then(|c| c.first_identity());
+    match (from_cert, locals.first()) {
+        (Some(id), _) => Ok(id),
+        (None, Some(a)) => Ok(Identity::from(*a)),
+        (None, None) => Err("give --id (no single local address to use as identity)".into()),
+    }
+}
+
+/// What the connection negotiates and how it behaves: remote ID, proposals, traffic
+/// selectors, virtual IP, address pool, MOBIKE, NAT traversal, DPD.
+fn conn_policy(o: &ConnOpts, c: &mut ConnConfig) -> Result<(), String> {
+    c.remote_id = o
+        .remote_id
+        .as_deref()
+        .map(Identity::parse)
+        .transpose()
+        .map_err(|x| format!("--remote-id: {x}"))?;
+    if let Some(s) = &o.ike {
+        c.ike_proposals =
+            Proposal::parse_list(Protocol::Ike, s).map_err(|x| format!("--ike: {}", x.0))?;
+    }
+    if let Some(s) = &o.esp {
+        c.esp_proposals =
+            Proposal::parse_list(Protocol::Esp, s).map_err(|x| format!("--esp: {}", x.0))?;
+    }
+    let ts = |v: &Option<OneOrMany<String>>, what: &str| -> Result<Vec<TsRange>, String> {
+        v.clone()
+            .map(OneOrMany::into_vec)
+            .unwrap_or_default()
+            .iter()
+            .map(|s| TsRange::parse(s).map_err(|x| format!("{what}: {x}")))
+            .collect()
+    };
+    c.local_ts = ts(&o.local_ts, "--local-ts")?;
+    c.remote_ts = ts(&o.remote_ts, "--remote-ts")?;
+    if let Some(v) = o.vip {
+        if !v.is_unspecified() {
+            return Err(format!(
+                "--vip {v}: only 0.0.0.0 or :: (any address) can be requested so far"
+            ));
+        }
+    }
+    c.request_vip = o.vip.is_some();
+    for p in o.pool.clone().map(OneOrMany::into_vec).unwrap_or_default() {
+        c.vip_pool.extend(pool_addrs(&p)?);
+    }
+    c.dpd_delay = match o.dpd {
+        Some(v) if v.is_finite() && (0.0..=86_400.0).contains(&v) => Duration::from_secs_f64(v),
+        Some(v) => return Err(format!("--dpd {v}: expected seconds between 0 and 86400")),
+        None => Duration::ZERO,
+    };
+    c.mobike = o.mobike.unwrap_or(true);
+    c.nat_traversal = !o.no_natt.unwrap_or(false);
+    c.encap = o.encap.unwrap_or(false);
+    Ok(())
 }
 
 /// Merge the TOML file (if any) and the command line.

@@ -6,6 +6,7 @@
 //! * this module: the runtime around the [`io`](crate::io) event loop.
 
 pub mod config;
+pub mod event_kind;
 pub mod events;
 
 use std::collections::HashSet;
@@ -33,6 +34,7 @@ use crate::io::pcap::PcapWriter;
 use crate::io::signals::{self, SignalPipe};
 use crate::io::socket::Sockets;
 use crate::keys::keylog;
+use event_kind::EventKind;
 use events::rfc3339;
 
 /// How long `quit` waits for Delete responses.
@@ -115,9 +117,9 @@ fn os_addr(verb: &str, ip: IpAddr, os: &OsAddr) -> Result<(), String> {
 }
 
 impl Peer {
-    fn emit(&mut self, name: &str, body: Map<String, Value>) {
+    fn emit(&mut self, kind: EventKind, body: Map<String, Value>) {
         let mut m = Map::new();
-        m.insert("event".into(), Value::from(name));
+        m.insert("event".into(), Value::from(kind.name()));
         m.insert("time".into(), Value::from(rfc3339(SystemTime::now())));
         m.extend(body);
         let line = match self.format {
@@ -137,7 +139,7 @@ impl Peer {
                 .unwrap_or(Value::Null),
         );
         m.insert("reason".into(), Value::from(reason.into()));
-        self.emit("error", m);
+        self.emit(EventKind::Error, m);
     }
 
     fn act(&mut self, engine: &mut Engine, sockets: &mut Sockets, now: Timestamp, a: Action) {
@@ -153,7 +155,7 @@ impl Peer {
                     .map(|c| serde_json::json!({"command": c.usage(), "help": c.help}))
                     .collect::<Vec<_>>();
                 m.insert("commands".into(), Value::from(list));
-                self.emit("help", m);
+                self.emit(EventKind::Help, m);
             }
             Action::AddAddr(ip, os) => {
                 if self.addrs.contains(&ip) {
@@ -216,7 +218,7 @@ impl Peer {
                 m.insert("local".into(), local.to_string().into());
                 m.insert("remote".into(), remote.to_string().into());
                 m.insert("on".into(), on.into());
-                self.emit("filter", m);
+                self.emit(EventKind::Filter, m);
             }
             Action::Loss { percent, pair } => {
                 sockets.filter.set_loss(percent, pair);
@@ -233,7 +235,7 @@ impl Peer {
                         .unwrap_or(Value::Null),
                 );
                 m.insert("percent".into(), percent.into());
-                self.emit("filter", m);
+                self.emit(EventKind::Filter, m);
             }
         }
     }
@@ -267,11 +269,11 @@ impl Peer {
                     .collect::<Vec<_>>(),
             ),
         );
-        self.emit("local_addrs", m);
+        self.emit(EventKind::LocalAddrs, m);
     }
 
     fn ping_event(&mut self, state: &str, stats: &PingStats, src: IpAddr, now: Timestamp) {
-        self.emit("ping", events::ping_json(state, stats, src, now));
+        self.emit(EventKind::Ping, events::ping_json(state, stats, src, now));
     }
 
     fn start_ping(&mut self, engine: &Engine, now: Timestamp, dst: IpAddr, interval: Duration) {
@@ -375,7 +377,7 @@ impl Handler for Peer {
                     "deleting every IKE SA, then exit"
                 }),
             );
-            self.emit("signal", m);
+            self.emit(EventKind::Signal, m);
             if again {
                 // a second signal: do not wait for the Deletes' answers
                 self.quitting = Some(now);
@@ -390,11 +392,11 @@ impl Handler for Peer {
         if matches!(event, EngineEvent::EspReceived { .. }) {
             return;
         }
-        let (name, mut body) = event_json(&event);
+        let (_, mut body) = event_json(&event);
         if matches!(event, EngineEvent::Status(_)) {
             events::add_esp_counters(&mut body, engine);
         }
-        self.emit(name, body);
+        self.emit(EventKind::of(&event), body);
     }
 
     fn inner_packet(
@@ -654,7 +656,7 @@ fn run(args: &PeerArgs) -> Result<(), String> {
         "mode".into(),
         Value::from(if s.listen { "responder" } else { "initiator" }),
     );
-    peer.emit("ready", ready);
+    peer.emit(EventKind::Ready, ready);
     if !s.listen {
         if let Some(n) = first {
             peer.run_engine(&mut engine, clock.now(), Command::Up(n));
@@ -670,6 +672,6 @@ fn run(args: &PeerArgs) -> Result<(), String> {
     };
     event_loop::run(&mut engine, &mut sockets, &clock, input, &mut peer)
         .map_err(|e| format!("event loop: {e}"))?;
-    peer.emit("exit", Map::new());
+    peer.emit(EventKind::Exit, Map::new());
     Ok(())
 }

@@ -294,37 +294,14 @@ impl Engine {
         path: Path,
         payloads: &[Payload<'_>],
     ) -> Result<Vec<Payload<'static>>, Vec<Payload<'static>>> {
-        let now = self.now;
         let mut out = Vec::new();
-        // COOKIE2 is echoed unchanged (§3.7); a wrong length is reported, not echoed
-        let cookie = match cookie2_of(payloads) {
-            Ok(c) => c,
-            Err(len) => {
-                self.mobike_notify(
-                    id,
-                    false,
-                    nt::COOKIE2,
-                    format!("COOKIE2 of {len} bytes (8..64 allowed): not echoed"),
-                );
-                None
-            }
-        };
-        let echo = cookie.map(|c| notify_payload(nt::COOKIE2, NotifyData::Cookie2(c.into())));
+        let echo = self.cookie2_echo(id, payloads);
         if self.no_nats_mismatch(id, path, payloads) {
             let mut resp = vec![notify(nt::UNEXPECTED_NAT_DETECTED)];
             resp.extend(echo);
             return Err(resp);
         }
-        for t in [nt::UNACCEPTABLE_ADDRESSES, nt::UNEXPECTED_NAT_DETECTED] {
-            if find_notify(payloads, t).is_some() {
-                self.mobike_notify(
-                    id,
-                    false,
-                    t,
-                    "in a request (only valid in responses): ignored".into(),
-                );
-            }
-        }
+        self.report_response_only_notifies(id, payloads);
         let natd_requested = find_notify(payloads, nt::NAT_DETECTION_SOURCE_IP).is_some();
         let update = find_notify(payloads, nt::UPDATE_SA_ADDRESSES).is_some();
         let (list, bad) = announced(payloads);
@@ -339,15 +316,8 @@ impl Engine {
         let announced_before = sa.remote_addrs.clone();
         // an UPDATE we answer UNACCEPTABLE_ADDRESSES changes nothing, its address list
         // (and its source) included
-        let refused = update
-            && mobike
-            && !sa.original_initiator
-            && self
-                .config
-                .mobike
-                .refuse
-                .iter()
-                .any(|r| crate::engine::TsRange::host(path.remote.ip()).is_subset_of(r));
+        let refused =
+            update && mobike && !sa.original_initiator && self.refused_by_policy(path.remote.ip());
         if (update || list.is_some()) && !mobike {
             self.mobike_notify(
                 id,
@@ -364,72 +334,142 @@ impl Engine {
         if natd_requested {
             out.extend(self.natd_for(id, path));
         }
-        let Some(sa) = self.sas.get(&id) else {
-            return Ok(out);
-        };
-        // the peer's address list: a full replacement plus the packet's source (§3.6)
         if mobike && !refused {
             if let Some(list) = list {
-                let mut set = vec![path.remote.ip()];
-                for a in list {
-                    if !set.contains(&a) {
-                        set.push(a);
-                    }
-                }
-                let moved_peer =
-                    sa.original_initiator && path.remote.ip() != sa.path.remote.ip() && !update;
-                if let Some(sa) = self.sas.get_mut(&id) {
-                    sa.remote_addrs = set;
-                    let ev = EngineEvent::Addresses {
-                        sa: id,
-                        local: sa.local_addrs.clone(),
-                        remote: sa.remote_addrs.clone(),
-                    };
-                    self.event(ev);
-                }
-                if moved_peer {
-                    // the responder moved (its address went away): follow it, then
-                    // confirm with an UPDATE of our own
-                    let trigger = Trigger {
-                        at: now,
-                        cause: MoveCause::PeerMoved,
-                    };
-                    self.move_sa(id, path, trigger, true);
-                    if let Some(sa) = self.sas.get_mut(&id) {
-                        sa.mobike.update_due = Some(trigger);
-                    }
-                    self.queue_task(id, Task::Update);
-                }
+                self.take_address_list(id, path, list, update);
             }
         }
         let Some(sa) = self.sas.get(&id) else {
             return Ok(out);
         };
         if update && mobike {
-            if sa.original_initiator {
-                self.mobike_notify(
-                    id,
-                    false,
-                    nt::UPDATE_SA_ADDRESSES,
-                    "from the responder (only the original initiator may send it): ignored".into(),
-                );
-            } else if refused {
-                self.mobike_notify(
-                    id,
-                    true,
-                    nt::UNACCEPTABLE_ADDRESSES,
-                    format!("{} refused by policy", path.remote.ip()),
-                );
-                out.push(notify(nt::UNACCEPTABLE_ADDRESSES));
-            } else {
-                self.accept_update(id, path, payloads, &announced_before);
-            }
+            let from_responder = sa.original_initiator;
+            out.extend(self.answer_update(
+                id,
+                path,
+                payloads,
+                from_responder,
+                refused,
+                &announced_before,
+            ));
         }
         if !mobike {
             self.follow_nat(id, path);
         }
         out.extend(echo);
         Ok(out)
+    }
+
+    /// The COOKIE2 notify to echo unchanged (§3.7); a wrong length is reported, not
+    /// echoed.
+    fn cookie2_echo(&mut self, id: SaId, payloads: &[Payload<'_>]) -> Option<Payload<'static>> {
+        let cookie = match cookie2_of(payloads) {
+            Ok(c) => c,
+            Err(len) => {
+                self.mobike_notify(
+                    id,
+                    false,
+                    nt::COOKIE2,
+                    format!("COOKIE2 of {len} bytes (8..64 allowed): not echoed"),
+                );
+                None
+            }
+        };
+        cookie.map(|c| notify_payload(nt::COOKIE2, NotifyData::Cookie2(c.into())))
+    }
+
+    /// Notifies only valid in responses, found in a request: reported, ignored.
+    fn report_response_only_notifies(&mut self, id: SaId, payloads: &[Payload<'_>]) {
+        for t in [nt::UNACCEPTABLE_ADDRESSES, nt::UNEXPECTED_NAT_DETECTED] {
+            if find_notify(payloads, t).is_some() {
+                self.mobike_notify(
+                    id,
+                    false,
+                    t,
+                    "in a request (only valid in responses): ignored".into(),
+                );
+            }
+        }
+    }
+
+    /// Our policy refuses UPDATE_SA_ADDRESSES from this peer address.
+    fn refused_by_policy(&self, remote: IpAddr) -> bool {
+        self.config
+            .mobike
+            .refuse
+            .iter()
+            .any(|r| crate::engine::TsRange::host(remote).is_subset_of(r))
+    }
+
+    /// The peer's address list: a full replacement plus the packet's source (§3.6). A
+    /// responder that announces a list from a new address has moved: we follow it.
+    fn take_address_list(&mut self, id: SaId, path: Path, list: Vec<IpAddr>, update: bool) {
+        let Some(sa) = self.sas.get(&id) else {
+            return;
+        };
+        let mut set = vec![path.remote.ip()];
+        for a in list {
+            if !set.contains(&a) {
+                set.push(a);
+            }
+        }
+        let moved_peer =
+            sa.original_initiator && path.remote.ip() != sa.path.remote.ip() && !update;
+        if let Some(sa) = self.sas.get_mut(&id) {
+            sa.remote_addrs = set;
+            let ev = EngineEvent::Addresses {
+                sa: id,
+                local: sa.local_addrs.clone(),
+                remote: sa.remote_addrs.clone(),
+            };
+            self.event(ev);
+        }
+        if moved_peer {
+            // the responder moved (its address went away): follow it, then
+            // confirm with an UPDATE of our own
+            let trigger = Trigger {
+                at: self.now,
+                cause: MoveCause::PeerMoved,
+            };
+            self.move_sa(id, path, trigger, true);
+            if let Some(sa) = self.sas.get_mut(&id) {
+                sa.mobike.update_due = Some(trigger);
+            }
+            self.queue_task(id, Task::Update);
+        }
+    }
+
+    /// UPDATE_SA_ADDRESSES on an SA with MOBIKE: ignored from the responder, refused by
+    /// policy (the UNACCEPTABLE_ADDRESSES notify to answer), or accepted.
+    fn answer_update(
+        &mut self,
+        id: SaId,
+        path: Path,
+        payloads: &[Payload<'_>],
+        from_responder: bool,
+        refused: bool,
+        announced_before: &[IpAddr],
+    ) -> Option<Payload<'static>> {
+        if from_responder {
+            self.mobike_notify(
+                id,
+                false,
+                nt::UPDATE_SA_ADDRESSES,
+                "from the responder (only the original initiator may send it): ignored".into(),
+            );
+            None
+        } else if refused {
+            self.mobike_notify(
+                id,
+                true,
+                nt::UNACCEPTABLE_ADDRESSES,
+                format!("{} refused by policy", path.remote.ip()),
+            );
+            Some(notify(nt::UNACCEPTABLE_ADDRESSES))
+        } else {
+            self.accept_update(id, path, payloads, announced_before);
+            None
+        }
     }
 
     /// UPDATE_SA_ADDRESSES accepted: the IKE SA takes the packet's addresses; the
