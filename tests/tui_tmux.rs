@@ -32,7 +32,8 @@ impl Tmux {
         for (k, v) in env {
             full.push_str(&format!("{k}={v} "));
         }
-        full.push_str(cmd);
+        // the shell prints the exit status on the normal screen once the UI left its own
+        full.push_str(&format!("{cmd}; echo EXIT=$?; sleep 60"));
         let ok = Command::new("tmux")
             .args(["-L", &t.socket, "-f", "/dev/null", "new-session", "-d"])
             .args(["-x", &width.to_string(), "-y", &height.to_string()])
@@ -42,7 +43,6 @@ impl Tmux {
             .expect("tmux")
             .success();
         assert!(ok, "tmux new-session failed");
-        t.tmux(&["set-option", "-g", "remain-on-exit", "on"]);
         Some(t)
     }
 
@@ -89,23 +89,28 @@ impl Tmux {
         }
     }
 
-    /// Waits until the program exited; its exit status.
+    /// Waits until the program exited; its exit status, as the shell printed it.
     fn wait_exit(&self) -> String {
-        let start = Instant::now();
-        loop {
-            let dead = self.tmux(&[
-                "display-message",
-                "-p",
-                "-t",
-                "0",
-                "#{pane_dead} #{pane_dead_status}",
-            ]);
-            if dead.starts_with('1') {
-                return dead.trim().to_string();
-            }
-            assert!(start.elapsed() < Duration::from_secs(10), "still running");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let s = self.wait_for("EXIT=");
+        s.lines()
+            .find_map(|l| l.trim().strip_prefix("EXIT="))
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    }
+
+    /// The UI's process id (the shell's child).
+    fn ui_pid(&self) -> String {
+        let shell = self.tmux(&["display-message", "-p", "-t", "0", "#{pane_pid}"]);
+        let out = Command::new("pgrep")
+            .args(["-P", shell.trim()])
+            .output()
+            .expect("pgrep");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string()
     }
 }
 
@@ -155,7 +160,7 @@ fn the_browser_filters_expands_and_highlights_in_a_real_terminal() {
     t.keys(&["?"]);
     t.wait_for("next-mobike");
     t.keys(&["Escape", "q"]);
-    assert_eq!(t.wait_exit(), "1 0");
+    assert_eq!(t.wait_exit(), "0");
     // the terminal was restored: the alternate screen is gone
     let s = t.screen();
     assert!(!s.contains("Bytes (decrypted"), "{s}");
@@ -179,7 +184,7 @@ fn the_browser_without_colour_keeps_the_selection_reversed() {
     }
     assert!(esc.contains("7m"), "no reversed video:\n{esc}");
     t.keys(&["q"]);
-    assert_eq!(t.wait_exit(), "1 0");
+    assert_eq!(t.wait_exit(), "0");
 }
 
 #[test]
@@ -188,14 +193,15 @@ fn sigterm_restores_the_terminal() {
         return;
     };
     t.wait_for("20 IKE messages");
-    let pid = t.tmux(&["display-message", "-p", "-t", "0", "#{pane_pid}"]);
+    let pid = t.ui_pid();
+    assert!(!pid.is_empty(), "no UI process");
     let ok = Command::new("kill")
-        .args(["-TERM", pid.trim()])
+        .args(["-TERM", &pid])
         .status()
         .unwrap()
         .success();
     assert!(ok);
-    assert_eq!(t.wait_exit(), "1 0");
+    assert_eq!(t.wait_exit(), "0");
     let s = t.screen();
     assert!(!s.contains("IKE messages"), "{s}");
 }
@@ -224,5 +230,5 @@ fn lab_in_a_terminal_runs_a_failover_drill_by_keys() {
     t.keys(&["q"]);
     t.wait_for("quit? the IKE SAs are deleted");
     t.keys(&["y"]);
-    assert_eq!(t.wait_exit(), "1 0");
+    assert_eq!(t.wait_exit(), "0");
 }

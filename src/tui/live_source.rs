@@ -7,6 +7,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::cli::command::{parse_command, PeerCommand};
+use crate::drill::parse::DrillCommand;
 use crate::drill::{DrillTarget, TimedEvent};
 
 /// How often the source asks every node for its `status` (the SA list's state).
@@ -17,7 +18,21 @@ const SLICE: Duration = Duration::from_millis(20);
 /// A command for a node (`None`: the target chooses, as in drills).
 pub struct NodeCommand {
     pub node: Option<String>,
-    pub command: PeerCommand,
+    /// The command and its text (what a peer process is sent).
+    pub command: DrillCommand,
+}
+
+impl NodeCommand {
+    /// A command without arguments (`up`, `status`, `quit`) for `node`.
+    pub fn simple(node: Option<String>, command: PeerCommand, text: &str) -> NodeCommand {
+        NodeCommand {
+            node,
+            command: DrillCommand {
+                command,
+                text: text.to_string(),
+            },
+        }
+    }
 }
 
 /// What the source sends.
@@ -107,7 +122,7 @@ fn drive(
         loop {
             match commands.try_recv() {
                 Ok(c) => {
-                    let quit = matches!(c.command, PeerCommand::Quit);
+                    let quit = matches!(c.command.command, PeerCommand::Quit);
                     apply(target, c);
                     if quit {
                         let _ = updates.send(SourceUpdate::Events(target.events_so_far()));
@@ -118,15 +133,17 @@ fn drive(
                 // the UI is gone: end the SAs as `quit` does
                 Err(TryRecvError::Disconnected) => {
                     for n in &nodes {
-                        let _ = target.command(Some(n), &PeerCommand::Quit);
+                        let quit = NodeCommand::simple(None, PeerCommand::Quit, "quit");
+                        let _ = target.command(Some(n), &quit.command);
                     }
                     return;
                 }
             }
         }
         if last_status.is_none_or(|t| t.elapsed() >= STATUS_EVERY) {
+            let status = NodeCommand::simple(None, PeerCommand::Status, "status");
             for n in &nodes {
-                let _ = target.command(Some(n), &PeerCommand::Status);
+                let _ = target.command(Some(n), &status.command);
             }
             last_status = Some(Instant::now());
         }
@@ -151,8 +168,15 @@ pub fn parse_node_command(line: &str, nodes: &[String]) -> Result<NodeCommand, S
         }
         _ => (None, line),
     };
-    match parse_command(rest.trim()) {
-        Ok(Some(command)) => Ok(NodeCommand { node, command }),
+    let text = rest.trim();
+    match parse_command(text) {
+        Ok(Some(command)) => Ok(NodeCommand {
+            node,
+            command: DrillCommand {
+                command,
+                text: text.to_string(),
+            },
+        }),
         Ok(None) => Err("empty command".into()),
         Err(e) => Err(e.to_string()),
     }

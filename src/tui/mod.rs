@@ -166,10 +166,11 @@ pub fn run_live(
     }
     let (title, source) = match target {
         LiveTarget::Lab(options) => {
-            let up = live_source::NodeCommand {
-                node: None,
-                command: crate::cli::command::PeerCommand::Up(None),
-            };
+            let up = live_source::NodeCommand::simple(
+                None,
+                crate::cli::command::PeerCommand::Up(None),
+                "up",
+            );
             let make = move || -> Result<Box<dyn crate::drill::DrillTarget>, String> {
                 Ok(Box::new(crate::embedded_lab::LoopbackLab::new(options)?))
             };
@@ -297,10 +298,11 @@ fn live_loop(
         .map(|n| n.name.clone())
         .collect::<Vec<_>>()
     {
-        let _ = source.send(live_source::NodeCommand {
-            node: Some(n),
-            command: crate::cli::command::PeerCommand::Quit,
-        });
+        let _ = source.send(live_source::NodeCommand::simple(
+            Some(n),
+            crate::cli::command::PeerCommand::Quit,
+            "quit",
+        ));
     }
     drop(guard);
     Ok(())
