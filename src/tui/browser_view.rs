@@ -4,41 +4,26 @@
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph};
+use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
 use super::browser::{is_mobike, shorten, Browser, Mode, Pane, TimeFormat};
 use super::capture_index::{ByteRange, MessageEntry};
+use super::chrome;
 use super::theme::Theme;
 use crate::cli::decode::rfc3339_micros;
 use crate::decrypt::IntegrityStatus;
 
-/// Smallest body that holds the panes; below it the screen says so.
-const MIN_WIDTH: u16 = 30;
-const MIN_HEIGHT: u16 = 8;
-
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, b: &mut Browser, theme: &Theme) {
-    let area = frame.area();
-    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
-        let msg = format!(
-            "terminal too small ({}x{}): {MIN_WIDTH}x{MIN_HEIGHT} at least",
-            area.width, area.height
-        );
-        frame.render_widget(Paragraph::new(msg), area);
+    let Some([top, body, bottom]) = chrome::screen_rows(frame) else {
         return;
-    }
-    let [top, body, bottom] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(1),
-        Constraint::Length(1),
-    ])
-    .areas(area);
+    };
     draw_header(frame, b, theme, top);
     draw_body(frame, b, theme, body);
     draw_bottom(frame, b, theme, bottom);
     if let Mode::Help(scroll) = b.mode {
-        draw_help(frame, b, theme, body, scroll);
+        chrome::draw_help(frame, &b.keymap, theme, body, scroll, &[]);
     }
 }
 
@@ -158,7 +143,6 @@ fn draw_body(frame: &mut Frame, b: &mut Browser, theme: &Theme, area: Rect) {
 }
 
 fn block<'a>(b: &Browser, theme: &Theme, pane: Pane, title: String) -> Block<'a> {
-    let focused = b.focus == pane;
     let number = match pane {
         Pane::Sas => 1,
         Pane::Messages => 2,
@@ -166,14 +150,7 @@ fn block<'a>(b: &Browser, theme: &Theme, pane: Pane, title: String) -> Block<'a>
         Pane::Bytes => 4,
         Pane::Timeline => 5,
     };
-    let title = format!("{number} {title}");
-    Block::bordered()
-        .border_set(theme.glyphs.border)
-        .border_style(if focused { theme.focused } else { theme.border })
-        .title(Span::styled(
-            if focused { format!("[{title}]") } else { title },
-            if focused { theme.focused } else { theme.header },
-        ))
+    chrome::pane_block(theme, number, &title, b.focus == pane)
 }
 
 fn draw_pane(frame: &mut Frame, b: &mut Browser, theme: &Theme, pane: Pane, area: Rect) {
@@ -195,11 +172,7 @@ fn window(selected: usize, rows: usize) -> usize {
 }
 
 fn row_style(b: &Browser, theme: &Theme, pane: Pane, selected: bool) -> Style {
-    match (selected, b.focus == pane) {
-        (false, _) => Style::new(),
-        (true, true) => theme.selected,
-        (true, false) => theme.selected_unfocused,
-    }
+    chrome::row_style(theme, selected, b.focus == pane)
 }
 
 fn draw_sas(frame: &mut Frame, b: &Browser, theme: &Theme, area: Rect) {
@@ -514,33 +487,5 @@ fn draw_timeline(frame: &mut Frame, b: &mut Browser, theme: &Theme, area: Rect) 
     if events.is_empty() {
         lines.push(Line::styled("no MOBIKE events", theme.dim));
     }
-    frame.render_widget(Paragraph::new(lines).block(blk), area);
-}
-
-fn draw_help(frame: &mut Frame, b: &Browser, theme: &Theme, body: Rect, scroll: usize) {
-    let width = body.width.min(110);
-    let height = body.height;
-    let area = Rect {
-        x: body.x + (body.width - width) / 2,
-        y: body.y,
-        width,
-        height,
-    };
-    let rows = b.keymap.help_rows();
-    let mut lines: Vec<Line> = vec![Line::styled(
-        format!("{:<22} {:<16} {}", "keys", "command", "what it does"),
-        theme.header,
-    )];
-    for (keys, name, help) in rows.iter().skip(scroll) {
-        lines.push(Line::raw(format!("{keys:<22} {name:<16} {help}")));
-    }
-    let blk = Block::bordered()
-        .border_set(theme.glyphs.border)
-        .border_style(theme.focused)
-        .title(Span::styled(
-            "Help: keys (rebind: --bindings FILE); :NAME runs a command; Esc closes",
-            theme.focused,
-        ));
-    frame.render_widget(Clear, area);
     frame.render_widget(Paragraph::new(lines).block(blk), area);
 }

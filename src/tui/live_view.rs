@@ -3,35 +3,21 @@
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph};
+use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 use serde_json::Value;
 
 use super::browser::shorten;
+use super::chrome;
 use super::live::{LiveApp, LiveMode, LivePane};
 use super::live_model::{text, texts};
 use super::theme::Theme;
 
-const MIN_WIDTH: u16 = 30;
-const MIN_HEIGHT: u16 = 8;
-
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, app: &mut LiveApp, theme: &Theme) {
-    let area = frame.area();
-    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
-        let msg = format!(
-            "terminal too small ({}x{}): {MIN_WIDTH}x{MIN_HEIGHT} at least",
-            area.width, area.height
-        );
-        frame.render_widget(Paragraph::new(msg), area);
+    let Some([top, body, bottom]) = chrome::screen_rows(frame) else {
         return;
-    }
-    let [top, body, bottom] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(1),
-        Constraint::Length(1),
-    ])
-    .areas(area);
+    };
     draw_header(frame, app, theme, top);
     if app.zoom {
         draw_pane(frame, app, theme, app.focus, body);
@@ -56,7 +42,8 @@ pub fn draw(frame: &mut Frame, app: &mut LiveApp, theme: &Theme) {
     }
     draw_bottom(frame, app, theme, bottom);
     if let LiveMode::Help(scroll) = app.mode {
-        draw_help(frame, app, theme, body, scroll);
+        let footer = ["The : line also takes every peer command (help lists them): addr del 127.0.0.2, responder: probe, ..."];
+        chrome::draw_help(frame, &app.keymap, theme, body, scroll, &footer);
     }
 }
 
@@ -107,30 +94,18 @@ fn draw_bottom(frame: &mut Frame, app: &LiveApp, theme: &Theme, area: Rect) {
 }
 
 fn block<'a>(app: &LiveApp, theme: &Theme, pane: LivePane, title: String) -> Block<'a> {
-    let focused = app.focus == pane;
-    let n = match pane {
+    let number = match pane {
         LivePane::Sas => 1,
         LivePane::Addresses => 2,
         LivePane::Paths => 3,
         LivePane::Events => 4,
         LivePane::Moves => 5,
     };
-    let title = format!("{n} {title}");
-    Block::bordered()
-        .border_set(theme.glyphs.border)
-        .border_style(if focused { theme.focused } else { theme.border })
-        .title(Span::styled(
-            if focused { format!("[{title}]") } else { title },
-            if focused { theme.focused } else { theme.header },
-        ))
+    chrome::pane_block(theme, number, &title, app.focus == pane)
 }
 
 fn selected_style(app: &LiveApp, theme: &Theme, pane: LivePane, selected: bool) -> Style {
-    match (selected, app.focus == pane) {
-        (false, _) => Style::new(),
-        (true, true) => theme.selected,
-        (true, false) => theme.selected_unfocused,
-    }
+    chrome::row_style(theme, selected, app.focus == pane)
 }
 
 fn draw_pane(frame: &mut Frame, app: &mut LiveApp, theme: &Theme, pane: LivePane, area: Rect) {
@@ -465,35 +440,5 @@ fn draw_moves(frame: &mut Frame, app: &mut LiveApp, theme: &Theme, area: Rect) {
     if lines.is_empty() {
         lines.push(Line::styled("no move yet", theme.dim));
     }
-    frame.render_widget(Paragraph::new(lines).block(blk), area);
-}
-
-fn draw_help(frame: &mut Frame, app: &LiveApp, theme: &Theme, body: Rect, scroll: usize) {
-    let width = body.width.min(110);
-    let area = Rect {
-        x: body.x + (body.width - width) / 2,
-        y: body.y,
-        width,
-        height: body.height,
-    };
-    let mut lines: Vec<Line> = vec![Line::styled(
-        format!("{:<22} {:<16} {}", "keys", "command", "what it does"),
-        theme.header,
-    )];
-    for (keys, name, help) in app.keymap.help_rows().iter().skip(scroll) {
-        lines.push(Line::raw(format!("{keys:<22} {name:<16} {help}")));
-    }
-    lines.push(Line::styled(
-        "The : line also takes every peer command (help lists them): addr del 127.0.0.2, responder: probe, ...",
-        theme.dim,
-    ));
-    let blk = Block::bordered()
-        .border_set(theme.glyphs.border)
-        .border_style(theme.focused)
-        .title(Span::styled(
-            "Help: keys (rebind: --bindings FILE); :NAME runs a command; Esc closes",
-            theme.focused,
-        ));
-    frame.render_widget(Clear, area);
     frame.render_widget(Paragraph::new(lines).block(blk), area);
 }

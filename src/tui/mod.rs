@@ -8,6 +8,7 @@
 pub mod browser;
 pub mod browser_view;
 pub mod capture_index;
+pub mod chrome;
 pub mod display_filter;
 pub mod input_line;
 pub mod keymap;
@@ -72,14 +73,7 @@ pub struct BrowserOptions {
 
 /// Runs the offline browser; the exit status.
 pub fn run_browser(options: BrowserOptions) -> Result<i32, String> {
-    let mut keymap = KeyMap::default();
-    if let Some(path) = &options.bindings {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        keymap
-            .apply(&text)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-    }
+    let keymap = KeyMap::load(options.bindings.as_deref())?;
     if options.plain || !io::stdout().is_terminal() {
         return print_plain(options);
     }
@@ -156,14 +150,7 @@ pub fn run_live(
     bindings: Option<PathBuf>,
     looks: Looks,
 ) -> Result<i32, String> {
-    let mut keymap = KeyMap::default();
-    if let Some(path) = &bindings {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        keymap
-            .apply(&text)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-    }
+    let keymap = KeyMap::load(bindings.as_deref())?;
     let (title, source) = match target {
         LiveTarget::Lab(options) => {
             let up = live_source::NodeCommand::simple(
