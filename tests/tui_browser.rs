@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use mobikectl::tui::browser::{Browser, Mode, Pane};
 use mobikectl::tui::browser_view;
-use mobikectl::tui::capture_index::{CaptureIndex, LoadOptions};
+use mobikectl::tui::capture_index::{ByteRange, CaptureIndex, LoadOptions};
 use mobikectl::tui::keymap::{keys_markdown, Key, KeyCode, KeyMap, UI_COMMANDS};
 use mobikectl::tui::Looks;
 use ratatui::backend::TestBackend;
@@ -199,13 +199,14 @@ fn the_tree_expands_and_the_selected_payload_highlights_its_bytes() {
         .iter()
         .map(|&i| b.tree.lines[i].text.clone())
         .collect();
-    assert!(visible[1].starts_with("SK "), "{visible:?}");
+    assert!(visible[1].starts_with("IKE header"), "{visible:?}");
+    assert!(visible[2].starts_with("SK "), "{visible:?}");
     assert!(
         visible.iter().any(|l| l == "N(UPDATE_SA_ADDRESSES)"),
         "{visible:?}"
     );
     // down to the first inner payload: its bytes are in the decrypted content
-    press(&mut b, &[DOWN, DOWN, DOWN]);
+    press(&mut b, &[DOWN, DOWN, DOWN, DOWN]);
     let line = &b.tree.lines[b.tree.selected];
     assert_eq!(line.text, "N(UPDATE_SA_ADDRESSES)");
     let r = line.bytes.unwrap();
@@ -234,6 +235,89 @@ fn the_tree_expands_and_the_selected_payload_highlights_its_bytes() {
     assert!(b.tree.visible().len() < before, "collapsed");
     press(&mut b, &[RIGHT, Key::char('E')]);
     assert_eq!(b.tree.visible().len(), b.tree.lines.len());
+}
+
+/// The highlighted cells of the bytes pane: hex digits, then the same bytes as text.
+fn highlighted(buf: &Buffer) -> String {
+    buf.content
+        .iter()
+        .filter(|c| {
+            c.modifier.contains(Modifier::REVERSED) && c.fg == ratatui::style::Color::Yellow
+        })
+        .map(|c| c.symbol().to_string())
+        .collect()
+}
+
+/// Select the first tree line whose text starts with `prefix`, expanding everything.
+fn select_tree_line(b: &mut Browser, prefix: &str) -> usize {
+    press(b, &[Key::char('E')]);
+    let i = b
+        .tree
+        .lines
+        .iter()
+        .position(|l| l.text.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no tree line {prefix}: {:#?}", b.tree.lines));
+    while b.tree.selected < i {
+        press(b, &[DOWN]);
+    }
+    assert_eq!(b.tree.selected, i);
+    i
+}
+
+#[test]
+fn a_selected_field_highlights_only_its_own_bytes() {
+    let mut b = moon();
+    press(&mut b, &[Key::char(':')]);
+    typed(&mut b, "goto 9");
+    press(&mut b, &[ENTER, Key::char('3')]);
+    // a header field: the message ID, bytes 20..24 of the message
+    let i = select_tree_line(&mut b, "message ID:");
+    assert_eq!(b.tree.lines[i].text, "message ID: 3");
+    let r = b.tree.lines[i].bytes.unwrap();
+    assert!(!r.decrypted && (r.start, r.end) == (20, 24), "{r:?}");
+    assert_eq!(highlighted(&frame(&mut b, 120, 36, COLOUR)), "00000003....");
+    // a field of an encrypted payload: the notify type of N(UPDATE_SA_ADDRESSES), in the
+    // decrypted content, two bytes (16400 = 0x4010)
+    let i = select_tree_line(&mut b, "notify message type: UPDATE_SA_ADDRESSES");
+    let r = b.tree.lines[i].bytes.unwrap();
+    assert!(r.decrypted && (r.start, r.end) == (6, 8), "{r:?}");
+    let buf = frame(&mut b, 120, 36, COLOUR);
+    assert!(text(&buf).contains("Bytes (decrypted SK content)"));
+    assert_eq!(highlighted(&buf), "4010@.");
+    // the COOKIE2 value, its 16 bytes
+    let i = select_tree_line(&mut b, "cookie: 69d2243e587f45cbb89cef3fd884631a");
+    let r = b.tree.lines[i].bytes.unwrap();
+    assert_eq!(r.end - r.start, 16, "{r:?}");
+}
+
+#[test]
+fn every_field_of_every_testdata_message_lies_inside_its_payload() {
+    // field lines are children of their payload: their bytes must lie inside the parent's
+    // (the header line's children are the payloads, beside the header, not in it)
+    let mut checked = 0;
+    for cap in testdata_captures() {
+        let index = load(cap.clone());
+        for (n, m) in index.messages.iter().enumerate() {
+            let lines = index.tree_lines(m);
+            let mut parents: Vec<Option<ByteRange>> = Vec::new();
+            for l in &lines {
+                parents.truncate(l.depth);
+                if let (Some(r), Some(Some(p))) = (l.bytes, parents.last()) {
+                    if r.decrypted == p.decrypted && l.depth >= 2 {
+                        assert!(
+                            r.start >= p.start && r.end <= p.end,
+                            "{cap:?} message {n}: {} {r:?} outside {p:?}",
+                            l.text
+                        );
+                        checked += 1;
+                    }
+                }
+                parents.resize(l.depth, None);
+                parents.push(l.bytes);
+            }
+        }
+    }
+    assert!(checked > 1000, "only {checked} fields checked");
 }
 
 #[test]
@@ -341,6 +425,20 @@ fn focus_cycles_and_every_command_runs_on_every_pane() {
 
 #[test]
 fn every_testdata_capture_opens() {
+    let files = testdata_captures();
+    assert!(files.len() > 20, "{files:?}");
+    for index in files.into_iter().map(load) {
+        let mut b = Browser::new(index, KeyMap::default());
+        // every message's tree and bytes draw
+        for _ in 0..b.shown.len() {
+            let _ = frame(&mut b, 100, 30, COLOUR);
+            press(&mut b, &[Key::char('j')]);
+        }
+    }
+}
+
+/// Every capture under testdata/, with the key table next to it if there is one.
+fn testdata_captures() -> Vec<PathBuf> {
     let mut files = Vec::new();
     for dir in std::fs::read_dir(repo("testdata")).unwrap() {
         let dir = dir.unwrap().path();
@@ -355,26 +453,23 @@ fn every_testdata_capture_opens() {
             }
         }
     }
-    assert!(files.len() > 20, "{files:?}");
-    for f in files {
-        let keys: Vec<PathBuf> = ["ikev2_decryption_table"]
-            .iter()
-            .map(|k| f.parent().unwrap().join(k))
-            .filter(|k| k.exists())
-            .collect();
-        let index = CaptureIndex::load(LoadOptions {
-            files: vec![f.clone()],
-            keys,
-            ..LoadOptions::default()
-        });
-        assert!(index.error.is_none(), "{}: {:?}", f.display(), index.error);
-        let mut b = Browser::new(index, KeyMap::default());
-        // every message's tree and bytes draw
-        for _ in 0..b.shown.len() {
-            let _ = frame(&mut b, 100, 30, COLOUR);
-            press(&mut b, &[Key::char('j')]);
-        }
-    }
+    files.sort();
+    files
+}
+
+fn load(f: PathBuf) -> CaptureIndex {
+    let keys: Vec<PathBuf> = ["ikev2_decryption_table"]
+        .iter()
+        .map(|k| f.parent().unwrap().join(k))
+        .filter(|k| k.exists())
+        .collect();
+    let index = CaptureIndex::load(LoadOptions {
+        files: vec![f.clone()],
+        keys,
+        ..LoadOptions::default()
+    });
+    assert!(index.error.is_none(), "{}: {:?}", f.display(), index.error);
+    index
 }
 
 #[test]

@@ -72,6 +72,7 @@
 #![warn(missing_docs)]
 
 mod json;
+pub mod layout;
 mod sink;
 
 use std::net::{Ipv4Addr, Ipv6Addr};

@@ -18,6 +18,7 @@ use crate::capture::{CaptureEvent, CaptureOptions, CaptureReader, IkePacket, Tra
 use crate::cli::decode::inner_payloads;
 use crate::cli::text;
 use crate::decrypt::{Decryptor, FragmentLimits, IntegrityStatus, Opened};
+use crate::dissect::layout;
 use crate::keys::KeyStore;
 use crate::wire::{parse_payload_chain, registry, Header, Message, Payload, PayloadBody};
 
@@ -529,48 +530,110 @@ fn tree_lines(index: &CaptureIndex, m: &MessageEntry) -> Vec<TreeLine> {
         (Some(p), Some((bytes, _))) => chain_spans(p, bytes.len()),
         _ => Vec::new(),
     };
-    let mut lines = Vec::new();
+    let nodes = text_nodes(&text, sk_index, &outer, &inner_spans, raw.len());
+    let types = PayloadTypes {
+        outer: msg.payloads.iter().map(|p| p.payload_type).collect(),
+        inner: inner
+            .as_deref()
+            .unwrap_or(&[])
+            .iter()
+            .map(|p| p.payload_type)
+            .collect(),
+    };
+    let buffers = FieldBuffers {
+        raw,
+        plain: plain.map(|(b, _)| b),
+    };
+    with_field_lines(nodes, &types, &buffers)
+}
+
+/// A tree line and, for a payload's line, which payload it is.
+struct TextNode {
+    line: TreeLine,
+    payload: Option<PayloadRef>,
+}
+
+/// The n-th payload of the message (`inner: false`) or of its decrypted SK content.
+#[derive(Clone, Copy)]
+struct PayloadRef {
+    inner: bool,
+    n: usize,
+}
+
+struct PayloadTypes {
+    outer: Vec<u8>,
+    inner: Vec<u8>,
+}
+
+struct FieldBuffers<'a> {
+    raw: &'a [u8],
+    plain: Option<&'a [u8]>,
+}
+
+/// The renderer's lines with the bytes each covers: the header line the header, a payload's
+/// line its payload (inner payloads in the decrypted content); deeper lines their node's.
+fn text_nodes(
+    text: &str,
+    sk_index: Option<usize>,
+    outer: &[(usize, usize)],
+    inner: &[(usize, usize)],
+    raw_len: usize,
+) -> Vec<TextNode> {
+    let mut nodes = Vec::new();
     let (mut outer_at, mut inner_at) = (0usize, 0usize);
     let mut in_sk = false;
     for line in text.lines() {
         let trimmed = line.trim_start_matches(' ');
         let depth = (line.len() - trimmed.len()) / 2;
-        let bytes = match depth {
-            0 => Some(ByteRange {
-                decrypted: false,
-                start: 0,
-                end: crate::wire::HEADER_LEN.min(raw.len()),
-            }),
+        let (bytes, payload) = match depth {
+            0 => (
+                Some(ByteRange {
+                    decrypted: false,
+                    start: 0,
+                    end: crate::wire::HEADER_LEN.min(raw_len),
+                }),
+                None,
+            ),
             1 => {
                 let span = outer.get(outer_at).copied();
                 in_sk = sk_index == Some(outer_at);
+                let r = PayloadRef {
+                    inner: false,
+                    n: outer_at,
+                };
                 outer_at += 1;
-                span.map(|(start, end)| ByteRange {
-                    decrypted: false,
-                    start,
-                    end,
-                })
+                (
+                    span.map(|(start, end)| byte_range(false, start, end)),
+                    Some(r),
+                )
             }
             3 if in_sk => {
-                let span = inner_spans.get(inner_at).copied();
+                let span = inner.get(inner_at).copied();
+                let r = PayloadRef {
+                    inner: true,
+                    n: inner_at,
+                };
                 inner_at += 1;
-                span.map(|(start, end)| ByteRange {
-                    decrypted: true,
-                    start,
-                    end,
-                })
+                (
+                    span.map(|(start, end)| byte_range(true, start, end)),
+                    Some(r),
+                )
             }
-            _ => None,
+            _ => (None, None),
         };
-        lines.push(TreeLine {
-            depth,
-            text: trimmed.to_string(),
-            bytes,
+        nodes.push(TextNode {
+            line: TreeLine {
+                depth,
+                text: trimmed.to_string(),
+                bytes,
+            },
+            payload,
         });
     }
     // deeper lines belong to the nearest node above that has bytes
     let mut last: Vec<Option<ByteRange>> = Vec::new();
-    for l in &mut lines {
+    for n in &mut nodes {
+        let l = &mut n.line;
         last.truncate(l.depth);
         if l.bytes.is_none() {
             l.bytes = last.iter().rev().flatten().next().copied();
@@ -578,7 +641,90 @@ fn tree_lines(index: &CaptureIndex, m: &MessageEntry) -> Vec<TreeLine> {
         last.resize(l.depth, None);
         last.push(l.bytes);
     }
+    nodes
+}
+
+fn byte_range(decrypted: bool, start: usize, end: usize) -> ByteRange {
+    ByteRange {
+        decrypted,
+        start,
+        end,
+    }
+}
+
+/// Each node followed by its fields, field by field with their own bytes (as Wireshark's
+/// tree): the header's under an `IKE header` line first, a payload's after its subtree.
+fn with_field_lines(
+    nodes: Vec<TextNode>,
+    types: &PayloadTypes,
+    buffers: &FieldBuffers,
+) -> Vec<TreeLine> {
+    let mut out = Vec::with_capacity(nodes.len() * 4);
+    // fields waiting for the end of their node's subtree: (node depth, lines)
+    let mut pending: Vec<(usize, Vec<TreeLine>)> = Vec::new();
+    for (i, node) in nodes.into_iter().enumerate() {
+        while pending.last().is_some_and(|(d, _)| *d >= node.line.depth) {
+            if let Some((_, lines)) = pending.pop() {
+                out.extend(lines);
+            }
+        }
+        let depth = node.line.depth;
+        let fields = node
+            .payload
+            .and_then(|p| payload_field_lines(p, node.line.bytes, depth, types, buffers));
+        out.push(node.line);
+        if i == 0 {
+            out.extend(header_field_lines(buffers.raw));
+        }
+        if let Some(f) = fields {
+            pending.push((depth, f));
+        }
+    }
+    while let Some((_, lines)) = pending.pop() {
+        out.extend(lines);
+    }
+    out
+}
+
+fn header_field_lines(raw: &[u8]) -> Vec<TreeLine> {
+    let end = crate::wire::HEADER_LEN.min(raw.len());
+    let mut lines = vec![TreeLine {
+        depth: 1,
+        text: format!("IKE header ({end} bytes)"),
+        bytes: Some(byte_range(false, 0, end)),
+    }];
+    lines.extend(layout::header_fields(raw).into_iter().map(|f| TreeLine {
+        depth: 2 + f.depth,
+        text: f.text,
+        bytes: Some(byte_range(false, f.range.start, f.range.end)),
+    }));
     lines
+}
+
+fn payload_field_lines(
+    p: PayloadRef,
+    bytes: Option<ByteRange>,
+    depth: usize,
+    types: &PayloadTypes,
+    buffers: &FieldBuffers,
+) -> Option<Vec<TreeLine>> {
+    let bytes = bytes?;
+    let (kind, buffer) = if p.inner {
+        (types.inner.get(p.n)?, buffers.plain?)
+    } else {
+        (types.outer.get(p.n)?, buffers.raw)
+    };
+    let fields = layout::payload_fields(*kind, buffer, bytes.start..bytes.end);
+    Some(
+        fields
+            .into_iter()
+            .map(|f| TreeLine {
+                depth: depth + 1 + f.depth,
+                text: f.text,
+                bytes: Some(byte_range(p.inner, f.range.start, f.range.end)),
+            })
+            .collect(),
+    )
 }
 
 /// The byte range of each payload of a chain parsed from `len` bytes.
