@@ -10,6 +10,10 @@
 //! directly in the tree of the SKF payload of the fragment that completed it; we put them in
 //! the same places (`payloads` of the SK / completing SKF payload object).
 //!
+//! A second test checks the field layout of the TUI's payload tree (`dissect::layout`): the
+//! bytes of every header field, generic payload header, proposal, transform, KE group, nonce
+//! and notify type must be where tshark's PDML puts them.
+//!
 //! tshark is needed: `.ci/run` installs it and sets MOBIKECTL_REQUIRE_TSHARK=1 so CI fails
 //! rather than skips when it is missing. Locally without tshark the test says it skipped.
 use std::collections::BTreeMap;
@@ -403,4 +407,176 @@ fn decode_agrees_with_tshark_on_every_testdata_capture() {
     );
     assert!(compared > 0, "nothing was cross-checked");
     assert!(decrypted > 0, "no decrypted message was cross-checked");
+}
+
+/// Which of tshark's fields is which of ours in the payload tree (`mobikectl tui`): the field
+/// layout is checked on these, byte for byte.
+const FIELD_PAIRS: &[(&[&str], &[&str])] = &[
+    (&["isakmp.ispi"], &["initiator SPI"]),
+    (&["isakmp.rspi"], &["responder SPI"]),
+    (
+        &["isakmp.nextpayload"],
+        &["next payload", "last substructure"],
+    ),
+    (&["isakmp.exchangetype"], &["exchange type"]),
+    (&["isakmp.flags"], &["flags"]),
+    (&["isakmp.messageid"], &["message ID"]),
+    (
+        &["isakmp.payloadlength"],
+        &["payload length", "proposal length", "transform length"],
+    ),
+    (&["isakmp.prop.number"], &["proposal number"]),
+    (&["isakmp.prop.transforms"], &["transforms"]),
+    (&["isakmp.tf.type"], &["transform type"]),
+    (&["isakmp.key_exchange.dh_group"], &["DH group"]),
+    (&["isakmp.nonce"], &["nonce data"]),
+    (&["isakmp.notify.msgtype"], &["notify message type"]),
+];
+
+/// Byte ranges (relative to the IKE header) of the fields of FIELD_PAIRS, per frame: the
+/// group's index, start, length. Fields inside tshark's decrypted or reassembled data are
+/// left out (their offsets are in another buffer).
+type FieldRanges = BTreeMap<u64, Vec<(usize, usize, usize)>>;
+
+fn tshark_field_ranges(path: &Path) -> FieldRanges {
+    let out = Command::new("tshark")
+        .args(["-n", "-T", "pdml", "-r"])
+        .arg(path)
+        .output()
+        .expect("tshark runs");
+    let pdml = String::from_utf8_lossy(&out.stdout);
+    let mut by_frame = FieldRanges::new();
+    let (mut frame, mut base, mut ikes) = (0u64, None::<usize>, 0);
+    // names of the open elements, to leave out what is inside decrypted data
+    let mut open: Vec<String> = Vec::new();
+    for line in pdml.lines() {
+        let line = line.trim();
+        if line.starts_with("<packet>") {
+            (base, ikes) = (None, 0);
+        }
+        if line.starts_with("</") {
+            open.pop();
+            continue;
+        }
+        let (Some(name), Some(pos), Some(size)) = (
+            attr(line, "name"),
+            attr(line, "pos").and_then(|p| p.parse::<usize>().ok()),
+            attr(line, "size").and_then(|p| p.parse::<usize>().ok()),
+        ) else {
+            if line.starts_with('<') && !line.ends_with("/>") && !line.starts_with("<?") {
+                open.push(String::new());
+            }
+            continue;
+        };
+        if name == "frame.number" {
+            frame = attr(line, "show").and_then(|s| s.parse().ok()).unwrap_or(0);
+        }
+        if line.starts_with("<proto name=\"isakmp\"") {
+            ikes += 1;
+        }
+        let hidden = open
+            .iter()
+            .any(|n| n == "isakmp.enc.decrypted" || n.contains("reassembled"));
+        if name == "isakmp.ispi" && !hidden {
+            base = Some(pos);
+        }
+        if let (Some(b), false, 1) = (base, hidden, ikes) {
+            if let Some(g) = FIELD_PAIRS.iter().position(|(t, _)| t.contains(&name)) {
+                by_frame
+                    .entry(frame)
+                    .or_default()
+                    .push((g, pos.saturating_sub(b), size));
+            }
+        }
+        if !line.ends_with("/>") {
+            open.push(name.to_string());
+        }
+    }
+    by_frame
+}
+
+fn attr<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    let key = format!(" {name}=\"");
+    let at = line.find(&key)? + key.len();
+    let len = line.get(at..)?.find('"')?;
+    line.get(at..at + len)
+}
+
+fn our_field_ranges(path: &Path) -> FieldRanges {
+    use mobikectl::tui::capture_index::{CaptureIndex, LoadOptions};
+    let index = CaptureIndex::load(LoadOptions {
+        files: vec![path.to_path_buf()],
+        ..LoadOptions::default()
+    });
+    let mut by_frame = FieldRanges::new();
+    for m in index.messages.iter() {
+        for line in index.tree_lines(m) {
+            let (Some(name), Some(r)) = (line.text.split(": ").next(), line.bytes) else {
+                continue;
+            };
+            if r.decrypted || !line.text.contains(": ") {
+                continue;
+            }
+            if let Some(g) = FIELD_PAIRS.iter().position(|(_, o)| o.contains(&name)) {
+                by_frame
+                    .entry(m.frame)
+                    .or_default()
+                    .push((g, r.start, r.end - r.start));
+            }
+        }
+    }
+    by_frame
+}
+
+#[test]
+fn the_payload_trees_field_bytes_agree_with_tshark_on_every_testdata_capture() {
+    if !tshark_available() {
+        assert!(
+            std::env::var_os("MOBIKECTL_REQUIRE_TSHARK").is_none(),
+            "tshark is required (MOBIKECTL_REQUIRE_TSHARK is set) but not installed"
+        );
+        eprintln!("SKIPPED: tshark not installed");
+        return;
+    }
+    let mut files = Vec::new();
+    captures(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata"),
+        &mut files,
+    );
+    let (mut fields, mut frames_checked) = (0, 0);
+    let mut failures = Vec::new();
+    for path in &files {
+        if tshark_skip_reason(path).is_some() {
+            continue;
+        }
+        let theirs = tshark_field_ranges(path);
+        let ours = our_field_ranges(path);
+        // frames only one side reads as IKE (not-IKE traffic, a cut record) are the message
+        // cross-check's business; here the layout of the messages both read
+        for (frame, t) in &theirs {
+            let Some(o) = ours.get(frame) else { continue };
+            let (mut t, mut o) = (t.clone(), o.clone());
+            t.sort();
+            o.sort();
+            if t != o {
+                let only_t: Vec<_> = t.iter().filter(|x| !o.contains(x)).collect();
+                let only_o: Vec<_> = o.iter().filter(|x| !t.contains(x)).collect();
+                failures.push(format!(
+                    "{} frame {frame}: only tshark {only_t:?}, only ours {only_o:?}",
+                    path.display()
+                ));
+            } else {
+                fields += t.len();
+                frames_checked += 1;
+            }
+        }
+    }
+    eprintln!("{fields} field ranges in {frames_checked} messages agree with tshark");
+    assert!(
+        failures.is_empty(),
+        "{} disagreements (group index into FIELD_PAIRS, offset, length):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(fields > 1000, "only {fields} fields compared");
 }
