@@ -317,7 +317,7 @@ _mobikectl() {
             return 0
             ;;
         mobikectl__subcmd__lab)
-            opts="-h --virtual --drill --no-tui --nat --report --allow-shell --events --pcap --svg --sas --help"
+            opts="-h --virtual --drill --no-tui --nat --report --allow-shell --events --pcap --svg --sas --bindings --color --ascii --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -341,6 +341,14 @@ _mobikectl() {
                     ;;
                 --sas)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bindings)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)

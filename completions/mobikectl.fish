@@ -107,16 +107,21 @@ json\t'One JSON object: steps, measurements, failures, exit code'"
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l pcap -d 'Write every datagram the lab\'s network carried to FILE (pcap, as the receivers saw them; `mobikectl decode --udp-port 10500 --natt-port 14500 FILE` decodes it; the loopback lab uses other ports when these are taken)' -r -F
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l svg -d 'Write a picture of the run to FILE (SVG: one lane per path, messages, moves, NAT changes, the dark interval shaded)' -r -F
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l sas -d 'Scale test instead of a drill: N IKE SAs (each with a CHILD_SA) set up on the virtual lab, then all moved by one address loss; reports set-up rate, time until all moved, CPU per move and memory per SA' -r
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l bindings -d 'Key bindings: `KEY = command` lines (e.g. `ctrl-n = down`); a peer configuration file\'s `[keys]` table rebinds them too' -r -F
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l color -d 'Colours' -r -f -a "auto\t'Unless NO_COLOR is set'
+always\t''
+never\t''"
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l virtual -d 'The virtual lab (in-memory network, simulated clock: the same output on every run) instead of the loopback lab (real UDP sockets on 127.0.0.x, the wall clock)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l no-tui -d 'Run the drill and print the report instead of opening the terminal UI (the UI opens only on a terminal, for the loopback lab without --drill, --virtual, --report json, --events, --pcap or --svg)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l nat -d 'Put a NAT in front of the initiator (the default drill is then drills/nat.drill: a real NAT rebinding)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l allow-shell -d 'Allow `shell` statements in --drill FILE'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l events -d 'Show every event of the lab in the report'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -l ascii -d 'ASCII borders and glyphs, for terminals without box drawing'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand lab" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand tui" -l peer-config -d 'Drive `mobikectl peer --config FILE` live (options after -- are added)' -r -F
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand tui" -s k -l keys -d 'Decrypt SK/SKF payloads with the keys in FILE (repeatable), as for decode' -r -F
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand tui" -s Y -l filter -d 'Start with this display filter (isakmp.* fields, or exch==, notify==, sa==, mid==...)' -r
-complete -c mobikectl -n "__fish_mobikectl_using_subcommand tui" -l bindings -d 'Key bindings: `KEY = command` lines (e.g. `ctrl-n = down`)' -r -F
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand tui" -l bindings -d 'Key bindings: `KEY = command` lines (e.g. `ctrl-n = down`); a peer configuration file\'s `[keys]` table rebinds them too' -r -F
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand tui" -l color -d 'Colours' -r -f -a "auto\t'Unless NO_COLOR is set'
 always\t''
 never\t''"

@@ -39,9 +39,12 @@ fn the_browser_filters_expands_and_highlights_in_a_real_terminal() {
     assert!(s.contains("frame 9 INFORMATIONAL mid 3"), "{s}");
     // the tree: down to the first inner payload, whose bytes are highlighted in the
     // decrypted content
-    t.keys(&["3", "Down", "Down", "Down"]);
+    t.keys(&["3", "Down", "Down", "Down", "Down"]);
     let s = t.wait_for("Bytes (decrypted SK content)");
     assert!(s.contains("N(UPDATE_SA_ADDRESSES)"), "{s}");
+    // its fields unfold: the notify type is two bytes of it
+    t.keys(&["Right", "Down", "Down", "Down", "Down", "Down", "Down"]);
+    t.wait_for("notify message type: UPDATE_SA_ADDRESSES (16400)");
     let esc = t.screen_with_escapes();
     assert!(
         esc.contains("\x1b[7m") || esc.contains(";7m"),
@@ -59,6 +62,7 @@ fn the_browser_filters_expands_and_highlights_in_a_real_terminal() {
     // the terminal was restored: the alternate screen is gone
     let s = t.screen();
     assert!(!s.contains("Bytes (decrypted"), "{s}");
+    t.assert_restored();
 }
 
 #[test]
@@ -82,16 +86,16 @@ fn the_browser_without_colour_keeps_the_selection_reversed() {
     assert_eq!(t.wait_exit(), "0");
 }
 
-#[test]
-fn sigterm_restores_the_terminal() {
-    let Some(t) = Tmux::start("sigterm", 100, 30, &[], &browser_command()) else {
+/// The browser killed by `signal`: it leaves as after `q`.
+fn a_signal_restores_the_terminal(signal: &str) {
+    let Some(t) = Tmux::start(signal, 100, 30, &[], &browser_command()) else {
         return;
     };
     t.wait_for("20 IKE messages");
     let pid = t.ui_pid();
     assert!(!pid.is_empty(), "no UI process");
     let ok = Command::new("kill")
-        .args(["-TERM", &pid])
+        .args([&format!("-{signal}"), &pid])
         .status()
         .unwrap()
         .success();
@@ -99,6 +103,47 @@ fn sigterm_restores_the_terminal() {
     assert_eq!(t.wait_exit(), "0");
     let s = t.screen();
     assert!(!s.contains("IKE messages"), "{s}");
+    t.assert_restored();
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    a_signal_restores_the_terminal("TERM");
+}
+
+#[test]
+fn sighup_restores_the_terminal() {
+    a_signal_restores_the_terminal("HUP");
+}
+
+#[test]
+fn a_panic_restores_the_terminal_before_its_message() {
+    let env = [("MOBIKECTL_TUI_PANIC_KEY", "F9")];
+    let Some(t) = Tmux::start("panic", 100, 30, &env, &browser_command()) else {
+        return;
+    };
+    t.wait_for("20 IKE messages");
+    t.keys(&["j", "F9"]);
+    assert_eq!(t.wait_exit(), "101");
+    // the message is on the normal screen, readable, not lost in the alternate one
+    let s = t.screen();
+    assert!(
+        s.contains("panic asked for by MOBIKECTL_TUI_PANIC_KEY"),
+        "{s}"
+    );
+    assert!(!s.contains("IKE messages"), "{s}");
+    t.assert_restored();
+}
+
+#[test]
+fn quitting_restores_the_terminal() {
+    let Some(t) = Tmux::start("quit", 100, 30, &[], &browser_command()) else {
+        return;
+    };
+    t.wait_for("20 IKE messages");
+    t.keys(&["q"]);
+    assert_eq!(t.wait_exit(), "0");
+    t.assert_restored();
 }
 
 #[test]

@@ -375,6 +375,8 @@ pub struct LabArgs {
     /// all moved, CPU per move and memory per SA.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub sas: Option<u32>,
+    #[command(flatten)]
+    pub ui: UiArgs,
 }
 
 /// When to use colours.
@@ -384,6 +386,21 @@ pub enum ColorChoice {
     Auto,
     Always,
     Never,
+}
+
+/// How the terminal UI looks and which keys it takes (`tui` and `lab`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct UiArgs {
+    /// Key bindings: `KEY = command` lines (e.g. `ctrl-n = down`); a peer configuration
+    /// file's `[keys]` table rebinds them too.
+    #[arg(long, value_name = "FILE")]
+    pub bindings: Option<PathBuf>,
+    /// Colours.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// ASCII borders and glyphs, for terminals without box drawing.
+    #[arg(long)]
+    pub ascii: bool,
 }
 
 /// Arguments of `tui`.
@@ -404,15 +421,8 @@ pub struct TuiArgs {
     /// Start with this display filter (isakmp.* fields, or exch==, notify==, sa==, mid==...).
     #[arg(short = 'Y', long, value_name = "EXPR")]
     pub filter: Option<String>,
-    /// Key bindings: `KEY = command` lines (e.g. `ctrl-n = down`).
-    #[arg(long, value_name = "FILE")]
-    pub bindings: Option<PathBuf>,
-    /// Colours.
-    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
-    pub color: ColorChoice,
-    /// ASCII borders and glyphs, for terminals without box drawing.
-    #[arg(long)]
-    pub ascii: bool,
+    #[command(flatten)]
+    pub ui: UiArgs,
     /// One line per message instead of the UI (also without a terminal).
     #[arg(long)]
     pub plain: bool,

@@ -335,11 +335,11 @@ pub fn lab_main(args: &LabArgs) -> ExitCode {
             nat: args.nat,
             ..LabOptions::default()
         };
-        let looks = crate::tui::Looks {
-            mono: super::mono_by_default(),
-            ascii: false,
-        };
-        return match crate::tui::run_live(crate::tui::LiveTarget::Lab(options), None, looks) {
+        let looks = super::ui_looks(&args.ui);
+        let run = super::ui_keymap(&args.ui, None).and_then(|keymap| {
+            crate::tui::run_live(crate::tui::LiveTarget::Lab(options), keymap, looks)
+        });
+        return match run {
             Ok(_) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("mobikectl lab: {e}");

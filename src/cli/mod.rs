@@ -20,16 +20,44 @@ pub fn write_completions(shell: clap_complete::Shell, out: &mut dyn Write) {
     clap_complete::generate(shell, &mut cmd, "mobikectl", out);
 }
 
-/// `mobikectl tui`: the offline browser.
-pub fn tui_main(args: &args::TuiArgs) -> std::process::ExitCode {
-    let mono = match args.color {
+/// The UI's looks from `--color`, NO_COLOR and `--ascii`.
+pub fn ui_looks(ui: &args::UiArgs) -> crate::tui::Looks {
+    let mono = match ui.color {
         args::ColorChoice::Never => true,
         args::ColorChoice::Always => false,
         args::ColorChoice::Auto => mono_by_default(),
     };
-    let looks = crate::tui::Looks {
+    crate::tui::Looks {
         mono,
-        ascii: args.ascii,
+        ascii: ui.ascii,
+    }
+}
+
+/// The UI's keys: the defaults, then a peer configuration file's `[keys]` table, then
+/// `--bindings FILE` (the last word wins).
+pub fn ui_keymap(
+    ui: &args::UiArgs,
+    config: Option<&std::path::Path>,
+) -> Result<crate::tui::keymap::KeyMap, String> {
+    let mut keymap = crate::tui::keymap::KeyMap::default();
+    if let Some(path) = config {
+        let lines = peer::config::key_lines(path)?;
+        keymap
+            .apply(&lines)
+            .map_err(|e| format!("{}: [keys]: {e}", path.display()))?;
+    }
+    if let Some(path) = &ui.bindings {
+        keymap.apply_file(path)?;
+    }
+    Ok(keymap)
+}
+
+/// `mobikectl tui`: the offline browser, or the live UI over a peer.
+pub fn tui_main(args: &args::TuiArgs) -> std::process::ExitCode {
+    let looks = ui_looks(&args.ui);
+    let keymap = match ui_keymap(&args.ui, args.peer_config.as_deref()) {
+        Ok(k) => k,
+        Err(e) => return exit_of(Err(e)),
     };
     if args.files.is_empty() {
         let mut options = Vec::new();
@@ -47,7 +75,7 @@ pub fn tui_main(args: &args::TuiArgs) -> std::process::ExitCode {
         let spec = crate::drill::peer_target::PeerSpec { program, options };
         return exit_of(crate::tui::run_live(
             crate::tui::LiveTarget::Peer(spec),
-            args.bindings.clone(),
+            keymap,
             looks,
         ));
     }
@@ -61,7 +89,7 @@ pub fn tui_main(args: &args::TuiArgs) -> std::process::ExitCode {
                 ..crate::capture::CaptureOptions::default()
             },
         },
-        bindings: args.bindings.clone(),
+        keymap,
         looks,
         plain: args.plain,
         filter: args.filter.clone(),

@@ -490,18 +490,13 @@ impl Default for KeyMap {
 }
 
 impl KeyMap {
-    /// The default keys, rebound by the key file at `bindings` if given; the error names
-    /// the file and the line to fix.
-    pub fn load(bindings: Option<&std::path::Path>) -> Result<KeyMap, String> {
-        let mut keymap = KeyMap::default();
-        if let Some(path) = bindings {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            keymap
-                .apply(&text)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-        }
-        Ok(keymap)
+    /// Rebinds the keys the key file at `path` names; the error names the file and the
+    /// line to fix.
+    pub fn apply_file(&mut self, path: &std::path::Path) -> Result<(), String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        self.apply(&text)
+            .map_err(|e| format!("{}: {e}", path.display()))
     }
 
     /// The command bound to `key`.

@@ -20,7 +20,6 @@ pub mod terminal;
 pub mod theme;
 
 use std::io::{self, IsTerminal, Write};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{self, Event};
@@ -62,8 +61,8 @@ impl Looks {
 #[derive(Debug, Clone)]
 pub struct BrowserOptions {
     pub load: LoadOptions,
-    /// A key file (`KEY = command` lines).
-    pub bindings: Option<PathBuf>,
+    /// The keys (defaults rebound by the key file).
+    pub keymap: KeyMap,
     pub looks: Looks,
     /// One line per message instead of the UI.
     pub plain: bool,
@@ -73,12 +72,11 @@ pub struct BrowserOptions {
 
 /// Runs the offline browser; the exit status.
 pub fn run_browser(options: BrowserOptions) -> Result<i32, String> {
-    let keymap = KeyMap::load(options.bindings.as_deref())?;
     if options.plain || !io::stdout().is_terminal() {
         return print_plain(options);
     }
     let index = CaptureIndex::spawn(options.load.clone());
-    let mut b = Browser::new(index, keymap);
+    let mut b = Browser::new(index, options.keymap.clone());
     if let Some(f) = &options.filter {
         b.apply_filter(f);
     }
@@ -92,6 +90,7 @@ fn browse(b: &mut Browser, looks: Looks) -> io::Result<()> {
     let signals = crate::io::signals::SignalPipe::install(&[libc::SIGTERM, libc::SIGHUP])?;
     let theme = looks.theme();
     let mut guard = terminal::TerminalGuard::enter(looks.mono)?;
+    let panic_key = terminal::panic_key();
     let mut dirty = true;
     let mut last_draw: Option<Instant> = None;
     loop {
@@ -109,6 +108,9 @@ fn browse(b: &mut Browser, looks: Looks) -> io::Result<()> {
             match event::read()? {
                 Event::Key(k) => {
                     if let Some(key) = terminal::key_of(k) {
+                        if Some(key) == panic_key {
+                            panic!("panic asked for by MOBIKECTL_TUI_PANIC_KEY");
+                        }
                         b.key(key);
                         dirty = true;
                     }
@@ -145,12 +147,7 @@ pub enum LiveTarget {
 }
 
 /// Runs the live UI over `target`; the exit status.
-pub fn run_live(
-    target: LiveTarget,
-    bindings: Option<PathBuf>,
-    looks: Looks,
-) -> Result<i32, String> {
-    let keymap = KeyMap::load(bindings.as_deref())?;
+pub fn run_live(target: LiveTarget, keymap: KeyMap, looks: Looks) -> Result<i32, String> {
     let (title, source) = match target {
         LiveTarget::Lab(options) => {
             let up = live_source::NodeCommand::simple(
@@ -236,6 +233,7 @@ fn live_loop(
     let signals = crate::io::signals::SignalPipe::install(&[libc::SIGTERM, libc::SIGHUP])?;
     let theme = looks.theme();
     let mut guard = terminal::TerminalGuard::enter(looks.mono)?;
+    let panic_key = terminal::panic_key();
     let mut dirty = true;
     let mut last_draw: Option<Instant> = None;
     let mut last_tick = Instant::now();
@@ -259,6 +257,9 @@ fn live_loop(
             match event::read()? {
                 Event::Key(k) => {
                     if let Some(key) = terminal::key_of(k) {
+                        if Some(key) == panic_key {
+                            panic!("panic asked for by MOBIKECTL_TUI_PANIC_KEY");
+                        }
                         app.key(key);
                         dirty = true;
                     }

@@ -71,6 +71,14 @@ impl Drop for TerminalGuard {
     }
 }
 
+/// Test hook: with `MOBIKECTL_TUI_PANIC_KEY=KEY` set, that key panics, so an end-to-end
+/// test can prove the panic hook gives the terminal back (tests/tui_tmux.rs).
+pub fn panic_key() -> Option<Key> {
+    std::env::var("MOBIKECTL_TUI_PANIC_KEY")
+        .ok()
+        .and_then(|k| Key::parse(&k))
+}
+
 /// A crossterm key as the UI's [`Key`] (`None` for releases and keys the UI has no use for).
 pub fn key_of(ev: KeyEvent) -> Option<Key> {
     if ev.kind == KeyEventKind::Release {

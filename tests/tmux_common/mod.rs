@@ -29,8 +29,11 @@ impl Tmux {
         for (k, v) in env {
             full.push_str(&format!("{k}={v} "));
         }
-        // the shell prints the exit status on the normal screen once the UI left its own
-        full.push_str(&format!("{cmd}; echo EXIT=$?; sleep 60"));
+        // the shell prints the exit status on the normal screen once the UI left its own,
+        // then the terminal's line modes (raw mode left on would show -icanon -echo -isig)
+        full.push_str(&format!(
+            "{cmd}; echo EXIT=$?; echo MODES=$(stty -a | tr -s ' ;' '\\n' | grep -xE -- '-?(isig|icanon|echo)' | tr '\\n' ' '); sleep 60"
+        ));
         let ok = Command::new("tmux")
             .args(["-L", &t.socket, "-f", "/dev/null", "new-session", "-d"])
             .args(["-x", &width.to_string(), "-y", &height.to_string()])
@@ -99,6 +102,33 @@ impl Tmux {
             .unwrap_or("")
             .trim()
             .to_string()
+    }
+
+    /// After [`Tmux::wait_exit`]: the line modes the shell found, e.g. `isig icanon echo`.
+    pub fn line_modes(&self) -> String {
+        let s = self.wait_for("MODES=");
+        s.lines()
+            .find_map(|l| l.trim().strip_prefix("MODES="))
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    }
+
+    /// Asserts the terminal is back as it was: line modes on, normal screen, cursor shown.
+    pub fn assert_restored(&self) {
+        assert_eq!(self.line_modes(), "isig icanon echo", "raw mode left on");
+        let flags = self.tmux(&[
+            "display-message",
+            "-p",
+            "-t",
+            "0",
+            "#{alternate_on} #{cursor_flag}",
+        ]);
+        assert_eq!(
+            flags.trim(),
+            "0 1",
+            "alternate screen or hidden cursor left"
+        );
     }
 
     /// The UI's process id (the shell's child).

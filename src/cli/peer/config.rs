@@ -13,7 +13,9 @@
 //! peer's further MOBIKE addresses), `id`, `remote_id`, `psk_file`, `cert`, `key`, `ca`
 //! (file or list), `ike`, `esp`, `vip`, `local_ts`, `remote_ts` (CIDR or list), `pool`
 //! (CIDR or list), `mobike` (bool), `remote_port`, `remote_natt_port`, `no_natt` (bool),
-//! `encap` (bool), `dpd` (seconds). Relative paths are relative to the file.
+//! `encap` (bool), `dpd` (seconds). Relative paths are relative to the file. A `[keys]`
+//! table (`"ctrl-n" = "down"`) rebinds the keys of `mobikectl tui --peer-config FILE`; the
+//! peer itself ignores it.
 //! Options on the command line override the file for every connection.
 
 use std::collections::HashSet;
@@ -183,6 +185,32 @@ pub struct PeerSettings {
     pub follow_os: bool,
 }
 
+/// The `[keys]` table of a configuration file as `KEY = command` lines (the terminal UI's
+/// key file syntax); empty without one.
+pub fn key_lines(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let Some(keys) = table.get("keys") else {
+        return Ok(String::new());
+    };
+    let keys = keys
+        .as_table()
+        .ok_or_else(|| format!("{}: 'keys': expected a table", path.display()))?;
+    let mut lines = String::new();
+    for (key, command) in keys {
+        let command = command.as_str().ok_or_else(|| {
+            format!(
+                "{}: [keys] '{key}': expected a command name in quotes",
+                path.display()
+            )
+        })?;
+        lines.push_str(&format!("{key} = {command}\n"));
+    }
+    Ok(lines)
+}
+
 /// Global settings, connection defaults and named connections of a TOML file.
 type FileSettings = (PeerArgs, ConnOpts, Vec<(String, ConnOpts)>);
 
@@ -231,6 +259,12 @@ fn file_settings(path: &Path) -> Result<FileSettings, String> {
             } else {
                 g.pcap = Some(p);
             }
+        }
+    }
+    // the terminal UI's key bindings: the UI reads them (key_lines), the peer has no keys
+    if let Some(v) = table.remove("keys") {
+        if !v.is_table() {
+            return Err(err("keys", "expected a table of KEY = \"command\"".into()));
         }
     }
     timer_settings(&mut table, &mut g).map_err(|(k, e)| err(k, e))?;
@@ -711,6 +745,37 @@ esp = "aes256gcm16"
         std::fs::write(&cfg, "remote = \"127.0.0.2\"\nbogus = 1\n").unwrap();
         let e = settings(&args).unwrap_err();
         assert!(e.contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn a_keys_table_rebinds_the_ui_and_the_peer_ignores_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("psk"), "secret-secret-secret\n").unwrap();
+        let cfg = dir.path().join("peer.toml");
+        std::fs::write(
+            &cfg,
+            "remote = \"127.0.0.2\"\npsk_file = \"psk\"\n\n[keys]\n\"ctrl-n\" = \"down\"\nF5 = \"probe\"\n",
+        )
+        .unwrap();
+        let args = PeerArgs {
+            config: Some(cfg.clone()),
+            ..PeerArgs::default()
+        };
+        assert!(settings(&args).is_ok(), "the peer ignores [keys]");
+        let lines = key_lines(&cfg).unwrap();
+        assert_eq!(lines, "ctrl-n = down\nF5 = probe\n");
+        let mut keys = crate::tui::keymap::KeyMap::default();
+        keys.apply(&lines).unwrap();
+        let ctrl_n = crate::tui::keymap::Key::parse("ctrl-n").unwrap();
+        assert_eq!(
+            keys.command(ctrl_n),
+            crate::tui::keymap::UiCommand::by_name("down")
+        );
+        // a bad entry names the key
+        std::fs::write(&cfg, "[keys]\n\"ctrl-n\" = 3\n").unwrap();
+        assert!(key_lines(&cfg).unwrap_err().contains("ctrl-n"));
+        std::fs::write(&cfg, "keys = 3\nremote = \"127.0.0.2\"\n").unwrap();
+        assert!(settings(&args).unwrap_err().contains("keys"));
     }
 
     #[test]
