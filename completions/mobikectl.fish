@@ -128,7 +128,7 @@ never\t''"
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand tui" -l udp-port -d 'Also treat this UDP port as IKE (besides 500 and 4500), as for decode' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand tui" -l natt-port -d 'Also treat this UDP port as a NAT-T port (besides 4500), as for decode' -r
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand tui" -l ascii -d 'ASCII borders and glyphs, for terminals without box drawing'
-complete -c mobikectl -n "__fish_mobikectl_using_subcommand tui" -l plain -d 'One line per message instead of the UI (also without a terminal)'
+complete -c mobikectl -n "__fish_mobikectl_using_subcommand tui" -l plain -d 'One line per message (live: per event) instead of the UI (also without a terminal)'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand tui" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c mobikectl -n "__fish_mobikectl_using_subcommand man" -s h -l help -d 'Print help'

@@ -693,3 +693,29 @@ fn icmp_port_unreachable_becomes_a_hint() {
     let status = init.json("status");
     assert!(status.to_string().contains("Established"), "{status}");
 }
+
+#[test]
+fn the_live_tui_without_a_terminal_is_the_peer_printing_one_line_per_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let psk = dir.path().join("psk");
+    std::fs::write(&psk, "loopback-test-psk-0123456789\n").unwrap();
+    let (port, natt) = two_ports();
+    // stdout is a pipe here: `tui -- OPTIONS` runs the peer itself, commands on stdin
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.args(["tui", "--", "--local", "127.0.0.1", "--remote", "127.0.0.3"])
+        .args(["--psk-file", psk.to_str().unwrap(), "--port", &port])
+        .args(["--natt-port", &natt, "--retransmit-timeout", "0.2"])
+        .args(["--retransmit-tries", "1", "--events", "json"]);
+    let mut p = Proc::start_cmd(cmd);
+    let r = p.json("retransmit");
+    assert_eq!(r["exchange"], "IKE_SA_INIT", "{r}");
+    p.send("status");
+    p.json("status");
+    p.send("quit");
+    assert_eq!(p.exit_status(), 0);
+    assert!(
+        p.seen.iter().all(|l| l.starts_with('{')),
+        "one JSON line per event, no screen: {:?}",
+        p.seen
+    );
+}

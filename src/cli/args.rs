@@ -56,7 +56,8 @@ pub enum Command {
     /// payload tree, bytes, display filter; without a terminal (or with --plain) one line
     /// per message and the MOBIKE analysis' events. Live: the peer's SAs, address sets,
     /// path matrix, events, moves and ping, with keys for address loss, probes, updates,
-    /// moves, dropped paths, NAT rebinding, rekeys. Keys as in Wireshark and termshark
+    /// moves, dropped paths, NAT rebinding, rekeys; without a terminal (or with --plain) the
+    /// peer's own output, one line per event. Keys as in Wireshark and termshark
     /// (`?` lists them; `--bindings FILE` rebinds them). Exit status: 0, or 2 when a file
     /// cannot be read or the arguments are wrong.
     Tui(TuiArgs),
@@ -423,7 +424,7 @@ pub struct TuiArgs {
     pub filter: Option<String>,
     #[command(flatten)]
     pub ui: UiArgs,
-    /// One line per message instead of the UI (also without a terminal).
+    /// One line per message (live: per event) instead of the UI (also without a terminal).
     #[arg(long)]
     pub plain: bool,
     /// Also treat this UDP port as IKE (besides 500 and 4500), as for decode.

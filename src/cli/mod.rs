@@ -65,6 +65,9 @@ pub fn tui_main(args: &args::TuiArgs) -> std::process::ExitCode {
             options.extend(["--config".to_string(), config.display().to_string()]);
         }
         options.extend(args.peer_options.iter().cloned());
+        if args.plain || !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            return plain_peer(&options);
+        }
         let program = match std::env::current_exe() {
             Ok(p) => p,
             Err(e) => {
@@ -95,6 +98,25 @@ pub fn tui_main(args: &args::TuiArgs) -> std::process::ExitCode {
         filter: args.filter.clone(),
     };
     exit_of(crate::tui::run_browser(options))
+}
+
+/// The live UI without a terminal (or with `--plain`): the peer itself, which prints one
+/// line per event and takes its commands on stdin.
+fn plain_peer(options: &[String]) -> std::process::ExitCode {
+    let argv = ["mobikectl", "peer"]
+        .into_iter()
+        .map(str::to_string)
+        .chain(options.iter().cloned());
+    match <Cli as clap::Parser>::try_parse_from(argv) {
+        Ok(Cli {
+            command: args::Command::Peer(peer_args),
+        }) => peer::main(&peer_args),
+        Ok(_) => std::process::ExitCode::from(2),
+        Err(e) => {
+            let _ = e.print();
+            std::process::ExitCode::from(2)
+        }
+    }
 }
 
 /// Colours unless NO_COLOR is set (and not empty).
