@@ -284,10 +284,21 @@ fn a_selected_field_highlights_only_its_own_bytes() {
     let buf = frame(&mut b, 120, 36, COLOUR);
     assert!(text(&buf).contains("Bytes (decrypted SK content)"));
     assert_eq!(highlighted(&buf), "4010@.");
-    // the COOKIE2 value, its 16 bytes
+    // the COOKIE2 value, its 16 bytes; `y` copies the value, not the field's name
     let i = select_tree_line(&mut b, "cookie: 69d2243e587f45cbb89cef3fd884631a");
     let r = b.tree.lines[i].bytes.unwrap();
     assert_eq!(r.end - r.start, 16, "{r:?}");
+    press(&mut b, &[Key::char('y')]);
+    assert_eq!(
+        b.clipboard.as_deref(),
+        Some("69d2243e587f45cbb89cef3fd884631a")
+    );
+    // and in the bytes pane, the field's bytes in hex
+    press(&mut b, &[Key::char('4'), Key::char('y')]);
+    assert_eq!(
+        b.clipboard.as_deref(),
+        Some("69d2243e587f45cbb89cef3fd884631a")
+    );
 }
 
 #[test]

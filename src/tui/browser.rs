@@ -648,11 +648,13 @@ impl Browser {
 
     fn copy(&mut self) {
         let text = match self.focus {
-            Pane::Tree => self
-                .tree
-                .lines
-                .get(self.tree.selected)
-                .map(|l| l.text.clone()),
+            // a field's value (`name: value`), or the whole line of a node
+            Pane::Tree => self.tree.lines.get(self.tree.selected).map(|l| {
+                l.text
+                    .split_once(": ")
+                    .map_or(l.text.as_str(), |(_, v)| v)
+                    .to_string()
+            }),
             Pane::Bytes => self.selected_message().map(|(_, m)| {
                 let range = self
                     .tree
