@@ -240,84 +240,12 @@ fn payload(
     out: &mut Vec<u8>,
 ) -> u64 {
     let mut line = Line::new(depth, out);
-    match registry::payload_name(p.payload_type) {
-        Some(name) => line.out.extend_from_slice(name.as_bytes()),
-        None => {
-            line.out.extend_from_slice(b"payload ");
-            push_num(line.out, p.payload_type.into());
-        }
-    }
-    if let PayloadBody::Notify(n) = &p.body {
-        line.out.push(b'(');
-        match registry::notify_name(n.notify_type) {
-            Some(name) => line.out.extend_from_slice(name.as_bytes()),
-            None => push_num(line.out, n.notify_type.into()),
-        }
-        line.out.push(b')');
-    }
-    if p.critical() {
-        line.out.extend_from_slice(b" critical");
-    }
+    payload_title(p, line.out);
     let mut malformed = 0;
     match &p.body {
         PayloadBody::Sa(sa) => {
             line.end();
-            if sa.proposals.is_empty() {
-                return 0;
-            }
-            below("proposals", depth + 1, out);
-            for pr in &sa.proposals {
-                let mut line = Line::new(depth + 2, out);
-                line.num("number", pr.number);
-                line.protocol(pr.protocol_id);
-                line.hex("spi", &pr.spi);
-                line.end();
-                if pr.transforms.is_empty() {
-                    continue;
-                }
-                below("transforms", depth + 3, out);
-                for t in &pr.transforms {
-                    let mut line = Line::new(depth + 4, out);
-                    line.named(
-                        "type",
-                        t.transform_type,
-                        registry::transform_type_name(t.transform_type),
-                    );
-                    line.named(
-                        "id",
-                        t.transform_id,
-                        registry::transform_id_name(t.transform_type, t.transform_id),
-                    );
-                    line.list("attributes", &t.attributes, |out, a| {
-                        match registry::transform_attribute_name(a.attr_type) {
-                            Some(name) => {
-                                out.extend_from_slice(name.as_bytes());
-                                out.push(b'=');
-                                match &a.value {
-                                    AttributeValue::Tv(v) => push_num(out, (*v).into()),
-                                    AttributeValue::Tlv(v) => dissect::push_hex(out, v),
-                                }
-                            }
-                            None => {
-                                out.extend_from_slice(b"type=");
-                                push_num(out, a.attr_type.into());
-                                out.extend_from_slice(b" name=- format=");
-                                match &a.value {
-                                    AttributeValue::Tv(v) => {
-                                        out.extend_from_slice(b"TV value=");
-                                        push_num(out, (*v).into());
-                                    }
-                                    AttributeValue::Tlv(v) => {
-                                        out.extend_from_slice(b"TLV value=");
-                                        push_hex_or_quotes(out, v);
-                                    }
-                                }
-                            }
-                        }
-                    });
-                    line.end();
-                }
-            }
+            sa_lines(sa, depth, out);
             return 0;
         }
         PayloadBody::Ke(ke) => {
@@ -400,33 +328,7 @@ fn payload(
                 cp.cfg_type,
                 registry::cfg_type_name(cp.cfg_type),
             );
-            line.list("attributes", &cp.attributes, |out, a| {
-                let shown = dissect::cfg_value_shown(a.attr_type, &a.value);
-                match registry::cfg_attribute_name(a.attr_type) {
-                    Some(name) => {
-                        out.extend_from_slice(name.as_bytes());
-                        out.push(b'=');
-                        match shown {
-                            Some(shown) => push_cfg_shown(out, &shown),
-                            None => dissect::push_hex(out, &a.value),
-                        }
-                    }
-                    None => {
-                        out.extend_from_slice(b"type=");
-                        push_num(out, a.attr_type.into());
-                        out.extend_from_slice(b" name=- length=");
-                        push_num(out, a.value.len() as u64);
-                        out.extend_from_slice(b" value=");
-                        push_hex_or_quotes(out, &a.value);
-                        if let Some(shown) = shown {
-                            out.push(b' ');
-                            out.extend_from_slice(shown.key().as_bytes());
-                            out.push(b'=');
-                            push_cfg_shown(out, &shown);
-                        }
-                    }
-                }
-            });
+            line.list("attributes", &cp.attributes, cfg_attribute);
         }
         PayloadBody::Eap(e) => {
             line.named("code", e.code, registry::eap_code_name(e.code));
@@ -439,6 +341,121 @@ fn payload(
     }
     line.end();
     malformed
+}
+
+/// `N(NAT_DETECTION_SOURCE_IP) critical`: the payload's name, its notify type, criticality.
+fn payload_title(p: &Payload, out: &mut Vec<u8>) {
+    match registry::payload_name(p.payload_type) {
+        Some(name) => out.extend_from_slice(name.as_bytes()),
+        None => {
+            out.extend_from_slice(b"payload ");
+            push_num(out, p.payload_type.into());
+        }
+    }
+    if let PayloadBody::Notify(n) = &p.body {
+        out.push(b'(');
+        match registry::notify_name(n.notify_type) {
+            Some(name) => out.extend_from_slice(name.as_bytes()),
+            None => push_num(out, n.notify_type.into()),
+        }
+        out.push(b')');
+    }
+    if p.critical() {
+        out.extend_from_slice(b" critical");
+    }
+}
+
+/// An SA payload's proposals and their transforms, below its line.
+fn sa_lines(sa: &crate::wire::Sa, depth: usize, out: &mut Vec<u8>) {
+    if sa.proposals.is_empty() {
+        return;
+    }
+    below("proposals", depth + 1, out);
+    for pr in &sa.proposals {
+        let mut line = Line::new(depth + 2, out);
+        line.num("number", pr.number);
+        line.protocol(pr.protocol_id);
+        line.hex("spi", &pr.spi);
+        line.end();
+        if pr.transforms.is_empty() {
+            continue;
+        }
+        below("transforms", depth + 3, out);
+        for t in &pr.transforms {
+            let mut line = Line::new(depth + 4, out);
+            line.named(
+                "type",
+                t.transform_type,
+                registry::transform_type_name(t.transform_type),
+            );
+            line.named(
+                "id",
+                t.transform_id,
+                registry::transform_id_name(t.transform_type, t.transform_id),
+            );
+            line.list("attributes", &t.attributes, transform_attribute);
+            line.end();
+        }
+    }
+}
+
+/// `Key Length=128`, or every detail of an attribute the registry does not name.
+fn transform_attribute(out: &mut Vec<u8>, a: &crate::wire::Attribute) {
+    match registry::transform_attribute_name(a.attr_type) {
+        Some(name) => {
+            out.extend_from_slice(name.as_bytes());
+            out.push(b'=');
+            match &a.value {
+                AttributeValue::Tv(v) => push_num(out, (*v).into()),
+                AttributeValue::Tlv(v) => dissect::push_hex(out, v),
+            }
+        }
+        None => {
+            out.extend_from_slice(b"type=");
+            push_num(out, a.attr_type.into());
+            out.extend_from_slice(b" name=- format=");
+            match &a.value {
+                AttributeValue::Tv(v) => {
+                    out.extend_from_slice(b"TV value=");
+                    push_num(out, (*v).into());
+                }
+                AttributeValue::Tlv(v) => {
+                    out.extend_from_slice(b"TLV value=");
+                    push_hex_or_quotes(out, v);
+                }
+            }
+        }
+    }
+}
+
+/// `INTERNAL_IP4_ADDRESS=10.1.0.1`, or every detail of an attribute the registry does not
+/// name.
+fn cfg_attribute(out: &mut Vec<u8>, a: &crate::wire::CfgAttribute) {
+    let shown = dissect::cfg_value_shown(a.attr_type, &a.value);
+    match registry::cfg_attribute_name(a.attr_type) {
+        Some(name) => {
+            out.extend_from_slice(name.as_bytes());
+            out.push(b'=');
+            match shown {
+                Some(shown) => push_cfg_shown(out, &shown),
+                None => dissect::push_hex(out, &a.value),
+            }
+        }
+        None => {
+            out.extend_from_slice(b"type=");
+            push_num(out, a.attr_type.into());
+            out.extend_from_slice(b" name=- length=");
+            push_num(out, a.value.len() as u64);
+            out.extend_from_slice(b" value=");
+            push_hex_or_quotes(out, &a.value);
+            if let Some(shown) = shown {
+                out.push(b' ');
+                out.extend_from_slice(shown.key().as_bytes());
+                out.push(b'=');
+                push_cfg_shown(out, &shown);
+            }
+        }
+    }
 }
 
 fn push_cfg_shown(out: &mut Vec<u8>, shown: &CfgValueShown) {
