@@ -12,10 +12,13 @@ pub mod chrome;
 pub mod display_filter;
 pub mod input_line;
 pub mod keymap;
+pub mod lanes;
+pub mod lanes_view;
 pub mod live;
 pub mod live_model;
 pub mod live_source;
 pub mod live_view;
+pub mod search;
 pub mod terminal;
 pub mod theme;
 
@@ -105,7 +108,9 @@ fn browse(b: &mut Browser, looks: Looks) -> io::Result<()> {
             dirty = false;
             last_draw = Some(Instant::now());
         }
-        if event::poll(Duration::from_millis(20))? {
+        // a search under way runs a slice each turn: no sleeping then
+        let wait = if b.busy() { 0 } else { 20 };
+        if event::poll(Duration::from_millis(wait))? {
             match event::read()? {
                 Event::Key(k) => {
                     if let Some(key) = terminal::key_of(k) {
