@@ -158,16 +158,22 @@ pub struct SaEntry {
     pub mobike: bool,
     /// Address changes after the first path.
     pub moves: u32,
+    /// Its first and last message (indices): the lanes read only that stretch.
+    pub first_message: u32,
+    pub last_message: u32,
 }
 
 impl SaEntry {
-    fn of(sa: &SaInfo) -> SaEntry {
+    fn of(sa: &SaInfo, span: Option<(u32, u32)>) -> SaEntry {
         let (spi_i, spi_r) = sa.current_spis();
+        let (first_message, last_message) = span.unwrap_or((0, u32::MAX));
         SaEntry {
             spi_i,
             spi_r,
             mobike: sa.mobike_negotiated(),
             moves: u32::try_from(sa.paths.len().saturating_sub(1)).unwrap_or(u32::MAX),
+            first_message,
+            last_message,
         }
     }
 }
@@ -731,6 +737,7 @@ fn load(options: &LoadOptions, tx: &Sender<LoadUpdate>) {
         sa_base: 0,
         requests: HashMap::new(),
         interned: Interned::default(),
+        sa_spans: Vec::new(),
     };
     for (file, path) in options.files.iter().enumerate() {
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
@@ -766,6 +773,8 @@ struct Loader {
     /// (initiator SPI, I flag of the requester, message ID) -> the request's copies.
     requests: HashMap<(u64, bool, u32), Vec<u32>>,
     interned: Interned,
+    /// Per SA (numbered across files): its first and last message.
+    sa_spans: Vec<(u32, u32)>,
 }
 
 /// A message's payload list and notify types, shared.
@@ -847,7 +856,15 @@ impl Loader {
                 timeline.push(&e, base);
             }
         }
-        let sas: Vec<SaEntry> = analyzer.sas().iter().map(SaEntry::of).collect();
+        let sas: Vec<SaEntry> = analyzer
+            .sas()
+            .iter()
+            .enumerate()
+            .map(|(k, sa)| {
+                let global = usize::try_from(self.sa_base).unwrap_or(usize::MAX);
+                SaEntry::of(sa, self.sa_spans.get(global.saturating_add(k)).copied())
+            })
+            .collect();
         self.sa_base = self
             .sa_base
             .saturating_add(u32::try_from(sas.len()).unwrap_or(u32::MAX));
@@ -1001,6 +1018,15 @@ impl Loader {
     fn push(&mut self, mut entry: MessageEntry) {
         let index = self.next_index;
         self.next_index = self.next_index.saturating_add(1);
+        if let Some(sa) = entry.sa.and_then(|s| usize::try_from(s).ok()) {
+            // SAs are numbered in order of appearance: a new one is the next number
+            if sa >= self.sa_spans.len() && sa < self.sa_spans.len() + 1024 {
+                self.sa_spans.resize(sa + 1, (index, index));
+            }
+            if let Some(span) = self.sa_spans.get_mut(sa) {
+                span.1 = index;
+            }
+        }
         let requester_is_initiator = entry.from_initiator() != entry.is_response();
         let key = (entry.spi_i, requester_is_initiator, entry.message_id);
         if entry.malformed.is_none() {

@@ -141,10 +141,16 @@ impl Lanes {
         // belongs to one file)
         let mut sides = Sides::default();
         let mut messages: Vec<(u32, u16)> = Vec::new();
-        for (i, m) in index.messages.iter().enumerate() {
-            if m.sa != Some(sa) {
+        // only the SA's stretch of the capture: a large capture's other SAs are not read
+        let (first, last) = index
+            .sas
+            .get(sa as usize)
+            .map_or((0, u32::MAX), |s| (s.first_message, s.last_message));
+        let end = (last as usize).saturating_add(1).min(index.messages.len());
+        for i in (first as usize)..end {
+            let Some(m) = index.messages.get(i).filter(|m| m.sa == Some(sa)) else {
                 continue;
-            }
+            };
             let (ini, resp) = sides.orient(m);
             let lane = lanes.lane_of(ini, resp);
             messages.push((u32::try_from(i).unwrap_or(u32::MAX), lane));

@@ -2,8 +2,8 @@
 //!
 //! Layers: the data sources ([`capture_index`]: captures indexed in the background) know
 //! nothing of the screen; the state and what each named command does to it
-//! ([`browser`], [`keymap`], [`input_line`]) are tested key by key without a terminal;
-//! the views ([`browser_view`]) only draw that state; [`terminal`] owns the terminal's
+//! ([`browser`], [`keymap`], [`input_line`], [`search`], [`lanes`]) are tested key by key
+//! without a terminal; the views ([`browser_view`], [`lanes_view`]) only draw that state; [`terminal`] owns the terminal's
 //! modes. Without a terminal (or with `--plain`) it prints one line per message instead.
 pub mod browser;
 pub mod browser_view;
