@@ -607,6 +607,14 @@ fn ctrl_f_finds_a_string_that_is_only_in_a_decrypted_payload() {
     );
     let status = b.status.clone().unwrap_or_default();
     assert_eq!(status, format!("found '{cookie}' in frame 9"));
+    // the : line searches too
+    press(&mut b, &[Key::char('g'), Key::char(':')]);
+    typed(&mut b, "search Carol@Example.org");
+    press(&mut b, &[ENTER]);
+    assert_eq!(
+        b.status.as_deref(),
+        Some("found 'Carol@Example.org' in frame 3")
+    );
     // without the keys the same search finds nothing, and the bar says so
     let mut b = moon_without_keys();
     press(&mut b, &[Key::ctrl('f')]);

@@ -500,7 +500,8 @@ impl Browser {
         }
     }
 
-    /// A `:` command: a UI command's name, `filter EXPR`, `goto FRAME`, `sa N`.
+    /// A `:` command: a UI command's name, `filter EXPR`, `search TEXT`, `goto FRAME`,
+    /// `sa N`.
     pub fn command(&mut self, text: &str) -> Result<(), String> {
         let (name, rest) = text.split_once(' ').unwrap_or((text, ""));
         let rest = rest.trim();
@@ -516,6 +517,10 @@ impl Browser {
                     Some(e) => Err(format!("filter: {e}")),
                     None => Ok(()),
                 }
+            }
+            "search" if !rest.is_empty() => {
+                self.start_search(rest, true);
+                Ok(())
             }
             "goto" => {
                 let frame: u64 = rest
