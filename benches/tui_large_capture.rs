@@ -169,7 +169,72 @@ fn bench(c: &mut Criterion) {
                 .expect("draw");
         })
     });
+    // search: Ctrl-F, a text in no message, Enter and the redraw: the first slice (15 ms)
+    // then "searching... frame N"; the rest runs between redraws
+    group.bench_function("search_enter_first_slice_and_redraw", |bench| {
+        bench.iter(|| {
+            b.key(Key::ctrl('f'));
+            b.key(Key::ctrl('u'));
+            for c in "no such text".chars() {
+                b.key(Key::char(c));
+            }
+            b.key(Key::plain(KeyCode::Enter));
+            term.draw(|f| browser_view::draw(f, &mut b, &theme))
+                .expect("draw");
+            b.key(Key::plain(KeyCode::Esc)); // stops it
+            b.key(Key::plain(KeyCode::Esc)); // closes the bar
+        })
+    });
+    // n over a text every 20th message has in its list line (the probe's copy to the
+    // gateway's second address)
+    b.key(Key::plain(KeyCode::Home));
+    b.start_search("203.0.113.2:4500", true);
+    while b.busy() {
+        b.tick();
+    }
+    group.bench_function("search_next_and_redraw", |bench| {
+        bench.iter(|| {
+            b.key(Key::char('n'));
+            while b.busy() {
+                b.tick();
+            }
+            term.draw(|f| browser_view::draw(f, &mut b, &theme))
+                .expect("draw");
+        })
+    });
+    // the timeline as lanes, focused: moving in them and redrawing
+    b.key(Key::char('5'));
+    group.bench_function("lanes_down_and_redraw", |bench| {
+        bench.iter(|| {
+            b.key(Key::char('j'));
+            term.draw(|f| browser_view::draw(f, &mut b, &theme))
+                .expect("draw");
+        })
+    });
+    b.key(Key::char('2'));
     group.finish();
+    // a search that finds nothing: every message's list line and decoded tree, in slices
+    b.key(Key::plain(KeyCode::Home));
+    let t = std::time::Instant::now();
+    let mut slices = 0;
+    let mut longest = Duration::ZERO;
+    b.start_search("no such text", true);
+    while b.busy() {
+        let s = std::time::Instant::now();
+        b.tick();
+        term.draw(|f| browser_view::draw(f, &mut b, &theme))
+            .expect("draw");
+        longest = longest.max(s.elapsed());
+        slices += 1;
+    }
+    eprintln!(
+        "search through all {} messages, not found: {:.2} s in {slices} slices, the longest \
+         slice with its redraw {:.1} ms; status: {:?}",
+        b.shown.len(),
+        t.elapsed().as_secs_f64(),
+        longest.as_secs_f64() * 1e3,
+        b.status
+    );
     let mut group = c.benchmark_group("tui_140k_load");
     group.sample_size(10);
     group.bench_function("index_whole_capture", |bench| {

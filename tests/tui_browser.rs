@@ -7,6 +7,8 @@ use mobikectl::tui::browser::{Browser, Mode, Pane};
 use mobikectl::tui::browser_view;
 use mobikectl::tui::capture_index::{ByteRange, CaptureIndex, LoadOptions};
 use mobikectl::tui::keymap::{keys_markdown, Key, KeyCode, KeyMap, UI_COMMANDS};
+use mobikectl::tui::lanes::{LaneItem, Mark};
+use mobikectl::tui::search::{SearchRun, SearchStep};
 use mobikectl::tui::Looks;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
@@ -397,7 +399,15 @@ fn the_help_overlay_lists_every_command_of_the_key_map() {
 #[test]
 fn every_size_down_to_1x1_renders_without_panic() {
     let mut b = moon();
-    for keys in [vec![], vec![Key::char('?')], vec![Key::char('/')]] {
+    for keys in [
+        vec![],
+        vec![Key::char('?')],
+        vec![Key::char('/')],
+        vec![Key::char('5')],
+        vec![Key::char('5'), Key::char('\\')],
+        vec![Key::char('5'), Key::char('v')],
+        vec![Key::ctrl('f'), Key::char('x'), ENTER],
+    ] {
         press(&mut b, &keys);
         for w in (1..=200).step_by(7).chain([1, 2, 29, 30, 99, 100]) {
             for h in (1..=60).step_by(5).chain([1, 7, 8]) {
@@ -502,4 +512,316 @@ fn the_readme_lists_the_keys_of_the_key_map() {
             "README's picture of {snap} is out of date"
         );
     }
+}
+
+/// The moon capture without its keys: nothing decrypted.
+fn moon_without_keys() -> Browser {
+    let index = CaptureIndex::load(LoadOptions {
+        files: vec![repo("testdata/strongswan-move/cap-moon.pcap")],
+        ..LoadOptions::default()
+    });
+    Browser::new(index, KeyMap::default())
+}
+
+fn selected_frame(b: &Browser) -> u64 {
+    b.selected_message().map_or(0, |(_, m)| m.frame)
+}
+
+/// The lane of a path, by its two ends.
+fn lane(b: &Browser, initiator: &str, responder: &str) -> u16 {
+    let at = b
+        .lanes
+        .paths
+        .iter()
+        .position(|p| p.initiator.to_string() == initiator && p.responder.to_string() == responder)
+        .unwrap_or_else(|| panic!("no lane {initiator} - {responder}: {:?}", b.lanes.paths));
+    u16::try_from(at).unwrap()
+}
+
+#[test]
+fn the_lanes_have_one_lane_per_path_and_the_move_goes_from_the_old_lane_to_the_new() {
+    let mut b = moon();
+    press(&mut b, &[Key::char('5')]);
+    assert!(b.lanes_view, "lanes are the timeline's first view");
+    assert_eq!(b.lanes.sa, Some(0));
+    // the four paths of the capture: IKE_SA_INIT on 500, the float to 4500, then the
+    // initiator's second address to both of the gateway's
+    assert_eq!(b.lanes.paths.len(), 4, "{:?}", b.lanes.paths);
+    let init = lane(&b, "192.0.2.10:500", "203.0.113.1:500");
+    let old = lane(&b, "192.0.2.10:4500", "203.0.113.1:4500");
+    let new = lane(&b, "198.51.100.10:4500", "203.0.113.1:4500");
+    let other = lane(&b, "198.51.100.10:4500", "203.0.113.2:4500");
+    let rows = &b.lanes.rows;
+    // the setup moved the SA from port 500 to 4500 with IKE_AUTH (frame 3)
+    let auth = rows.iter().find(|r| r.frame == 3).unwrap();
+    assert_eq!((auth.from, auth.lane, auth.current), (Some(init), old, old));
+    // the probe's copies on the two new paths, answered on one, while the SA stays
+    let probes: Vec<(u64, u16)> = rows
+        .iter()
+        .filter(|r| r.mark == Mark::Probe)
+        .map(|r| (r.frame, r.lane))
+        .collect();
+    assert_eq!(probes, [(6, new), (7, other)]);
+    assert!(rows.iter().any(|r| r.frame == 8
+        && r.mark == Mark::ProbeAnswered
+        && r.lane == new
+        && r.current == old));
+    // UPDATE_SA_ADDRESSES: an arrow from the old lane to the new, which is current after
+    let at = rows.iter().position(|r| r.mark == Mark::Move).unwrap();
+    let mv = rows[at];
+    assert_eq!(
+        (mv.frame, mv.from, mv.lane, mv.current),
+        (9, Some(old), new, new)
+    );
+    assert!(rows[..at]
+        .iter()
+        .filter(|r| r.frame >= 3)
+        .all(|r| r.current == old));
+    assert!(rows[at..].iter().all(|r| r.current == new));
+    // the responder's retransmission after the move, on the new path
+    assert!(rows
+        .iter()
+        .any(|r| r.frame == 17 && r.mark == Mark::Retransmission && r.lane == new));
+    // on screen: the selected row is the move; the legend marks the new path current
+    // with '*' (text, not only colour), and the arrow runs from lane B to lane C
+    for _ in 0..at {
+        press(&mut b, &[DOWN]);
+    }
+    assert_eq!(b.timeline_selected, at);
+    assert_eq!(
+        selected_frame(&b),
+        9,
+        "moving in the lanes selects the message"
+    );
+    let screen = text(&frame(&mut b, 120, 36, COLOUR));
+    assert!(
+        screen.contains("C* 198.51.100.10:4500 - 203.0.113.1:4500"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("B  192.0.2.10:4500 - 203.0.113.1:4500"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("─▶ ") && screen.contains("moved B->C UPDATE_SA_ADDRESSES"),
+        "{screen}"
+    );
+    let ascii = Looks {
+        mono: true,
+        ascii: true,
+    };
+    let screen = text(&frame(&mut b, 120, 36, ascii));
+    assert!(screen.contains("-> "), "{screen}");
+    assert!(screen.contains("C* 198.51.100.10"), "{screen}");
+}
+
+#[test]
+fn enter_on_a_lane_row_jumps_to_its_message_and_v_shows_the_event_list() {
+    let mut b = moon();
+    press(&mut b, &[Key::char('5')]);
+    let probe = b.lanes.rows.iter().position(|r| r.frame == 7).unwrap();
+    assert!(matches!(b.lanes.rows[probe].item, LaneItem::Message(_)));
+    for _ in 0..probe {
+        press(&mut b, &[DOWN]);
+    }
+    press(&mut b, &[ENTER]);
+    assert_eq!(b.focus, Pane::Messages);
+    assert_eq!(selected_frame(&b), 7);
+    // moving in the message list, the lanes follow
+    press(&mut b, &[Key::char('j')]);
+    assert_eq!(selected_frame(&b), 8);
+    let row = b.lanes.rows[b.timeline_selected];
+    assert_eq!((row.frame, row.mark), (8, Mark::ProbeAnswered));
+    // v: the plain event list, at the same frame; v again: the lanes
+    press(&mut b, &[Key::char('5'), Key::char('v')]);
+    assert!(!b.lanes_view);
+    let rows = b.timeline_rows();
+    let e = b.index.timeline[rows[b.timeline_selected]];
+    assert_eq!(e.frame, 8);
+    let screen = text(&frame(&mut b, 120, 36, COLOUR));
+    assert!(screen.contains("5 MOBIKE timeline"), "{screen}");
+    press(&mut b, &[Key::char('v')]);
+    assert!(b.lanes_view);
+    assert_eq!(b.lanes.rows[b.timeline_selected].frame, 8);
+}
+
+#[test]
+fn lanes_snapshots_at_two_sizes_in_colour_and_in_mono_ascii() {
+    let mut b = moon();
+    press(&mut b, &[Key::char('5')]);
+    let at = b
+        .lanes
+        .rows
+        .iter()
+        .position(|r| r.mark == Mark::Move)
+        .unwrap();
+    for _ in 0..at {
+        press(&mut b, &[DOWN]);
+    }
+    insta::assert_snapshot!(
+        "browser_lanes_120x36",
+        text(&frame(&mut b, 120, 36, COLOUR))
+    );
+    insta::assert_snapshot!("browser_lanes_80x24", text(&frame(&mut b, 80, 24, COLOUR)));
+    insta::assert_snapshot!(
+        "browser_lanes_styles_colour_120x36",
+        styles(&frame(&mut b, 120, 36, COLOUR))
+    );
+    let ascii = Looks {
+        mono: true,
+        ascii: true,
+    };
+    insta::assert_snapshot!(
+        "browser_lanes_mono_ascii_120x36",
+        text(&frame(&mut b, 120, 36, ascii))
+    );
+    insta::assert_snapshot!(
+        "browser_lanes_mono_ascii_80x24",
+        text(&frame(&mut b, 80, 24, ascii))
+    );
+    let buf = frame(&mut b, 80, 24, ascii);
+    // the lanes pane (rows 1 to 16) in ASCII only
+    let screen = text(&buf);
+    for line in screen.lines().skip(1).take(16) {
+        assert!(line.is_ascii(), "{line}");
+    }
+    assert!(buf
+        .content
+        .iter()
+        .all(|c| c.fg == ratatui::style::Color::Reset && c.bg == ratatui::style::Color::Reset));
+}
+
+#[test]
+fn ctrl_f_finds_a_string_that_is_only_in_a_decrypted_payload() {
+    // COOKIE2's value is inside SK: in no list line, only in the decrypted tree
+    let cookie = "69D2243E587F45CB";
+    let mut b = moon();
+    assert!(b
+        .index
+        .messages
+        .iter()
+        .all(|m| !m.summary.to_lowercase().contains(&cookie.to_lowercase())));
+    press(&mut b, &[Key::ctrl('f')]);
+    assert_eq!(b.mode, Mode::Search);
+    typed(&mut b, cookie);
+    press(&mut b, &[ENTER]);
+    assert_eq!(b.mode, Mode::Normal);
+    assert_eq!(
+        selected_frame(&b),
+        9,
+        "the UPDATE_SA_ADDRESSES request's COOKIE2"
+    );
+    let status = b.status.clone().unwrap_or_default();
+    assert_eq!(status, format!("found '{cookie}' in frame 9"));
+    // the : line searches too
+    press(&mut b, &[Key::char('g'), Key::char(':')]);
+    typed(&mut b, "search Carol@Example.org");
+    press(&mut b, &[ENTER]);
+    assert_eq!(
+        b.status.as_deref(),
+        Some("found 'Carol@Example.org' in frame 3")
+    );
+    // without the keys the same search finds nothing, and the bar says so
+    let mut b = moon_without_keys();
+    press(&mut b, &[Key::ctrl('f')]);
+    typed(&mut b, cookie);
+    press(&mut b, &[ENTER]);
+    assert_eq!(b.mode, Mode::Search, "the bar stays open");
+    assert_eq!(
+        b.search_verdict.as_deref(),
+        Some(format!("not found: '{cookie}'").as_str())
+    );
+    assert_eq!(selected_frame(&b), 1, "the selection stays");
+}
+
+#[test]
+fn n_and_shift_n_go_to_the_next_and_previous_match_and_wrap() {
+    let mut b = moon();
+    press(&mut b, &[Key::char('n')]);
+    assert_eq!(b.status.as_deref(), Some("nothing searched yet: Ctrl-F"));
+    // the request echoes its cookie in the response: frames 9 and 10
+    press(&mut b, &[Key::ctrl('f')]);
+    typed(&mut b, "69d2243e");
+    press(&mut b, &[ENTER]);
+    assert_eq!(selected_frame(&b), 9);
+    press(&mut b, &[Key::char('n')]);
+    assert_eq!(selected_frame(&b), 10);
+    assert_eq!(b.status.as_deref(), Some("found '69d2243e' in frame 10"));
+    press(&mut b, &[Key::char('n')]);
+    assert_eq!(selected_frame(&b), 9);
+    assert_eq!(
+        b.status.as_deref(),
+        Some("found '69d2243e' in frame 9 (wrapped to the top)")
+    );
+    press(&mut b, &[Key::char('N')]);
+    assert_eq!(selected_frame(&b), 10);
+    assert_eq!(
+        b.status.as_deref(),
+        Some("found '69d2243e' in frame 10 (wrapped to the bottom)")
+    );
+    press(&mut b, &[Key::char('N')]);
+    assert_eq!(selected_frame(&b), 9);
+    // list text counts too, case ignored: the next INFORMATIONAL retransmission
+    press(&mut b, &[Key::ctrl('f'), Key::ctrl('u')]);
+    typed(&mut b, "[RETRANSMISSION 1]");
+    press(&mut b, &[ENTER]);
+    assert_eq!(selected_frame(&b), 17);
+    // within what the filter shows only
+    b.apply_filter("exch == IKE_AUTH");
+    press(&mut b, &[Key::char('n')]);
+    assert_eq!(b.status.as_deref(), Some("not found: '[RETRANSMISSION 1]'"));
+}
+
+#[test]
+fn a_search_not_found_says_so_in_the_bar_and_esc_closes_it() {
+    let mut b = moon();
+    press(&mut b, &[Key::ctrl('f')]);
+    typed(&mut b, "no such text");
+    press(&mut b, &[ENTER]);
+    assert_eq!(b.mode, Mode::Search);
+    let screen = text(&frame(&mut b, 80, 24, COLOUR));
+    let bar = screen.lines().last().unwrap_or("");
+    assert_eq!(bar, "Find: no such text  not found: 'no such text'");
+    insta::assert_snapshot!("browser_search_not_found_80x24", screen);
+    // typing again clears the verdict; Esc closes the bar, nothing moved
+    typed(&mut b, "!");
+    assert_eq!(b.search_verdict, None);
+    press(&mut b, &[Key::plain(KeyCode::Esc)]);
+    assert_eq!(b.mode, Mode::Normal);
+    assert_eq!(selected_frame(&b), 1);
+}
+
+#[test]
+fn a_search_runs_in_slices_and_says_how_far_it_got() {
+    let b = moon();
+    // a zero budget tries one message per slice: a long search yields to the event loop
+    let mut run = SearchRun::new("69d2243e", true, Some(0));
+    let mut slices = 0;
+    let step = loop {
+        match run.advance(&b.index, &b.shown, std::time::Duration::ZERO) {
+            SearchStep::Running => slices += 1,
+            other => break other,
+        }
+    };
+    assert_eq!(
+        step,
+        SearchStep::Found {
+            row: 8,
+            wrapped: false
+        }
+    );
+    assert_eq!(slices, 7, "frames 2 to 8 each had a slice");
+    assert_eq!(run.at_frame, 9);
+    // while one runs, the status line says where it is, and Esc stops it
+    let mut b = moon();
+    b.search = Some(SearchRun::new("nowhere", true, Some(0)));
+    let screen = text(&frame(&mut b, 100, 30, COLOUR));
+    assert!(
+        screen.contains("searching 'nowhere'... frame 0 (Esc stops)"),
+        "{screen}"
+    );
+    assert!(b.busy());
+    press(&mut b, &[Key::plain(KeyCode::Esc)]);
+    assert!(!b.busy());
+    assert_eq!(b.status.as_deref(), Some("search stopped"));
 }

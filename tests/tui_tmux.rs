@@ -66,6 +66,38 @@ fn the_browser_filters_expands_and_highlights_in_a_real_terminal() {
 }
 
 #[test]
+fn ctrl_f_finds_decrypted_text_and_n_goes_on_in_a_real_terminal() {
+    let Some(t) = Tmux::start("search", 120, 36, &[], &browser_command()) else {
+        return;
+    };
+    t.wait_for("20 IKE messages");
+    // COOKIE2's value is only in the decrypted payloads of frames 9 and 10
+    t.keys(&["C-f"]);
+    t.wait_for("Find:");
+    t.typed("69D2243E");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("found '69D2243E' in frame 9");
+    assert!(s.contains("frame 9 INFORMATIONAL mid 3"), "{s}");
+    t.keys(&["n"]);
+    t.wait_for("found '69D2243E' in frame 10");
+    t.keys(&["n"]);
+    t.wait_for("in frame 9 (wrapped to the top)");
+    t.keys(&["C-f", "C-u"]);
+    t.typed("nowhere to be found");
+    t.keys(&["Enter"]);
+    t.wait_for("not found: 'nowhere to be found'");
+    // the lanes: pane 5, the move on its own row
+    t.keys(&["Escape", "5", "j", "j", "j"]);
+    let s = t.wait_for("moved B->C UPDATE_SA_ADDRESSES");
+    assert!(
+        s.contains("C* 198.51.100.10:4500 - 203.0.113.1:4500"),
+        "{s}"
+    );
+    t.keys(&["q"]);
+    assert_eq!(t.wait_exit(), "0");
+}
+
+#[test]
 fn the_browser_without_colour_keeps_the_selection_reversed() {
     let Some(t) = Tmux::start("mono", 80, 24, &[("NO_COLOR", "1")], &browser_command()) else {
         return;

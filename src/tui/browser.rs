@@ -3,7 +3,9 @@
 use super::capture_index::{CaptureIndex, MessageEntry, TreeLine};
 use super::display_filter::{DisplayFilter, FilterError, FIELD_NAMES};
 use super::input_line::{InputLine, LineOutcome};
-use super::keymap::{Key, KeyCode, KeyMap, UiCommand, UI_COMMANDS};
+use super::keymap::{Key, KeyCode, KeyMap, Ui, UiCommand, UI_COMMANDS};
+use super::lanes::{LaneItem, Lanes};
+use super::search::{SearchRun, SearchStep, SLICE};
 
 /// The panes, in focus order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +33,8 @@ pub enum Mode {
     Filter,
     /// Editing a `:` command.
     Command,
+    /// Editing the search text (Ctrl-F).
+    Search,
     /// The help overlay, scrolled by this many rows.
     Help(usize),
 }
@@ -141,8 +145,18 @@ pub struct Browser {
     pub tree: TreeState,
     /// First row of the bytes pane.
     pub bytes_scroll: usize,
-    /// Selected row of the timeline.
+    /// Selected row of the timeline (of the lanes or of the event list).
     pub timeline_selected: usize,
+    /// The timeline as lanes per path (else the event list).
+    pub lanes_view: bool,
+    /// The lanes of the SA the timeline shows (rebuilt when that SA changes).
+    pub lanes: Lanes,
+    /// The search text being typed, the search under way, the last one (for `n`, `N`).
+    pub search_line: InputLine,
+    pub search: Option<SearchRun>,
+    pub last_search: Option<String>,
+    /// What the search bar says after Enter ("not found").
+    pub search_verdict: Option<String>,
     /// The focused pane fills the screen.
     pub zoom: bool,
     pub time_format: TimeFormat,
@@ -175,6 +189,12 @@ impl Browser {
             tree: TreeState::default(),
             bytes_scroll: 0,
             timeline_selected: 0,
+            lanes_view: true,
+            lanes: Lanes::default(),
+            search_line: InputLine::default(),
+            search: None,
+            last_search: None,
+            search_verdict: None,
             zoom: false,
             time_format: TimeFormat::SinceStart,
             status: None,
@@ -186,13 +206,24 @@ impl Browser {
         b
     }
 
-    /// Takes in what the loader found; true when the screen must be redrawn.
+    /// Takes in what the loader found and runs a slice of the search under way; true
+    /// when the screen must be redrawn.
     pub fn tick(&mut self) -> bool {
         let changed = self.index.absorb();
         if changed {
             self.refresh();
         }
-        changed
+        let searching = self.search.is_some();
+        if searching {
+            self.advance_search();
+            self.refresh();
+        }
+        changed || searching
+    }
+
+    /// A search is under way (the event loop should not sleep).
+    pub fn busy(&self) -> bool {
+        self.search.is_some()
     }
 
     /// The selected message.
@@ -233,6 +264,52 @@ impl Browser {
             .min(self.shown.len().saturating_sub(1));
         }
         self.load_tree();
+        self.load_lanes();
+    }
+
+    /// The SA the lanes show: the selected one, or with every SA listed, the selected
+    /// message's (a capture's thousands of SAs would not fit side by side).
+    pub fn lanes_sa(&self) -> Option<u32> {
+        match self.sa_selected {
+            0 => self
+                .selected_message()
+                .and_then(|(_, m)| m.sa)
+                .or_else(|| (!self.index.sas.is_empty()).then_some(0)),
+            n => u32::try_from(n - 1).ok(),
+        }
+    }
+
+    fn load_lanes(&mut self) {
+        if !self.lanes_view {
+            return;
+        }
+        let key = (
+            self.lanes_sa(),
+            self.index.messages.len(),
+            self.index.timeline.len(),
+        );
+        if key != self.lanes.built_for {
+            let same_sa = key.0 == self.lanes.built_for.0;
+            self.lanes = Lanes::build(&self.index, key.0);
+            if !same_sa {
+                self.timeline_selected = 0;
+            }
+        }
+        // the lanes follow the selected message unless the operator is moving in them
+        if self.focus != Pane::Timeline {
+            if let Some((i, m)) = self.selected_message() {
+                let frame = m.frame;
+                let rows = &self.lanes.rows;
+                let at = rows.partition_point(|r| r.frame < frame);
+                let exact = rows
+                    .iter()
+                    .skip(at)
+                    .take_while(|r| r.frame == frame)
+                    .position(|r| r.item == LaneItem::Message(i));
+                self.timeline_selected =
+                    (at + exact.unwrap_or(0)).min(rows.len().saturating_sub(1));
+            }
+        }
     }
 
     fn load_tree(&mut self) {
@@ -264,9 +341,13 @@ impl Browser {
         match self.mode {
             Mode::Filter => self.filter_key(key),
             Mode::Command => self.command_key(key),
+            Mode::Search => self.search_key(key),
             Mode::Help(scroll) => self.help_key(key, scroll),
             Mode::Normal => {
-                if let Some(c) = self.keymap.command(key) {
+                // a key stops a search under way (n starts the next one from here)
+                if self.search.take().is_some() && key.code == KeyCode::Esc {
+                    self.status = Some("search stopped".into());
+                } else if let Some(c) = self.keymap.command(Ui::Offline, key) {
                     self.run(c);
                 } else if key.code == KeyCode::Esc {
                     self.zoom = false;
@@ -277,7 +358,7 @@ impl Browser {
     }
 
     fn help_key(&mut self, key: Key, scroll: usize) {
-        let command = self.keymap.command(key);
+        let command = self.keymap.command(Ui::Offline, key);
         self.mode = match (key.code, command) {
             (KeyCode::Down, _) | (_, Some(UiCommand::Down)) => Mode::Help(scroll + 1),
             (KeyCode::Up, _) | (_, Some(UiCommand::Up)) => Mode::Help(scroll.saturating_sub(1)),
@@ -298,6 +379,77 @@ impl Browser {
                 self.filter_error = None;
             }
             LineOutcome::Submitted(text) => self.apply_filter(&text),
+        }
+    }
+
+    fn search_key(&mut self, key: Key) {
+        match self.search_line.key(key, &|_| Vec::new()) {
+            LineOutcome::Editing => {
+                self.search = None;
+                self.search_verdict = None;
+            }
+            LineOutcome::Cancelled => {
+                self.search = None;
+                self.search_verdict = None;
+                self.mode = Mode::Normal;
+            }
+            LineOutcome::Submitted(text) if text.is_empty() => self.mode = Mode::Normal,
+            LineOutcome::Submitted(text) => self.start_search(&text, true),
+        }
+    }
+
+    /// Starts a search for `text` from the selection (forward or back), and runs its
+    /// first slice at once.
+    pub fn start_search(&mut self, text: &str, forward: bool) {
+        self.last_search = Some(text.to_string());
+        self.search_verdict = None;
+        let from = self.selected_message().map(|(i, _)| i);
+        self.search = Some(SearchRun::new(text, forward, from));
+        self.advance_search();
+    }
+
+    /// One slice of the search under way; what it found goes to the selection and the
+    /// status line, "not found" to the search bar (or the status line after n, N).
+    fn advance_search(&mut self) {
+        let Some(run) = self.search.as_mut() else {
+            return;
+        };
+        let step = run.advance(&self.index, &self.shown, SLICE);
+        let (text, forward) = (run.text.clone(), run.forward);
+        match step {
+            SearchStep::Running => {}
+            SearchStep::Found { row, wrapped } => {
+                self.search = None;
+                self.selected = row;
+                self.follow = false;
+                let frame = self.selected_message().map_or(0, |(_, m)| m.frame);
+                let wrap = match (wrapped, forward) {
+                    (false, _) => "",
+                    (true, true) => " (wrapped to the top)",
+                    (true, false) => " (wrapped to the bottom)",
+                };
+                self.status = Some(format!("found '{text}' in frame {frame}{wrap}"));
+                if self.mode == Mode::Search {
+                    self.mode = Mode::Normal;
+                }
+            }
+            SearchStep::NotFound => {
+                self.search = None;
+                let why = format!("not found: '{text}'");
+                if self.mode == Mode::Search {
+                    self.search_verdict = Some(why);
+                } else {
+                    self.status = Some(why);
+                }
+            }
+        }
+    }
+
+    /// `n` and `N`: the last search again, from the selection.
+    fn search_again(&mut self, forward: bool) {
+        match self.last_search.clone() {
+            Some(text) => self.start_search(&text, forward),
+            None => self.status = Some("nothing searched yet: Ctrl-F".into()),
         }
     }
 
@@ -348,7 +500,8 @@ impl Browser {
         }
     }
 
-    /// A `:` command: a UI command's name, `filter EXPR`, `goto FRAME`, `sa N`.
+    /// A `:` command: a UI command's name, `filter EXPR`, `search TEXT`, `goto FRAME`,
+    /// `sa N`.
     pub fn command(&mut self, text: &str) -> Result<(), String> {
         let (name, rest) = text.split_once(' ').unwrap_or((text, ""));
         let rest = rest.trim();
@@ -364,6 +517,10 @@ impl Browser {
                     Some(e) => Err(format!("filter: {e}")),
                     None => Ok(()),
                 }
+            }
+            "search" if !rest.is_empty() => {
+                self.start_search(rest, true);
+                Ok(())
             }
             "goto" => {
                 let frame: u64 = rest
@@ -482,6 +639,15 @@ impl Browser {
                 }
             }
             UiCommand::Copy => self.copy(),
+            UiCommand::Search => {
+                self.mode = Mode::Search;
+                self.search_verdict = None;
+                let last = self.last_search.clone().unwrap_or_default();
+                self.search_line.start(&last);
+            }
+            UiCommand::SearchNext => self.search_again(true),
+            UiCommand::SearchPrev => self.search_again(false),
+            UiCommand::TimelineView => self.toggle_lanes(),
             UiCommand::Quit => self.quit = true,
             UiCommand::BringUp
             | UiCommand::Probe
@@ -527,7 +693,11 @@ impl Browser {
                 self.bytes_scroll = move_row(self.bytes_scroll, rows);
             }
             Pane::Timeline => {
-                let len = self.timeline_rows().len();
+                let len = if self.lanes_view {
+                    self.lanes.rows.len()
+                } else {
+                    self.timeline_rows().len()
+                };
                 self.timeline_selected = move_row(self.timeline_selected, len);
                 self.select_timeline_event();
             }
@@ -546,7 +716,42 @@ impl Browser {
             .collect()
     }
 
+    /// Lanes or the event list, keeping the selected row's frame.
+    fn toggle_lanes(&mut self) {
+        let frame = self.timeline_frame();
+        self.lanes_view = !self.lanes_view;
+        self.load_lanes();
+        let frames: Vec<u64> = if self.lanes_view {
+            self.lanes.rows.iter().map(|r| r.frame).collect()
+        } else {
+            self.timeline_rows()
+                .iter()
+                .filter_map(|&i| self.index.timeline.get(i))
+                .map(|e| e.frame)
+                .collect()
+        };
+        self.timeline_selected = frame
+            .and_then(|f| frames.iter().position(|&x| x >= f))
+            .unwrap_or(0);
+    }
+
+    /// The frame of the selected timeline row.
+    fn timeline_frame(&self) -> Option<u64> {
+        if self.lanes_view {
+            self.lanes.rows.get(self.timeline_selected).map(|r| r.frame)
+        } else {
+            self.timeline_rows()
+                .get(self.timeline_selected)
+                .and_then(|&i| self.index.timeline.get(i))
+                .map(|e| e.frame)
+        }
+    }
+
     fn select_timeline_event(&mut self) {
+        if self.lanes_view {
+            self.select_lane_row();
+            return;
+        }
         let rows = self.timeline_rows();
         let Some(e) = rows
             .get(self.timeline_selected)
@@ -556,6 +761,30 @@ impl Browser {
         };
         let (frame, sa) = (e.frame, e.sa as usize);
         self.select_where(|m| m.frame == frame && m.sa.is_some_and(|s| s as usize == sa));
+    }
+
+    /// Selects the message of the selected lanes row (an event's: its frame's message).
+    fn select_lane_row(&mut self) {
+        let Some(row) = self.lanes.rows.get(self.timeline_selected).copied() else {
+            return;
+        };
+        let found = match row.item {
+            LaneItem::Message(i) => match self.shown.binary_search(&i) {
+                Ok(r) => {
+                    self.selected = r;
+                    self.follow = false;
+                    true
+                }
+                Err(_) => false,
+            },
+            LaneItem::Event(_) => {
+                let (frame, sa) = (row.frame, self.lanes.sa);
+                self.select_where(|m| m.frame == frame && m.sa == sa)
+            }
+        };
+        if !found {
+            self.status = Some(format!("frame {} is hidden by the filter", row.frame));
+        }
     }
 
     fn move_message(&mut self, down: bool, pred: impl Fn(&MessageEntry, &MessageEntry) -> bool) {

@@ -76,6 +76,24 @@ fn draw_bottom(frame: &mut Frame, b: &Browser, theme: &Theme, area: Rect) {
             ));
             Line::from(vec![Span::raw(format!("/{}", b.filter_line.text)), verdict])
         }
+        Mode::Search => {
+            frame.set_cursor_position((
+                area.x
+                    .saturating_add(6)
+                    .saturating_add(u16::try_from(b.search_line.cursor).unwrap_or(u16::MAX)),
+                area.y,
+            ));
+            let mut spans = vec![Span::raw(format!("Find: {}", b.search_line.text))];
+            if let Some(run) = &b.search {
+                spans.push(Span::styled(
+                    format!("  searching... frame {}", run.at_frame),
+                    theme.dim,
+                ));
+            } else if let Some(v) = &b.search_verdict {
+                spans.push(Span::styled(format!("  {v}"), theme.error));
+            }
+            Line::from(spans)
+        }
         Mode::Command => {
             frame.set_cursor_position((
                 area.x
@@ -96,10 +114,17 @@ fn draw_bottom(frame: &mut Frame, b: &Browser, theme: &Theme, area: Rect) {
                     b.index.messages.len()
                 )));
             }
-            match &b.status {
-                Some(s) => spans.push(Span::styled(s.clone(), theme.header)),
-                None => spans.push(Span::styled(
-                    "Tab pane  / filter  : command  ] [ same SA  } { MOBIKE  = partner  ? help  q quit",
+            match (&b.search, &b.status) {
+                (Some(run), _) => spans.push(Span::styled(
+                    format!(
+                        "searching '{}'... frame {} (Esc stops)",
+                        run.text, run.at_frame
+                    ),
+                    theme.header,
+                )),
+                (None, Some(s)) => spans.push(Span::styled(s.clone(), theme.header)),
+                (None, None) => spans.push(Span::styled(
+                    "Tab pane  / filter  ^F find  : command  ] [ same SA  } { MOBIKE  ? help  q quit",
                     theme.dim,
                 )),
             }
@@ -115,9 +140,16 @@ fn draw_body(frame: &mut Frame, b: &mut Browser, theme: &Theme, area: Rect) {
         return;
     }
     let wide = area.width >= 100;
+    let timeline_focused = b.focus == Pane::Timeline;
     let right = if wide {
+        // the focused lanes get more room: each path is a column
+        let left_width = if timeline_focused && b.lanes_view {
+            (area.width * 45 / 100).max(32)
+        } else {
+            32
+        };
         let [left, right] =
-            Layout::horizontal([Constraint::Length(32), Constraint::Min(10)]).areas(area);
+            Layout::horizontal([Constraint::Length(left_width), Constraint::Min(10)]).areas(area);
         let [sas, timeline] =
             Layout::vertical([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(left);
         draw_pane(frame, b, theme, Pane::Sas, sas);
@@ -132,6 +164,12 @@ fn draw_body(frame: &mut Frame, b: &mut Browser, theme: &Theme, area: Rect) {
         Constraint::Percentage(28),
     ])
     .areas(right);
+    // narrow: the focused timeline takes the list's and the tree's place
+    if !wide && timeline_focused {
+        draw_pane(frame, b, theme, Pane::Timeline, list.union(tree));
+        draw_pane(frame, b, theme, Pane::Bytes, bytes);
+        return;
+    }
     // narrow: the SA list and the timeline take the message list's place when focused
     let top = match b.focus {
         Pane::Sas | Pane::Timeline if !wide => b.focus,
@@ -164,7 +202,7 @@ fn draw_pane(frame: &mut Frame, b: &mut Browser, theme: &Theme, pane: Pane, area
 }
 
 /// The first row to show so that `selected` is on screen.
-fn window(selected: usize, rows: usize) -> usize {
+pub fn window(selected: usize, rows: usize) -> usize {
     if rows == 0 {
         return 0;
     }
@@ -212,7 +250,8 @@ fn draw_sas(frame: &mut Frame, b: &Browser, theme: &Theme, area: Rect) {
     frame.render_widget(Paragraph::new(lines).block(blk), area);
 }
 
-fn time_text(b: &Browser, m: &MessageEntry, previous: Option<&MessageEntry>) -> String {
+/// The message's time as the time format says.
+pub fn time_text(b: &Browser, m: &MessageEntry, previous: Option<&MessageEntry>) -> String {
     let first = b.index.messages.first().map_or(0, |f| f.time_us);
     match b.time_format {
         TimeFormat::SinceStart => format!("{:.6}", (m.time_us - first) as f64 / 1e6),
@@ -242,7 +281,7 @@ fn relation(theme: &Theme, m: &MessageEntry) -> &'static str {
 }
 
 /// Exchange names short enough for the list (the tree says them in full).
-fn exchange_short(m: &MessageEntry) -> String {
+pub fn exchange_short(m: &MessageEntry) -> String {
     match m.exchange {
         34 => "INIT".into(),
         35 => "AUTH".into(),
@@ -462,6 +501,15 @@ fn draw_bytes(frame: &mut Frame, b: &mut Browser, theme: &Theme, area: Rect) {
 }
 
 fn draw_timeline(frame: &mut Frame, b: &mut Browser, theme: &Theme, area: Rect) {
+    if b.lanes_view {
+        let title = match b.lanes.sa {
+            Some(sa) => format!("MOBIKE lanes of SA #{sa}"),
+            None => "MOBIKE lanes".into(),
+        };
+        let blk = block(b, theme, Pane::Timeline, title);
+        super::lanes_view::draw(frame, b, theme, area, blk);
+        return;
+    }
     let blk = block(b, theme, Pane::Timeline, "MOBIKE timeline".into());
     let inner = blk.inner(area);
     let rows = inner.height as usize;

@@ -159,23 +159,30 @@ pub struct SaEntry {
     pub mobike: bool,
     /// Address changes after the first path.
     pub moves: u32,
+    /// Its first and last message (indices): the lanes read only that stretch.
+    pub first_message: u32,
+    pub last_message: u32,
 }
 
 impl SaEntry {
-    fn of(sa: &SaInfo) -> SaEntry {
+    fn of(sa: &SaInfo, span: Option<(u32, u32)>) -> SaEntry {
         let (spi_i, spi_r) = sa.current_spis();
+        let (first_message, last_message) = span.unwrap_or((0, u32::MAX));
         SaEntry {
             spi_i,
             spi_r,
             mobike: sa.mobike_negotiated(),
             moves: u32::try_from(sa.paths.len().saturating_sub(1)).unwrap_or(u32::MAX),
+            first_message,
+            last_message,
         }
     }
 }
 
 /// One event of the MOBIKE analysis, as the timeline shows it; its text (what happened,
 /// as `decode --timeline` says it) is in one buffer per file
-/// ([`CaptureIndex::timeline_text`]), not an allocation per event.
+/// ([`CaptureIndex::timeline_text`]), not an allocation per event. 32 bytes: a large
+/// capture has about one event per message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimelineEntry {
     /// The frame of the message that produced it.
@@ -183,7 +190,88 @@ pub struct TimelineEntry {
     pub time_us: i64,
     /// The logical SA, numbered across files.
     pub sa: u32,
-    text: Span,
+    text_chunk: u32,
+    text_at: u32,
+    text_len: u16,
+    /// What kind of event (the lanes view draws each kind its own way).
+    pub kind: EventTag,
+}
+
+// a large capture has as many events as messages: keep them at 32 bytes
+const _: () = assert!(std::mem::size_of::<TimelineEntry>() <= 32);
+
+/// The kind of an analysis event, in one byte (the lanes view's glyph and short text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventTag {
+    SaStarted,
+    Retransmission,
+    DuplicateResponse,
+    Unanswered,
+    OrphanResponse,
+    /// A request sent on several paths, answered on this frame's path.
+    ProbeAnswered,
+    /// A request sent on several paths, never answered.
+    ProbeUnanswered,
+    NewPath,
+    /// NAT detection: no NAT.
+    NatNone,
+    /// NAT detection: a hash mismatched on an IKE port (a NAT keeping it, or a fake).
+    NatMaybe,
+    /// NAT detection: a side is behind a NAT.
+    NatShown,
+    MobikeSupported,
+    AddressesAnnounced,
+    /// UPDATE_SA_ADDRESSES: the SA moved to this frame's path.
+    Move,
+    Cookie2,
+    NoNatsAllowed,
+    MobikeError,
+    Violation,
+    IkeSaRekeyed,
+    IkeSaDeleted,
+    IntegrityFailed,
+    Exchange,
+}
+
+impl EventTag {
+    fn of(kind: &EventKind) -> EventTag {
+        match kind {
+            EventKind::SaStarted { .. } => EventTag::SaStarted,
+            EventKind::Exchange { .. } => EventTag::Exchange,
+            EventKind::Retransmission { .. } => EventTag::Retransmission,
+            EventKind::DuplicateResponse { .. } => EventTag::DuplicateResponse,
+            EventKind::Unanswered { .. } => EventTag::Unanswered,
+            EventKind::OrphanResponse { .. } => EventTag::OrphanResponse,
+            EventKind::PathProbe { answered, .. } => match answered {
+                Some(_) => EventTag::ProbeAnswered,
+                None => EventTag::ProbeUnanswered,
+            },
+            EventKind::NewPath { .. } => EventTag::NewPath,
+            EventKind::NatDetection {
+                behind_nat,
+                sender_nat,
+                ..
+            } => {
+                if !behind_nat.is_empty() {
+                    EventTag::NatShown
+                } else if *sender_nat == Some(crate::analysis::NatVerdict::NatOrFake) {
+                    EventTag::NatMaybe
+                } else {
+                    EventTag::NatNone
+                }
+            }
+            EventKind::MobikeSupported { .. } => EventTag::MobikeSupported,
+            EventKind::AddressesAnnounced { .. } => EventTag::AddressesAnnounced,
+            EventKind::AddressUpdate { .. } => EventTag::Move,
+            EventKind::Cookie2 { .. } => EventTag::Cookie2,
+            EventKind::NoNatsAllowed { .. } => EventTag::NoNatsAllowed,
+            EventKind::MobikeError { .. } => EventTag::MobikeError,
+            EventKind::Violation { .. } => EventTag::Violation,
+            EventKind::IkeSaRekeyed { .. } => EventTag::IkeSaRekeyed,
+            EventKind::IkeSaDeleted { .. } => EventTag::IkeSaDeleted,
+            EventKind::IntegrityFailed { .. } => EventTag::IntegrityFailed,
+        }
+    }
 }
 
 /// A file's timeline being built.
@@ -204,11 +292,11 @@ impl TimelineBuilder {
             sa: u32::try_from(e.sa.0)
                 .unwrap_or(u32::MAX)
                 .saturating_add(sa_base),
-            text: Span {
-                chunk: 0, // set when the file's timeline joins the index
-                at: u32::try_from(at).unwrap_or(u32::MAX),
-                len: u32::try_from(self.text.len() - at).unwrap_or(0),
-            },
+            text_chunk: 0, // set when the file's timeline joins the index
+            text_at: u32::try_from(at).unwrap_or(u32::MAX),
+            // a longer text (thousands of announced addresses) is cut, on a char boundary
+            text_len: u16::try_from(self.text.len() - at).unwrap_or(u16::MAX),
+            kind: EventTag::of(&e.kind),
         });
     }
 }
@@ -404,7 +492,7 @@ impl CaptureIndex {
             } => {
                 let chunk = u32::try_from(self.timeline_texts.len()).unwrap_or(u32::MAX);
                 for e in &mut timeline {
-                    e.text.chunk = chunk;
+                    e.text_chunk = chunk;
                 }
                 self.timeline_texts.push(timeline_text);
                 self.sas.extend(sas);
@@ -420,12 +508,15 @@ impl CaptureIndex {
 
     /// What a timeline event says.
     pub fn timeline_text(&self, e: &TimelineEntry) -> &str {
-        let start = e.text.at as usize;
-        let end = start.saturating_add(e.text.len as usize);
-        self.timeline_texts
-            .get(e.text.chunk as usize)
-            .and_then(|t| t.get(start..end))
-            .unwrap_or("")
+        let start = e.text_at as usize;
+        let Some(text) = self.timeline_texts.get(e.text_chunk as usize) else {
+            return "";
+        };
+        let mut end = start.saturating_add(e.text_len as usize).min(text.len());
+        while end > start && !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.get(start..end).unwrap_or("")
     }
 
     /// The message's bytes as captured (from the IKE header on).
@@ -452,6 +543,25 @@ impl CaptureIndex {
     pub fn tree_lines(&self, m: &MessageEntry) -> Vec<TreeLine> {
         tree_lines(self, m)
     }
+
+    /// The text of the message's payload tree (what [`CaptureIndex::tree_lines`] shows,
+    /// decrypted content included), written into `out` (cleared first): the search reads
+    /// it without building the lines.
+    pub fn tree_text(&self, m: &MessageEntry, out: &mut Vec<u8>) {
+        out.clear();
+        let raw = self.raw(m);
+        match Message::parse(raw) {
+            Ok(msg) => {
+                let plain = self.decrypted(m);
+                let inner = inner_chain(plain);
+                render_tree(m, &msg, raw, inner.as_deref(), out);
+            }
+            Err(e) => {
+                use std::io::Write as _;
+                let _ = write!(out, "malformed IKE message: {e}");
+            }
+        }
+    }
 }
 
 /// One line of a message's payload tree.
@@ -477,16 +587,6 @@ pub struct ByteRange {
 /// The payload tree of `m`, from the text renderer of `decode` (so both show the same).
 fn tree_lines(index: &CaptureIndex, m: &MessageEntry) -> Vec<TreeLine> {
     let raw = index.raw(m);
-    let pkt = IkePacket {
-        frame: m.frame,
-        time_us: m.time_us,
-        src: m.src.ip(),
-        sport: m.src.port(),
-        dst: m.dst.ip(),
-        dport: m.dst.port(),
-        transport: m.transport,
-        data: Vec::new(),
-    };
     let msg = match Message::parse(raw) {
         Ok(msg) => msg,
         Err(e) => {
@@ -502,28 +602,13 @@ fn tree_lines(index: &CaptureIndex, m: &MessageEntry) -> Vec<TreeLine> {
         }
     };
     let plain = index.decrypted(m);
-    let inner: Option<Vec<Payload>> = plain.and_then(|(bytes, first)| {
-        parse_payload_chain(first, bytes, 0)
-            .ok()
-            .map(|(payloads, _)| payloads)
-    });
-    let integrity = m.integrity.map(IntegrityStatus::as_str);
-    let view = integrity.map(|integrity| crate::dissect::DecryptionView {
-        integrity,
-        error: None,
-        payloads: inner.as_deref(),
-        fragments: None,
-    });
+    let inner = inner_chain(plain);
     let sk_index = msg
         .payloads
         .iter()
         .position(|p| matches!(p.body, PayloadBody::Sk(_) | PayloadBody::Skf(_)));
-    let decryption = match (sk_index, view.as_ref()) {
-        (Some(i), Some(v)) => Some((i, v)),
-        _ => None,
-    };
     let mut out = Vec::new();
-    text::render_message(&pkt, &msg, raw, decryption, false, &mut out);
+    render_tree(m, &msg, raw, inner.as_deref(), &mut out);
     let text = String::from_utf8_lossy(&out);
     let outer = text::payload_spans(&msg, raw.len());
     let inner_spans = match (&inner, plain) {
@@ -727,6 +812,51 @@ fn payload_field_lines(
     )
 }
 
+/// The decrypted inner payloads, parsed.
+fn inner_chain(plain: Option<(&[u8], u8)>) -> Option<Vec<Payload<'_>>> {
+    plain.and_then(|(bytes, first)| {
+        parse_payload_chain(first, bytes, 0)
+            .ok()
+            .map(|(payloads, _)| payloads)
+    })
+}
+
+/// The `decode` text of a message (header line, payloads, decrypted ones) into `out`.
+fn render_tree(
+    m: &MessageEntry,
+    msg: &Message,
+    raw: &[u8],
+    inner: Option<&[Payload]>,
+    out: &mut Vec<u8>,
+) {
+    let pkt = IkePacket {
+        frame: m.frame,
+        time_us: m.time_us,
+        src: m.src.ip(),
+        sport: m.src.port(),
+        dst: m.dst.ip(),
+        dport: m.dst.port(),
+        transport: m.transport,
+        data: Vec::new(),
+    };
+    let integrity = m.integrity.map(IntegrityStatus::as_str);
+    let view = integrity.map(|integrity| crate::dissect::DecryptionView {
+        integrity,
+        error: None,
+        payloads: inner,
+        fragments: None,
+    });
+    let sk_index = msg
+        .payloads
+        .iter()
+        .position(|p| matches!(p.body, PayloadBody::Sk(_) | PayloadBody::Skf(_)));
+    let decryption = match (sk_index, view.as_ref()) {
+        (Some(i), Some(v)) => Some((i, v)),
+        _ => None,
+    };
+    text::render_message(&pkt, msg, raw, decryption, false, out);
+}
+
 /// The byte range of each payload of a chain parsed from `len` bytes.
 fn chain_spans(payloads: &[Payload], len: usize) -> Vec<(usize, usize)> {
     let starts: Vec<usize> = payloads.iter().map(|p| p.offset).collect();
@@ -753,6 +883,7 @@ fn load(options: &LoadOptions, tx: &Sender<LoadUpdate>) {
         sa_base: 0,
         requests: HashMap::new(),
         interned: Interned::default(),
+        sa_spans: Vec::new(),
     };
     for (file, path) in options.files.iter().enumerate() {
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
@@ -788,6 +919,8 @@ struct Loader {
     /// (initiator SPI, I flag of the requester, message ID) -> the request's copies.
     requests: HashMap<(u64, bool, u32), Vec<u32>>,
     interned: Interned,
+    /// Per SA (numbered across files): its first and last message.
+    sa_spans: Vec<(u32, u32)>,
 }
 
 /// A message's payload list and notify types, shared.
@@ -869,7 +1002,15 @@ impl Loader {
                 timeline.push(&e, base);
             }
         }
-        let sas: Vec<SaEntry> = analyzer.sas().iter().map(SaEntry::of).collect();
+        let sas: Vec<SaEntry> = analyzer
+            .sas()
+            .iter()
+            .enumerate()
+            .map(|(k, sa)| {
+                let global = usize::try_from(self.sa_base).unwrap_or(usize::MAX);
+                SaEntry::of(sa, self.sa_spans.get(global.saturating_add(k)).copied())
+            })
+            .collect();
         self.sa_base = self
             .sa_base
             .saturating_add(u32::try_from(sas.len()).unwrap_or(u32::MAX));
@@ -1023,6 +1164,15 @@ impl Loader {
     fn push(&mut self, mut entry: MessageEntry) {
         let index = self.next_index;
         self.next_index = self.next_index.saturating_add(1);
+        if let Some(sa) = entry.sa.and_then(|s| usize::try_from(s).ok()) {
+            // SAs are numbered in order of appearance: a new one is the next number
+            if sa >= self.sa_spans.len() && sa < self.sa_spans.len() + 1024 {
+                self.sa_spans.resize(sa + 1, (index, index));
+            }
+            if let Some(span) = self.sa_spans.get_mut(sa) {
+                span.1 = index;
+            }
+        }
         let requester_is_initiator = entry.from_initiator() != entry.is_response();
         let key = (entry.spi_i, requester_is_initiator, entry.message_id);
         if entry.malformed.is_none() {

@@ -186,6 +186,10 @@ pub enum UiCommand {
     TimeFormat,
     Follow,
     Copy,
+    Search,
+    SearchNext,
+    SearchPrev,
+    TimelineView,
     BringUp,
     Probe,
     Update,
@@ -200,9 +204,19 @@ pub enum UiCommand {
     Quit,
 }
 
+/// The two UIs: the capture browser and the live view. A key may run one command in one
+/// and another in the other (`n`: the next search match on a capture, a NAT rebinding live).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ui {
+    Offline,
+    Live,
+}
+
 /// One entry of the UI's command table.
 pub struct UiCommandSpec {
     pub command: UiCommand,
+    /// The only UI whose keys run it (`None`: both).
+    pub only: Option<Ui>,
     /// Its name on the `:` line and in key files.
     pub name: &'static str,
     /// One line of help.
@@ -361,68 +375,92 @@ pub const UI_COMMANDS: &[UiCommandSpec] = &[
         &["t"],
     ),
     spec(UiCommand::Follow, "follow", "follow new messages", &["F"]),
+    offline(
+        UiCommand::Search,
+        "search",
+        "captures: find a message by text (list line or decoded tree)",
+        &["ctrl-f"],
+    ),
+    offline(
+        UiCommand::SearchNext,
+        "search-next",
+        "captures: the search's next match (wraps)",
+        &["n"],
+    ),
+    offline(
+        UiCommand::SearchPrev,
+        "search-prev",
+        "captures: the search's previous match (wraps)",
+        &["N"],
+    ),
+    offline(
+        UiCommand::TimelineView,
+        "timeline-view",
+        "captures: MOBIKE timeline: one lane per path, or the event list",
+        &["v"],
+    ),
     spec(
         UiCommand::Copy,
         "copy",
         "copy the selected line (OSC 52: works over SSH and in tmux)",
         &["y"],
     ),
-    spec(
+    live(
         UiCommand::BringUp,
         "up-sa",
         "live: bring the connection up",
         &["U"],
     ),
-    spec(
+    live(
         UiCommand::Probe,
         "probe",
         "live: test every path of the selected SA now",
         &["p"],
     ),
-    spec(
+    live(
         UiCommand::Update,
         "update",
         "live: send UPDATE_SA_ADDRESSES now",
         &["u"],
     ),
-    spec(
+    live(
         UiCommand::AddrToggle,
         "addr-toggle",
         "live: take the selected local address away, or give it back",
         &["a"],
     ),
-    spec(
+    live(
         UiCommand::MoveHere,
         "move-here",
         "live: move the selected SA to the selected path",
         &["m"],
     ),
-    spec(
+    live(
         UiCommand::DropToggle,
         "drop-toggle",
         "live: drop the selected path's datagrams silently, or stop",
         &["x"],
     ),
-    spec(
+    live(
         UiCommand::NatRebind,
         "nat-rebind",
         "live: send from a fresh port, as a NAT rebinding would",
         &["n"],
     ),
-    spec(UiCommand::Dpd, "dpd", "live: liveness check now", &["d"]),
-    spec(
+    live(UiCommand::Dpd, "dpd", "live: liveness check now", &["d"]),
+    live(
         UiCommand::PingToggle,
         "ping-toggle",
         "live: ping through the CHILD_SA, or stop",
         &["P"],
     ),
-    spec(
+    live(
         UiCommand::Rekey,
         "rekey",
         "live: rekey the selected IKE SA (asks first)",
         &["R"],
     ),
-    spec(
+    live(
         UiCommand::Delete,
         "down-sa",
         "live: delete the selected IKE SA (asks first)",
@@ -444,9 +482,36 @@ const fn spec(
 ) -> UiCommandSpec {
     UiCommandSpec {
         command,
+        only: None,
         name,
         help,
         keys,
+    }
+}
+
+/// A command of the live view only.
+const fn live(
+    command: UiCommand,
+    name: &'static str,
+    help: &'static str,
+    keys: &'static [&'static str],
+) -> UiCommandSpec {
+    UiCommandSpec {
+        only: Some(Ui::Live),
+        ..spec(command, name, help, keys)
+    }
+}
+
+/// A command of the capture browser only.
+const fn offline(
+    command: UiCommand,
+    name: &'static str,
+    help: &'static str,
+    keys: &'static [&'static str],
+) -> UiCommandSpec {
+    UiCommandSpec {
+        only: Some(Ui::Offline),
+        ..spec(command, name, help, keys)
     }
 }
 
@@ -458,6 +523,18 @@ impl UiCommand {
             .iter()
             .find(|s| s.command == self)
             .unwrap_or(&UI_COMMANDS[UI_COMMANDS.len() - 1])
+    }
+
+    /// Whether its keys work in `ui`.
+    pub fn in_ui(self, ui: Ui) -> bool {
+        self.spec().only.is_none_or(|only| only == ui)
+    }
+
+    /// Whether some UI runs both on a key (so that one binding replaces the other).
+    fn shares_a_ui(self, other: UiCommand) -> bool {
+        [Ui::Offline, Ui::Live]
+            .iter()
+            .any(|&ui| self.in_ui(ui) && other.in_ui(ui))
     }
 
     /// The command of that name.
@@ -499,11 +576,11 @@ impl KeyMap {
             .map_err(|e| format!("{}: {e}", path.display()))
     }
 
-    /// The command bound to `key`.
-    pub fn command(&self, key: Key) -> Option<UiCommand> {
+    /// The command `key` runs in `ui`.
+    pub fn command(&self, ui: Ui, key: Key) -> Option<UiCommand> {
         self.bindings
             .iter()
-            .find(|(k, _)| *k == key)
+            .find(|(k, c)| *k == key && c.in_ui(ui))
             .map(|(_, c)| *c)
     }
 
@@ -522,7 +599,7 @@ impl KeyMap {
     }
 
     /// Applies a key file: `KEY = command` lines (`#` comments); a key bound again loses
-    /// its old command. Errors name the line.
+    /// its old command in the UIs the new one works in. Errors name the line.
     pub fn apply(&mut self, text: &str) -> Result<(), String> {
         for (n, line) in text.lines().enumerate() {
             let line = line.split('#').next().unwrap_or("").trim();
@@ -536,7 +613,8 @@ impl KeyMap {
                 .ok_or_else(|| format!("line {}: unknown key '{}'", n + 1, k.trim()))?;
             let command = UiCommand::by_name(c.trim())
                 .ok_or_else(|| format!("line {}: unknown command '{}'", n + 1, c.trim()))?;
-            self.bindings.retain(|(k, _)| *k != key);
+            self.bindings
+                .retain(|(k, c)| *k != key || !c.shares_a_ui(command));
             self.bindings.push((key, command));
         }
         Ok(())
@@ -576,16 +654,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_default_key_parses_and_no_key_has_two_commands() {
+    fn every_default_key_parses_and_no_key_has_two_commands_in_one_ui() {
         let map = KeyMap::default();
         let declared: usize = UI_COMMANDS.iter().map(|s| s.keys.len()).sum();
         assert_eq!(map.bindings().len(), declared);
-        for (i, (k, _)) in map.bindings().iter().enumerate() {
-            assert!(
-                !map.bindings()[..i].iter().any(|(k2, _)| k2 == k),
-                "{k} bound twice"
-            );
+        for ui in [Ui::Offline, Ui::Live] {
+            let in_ui: Vec<&(Key, UiCommand)> =
+                map.bindings().iter().filter(|(_, c)| c.in_ui(ui)).collect();
+            for (i, (k, _)) in in_ui.iter().enumerate() {
+                assert!(
+                    !in_ui[..i].iter().any(|(k2, _)| k2 == k),
+                    "{k} bound twice in {ui:?}"
+                );
+            }
         }
+    }
+
+    #[test]
+    fn n_searches_on_captures_and_rebinds_nat_live() {
+        let map = KeyMap::default();
+        let n = Key::char('n');
+        assert_eq!(map.command(Ui::Offline, n), Some(UiCommand::SearchNext));
+        assert_eq!(map.command(Ui::Live, n), Some(UiCommand::NatRebind));
+        assert_eq!(
+            map.command(Ui::Offline, Key::char('N')),
+            Some(UiCommand::SearchPrev)
+        );
+        assert_eq!(
+            map.command(Ui::Offline, Key::ctrl('f')),
+            Some(UiCommand::Search)
+        );
+        // rebinding n for the browser leaves the live view's n alone
+        let mut map = map;
+        map.apply("n = down\n").unwrap();
+        assert_eq!(map.command(Ui::Offline, n), Some(UiCommand::Down));
+        assert_eq!(map.command(Ui::Live, n), Some(UiCommand::Down));
+        map.apply("n = nat-rebind\n").unwrap();
+        assert_eq!(map.command(Ui::Live, n), Some(UiCommand::NatRebind));
+        assert_eq!(map.command(Ui::Offline, n), None);
     }
 
     #[test]
@@ -601,8 +707,11 @@ mod tests {
     fn a_key_file_rebinds() {
         let mut map = KeyMap::default();
         map.apply("# vi users\nctrl-n = down\nq = help\n").unwrap();
-        assert_eq!(map.command(Key::ctrl('n')), Some(UiCommand::Down));
-        assert_eq!(map.command(Key::char('q')), Some(UiCommand::Help));
+        assert_eq!(
+            map.command(Ui::Offline, Key::ctrl('n')),
+            Some(UiCommand::Down)
+        );
+        assert_eq!(map.command(Ui::Live, Key::char('q')), Some(UiCommand::Help));
         let e = map.apply("x = fly").unwrap_err();
         assert!(e.contains("line 1") && e.contains("fly"), "{e}");
     }

@@ -2,7 +2,7 @@
 //! confirmations. Actions on the peer become peer command lines (the one command table)
 //! in [`LiveApp::outbox`]; the front end sends them. Tested key by key without a terminal.
 use super::input_line::{InputLine, LineOutcome};
-use super::keymap::{Key, KeyCode, KeyMap, UiCommand, UI_COMMANDS};
+use super::keymap::{Key, KeyCode, KeyMap, Ui, UiCommand, UI_COMMANDS};
 use super::live_model::{ip_of, text, texts, LiveModel, NodeView, PathRow};
 use super::live_source::parse_node_command;
 
@@ -224,7 +224,7 @@ impl LiveApp {
             LiveMode::Command => self.command_key(key),
             LiveMode::Filter => self.filter_key(key),
             LiveMode::Help(scroll) => {
-                self.mode = match (key.code, self.keymap.command(key)) {
+                self.mode = match (key.code, self.keymap.command(Ui::Live, key)) {
                     (KeyCode::Down, _) | (_, Some(UiCommand::Down)) => LiveMode::Help(scroll + 1),
                     (KeyCode::Up, _) | (_, Some(UiCommand::Up)) => {
                         LiveMode::Help(scroll.saturating_sub(1))
@@ -242,7 +242,7 @@ impl LiveApp {
                 }
             }
             LiveMode::Normal => {
-                if let Some(c) = self.keymap.command(key) {
+                if let Some(c) = self.keymap.command(Ui::Live, key) {
                     self.run(c);
                 } else if key.code == KeyCode::Esc {
                     self.zoom = false;
@@ -421,7 +421,11 @@ impl LiveApp {
             | UiCommand::Toggle
             | UiCommand::ExpandAll
             | UiCommand::CollapseAll
-            | UiCommand::TimeFormat => {
+            | UiCommand::TimeFormat
+            | UiCommand::Search
+            | UiCommand::SearchNext
+            | UiCommand::SearchPrev
+            | UiCommand::TimelineView => {
                 self.status = Some(format!(
                     "'{}' is for captures (mobikectl tui FILE)",
                     c.spec().name

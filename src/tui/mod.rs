@@ -2,8 +2,8 @@
 //!
 //! Layers: the data sources ([`capture_index`]: captures indexed in the background) know
 //! nothing of the screen; the state and what each named command does to it
-//! ([`browser`], [`keymap`], [`input_line`]) are tested key by key without a terminal;
-//! the views ([`browser_view`]) only draw that state; [`terminal`] owns the terminal's
+//! ([`browser`], [`keymap`], [`input_line`], [`search`], [`lanes`]) are tested key by key
+//! without a terminal; the views ([`browser_view`], [`lanes_view`]) only draw that state; [`terminal`] owns the terminal's
 //! modes. Without a terminal (or with `--plain`) it prints one line per message instead.
 pub mod browser;
 pub mod browser_view;
@@ -12,10 +12,13 @@ pub mod chrome;
 pub mod display_filter;
 pub mod input_line;
 pub mod keymap;
+pub mod lanes;
+pub mod lanes_view;
 pub mod live;
 pub mod live_model;
 pub mod live_source;
 pub mod live_view;
+pub mod search;
 pub mod terminal;
 pub mod theme;
 
@@ -104,7 +107,9 @@ fn browse(b: &mut Browser, looks: Looks) -> io::Result<()> {
             dirty = false;
             last_draw = Some(Instant::now());
         }
-        if event::poll(Duration::from_millis(20))? {
+        // a search under way runs a slice each turn: no sleeping then
+        let wait = if b.busy() { 0 } else { 20 };
+        if event::poll(Duration::from_millis(wait))? {
             match event::read()? {
                 Event::Key(k) => {
                     if let Some(key) = terminal::key_of(k) {

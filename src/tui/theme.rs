@@ -44,6 +44,30 @@ pub struct Glyphs {
     pub arrow: &'static str,
     pub bar_full: &'static str,
     pub bar_empty: &'static str,
+    /// The MOBIKE lanes' marks, one cell each.
+    pub lanes: LaneGlyphs,
+}
+
+/// One-cell marks of the MOBIKE lanes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LaneGlyphs {
+    pub request: &'static str,
+    pub response: &'static str,
+    pub retransmit: &'static str,
+    pub probe: &'static str,
+    pub answered: &'static str,
+    pub unanswered: &'static str,
+    pub nat: &'static str,
+    pub new_path: &'static str,
+    pub problem: &'static str,
+    pub note: &'static str,
+    /// A move's line and its heads.
+    pub move_line: &'static str,
+    pub move_right: &'static str,
+    pub move_left: &'static str,
+    /// The SA's current path: a heavier line than the other paths'.
+    pub current: &'static str,
+    pub other: &'static str,
 }
 
 const UNICODE: Glyphs = Glyphs {
@@ -58,6 +82,23 @@ const UNICODE: Glyphs = Glyphs {
     arrow: "→",
     bar_full: "█",
     bar_empty: "░",
+    lanes: LaneGlyphs {
+        request: "→",
+        response: "←",
+        retransmit: "⟳",
+        probe: "?",
+        answered: "●",
+        unanswered: "✗",
+        nat: "◆",
+        new_path: "+",
+        problem: "!",
+        note: "·",
+        move_line: "─",
+        move_right: "▶",
+        move_left: "◀",
+        current: "┃",
+        other: "│",
+    },
 };
 
 const ASCII_BORDER: border::Set<'static> = border::Set {
@@ -83,6 +124,23 @@ const ASCII: Glyphs = Glyphs {
     arrow: "->",
     bar_full: "#",
     bar_empty: ".",
+    lanes: LaneGlyphs {
+        request: ">",
+        response: "<",
+        retransmit: "R",
+        probe: "?",
+        answered: "o",
+        unanswered: "x",
+        nat: "N",
+        new_path: "+",
+        problem: "!",
+        note: ".",
+        move_line: "-",
+        move_right: ">",
+        move_left: "<",
+        current: "|",
+        other: ":",
+    },
 };
 
 impl Theme {

@@ -768,7 +768,7 @@ esp = "aes256gcm16"
         keys.apply(&lines).unwrap();
         let ctrl_n = crate::tui::keymap::Key::parse("ctrl-n").unwrap();
         assert_eq!(
-            keys.command(ctrl_n),
+            keys.command(crate::tui::keymap::Ui::Live, ctrl_n),
             crate::tui::keymap::UiCommand::by_name("down")
         );
         // a bad entry names the key
