@@ -44,6 +44,8 @@ pub struct Glyphs {
     pub arrow: &'static str,
     pub bar_full: &'static str,
     pub bar_empty: &'static str,
+    /// Sparkline levels, lowest first (the path matrix's RTT history).
+    pub spark: &'static [&'static str],
 }
 
 const UNICODE: Glyphs = Glyphs {
@@ -58,6 +60,7 @@ const UNICODE: Glyphs = Glyphs {
     arrow: "→",
     bar_full: "█",
     bar_empty: "░",
+    spark: &["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"],
 };
 
 const ASCII_BORDER: border::Set<'static> = border::Set {
@@ -83,6 +86,7 @@ const ASCII: Glyphs = Glyphs {
     arrow: "->",
     bar_full: "#",
     bar_empty: ".",
+    spark: &[".", ":", "-", "=", "#"],
 };
 
 impl Theme {
