@@ -1035,3 +1035,70 @@ fn virtual_ip_child_rekeys_both_ways_after_the_gateway_rekeyed_the_ike_sa() {
     }
     no_ike_down(&net);
 }
+
+fn status_of(net: &mut Net, side: Side) -> Vec<mobikectl::engine::SaStatus> {
+    let now = net.now;
+    net.engine(side).command(now, Command::Status).unwrap();
+    loop {
+        match net.engine(side).poll_event() {
+            Some(EngineEvent::Status(s)) => return s,
+            Some(_) => {}
+            None => panic!("no status"),
+        }
+    }
+}
+
+/// `status` carries what `swanctl --list-sas` shows: the IKE SA's age, its rekey
+/// deadline (from the typed timer), both message IDs, the CHILD_SA's age, rekey
+/// deadline and traffic selectors, and the virtual IP; right after setup and again on
+/// the IKE SA that replaced it after a rekey.
+#[test]
+fn status_has_ages_deadlines_message_ids_selectors_and_vip() {
+    let mut net = up(pair_with(|a, b| {
+        a.ike_rekey_time = Duration::from_secs(600);
+        a.ike_rand_time = Duration::ZERO;
+        a.child_rekey_time = Duration::from_secs(300);
+        a.child_rand_time = Duration::ZERO;
+        a.request_vip = true;
+        b.vip_pool = vec!["10.3.0.1".parse().unwrap()];
+    }));
+    let vip: std::net::IpAddr = "10.3.0.1".parse().unwrap();
+    let st = status_of(&mut net, Side::A);
+    assert_eq!(st.len(), 1);
+    let s = &st[0];
+    let est = s.established.expect("established");
+    assert!(s.initiator);
+    assert!(
+        s.now.saturating_since(est) >= Duration::from_secs(9),
+        "{s:?}"
+    );
+    assert_eq!(s.rekey_at, Some(est + Duration::from_secs(600)));
+    assert_eq!(s.expire_at, None);
+    // IKE_SA_INIT (0) and IKE_AUTH (1) were ours; the responder sent no request
+    assert_eq!((s.next_mid, s.peer_mid, s.outstanding_mid), (2, 0, None));
+    assert_eq!(s.vip, Some(vip));
+    let c = &s.children[0];
+    assert_eq!(c.ts_local, vec!["10.3.0.1/32".parse_ts()]);
+    assert!(!c.ts_remote.is_empty());
+    assert_eq!(c.installed, est);
+    assert_eq!(c.rekey_at, Some(est + Duration::from_secs(300)));
+    let b = &status_of(&mut net, Side::B)[0];
+    assert!(!b.initiator && b.vip == Some(vip));
+    assert_eq!((b.next_mid, b.peer_mid), (0, 2));
+
+    let old = s.sa;
+    net.command(Side::A, Command::RekeyIke(old));
+    net.run_for(Duration::from_secs(10));
+    let st = status_of(&mut net, Side::A);
+    assert_eq!(st.len(), 1, "the old IKE SA is gone");
+    let n = &st[0];
+    assert_ne!(n.sa, old);
+    let new_est = n.established.expect("established");
+    assert!(new_est > est, "the new IKE SA's age starts at the rekey");
+    assert_eq!(n.rekey_at, Some(new_est + Duration::from_secs(600)));
+    // a new IKE SA counts its message IDs from 0; the Delete went on the old one
+    assert_eq!((n.next_mid, n.peer_mid), (0, 0));
+    assert_eq!(n.vip, Some(vip), "the virtual IP moved with the CHILD_SAs");
+    assert_eq!(n.children[0].ts_local, c.ts_local);
+    assert_eq!(n.children[0].installed, est, "the CHILD_SA was not rekeyed");
+}

@@ -5,14 +5,16 @@
 use mobikectl::drill::DrillTarget;
 use mobikectl::embedded_lab::{LabOptions, VirtualLab};
 use mobikectl::engine::Timestamp;
-use mobikectl::tui::keymap::{Key, KeyMap};
+use mobikectl::tui::keymap::{Key, KeyCode, KeyMap};
 use mobikectl::tui::live::{LiveApp, LiveMode, LivePane};
-use mobikectl::tui::live_model::LiveModel;
+use mobikectl::tui::live_model::{LiveModel, LogLine};
 use mobikectl::tui::live_source::parse_node_command;
 use mobikectl::tui::{live_view, Looks};
 use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::Modifier;
 use ratatui::Terminal;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 struct Drive {
     lab: VirtualLab,
@@ -84,28 +86,97 @@ impl Drive {
         self.run(Duration::from_millis(500));
     }
 
-    fn screen(&mut self, w: u16, h: u16) -> String {
-        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-        let theme = Looks {
-            mono: false,
-            ascii: false,
+    /// What the live loop does for Enter on an exchange: the lab's capture files to the
+    /// app, then the decoding (on its own thread) until it is done.
+    fn serve_capture(&mut self, dir: &std::path::Path) {
+        assert!(
+            std::mem::take(&mut self.app.capture_wanted),
+            "no capture asked for"
+        );
+        let files = self.lab.capture_files(dir);
+        self.app.capture_ready(files);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.app.decoding.is_some() && Instant::now() < deadline {
+            if !self.app.tick() {
+                std::thread::sleep(Duration::from_millis(5));
+            }
         }
-        .theme();
+    }
+
+    /// Selects the last log line that `pick` accepts, with the keys (pane 4, then up).
+    fn select_log(&mut self, pick: impl Fn(&LogLine) -> bool) {
+        let rows = self.app.log_rows();
+        let want = rows
+            .iter()
+            .rposition(|&i| self.app.model.log.get(i).is_some_and(&pick))
+            .expect("no such log line");
+        self.app.key(Key::char('4'));
+        self.app.key(Key::plain(KeyCode::End));
+        for _ in want + 1..rows.len() {
+            self.app.key(Key::char('k'));
+        }
+        assert_eq!(self.app.selected_log(), Some(rows[want]));
+    }
+
+    fn frame(&mut self, w: u16, h: u16, looks: Looks) -> Buffer {
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        let theme = looks.theme();
         t.draw(|f| live_view::draw(f, &mut self.app, &theme))
             .unwrap();
-        let buf = t.backend().buffer().clone();
-        buf.content
-            .chunks(w as usize)
-            .map(|r| {
-                r.iter()
-                    .map(|c| c.symbol())
-                    .collect::<String>()
-                    .trim_end()
-                    .to_string()
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
+        t.backend().buffer().clone()
     }
+
+    fn screen(&mut self, w: u16, h: u16) -> String {
+        text(&self.frame(w, h, COLOUR))
+    }
+}
+
+const COLOUR: Looks = Looks {
+    mono: false,
+    ascii: false,
+};
+const MONO: Looks = Looks {
+    mono: true,
+    ascii: false,
+};
+
+fn text(buf: &Buffer) -> String {
+    let w = usize::from(buf.area.width);
+    buf.content
+        .chunks(w)
+        .map(|r| {
+            r.iter()
+                .map(|c| c.symbol())
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Runs of equal style per row: `row: col..col fg bg modifiers` (what TestBackend's text
+/// form cannot show, ratatui#1402).
+fn styles(buf: &Buffer) -> String {
+    let w = usize::from(buf.area.width);
+    let mut out = String::new();
+    for (y, row) in buf.content.chunks(w).enumerate() {
+        let mut x = 0;
+        while x < row.len() {
+            let key = (row[x].fg, row[x].bg, row[x].modifier);
+            let start = x;
+            while x < row.len() && (row[x].fg, row[x].bg, row[x].modifier) == key {
+                x += 1;
+            }
+            if key != (Default::default(), Default::default(), Modifier::empty()) {
+                out.push_str(&format!(
+                    "{y:>2}: {start}..{x} {:?} {:?} {:?}\n",
+                    key.0, key.1, key.2
+                ));
+            }
+        }
+    }
+    out
 }
 
 fn state_of(app: &LiveApp, local: &str, remote: &str) -> String {
@@ -255,7 +326,206 @@ fn every_size_down_to_1x1_renders_without_panic() {
             let _ = d.screen(w, h);
         }
     }
+    // the payload tree overlay too, while decoding and once decoded
+    d.select_log(|l| l.name == "sent");
+    d.app.key(Key::plain(KeyCode::Enter));
+    let _ = d.screen(1, 1);
+    let _ = d.screen(40, 10);
+    let dir = tempfile::tempdir().unwrap();
+    d.serve_capture(dir.path());
+    for w in (1..=200).step_by(9).chain([1, 29, 30]) {
+        for h in (1..=60).step_by(7).chain([1, 7, 8]) {
+            let _ = d.screen(w, h);
+        }
+    }
+    d.app.key(Key::plain(KeyCode::Esc));
     d.app.key(Key::char('?'));
     let s = d.screen(120, 60);
     assert!(s.contains("addr-toggle") && s.contains("move-here"), "{s}");
+}
+
+#[test]
+fn the_sa_pane_lists_age_rekey_message_ids_selectors_and_esp_as_swanctl_does() {
+    let mut d = Drive::new();
+    d.keys(&[Key::char('P')]);
+    d.run(Duration::from_secs(2));
+    // the status event carries the new fields (the lab's as the peer's)
+    let sa = d.app.model.nodes[0].sa("#1").cloned().unwrap();
+    assert_eq!(sa["initiator"], true);
+    assert!(sa["established_s"].as_f64().unwrap() >= 4.0, "{sa:?}");
+    assert!(sa["rekey_in_s"].as_f64().unwrap() > 3600.0, "{sa:?}");
+    assert_eq!(
+        (sa["next_mid"].as_u64(), sa["peer_mid"].as_u64()),
+        (Some(2), Some(0))
+    );
+    let child = &sa["children"][0];
+    assert_eq!(child["ts"]["local"][0], "10.2.0.0/16");
+    assert_eq!(child["ts"]["remote"][0], "10.1.0.0/16");
+    assert!(
+        child["esp"]["sent"].as_u64().unwrap() > 100,
+        "ESP counters in the lab's status too"
+    );
+    let s = d.screen(120, 36);
+    for want in [
+        "initiator #1 Established initiator 6474c28a_i* 9e1a90b3_r",
+        "established 4s ago, rekeying in 13283s  mid ours 2 peer 0",
+        "CHILD 514a3adc_i 2d5e6215_o  installed 4s ago, rekeying in 3280s",
+        "10.2.0.0/16 === 10.1.0.0/16  ESP 251/249 pkts out/in",
+        "ping 10.1.0.1: 199/201 replies",
+    ] {
+        assert!(s.contains(want), "{want}\n{s}");
+    }
+    insta::assert_snapshot!("live_sas_120x36", s);
+    let narrow = d.screen(80, 24);
+    assert!(
+        narrow.contains("mid ours 2 peer 0"),
+        "whole SA lines at 80 columns\n{narrow}"
+    );
+    insta::assert_snapshot!("live_sas_80x24", narrow);
+    insta::assert_snapshot!("live_sas_styles_colour", styles(&d.frame(120, 36, COLOUR)));
+    insta::assert_snapshot!("live_sas_styles_mono", styles(&d.frame(120, 36, MONO)));
+}
+
+#[test]
+fn the_virtual_ip_shows_on_its_side_of_the_path() {
+    let mut m = LiveModel::new(&["peer".into()]);
+    let status = serde_json::json!({"sas": [{"sa": "#1", "state": "Established",
+        "initiator": true, "local": "192.0.2.10:4500", "remote": "192.0.2.1:4500",
+        "vip": "10.3.0.1", "established_s": 12.9, "rekey_in_s": 3594.2, "next_mid": 3,
+        "peer_mid": 2, "outstanding_mid": 2, "children": []}]});
+    m.apply(&mobikectl::drill::TimedEvent {
+        at: Timestamp::from_millis(1),
+        node: "peer".into(),
+        name: "status".into(),
+        fields: status.as_object().cloned().unwrap(),
+    });
+    let mut app = LiveApp::new(m, KeyMap::default(), "peer");
+    let mut t = Terminal::new(TestBackend::new(120, 36)).unwrap();
+    t.draw(|f| live_view::draw(f, &mut app, &COLOUR.theme()))
+        .unwrap();
+    let s = text(t.backend().buffer());
+    assert!(
+        s.contains("192.0.2.10:4500 [10.3.0.1] → 192.0.2.1:4500"),
+        "{s}"
+    );
+    assert!(
+        s.contains("   established 12s ago, rekeying in 3594s      "),
+        "{s}"
+    );
+    assert!(
+        s.contains("   mid ours 3 (awaiting 2) peer 2 "),
+        "too long for one line: two\n{s}"
+    );
+}
+
+#[test]
+fn enter_on_an_exchange_shows_its_decrypted_payload_tree_and_bytes() {
+    let mut d = Drive::new();
+    // the SA's address taken away: the initiator sends UPDATE_SA_ADDRESSES (inside SK)
+    d.keys(&[Key::char('2'), Key::char('a')]);
+    d.select_log(|l| {
+        l.node == "initiator" && l.name == "sent" && l.text.contains("UPDATE_SA_ADDRESSES")
+    });
+    d.app.key(Key::plain(KeyCode::Enter));
+    assert_eq!(d.app.mode, LiveMode::Message);
+    let dir = tempfile::tempdir().unwrap();
+    d.serve_capture(dir.path());
+    let view = d.app.message.clone().expect("decoded");
+    let tree: Vec<String> = view.lines.iter().map(|l| l.text.clone()).collect();
+    assert!(tree.iter().any(|l| l.contains("integrity=ok")), "{tree:#?}");
+    assert!(
+        tree.iter().any(|l| l.contains("N(UPDATE_SA_ADDRESSES)")),
+        "{tree:#?}"
+    );
+    let s = d.screen(120, 36);
+    assert!(
+        s.contains("Message: initiator sent INFORMATIONAL request mid"),
+        "{s}"
+    );
+    assert!(s.contains("N(UPDATE_SA_ADDRESSES)"), "{s}");
+    assert!(
+        s.contains("Bytes (decrypted SK content"),
+        "the first inner payload selected\n{s}"
+    );
+    assert!(s.contains("0000  "), "{s}");
+    insta::assert_snapshot!("live_message_120x36", s);
+    insta::assert_snapshot!("live_message_80x24", d.screen(80, 24));
+    // the selected payload's bytes are highlighted
+    let buf = d.frame(120, 36, COLOUR);
+    let lit = buf
+        .content
+        .iter()
+        .filter(|c| c.modifier.contains(Modifier::REVERSED))
+        .count();
+    assert!(lit > 20, "highlighted bytes and the selected line");
+    // Top: the header line, whose bytes are the message's first 28
+    d.app.key(Key::plain(KeyCode::Home));
+    let s = d.screen(120, 36);
+    assert!(s.contains("Bytes ("), "{s}");
+    assert!(!s.contains("decrypted SK content"), "{s}");
+    d.app.key(Key::plain(KeyCode::Esc));
+    assert_eq!(d.app.mode, LiveMode::Normal);
+
+    // the responder's view of IKE_AUTH: IDi only exists inside SK
+    d.select_log(|l| l.node == "responder" && l.name == "received" && l.text.contains("IKE_AUTH"));
+    d.app.key(Key::plain(KeyCode::Enter));
+    d.serve_capture(dir.path());
+    let s = d.screen(120, 36);
+    assert!(
+        s.contains("responder received IKE_AUTH request mid 1"),
+        "{s}"
+    );
+    assert!(s.contains("IDi"), "{s}");
+}
+
+#[test]
+fn enter_on_an_event_that_is_no_message_says_so() {
+    let mut d = Drive::new();
+    d.select_log(|l| l.name == "ike_up");
+    d.app.key(Key::plain(KeyCode::Enter));
+    assert_eq!(d.app.mode, LiveMode::Normal);
+    assert!(!d.app.capture_wanted);
+    assert!(
+        d.app
+            .status
+            .as_deref()
+            .unwrap_or("")
+            .contains("not a message"),
+        "{:?}",
+        d.app.status
+    );
+}
+
+#[test]
+fn the_path_matrix_draws_rtt_history_as_a_sparkline() {
+    let mut d = Drive::new();
+    d.keys(&[Key::char('p')]);
+    d.keys(&[Key::char('p')]);
+    d.keys(&[Key::char('p')]);
+    let s = d.screen(120, 36);
+    let row = s
+        .lines()
+        .find(|l| l.contains("127.0.0.3") && l.contains("127.0.0.11") && l.contains("OK"))
+        .unwrap_or_default();
+    assert!(row.contains("  ███ "), "three probes, three bars\n{s}");
+    // bars scale to the slowest answer; x is a failed test, in every theme
+    let history: std::collections::VecDeque<Option<f64>> =
+        [Some(10.0), Some(20.0), None, Some(40.0)]
+            .into_iter()
+            .collect();
+    let spark = |looks: Looks| -> String {
+        live_view::sparkline(&history, 40.0, &looks.theme(), ratatui::style::Style::new())
+            .iter()
+            .map(|s| s.content.to_string())
+            .collect()
+    };
+    assert_eq!(spark(COLOUR), "▃▅x█");
+    assert_eq!(spark(MONO), "▃▅x█");
+    assert_eq!(
+        spark(Looks {
+            mono: true,
+            ascii: true
+        }),
+        ":-x#"
+    );
 }

@@ -25,6 +25,13 @@ fn browser_command() -> String {
     )
 }
 
+/// Esc, then the screen back in normal mode (the key hints): a key sent right after a bare
+/// Esc would be read with it as Alt-key.
+fn escape(t: &Tmux) {
+    t.keys(&["Escape"]);
+    t.wait_for("Tab pane");
+}
+
 #[test]
 fn the_browser_filters_expands_and_highlights_in_a_real_terminal() {
     let Some(t) = Tmux::start("browser", 120, 36, &[], &browser_command()) else {
@@ -54,10 +61,11 @@ fn the_browser_filters_expands_and_highlights_in_a_real_terminal() {
     t.keys(&["/", "C-u"]);
     t.typed("exch == NOPE");
     t.wait_for("is not an exchange");
-    t.keys(&["Escape"]);
+    escape(&t);
     t.keys(&["?"]);
     t.wait_for("next-mobike");
-    t.keys(&["Escape", "q"]);
+    escape(&t);
+    t.keys(&["q"]);
     assert_eq!(t.wait_exit(), "0");
     // the terminal was restored: the alternate screen is gone
     let s = t.screen();
@@ -87,7 +95,8 @@ fn ctrl_f_finds_decrypted_text_and_n_goes_on_in_a_real_terminal() {
     t.keys(&["Enter"]);
     t.wait_for("not found: 'nowhere to be found'");
     // the lanes: pane 5, the move on its own row
-    t.keys(&["Escape", "5", "j", "j", "j"]);
+    escape(&t);
+    t.keys(&["5", "j", "j", "j"]);
     let s = t.wait_for("moved B->C UPDATE_SA_ADDRESSES");
     assert!(
         s.contains("C* 198.51.100.10:4500 - 203.0.113.1:4500"),
@@ -203,4 +212,27 @@ fn lab_in_a_terminal_runs_a_failover_drill_by_keys() {
     t.wait_for("quit? the IKE SAs are deleted");
     t.keys(&["y"]);
     assert_eq!(t.wait_exit(), "0");
+}
+
+#[test]
+fn closing_the_terminal_ends_the_ui_instead_of_spinning() {
+    let Some(t) = Tmux::start("hangup", 100, 30, &[], &browser_command()) else {
+        return;
+    };
+    t.wait_for("20 IKE messages");
+    let pid = t.ui_pid();
+    assert!(!pid.is_empty(), "no UI process");
+    // the window goes away: the terminal hangs up under the UI
+    t.tmux(&["kill-server"]);
+    let proc_dir = std::path::PathBuf::from(format!("/proc/{pid}"));
+    let start = std::time::Instant::now();
+    while proc_dir.exists() && start.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let gone = !proc_dir.exists()
+        || std::fs::read_to_string(proc_dir.join("stat")).is_ok_and(|s| s.contains(") Z "));
+    if !gone {
+        let _ = Command::new("kill").args(["-9", &pid]).status();
+    }
+    assert!(gone, "the UI still runs 5 s after its terminal closed");
 }

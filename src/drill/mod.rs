@@ -93,4 +93,6 @@ pub mod run;
 pub mod svg;
 
 pub use parse::{parse_drill, Drill, SyntaxError};
-pub use run::{run_drill, Applied, DrillOutcome, DrillTarget, RunOptions, TimedEvent};
+pub use run::{
+    run_drill, Applied, CaptureFiles, DrillOutcome, DrillTarget, RunOptions, TimedEvent,
+};

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 
 use super::parse::DrillCommand;
-use super::run::{Applied, DrillTarget, SaSummary, TimedEvent};
+use super::run::{Applied, CaptureFiles, DrillTarget, SaSummary, TimedEvent};
 use crate::cli::command::PeerCommand;
 use crate::cli::peer::event_kind::EventKind;
 use crate::engine::Timestamp;
@@ -76,6 +76,8 @@ pub struct PeerTarget {
     signals: Option<SignalPipe>,
     /// The signal that interrupted the drill.
     caught: Option<libc::c_int>,
+    /// The peer's options (where it writes its capture and keys).
+    options: Vec<String>,
 }
 
 /// The event of one output line of the peer, `None` for anything else.
@@ -136,6 +138,7 @@ impl PeerTarget {
             initiated_at_start: false,
             signals: None,
             caught: None,
+            options: spec.options.clone(),
         };
         target.await_ready()?;
         Ok(target)
@@ -317,6 +320,37 @@ impl PeerTarget {
     }
 }
 
+/// The value of option `name` (`--pcap FILE` or `--pcap=FILE`; the last one given).
+pub fn option_value(options: &[String], name: &str) -> Option<String> {
+    let mut found = None;
+    for (i, o) in options.iter().enumerate() {
+        if o == name {
+            found = options.get(i + 1).cloned();
+        } else if let Some(v) = o.strip_prefix(name).and_then(|r| r.strip_prefix('=')) {
+            found = Some(v.to_string());
+        }
+    }
+    found
+}
+
+/// The capture and key log the peer writes (`--pcap`, `--keylog`), and its ports.
+fn peer_capture_files(options: &[String]) -> Result<CaptureFiles, String> {
+    let pcap = option_value(options, "--pcap")
+        .ok_or("the peer writes no capture: give it --pcap FILE (and --keylog FILE)")?;
+    let port = |name: &str, default: u16| {
+        option_value(options, name)
+            .and_then(|p| p.parse::<u16>().ok())
+            .unwrap_or(default)
+    };
+    let (ike, natt) = (port("--port", 500), port("--natt-port", 4500));
+    Ok(CaptureFiles {
+        pcap: PathBuf::from(pcap),
+        keys: option_value(options, "--keylog").map(PathBuf::from),
+        ike_ports: vec![ike, port("--remote-port", ike)],
+        natt_ports: vec![natt, port("--remote-natt-port", natt)],
+    })
+}
+
 fn error_reason(event: &TimedEvent) -> String {
     match event.fields.get("reason") {
         Some(Value::String(s)) => s.clone(),
@@ -416,6 +450,10 @@ impl DrillTarget for PeerTarget {
         self.pending.drain(..).collect()
     }
 
+    fn capture_files(&mut self, _dir: &std::path::Path) -> Result<CaptureFiles, String> {
+        peer_capture_files(&self.options)
+    }
+
     fn interrupted(&mut self) -> Option<String> {
         self.check_signals();
         self.caught
@@ -480,6 +518,20 @@ mod tests {
                 "{line}"
             );
         }
+    }
+
+    #[test]
+    fn the_capture_files_come_from_the_peer_options() {
+        let o: Vec<String> = ["--pcap", "a.pcapng", "--keylog=k.log", "--port", "10500"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let f = peer_capture_files(&o).unwrap();
+        assert_eq!(f.pcap, PathBuf::from("a.pcapng"));
+        assert_eq!(f.keys, Some(PathBuf::from("k.log")));
+        assert_eq!(f.ike_ports, [10500, 10500]);
+        assert_eq!(f.natt_ports, [4500, 4500]);
+        assert!(peer_capture_files(&[]).is_err());
     }
 
     #[test]

@@ -38,6 +38,16 @@ impl TimedEvent {
     }
 }
 
+/// Where a target's traffic and IKE keys are, for decoding its messages (the live UI's
+/// payload tree): a capture file, a key log, and the ports IKE and NAT-T use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureFiles {
+    pub pcap: std::path::PathBuf,
+    pub keys: Option<std::path::PathBuf>,
+    pub ike_ports: Vec<u16>,
+    pub natt_ports: Vec<u16>,
+}
+
 /// One IKE SA of a node, for `expect sa` and `expect path`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SaSummary {
@@ -110,6 +120,11 @@ pub trait DrillTarget {
     /// each statement and while it waits or sleeps.
     fn interrupted(&mut self) -> Option<String> {
         None
+    }
+    /// The traffic so far and the keys, as files in `dir` (a private temporary
+    /// directory) or where the target already writes them.
+    fn capture_files(&mut self, _dir: &std::path::Path) -> Result<CaptureFiles, String> {
+        Err("this target keeps no capture".into())
     }
 }
 

@@ -337,11 +337,20 @@ pub fn ping_fields(
 /// An engine event as a drill sees it. `None` for every decrypted ESP packet (as the
 /// peer leaves them out: with a ping running they come a hundred times a second; the
 /// ping summaries say what they did).
-pub fn engine_event(at: Timestamp, node: &str, ev: &EngineEvent) -> Option<TimedEvent> {
+/// A `status` gets the CHILD_SAs' ESP counters from `engine`, as the peer's does.
+pub fn engine_event(
+    at: Timestamp,
+    node: &str,
+    ev: &EngineEvent,
+    engine: &Engine,
+) -> Option<TimedEvent> {
     if matches!(ev, EngineEvent::EspReceived { .. }) {
         return None;
     }
-    let (name, fields) = event_json(ev);
+    let (name, mut fields) = event_json(ev);
+    if matches!(ev, EngineEvent::Status(_)) {
+        crate::cli::peer::events::add_esp_counters(&mut fields, engine);
+    }
     Some(TimedEvent {
         at,
         node: node.to_string(),
@@ -382,6 +391,74 @@ pub fn sa_summaries(engine: &Engine) -> Vec<SaSummary> {
             remote: s.path.remote,
         })
         .collect()
+}
+
+/// The key log of a lab's IKE SAs (the `--keylog` format), kept as they appear, so
+/// that the live UI can decrypt any message of the run, also of SAs gone since.
+#[derive(Default)]
+pub struct LabKeyLog {
+    logged: std::collections::HashSet<(u64, u64)>,
+    text: String,
+}
+
+impl LabKeyLog {
+    /// Notes the keys of every IKE SA of `engine` not logged yet.
+    pub fn observe(&mut self, engine: &Engine) {
+        for sa in engine.sas() {
+            let (Some(keys), true) = (sa.keys.as_ref(), sa.spi_r != 0) else {
+                continue;
+            };
+            if !self.logged.insert((sa.spi_i, sa.spi_r)) {
+                continue;
+            }
+            let mut line = Vec::new();
+            if crate::keys::keylog::write_keylog_record(
+                &mut line, sa.spi_i, sa.spi_r, keys, &sa.ni, &sa.nr,
+            )
+            .is_ok()
+            {
+                self.text.push_str(&String::from_utf8_lossy(&line));
+            }
+            zeroize::Zeroize::zeroize(&mut line);
+        }
+    }
+
+    /// Writes the pcap and the key log into `dir` (the key file readable by us alone).
+    pub fn save(
+        &self,
+        dir: &std::path::Path,
+        pcap: &[u8],
+        ports: LabPorts,
+    ) -> Result<crate::drill::run::CaptureFiles, String> {
+        use std::io::Write as _;
+        let files = crate::drill::run::CaptureFiles {
+            pcap: dir.join("lab.pcap"),
+            keys: Some(dir.join("lab.keys")),
+            ike_ports: vec![ports.ike],
+            natt_ports: vec![ports.natt],
+        };
+        std::fs::write(&files.pcap, pcap).map_err(|e| format!("lab capture: {e}"))?;
+        let keys = files.keys.as_deref().unwrap_or(dir);
+        use std::os::unix::fs::OpenOptionsExt as _;
+        // keys: readable by us alone (the directory is ours too)
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(keys)
+            .map_err(|e| format!("lab key log: {e}"))?;
+        crate::keys::keylog::write_keylog_header(&mut f)
+            .and_then(|()| f.write_all(self.text.as_bytes()))
+            .map_err(|e| format!("lab key log: {e}"))?;
+        Ok(files)
+    }
+}
+
+impl Drop for LabKeyLog {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.text);
+    }
 }
 
 /// The established IKE SAs of an engine (`quit` deletes them).

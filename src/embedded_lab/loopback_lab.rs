@@ -32,14 +32,14 @@ use serde_json::{Map, Value};
 
 use super::common::{
     self, acted_on, addrs_fields, engine_event, established_sas, filter_fields, home_plan,
-    lab_engines, nat_expired_event, owner_of, ping_fields, raw_udp_pcap, sa_summaries, LabOptions,
-    LabPorts, INITIATOR, NAT_PUBLIC, START,
+    lab_engines, nat_expired_event, owner_of, ping_fields, raw_udp_pcap, sa_summaries, LabKeyLog,
+    LabOptions, LabPorts, INITIATOR, NAT_PUBLIC, START,
 };
 use super::user_nat::UserNat;
 use crate::cli::command::{resolve, Action};
 use crate::dataplane::host::DataPlane;
 use crate::drill::parse::DrillCommand;
-use crate::drill::run::{DrillTarget, SaSummary};
+use crate::drill::run::{CaptureFiles, DrillTarget, SaSummary};
 use crate::drill::{Applied, TimedEvent};
 use crate::engine::{Command, Engine, EngineEvent, Path, SaId, Timestamp, Transmit};
 use crate::io::clock::Clock;
@@ -75,6 +75,8 @@ pub struct LoopbackLab {
     buf: Vec<u8>,
     /// Every datagram a node received: (when, sender, receiver, bytes as on the wire).
     received: Vec<(Timestamp, SocketAddr, SocketAddr, Vec<u8>)>,
+    /// Every IKE SA's keys, for the live UI's decoding.
+    keylog: LabKeyLog,
 }
 
 /// The port pairs to try: the virtual lab's, then pairs spread by the process id so
@@ -153,6 +155,7 @@ impl LoopbackLab {
             pending: Vec::new(),
             buf: vec![0; 65_536],
             received: Vec::new(),
+            keylog: LabKeyLog::default(),
         })
     }
 
@@ -257,9 +260,11 @@ impl LoopbackLab {
                         .dataplane
                         .on_esp(&mut node.engine, now, (*sa, *spi_in), packet);
                 }
+                let node = &self.nodes[n];
                 self.pending
-                    .extend(engine_event(now, self.nodes[n].name, &ev));
+                    .extend(engine_event(now, node.name, &ev, &node.engine));
             }
+            self.keylog.observe(&self.nodes[n].engine);
         }
     }
 
@@ -567,5 +572,9 @@ impl DrillTarget for LoopbackLab {
             None => INITIATOR,
         };
         Ok(sa_summaries(&self.nodes[n].engine))
+    }
+
+    fn capture_files(&mut self, dir: &std::path::Path) -> Result<CaptureFiles, String> {
+        self.keylog.save(dir, &self.pcap(), self.ports)
     }
 }

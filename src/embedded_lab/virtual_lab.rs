@@ -32,8 +32,8 @@ use serde_json::Map;
 
 use super::common::{
     self, acted_on, addrs_fields, engine_event, established_sas, filter_fields, home_plan,
-    lab_engines, nat_expired_event, owner_of, ping_fields, sa_summaries, LabPorts, INITIATOR,
-    START,
+    lab_engines, nat_expired_event, owner_of, ping_fields, sa_summaries, LabKeyLog, LabPorts,
+    INITIATOR, START,
 };
 pub use super::common::{
     LabOptions, IKE_PORT, INITIATOR_ADDRS, INITIATOR_ADDRS_V6, LAB_LINE, NATT_PORT, NAT_NODE,
@@ -41,7 +41,7 @@ pub use super::common::{
 };
 use crate::cli::command::{resolve, Action, PeerCommand};
 use crate::drill::parse::DrillCommand;
-use crate::drill::run::{DrillTarget, SaSummary};
+use crate::drill::run::{CaptureFiles, DrillTarget, SaSummary};
 use crate::drill::{Applied, TimedEvent};
 use crate::engine::{Command, Timestamp};
 use crate::netsim::{NatBox, Network, NodeId};
@@ -57,6 +57,8 @@ pub struct VirtualLab {
     pending: Vec<TimedEvent>,
     /// Next port for `nat rebind` without a NAT.
     next_rebind_port: u16,
+    /// Every IKE SA's keys, for the live UI's decoding.
+    keylog: LabKeyLog,
 }
 
 impl VirtualLab {
@@ -79,6 +81,7 @@ impl VirtualLab {
             reported: 0,
             pending: vec![],
             next_rebind_port: 20000,
+            keylog: LabKeyLog::default(),
         })
     }
 
@@ -227,7 +230,11 @@ impl VirtualLab {
     fn drain_network_events(&mut self) -> Vec<TimedEvent> {
         let mut out = std::mem::take(&mut self.pending);
         for (at, node, ev) in &self.net.events[self.reported..] {
-            out.extend(engine_event(*at, &self.net.nodes[*node].name, ev));
+            let n = &self.net.nodes[*node];
+            out.extend(engine_event(*at, &n.name, ev, &n.engine));
+        }
+        for n in &self.net.nodes {
+            self.keylog.observe(&n.engine);
         }
         self.reported = self.net.events.len();
         let reports: Vec<_> = self.net.ping_reports.drain(..).collect();
@@ -306,5 +313,9 @@ impl DrillTarget for VirtualLab {
             None => INITIATOR,
         };
         Ok(sa_summaries(&self.net.nodes[n].engine))
+    }
+
+    fn capture_files(&mut self, dir: &std::path::Path) -> Result<CaptureFiles, String> {
+        self.keylog.save(dir, &self.net.pcap(), LabPorts::default())
     }
 }

@@ -515,6 +515,7 @@ impl Engine {
             initiator: false,
             rekeyed: false,
             path: sa_path,
+            installed: Timestamp::default(),
         };
         self.install_responder_child(id, child, vip, rekey, (ni.to_vec(), nr));
     }
@@ -565,10 +566,14 @@ impl Engine {
             proposal: child.proposal,
             vip,
         };
+        let now = self.now;
         let Some(sa) = self.sas.get_mut(&id) else {
             return;
         };
-        sa.children.push(child);
+        sa.children.push(ChildSa {
+            installed: now,
+            ..child
+        });
         let mut rekeyed = None;
         if let Some(old_spi) = rekey.old {
             if let Some(o) = sa.children.iter_mut().find(|c| c.spi_in == old_spi) {
@@ -643,8 +648,12 @@ impl Engine {
             proposal: child.proposal,
             vip: self.sas.get(&id).and_then(|s| s.vip),
         };
+        let now = self.now;
         if let Some(sa) = self.sas.get_mut(&id) {
-            sa.children.push(child);
+            sa.children.push(ChildSa {
+                installed: now,
+                ..child
+            });
         }
         self.arm_child_rekey(id, spi_in);
         self.event(up);
@@ -863,6 +872,7 @@ impl Engine {
             initiator: true,
             rekeyed: false,
             path: sa.path,
+            installed: Timestamp::default(),
         })
     }
 }

@@ -325,6 +325,7 @@ fn initiator_auth_child(
                         initiator: true,
                         rekeyed: false,
                         path: sa.path,
+                        installed: super::Timestamp::default(),
                     })
                 }
                 Ok(_) => Err("responder's traffic selectors are not within ours".into()),
@@ -377,6 +378,7 @@ fn responder_auth_child(
         initiator: false,
         rekeyed: false,
         path: sa.path,
+        installed: super::Timestamp::default(),
     };
     Some((payloads, child))
 }
@@ -727,11 +729,13 @@ impl Engine {
         child: Option<ChildSa>,
         p: &[Payload<'_>],
     ) {
+        let now = self.now;
         let Some(sa) = self.sas.get_mut(&id) else {
             return;
         };
         sa.conn = conn_idx;
         sa.state = IkeState::Established;
+        sa.established = Some(now);
         sa.peer_id = Some(accepted.peer_id);
         sa.peer_mobike = accepted.mobike;
         sa.vip = accepted.vip;
@@ -755,7 +759,10 @@ impl Engine {
                 vip: sa.vip,
             };
             let spi_in = c.spi_in;
-            sa.children.push(c);
+            sa.children.push(ChildSa {
+                installed: now,
+                ..c
+            });
             (spi_in, ev)
         });
         self.event(up);
@@ -849,10 +856,12 @@ impl Engine {
         p: &[Payload<'_>],
     ) {
         let vip = accepted.vip;
+        let now = self.now;
         let Some(sa) = self.sas.get_mut(&id) else {
             return;
         };
         sa.state = IkeState::Established;
+        sa.established = Some(now);
         sa.peer_id = Some(accepted.peer_id);
         sa.peer_mobike = accepted.mobike;
         sa.vip = vip;
@@ -885,8 +894,12 @@ impl Engine {
                     proposal: c.proposal,
                     vip,
                 };
+                let now = self.now;
                 if let Some(sa) = self.sas.get_mut(&id) {
-                    sa.children.push(c);
+                    sa.children.push(ChildSa {
+                        installed: now,
+                        ..c
+                    });
                 }
                 self.arm_child_rekey(id, spi_in);
                 self.event(ev);

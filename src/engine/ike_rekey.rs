@@ -396,6 +396,7 @@ impl Engine {
         n.spi_i = spi_i;
         n.spi_r = spi_r;
         n.state = IkeState::Established;
+        n.established = Some(self.now);
         n.local_addrs = o.local_addrs.clone();
         n.remote_addrs = o.remote_addrs.clone();
         n.nat_local = o.nat_local;

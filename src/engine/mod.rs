@@ -325,8 +325,8 @@ pub struct SaStatus {
     pub path: Path,
     /// Negotiated IKE proposal.
     pub proposal: Option<Chosen>,
-    /// CHILD_SAs: (inbound SPI, outbound SPI).
-    pub children: Vec<(u32, u32)>,
+    /// CHILD_SAs.
+    pub children: Vec<ChildStatus>,
     /// MOBIKE negotiated (both sent MOBIKE_SUPPORTED).
     pub mobike: bool,
     /// Our and the peer's address sets.
@@ -337,6 +337,46 @@ pub struct SaStatus {
     /// NAT in front of us / of the peer.
     pub nat_local: bool,
     pub nat_remote: bool,
+    /// We are this IKE SA's initiator (the I flag: the original initiator, or the side
+    /// that rekeyed it).
+    pub initiator: bool,
+    /// The engine's clock when the status was taken (ages and deadlines count from it).
+    pub now: Timestamp,
+    /// When it was established (`None` while it is being set up).
+    pub established: Option<Timestamp>,
+    /// When it will be rekeyed (its typed rekey timer), if armed.
+    pub rekey_at: Option<Timestamp>,
+    /// A rekeyed IKE SA: when it is dropped if the peer has not deleted it by then.
+    pub expire_at: Option<Timestamp>,
+    /// Message ID of our next request.
+    pub next_mid: u32,
+    /// Message ID the peer's next request must have (window size 1).
+    pub peer_mid: u32,
+    /// Our request waiting for its response, if any.
+    pub outstanding_mid: Option<u32>,
+    /// Virtual IP: assigned to us (initiator) or by us (responder).
+    pub vip: Option<IpAddr>,
+    /// The peer's authenticated identity.
+    pub peer_id: Option<String>,
+}
+
+/// Status of one CHILD_SA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildStatus {
+    /// Our inbound SPI and the peer's (outbound).
+    pub spi_in: u32,
+    pub spi_out: u32,
+    /// Our and the peer's traffic selectors.
+    pub ts_local: Vec<TsRange>,
+    pub ts_remote: Vec<TsRange>,
+    /// Negotiated ESP proposal.
+    pub proposal: Chosen,
+    /// When it was installed.
+    pub installed: Timestamp,
+    /// When it will be rekeyed, if armed.
+    pub rekey_at: Option<Timestamp>,
+    /// Replaced by a rekey, waiting for its Delete.
+    pub rekeyed: bool,
 }
 
 /// What the engine reports.
@@ -855,7 +895,7 @@ impl Engine {
                 let st = self
                     .sas
                     .values()
-                    .map(|sa| sa.status(&self.config))
+                    .map(|sa| sa.status(&self.config, self.now))
                     .collect();
                 self.events.push_back(EngineEvent::Status(st));
                 Ok(None)

@@ -10,7 +10,8 @@ use sha2::{Digest, Sha256};
 use super::config::{Config, TsRange};
 use super::proposal::{Chosen, Proposal};
 use super::{
-    summarize, Engine, EngineEvent, MessageInfo, Path, SaId, SaStatus, Timestamp, Transmit,
+    summarize, ChildStatus, Engine, EngineEvent, MessageInfo, Path, SaId, SaStatus, Timestamp,
+    Transmit,
 };
 use crate::crypto::dh::KeyExchange;
 use crate::crypto::{decrypt_sk, encrypt_sk, ChildSaKeys, IkeSaKeys, Integrity, SkContent, SkKeys};
@@ -147,6 +148,8 @@ pub struct ChildSa {
     /// Where its ESP goes: the IKE SA's path, except while a MOBIKE return routability
     /// check holds the CHILD_SAs back (RFC 4555 §3.7).
     pub path: Path,
+    /// When it was installed (set where it joins its IKE SA; `status` shows its age).
+    pub installed: Timestamp,
 }
 
 impl ChildSa {
@@ -312,6 +315,8 @@ pub struct IkeSa {
     pub mobike: super::mobike::MobikeState,
     /// Typed timers (DPD and MOBIKE).
     pub(crate) timers: super::timer::TimerTable,
+    /// When it was established (IKE_AUTH done, or created by a rekey).
+    pub(crate) established: Option<Timestamp>,
 }
 
 impl fmt::Debug for IkeSa {
@@ -382,6 +387,7 @@ impl IkeSa {
             original_initiator: initiator,
             mobike: Default::default(),
             timers: Default::default(),
+            established: None,
         }
     }
 
@@ -407,7 +413,8 @@ impl IkeSa {
         .min()
     }
 
-    pub(crate) fn status(&self, config: &Config) -> SaStatus {
+    pub(crate) fn status(&self, config: &Config, now: Timestamp) -> SaStatus {
+        use super::timer::Timer;
         SaStatus {
             sa: self.id,
             conn: config
@@ -423,7 +430,16 @@ impl IkeSa {
             children: self
                 .children
                 .iter()
-                .map(|c| (c.spi_in, c.spi_out))
+                .map(|c| ChildStatus {
+                    spi_in: c.spi_in,
+                    spi_out: c.spi_out,
+                    ts_local: c.ts_local.clone(),
+                    ts_remote: c.ts_remote.clone(),
+                    proposal: c.proposal,
+                    installed: c.installed,
+                    rekey_at: self.timers.get(Timer::RekeyChild(c.spi_in)),
+                    rekeyed: c.rekeyed,
+                })
                 .collect(),
             mobike: self.peer_mobike,
             local_addrs: self.local_addrs.clone(),
@@ -431,6 +447,16 @@ impl IkeSa {
             mobike_state: self.mobike.activity(),
             nat_local: self.nat_local,
             nat_remote: self.nat_remote,
+            initiator: self.initiator,
+            now,
+            established: self.established,
+            rekey_at: self.timers.get(Timer::RekeyIke),
+            expire_at: self.timers.get(Timer::Expire),
+            next_mid: self.next_msg_id,
+            peer_mid: self.peer_msg_id,
+            outstanding_mid: self.outstanding_request_id(),
+            vip: self.vip,
+            peer_id: self.peer_id.as_ref().map(ToString::to_string),
         }
     }
 

@@ -573,6 +573,9 @@ pub struct TreeLine {
     pub text: String,
     /// The bytes this node covers: in the message, or in the decrypted SK content.
     pub bytes: Option<ByteRange>,
+    /// One of the fields a payload or the header unfolds into (`dissect::layout`), not a
+    /// line of the `decode` text.
+    pub field: bool,
 }
 
 /// A range of a message's bytes.
@@ -591,6 +594,7 @@ fn tree_lines(index: &CaptureIndex, m: &MessageEntry) -> Vec<TreeLine> {
         Ok(msg) => msg,
         Err(e) => {
             return vec![TreeLine {
+                field: false,
                 depth: 0,
                 text: format!("malformed IKE message: {e}"),
                 bytes: Some(ByteRange {
@@ -711,6 +715,7 @@ fn text_nodes(
                 depth,
                 text: trimmed.to_string(),
                 bytes,
+                field: false,
             },
             payload,
         });
@@ -774,11 +779,13 @@ fn with_field_lines(
 fn header_field_lines(raw: &[u8]) -> Vec<TreeLine> {
     let end = crate::wire::HEADER_LEN.min(raw.len());
     let mut lines = vec![TreeLine {
+        field: true,
         depth: 1,
         text: format!("IKE header ({end} bytes)"),
         bytes: Some(byte_range(false, 0, end)),
     }];
     lines.extend(layout::header_fields(raw).into_iter().map(|f| TreeLine {
+        field: true,
         depth: 2 + f.depth,
         text: f.text,
         bytes: Some(byte_range(false, f.range.start, f.range.end)),
@@ -804,6 +811,7 @@ fn payload_field_lines(
         fields
             .into_iter()
             .map(|f| TreeLine {
+                field: true,
                 depth: depth + 1 + f.depth,
                 text: f.text,
                 bytes: Some(byte_range(p.inner, f.range.start, f.range.end)),

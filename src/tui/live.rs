@@ -3,8 +3,10 @@
 //! in [`LiveApp::outbox`]; the front end sends them. Tested key by key without a terminal.
 use super::input_line::{InputLine, LineOutcome};
 use super::keymap::{Key, KeyCode, KeyMap, Ui, UiCommand, UI_COMMANDS};
+use super::live_decode::{Decoding, MessageTarget, MessageView};
 use super::live_model::{ip_of, text, texts, LiveModel, NodeView, PathRow};
 use super::live_source::parse_node_command;
+use crate::drill::CaptureFiles;
 
 /// The live panes, in focus order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +44,8 @@ pub enum LiveMode {
     Filter,
     Help(usize),
     Confirm(Confirm),
+    /// The selected exchange's payload tree and bytes (decoding, or [`LiveApp::message`]).
+    Message,
 }
 
 /// One pair of the path matrix.
@@ -83,6 +87,15 @@ pub struct LiveApp {
     pub clipboard: Option<String>,
     pub quit: bool,
     pub page: usize,
+    /// The front end should ask the source for its capture files (then call
+    /// [`LiveApp::capture_ready`]).
+    pub capture_wanted: bool,
+    /// The message asked for, until the capture files arrive.
+    pub wanted: Option<MessageTarget>,
+    /// The capture being indexed for it.
+    pub decoding: Option<Decoding>,
+    /// The decoded message shown (mode [`LiveMode::Message`]).
+    pub message: Option<MessageView>,
 }
 
 impl LiveApp {
@@ -107,7 +120,103 @@ impl LiveApp {
             clipboard: None,
             quit: false,
             page: 10,
+            capture_wanted: false,
+            wanted: None,
+            decoding: None,
+            message: None,
         }
+    }
+
+    /// The event log's selected line (the last one shown): an index into the log.
+    pub fn selected_log(&self) -> Option<usize> {
+        let rows = self.log_rows();
+        let end = rows.len().checked_sub(self.log_back)?;
+        rows.get(end.checked_sub(1)?).copied()
+    }
+
+    /// Asks for the selected exchange's payload tree: the capture files first.
+    fn open_message(&mut self) {
+        let Some(line) = self.selected_log().and_then(|i| self.model.log.get(i)) else {
+            self.status = Some("no event selected".into());
+            return;
+        };
+        let Some(msg) = &line.msg else {
+            self.status = Some(format!(
+                "'{}' is not a message: select a sent or received one (4, then k/j)",
+                line.name
+            ));
+            return;
+        };
+        let target = MessageTarget::new(&self.model, &line.node, msg);
+        self.status = Some(format!("decoding {}...", target.describe()));
+        self.wanted = Some(target);
+        self.capture_wanted = true;
+        self.message = None;
+        self.mode = LiveMode::Message;
+    }
+
+    /// The source's capture files arrived: index them for the message asked for.
+    pub fn capture_ready(&mut self, files: Result<CaptureFiles, String>) {
+        let Some(target) = self.wanted.take() else {
+            return;
+        };
+        match files {
+            Ok(f) => self.decoding = Some(Decoding::start(target, &f)),
+            Err(e) => {
+                self.status = Some(format!("cannot decode: {e}"));
+                self.mode = LiveMode::Normal;
+            }
+        }
+    }
+
+    /// Looks at the decoding under way; true when something changed.
+    pub fn tick(&mut self) -> bool {
+        let Some(result) = self.decoding.as_mut().and_then(Decoding::poll) else {
+            return false;
+        };
+        self.decoding = None;
+        match result {
+            Ok(view) => {
+                self.status = None;
+                self.message = Some(view);
+            }
+            Err(e) => {
+                self.status = Some(e);
+                if self.mode == LiveMode::Message {
+                    self.mode = LiveMode::Normal;
+                }
+            }
+        }
+        true
+    }
+
+    /// Keys while the payload tree is shown: move in the tree, anything else closes it.
+    fn message_key(&mut self, key: Key) {
+        let command = self.keymap.command(Ui::Live, key);
+        let Some(view) = self.message.as_mut() else {
+            // still decoding: Esc gives up
+            if key.code == KeyCode::Esc || command == Some(UiCommand::Quit) {
+                self.mode = LiveMode::Normal;
+                self.decoding = None;
+                self.wanted = None;
+            }
+            return;
+        };
+        let last = view.lines.len().saturating_sub(1);
+        let page = self.page.max(1);
+        view.selected = match command {
+            Some(UiCommand::Up | UiCommand::Collapse) => view.selected.saturating_sub(1),
+            Some(UiCommand::Down | UiCommand::Expand) => view.selected.saturating_add(1),
+            Some(UiCommand::PageUp) => view.selected.saturating_sub(page),
+            Some(UiCommand::PageDown) => view.selected.saturating_add(page),
+            Some(UiCommand::Top) => 0,
+            Some(UiCommand::Bottom) => last,
+            _ => {
+                self.mode = LiveMode::Normal;
+                return;
+            }
+        }
+        .min(last);
     }
 
     /// Every SA of every node: (node index, SA index).
@@ -222,6 +331,7 @@ impl LiveApp {
         self.status = None;
         match self.mode.clone() {
             LiveMode::Command => self.command_key(key),
+            LiveMode::Message => self.message_key(key),
             LiveMode::Filter => self.filter_key(key),
             LiveMode::Help(scroll) => {
                 self.mode = match (key.code, self.keymap.command(Ui::Live, key)) {
@@ -410,6 +520,10 @@ impl LiveApp {
                     });
                 }
             }
+            UiCommand::Toggle if self.focus == LivePane::Events => self.open_message(),
+            UiCommand::Toggle => {
+                self.status = Some("Enter on a sent or received event (pane 4) decodes it".into())
+            }
             // the capture browser's commands
             UiCommand::NextInSa
             | UiCommand::PrevInSa
@@ -418,7 +532,6 @@ impl LiveApp {
             | UiCommand::Partner
             | UiCommand::Expand
             | UiCommand::Collapse
-            | UiCommand::Toggle
             | UiCommand::ExpandAll
             | UiCommand::CollapseAll
             | UiCommand::TimeFormat

@@ -44,6 +44,53 @@ pub struct LogLine {
     pub node: String,
     pub name: String,
     pub text: String,
+    /// A `sent` or `received` event: which message (to decode it from the capture).
+    pub msg: Option<MsgRef>,
+}
+
+/// An IKE message a `sent` or `received` event reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MsgRef {
+    /// The SA handle (`#1`).
+    pub sa: String,
+    /// `INFORMATIONAL`, ...
+    pub exchange: String,
+    pub message_id: u32,
+    pub response: bool,
+    /// Sent by the node (else received).
+    pub sent: bool,
+    /// The node's end and the other end (`ip:port`).
+    pub local: String,
+    pub remote: String,
+}
+
+impl MsgRef {
+    fn of(name: &str, f: &Map<String, Value>) -> Option<MsgRef> {
+        let sent = match name {
+            "sent" => true,
+            "received" => false,
+            _ => return None,
+        };
+        Some(MsgRef {
+            sa: text(f, "sa"),
+            exchange: text(f, "exchange"),
+            message_id: u32::try_from(f.get("message_id")?.as_u64()?).ok()?,
+            response: f.get("response")?.as_bool()?,
+            sent,
+            local: text(f, "local"),
+            remote: text(f, "remote"),
+        })
+    }
+}
+
+/// What identifies an IKE SA's messages on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SaWire {
+    pub spi_i: u64,
+    /// 0 until the responder chose it.
+    pub spi_r: u64,
+    /// The node is this IKE SA's initiator (its messages carry the I flag).
+    pub initiator: Option<bool>,
 }
 
 /// What one node (peer) reported.
@@ -69,6 +116,9 @@ pub struct NodeView {
     pub dropped: Vec<(String, String)>,
     /// Where `ping` goes: the first host of the last CHILD_SA's remote selector.
     pub ping_target: Option<String>,
+    /// SPIs and role of every IKE SA seen, by handle (also of SAs gone since), so that
+    /// a logged message can be found in the capture.
+    pub wire: BTreeMap<String, SaWire>,
 }
 
 impl NodeView {
@@ -91,6 +141,17 @@ pub struct LiveModel {
     pub now: Timestamp,
     /// Why the source stopped, when it did.
     pub ended: Option<String>,
+    /// UDP ports seen carrying IKE_SA_INIT (plain IKE), and other IKE messages.
+    pub init_ports: std::collections::BTreeSet<u16>,
+    pub other_ports: std::collections::BTreeSet<u16>,
+}
+
+fn spi_of(v: Option<&Value>) -> Option<u64> {
+    u64::from_str_radix(v?.as_str()?, 16).ok()
+}
+
+fn port_of(s: &str) -> Option<u16> {
+    s.parse::<std::net::SocketAddr>().ok().map(|a| a.port())
 }
 
 /// A field as text (`"#1"`, `192.0.2.1:4500`, numbers).
@@ -186,11 +247,25 @@ impl LiveModel {
         let f = &e.fields;
         // the periodic status the UI asks for is state, not news: not logged
         if e.name != "status" {
+            let msg = MsgRef::of(&e.name, f);
+            if let Some(m) = &msg {
+                let ports = if m.exchange == "IKE_SA_INIT" {
+                    &mut self.init_ports
+                } else {
+                    &mut self.other_ports
+                };
+                ports.extend(
+                    [port_of(&m.local), port_of(&m.remote)]
+                        .into_iter()
+                        .flatten(),
+                );
+            }
             self.log.push_back(LogLine {
                 at: e.at,
                 node: e.node.clone(),
                 name: e.name.clone(),
                 text: e.describe(),
+                msg,
             });
             if self.log.len() > LOG_LIMIT {
                 self.log.pop_front();
@@ -213,6 +288,37 @@ impl LiveModel {
                     .collect();
                 for a in seen {
                     remember(&mut node.known_local, &a);
+                }
+                for s in &node.sas {
+                    if let Some(spi_i) = spi_of(s.get("spi_i")) {
+                        let w = SaWire {
+                            spi_i,
+                            spi_r: spi_of(s.get("spi_r")).unwrap_or(0),
+                            initiator: s.get("initiator").and_then(Value::as_bool),
+                        };
+                        node.wire.insert(text(s, "sa"), w);
+                    }
+                }
+            }
+            "ike_up" => {
+                if let Some(spi_i) = spi_of(f.get("spi_i")) {
+                    let w = SaWire {
+                        spi_i,
+                        spi_r: spi_of(f.get("spi_r")).unwrap_or(0),
+                        initiator: f.get("initiator").and_then(Value::as_bool),
+                    };
+                    node.wire.insert(text(f, "sa"), w);
+                }
+            }
+            "rekeyed" if text(f, "what") == "ike" => {
+                let spis = f.get("new_spis").and_then(Value::as_object);
+                if let Some(spi_i) = spis.and_then(|s| spi_of(s.get("i"))) {
+                    let w = SaWire {
+                        spi_i,
+                        spi_r: spis.and_then(|s| spi_of(s.get("r"))).unwrap_or(0),
+                        initiator: f.get("initiator").and_then(Value::as_bool),
+                    };
+                    node.wire.insert(text(f, "sa"), w);
                 }
             }
             "child_up" => {

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use crate::cli::command::{parse_command, PeerCommand};
 use crate::drill::parse::DrillCommand;
-use crate::drill::{DrillTarget, TimedEvent};
+use crate::drill::{CaptureFiles, DrillTarget, TimedEvent};
+use std::path::{Path, PathBuf};
 
 /// How often the source asks every node for its `status` (the SA list's state).
 const STATUS_EVERY: Duration = Duration::from_millis(250);
@@ -42,24 +43,35 @@ pub enum SourceUpdate {
     Events(Vec<TimedEvent>),
     /// A command was refused (why).
     Refused(String),
+    /// The capture files asked for ([`LiveSource::request_capture`]).
+    Capture(Result<CaptureFiles, String>),
     /// The target could not start or stopped (why).
     Ended(String),
 }
 
+/// What the UI asks of the source.
+enum Request {
+    Command(NodeCommand),
+    /// The traffic so far and the keys, as files (for the payload tree).
+    Capture,
+}
+
 /// The UI's end of a running source.
 pub struct LiveSource {
-    commands: Sender<NodeCommand>,
+    commands: Sender<Request>,
     updates: Receiver<SourceUpdate>,
 }
 
 impl LiveSource {
     /// Starts the thread: `make` builds the target there (so it need not be `Send`), then
     /// every `start` command is applied (e.g. `up`).
-    pub fn spawn<F>(make: F, start: Vec<NodeCommand>) -> LiveSource
+    /// `capture_dir`: a private directory where a target that keeps its capture in memory
+    /// (the labs) writes it when asked.
+    pub fn spawn<F>(make: F, start: Vec<NodeCommand>, capture_dir: Option<PathBuf>) -> LiveSource
     where
         F: FnOnce() -> Result<Box<dyn DrillTarget>, String> + Send + 'static,
     {
-        let (ctx, crx) = mpsc::channel::<NodeCommand>();
+        let (ctx, crx) = mpsc::channel::<Request>();
         let (utx, urx) = mpsc::channel::<SourceUpdate>();
         thread::spawn(move || {
             let mut target = match make() {
@@ -69,7 +81,7 @@ impl LiveSource {
                     return;
                 }
             };
-            drive(target.as_mut(), start, &crx, &utx);
+            drive(target.as_mut(), start, &crx, &utx, capture_dir.as_deref());
         });
         LiveSource {
             commands: ctx,
@@ -79,7 +91,12 @@ impl LiveSource {
 
     /// Sends a command; false when the source is gone.
     pub fn send(&self, c: NodeCommand) -> bool {
-        self.commands.send(c).is_ok()
+        self.commands.send(Request::Command(c)).is_ok()
+    }
+
+    /// Asks for the capture files; they come as [`SourceUpdate::Capture`].
+    pub fn request_capture(&self) -> bool {
+        self.commands.send(Request::Capture).is_ok()
     }
 
     /// What arrived, without waiting.
@@ -102,8 +119,9 @@ impl LiveSource {
 fn drive(
     target: &mut dyn DrillTarget,
     start: Vec<NodeCommand>,
-    commands: &Receiver<NodeCommand>,
+    commands: &Receiver<Request>,
     updates: &Sender<SourceUpdate>,
+    capture_dir: Option<&Path>,
 ) {
     let nodes = target.node_names();
     if updates.send(SourceUpdate::Nodes(nodes.clone())).is_err() {
@@ -121,7 +139,14 @@ fn drive(
     loop {
         loop {
             match commands.try_recv() {
-                Ok(c) => {
+                Ok(Request::Capture) => {
+                    let files = match capture_dir {
+                        Some(dir) => target.capture_files(dir),
+                        None => Err("no directory for the capture".into()),
+                    };
+                    let _ = updates.send(SourceUpdate::Capture(files));
+                }
+                Ok(Request::Command(c)) => {
                     let quit = matches!(c.command.command, PeerCommand::Quit);
                     apply(target, c);
                     if quit {

@@ -5,13 +5,16 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
-use serde_json::Value;
 
 use super::browser::shorten;
 use super::chrome;
 use super::live::{LiveApp, LiveMode, LivePane};
 use super::live_model::{text, texts};
 use super::theme::Theme;
+
+/// Narrower than this, the SA and address panes (and the events and moves) take turns
+/// in one column, so that an 80-column terminal shows whole SA lines.
+const NARROW: u16 = 100;
 
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, app: &mut LiveApp, theme: &Theme) {
@@ -23,24 +26,41 @@ pub fn draw(frame: &mut Frame, app: &mut LiveApp, theme: &Theme) {
         draw_pane(frame, app, theme, app.focus, body);
     } else {
         let [upper, paths, lower] = Layout::vertical([
-            Constraint::Percentage(34),
-            Constraint::Percentage(28),
             Constraint::Percentage(38),
+            Constraint::Percentage(26),
+            Constraint::Percentage(36),
         ])
         .areas(body);
-        let [sas, addrs] =
-            Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)])
-                .areas(upper);
-        let [events, moves] =
-            Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)])
-                .areas(lower);
-        draw_pane(frame, app, theme, LivePane::Sas, sas);
-        draw_pane(frame, app, theme, LivePane::Addresses, addrs);
         draw_pane(frame, app, theme, LivePane::Paths, paths);
-        draw_pane(frame, app, theme, LivePane::Events, events);
-        draw_pane(frame, app, theme, LivePane::Moves, moves);
+        if body.width < NARROW {
+            // one column: the focused pane of each row (2 and 5 are one key away)
+            let up = match app.focus {
+                LivePane::Addresses => LivePane::Addresses,
+                _ => LivePane::Sas,
+            };
+            let down = match app.focus {
+                LivePane::Moves => LivePane::Moves,
+                _ => LivePane::Events,
+            };
+            draw_pane(frame, app, theme, up, upper);
+            draw_pane(frame, app, theme, down, lower);
+        } else {
+            let [sas, addrs] =
+                Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)])
+                    .areas(upper);
+            let [events, moves] =
+                Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)])
+                    .areas(lower);
+            draw_pane(frame, app, theme, LivePane::Sas, sas);
+            draw_pane(frame, app, theme, LivePane::Addresses, addrs);
+            draw_pane(frame, app, theme, LivePane::Events, events);
+            draw_pane(frame, app, theme, LivePane::Moves, moves);
+        }
     }
     draw_bottom(frame, app, theme, bottom);
+    if app.mode == LiveMode::Message {
+        draw_message(frame, app, theme, body);
+    }
     if let LiveMode::Help(scroll) = app.mode {
         let footer = ["The : line also takes every peer command (help lists them): addr del 127.0.0.2, responder: probe, ..."];
         chrome::draw_help(frame, &app.keymap, theme, body, scroll, &footer);
@@ -82,6 +102,10 @@ fn draw_bottom(frame: &mut Frame, app: &LiveApp, theme: &Theme, area: Rect) {
         }
         LiveMode::Filter => Line::raw(format!("/{}", app.filter_line.text)),
         LiveMode::Confirm(c) => Line::styled(c.prompt.clone(), theme.error),
+        LiveMode::Message if app.status.is_none() => Line::styled(
+            "Up/Down the payloads (their bytes highlighted)  Esc back",
+            theme.dim,
+        ),
         _ => match &app.status {
             Some(s) => Line::styled(s.clone(), theme.header),
             None => Line::styled(
@@ -118,104 +142,9 @@ fn draw_pane(frame: &mut Frame, app: &mut LiveApp, theme: &Theme, pane: LivePane
     }
 }
 
-fn short_spi(s: &str) -> String {
-    s.chars().take(8).collect()
-}
-
-fn yes(v: Option<&Value>) -> bool {
-    v.and_then(Value::as_bool).unwrap_or(false)
-}
-
 fn draw_sas(frame: &mut Frame, app: &mut LiveApp, theme: &Theme, area: Rect) {
     let blk = block(app, theme, LivePane::Sas, "IKE SAs".into());
-    let inner = blk.inner(area);
-    let rows = app.sa_rows();
-    let mut lines: Vec<Line> = Vec::new();
-    let per_sa = 3;
-    let fit = (inner.height as usize / per_sa).max(1);
-    let start = (app.sa_selected + 1).saturating_sub(fit);
-    for (row, &(n, s)) in rows.iter().enumerate().skip(start).take(fit) {
-        let Some(node) = app.model.nodes.get(n) else {
-            continue;
-        };
-        let Some(sa) = node.sas.get(s) else {
-            continue;
-        };
-        let selected = row == app.sa_selected.min(rows.len().saturating_sub(1));
-        let marker = if selected {
-            theme.glyphs.collapsed
-        } else {
-            " "
-        };
-        let nat = match (yes(sa.get("nat_local")), yes(sa.get("nat_remote"))) {
-            (false, false) => "none".to_string(),
-            (l, r) => [(l, "us"), (r, "peer")]
-                .iter()
-                .filter(|(b, _)| *b)
-                .map(|(_, w)| *w)
-                .collect::<Vec<_>>()
-                .join("+"),
-        };
-        let mobike = if yes(sa.get("mobike")) {
-            format!("MOBIKE {}", text(sa, "mobike_state"))
-        } else {
-            "MOBIKE off".into()
-        };
-        lines.push(Line::styled(
-            format!(
-                "{marker}{} {} {} {}_i {}_r  {}",
-                node.name,
-                text(sa, "sa"),
-                text(sa, "state"),
-                short_spi(&text(sa, "spi_i")),
-                short_spi(&text(sa, "spi_r")),
-                text(sa, "conn"),
-            ),
-            selected_style(app, theme, LivePane::Sas, selected),
-        ));
-        lines.push(Line::raw(format!(
-            "   {} {} {}  NAT: {nat}  {mobike}",
-            text(sa, "local"),
-            theme.glyphs.arrow,
-            text(sa, "remote")
-        )));
-        let children: Vec<String> = sa
-            .get("children")
-            .and_then(Value::as_array)
-            .map(|c| {
-                c.iter()
-                    .filter_map(Value::as_object)
-                    .map(|c| {
-                        let esp = c
-                            .get("esp")
-                            .and_then(Value::as_object)
-                            .map(|e| format!(" {}/{} pkts", text(e, "sent"), text(e, "received")))
-                            .unwrap_or_default();
-                        format!("ESP in {} out {}{esp}", text(c, "in"), text(c, "out"))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        lines.push(Line::styled(
-            format!(
-                "   {}  {}",
-                text(sa, "proposal"),
-                if children.is_empty() {
-                    "no CHILD_SA".to_string()
-                } else {
-                    children.join("; ")
-                }
-            ),
-            theme.dim,
-        ));
-    }
-    if rows.is_empty() {
-        lines.push(Line::styled(
-            "no IKE SA yet (U brings the connection up)",
-            theme.dim,
-        ));
-    }
-    frame.render_widget(Paragraph::new(lines).block(blk), area);
+    super::live_sas::draw_sas(frame, app, theme, blk, area);
 }
 
 fn draw_addresses(frame: &mut Frame, app: &mut LiveApp, theme: &Theme, area: Rect) {
@@ -297,14 +226,39 @@ fn draw_paths(frame: &mut Frame, app: &mut LiveApp, theme: &Theme, area: Rect) {
     };
     let blk = block(app, theme, LivePane::Paths, title);
     let inner = blk.inner(area);
+    // narrow: tighter columns and no "since", so that the history still shows
+    let (aw, sw, since_w) = if inner.width < NARROW {
+        (15, 18, 0)
+    } else {
+        (22, 22, 9)
+    };
+    let cols = |l: &str, r: &str, s: &str, rtt: &str, since: &str| {
+        let since = if since_w == 0 {
+            String::new()
+        } else {
+            format!(" {since:>8}")
+        };
+        format!(
+            "{:<aw$} {:<aw$} {:<sw$} {rtt:>9}{since}  ",
+            shorten(l, aw),
+            shorten(r, aw),
+            shorten(s, sw)
+        )
+    };
     let mut lines = vec![Line::styled(
         format!(
-            "  {:<22} {:<22} {:<22} {:>9} {:>8}  history",
-            "local", "remote", "state", "rtt", "since"
+            "  {}history",
+            cols("local", "remote", "state", "rtt", "since")
         ),
         theme.header,
     )];
     let rows = app.path_rows();
+    // one scale for the whole matrix, so that a slower path has taller bars
+    let top = rows
+        .iter()
+        .filter_map(|p| p.test.as_ref())
+        .flat_map(|t| t.history.iter().flatten())
+        .fold(0.0f64, |a, &b| a.max(b));
     let fit = (inner.height as usize).saturating_sub(1).max(1);
     let start = (app.path_selected + 1).saturating_sub(fit);
     for (i, p) in rows.iter().enumerate().skip(start).take(fit) {
@@ -324,38 +278,57 @@ fn draw_paths(frame: &mut Frame, app: &mut LiveApp, theme: &Theme, area: Rect) {
         let since = p.test.as_ref().map_or("-".to_string(), |t| {
             format!("{:.1}s", app.model.now.saturating_since(t.at).as_secs_f64())
         });
-        let history: String = p
-            .test
-            .as_ref()
-            .map(|t| {
-                t.history
-                    .iter()
-                    .map(|h| if h.is_some() { 'o' } else { 'x' })
-                    .collect()
-            })
-            .unwrap_or_default();
         let style = match p.state.as_str() {
             "ok" => theme.ok,
             "failed" | "address down" => theme.error,
             _ => Style::new(),
         };
         let selected = i == app.path_selected.min(rows.len().saturating_sub(1));
-        lines.push(Line::styled(
+        let row = style.patch(selected_style(app, theme, LivePane::Paths, selected));
+        let mut spans = vec![Span::styled(
             format!(
-                "{current}{:<22} {:<22} {:<22} {:>9} {:>8}  {history}",
-                p.local,
-                p.remote,
-                shorten(&state, 22),
-                rtt,
-                since
+                "{current}{}",
+                cols(&p.local, &p.remote, &state, &rtt, &since)
             ),
-            style.patch(selected_style(app, theme, LivePane::Paths, selected)),
-        ));
+            row,
+        )];
+        if let Some(t) = &p.test {
+            spans.extend(sparkline(&t.history, top, theme, row));
+        }
+        lines.push(Line::from(spans));
     }
     if rows.is_empty() {
         lines.push(Line::styled("no SA selected", theme.dim));
     }
     frame.render_widget(Paragraph::new(lines).block(blk), area);
+}
+
+/// The RTTs of the last tests as a sparkline, bars scaled to `top` (the matrix' slowest
+/// answer); `x` for a test that failed, in the error style as well, so that it reads
+/// without colour.
+pub fn sparkline<'a>(
+    history: &std::collections::VecDeque<Option<f64>>,
+    top: f64,
+    theme: &Theme,
+    row: Style,
+) -> Vec<Span<'a>> {
+    let levels = theme.glyphs.spark;
+    let last = levels.len().saturating_sub(1);
+    history
+        .iter()
+        .map(|h| match h {
+            Some(rtt) => {
+                let share = if top > 0.0 && rtt.is_finite() {
+                    (rtt / top).clamp(0.0, 1.0)
+                } else {
+                    0.0
+                };
+                let level = ((share * last as f64).round() as usize).min(last);
+                Span::styled(levels.get(level).copied().unwrap_or("o"), row)
+            }
+            None => Span::styled("x", row.patch(theme.error)),
+        })
+        .collect()
 }
 
 fn draw_events(frame: &mut Frame, app: &mut LiveApp, theme: &Theme, area: Rect) {
@@ -373,6 +346,7 @@ fn draw_events(frame: &mut Frame, app: &mut LiveApp, theme: &Theme, area: Rect) 
     let end = rows.len().saturating_sub(app.log_back);
     let start = end.saturating_sub(fit);
     let first = app.model.log.front().map(|l| l.at);
+    let chosen = app.selected_log();
     let mut lines = Vec::new();
     for &i in rows.get(start..end).unwrap_or(&[]) {
         let Some(l) = app.model.log.get(i) else {
@@ -384,6 +358,9 @@ fn draw_events(frame: &mut Frame, app: &mut LiveApp, theme: &Theme, area: Rect) 
             "error" | "timeout" | "ike_down" | "esp_error" => theme.error,
             _ => Style::new(),
         };
+        // the selected line (Enter decodes it) shows only while the pane has the focus
+        let selected = app.focus == LivePane::Events && chosen == Some(i);
+        let style = style.patch(selected_style(app, theme, LivePane::Events, selected));
         lines.push(Line::styled(format!("{t:>8.3} {}", l.text), style));
     }
     if app.model.dropped > 0 {
@@ -441,4 +418,104 @@ fn draw_moves(frame: &mut Frame, app: &mut LiveApp, theme: &Theme, area: Rect) {
         lines.push(Line::styled("no move yet", theme.dim));
     }
     frame.render_widget(Paragraph::new(lines).block(blk), area);
+}
+
+/// The selected exchange: its payload tree above, its bytes below (the selected node's
+/// highlighted; inner payloads in the decrypted SK content).
+fn draw_message(frame: &mut Frame, app: &mut LiveApp, theme: &Theme, area: Rect) {
+    frame.render_widget(ratatui::widgets::Clear, area);
+    let Some(view) = &app.message else {
+        let what = app
+            .decoding
+            .as_ref()
+            .map(|d| &d.target)
+            .or(app.wanted.as_ref())
+            .map_or(String::new(), |t| t.describe());
+        let blk = chrome::pane_block(theme, 4, &format!("Message: {what}"), true);
+        let text = Line::styled("decoding the capture... (Esc: back)", theme.dim);
+        frame.render_widget(Paragraph::new(text).block(blk), area);
+        return;
+    };
+    let [tree_area, bytes_area] =
+        Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
+    let blk = chrome::pane_block(theme, 4, &format!("Message: {}", view.title), true);
+    let rows = usize::from(blk.inner(tree_area).height);
+    app.page = rows.max(1);
+    let start = (view.selected + 1).saturating_sub(rows);
+    let lines: Vec<Line> = view
+        .lines
+        .iter()
+        .enumerate()
+        .skip(start)
+        .take(rows)
+        .map(|(i, l)| {
+            Line::styled(
+                format!("{}{}", "  ".repeat(l.depth), l.text),
+                chrome::row_style(theme, i == view.selected, true),
+            )
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines).block(blk), tree_area);
+    let (bytes, range, decrypted) = view.shown_bytes();
+    let title = if decrypted {
+        format!("Bytes (decrypted SK content, {})", bytes.len())
+    } else {
+        format!("Bytes ({})", bytes.len())
+    };
+    let blk = chrome::pane_block(theme, 4, &title, false);
+    let inner = blk.inner(bytes_area);
+    let lines = hex_lines(bytes, range, inner, theme);
+    frame.render_widget(Paragraph::new(lines).block(blk), bytes_area);
+}
+
+/// A hex dump that fits `area`, `range` highlighted and on screen.
+fn hex_lines<'a>(
+    bytes: &[u8],
+    range: Option<(usize, usize)>,
+    area: Rect,
+    theme: &Theme,
+) -> Vec<Line<'a>> {
+    let per_line = if area.width >= 75 { 16 } else { 8 };
+    let rows = usize::from(area.height).max(1);
+    let total = bytes.len().div_ceil(per_line);
+    let (hl_start, hl_end) = range.unwrap_or((0, 0));
+    let first = (hl_start / per_line)
+        .saturating_sub(1)
+        .min(total.saturating_sub(rows));
+    let lit = |at: usize| at >= hl_start && at < hl_end;
+    let mut lines = Vec::new();
+    for row in first..total.min(first + rows) {
+        let off = row * per_line;
+        let chunk = bytes
+            .get(off..(off + per_line).min(bytes.len()))
+            .unwrap_or(&[]);
+        let mut spans = vec![Span::styled(format!("{off:04x}  "), theme.dim)];
+        for (k, byte) in chunk.iter().enumerate() {
+            let style = if lit(off + k) {
+                theme.highlight
+            } else {
+                Style::new()
+            };
+            spans.push(Span::styled(format!("{byte:02x}"), style));
+            spans.push(Span::raw(" "));
+        }
+        spans.push(Span::raw(
+            "   ".repeat(per_line.saturating_sub(chunk.len())) + " ",
+        ));
+        for (k, &byte) in chunk.iter().enumerate() {
+            let c = if byte.is_ascii_graphic() || byte == b' ' {
+                byte as char
+            } else {
+                '.'
+            };
+            let style = if lit(off + k) {
+                theme.highlight
+            } else {
+                theme.dim
+            };
+            spans.push(Span::styled(c.to_string(), style));
+        }
+        lines.push(Line::from(spans));
+    }
+    lines
 }

@@ -15,7 +15,9 @@ pub mod keymap;
 pub mod lanes;
 pub mod lanes_view;
 pub mod live;
+pub mod live_decode;
 pub mod live_model;
+pub mod live_sas;
 pub mod live_source;
 pub mod live_view;
 pub mod search;
@@ -23,6 +25,7 @@ pub mod terminal;
 pub mod theme;
 
 use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{self, Event};
@@ -109,7 +112,11 @@ fn browse(b: &mut Browser, looks: Looks) -> io::Result<()> {
         }
         // a search under way runs a slice each turn: no sleeping then
         let wait = if b.busy() { 0 } else { 20 };
-        if event::poll(Duration::from_millis(wait))? {
+        if terminal::wait_input(Duration::from_millis(wait))? == terminal::Input::HungUp {
+            break;
+        }
+        // what crossterm has: keys, and resizes (which do not wake the poll above)
+        while event::poll(Duration::ZERO)? {
             match event::read()? {
                 Event::Key(k) => {
                     if let Some(key) = terminal::key_of(k) {
@@ -151,8 +158,55 @@ pub enum LiveTarget {
     Peer(crate::drill::peer_target::PeerSpec),
 }
 
+/// A private temporary directory (mode 0700: it holds key logs), removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> io::Result<TempDir> {
+        use std::os::unix::fs::DirBuilderExt as _;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let path =
+            std::env::temp_dir().join(format!("{prefix}-{}-{nanos:08x}", std::process::id()));
+        std::fs::DirBuilder::new().mode(0o700).create(&path)?;
+        Ok(TempDir(path))
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The peer records its traffic and keys into `dir` for the payload tree, unless its
+/// options already name files for them (then those are read).
+pub fn with_capture_options(
+    mut spec: crate::drill::peer_target::PeerSpec,
+    dir: &std::path::Path,
+) -> crate::drill::peer_target::PeerSpec {
+    use crate::drill::peer_target::option_value;
+    if option_value(&spec.options, "--pcap").is_none() {
+        let f = dir.join("peer.pcapng").display().to_string();
+        spec.options.extend(["--pcap".to_string(), f]);
+    }
+    if option_value(&spec.options, "--keylog").is_none() {
+        let f = dir.join("peer.keys").display().to_string();
+        spec.options.extend(["--keylog".to_string(), f]);
+    }
+    spec
+}
+
 /// Runs the live UI over `target`; the exit status.
 pub fn run_live(target: LiveTarget, keymap: KeyMap, looks: Looks) -> Result<i32, String> {
+    let dir = TempDir::new("mobikectl-tui").map_err(|e| format!("temporary directory: {e}"))?;
+    let capture_dir = Some(dir.path().to_path_buf());
     let (title, source) = match target {
         LiveTarget::Lab(options) => {
             let up = live_source::NodeCommand::simple(
@@ -165,21 +219,28 @@ pub fn run_live(target: LiveTarget, keymap: KeyMap, looks: Looks) -> Result<i32,
             };
             (
                 "lab (loopback)",
-                live_source::LiveSource::spawn(make, vec![up]),
+                live_source::LiveSource::spawn(make, vec![up], capture_dir),
             )
         }
         LiveTarget::Peer(spec) => {
+            let spec = with_capture_options(spec, dir.path());
             let make = move || -> Result<Box<dyn crate::drill::DrillTarget>, String> {
                 Ok(Box::new(crate::drill::peer_target::PeerTarget::spawn(
                     &spec,
                 )?))
             };
-            ("peer", live_source::LiveSource::spawn(make, Vec::new()))
+            (
+                "peer",
+                live_source::LiveSource::spawn(make, Vec::new(), capture_dir),
+            )
         }
     };
     let mut app = live::LiveApp::new(live_model::LiveModel::default(), keymap, title);
-    live_loop(&mut app, &source, looks).map_err(|e| format!("terminal: {e}"))?;
-    Ok(0)
+    let result = live_loop(&mut app, &source, looks).map_err(|e| format!("terminal: {e}"));
+    // the source first (a peer may still write into the directory), then the directory
+    drop(source);
+    drop(dir);
+    result.map(|()| 0)
 }
 
 /// Takes in what the source sent; true when something changed.
@@ -204,6 +265,7 @@ pub fn absorb(app: &mut live::LiveApp, source: &live_source::LiveSource) -> bool
                 }
             }
             live_source::SourceUpdate::Refused(why) => app.status = Some(why),
+            live_source::SourceUpdate::Capture(files) => app.capture_ready(files),
             live_source::SourceUpdate::Ended(why) => app.model.ended = Some(why),
         }
     }
@@ -247,6 +309,7 @@ fn live_loop(
             break;
         }
         dirty |= absorb(app, source);
+        dirty |= app.tick();
         // ages and "since" columns move on even without events
         if last_tick.elapsed() >= Duration::from_secs(1) {
             dirty = true;
@@ -258,7 +321,10 @@ fn live_loop(
             dirty = false;
             last_draw = Some(Instant::now());
         }
-        if event::poll(Duration::from_millis(20))? {
+        if terminal::wait_input(Duration::from_millis(20))? == terminal::Input::HungUp {
+            break;
+        }
+        while event::poll(Duration::ZERO)? {
             match event::read()? {
                 Event::Key(k) => {
                     if let Some(key) = terminal::key_of(k) {
@@ -274,6 +340,9 @@ fn live_loop(
             }
         }
         flush_outbox(app, source);
+        if std::mem::take(&mut app.capture_wanted) && !source.request_capture() {
+            app.capture_ready(Err("the peer is gone".into()));
+        }
         if let Some(text) = app.clipboard.take() {
             let mut out = io::stdout();
             out.write_all(terminal::osc52(&text).as_bytes())?;

@@ -71,6 +71,52 @@ impl Drop for TerminalGuard {
     }
 }
 
+/// What the terminal has for the UI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// Something to read (crossterm reads it).
+    Ready,
+    /// Nothing within the timeout.
+    Idle,
+    /// The terminal is gone (its window closed, the SSH session dropped).
+    HungUp,
+}
+
+/// Waits at most `timeout` for input. crossterm 0.29 reads a hung-up terminal forever (each
+/// read returns 0 bytes and it tries again, never returning), so the UI polls the terminal
+/// itself and lets crossterm read only what is there.
+pub fn wait_input(timeout: std::time::Duration) -> io::Result<Input> {
+    use std::io::IsTerminal;
+    if !io::stdin().is_terminal() {
+        // crossterm reads /dev/tty then, not our stdin
+        let ready = ratatui::crossterm::event::poll(timeout)?;
+        return Ok(if ready { Input::Ready } else { Input::Idle });
+    }
+    let mut fd = libc::pollfd {
+        fd: libc::STDIN_FILENO,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: one valid pollfd for the duration of the call.
+    let n = unsafe { libc::poll(&mut fd, 1, ms) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return match e.kind() {
+            io::ErrorKind::Interrupted => Ok(Input::Idle),
+            _ => Err(e),
+        };
+    }
+    if fd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+        return Ok(Input::HungUp);
+    }
+    Ok(if fd.revents & libc::POLLIN != 0 {
+        Input::Ready
+    } else {
+        Input::Idle
+    })
+}
+
 /// Test hook: with `MOBIKECTL_TUI_PANIC_KEY=KEY` set, that key panics, so an end-to-end
 /// test can prove the panic hook gives the terminal back (tests/tui_tmux.rs).
 pub fn panic_key() -> Option<Key> {

@@ -44,6 +44,8 @@ pub struct Glyphs {
     pub arrow: &'static str,
     pub bar_full: &'static str,
     pub bar_empty: &'static str,
+    /// Sparkline levels, lowest first (the path matrix's RTT history).
+    pub spark: &'static [&'static str],
     /// The MOBIKE lanes' marks, one cell each.
     pub lanes: LaneGlyphs,
 }
@@ -99,6 +101,7 @@ const UNICODE: Glyphs = Glyphs {
         current: "┃",
         other: "│",
     },
+    spark: &["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"],
 };
 
 const ASCII_BORDER: border::Set<'static> = border::Set {
@@ -141,6 +144,7 @@ const ASCII: Glyphs = Glyphs {
         current: "|",
         other: ":",
     },
+    spark: &[".", ":", "-", "=", "#"],
 };
 
 impl Theme {

@@ -164,19 +164,39 @@ fn exchange_json(ev: &EngineEvent) -> Value {
     }
 }
 
-/// The `status` event's body: every IKE SA.
+/// Seconds from `from` to `to` (negative when `to` is earlier), to the millisecond.
+fn seconds(from: Timestamp, to: Timestamp) -> f64 {
+    let us = i128::from(to.0) - i128::from(from.0);
+    (us as f64 / 1e3).round() / 1e3
+}
+
+/// The `status` event's body: every IKE SA, with what `swanctl --list-sas` shows (ages
+/// and deadlines in seconds from the status' time).
 fn status_json(list: &[SaStatus]) -> Value {
     let sa = sa_value;
-    json!({"sas": list.iter().map(|s| json!({
+    json!({"sas": list.iter().map(|s| {
+        let now = s.now;
+        let since = |t: Option<Timestamp>| t.map(|t| seconds(t, now));
+        let until = |t: Option<Timestamp>| t.map(|t| seconds(now, t));
+        json!({
                 "sa": sa(&s.sa), "conn": s.conn, "state": format!("{:?}", s.state),
                 "spi_i": spi64(s.spi_i), "spi_r": spi64(s.spi_r),
                 "local": s.path.local.to_string(), "remote": s.path.remote.to_string(),
                 "proposal": s.proposal.map(|p| p.to_string()),
-                "children": s.children.iter().map(|c| json!({"in": spi32(c.0), "out": spi32(c.1)})).collect::<Vec<_>>(),
+                "children": s.children.iter().map(|c| json!({"in": spi32(c.spi_in),
+                    "out": spi32(c.spi_out), "ts": {"local": ts_list(&c.ts_local),
+                    "remote": ts_list(&c.ts_remote)}, "proposal": c.proposal.to_string(),
+                    "installed_s": seconds(c.installed, now), "rekey_in_s": until(c.rekey_at),
+                    "rekeyed": c.rekeyed})).collect::<Vec<_>>(),
                 "mobike": s.mobike, "mobike_state": s.mobike_state,
                 "local_addrs": addr_list(&s.local_addrs), "remote_addrs": addr_list(&s.remote_addrs),
                 "nat_local": s.nat_local, "nat_remote": s.nat_remote,
-            })).collect::<Vec<_>>()})
+                "initiator": s.initiator, "established_s": since(s.established),
+                "rekey_in_s": until(s.rekey_at), "expires_in_s": until(s.expire_at),
+                "next_mid": s.next_mid, "peer_mid": s.peer_mid,
+                "outstanding_mid": s.outstanding_mid,
+                "vip": s.vip.map(|v| v.to_string()), "remote_id": s.peer_id,
+            })}).collect::<Vec<_>>()})
 }
 
 /// The MOBIKE events' bodies ([`event_json`]): paths, moves, addresses, NAT, checks.
