@@ -467,35 +467,13 @@ fn draw_bytes(frame: &mut Frame, b: &mut Browser, theme: &Theme, area: Rect) {
         let chunk = bytes
             .get(off..(off + per_line).min(bytes.len()))
             .unwrap_or(&[]);
-        let mut spans = vec![Span::styled(format!("{off:04x}  "), theme.dim)];
-        for (k, &byte) in chunk.iter().enumerate() {
-            let at = off + k;
-            let style = if at >= hl_start && at < hl_end {
-                theme.highlight
-            } else {
-                Style::new()
-            };
-            spans.push(Span::styled(format!("{byte:02x}"), style));
-            spans.push(Span::raw(" "));
-        }
-        spans.push(Span::raw(
-            "   ".repeat(per_line.saturating_sub(chunk.len())) + " ",
+        lines.push(super::chrome::hex_row(
+            off,
+            chunk,
+            per_line,
+            hl_start..hl_end,
+            theme,
         ));
-        for (k, &byte) in chunk.iter().enumerate() {
-            let at = off + k;
-            let c = if byte.is_ascii_graphic() || byte == b' ' {
-                byte as char
-            } else {
-                '.'
-            };
-            let style = if at >= hl_start && at < hl_end {
-                theme.highlight
-            } else {
-                theme.dim
-            };
-            spans.push(Span::styled(c.to_string(), style));
-        }
-        lines.push(Line::from(spans));
     }
     frame.render_widget(Paragraph::new(lines).block(blk), area);
 }

@@ -96,3 +96,41 @@ pub fn draw_help(
     frame.render_widget(Clear, area);
     frame.render_widget(Paragraph::new(lines).block(blk), area);
 }
+
+/// One row of a hex dump: offset, `per_line` bytes in hex, then as text; the bytes in
+/// `lit` (offsets into the whole dump) highlighted.
+pub fn hex_row<'a>(
+    off: usize,
+    chunk: &[u8],
+    per_line: usize,
+    lit: std::ops::Range<usize>,
+    theme: &Theme,
+) -> Line<'a> {
+    let mut spans = vec![Span::styled(format!("{off:04x}  "), theme.dim)];
+    for (k, byte) in chunk.iter().enumerate() {
+        let style = if lit.contains(&(off + k)) {
+            theme.highlight
+        } else {
+            Style::new()
+        };
+        spans.push(Span::styled(format!("{byte:02x}"), style));
+        spans.push(Span::raw(" "));
+    }
+    spans.push(Span::raw(
+        "   ".repeat(per_line.saturating_sub(chunk.len())) + " ",
+    ));
+    for (k, &byte) in chunk.iter().enumerate() {
+        let c = if byte.is_ascii_graphic() || byte == b' ' {
+            byte as char
+        } else {
+            '.'
+        };
+        let style = if lit.contains(&(off + k)) {
+            theme.highlight
+        } else {
+            theme.dim
+        };
+        spans.push(Span::styled(c.to_string(), style));
+    }
+    Line::from(spans)
+}

@@ -482,40 +482,19 @@ fn hex_lines<'a>(
     let first = (hl_start / per_line)
         .saturating_sub(1)
         .min(total.saturating_sub(rows));
-    let lit = |at: usize| at >= hl_start && at < hl_end;
     let mut lines = Vec::new();
     for row in first..total.min(first + rows) {
         let off = row * per_line;
         let chunk = bytes
             .get(off..(off + per_line).min(bytes.len()))
             .unwrap_or(&[]);
-        let mut spans = vec![Span::styled(format!("{off:04x}  "), theme.dim)];
-        for (k, byte) in chunk.iter().enumerate() {
-            let style = if lit(off + k) {
-                theme.highlight
-            } else {
-                Style::new()
-            };
-            spans.push(Span::styled(format!("{byte:02x}"), style));
-            spans.push(Span::raw(" "));
-        }
-        spans.push(Span::raw(
-            "   ".repeat(per_line.saturating_sub(chunk.len())) + " ",
+        lines.push(chrome::hex_row(
+            off,
+            chunk,
+            per_line,
+            hl_start..hl_end,
+            theme,
         ));
-        for (k, &byte) in chunk.iter().enumerate() {
-            let c = if byte.is_ascii_graphic() || byte == b' ' {
-                byte as char
-            } else {
-                '.'
-            };
-            let style = if lit(off + k) {
-                theme.highlight
-            } else {
-                theme.dim
-            };
-            spans.push(Span::styled(c.to_string(), style));
-        }
-        lines.push(Line::from(spans));
     }
     lines
 }
