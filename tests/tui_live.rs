@@ -431,7 +431,7 @@ fn enter_on_an_exchange_shows_its_decrypted_payload_tree_and_bytes() {
     let dir = tempfile::tempdir().unwrap();
     d.serve_capture(dir.path());
     let view = d.app.message.clone().expect("decoded");
-    let tree: Vec<String> = view.lines.iter().map(|l| l.text.clone()).collect();
+    let tree: Vec<String> = view.tree.lines.iter().map(|l| l.text.clone()).collect();
     assert!(tree.iter().any(|l| l.contains("integrity=ok")), "{tree:#?}");
     assert!(
         tree.iter().any(|l| l.contains("N(UPDATE_SA_ADDRESSES)")),
@@ -458,6 +458,32 @@ fn enter_on_an_exchange_shows_its_decrypted_payload_tree_and_bytes() {
         .filter(|c| c.modifier.contains(Modifier::REVERSED))
         .count();
     assert!(lit > 20, "highlighted bytes and the selected line");
+    // Right unfolds the payload into its fields, as in the browser; Right again selects
+    // the first, whose bytes lie inside the payload's
+    let payload = d.app.message.clone().expect("decoded").tree;
+    let payload_bytes = payload.selected_bytes().expect("a payload's bytes");
+    assert!(!d.screen(120, 36).contains("notify message type"));
+    d.app.key(Key::plain(KeyCode::Right));
+    let s = d.screen(120, 36);
+    assert!(
+        s.contains("notify message type: UPDATE_SA_ADDRESSES (16400)"),
+        "{s}"
+    );
+    d.app.key(Key::plain(KeyCode::Right));
+    let tree = d.app.message.clone().expect("decoded").tree;
+    let field = tree.selected_line().expect("a field selected");
+    assert!(field.field, "{field:?}");
+    let r = field.bytes.expect("a field's bytes");
+    assert!(r.decrypted && r.start >= payload_bytes.start && r.end <= payload_bytes.end);
+    assert!(r.end - r.start < payload_bytes.end - payload_bytes.start);
+    // y copies the field's value
+    d.app.key(Key::char('y'));
+    assert!(d.app.clipboard.take().is_some_and(|c| !c.is_empty()));
+    // Left goes back to the payload, Left again folds it
+    d.app.key(Key::plain(KeyCode::Left));
+    d.app.key(Key::plain(KeyCode::Left));
+    assert!(!d.screen(120, 36).contains("notify message type"));
+    assert_eq!(d.app.mode, LiveMode::Message);
     // Top: the header line, whose bytes are the message's first 28
     d.app.key(Key::plain(KeyCode::Home));
     let s = d.screen(120, 36);

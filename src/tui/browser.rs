@@ -1,10 +1,11 @@
 //! The offline browser's state and what each command does to it (no drawing here: the
 //! view reads this state, and tests drive it key by key without a terminal).
-use super::capture_index::{CaptureIndex, MessageEntry, TreeLine};
+use super::capture_index::{CaptureIndex, MessageEntry};
 use super::display_filter::{DisplayFilter, FilterError, FIELD_NAMES};
 use super::input_line::{InputLine, LineOutcome};
 use super::keymap::{Key, KeyCode, KeyMap, Ui, UiCommand, UI_COMMANDS};
 use super::lanes::{LaneItem, Lanes};
+use super::payload_tree::TreeState;
 use super::search::{SearchRun, SearchStep, SLICE};
 
 /// The panes, in focus order.
@@ -48,76 +49,6 @@ pub enum TimeFormat {
     Absolute,
     /// Seconds since the previous shown message.
     Delta,
-}
-
-/// The selected message's payload tree.
-#[derive(Debug, Clone, Default)]
-pub struct TreeState {
-    /// Which message (index in the capture index).
-    pub message: Option<u32>,
-    pub lines: Vec<TreeLine>,
-    pub expanded: Vec<bool>,
-    /// Selected line (index in `lines`).
-    pub selected: usize,
-}
-
-impl TreeState {
-    fn has_children(&self, i: usize) -> bool {
-        match (self.lines.get(i), self.lines.get(i + 1)) {
-            (Some(a), Some(b)) => b.depth > a.depth,
-            _ => false,
-        }
-    }
-
-    /// The lines shown (ancestors expanded), as indices into `lines`.
-    pub fn visible(&self) -> Vec<usize> {
-        let mut out = Vec::new();
-        let mut hide_below: Option<usize> = None;
-        for (i, l) in self.lines.iter().enumerate() {
-            if let Some(d) = hide_below {
-                if l.depth > d {
-                    continue;
-                }
-                hide_below = None;
-            }
-            out.push(i);
-            if self.has_children(i) && !self.expanded.get(i).copied().unwrap_or(false) {
-                hide_below = Some(l.depth);
-            }
-        }
-        out
-    }
-
-    /// Whether line `i` has children and they are hidden.
-    pub fn is_collapsed(&self, i: usize) -> bool {
-        self.has_children(i) && !self.expanded.get(i).copied().unwrap_or(false)
-    }
-
-    /// Whether line `i` has children and they are shown.
-    pub fn is_expanded(&self, i: usize) -> bool {
-        self.has_children(i) && self.expanded.get(i).copied().unwrap_or(false)
-    }
-
-    fn parent(&self, i: usize) -> Option<usize> {
-        let depth = self.lines.get(i)?.depth;
-        (0..i).rev().find(|&j| self.lines[j].depth < depth)
-    }
-
-    fn step(&mut self, down: bool, n: usize) {
-        let visible = self.visible();
-        let at = visible
-            .iter()
-            .position(|&i| i == self.selected)
-            .unwrap_or(0);
-        let to = if down {
-            (at + n).min(visible.len().saturating_sub(1))
-        } else {
-            at.saturating_sub(n)
-        };
-        if let Some(&i) = visible.get(to) {
-            self.selected = i;
-        }
-    }
 }
 
 /// The browser.
@@ -321,17 +252,7 @@ impl Browser {
             Some(m) => self.index.tree_lines(m),
             None => Vec::new(),
         };
-        // payloads shown, their details folded; the SK's inner payloads shown
-        let expanded = lines
-            .iter()
-            .map(|l| l.depth == 0 || l.text.starts_with("SK") || l.text == "payloads:")
-            .collect();
-        self.tree = TreeState {
-            message: selected,
-            lines,
-            expanded,
-            selected: 0,
-        };
+        self.tree = TreeState::new(selected, lines);
         self.bytes_scroll = 0;
     }
 
@@ -605,11 +526,8 @@ impl Browser {
             UiCommand::Expand => self.expand(),
             UiCommand::Collapse => self.collapse(),
             UiCommand::Toggle => self.toggle(),
-            UiCommand::ExpandAll => self.tree.expanded.iter_mut().for_each(|e| *e = true),
-            UiCommand::CollapseAll => {
-                self.tree.expanded.iter_mut().for_each(|e| *e = false);
-                self.tree.selected = 0;
-            }
+            UiCommand::ExpandAll => self.tree.set_all(true),
+            UiCommand::CollapseAll => self.tree.set_all(false),
             UiCommand::Filter => {
                 self.mode = Mode::Filter;
                 let text = self.filter.as_ref().map(|f| f.text().to_string());
@@ -834,38 +752,19 @@ impl Browser {
         if self.focus != Pane::Tree {
             return;
         }
-        let i = self.tree.selected;
-        if self.tree.is_collapsed(i) {
-            if let Some(e) = self.tree.expanded.get_mut(i) {
-                *e = true;
-            }
-        } else {
-            self.tree.step(true, 1);
-        }
+        self.tree.expand();
     }
 
     fn collapse(&mut self) {
         if self.focus != Pane::Tree {
             return;
         }
-        let i = self.tree.selected;
-        if self.tree.is_expanded(i) {
-            if let Some(e) = self.tree.expanded.get_mut(i) {
-                *e = false;
-            }
-        } else if let Some(p) = self.tree.parent(i) {
-            self.tree.selected = p;
-        }
+        self.tree.collapse();
     }
 
     fn toggle(&mut self) {
         match self.focus {
-            Pane::Tree => {
-                let i = self.tree.selected;
-                if let Some(e) = self.tree.expanded.get_mut(i) {
-                    *e = !*e;
-                }
-            }
+            Pane::Tree => self.tree.toggle(),
             Pane::Sas | Pane::Messages => self.focus = Pane::Tree,
             Pane::Timeline => {
                 self.select_timeline_event();
@@ -877,19 +776,9 @@ impl Browser {
 
     fn copy(&mut self) {
         let text = match self.focus {
-            // a field's value (`name: value`), or the whole line of a node
-            Pane::Tree => self.tree.lines.get(self.tree.selected).map(|l| {
-                l.text
-                    .split_once(": ")
-                    .map_or(l.text.as_str(), |(_, v)| v)
-                    .to_string()
-            }),
+            Pane::Tree => self.tree.selected_value(),
             Pane::Bytes => self.selected_message().map(|(_, m)| {
-                let range = self
-                    .tree
-                    .lines
-                    .get(self.tree.selected)
-                    .and_then(|l| l.bytes);
+                let range = self.tree.selected_bytes();
                 match (range, self.index.decrypted(m)) {
                     (Some(r), Some((plain, _))) if r.decrypted => {
                         hex::encode(plain.get(r.start..r.end).unwrap_or(&[]))

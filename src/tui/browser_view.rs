@@ -408,35 +408,12 @@ fn draw_tree(frame: &mut Frame, b: &mut Browser, theme: &Theme, area: Rect) {
     if b.focus == Pane::Tree {
         b.page = rows.max(1);
     }
-    let visible = b.tree.visible();
-    let at = visible
-        .iter()
-        .position(|&i| i == b.tree.selected)
-        .unwrap_or(0);
-    let start = window(at, rows);
-    let mut lines = Vec::new();
-    for &i in visible.iter().skip(start).take(rows) {
-        let Some(l) = b.tree.lines.get(i) else {
-            continue;
-        };
-        let marker = if b.tree.is_collapsed(i) {
-            theme.glyphs.collapsed
-        } else if b.tree.is_expanded(i) {
-            theme.glyphs.expanded
-        } else {
-            " "
-        };
-        let text = format!("{}{marker} {}", "  ".repeat(l.depth), l.text);
-        lines.push(Line::styled(
-            text,
-            row_style(b, theme, Pane::Tree, i == b.tree.selected),
-        ));
-    }
+    let lines = b.tree.rows(rows, theme, b.focus == Pane::Tree);
     frame.render_widget(Paragraph::new(lines).block(blk), area);
 }
 
 fn draw_bytes(frame: &mut Frame, b: &mut Browser, theme: &Theme, area: Rect) {
-    let range: Option<ByteRange> = b.tree.lines.get(b.tree.selected).and_then(|l| l.bytes);
+    let range: Option<ByteRange> = b.tree.selected_bytes();
     let Some((_, m)) = b.selected_message() else {
         let blk = block(b, theme, Pane::Bytes, "Bytes".into());
         frame.render_widget(Paragraph::new("").block(blk), area);

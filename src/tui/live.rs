@@ -202,21 +202,23 @@ impl LiveApp {
             }
             return;
         };
-        let last = view.lines.len().saturating_sub(1);
         let page = self.page.max(1);
-        view.selected = match command {
-            Some(UiCommand::Up | UiCommand::Collapse) => view.selected.saturating_sub(1),
-            Some(UiCommand::Down | UiCommand::Expand) => view.selected.saturating_add(1),
-            Some(UiCommand::PageUp) => view.selected.saturating_sub(page),
-            Some(UiCommand::PageDown) => view.selected.saturating_add(page),
-            Some(UiCommand::Top) => 0,
-            Some(UiCommand::Bottom) => last,
-            _ => {
-                self.mode = LiveMode::Normal;
-                return;
-            }
+        let tree = &mut view.tree;
+        match command {
+            Some(UiCommand::Up) => tree.step(false, 1),
+            Some(UiCommand::Down) => tree.step(true, 1),
+            Some(UiCommand::Expand) => tree.expand(),
+            Some(UiCommand::Collapse) => tree.collapse(),
+            Some(UiCommand::Toggle) => tree.toggle(),
+            Some(UiCommand::ExpandAll) => tree.set_all(true),
+            Some(UiCommand::CollapseAll) => tree.set_all(false),
+            Some(UiCommand::PageUp) => tree.step(false, page),
+            Some(UiCommand::PageDown) => tree.step(true, page),
+            Some(UiCommand::Top) => tree.select_end(false),
+            Some(UiCommand::Bottom) => tree.select_end(true),
+            Some(UiCommand::Copy) => self.clipboard = tree.selected_value(),
+            _ => self.mode = LiveMode::Normal,
         }
-        .min(last);
     }
 
     /// Every SA of every node: (node index, SA index).

@@ -5,8 +5,9 @@
 //! on its own thread when asked for, so neither the engine nor the UI waits for it.
 use std::net::SocketAddr;
 
-use super::capture_index::{CaptureIndex, LoadOptions, MessageEntry, TreeLine};
+use super::capture_index::{CaptureIndex, LoadOptions, MessageEntry};
 use super::live_model::{LiveModel, MsgRef, SaWire};
+use super::payload_tree::TreeState;
 use crate::capture::CaptureOptions;
 use crate::drill::CaptureFiles;
 
@@ -97,22 +98,21 @@ impl MessageTarget {
     }
 }
 
-/// A decoded message, ready to draw: its tree lines and bytes.
+/// A decoded message, ready to draw: its payload tree (the selected line's bytes are
+/// highlighted) and bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageView {
     pub title: String,
-    pub lines: Vec<TreeLine>,
+    pub tree: TreeState,
     /// The message as captured, and its decrypted SK content (when the keys opened it).
     pub raw: Vec<u8>,
     pub plain: Option<Vec<u8>>,
-    /// The selected tree line (its bytes are highlighted).
-    pub selected: usize,
 }
 
 impl MessageView {
     /// The bytes the selected line covers: (all bytes shown, highlighted range, decrypted).
     pub fn shown_bytes(&self) -> (&[u8], Option<(usize, usize)>, bool) {
-        let range = self.lines.get(self.selected).and_then(|l| l.bytes);
+        let range = self.tree.selected_bytes();
         match (range, &self.plain) {
             (Some(r), Some(p)) if r.decrypted => (p, Some((r.start, r.end)), true),
             (Some(r), _) if !r.decrypted => (&self.raw, Some((r.start, r.end)), false),
@@ -171,21 +171,21 @@ impl Decoding {
             };
             return Err(format!("{what}: {why}"));
         };
-        // the overlay is a flat list: the payloads as `decode` shows them, without the fields
-        // the browser's tree unfolds them into
-        let mut lines = self.index.tree_lines(m);
-        lines.retain(|l| !l.field);
+        // the same tree as the browser's, fields folded under each payload
+        let mut tree = TreeState::new(None, self.index.tree_lines(m));
         // start on the first decrypted payload (what the engine's keys opened), if any
-        let selected = lines
+        if let Some(i) = tree
+            .lines
             .iter()
-            .position(|l| l.bytes.is_some_and(|b| b.decrypted))
-            .unwrap_or(0);
+            .position(|l| !l.field && l.bytes.is_some_and(|b| b.decrypted))
+        {
+            tree.selected = i;
+        }
         Ok(MessageView {
             title: format!("{what}, frame {} {} -> {}", m.frame, m.src, m.dst),
-            lines,
+            tree,
             raw: self.index.raw(m).to_vec(),
             plain: self.index.decrypted(m).map(|(p, _)| p.to_vec()),
-            selected,
         })
     }
 }

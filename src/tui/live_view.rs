@@ -103,7 +103,7 @@ fn draw_bottom(frame: &mut Frame, app: &LiveApp, theme: &Theme, area: Rect) {
         LiveMode::Filter => Line::raw(format!("/{}", app.filter_line.text)),
         LiveMode::Confirm(c) => Line::styled(c.prompt.clone(), theme.error),
         LiveMode::Message if app.status.is_none() => Line::styled(
-            "Up/Down the payloads (their bytes highlighted)  Esc back",
+            "Up/Down move, bytes follow  Right/Left fields  y copy  Esc back",
             theme.dim,
         ),
         _ => match &app.status {
@@ -441,20 +441,7 @@ fn draw_message(frame: &mut Frame, app: &mut LiveApp, theme: &Theme, area: Rect)
     let blk = chrome::pane_block(theme, 4, &format!("Message: {}", view.title), true);
     let rows = usize::from(blk.inner(tree_area).height);
     app.page = rows.max(1);
-    let start = (view.selected + 1).saturating_sub(rows);
-    let lines: Vec<Line> = view
-        .lines
-        .iter()
-        .enumerate()
-        .skip(start)
-        .take(rows)
-        .map(|(i, l)| {
-            Line::styled(
-                format!("{}{}", "  ".repeat(l.depth), l.text),
-                chrome::row_style(theme, i == view.selected, true),
-            )
-        })
-        .collect();
+    let lines = view.tree.rows(rows, theme, true);
     frame.render_widget(Paragraph::new(lines).block(blk), tree_area);
     let (bytes, range, decrypted) = view.shown_bytes();
     let title = if decrypted {

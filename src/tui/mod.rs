@@ -20,6 +20,7 @@ pub mod live_model;
 pub mod live_sas;
 pub mod live_source;
 pub mod live_view;
+pub mod payload_tree;
 pub mod search;
 pub mod terminal;
 pub mod theme;
