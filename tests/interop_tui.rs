@@ -1,7 +1,9 @@
 //! The live UI against strongSwan 5.9 in network namespaces (`strongswan-lab/interop/lab.sh`,
 //! topology `dual`), in tmux: `mobikectl tui -- PEER-OPTIONS` in the peer's namespace brings
 //! an SA up with moon's charon, and keys alone take the SA's address away and probe; the
-//! screen shows the move and the new current pair, and quitting deletes the SA at moon.
+//! screen shows the move and the new current pair; Enter on the UPDATE_SA_ADDRESSES in the
+//! event log shows it decrypted from the peer's own capture and key log; and quitting
+//! deletes the SA at moon.
 //! Needs root, the lab packages and tmux; skipped with a message otherwise.
 mod interop_common;
 mod tmux_common;
@@ -48,6 +50,18 @@ fn live_ui_against_strongswan_moves_by_keys() {
         s.contains("198.51.100.10")
     });
     assert!(sas.contains("ESTABLISHED"), "{sas}");
+    // the exchange that moved it, decoded from the peer's own capture and key log
+    t.keys(&["4", "/"]);
+    t.typed("UPDATE_SA_ADDRESSES");
+    t.keys(&["Enter"]);
+    t.wait_for("Events matching 'UPDATE_SA_ADDRESSES'");
+    t.keys(&["Enter"]);
+    let s = t.wait_for_within("integrity=ok", long);
+    assert!(s.contains("peer sent INFORMATIONAL request"), "{s}");
+    assert!(s.contains("N(UPDATE_SA_ADDRESSES)"), "{s}");
+    assert!(s.contains("Bytes (decrypted SK content"), "{s}");
+    t.keys(&["Escape"]);
+    t.wait_for("a addr away/back");
     t.keys(&["q"]);
     t.wait_for("quit? the IKE SAs are deleted");
     t.keys(&["y"]);

@@ -236,3 +236,58 @@ fn closing_the_terminal_ends_the_ui_instead_of_spinning() {
     }
     assert!(gone, "the UI still runs 5 s after its terminal closed");
 }
+
+#[test]
+fn pasted_text_goes_into_the_filter_bar_and_runs_no_commands_elsewhere() {
+    let Some(t) = Tmux::start("paste", 120, 36, &[], &browser_command()) else {
+        return;
+    };
+    t.wait_for("20 IKE messages");
+    // in the list, pasted keys are not commands: "q" would quit, "/" open the bar
+    t.paste("q/x");
+    t.keys(&["?"]);
+    t.wait_for("next-mobike");
+    escape(&t);
+    t.keys(&["/"]);
+    t.paste("notify==UPDATE_SA_ADDRESSES");
+    t.wait_for("✓");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("shown 1/20");
+    assert!(s.contains("frame 9 INFORMATIONAL mid 3"), "{s}");
+    t.keys(&["q"]);
+    assert_eq!(t.wait_exit(), "0");
+}
+
+#[test]
+fn the_loopback_lab_decodes_a_logged_exchange_with_the_engines_keys() {
+    let Some(t) = Tmux::start("lab-decode", 120, 36, &[], &format!("{BIN} lab")) else {
+        return;
+    };
+    t.wait_for("initiator #1 Established");
+    // the event log, filtered to the IKE_AUTH exchange; the last line is selected
+    t.keys(&["4", "/"]);
+    t.typed("IKE_AUTH response");
+    t.keys(&["Enter"]);
+    t.wait_for("Events matching 'IKE_AUTH response'");
+    t.keys(&["Enter"]);
+    // the loopback lab's own capture, decrypted with its key log: IDr is inside SK
+    let s = t.wait_for("integrity=ok");
+    assert!(s.contains("Message: "), "{s}");
+    assert!(s.contains("IKE_AUTH response mid 1"), "{s}");
+    assert!(s.contains("IDr"), "{s}");
+    assert!(s.contains("Bytes (decrypted SK content"), "{s}");
+    // the selected payload's fields unfold
+    t.keys(&["Right"]);
+    t.wait_for("payload length: ");
+    escape_live(&t);
+    t.keys(&["q"]);
+    t.wait_for("quit? the IKE SAs are deleted");
+    t.keys(&["y"]);
+    assert_eq!(t.wait_exit(), "0");
+}
+
+/// Esc out of the live message overlay, then the screen back in normal mode.
+fn escape_live(t: &Tmux) {
+    t.keys(&["Escape"]);
+    t.wait_for("a addr away/back");
+}

@@ -65,6 +65,12 @@ impl Tmux {
         self.tmux(&["send-keys", "-t", "0", "-l", text]);
     }
 
+    /// Pastes `text` as a terminal does with bracketed paste on (the UI asked for it).
+    pub fn paste(&self, text: &str) {
+        self.tmux(&["set-buffer", "--", text]);
+        self.tmux(&["paste-buffer", "-p", "-t", "0"]);
+    }
+
     pub fn screen(&self) -> String {
         self.tmux(&["capture-pane", "-p", "-t", "0"])
     }
