@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use mobikectl::tui::browser::{Browser, Mode, Pane};
 use mobikectl::tui::browser_view;
 use mobikectl::tui::capture_index::{ByteRange, CaptureIndex, LoadOptions};
-use mobikectl::tui::keymap::{keys_markdown, Key, KeyCode, KeyMap, UI_COMMANDS};
+use mobikectl::tui::keymap::{keys_markdown, Key, KeyCode, KeyMap, Ui, UI_COMMANDS};
 use mobikectl::tui::lanes::{LaneItem, Mark};
 use mobikectl::tui::search::{SearchRun, SearchStep};
 use mobikectl::tui::Looks;
@@ -386,12 +386,56 @@ fn the_help_overlay_lists_every_command_of_the_key_map() {
     assert_eq!(b.mode, Mode::Help(0));
     let screen = text(&frame(&mut b, 120, 60, COLOUR));
     for s in UI_COMMANDS {
-        assert!(screen.contains(s.name), "help lacks {}", s.name);
-        assert!(screen.contains(s.help), "help lacks {}'s help", s.name);
+        let name = format!(" {} ", s.name);
+        if s.command.in_ui(Ui::Offline) {
+            assert!(screen.contains(&name), "help lacks {}", s.name);
+            let help = s.help_in(Ui::Offline);
+            assert!(screen.contains(help), "help lacks {}'s help", s.name);
+        } else {
+            let rows = b.keymap.help_rows(Ui::Offline);
+            assert!(!rows.iter().any(|r| r.1 == s.name), "{} is live", s.name);
+        }
     }
-    for (key, _) in b.keymap.bindings() {
-        assert!(screen.contains(&key.to_string()), "help lacks key {key}");
+    for (key, c) in b.keymap.bindings() {
+        if c.in_ui(Ui::Offline) {
+            assert!(screen.contains(&key.to_string()), "help lacks key {key}");
+        }
     }
+    insta::assert_snapshot!("browser_help_120x36", text(&frame(&mut b, 120, 36, COLOUR)));
+    insta::assert_snapshot!("browser_help_80x24", text(&frame(&mut b, 80, 24, COLOUR)));
+    press(&mut b, &[Key::plain(KeyCode::Esc)]);
+    assert_eq!(b.mode, Mode::Normal);
+}
+
+#[test]
+fn the_command_line_completes_shows_the_choices_and_keeps_a_history() {
+    let mut b = moon();
+    press(&mut b, &[Key::char(':')]);
+    assert_eq!(b.mode, Mode::Command);
+    typed(&mut b, "ne");
+    press(&mut b, &[TAB]);
+    assert_eq!(b.command_line.text, "next-");
+    let s = text(&frame(&mut b, 120, 36, COLOUR));
+    assert!(s.contains("next-message  next-in-sa  next-mobike"), "{s}");
+    assert!(s.ends_with(":next-"), "{s}");
+    insta::assert_snapshot!("browser_command_line_120x36", s);
+    insta::assert_snapshot!(
+        "browser_command_line_80x24",
+        text(&frame(&mut b, 80, 24, COLOUR))
+    );
+    // two more letters: one completion, the choices gone
+    typed(&mut b, "mo");
+    assert!(b.command_line.choices.is_empty());
+    press(&mut b, &[TAB]);
+    assert_eq!(b.command_line.text, "next-mobike ");
+    press(&mut b, &[ENTER]);
+    assert_eq!(b.mode, Mode::Normal);
+    // from the first message (IKE_SA_INIT) to the first with a MOBIKE payload
+    let (_, m) = b.selected_message().expect("a MOBIKE message");
+    assert!(m.summary.contains("MOBIKE_SUPPORTED"), "{}", m.summary);
+    // the history: Up brings the last command back
+    press(&mut b, &[Key::char(':'), Key::plain(KeyCode::Up)]);
+    assert_eq!(b.command_line.text, "next-mobike");
     press(&mut b, &[Key::plain(KeyCode::Esc)]);
     assert_eq!(b.mode, Mode::Normal);
 }

@@ -5,7 +5,7 @@
 use mobikectl::drill::DrillTarget;
 use mobikectl::embedded_lab::{LabOptions, VirtualLab};
 use mobikectl::engine::Timestamp;
-use mobikectl::tui::keymap::{Key, KeyCode, KeyMap};
+use mobikectl::tui::keymap::{Key, KeyCode, KeyMap, Ui, UI_COMMANDS};
 use mobikectl::tui::live::{LiveApp, LiveMode, LivePane};
 use mobikectl::tui::live_model::{LiveModel, LogLine};
 use mobikectl::tui::live_source::parse_node_command;
@@ -304,6 +304,65 @@ fn the_command_line_takes_peer_commands_for_either_node() {
         d.app.status
     );
     assert!(d.app.outbox.is_empty());
+}
+
+#[test]
+fn the_help_overlay_and_the_command_line_with_its_choices() {
+    let mut d = Drive::new();
+    d.app.key(Key::char('?'));
+    // generated from the key map: the live view's commands, their keys, what they do here
+    let tall = d.screen(120, 70);
+    for spec in UI_COMMANDS {
+        let name = format!(" {} ", spec.name);
+        if spec.command.in_ui(Ui::Live) {
+            assert!(tall.contains(&name), "help lacks {}", spec.name);
+            let help = spec.help_in(Ui::Live);
+            assert!(
+                tall.contains(help),
+                "help lacks {}'s help\n{tall}",
+                spec.name
+            );
+        } else {
+            let rows = d.app.keymap.help_rows(Ui::Live);
+            assert!(!rows.iter().any(|r| r.1 == spec.name), "{}", spec.name);
+        }
+    }
+    for (key, c) in d.app.keymap.bindings() {
+        if c.in_ui(Ui::Live) {
+            assert!(tall.contains(&key.to_string()), "help lacks key {key}");
+        }
+    }
+    assert!(
+        tall.contains("the path matrix"),
+        "key 3's meaning here\n{tall}"
+    );
+    let s = d.screen(120, 36);
+    assert!(s.contains("Help: keys"), "{s}");
+    insta::assert_snapshot!("live_help_120x36", s);
+    insta::assert_snapshot!("live_help_80x24", d.screen(80, 24));
+    d.app.key(Key::plain(KeyCode::Esc));
+    assert_eq!(d.app.mode, LiveMode::Normal);
+    // ':' then "p" and Tab: the UI's and the peer's commands that start so, once each
+    d.app.key(Key::char(':'));
+    d.app.key(Key::char('p'));
+    d.app.key(Key::plain(KeyCode::Tab));
+    let choices = d.app.command_line.choices.clone();
+    assert!(choices.len() > 1, "{choices:?}");
+    assert!(choices.iter().any(|c| c == "probe"), "{choices:?}");
+    assert!(choices.iter().any(|c| c == "page-up"), "{choices:?}");
+    assert!(
+        !choices.iter().any(|c| c == "partner"),
+        "the browser's: {choices:?}"
+    );
+    for (i, c) in choices.iter().enumerate() {
+        assert!(!choices[..i].contains(c), "{c} twice: {choices:?}");
+    }
+    let s = d.screen(120, 36);
+    assert!(s.contains(&choices.join("  ")), "{s}");
+    insta::assert_snapshot!("live_command_line_120x36", s);
+    insta::assert_snapshot!("live_command_line_80x24", d.screen(80, 24));
+    d.app.key(Key::plain(KeyCode::Esc));
+    assert_eq!(d.app.mode, LiveMode::Normal);
 }
 
 #[test]

@@ -10,6 +10,7 @@ use ratatui::Frame;
 use super::browser::{is_mobike, shorten, Browser, Mode, Pane, TimeFormat};
 use super::capture_index::{ByteRange, MessageEntry};
 use super::chrome;
+use super::keymap::Ui;
 use super::theme::Theme;
 use crate::cli::decode::rfc3339_micros;
 use crate::decrypt::IntegrityStatus;
@@ -22,8 +23,13 @@ pub fn draw(frame: &mut Frame, b: &mut Browser, theme: &Theme) {
     draw_header(frame, b, theme, top);
     draw_body(frame, b, theme, body);
     draw_bottom(frame, b, theme, bottom);
-    if let Mode::Help(scroll) = b.mode {
-        chrome::draw_help(frame, &b.keymap, theme, body, scroll, &[]);
+    match b.mode {
+        Mode::Help(scroll) => {
+            chrome::draw_help(frame, &b.keymap, Ui::Offline, theme, body, scroll, &[])
+        }
+        Mode::Filter => chrome::draw_choices(frame, body, &b.filter_line.choices, theme),
+        Mode::Command => chrome::draw_choices(frame, body, &b.command_line.choices, theme),
+        Mode::Normal | Mode::Search => {}
     }
 }
 

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 use ratatui::Frame;
 
-use super::keymap::KeyMap;
+use super::keymap::{KeyMap, Ui};
 use super::theme::Theme;
 
 /// Smallest screen that holds the panes; below it the screen says so.
@@ -57,11 +57,12 @@ pub fn row_style(theme: &Theme, selected: bool, focused: bool) -> Style {
     }
 }
 
-/// The help overlay over `body`: one row per command of the key map, from `scroll` on,
-/// then `footer` lines.
+/// The help overlay over `body`: one row per command of `ui`'s key map (its help wrapped
+/// when narrow), from `scroll` on, then `footer` lines.
 pub fn draw_help(
     frame: &mut Frame,
     keymap: &KeyMap,
+    ui: Ui,
     theme: &Theme,
     body: Rect,
     scroll: usize,
@@ -74,12 +75,34 @@ pub fn draw_help(
         width,
         height: body.height,
     };
+    let rows = keymap.help_rows(ui);
+    let key_w = rows
+        .iter()
+        .map(|r| r.0.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let name_w = rows.iter().map(|r| r.1.len()).max().unwrap_or(7).max(7);
+    // the help wraps in what is left of the width (borders, two gaps)
+    let help_w = usize::from(width)
+        .saturating_sub(key_w + name_w + 4)
+        .max(10);
     let mut lines: Vec<Line> = vec![Line::styled(
-        format!("{:<22} {:<16} {}", "keys", "command", "what it does"),
+        format!(
+            "{:<key_w$} {:<name_w$} {}",
+            "keys", "command", "what it does"
+        ),
         theme.header,
     )];
-    for (keys, name, help) in keymap.help_rows().iter().skip(scroll) {
-        lines.push(Line::raw(format!("{keys:<22} {name:<16} {help}")));
+    for (keys, name, help) in rows.iter().skip(scroll) {
+        for (i, part) in wrap_words(help, help_w).into_iter().enumerate() {
+            let (k, n) = if i == 0 {
+                (keys.as_str(), *name)
+            } else {
+                ("", "")
+            };
+            lines.push(Line::raw(format!("{k:<key_w$} {n:<name_w$} {part}")));
+        }
     }
     lines.extend(
         footer
@@ -95,6 +118,71 @@ pub fn draw_help(
         ));
     frame.render_widget(Clear, area);
     frame.render_widget(Paragraph::new(lines).block(blk), area);
+}
+
+/// `text` in lines of at most `width` characters, broken between words (a longer word
+/// alone on its line).
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            out.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push(line);
+    out
+}
+
+/// The completions a Tab found, over the last rows of `body` (just above the line being
+/// typed), as many as fit in three rows; the rest counted.
+pub fn draw_choices(frame: &mut Frame, body: Rect, choices: &[String], theme: &Theme) {
+    if choices.is_empty() || body.width == 0 || body.height == 0 {
+        return;
+    }
+    let width = usize::from(body.width);
+    let mut rows: Vec<String> = vec![String::new()];
+    let mut shown = 0;
+    for c in choices {
+        let last = rows.len() - 1;
+        let fits = rows[last].is_empty() || rows[last].len() + 2 + c.len() <= width;
+        if !fits {
+            if rows.len() == 3 {
+                break;
+            }
+            rows.push(String::new());
+        }
+        let last = rows.len() - 1;
+        if !rows[last].is_empty() {
+            rows[last].push_str("  ");
+        }
+        rows[last].push_str(c);
+        shown += 1;
+    }
+    if shown < choices.len() {
+        let more = format!("  (+{} more)", choices.len() - shown);
+        let last = rows.len() - 1;
+        let keep = width.saturating_sub(more.len());
+        let cut: String = rows[last].chars().take(keep).collect();
+        rows[last] = cut + &more;
+    }
+    let height = u16::try_from(rows.len()).unwrap_or(3).min(body.height);
+    let area = Rect {
+        x: body.x,
+        y: body.y + body.height - height,
+        width: body.width,
+        height,
+    };
+    let lines: Vec<Line> = rows
+        .into_iter()
+        .map(|r| Line::styled(r, theme.selected_unfocused))
+        .collect();
+    frame.render_widget(Clear, area);
+    frame.render_widget(Paragraph::new(lines).style(theme.selected_unfocused), area);
 }
 
 /// One row of a hex dump: offset, `per_line` bytes in hex, then as text; the bytes in
@@ -133,4 +221,16 @@ pub fn hex_row<'a>(
         spans.push(Span::styled(c.to_string(), style));
     }
     Line::from(spans)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap_words;
+
+    #[test]
+    fn words_wrap_at_the_width_and_a_long_word_keeps_its_line() {
+        assert_eq!(wrap_words("a bc def", 4), ["a bc", "def"]);
+        assert_eq!(wrap_words("abcdefgh x", 4), ["abcdefgh", "x"]);
+        assert_eq!(wrap_words("", 4), [""]);
+    }
 }

@@ -23,6 +23,9 @@ pub struct InputLine {
     history: Vec<String>,
     /// Position in the history while browsing it with Up/Down.
     history_at: Option<usize>,
+    /// After a Tab with several completions: all of them, shown above the line until the
+    /// next key.
+    pub choices: Vec<String>,
 }
 
 impl InputLine {
@@ -42,6 +45,7 @@ impl InputLine {
 
     /// One key; `complete` lists the completions of the text before the cursor.
     pub fn key(&mut self, key: Key, complete: &dyn Fn(&str) -> Vec<String>) -> LineOutcome {
+        self.choices.clear();
         match key.code {
             KeyCode::Enter => {
                 let text = self.text.trim().to_string();
@@ -129,6 +133,9 @@ impl InputLine {
         text.push_str(&self.text[at..]);
         self.text = text;
         self.cursor = cursor;
+        if options.len() > 1 {
+            self.choices = options;
+        }
     }
 }
 
@@ -184,8 +191,16 @@ mod tests {
         }
         l.key(Key::plain(KeyCode::Tab), &complete);
         assert_eq!(l.text, "next-");
+        assert_eq!(
+            l.choices,
+            ["next-message", "next-in-sa"],
+            "shown until a key"
+        );
+        l.key(Key::char('m'), &complete);
+        assert!(l.choices.is_empty());
         l.start("q");
         l.key(Key::plain(KeyCode::Tab), &complete);
         assert_eq!(l.text, "quit ");
+        assert!(l.choices.is_empty(), "one completion: nothing to choose");
     }
 }

@@ -221,8 +221,40 @@ pub struct UiCommandSpec {
     pub name: &'static str,
     /// One line of help.
     pub help: &'static str,
+    /// The help in the live view, where it does something else there (keys 2 to 5 focus
+    /// other panes).
+    pub live_help: Option<&'static str>,
     /// Default keys.
     pub keys: &'static [&'static str],
+}
+
+impl UiCommandSpec {
+    /// Its help as `ui` shows it.
+    pub fn help_in(&self, ui: Ui) -> &'static str {
+        match (ui, self.live_help) {
+            (Ui::Live, Some(h)) => h,
+            _ => self.help,
+        }
+    }
+
+    /// Its help in the table of both UIs (the README's): which UI has it, and what it does
+    /// in each.
+    pub fn help_in_both(&self) -> String {
+        match (self.only, self.live_help) {
+            (Some(Ui::Live), _) => format!("live: {}", self.help),
+            (Some(Ui::Offline), _) => format!("captures: {}", self.help),
+            (None, Some(live)) => format!("{}; live: {live}", self.help),
+            (None, None) => self.help.to_string(),
+        }
+    }
+
+    /// With another help in the live view.
+    const fn live_help(self, help: &'static str) -> UiCommandSpec {
+        UiCommandSpec {
+            live_help: Some(help),
+            ..self
+        }
+    }
 }
 
 /// The UI's command table: names, help and default keys (Wireshark's and termshark's
@@ -241,20 +273,24 @@ pub const UI_COMMANDS: &[UiCommandSpec] = &[
         "focus-messages",
         "the message list",
         &["2"],
-    ),
+    )
+    .live_help("the addresses"),
     spec(
         UiCommand::FocusTree,
         "focus-tree",
         "the payload tree",
         &["3"],
-    ),
-    spec(UiCommand::FocusBytes, "focus-bytes", "the bytes", &["4"]),
+    )
+    .live_help("the path matrix"),
+    spec(UiCommand::FocusBytes, "focus-bytes", "the bytes", &["4"])
+        .live_help("the event log (Enter decodes the selected exchange)"),
     spec(
         UiCommand::FocusTimeline,
         "focus-timeline",
         "the MOBIKE timeline",
         &["5"],
-    ),
+    )
+    .live_help("the moves"),
     spec(UiCommand::Up, "up", "move up", &["up", "k"]),
     spec(UiCommand::Down, "down", "move down", &["down", "j"]),
     spec(
@@ -276,43 +312,43 @@ pub const UI_COMMANDS: &[UiCommandSpec] = &[
         "last line (follows new ones)",
         &["end", "G"],
     ),
-    spec(
+    offline(
         UiCommand::NextMessage,
         "next-message",
         "next message, whatever has the focus",
         &["F8", "ctrl-down"],
     ),
-    spec(
+    offline(
         UiCommand::PrevMessage,
         "prev-message",
         "previous message, whatever has the focus",
         &["F7", "ctrl-up"],
     ),
-    spec(
+    offline(
         UiCommand::NextInSa,
         "next-in-sa",
         "next message of the same IKE SA",
         &["]"],
     ),
-    spec(
+    offline(
         UiCommand::PrevInSa,
         "prev-in-sa",
         "previous message of the same IKE SA",
         &["["],
     ),
-    spec(
+    offline(
         UiCommand::NextMobike,
         "next-mobike",
         "next MOBIKE message (address update, probe, NAT)",
         &["}"],
     ),
-    spec(
+    offline(
         UiCommand::PrevMobike,
         "prev-mobike",
         "previous MOBIKE message",
         &["{"],
     ),
-    spec(
+    offline(
         UiCommand::Partner,
         "partner",
         "go to the request's response, or the response's request",
@@ -323,43 +359,50 @@ pub const UI_COMMANDS: &[UiCommandSpec] = &[
         "expand",
         "expand the tree node",
         &["right", "l"],
-    ),
+    )
+    .live_help("unfold the node (of a decoded message)"),
     spec(
         UiCommand::Collapse,
         "collapse",
         "collapse the node, or go to its parent",
         &["left", "h"],
-    ),
+    )
+    .live_help("fold the node or go to its parent (of a decoded message)"),
     spec(
         UiCommand::Toggle,
         "toggle",
         "expand or collapse the node",
         &["enter"],
-    ),
+    )
+    .live_help("decode the selected event (pane 4); in a message, fold or unfold"),
     spec(
         UiCommand::ExpandAll,
         "expand-all",
         "expand every node",
         &["E", "ctrl-right"],
-    ),
+    )
+    .live_help("unfold every node (of a decoded message)"),
     spec(
         UiCommand::CollapseAll,
         "collapse-all",
         "collapse every node",
         &["C", "ctrl-left"],
-    ),
+    )
+    .live_help("fold every node (of a decoded message)"),
     spec(
         UiCommand::Filter,
         "filter",
         "edit the display filter (isakmp.*, exch==, notify==, sa==)",
         &["/"],
-    ),
+    )
+    .live_help("filter the event log by text"),
     spec(
         UiCommand::ClearFilter,
         "clear-filter",
         "show every message",
         &["ctrl-l"],
-    ),
+    )
+    .live_help("show every event"),
     spec(
         UiCommand::CommandLine,
         "command",
@@ -368,35 +411,35 @@ pub const UI_COMMANDS: &[UiCommandSpec] = &[
     ),
     spec(UiCommand::Help, "help", "this help", &["?", "F1"]),
     spec(UiCommand::Zoom, "zoom", "zoom the focused pane", &["\\"]),
-    spec(
+    offline(
         UiCommand::TimeFormat,
         "time-format",
         "time: since start, absolute, delta",
         &["t"],
     ),
-    spec(UiCommand::Follow, "follow", "follow new messages", &["F"]),
+    spec(UiCommand::Follow, "follow", "follow new messages", &["F"]).live_help("follow new events"),
     offline(
         UiCommand::Search,
         "search",
-        "captures: find a message by text (list line or decoded tree)",
+        "find a message by text (list line or decoded tree)",
         &["ctrl-f"],
     ),
     offline(
         UiCommand::SearchNext,
         "search-next",
-        "captures: the search's next match (wraps)",
+        "the search's next match (wraps)",
         &["n"],
     ),
     offline(
         UiCommand::SearchPrev,
         "search-prev",
-        "captures: the search's previous match (wraps)",
+        "the search's previous match (wraps)",
         &["N"],
     ),
     offline(
         UiCommand::TimelineView,
         "timeline-view",
-        "captures: MOBIKE timeline: one lane per path, or the event list",
+        "MOBIKE timeline: one lane per path, or the event list",
         &["v"],
     ),
     spec(
@@ -408,70 +451,66 @@ pub const UI_COMMANDS: &[UiCommandSpec] = &[
     live(
         UiCommand::BringUp,
         "up-sa",
-        "live: bring the connection up",
+        "bring the connection up",
         &["U"],
     ),
     live(
         UiCommand::Probe,
         "probe",
-        "live: test every path of the selected SA now",
+        "test every path of the selected SA now",
         &["p"],
     ),
     live(
         UiCommand::Update,
         "update",
-        "live: send UPDATE_SA_ADDRESSES now",
+        "send UPDATE_SA_ADDRESSES now",
         &["u"],
     ),
     live(
         UiCommand::AddrToggle,
         "addr-toggle",
-        "live: take the selected local address away, or give it back",
+        "take the selected local address away, or give it back",
         &["a"],
     ),
     live(
         UiCommand::MoveHere,
         "move-here",
-        "live: move the selected SA to the selected path",
+        "move the selected SA to the selected path",
         &["m"],
     ),
     live(
         UiCommand::DropToggle,
         "drop-toggle",
-        "live: drop the selected path's datagrams silently, or stop",
+        "drop the selected path's datagrams silently, or stop",
         &["x"],
     ),
     live(
         UiCommand::NatRebind,
         "nat-rebind",
-        "live: send from a fresh port, as a NAT rebinding would",
+        "send from a fresh port, as a NAT rebinding would",
         &["n"],
     ),
-    live(UiCommand::Dpd, "dpd", "live: liveness check now", &["d"]),
+    live(UiCommand::Dpd, "dpd", "liveness check now", &["d"]),
     live(
         UiCommand::PingToggle,
         "ping-toggle",
-        "live: ping through the CHILD_SA, or stop",
+        "ping through the CHILD_SA, or stop",
         &["P"],
     ),
     live(
         UiCommand::Rekey,
         "rekey",
-        "live: rekey the selected IKE SA (asks first)",
+        "rekey the selected IKE SA (asks first)",
         &["R"],
     ),
     live(
         UiCommand::Delete,
         "down-sa",
-        "live: delete the selected IKE SA (asks first)",
+        "delete the selected IKE SA (asks first)",
         &["D"],
     ),
-    spec(
-        UiCommand::Quit,
-        "quit",
-        "quit (live: deletes the SAs; asks first)",
-        &["q", "ctrl-c"],
-    ),
+    spec(UiCommand::Quit, "quit", "quit", &["q", "ctrl-c"])
+        .live_help("quit: the IKE SAs are deleted (asks first)"),
 ];
 
 const fn spec(
@@ -485,6 +524,7 @@ const fn spec(
         only: None,
         name,
         help,
+        live_help: None,
         keys,
     }
 }
@@ -620,17 +660,19 @@ impl KeyMap {
         Ok(())
     }
 
-    /// The help rows: keys, command name, help; one per command, in table order.
-    pub fn help_rows(&self) -> Vec<(String, &'static str, &'static str)> {
+    /// The help rows of `ui`: keys, command name, help; one per command whose keys work
+    /// there, in table order.
+    pub fn help_rows(&self, ui: Ui) -> Vec<(String, &'static str, &'static str)> {
         UI_COMMANDS
             .iter()
+            .filter(|s| s.command.in_ui(ui))
             .map(|s| {
                 let keys: Vec<String> = self
                     .keys_of(s.command)
                     .iter()
                     .map(ToString::to_string)
                     .collect();
-                (keys.join(" "), s.name, s.help)
+                (keys.join(" "), s.name, s.help_in(ui))
             })
             .collect()
     }
@@ -639,12 +681,23 @@ impl KeyMap {
 /// The default keys as a Markdown table (README; a test keeps the two in step).
 pub fn keys_markdown() -> String {
     let mut out = String::from("| keys | command | what it does |\n|---|---|---|\n");
-    for (keys, name, help) in KeyMap::default().help_rows() {
+    let map = KeyMap::default();
+    for s in UI_COMMANDS {
+        let keys: Vec<String> = map
+            .keys_of(s.command)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         let keys: Vec<String> = keys
-            .split(' ')
+            .iter()
             .map(|k| format!("`{}`", k.replace('|', "\\|")))
             .collect();
-        out.push_str(&format!("| {} | `{name}` | {help} |\n", keys.join(" ")));
+        out.push_str(&format!(
+            "| {} | `{}` | {} |\n",
+            keys.join(" "),
+            s.name,
+            s.help_in_both()
+        ));
     }
     out
 }

@@ -382,8 +382,17 @@ impl LiveApp {
                     .map(|c| c.rsplit(' ').next().unwrap_or(&c).to_string())
                     .collect();
             }
-            let mut names: Vec<String> = UI_COMMANDS.iter().map(|s| s.name.to_string()).collect();
-            names.extend(crate::cli::command::complete(before));
+            // the live view's own commands, then the peer's (some share a name: rekey)
+            let mut names: Vec<String> = UI_COMMANDS
+                .iter()
+                .filter(|s| s.command.in_ui(Ui::Live))
+                .map(|s| s.name.to_string())
+                .collect();
+            for c in crate::cli::command::complete(before) {
+                if !names.contains(&c) {
+                    names.push(c);
+                }
+            }
             names.retain(|n| n.starts_with(before));
             names
         };

@@ -8,6 +8,7 @@ use ratatui::Frame;
 
 use super::browser::shorten;
 use super::chrome;
+use super::keymap::Ui;
 use super::live::{LiveApp, LiveMode, LivePane};
 use super::live_model::{text, texts};
 use super::theme::Theme;
@@ -63,7 +64,10 @@ pub fn draw(frame: &mut Frame, app: &mut LiveApp, theme: &Theme) {
     }
     if let LiveMode::Help(scroll) = app.mode {
         let footer = ["The : line also takes every peer command (help lists them): addr del 127.0.0.2, responder: probe, ..."];
-        chrome::draw_help(frame, &app.keymap, theme, body, scroll, &footer);
+        chrome::draw_help(frame, &app.keymap, Ui::Live, theme, body, scroll, &footer);
+    }
+    if app.mode == LiveMode::Command {
+        chrome::draw_choices(frame, body, &app.command_line.choices, theme);
     }
 }
 
