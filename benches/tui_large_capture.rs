@@ -101,12 +101,54 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// The browser over the index, drawn on a 120x36 test terminal.
+struct Screen {
+    b: Browser,
+    term: Terminal<TestBackend>,
+    theme: mobikectl::tui::theme::Theme,
+}
+
+impl Screen {
+    fn redraw(&mut self) {
+        let Screen { b, term, theme } = self;
+        term.draw(|f| browser_view::draw(f, b, theme))
+            .expect("draw");
+    }
+
+    fn search_to_the_end(&mut self) {
+        while self.b.busy() {
+            self.b.tick();
+        }
+    }
+}
+
 fn bench(c: &mut Criterion) {
-    let path = big_capture();
     let options = LoadOptions {
-        files: vec![path],
+        files: vec![big_capture()],
         ..LoadOptions::default()
     };
+    let index = load_and_report(&options);
+    let mut s = Screen {
+        b: Browser::new(index, KeyMap::default()),
+        term: Terminal::new(TestBackend::new(120, 36)).expect("terminal"),
+        theme: Looks {
+            mono: false,
+            ascii: false,
+        }
+        .theme(),
+    };
+    bench_keys(c, &mut s);
+    report_search_not_found(&mut s);
+    let mut group = c.benchmark_group("tui_140k_load");
+    group.sample_size(10);
+    group.bench_function("index_whole_capture", |bench| {
+        bench.iter(|| CaptureIndex::load(options.clone()).messages.len())
+    });
+    group.finish();
+}
+
+/// Indexes the capture once, printing the time and the memory it took.
+fn load_and_report(options: &LoadOptions) -> CaptureIndex {
     let before = rss_kib();
     let live_before = live_mb();
     let t = std::time::Instant::now();
@@ -131,116 +173,104 @@ fn bench(c: &mut Criterion) {
         index.sas.len(),
         std::mem::size_of::<mobikectl::tui::capture_index::MessageEntry>()
     );
-    let mut b = Browser::new(index, KeyMap::default());
-    let theme = Looks {
-        mono: false,
-        ascii: false,
-    }
-    .theme();
-    let mut term = Terminal::new(TestBackend::new(120, 36)).expect("terminal");
+    index
+}
+
+/// Key press to redraw, for the keys an operator presses most.
+fn bench_keys(c: &mut Criterion, s: &mut Screen) {
     let mut group = c.benchmark_group("tui_140k");
     group.bench_function("key_down_and_redraw", |bench| {
         bench.iter(|| {
-            b.key(Key::char('j'));
-            term.draw(|f| browser_view::draw(f, &mut b, &theme))
-                .expect("draw");
+            s.b.key(Key::char('j'));
+            s.redraw();
         })
     });
     group.bench_function("end_home_and_redraw", |bench| {
         let mut end = true;
         bench.iter(|| {
-            b.key(Key::plain(if end { KeyCode::End } else { KeyCode::Home }));
+            s.b.key(Key::plain(if end { KeyCode::End } else { KeyCode::Home }));
             end = !end;
-            term.draw(|f| browser_view::draw(f, &mut b, &theme))
-                .expect("draw");
+            s.redraw();
         })
     });
     group.sample_size(20);
     group.bench_function("filter_and_redraw", |bench| {
         let mut on = true;
         bench.iter(|| {
-            b.apply_filter(if on {
+            s.b.apply_filter(if on {
                 "notify==UPDATE_SA_ADDRESSES"
             } else {
                 ""
             });
             on = !on;
-            term.draw(|f| browser_view::draw(f, &mut b, &theme))
-                .expect("draw");
+            s.redraw();
         })
     });
+    // every message again, whichever way the iterations ended
+    s.b.apply_filter("");
     // search: Ctrl-F, a text in no message, Enter and the redraw: the first slice (15 ms)
     // then "searching... frame N"; the rest runs between redraws
     group.bench_function("search_enter_first_slice_and_redraw", |bench| {
         bench.iter(|| {
-            b.key(Key::ctrl('f'));
-            b.key(Key::ctrl('u'));
+            s.b.key(Key::ctrl('f'));
+            s.b.key(Key::ctrl('u'));
             for c in "no such text".chars() {
-                b.key(Key::char(c));
+                s.b.key(Key::char(c));
             }
-            b.key(Key::plain(KeyCode::Enter));
-            term.draw(|f| browser_view::draw(f, &mut b, &theme))
-                .expect("draw");
-            b.key(Key::plain(KeyCode::Esc)); // stops it
-            b.key(Key::plain(KeyCode::Esc)); // closes the bar
+            s.b.key(Key::plain(KeyCode::Enter));
+            s.redraw();
+            s.b.key(Key::plain(KeyCode::Esc)); // stops it
+            s.b.key(Key::plain(KeyCode::Esc)); // closes the bar
         })
     });
     // n over a text every 20th message has in its list line (the probe's copy to the
     // gateway's second address)
-    b.key(Key::plain(KeyCode::Home));
-    b.start_search("203.0.113.2:4500", true);
-    while b.busy() {
-        b.tick();
-    }
+    s.b.key(Key::plain(KeyCode::Home));
+    s.b.start_search("203.0.113.2:4500", true);
+    s.search_to_the_end();
     group.bench_function("search_next_and_redraw", |bench| {
         bench.iter(|| {
-            b.key(Key::char('n'));
-            while b.busy() {
-                b.tick();
-            }
-            term.draw(|f| browser_view::draw(f, &mut b, &theme))
-                .expect("draw");
+            s.b.key(Key::char('n'));
+            s.search_to_the_end();
+            s.redraw();
         })
     });
     // the timeline as lanes, focused: moving in them and redrawing
-    b.key(Key::char('5'));
+    s.b.key(Key::char('5'));
     group.bench_function("lanes_down_and_redraw", |bench| {
         bench.iter(|| {
-            b.key(Key::char('j'));
-            term.draw(|f| browser_view::draw(f, &mut b, &theme))
-                .expect("draw");
+            s.b.key(Key::char('j'));
+            s.redraw();
         })
     });
-    b.key(Key::char('2'));
+    s.b.key(Key::char('2'));
     group.finish();
-    // a search that finds nothing: every message's list line and decoded tree, in slices
-    b.key(Key::plain(KeyCode::Home));
+}
+
+/// A search that finds nothing: every message's list line and decoded tree, in slices;
+/// prints the whole time and the longest slice with its redraw.
+fn report_search_not_found(s: &mut Screen) {
+    s.b.apply_filter("");
+    s.b.key(Key::plain(KeyCode::Home));
     let t = std::time::Instant::now();
     let mut slices = 0;
     let mut longest = Duration::ZERO;
-    b.start_search("no such text", true);
-    while b.busy() {
-        let s = std::time::Instant::now();
-        b.tick();
-        term.draw(|f| browser_view::draw(f, &mut b, &theme))
-            .expect("draw");
-        longest = longest.max(s.elapsed());
+    s.b.start_search("no such text", true);
+    while s.b.busy() {
+        let at = std::time::Instant::now();
+        s.b.tick();
+        s.redraw();
+        longest = longest.max(at.elapsed());
         slices += 1;
     }
     eprintln!(
         "search through all {} messages, not found: {:.2} s in {slices} slices, the longest \
          slice with its redraw {:.1} ms; status: {:?}",
-        b.shown.len(),
+        s.b.shown.len(),
         t.elapsed().as_secs_f64(),
         longest.as_secs_f64() * 1e3,
-        b.status
+        s.b.status
     );
-    let mut group = c.benchmark_group("tui_140k_load");
-    group.sample_size(10);
-    group.bench_function("index_whole_capture", |bench| {
-        bench.iter(|| CaptureIndex::load(options.clone()).messages.len())
-    });
-    group.finish();
 }
 
 criterion_group!(benches, bench);

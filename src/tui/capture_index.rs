@@ -130,6 +130,15 @@ pub struct MessageEntry {
 }
 
 impl MessageEntry {
+    /// Takes the identity a header gives: SPIs, exchange, message ID, flags.
+    fn take_header(&mut self, h: &Header) {
+        self.spi_i = h.spi_i;
+        self.spi_r = h.spi_r;
+        self.exchange = h.exchange_type;
+        self.message_id = h.message_id;
+        self.flags = h.flags;
+    }
+
     /// The response flag.
     pub fn is_response(&self) -> bool {
         self.flags & 0x20 != 0
@@ -1067,6 +1076,7 @@ impl Loader {
         timeline: &mut TimelineBuilder,
         diagnostics: &mut Vec<String>,
     ) {
+        // the header's length, when it is sane, cuts off trailing bytes
         let len = match Header::parse(&pkt.data) {
             Ok(h) if (h.length as usize) >= crate::wire::HEADER_LEN => {
                 (h.length as usize).min(pkt.data.len())
@@ -1075,37 +1085,12 @@ impl Loader {
         };
         let data = &pkt.data[..len];
         let raw = self.store(data);
-        let mut entry = MessageEntry {
-            file: u16::try_from(file).unwrap_or(u16::MAX),
-            frame: pkt.frame,
-            time_us: pkt.time_us,
-            src: SocketAddr::new(pkt.src, pkt.sport),
-            dst: SocketAddr::new(pkt.dst, pkt.dport),
-            transport: pkt.transport,
-            spi_i: 0,
-            spi_r: 0,
-            exchange: 0,
-            message_id: 0,
-            flags: 0,
-            sa: None,
-            summary: self.interned.empty_summary(),
-            notifies: self.interned.empty_notifies(),
-            integrity: None,
-            partner: None,
-            copy: 0,
-            malformed: None,
-            raw,
-            plain: None,
-        };
+        let mut entry = self.blank_entry(file, &pkt, raw);
         let msg = match Message::parse(data) {
             Ok(m) => m,
             Err(e) => {
                 if let Ok(h) = Header::parse(data) {
-                    entry.spi_i = h.spi_i;
-                    entry.spi_r = h.spi_r;
-                    entry.exchange = h.exchange_type;
-                    entry.message_id = h.message_id;
-                    entry.flags = h.flags;
+                    entry.take_header(&h);
                 }
                 diagnostics.push(format!(
                     "{}frame {}: malformed IKE message: {e}",
@@ -1119,23 +1104,11 @@ impl Loader {
             }
         };
         let h = &msg.header;
-        entry.spi_i = h.spi_i;
-        entry.spi_r = h.spi_r;
-        entry.exchange = h.exchange_type;
-        entry.message_id = h.message_id;
-        entry.flags = h.flags;
+        entry.take_header(h);
         let opened: Option<Opened> = self.decryptor.open(&msg, data, pkt.frame, pkt.time_us);
         let inner = opened.as_ref().map(|o| inner_payloads(&msg, o));
         entry.integrity = opened.as_ref().map(|o| o.integrity);
-        if let Some(o) = &opened {
-            if let Some(r) = &o.reassembled {
-                if let Some(d) = &r.data {
-                    entry.plain = Some((self.store(d), r.first_payload));
-                }
-            } else if o.integrity == IntegrityStatus::Ok {
-                entry.plain = Some((self.store(&o.plaintext), o.first_payload));
-            }
-        }
+        entry.plain = opened.as_ref().and_then(|o| self.store_plain(o));
         let inner_payloads = inner.as_ref().and_then(|i| i.payloads.as_deref());
         let (summary, notifies) = summarize(&msg.payloads, inner_payloads, h.is_initiator());
         (entry.summary, entry.notifies) = self.interned.get(summary, notifies);
@@ -1166,6 +1139,44 @@ impl Loader {
             .and_then(|s| u32::try_from(s.0).ok())
             .map(|s| s.saturating_add(self.sa_base));
         self.push(entry);
+    }
+
+    /// An entry for `pkt` before its header is read.
+    fn blank_entry(&mut self, file: usize, pkt: &IkePacket, raw: Span) -> MessageEntry {
+        MessageEntry {
+            file: u16::try_from(file).unwrap_or(u16::MAX),
+            frame: pkt.frame,
+            time_us: pkt.time_us,
+            src: SocketAddr::new(pkt.src, pkt.sport),
+            dst: SocketAddr::new(pkt.dst, pkt.dport),
+            transport: pkt.transport,
+            spi_i: 0,
+            spi_r: 0,
+            exchange: 0,
+            message_id: 0,
+            flags: 0,
+            sa: None,
+            summary: self.interned.empty_summary(),
+            notifies: self.interned.empty_notifies(),
+            integrity: None,
+            partner: None,
+            copy: 0,
+            malformed: None,
+            raw,
+            plain: None,
+        }
+    }
+
+    /// Keeps the decrypted content (a reassembled message's, or one whose ICV held) and
+    /// where its first payload is.
+    fn store_plain(&mut self, o: &Opened) -> Option<(Span, u8)> {
+        match &o.reassembled {
+            Some(r) => r.data.as_ref().map(|d| (self.store(d), r.first_payload)),
+            None if o.integrity == IntegrityStatus::Ok => {
+                Some((self.store(&o.plaintext), o.first_payload))
+            }
+            None => None,
+        }
     }
 
     /// Appends the entry, numbering retransmissions and pairing requests and responses.

@@ -448,7 +448,65 @@ impl LiveApp {
 
     /// Runs a named command.
     pub fn run(&mut self, c: UiCommand) {
+        use UiCommand as C;
         match c {
+            C::FocusNext
+            | C::FocusPrev
+            | C::FocusSas
+            | C::FocusMessages
+            | C::FocusTree
+            | C::FocusBytes
+            | C::FocusTimeline => self.focus_pane(c),
+            C::Up | C::Down | C::PageUp | C::PageDown | C::Top | C::Bottom | C::Follow => {
+                self.navigate(c)
+            }
+            C::Filter | C::ClearFilter | C::CommandLine | C::Help | C::Zoom | C::Copy => {
+                self.view_command(c)
+            }
+            C::BringUp => {
+                let node = self.model.nodes.first().map(|n| n.name.clone());
+                self.outbox.push((node, "up".into()));
+            }
+            C::Probe => self.send_on_sa("probe"),
+            C::Update => self.send_on_sa("update"),
+            C::Dpd => self.send_on_sa("dpd"),
+            C::NatRebind => self.send_on_sa("nat rebind"),
+            C::AddrToggle => self.addr_toggle(),
+            C::MoveHere => self.path_action(true),
+            C::DropToggle => self.path_action(false),
+            C::PingToggle => self.ping_toggle(),
+            C::Rekey | C::Delete => self.confirm_sa_action(c == C::Rekey),
+            C::Quit => self.ask_quit(),
+            C::Toggle if self.focus == LivePane::Events => self.open_message(),
+            C::Toggle | C::Expand | C::Collapse | C::ExpandAll | C::CollapseAll => {
+                self.status = Some(
+                    "Enter on a sent or received event (pane 4) decodes it; its tree unfolds there"
+                        .into(),
+                )
+            }
+            // the capture browser's commands
+            C::NextMessage
+            | C::PrevMessage
+            | C::NextInSa
+            | C::PrevInSa
+            | C::NextMobike
+            | C::PrevMobike
+            | C::Partner
+            | C::TimeFormat
+            | C::Search
+            | C::SearchNext
+            | C::SearchPrev
+            | C::TimelineView => {
+                self.status = Some(format!(
+                    "'{}' is for captures (mobikectl tui FILE)",
+                    c.spec().name
+                ));
+            }
+        }
+    }
+
+    fn focus_pane(&mut self, c: UiCommand) {
+        self.focus = match c {
             UiCommand::FocusNext | UiCommand::FocusPrev => {
                 let at = PANES.iter().position(|p| *p == self.focus).unwrap_or(0);
                 let to = if c == UiCommand::FocusNext {
@@ -456,15 +514,20 @@ impl LiveApp {
                 } else {
                     at + PANES.len() - 1
                 };
-                self.focus = PANES[to % PANES.len()];
+                PANES[to % PANES.len()]
             }
-            UiCommand::FocusSas => self.focus = LivePane::Sas,
-            UiCommand::FocusMessages => self.focus = LivePane::Addresses,
-            UiCommand::FocusTree => self.focus = LivePane::Paths,
-            UiCommand::FocusBytes => self.focus = LivePane::Events,
-            UiCommand::FocusTimeline => self.focus = LivePane::Moves,
-            UiCommand::Up | UiCommand::PrevMessage => self.step(false, 1),
-            UiCommand::Down | UiCommand::NextMessage => self.step(true, 1),
+            UiCommand::FocusMessages => LivePane::Addresses,
+            UiCommand::FocusTree => LivePane::Paths,
+            UiCommand::FocusBytes => LivePane::Events,
+            UiCommand::FocusTimeline => LivePane::Moves,
+            _ => LivePane::Sas,
+        };
+    }
+
+    fn navigate(&mut self, c: UiCommand) {
+        match c {
+            UiCommand::Up => self.step(false, 1),
+            UiCommand::Down => self.step(true, 1),
             UiCommand::PageUp => self.step(false, self.page.max(1)),
             UiCommand::PageDown => self.step(true, self.page.max(1)),
             UiCommand::Top => self.step(false, usize::MAX / 2),
@@ -474,10 +537,15 @@ impl LiveApp {
                     self.follow = true;
                 }
             }
-            UiCommand::Follow => {
+            _ => {
                 self.follow = !self.follow;
                 self.log_back = 0;
             }
+        }
+    }
+
+    fn view_command(&mut self, c: UiCommand) {
+        match c {
             UiCommand::Filter => {
                 self.mode = LiveMode::Filter;
                 let t = self.log_filter.clone().unwrap_or_default();
@@ -490,71 +558,39 @@ impl LiveApp {
             }
             UiCommand::Help => self.mode = LiveMode::Help(0),
             UiCommand::Zoom => self.zoom = !self.zoom,
-            UiCommand::Copy => self.copy(),
-            UiCommand::BringUp => {
-                let node = self.model.nodes.first().map(|n| n.name.clone());
-                self.outbox.push((node, "up".into()));
-            }
-            UiCommand::Probe => self.send_on_sa("probe"),
-            UiCommand::Update => self.send_on_sa("update"),
-            UiCommand::Dpd => self.send_on_sa("dpd"),
-            UiCommand::NatRebind => self.send_on_sa("nat rebind"),
-            UiCommand::AddrToggle => self.addr_toggle(),
-            UiCommand::MoveHere => self.path_action(true),
-            UiCommand::DropToggle => self.path_action(false),
-            UiCommand::PingToggle => self.ping_toggle(),
-            UiCommand::Rekey | UiCommand::Delete => {
-                let Some((node, sa)) = self.selected_sa() else {
-                    self.status = Some("no IKE SA selected (none is up)".into());
-                    return;
-                };
-                let handle = text(sa, "sa");
-                let (line, what) = if c == UiCommand::Rekey {
-                    (format!("rekey ike {handle}"), "rekey")
-                } else {
-                    (format!("down {handle}"), "delete")
-                };
-                self.mode = LiveMode::Confirm(Confirm {
-                    prompt: format!("{what} IKE SA {handle} of {}? [y/N]", node.name),
-                    send: vec![(Some(node.name.clone()), line)],
-                    quit: false,
-                });
-            }
-            UiCommand::Quit => {
-                if self.sa_rows().is_empty() {
-                    self.quit = true;
-                } else {
-                    self.mode = LiveMode::Confirm(Confirm {
-                        prompt: "quit? the IKE SAs are deleted [y/N]".into(),
-                        send: Vec::new(),
-                        quit: true,
-                    });
-                }
-            }
-            UiCommand::Toggle if self.focus == LivePane::Events => self.open_message(),
-            UiCommand::Toggle => {
-                self.status = Some("Enter on a sent or received event (pane 4) decodes it".into())
-            }
-            // the capture browser's commands
-            UiCommand::NextInSa
-            | UiCommand::PrevInSa
-            | UiCommand::NextMobike
-            | UiCommand::PrevMobike
-            | UiCommand::Partner
-            | UiCommand::Expand
-            | UiCommand::Collapse
-            | UiCommand::ExpandAll
-            | UiCommand::CollapseAll
-            | UiCommand::TimeFormat
-            | UiCommand::Search
-            | UiCommand::SearchNext
-            | UiCommand::SearchPrev
-            | UiCommand::TimelineView => {
-                self.status = Some(format!(
-                    "'{}' is for captures (mobikectl tui FILE)",
-                    c.spec().name
-                ));
-            }
+            _ => self.copy(),
+        }
+    }
+
+    /// Rekey or delete the selected IKE SA, once the operator says yes.
+    fn confirm_sa_action(&mut self, rekey: bool) {
+        let Some((node, sa)) = self.selected_sa() else {
+            self.status = Some("no IKE SA selected (none is up)".into());
+            return;
+        };
+        let handle = text(sa, "sa");
+        let (line, what) = if rekey {
+            (format!("rekey ike {handle}"), "rekey")
+        } else {
+            (format!("down {handle}"), "delete")
+        };
+        self.mode = LiveMode::Confirm(Confirm {
+            prompt: format!("{what} IKE SA {handle} of {}? [y/N]", node.name),
+            send: vec![(Some(node.name.clone()), line)],
+            quit: false,
+        });
+    }
+
+    /// Quits at once when no SA is up; otherwise asks (quitting deletes them).
+    fn ask_quit(&mut self) {
+        if self.sa_rows().is_empty() {
+            self.quit = true;
+        } else {
+            self.mode = LiveMode::Confirm(Confirm {
+                prompt: "quit? the IKE SAs are deleted [y/N]".into(),
+                send: Vec::new(),
+                quit: true,
+            });
         }
     }
 

@@ -244,81 +244,72 @@ impl LiveModel {
     /// Takes in one event.
     pub fn apply(&mut self, e: &TimedEvent) {
         self.now = self.now.max(e.at);
-        let f = &e.fields;
         // the periodic status the UI asks for is state, not news: not logged
         if e.name != "status" {
-            let msg = MsgRef::of(&e.name, f);
-            if let Some(m) = &msg {
-                let ports = if m.exchange == "IKE_SA_INIT" {
-                    &mut self.init_ports
-                } else {
-                    &mut self.other_ports
-                };
-                ports.extend(
-                    [port_of(&m.local), port_of(&m.remote)]
-                        .into_iter()
-                        .flatten(),
-                );
-            }
-            self.log.push_back(LogLine {
-                at: e.at,
-                node: e.node.clone(),
-                name: e.name.clone(),
-                text: e.describe(),
-                msg,
-            });
-            if self.log.len() > LOG_LIMIT {
-                self.log.pop_front();
-                self.dropped += 1;
-            }
+            self.log_event(e);
         }
-        let at = e.at;
-        let node = self.node_mut(&e.node);
-        match e.name.as_str() {
-            "status" => {
-                node.sas = f
-                    .get("sas")
-                    .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(|v| v.as_object().cloned()).collect())
-                    .unwrap_or_default();
-                let seen: Vec<String> = node
-                    .sas
-                    .iter()
-                    .flat_map(|s| texts(s, "local_addrs"))
-                    .collect();
-                for a in seen {
-                    remember(&mut node.known_local, &a);
-                }
-                for s in &node.sas {
-                    if let Some(spi_i) = spi_of(s.get("spi_i")) {
-                        let w = SaWire {
-                            spi_i,
-                            spi_r: spi_of(s.get("spi_r")).unwrap_or(0),
-                            initiator: s.get("initiator").and_then(Value::as_bool),
-                        };
-                        node.wire.insert(text(s, "sa"), w);
-                    }
-                }
-            }
+        self.node_mut(&e.node).apply(&e.name, &e.fields, e.at);
+    }
+
+    /// The event log's line for `e`, and the ports its message went by.
+    fn log_event(&mut self, e: &TimedEvent) {
+        let msg = MsgRef::of(&e.name, &e.fields);
+        if let Some(m) = &msg {
+            let ports = if m.exchange == "IKE_SA_INIT" {
+                &mut self.init_ports
+            } else {
+                &mut self.other_ports
+            };
+            ports.extend(
+                [port_of(&m.local), port_of(&m.remote)]
+                    .into_iter()
+                    .flatten(),
+            );
+        }
+        self.log.push_back(LogLine {
+            at: e.at,
+            node: e.node.clone(),
+            name: e.name.clone(),
+            text: e.describe(),
+            msg,
+        });
+        if self.log.len() > LOG_LIMIT {
+            self.log.pop_front();
+            self.dropped += 1;
+        }
+    }
+}
+
+impl SaWire {
+    /// From an event's SPIs (`spi_i`, `spi_r` or a rekey's `i`, `r`) and role.
+    fn of(
+        spis: &Map<String, Value>,
+        i: &str,
+        r: &str,
+        role: &Map<String, Value>,
+    ) -> Option<SaWire> {
+        Some(SaWire {
+            spi_i: spi_of(spis.get(i))?,
+            spi_r: spi_of(spis.get(r)).unwrap_or(0),
+            initiator: role.get("initiator").and_then(Value::as_bool),
+        })
+    }
+}
+
+impl NodeView {
+    /// What event `name` of this node changes in its view.
+    fn apply(&mut self, name: &str, f: &Map<String, Value>, at: Timestamp) {
+        match name {
+            "status" => self.take_status(f),
             "ike_up" => {
-                if let Some(spi_i) = spi_of(f.get("spi_i")) {
-                    let w = SaWire {
-                        spi_i,
-                        spi_r: spi_of(f.get("spi_r")).unwrap_or(0),
-                        initiator: f.get("initiator").and_then(Value::as_bool),
-                    };
-                    node.wire.insert(text(f, "sa"), w);
+                if let Some(w) = SaWire::of(f, "spi_i", "spi_r", f) {
+                    self.wire.insert(text(f, "sa"), w);
                 }
             }
             "rekeyed" if text(f, "what") == "ike" => {
                 let spis = f.get("new_spis").and_then(Value::as_object);
-                if let Some(spi_i) = spis.and_then(|s| spi_of(s.get("i"))) {
-                    let w = SaWire {
-                        spi_i,
-                        spi_r: spis.and_then(|s| spi_of(s.get("r"))).unwrap_or(0),
-                        initiator: f.get("initiator").and_then(Value::as_bool),
-                    };
-                    node.wire.insert(text(f, "sa"), w);
+                if let Some(w) = spis.and_then(|s| SaWire::of(s, "i", "r", f)) {
+                    self.wire.insert(text(f, "sa"), w);
                 }
             }
             "child_up" => {
@@ -328,74 +319,103 @@ impl LiveModel {
                     .map(|ts| texts(ts, "remote"))
                     .unwrap_or_default();
                 if let Some(t) = remote.first().and_then(|r| first_host(r)) {
-                    node.ping_target = Some(t);
+                    self.ping_target = Some(t);
                 }
             }
             "filter" if text(f, "what") == "drop" => {
                 let pair = (ip_of(&text(f, "local")), ip_of(&text(f, "remote")));
-                node.dropped.retain(|p| *p != pair);
+                self.dropped.retain(|p| *p != pair);
                 if f.get("on").and_then(Value::as_bool) == Some(true) {
-                    node.dropped.push(pair);
+                    self.dropped.push(pair);
                 }
             }
-            "path" => {
-                let key = (text(f, "sa"), text(f, "local"), text(f, "remote"));
-                let state = text(f, "state");
-                let rtt = f.get("rtt_ms").and_then(Value::as_f64);
-                let row = node.paths.entry(key).or_insert_with(|| PathRow {
-                    state: String::new(),
-                    rtt_ms: None,
-                    history: VecDeque::new(),
-                    at,
-                });
-                match state.as_str() {
-                    "ok" => row.history.push_back(rtt),
-                    "failed" => row.history.push_back(None),
-                    _ => {}
-                }
-                while row.history.len() > HISTORY {
-                    row.history.pop_front();
-                }
-                if row.state != state {
-                    row.at = at;
-                }
-                row.state = state;
-                if rtt.is_some() {
-                    row.rtt_ms = rtt;
-                }
-            }
-            "moved" => {
-                let end = |k: &str| {
-                    f.get(k)
-                        .and_then(Value::as_object)
-                        .map(|o| format!("{} -> {}", text(o, "local"), text(o, "remote")))
-                        .unwrap_or_default()
-                };
-                node.moves.push(MoveRow {
-                    at,
-                    sa: text(f, "sa"),
-                    from: end("old"),
-                    to: end("new"),
-                    cause: text(f, "cause"),
-                    elapsed_ms: f.get("elapsed_ms").and_then(Value::as_f64),
-                });
-            }
+            "path" => self.path_result(f, at),
+            "moved" => self.moves.push(MoveRow::of(f, at)),
             "local_addrs" => {
                 let addrs = texts(f, "addrs");
                 for a in &addrs {
-                    remember(&mut node.known_local, a);
+                    remember(&mut self.known_local, a);
                 }
-                remember(&mut node.known_local, &text(f, "addr"));
-                node.local_addrs = Some(addrs);
+                remember(&mut self.known_local, &text(f, "addr"));
+                self.local_addrs = Some(addrs);
             }
-            "addresses" => node.addresses_changed = Some(at),
-            "ping" => node.ping = Some(f.clone()),
-            "error" => node.last_error = Some(text(f, "reason")),
+            "addresses" => self.addresses_changed = Some(at),
+            "ping" => self.ping = Some(f.clone()),
+            "error" => self.last_error = Some(text(f, "reason")),
             "ike_down" => {
                 let sa = text(f, "sa");
-                node.sas.retain(|s| text(s, "sa") != sa);
+                self.sas.retain(|s| text(s, "sa") != sa);
             }
             _ => {}
+        }
+    }
+
+    /// The periodic status: the SAs as they are, their addresses and wire identities.
+    fn take_status(&mut self, f: &Map<String, Value>) {
+        self.sas = f
+            .get("sas")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|v| v.as_object().cloned()).collect())
+            .unwrap_or_default();
+        let seen: Vec<String> = self
+            .sas
+            .iter()
+            .flat_map(|s| texts(s, "local_addrs"))
+            .collect();
+        for a in seen {
+            remember(&mut self.known_local, &a);
+        }
+        for s in &self.sas {
+            if let Some(w) = SaWire::of(s, "spi_i", "spi_r", s) {
+                self.wire.insert(text(s, "sa"), w);
+            }
+        }
+    }
+
+    /// A path test's result: the pair's state, last RTT and RTT history.
+    fn path_result(&mut self, f: &Map<String, Value>, at: Timestamp) {
+        let key = (text(f, "sa"), text(f, "local"), text(f, "remote"));
+        let state = text(f, "state");
+        let rtt = f.get("rtt_ms").and_then(Value::as_f64);
+        let row = self.paths.entry(key).or_insert_with(|| PathRow {
+            state: String::new(),
+            rtt_ms: None,
+            history: VecDeque::new(),
+            at,
+        });
+        match state.as_str() {
+            "ok" => row.history.push_back(rtt),
+            "failed" => row.history.push_back(None),
+            _ => {}
+        }
+        while row.history.len() > HISTORY {
+            row.history.pop_front();
+        }
+        if row.state != state {
+            row.at = at;
+        }
+        row.state = state;
+        if rtt.is_some() {
+            row.rtt_ms = rtt;
+        }
+    }
+}
+
+impl MoveRow {
+    fn of(f: &Map<String, Value>, at: Timestamp) -> MoveRow {
+        let end = |k: &str| {
+            f.get(k)
+                .and_then(Value::as_object)
+                .map(|o| format!("{} -> {}", text(o, "local"), text(o, "remote")))
+                .unwrap_or_default()
+        };
+        MoveRow {
+            at,
+            sa: text(f, "sa"),
+            from: end("old"),
+            to: end("new"),
+            cause: text(f, "cause"),
+            elapsed_ms: f.get("elapsed_ms").and_then(Value::as_f64),
         }
     }
 }
