@@ -22,6 +22,7 @@
 pub mod clock;
 pub mod event_loop;
 pub mod icmp;
+pub mod memory;
 #[cfg(target_os = "linux")]
 pub mod netlink;
 pub mod pcap;

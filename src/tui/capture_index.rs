@@ -447,13 +447,9 @@ impl CaptureIndex {
         self.progress.done = true;
         self.progress.fraction = 1.0;
         // the loader's temporaries (parses, decryption, analysis state) are freed now, but
-        // glibc keeps their pages; hand them back, so that a large capture's browser holds
-        // about what its index needs (benches/tui_large_capture.rs)
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        // SAFETY: malloc_trim only returns free heap pages to the system.
-        unsafe {
-            libc::malloc_trim(0);
-        }
+        // the allocator keeps their pages; hand them back, so that a large capture's browser
+        // holds about what its index needs (benches/tui_large_capture.rs)
+        crate::io::memory::release_free_memory();
     }
 
     fn apply(&mut self, u: LoadUpdate) {
