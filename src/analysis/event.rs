@@ -545,8 +545,66 @@ fn hash_check(f: &mut fmt::Formatter<'_>, what: &str, c: &Option<HashCheck>) -> 
     }
 }
 
+/// What a NAT detection shows: who is behind a NAT, and whether the sender's source hash
+/// may be faked.
+fn nat_conclusion(
+    f: &mut fmt::Formatter<'_>,
+    sender: Side,
+    sender_nat: Option<NatVerdict>,
+    behind_nat: &[Side],
+) -> fmt::Result {
+    let faked = sender_nat == Some(NatVerdict::NatOrFake);
+    if behind_nat.is_empty() {
+        f.write_str(if faked {
+            " -> no NAT shown"
+        } else {
+            " -> no NAT"
+        })?;
+    } else {
+        let s: Vec<&str> = behind_nat.iter().map(|s| s.as_str()).collect();
+        write!(f, " -> {} behind a NAT", s.join(" and "))?;
+    }
+    if faked {
+        write!(
+            f,
+            " ({sender}'s source hash mismatches on an IKE port: a NAT keeping \
+             the port, or a faked hash forcing UDP encapsulation)"
+        )?;
+    }
+    Ok(())
+}
+
 impl fmt::Display for EventKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EventKind::SaStarted { .. }
+            | EventKind::IkeSaRekeyed { .. }
+            | EventKind::IkeSaDeleted { .. } => self.fmt_sa_event(f),
+            EventKind::Exchange { .. }
+            | EventKind::Retransmission { .. }
+            | EventKind::DuplicateResponse { .. } => self.fmt_exchange(f),
+            EventKind::Unanswered { .. }
+            | EventKind::OrphanResponse { .. }
+            | EventKind::IntegrityFailed { .. } => self.fmt_exchange_anomaly(f),
+            EventKind::PathProbe { .. }
+            | EventKind::NewPath { .. }
+            | EventKind::AddressUpdate { .. } => self.fmt_path_event(f),
+            EventKind::NatDetection { .. } | EventKind::NoNatsAllowed { .. } => {
+                self.fmt_nat_event(f)
+            }
+            EventKind::MobikeSupported { .. }
+            | EventKind::AddressesAnnounced { .. }
+            | EventKind::Cookie2 { .. } => self.fmt_mobike_event(f),
+            EventKind::MobikeError { .. } | EventKind::Violation { .. } => {
+                self.fmt_protocol_error(f)
+            }
+        }
+    }
+}
+
+impl EventKind {
+    /// An IKE SA's life: first seen, rekeyed, deleted.
+    fn fmt_sa_event(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EventKind::SaStarted {
                 exchange,
@@ -558,6 +616,37 @@ impl fmt::Display for EventKind {
                 }
                 Ok(())
             }
+            EventKind::IkeSaRekeyed {
+                requester,
+                message_id,
+                old_spi_i,
+                old_spi_r,
+                new_spi_i,
+                new_spi_r,
+            } => write!(
+                f,
+                "IKE SA rekeyed by {requester} (mid {message_id}): \
+                 {old_spi_i:016x}/{old_spi_r:016x} -> {new_spi_i:016x}/{new_spi_r:016x}"
+            ),
+            EventKind::IkeSaDeleted {
+                requester,
+                message_id,
+                superseded,
+            } => {
+                write!(f, "IKE SA deleted by {requester} (mid {message_id})")?;
+                if *superseded {
+                    f.write_str(", replaced by its rekeyed SA")?;
+                }
+                Ok(())
+            }
+            // The other kinds belong to the other families (see `fmt`).
+            _ => Ok(()),
+        }
+    }
+
+    /// An exchange and the copies of its messages.
+    fn fmt_exchange(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             EventKind::Exchange {
                 exchange,
                 message_id,
@@ -611,6 +700,15 @@ impl fmt::Display for EventKind {
                 "response to {exchange} mid {message_id} from {requester} seen again \
                  (first frame {first_response_frame}) on {path}"
             ),
+            // The other kinds belong to the other families (see `fmt`).
+            _ => Ok(()),
+        }
+    }
+
+    /// An exchange that could not be followed: a request without response, a response without
+    /// request, a message failing its integrity check.
+    fn fmt_exchange_anomaly(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             EventKind::Unanswered {
                 exchange,
                 message_id,
@@ -632,6 +730,23 @@ impl fmt::Display for EventKind {
                 f,
                 "response to {exchange} mid {message_id} from {requester} without a request"
             ),
+            EventKind::IntegrityFailed {
+                exchange,
+                message_id,
+                response,
+            } => write!(
+                f,
+                "{exchange} mid {message_id} {}: integrity check failed, contents not analysed",
+                req_resp(*response)
+            ),
+            // The other kinds belong to the other families (see `fmt`).
+            _ => Ok(()),
+        }
+    }
+
+    /// Paths: probes, a new path, an UPDATE_SA_ADDRESSES move.
+    fn fmt_path_event(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             EventKind::PathProbe {
                 message_id,
                 requester,
@@ -662,6 +777,35 @@ impl fmt::Display for EventKind {
                 }
                 Ok(())
             }
+            EventKind::AddressUpdate {
+                sender,
+                message_id,
+                old,
+                new,
+                i_flag,
+            } => {
+                write!(f, "UPDATE_SA_ADDRESSES mid {message_id} from {sender}: ")?;
+                match old {
+                    Some(o) if o == new => write!(f, "{new} (unchanged)"),
+                    Some(o) => write!(f, "{o} -> {new}"),
+                    None => write!(f, "now {new}"),
+                }?;
+                if !*i_flag && *sender == Side::Initiator {
+                    f.write_str(
+                        " (without the I flag: responder of the IKE SA \
+                         since the responder rekeyed it)",
+                    )?;
+                }
+                Ok(())
+            }
+            // The other kinds belong to the other families (see `fmt`).
+            _ => Ok(()),
+        }
+    }
+
+    /// NAT detection hashes and NO_NATS_ALLOWED checked against the packet.
+    fn fmt_nat_event(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             EventKind::NatDetection {
                 exchange,
                 message_id,
@@ -681,26 +825,40 @@ impl fmt::Display for EventKind {
                 hash_check(f, "source", source)?;
                 f.write_str(", ")?;
                 hash_check(f, "destination", destination)?;
-                let faked = *sender_nat == Some(NatVerdict::NatOrFake);
-                if behind_nat.is_empty() {
-                    f.write_str(if faked {
-                        " -> no NAT shown"
-                    } else {
-                        " -> no NAT"
-                    })?;
+                nat_conclusion(f, *sender, *sender_nat, behind_nat)
+            }
+            EventKind::NoNatsAllowed {
+                sender,
+                message_id,
+                response,
+                declared_src,
+                declared_dst,
+                actual_src,
+                actual_dst,
+                matches,
+            } => {
+                write!(
+                    f,
+                    "NO_NATS_ALLOWED in mid {message_id} {} from {sender}: declares {declared_src} -> {declared_dst}, ",
+                    req_resp(*response)
+                )?;
+                if *matches {
+                    f.write_str("matches the packet")
                 } else {
-                    let s: Vec<&str> = behind_nat.iter().map(|s| s.as_str()).collect();
-                    write!(f, " -> {} behind a NAT", s.join(" and "))?;
-                }
-                if faked {
                     write!(
                         f,
-                        " ({sender}'s source hash mismatches on an IKE port: a NAT keeping \
-                         the port, or a faked hash forcing UDP encapsulation)"
-                    )?;
+                        "packet is {actual_src} -> {actual_dst}: receiver should answer UNEXPECTED_NAT_DETECTED"
+                    )
                 }
-                Ok(())
             }
+            // The other kinds belong to the other families (see `fmt`).
+            _ => Ok(()),
+        }
+    }
+
+    /// MOBIKE support, additional addresses and COOKIE2.
+    fn fmt_mobike_event(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             EventKind::MobikeSupported { side, negotiated } => {
                 write!(f, "MOBIKE_SUPPORTED from {side}")?;
                 if *negotiated {
@@ -729,27 +887,6 @@ impl fmt::Display for EventKind {
                 }
                 Ok(())
             }
-            EventKind::AddressUpdate {
-                sender,
-                message_id,
-                old,
-                new,
-                i_flag,
-            } => {
-                write!(f, "UPDATE_SA_ADDRESSES mid {message_id} from {sender}: ")?;
-                match old {
-                    Some(o) if o == new => write!(f, "{new} (unchanged)"),
-                    Some(o) => write!(f, "{o} -> {new}"),
-                    None => write!(f, "now {new}"),
-                }?;
-                if !*i_flag && *sender == Side::Initiator {
-                    f.write_str(
-                        " (without the I flag: responder of the IKE SA \
-                         since the responder rekeyed it)",
-                    )?;
-                }
-                Ok(())
-            }
             EventKind::Cookie2 {
                 message_id,
                 requester,
@@ -770,30 +907,14 @@ impl fmt::Display for EventKind {
                     )
                 }
             }
-            EventKind::NoNatsAllowed {
-                sender,
-                message_id,
-                response,
-                declared_src,
-                declared_dst,
-                actual_src,
-                actual_dst,
-                matches,
-            } => {
-                write!(
-                    f,
-                    "NO_NATS_ALLOWED in mid {message_id} {} from {sender}: declares {declared_src} -> {declared_dst}, ",
-                    req_resp(*response)
-                )?;
-                if *matches {
-                    f.write_str("matches the packet")
-                } else {
-                    write!(
-                        f,
-                        "packet is {actual_src} -> {actual_dst}: receiver should answer UNEXPECTED_NAT_DETECTED"
-                    )
-                }
-            }
+            // The other kinds belong to the other families (see `fmt`).
+            _ => Ok(()),
+        }
+    }
+
+    /// A MOBIKE error notify or a broken rule.
+    fn fmt_protocol_error(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             EventKind::MobikeError {
                 notify,
                 sender,
@@ -808,38 +929,8 @@ impl fmt::Display for EventKind {
             EventKind::Violation { rule, detail } => {
                 write!(f, "protocol violation ({}): {detail}", rule.as_str())
             }
-            EventKind::IkeSaRekeyed {
-                requester,
-                message_id,
-                old_spi_i,
-                old_spi_r,
-                new_spi_i,
-                new_spi_r,
-            } => write!(
-                f,
-                "IKE SA rekeyed by {requester} (mid {message_id}): \
-                 {old_spi_i:016x}/{old_spi_r:016x} -> {new_spi_i:016x}/{new_spi_r:016x}"
-            ),
-            EventKind::IkeSaDeleted {
-                requester,
-                message_id,
-                superseded,
-            } => {
-                write!(f, "IKE SA deleted by {requester} (mid {message_id})")?;
-                if *superseded {
-                    f.write_str(", replaced by its rekeyed SA")?;
-                }
-                Ok(())
-            }
-            EventKind::IntegrityFailed {
-                exchange,
-                message_id,
-                response,
-            } => write!(
-                f,
-                "{exchange} mid {message_id} {}: integrity check failed, contents not analysed",
-                req_resp(*response)
-            ),
+            // The other kinds belong to the other families (see `fmt`).
+            _ => Ok(()),
         }
     }
 }

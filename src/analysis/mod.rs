@@ -1114,12 +1114,23 @@ impl Analyzer {
     /// notify did not match the packet.
     fn check_content(&mut self, ctx: &Ctx, visible: &[&Payload<'_>]) -> bool {
         self.check_nat(ctx, visible);
-        let sender = ctx.sender;
         if ctx.exchange == IKE_AUTH {
-            self.sas[ctx.sa].side_mut(sender).auth_seen = true;
+            self.sas[ctx.sa].side_mut(ctx.sender).auth_seen = true;
         }
+        self.check_notify_sizes(ctx, visible);
+        self.note_mobike_supported(ctx, visible);
+        self.check_mobike_negotiated(ctx, visible);
+        self.note_address_announcement(ctx, visible);
+        self.check_address_update(ctx, visible);
+        let mismatch = self.check_no_nats_allowed(ctx, visible);
+        self.note_mobike_errors(ctx, visible);
+        self.note_ike_sa_delete(ctx, visible);
+        mismatch
+    }
 
-        // Malformed notify data of the types this analysis relies on.
+    /// Malformed notify data of the types this analysis relies on.
+    fn check_notify_sizes(&mut self, ctx: &Ctx, visible: &[&Payload<'_>]) {
+        let sender = ctx.sender;
         for n in notifies(visible) {
             let relevant = is_mobike_notify(n.notify_type)
                 || matches!(
@@ -1137,8 +1148,11 @@ impl Analyzer {
                 self.violation(ctx, Rule::MalformedNotify, detail);
             }
         }
+    }
 
-        // MOBIKE_SUPPORTED.
+    /// MOBIKE_SUPPORTED, the first time a side sends it.
+    fn note_mobike_supported(&mut self, ctx: &Ctx, visible: &[&Payload<'_>]) {
+        let sender = ctx.sender;
         if has_notify(visible, nt::MOBIKE_SUPPORTED)
             && self.sas[ctx.sa].side(sender).mobike_supported.is_none()
         {
@@ -1153,8 +1167,11 @@ impl Analyzer {
                 },
             );
         }
+    }
 
-        // MOBIKE notifies without MOBIKE.
+    /// MOBIKE notifies without MOBIKE.
+    fn check_mobike_negotiated(&mut self, ctx: &Ctx, visible: &[&Payload<'_>]) {
+        let sender = ctx.sender;
         let mobike_types: Vec<u16> = notifies(visible)
             .map(|n| n.notify_type)
             .filter(|&t| is_mobike_notify(t))
@@ -1183,8 +1200,11 @@ impl Analyzer {
                 self.violation(ctx, Rule::MobikeNotNegotiated, detail);
             }
         }
+    }
 
-        // Address announcements.
+    /// Address announcements (ADDITIONAL_*_ADDRESS, NO_ADDITIONAL_ADDRESSES).
+    fn note_address_announcement(&mut self, ctx: &Ctx, visible: &[&Payload<'_>]) {
+        let sender = ctx.sender;
         let addrs: Vec<IpAddr> = notifies(visible)
             .filter_map(|n| match n.data {
                 NotifyData::AdditionalIp4(a) => Some(IpAddr::V4(a)),
@@ -1220,8 +1240,11 @@ impl Analyzer {
                 },
             );
         }
+    }
 
-        // UPDATE_SA_ADDRESSES.
+    /// UPDATE_SA_ADDRESSES: where it may appear and who may send it; a request moves the SA.
+    fn check_address_update(&mut self, ctx: &Ctx, visible: &[&Payload<'_>]) {
+        let sender = ctx.sender;
         if has_notify(visible, nt::UPDATE_SA_ADDRESSES) {
             if ctx.response || ctx.exchange != INFORMATIONAL {
                 self.violation(
@@ -1273,8 +1296,11 @@ impl Analyzer {
                 );
             }
         }
+    }
 
-        // NO_NATS_ALLOWED.
+    /// NO_NATS_ALLOWED against the packet. Returns true if one did not match.
+    fn check_no_nats_allowed(&mut self, ctx: &Ctx, visible: &[&Payload<'_>]) -> bool {
+        let sender = ctx.sender;
         let mut mismatch = false;
         let no_nats: Vec<(SocketAddr, SocketAddr)> = notifies(visible)
             .filter_map(|n| match n.data {
@@ -1307,8 +1333,12 @@ impl Analyzer {
                 },
             );
         }
+        mismatch
+    }
 
-        // MOBIKE error notifies.
+    /// MOBIKE error notifies.
+    fn note_mobike_errors(&mut self, ctx: &Ctx, visible: &[&Payload<'_>]) {
+        let sender = ctx.sender;
         let errors: Vec<u16> = notifies(visible)
             .map(|n| n.notify_type)
             .filter(|&t| matches!(t, nt::UNACCEPTABLE_ADDRESSES | nt::UNEXPECTED_NAT_DETECTED))
@@ -1325,8 +1355,11 @@ impl Analyzer {
                 },
             );
         }
+    }
 
-        // Delete of the IKE SA.
+    /// A Delete of the IKE SA (these SPIs).
+    fn note_ike_sa_delete(&mut self, ctx: &Ctx, visible: &[&Payload<'_>]) {
+        let sender = ctx.sender;
         if !ctx.response && ctx.exchange == INFORMATIONAL && visible.iter().any(|p| {
             p.payload_type == pt::DELETE
                 && matches!(&p.body, PayloadBody::Delete(d) if d.protocol_id == protocol_id::IKE)
@@ -1345,7 +1378,6 @@ impl Analyzer {
                 },
             );
         }
-        mismatch
     }
 }
 

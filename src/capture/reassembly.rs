@@ -65,9 +65,82 @@ struct Pending {
     conflict_reported: bool,
 }
 
+/// How a fragment met the bytes already received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Overlap {
+    /// It overlaps none of them.
+    Disjoint,
+    /// It overlaps some, with the same content (a duplicate).
+    Same,
+    /// It overlaps some with different content.
+    Different,
+}
+
 impl Pending {
     fn received(&self) -> u32 {
         self.ranges.iter().map(|(s, e)| e - s).sum()
+    }
+
+    /// Why a fragment ending at `end` (`more`: not the final one) contradicts what is
+    /// known of the datagram's end, if it does.
+    fn end_conflict(&self, more: bool, end: u32) -> Option<String> {
+        let have_end = self.ranges.last().map_or(0, |r| r.1);
+        match (self.total, more) {
+            (Some(t), false) if t != end => Some(format!(
+                "conflicting final fragments (datagram ends at {t} and at {end})"
+            )),
+            (Some(t), true) if end > t => Some(format!(
+                "fragment ends at {end}, beyond the final fragment's end {t}"
+            )),
+            (None, false) if have_end > end => Some(format!(
+                "final fragment ends at {end} but earlier fragments reach {have_end}"
+            )),
+            _ => None,
+        }
+    }
+
+    /// Take the bytes `[start, end)` of a fragment (`frag`: its data) that were not
+    /// received yet; the overlapping ones keep their first copy and are compared.
+    fn merge(&mut self, frag: &[u8], start: u32, end: u32) -> Overlap {
+        let mut pos = start;
+        let mut conflict = false;
+        let mut overlapped = false;
+        for &(s, e) in &self.ranges {
+            if pos >= end || s >= end {
+                break;
+            }
+            if e <= pos {
+                continue;
+            }
+            if s > pos {
+                copy(&mut self.data, frag, start, pos, s);
+            }
+            let (os, oe) = (s.max(pos), e.min(end));
+            overlapped = true;
+            let old = self.data.get(os as usize..oe as usize);
+            let new = frag.get((os - start) as usize..(oe - start) as usize);
+            if old != new {
+                conflict = true;
+            }
+            pos = oe;
+        }
+        if pos < end {
+            copy(&mut self.data, frag, start, pos, end);
+        }
+        if start < end {
+            add_range(&mut self.ranges, start, end);
+        }
+        match (overlapped, conflict) {
+            (_, true) => Overlap::Different,
+            (true, false) => Overlap::Same,
+            (false, false) => Overlap::Disjoint,
+        }
+    }
+
+    /// Every byte up to the final fragment's end has arrived.
+    fn is_complete(&self) -> bool {
+        matches!((self.total, self.ranges.as_slice()), (Some(t), [(0, e)]) if *e == t)
+            || self.total == Some(0)
     }
 }
 
@@ -250,91 +323,90 @@ impl Reassembler {
     ) -> Option<Reassembled> {
         self.stats.fragments += 1;
         let key = frag.key;
-        let Ok(len) = u32::try_from(frag.data.len()) else {
+        let (start, end) = fragment_span(&frag, out)?;
+        if !self.pending.contains_key(&key) {
+            self.open(&frag, out);
+        }
+        if let Some(msg) = self
+            .pending
+            .get(&key)
+            .and_then(|p| p.end_conflict(frag.more, end))
+        {
+            diag(
+                out,
+                frag.frame,
+                Severity::Malformed,
+                format!("{} {}; fragment ignored", family(&key), msg),
+            );
             return None;
-        };
-        let start = frag.offset;
-        let end = match start.checked_add(len) {
-            Some(e) if e <= MAX_DATAGRAM => e,
-            _ => {
-                diag(
-                    out,
-                    frag.frame,
-                    Severity::Malformed,
-                    format!(
-                        "{} fragment at offset {} with {} bytes ends beyond the {}-byte maximum; ignored",
-                        family(&key),
-                        start,
-                        len,
-                        MAX_DATAGRAM
-                    ),
-                );
-                return None;
-            }
-        };
-        if frag.more && len % 8 != 0 {
+        }
+        let grow = self.make_room(key, end, out)?;
+
+        let p = self.pending.get_mut(&key)?;
+        p.fragments += 1;
+        if !frag.more {
+            p.total = Some(end);
+        }
+        if p.data.len() < end as usize {
+            p.data.resize(end as usize, 0);
+        }
+        self.bytes += grow;
+        let overlap = p.merge(frag.data, start, end);
+        if overlap == Overlap::Same {
+            self.stats.duplicates += 1;
+        }
+        if overlap == Overlap::Different && !p.conflict_reported {
+            p.conflict_reported = true;
             diag(
                 out,
                 frag.frame,
                 Severity::Malformed,
                 format!(
-                    "{} non-final fragment length {} is not a multiple of 8",
-                    family(&key),
-                    len
+                    "{} fragment overlaps earlier data with different content; keeping the first copy",
+                    family(&key)
                 ),
             );
         }
-
-        if !self.pending.contains_key(&key) {
-            while self.pending.len() >= self.max_entries {
-                let Some(old) = self.oldest(None) else { break };
-                self.drop_with(old, "too many concurrent fragment reassemblies", out);
-            }
-            let data = self.pool.pop().unwrap_or_default();
-            self.pending.insert(
-                key,
-                Pending {
-                    first_frame: frag.frame,
-                    first_time_us: frag.time_us,
-                    data,
-                    ranges: Vec::new(),
-                    total: None,
-                    fragments: 0,
-                    conflict_reported: false,
-                },
-            );
-            self.next_deadline = self
-                .next_deadline
-                .min(frag.time_us.saturating_add(self.timeout_us));
+        if !p.is_complete() {
+            return None;
         }
+        self.complete(key)
+    }
 
-        // Validate against what we know of the datagram's end.
-        if let Some(p) = self.pending.get(&key) {
-            let have_end = p.ranges.last().map_or(0, |r| r.1);
-            let bad = match (p.total, frag.more) {
-                (Some(t), false) if t != end => Some(format!(
-                    "conflicting final fragments (datagram ends at {t} and at {end})"
-                )),
-                (Some(t), true) if end > t => Some(format!(
-                    "fragment ends at {end}, beyond the final fragment's end {t}"
-                )),
-                (None, false) if have_end > end => Some(format!(
-                    "final fragment ends at {end} but earlier fragments reach {have_end}"
-                )),
-                _ => None,
-            };
-            if let Some(msg) = bad {
-                diag(
-                    out,
-                    frag.frame,
-                    Severity::Malformed,
-                    format!("{} {}; fragment ignored", family(&key), msg),
-                );
-                return None;
-            }
+    /// Start reassembling the datagram of `frag`, first dropping the oldest reassemblies
+    /// beyond the limit on their number.
+    fn open(&mut self, frag: &Fragment<'_>, out: &mut VecDeque<CaptureEvent>) {
+        while self.pending.len() >= self.max_entries {
+            let Some(old) = self.oldest(None) else { break };
+            self.drop_with(old, "too many concurrent fragment reassemblies", out);
         }
+        let data = self.pool.pop().unwrap_or_default();
+        self.pending.insert(
+            frag.key,
+            Pending {
+                first_frame: frag.frame,
+                first_time_us: frag.time_us,
+                data,
+                ranges: Vec::new(),
+                total: None,
+                fragments: 0,
+                conflict_reported: false,
+            },
+        );
+        self.next_deadline = self
+            .next_deadline
+            .min(frag.time_us.saturating_add(self.timeout_us));
+    }
 
-        // Memory bound: make room by dropping the oldest other reassemblies.
+    /// Memory bound: room for `key`'s datagram to grow to `end` bytes, made by dropping
+    /// the oldest other reassemblies. Returns the growth; `None` when `key`'s own
+    /// reassembly had to be dropped.
+    fn make_room(
+        &mut self,
+        key: FragKey,
+        end: u32,
+        out: &mut VecDeque<CaptureEvent>,
+    ) -> Option<usize> {
         let grow = self
             .pending
             .get(&key)
@@ -350,67 +422,11 @@ impl Reassembler {
                 }
             }
         }
+        Some(grow)
+    }
 
-        let p = self.pending.get_mut(&key)?;
-        p.fragments += 1;
-        if !frag.more {
-            p.total = Some(end);
-        }
-        if p.data.len() < end as usize {
-            p.data.resize(end as usize, 0);
-        }
-        self.bytes += grow;
-
-        // Copy the parts not yet received; compare the overlapping parts.
-        let mut pos = start;
-        let mut conflict = false;
-        let mut overlapped = false;
-        for &(s, e) in &p.ranges {
-            if pos >= end || s >= end {
-                break;
-            }
-            if e <= pos {
-                continue;
-            }
-            if s > pos {
-                copy(&mut p.data, frag.data, start, pos, s);
-            }
-            let (os, oe) = (s.max(pos), e.min(end));
-            overlapped = true;
-            let old = p.data.get(os as usize..oe as usize);
-            let new = frag.data.get((os - start) as usize..(oe - start) as usize);
-            if old != new {
-                conflict = true;
-            }
-            pos = oe;
-        }
-        if pos < end {
-            copy(&mut p.data, frag.data, start, pos, end);
-        }
-        if start < end {
-            add_range(&mut p.ranges, start, end);
-        }
-        if overlapped && !conflict {
-            self.stats.duplicates += 1;
-        }
-        if conflict && !p.conflict_reported {
-            p.conflict_reported = true;
-            diag(
-                out,
-                frag.frame,
-                Severity::Malformed,
-                format!(
-                    "{} fragment overlaps earlier data with different content; keeping the first copy",
-                    family(&key)
-                ),
-            );
-        }
-
-        let complete = matches!((p.total, p.ranges.as_slice()), (Some(t), [(0, e)]) if *e == t)
-            || p.total == Some(0);
-        if !complete {
-            return None;
-        }
+    /// Hand out the completed datagram of `key`.
+    fn complete(&mut self, key: FragKey) -> Option<Reassembled> {
         let p = self.remove(&key)?;
         self.stats.reassembled += 1;
         if self.pending.is_empty() {
@@ -425,6 +441,48 @@ impl Reassembler {
             fragments: p.fragments,
         })
     }
+}
+
+/// The byte range `[start, end)` a fragment covers in its datagram. `None` (reported)
+/// when it ends beyond the largest datagram; a non-final fragment whose length is not a
+/// multiple of 8 is reported but kept.
+fn fragment_span(frag: &Fragment<'_>, out: &mut VecDeque<CaptureEvent>) -> Option<(u32, u32)> {
+    let key = frag.key;
+    let Ok(len) = u32::try_from(frag.data.len()) else {
+        return None;
+    };
+    let start = frag.offset;
+    let end = match start.checked_add(len) {
+        Some(e) if e <= MAX_DATAGRAM => e,
+        _ => {
+            diag(
+                out,
+                frag.frame,
+                Severity::Malformed,
+                format!(
+                    "{} fragment at offset {} with {} bytes ends beyond the {}-byte maximum; ignored",
+                    family(&key),
+                    start,
+                    len,
+                    MAX_DATAGRAM
+                ),
+            );
+            return None;
+        }
+    };
+    if frag.more && len % 8 != 0 {
+        diag(
+            out,
+            frag.frame,
+            Severity::Malformed,
+            format!(
+                "{} non-final fragment length {} is not a multiple of 8",
+                family(&key),
+                len
+            ),
+        );
+    }
+    Some((start, end))
 }
 
 /// Copy datagram bytes `[from, to)` out of a fragment starting at `start`.

@@ -69,6 +69,28 @@ struct Stream {
     last_frame: u64,
 }
 
+impl Key {
+    /// The direction a segment travels in.
+    fn of(m: &Meta) -> Key {
+        Key {
+            src: m.src,
+            sport: m.sport,
+            dst: m.dst,
+            dport: m.dport,
+        }
+    }
+
+    /// The opposite direction of the same connection.
+    fn reversed(self) -> Key {
+        Key {
+            src: self.dst,
+            sport: self.dport,
+            dst: self.src,
+            dport: self.sport,
+        }
+    }
+}
+
 /// Sequence number comparison modulo 2^32: `a - b` as a signed distance.
 fn seq_diff(a: u32, b: u32) -> i64 {
     i64::from(a.wrapping_sub(b) as i32)
@@ -162,29 +184,17 @@ impl TcpReassembler {
         }
     }
 
+    /// A captured segment: placed in its stream direction by sequence number, and its
+    /// bytes framed once they are in order.
     pub(crate) fn segment(
         &mut self,
         ctx: &Ctx,
         seg: &Segment<'_>,
         out: &mut VecDeque<CaptureEvent>,
     ) {
-        let m = &seg.meta;
-        let key = Key {
-            src: m.src,
-            sport: m.sport,
-            dst: m.dst,
-            dport: m.dport,
-        };
+        let key = Key::of(&seg.meta);
         if seg.rst {
-            for k in [
-                key,
-                Key {
-                    src: m.dst,
-                    sport: m.dport,
-                    dst: m.src,
-                    dport: m.sport,
-                },
-            ] {
+            for k in [key, key.reversed()] {
                 if let Some(s) = self.streams.get_mut(&k) {
                     close(s, &k, ctx, out, "reset");
                 }
@@ -193,20 +203,7 @@ impl TcpReassembler {
         }
         let mut seq = seg.seq;
         if seg.syn {
-            if !self.streams.contains_key(&key) && self.streams.len() >= self.max_streams {
-                self.evict_one(out);
-            }
-            let s = self.streams.entry(key).or_default();
-            *s = Stream {
-                buf: std::mem::take(&mut s.buf),
-                ..Stream::default()
-            };
-            s.buf.clear();
-            seq = seq.wrapping_add(1);
-            s.next_seq = seq;
-            // SYN without ACK: the connecting side, which sends the prefix.
-            s.expect_prefix = !seg.ack;
-            s.prefix_required = !seg.ack;
+            seq = self.restart_at_syn(key, seq, seg.ack, out);
         }
         let data = seg.payload;
         if data.is_empty() && seg.declared_len == 0 && !seg.fin {
@@ -220,26 +217,7 @@ impl TcpReassembler {
             if data.is_empty() {
                 return;
             }
-            if self.streams.len() >= self.max_streams {
-                self.evict_one(out);
-            }
-            diag(
-                out,
-                ctx.frame,
-                Severity::Info,
-                format!(
-                    "{}: connection start not captured; assuming this segment starts a frame",
-                    describe(&key)
-                ),
-            );
-            self.streams.insert(
-                key,
-                Stream {
-                    next_seq: seq,
-                    expect_prefix: true,
-                    ..Stream::default()
-                },
-            );
+            self.join_midstream(key, seq, ctx, out);
         }
         let max_buffer = self.max_buffer;
         let Some(s) = self.streams.get_mut(&key) else {
@@ -253,67 +231,10 @@ impl TcpReassembler {
         if seg.fin {
             s.fin_seq = Some(seq.wrapping_add(u32::try_from(seg.declared_len).unwrap_or(0)));
         }
-
-        let rel = seq_diff(seq, s.next_seq);
-        if rel > 0 {
-            if !data.is_empty() {
-                store_early(s, seq, data);
-                if s.ooo_bytes > max_buffer || s.ooo.len() > MAX_OOO_SEGMENTS {
-                    // The missing bytes are not coming (lost in the capture): skip them.
-                    let first = s
-                        .ooo
-                        .iter()
-                        .map(|(q, _)| *q)
-                        .min_by_key(|q| seq_diff(*q, s.next_seq));
-                    if let Some(first) = first {
-                        diag(
-                            out,
-                            ctx.frame,
-                            Severity::Warning,
-                            format!(
-                                "{}: {} bytes missing from the stream (not captured); {} buffered bytes dropped, framing restarts",
-                                describe(&key),
-                                seq_diff(first, s.next_seq),
-                                s.buf.len()
-                            ),
-                        );
-                        s.buf.clear();
-                        s.expect_prefix = false;
-                        s.next_seq = first;
-                        drain_early(s, &key, ctx, out);
-                    }
-                }
-            }
+        if seq_diff(seq, s.next_seq) > 0 {
+            take_early(s, &key, ctx, (seq, data), max_buffer, out);
         } else {
-            let skip = usize::try_from(-rel).unwrap_or(usize::MAX);
-            if skip < data.len() {
-                let fresh = &data[skip..];
-                s.next_seq = s
-                    .next_seq
-                    .wrapping_add(u32::try_from(fresh.len()).unwrap_or(0));
-                feed(s, &key, ctx, fresh, out);
-            }
-            if data.len() < seg.declared_len && skip < seg.declared_len {
-                // Cut segment (snap length, or IP length fields that lie, reported by the
-                // IP layer): the rest of it is lost, and with it the frame in progress.
-                let lost = seg.declared_len - skip.max(data.len());
-                if let Some((c, l)) = ctx.cut {
-                    diag(
-                        out,
-                        ctx.frame,
-                        Severity::Warning,
-                        format!(
-                            "captured {c} of {l} bytes (snap length); {}: {lost} stream bytes lost, {} buffered bytes dropped",
-                            describe(&key),
-                            s.buf.len()
-                        ),
-                    );
-                }
-                s.buf.clear();
-                s.expect_prefix = false;
-                s.next_seq = seq.wrapping_add(u32::try_from(seg.declared_len).unwrap_or(0));
-            }
-            drain_early(s, &key, ctx, out);
+            take_in_order(s, &key, ctx, seq, seg, out);
         }
         if let Some(f) = s.fin_seq {
             if seq_diff(f, s.next_seq) <= 0 {
@@ -321,6 +242,139 @@ impl TcpReassembler {
             }
         }
     }
+
+    /// A SYN (re)starts its stream direction. Returns the sequence number of the first
+    /// data byte.
+    fn restart_at_syn(
+        &mut self,
+        key: Key,
+        seq: u32,
+        ack: bool,
+        out: &mut VecDeque<CaptureEvent>,
+    ) -> u32 {
+        if !self.streams.contains_key(&key) && self.streams.len() >= self.max_streams {
+            self.evict_one(out);
+        }
+        let s = self.streams.entry(key).or_default();
+        *s = Stream {
+            buf: std::mem::take(&mut s.buf),
+            ..Stream::default()
+        };
+        s.buf.clear();
+        let seq = seq.wrapping_add(1);
+        s.next_seq = seq;
+        // SYN without ACK: the connecting side, which sends the prefix.
+        s.expect_prefix = !ack;
+        s.prefix_required = !ack;
+        seq
+    }
+
+    /// Data on a stream whose start was not captured: framing starts at this segment.
+    fn join_midstream(&mut self, key: Key, seq: u32, ctx: &Ctx, out: &mut VecDeque<CaptureEvent>) {
+        if self.streams.len() >= self.max_streams {
+            self.evict_one(out);
+        }
+        diag(
+            out,
+            ctx.frame,
+            Severity::Info,
+            format!(
+                "{}: connection start not captured; assuming this segment starts a frame",
+                describe(&key)
+            ),
+        );
+        self.streams.insert(
+            key,
+            Stream {
+                next_seq: seq,
+                expect_prefix: true,
+                ..Stream::default()
+            },
+        );
+    }
+}
+
+/// A segment (`seq`, `data`) beyond the next expected byte waits for the gap to fill,
+/// unless the early bytes outgrow the limits: then the gap is skipped.
+fn take_early(
+    s: &mut Stream,
+    key: &Key,
+    ctx: &Ctx,
+    (seq, data): (u32, &[u8]),
+    max_buffer: usize,
+    out: &mut VecDeque<CaptureEvent>,
+) {
+    if data.is_empty() {
+        return;
+    }
+    store_early(s, seq, data);
+    if s.ooo_bytes > max_buffer || s.ooo.len() > MAX_OOO_SEGMENTS {
+        // The missing bytes are not coming (lost in the capture): skip them.
+        let first = s
+            .ooo
+            .iter()
+            .map(|(q, _)| *q)
+            .min_by_key(|q| seq_diff(*q, s.next_seq));
+        if let Some(first) = first {
+            diag(
+                out,
+                ctx.frame,
+                Severity::Warning,
+                format!(
+                    "{}: {} bytes missing from the stream (not captured); {} buffered bytes dropped, framing restarts",
+                    describe(key),
+                    seq_diff(first, s.next_seq),
+                    s.buf.len()
+                ),
+            );
+            s.buf.clear();
+            s.expect_prefix = false;
+            s.next_seq = first;
+            drain_early(s, key, ctx, out);
+        }
+    }
+}
+
+/// A segment starting at or before the next expected byte: its new bytes are framed,
+/// then the early segments it made contiguous.
+fn take_in_order(
+    s: &mut Stream,
+    key: &Key,
+    ctx: &Ctx,
+    seq: u32,
+    seg: &Segment<'_>,
+    out: &mut VecDeque<CaptureEvent>,
+) {
+    let data = seg.payload;
+    let skip = usize::try_from(-seq_diff(seq, s.next_seq)).unwrap_or(usize::MAX);
+    if skip < data.len() {
+        let fresh = &data[skip..];
+        s.next_seq = s
+            .next_seq
+            .wrapping_add(u32::try_from(fresh.len()).unwrap_or(0));
+        feed(s, key, ctx, fresh, out);
+    }
+    if data.len() < seg.declared_len && skip < seg.declared_len {
+        // Cut segment (snap length, or IP length fields that lie, reported by the
+        // IP layer): the rest of it is lost, and with it the frame in progress.
+        let lost = seg.declared_len - skip.max(data.len());
+        if let Some((c, l)) = ctx.cut {
+            diag(
+                out,
+                ctx.frame,
+                Severity::Warning,
+                format!(
+                    "captured {c} of {l} bytes (snap length); {}: {lost} stream bytes lost, {} buffered bytes dropped",
+                    describe(key),
+                    s.buf.len()
+                ),
+            );
+        }
+        s.buf.clear();
+        s.expect_prefix = false;
+        s.next_seq = seq.wrapping_add(u32::try_from(seg.declared_len).unwrap_or(0));
+    }
+    drain_early(s, key, ctx, out);
 }
 
 fn close(s: &mut Stream, k: &Key, ctx: &Ctx, out: &mut VecDeque<CaptureEvent>, how: &str) {

@@ -319,7 +319,121 @@ impl SkOpener {
         sk_payload_offset: usize,
         fragment: bool,
     ) -> Result<Decrypted, CryptoError> {
-        let off = sk_payload_offset;
+        let sk = SkLayout::find(message, sk_payload_offset, fragment)?;
+        let (body, end) = (sk.body, sk.end);
+        let iv_len = self.encr.iv_len();
+        let icv_len = self.icv_len();
+        if body + iv_len + icv_len + 1 > end {
+            return Err(CryptoError::Truncated {
+                what: "SK payload body (IV, at least the pad length byte, ICV)",
+                need: body + iv_len + icv_len + 1,
+                have: end,
+            });
+        }
+        let iv = &message[body..body + iv_len];
+        let ct_start = body + iv_len;
+        let ct_end = end - icv_len;
+        let icv = &message[ct_end..end];
+        let ciphertext = &message[ct_start..ct_end];
+
+        let (integrity, data) = if self.encr.is_aead() {
+            let Some(data) = self.open_aead(&message[..body], iv, ciphertext, icv)? else {
+                return Ok(Decrypted {
+                    integrity: Integrity::Bad,
+                    plaintext: Vec::new(),
+                    pad_length: 0,
+                    next_payload: sk.next_payload,
+                    fragment: sk.fragment,
+                });
+            };
+            (Integrity::Ok, data)
+        } else {
+            let ok = self.icv_matches(&message[..ct_end], icv)?;
+            let data = self.decipher(iv, ciphertext)?;
+            let integrity = if ok { Integrity::Ok } else { Integrity::Bad };
+            (integrity, data)
+        };
+        strip_padding(data, integrity, &sk)
+    }
+
+    /// AEAD: the plaintext of `ciphertext`, or `None` when the tag `icv` does not verify
+    /// over `aad` (the message up to the IV).
+    fn open_aead(
+        &self,
+        aad: &[u8],
+        iv: &[u8],
+        ciphertext: &[u8],
+        icv: &[u8],
+    ) -> Result<Option<Vec<u8>>, CryptoError> {
+        let mut data = ciphertext.to_vec();
+        if !aead_open(self.encr, &self.ke, iv, aad, &mut data, icv)? {
+            return Ok(None);
+        }
+        Ok(Some(data))
+    }
+
+    /// Non-AEAD: does `icv` match the integrity checksum of `signed` (the message up to
+    /// the ICV)? Compared in constant time; the computed checksum is wiped.
+    fn icv_matches(&self, signed: &[u8], icv: &[u8]) -> Result<bool, CryptoError> {
+        match &self.mac {
+            Some(mac) => {
+                let mut full = [0u8; 64];
+                let n = mac.compute(signed, &mut full);
+                let n = n.min(self.integ.icv_len());
+                let ok = bool::from(full[..n].ct_eq(icv));
+                full.zeroize();
+                Ok(ok)
+            }
+            None => {
+                let mut computed = integ_icv(self.integ, &self.ka, &[signed])?;
+                let ok = bool::from(computed.as_slice().ct_eq(icv));
+                computed.zeroize();
+                Ok(ok)
+            }
+        }
+    }
+
+    /// Non-AEAD: decrypt `ciphertext` (padding still on).
+    fn decipher(&self, iv: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        match &self.cbc {
+            Some(cbc) => {
+                let bs = self.encr.block_size();
+                if !ciphertext.len().is_multiple_of(bs) {
+                    return Err(CryptoError::CiphertextLength {
+                        algorithm: self.encr.to_string(),
+                        len: ciphertext.len(),
+                        block_size: bs,
+                    });
+                }
+                let mut data = vec![0u8; ciphertext.len()];
+                cbc.decrypt(iv, ciphertext, &mut data)?;
+                Ok(data)
+            }
+            None => {
+                let mut data = ciphertext.to_vec();
+                plain_cipher(self.encr, &self.ke, iv, &mut data, false)?;
+                Ok(data)
+            }
+        }
+    }
+}
+
+/// Where the parts of an SK/SKF payload lie in its message.
+struct SkLayout {
+    /// The Next Payload field of the SK/SKF header.
+    next_payload: u8,
+    /// SKF: (fragment number, total fragments).
+    fragment: Option<(u16, u16)>,
+    /// Offset of the IV, which ends the associated data.
+    body: usize,
+    /// Offset of the payload's end.
+    end: usize,
+}
+
+impl SkLayout {
+    /// The SK (`fragment == false`) or SKF payload header at `off`, checked against the
+    /// message length.
+    fn find(message: &[u8], off: usize, fragment: bool) -> Result<SkLayout, CryptoError> {
         if message.len() < IKE_HEADER_LEN
             || off < IKE_HEADER_LEN
             || off > message.len()
@@ -357,105 +471,57 @@ impl SkOpener {
         } else {
             None
         };
-        let iv_len = self.encr.iv_len();
-        let icv_len = self.icv_len();
-        if body + iv_len + icv_len + 1 > end {
-            return Err(CryptoError::Truncated {
-                what: "SK payload body (IV, at least the pad length byte, ICV)",
-                need: body + iv_len + icv_len + 1,
-                have: end,
-            });
-        }
-        let iv = &message[body..body + iv_len];
-        let ct_start = body + iv_len;
-        let ct_end = end - icv_len;
-        let icv = &message[ct_end..end];
-        let (ke, ka) = (self.ke.as_slice(), self.ka.as_slice());
-        let ciphertext = &message[ct_start..ct_end];
-
-        let (integrity, mut data) = if self.encr.is_aead() {
-            let mut data = ciphertext.to_vec();
-            let aad = &message[..body];
-            if !aead_open(self.encr, ke, iv, aad, &mut data, icv)? {
-                return Ok(Decrypted {
-                    integrity: Integrity::Bad,
-                    plaintext: Vec::new(),
-                    pad_length: 0,
-                    next_payload,
-                    fragment: frag,
-                });
-            }
-            (Integrity::Ok, data)
-        } else {
-            let ok = match &self.mac {
-                Some(mac) => {
-                    let mut full = [0u8; 64];
-                    let n = mac.compute(&message[..ct_end], &mut full);
-                    let n = n.min(self.integ.icv_len());
-                    let ok = bool::from(full[..n].ct_eq(icv));
-                    full.zeroize();
-                    ok
-                }
-                None => {
-                    let mut computed = integ_icv(self.integ, ka, &[&message[..ct_end]])?;
-                    let ok = bool::from(computed.as_slice().ct_eq(icv));
-                    computed.zeroize();
-                    ok
-                }
-            };
-            let data = match &self.cbc {
-                Some(cbc) => {
-                    let bs = self.encr.block_size();
-                    if !ciphertext.len().is_multiple_of(bs) {
-                        return Err(CryptoError::CiphertextLength {
-                            algorithm: self.encr.to_string(),
-                            len: ciphertext.len(),
-                            block_size: bs,
-                        });
-                    }
-                    let mut data = vec![0u8; ciphertext.len()];
-                    cbc.decrypt(iv, ciphertext, &mut data)?;
-                    data
-                }
-                None => {
-                    let mut data = ciphertext.to_vec();
-                    plain_cipher(self.encr, ke, iv, &mut data, false)?;
-                    data
-                }
-            };
-            let integrity = if ok { Integrity::Ok } else { Integrity::Bad };
-            (integrity, data)
-        };
-
-        // data is non-empty: the length check above reserved one byte.
-        let pad_length = data[data.len() - 1];
-        let strip = pad_length as usize + 1;
-        if strip > data.len() {
-            if integrity == Integrity::Ok {
-                return Err(CryptoError::BadPadding {
-                    pad_length,
-                    available: data.len() - 1,
-                });
-            }
-            return Ok(Decrypted {
-                integrity,
-                plaintext: data,
-                pad_length: 0,
-                next_payload,
-                fragment: frag,
-            });
-        }
-        let keep = data.len() - strip;
-        data[keep..].zeroize();
-        data.truncate(keep);
-        Ok(Decrypted {
-            integrity,
-            plaintext: data,
-            pad_length,
+        Ok(SkLayout {
             next_payload,
             fragment: frag,
+            body,
+            end,
         })
     }
+}
+
+/// Remove the padding and the pad length byte from decrypted `data`. A pad length beyond
+/// the data is an error only when the integrity check passed; otherwise the data is kept
+/// as it is, for display.
+fn strip_padding(
+    mut data: Vec<u8>,
+    integrity: Integrity,
+    sk: &SkLayout,
+) -> Result<Decrypted, CryptoError> {
+    // `open` reserved one byte for the pad length, so this error is not expected.
+    let Some(&pad_length) = data.last() else {
+        return Err(CryptoError::Truncated {
+            what: "SK payload body (IV, at least the pad length byte, ICV)",
+            need: 1,
+            have: 0,
+        });
+    };
+    let strip = pad_length as usize + 1;
+    if strip > data.len() {
+        if integrity == Integrity::Ok {
+            return Err(CryptoError::BadPadding {
+                pad_length,
+                available: data.len() - 1,
+            });
+        }
+        return Ok(Decrypted {
+            integrity,
+            plaintext: data,
+            pad_length: 0,
+            next_payload: sk.next_payload,
+            fragment: sk.fragment,
+        });
+    }
+    let keep = data.len() - strip;
+    data[keep..].zeroize();
+    data.truncate(keep);
+    Ok(Decrypted {
+        integrity,
+        plaintext: data,
+        pad_length,
+        next_payload: sk.next_payload,
+        fragment: sk.fragment,
+    })
 }
 
 /// What to put inside an SK/SKF payload being built.

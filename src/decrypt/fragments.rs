@@ -131,6 +131,29 @@ impl Pending {
             missing.join(",")
         )
     }
+
+    /// The message of a complete set: fragment 1's first payload type, the joined
+    /// plaintext (when every fragment was decrypted) and the frames.
+    fn joined(self) -> Reassembled {
+        let first_payload = self.pieces.get(&1).map_or(0, |p| p.next_payload);
+        let frames = self.pieces.values().map(|p| p.frame).collect();
+        let data = if self.pieces.values().all(|p| p.data.is_some()) {
+            let mut joined = Vec::with_capacity(self.bytes);
+            for p in self.pieces.values() {
+                if let Some(d) = &p.data {
+                    joined.extend_from_slice(d);
+                }
+            }
+            Some(joined)
+        } else {
+            None
+        };
+        Reassembled {
+            first_payload,
+            data,
+            frames,
+        }
+    }
 }
 
 /// The reassembly buffer (see the module documentation).
@@ -186,65 +209,12 @@ impl FragmentReassembly {
         diags: &mut Vec<Diagnostic>,
     ) -> Option<Reassembled> {
         self.expire(frag.time_us, diags);
-        if frag.number == 0 || frag.total == 0 || frag.number > frag.total {
-            diags.push(Diagnostic {
-                frame: frag.frame,
-                severity: Severity::Malformed,
-                message: format!(
-                    "fragment number {} of {} is out of range (RFC 7383 §2.5); not reassembled",
-                    frag.number, frag.total
-                ),
-            });
+        if let Some(d) = self.refusal(&key, &frag) {
+            diags.push(d);
             return None;
         }
-        if frag.total > self.limits.max_fragments {
-            diags.push(Diagnostic {
-                frame: frag.frame,
-                severity: Severity::Warning,
-                message: format!(
-                    "{} fragments announced, more than the {} reassembled; fragment {} not buffered",
-                    frag.total, self.limits.max_fragments, frag.number
-                ),
-            });
+        if !self.keep_newest_transmission(&key, &frag, diags) {
             return None;
-        }
-        if let Some(&(_, done_frame)) = self.completed.get(&key) {
-            diags.push(Diagnostic {
-                frame: frag.frame,
-                severity: Severity::Info,
-                message: format!(
-                    "fragment {}/{} of {} repeats a message already reassembled in frame {done_frame}; ignored",
-                    frag.number,
-                    frag.total,
-                    key.describe()
-                ),
-            });
-            return None;
-        }
-        if let Some(p) = self.pending.get(&key) {
-            if frag.total < p.total {
-                // RFC 7383 §2.6.2: a smaller Total Fragments belongs to an older transmission.
-                diags.push(Diagnostic {
-                    frame: frag.frame,
-                    severity: Severity::Info,
-                    message: format!(
-                        "fragment {}/{} of {} ignored: a retransmission with {} fragments is being reassembled",
-                        frag.number, frag.total, key.describe(), p.total
-                    ),
-                });
-                return None;
-            }
-            if frag.total > p.total {
-                diags.push(Diagnostic {
-                    frame: frag.frame,
-                    severity: Severity::Info,
-                    message: format!(
-                        "{} retransmitted with {} fragments instead of {}: the earlier fragments are discarded",
-                        key.describe(), frag.total, p.total
-                    ),
-                });
-                self.remove(&key);
-            }
         }
         let len = frag.data.as_ref().map_or(0, Vec::len);
         if len > self.limits.max_bytes {
@@ -255,15 +225,101 @@ impl FragmentReassembly {
             });
             return None;
         }
-        // Make room: evict the oldest messages (never the one this fragment belongs to).
+        self.make_room(&key, len, diags);
+        let (time_us, frame) = (frag.time_us, frag.frame);
+        if !self.store_piece(key, frag, len, diags) {
+            return None;
+        }
+        let done = self.remove(&key)?;
+        self.remember_completed(key, time_us, frame);
+        Some(done.joined())
+    }
+
+    /// Why a fragment is not reassembled at all: its numbering is out of range or beyond
+    /// the limit, or its message was reassembled already.
+    fn refusal(&self, key: &FragmentKey, frag: &Fragment) -> Option<Diagnostic> {
+        if frag.number == 0 || frag.total == 0 || frag.number > frag.total {
+            return Some(Diagnostic {
+                frame: frag.frame,
+                severity: Severity::Malformed,
+                message: format!(
+                    "fragment number {} of {} is out of range (RFC 7383 §2.5); not reassembled",
+                    frag.number, frag.total
+                ),
+            });
+        }
+        if frag.total > self.limits.max_fragments {
+            return Some(Diagnostic {
+                frame: frag.frame,
+                severity: Severity::Warning,
+                message: format!(
+                    "{} fragments announced, more than the {} reassembled; fragment {} not buffered",
+                    frag.total, self.limits.max_fragments, frag.number
+                ),
+            });
+        }
+        let &(_, done_frame) = self.completed.get(key)?;
+        Some(Diagnostic {
+            frame: frag.frame,
+            severity: Severity::Info,
+            message: format!(
+                "fragment {}/{} of {} repeats a message already reassembled in frame {done_frame}; ignored",
+                frag.number,
+                frag.total,
+                key.describe()
+            ),
+        })
+    }
+
+    /// A fragment whose Total Fragments differs from that of the message in reassembly
+    /// belongs to another transmission: the newest (larger total) is kept. Returns false
+    /// when the fragment is the older one, and ignored.
+    fn keep_newest_transmission(
+        &mut self,
+        key: &FragmentKey,
+        frag: &Fragment,
+        diags: &mut Vec<Diagnostic>,
+    ) -> bool {
+        let Some(p) = self.pending.get(key) else {
+            return true;
+        };
+        if frag.total < p.total {
+            // RFC 7383 §2.6.2: a smaller Total Fragments belongs to an older transmission.
+            diags.push(Diagnostic {
+                frame: frag.frame,
+                severity: Severity::Info,
+                message: format!(
+                    "fragment {}/{} of {} ignored: a retransmission with {} fragments is being reassembled",
+                    frag.number, frag.total, key.describe(), p.total
+                ),
+            });
+            return false;
+        }
+        if frag.total > p.total {
+            diags.push(Diagnostic {
+                frame: frag.frame,
+                severity: Severity::Info,
+                message: format!(
+                    "{} retransmitted with {} fragments instead of {}: the earlier fragments are discarded",
+                    key.describe(), frag.total, p.total
+                ),
+            });
+            self.remove(key);
+        }
+        true
+    }
+
+    /// Make room for `len` more bytes and, for a new message, one more message: evict the
+    /// oldest messages (never the one this fragment belongs to).
+    fn make_room(&mut self, key: &FragmentKey, len: usize, diags: &mut Vec<Diagnostic>) {
         while (self.bytes + len > self.limits.max_bytes
-            || (!self.pending.contains_key(&key) && self.pending.len() >= self.limits.max_messages))
+            || (!self.pending.contains_key(key) && self.pending.len() >= self.limits.max_messages))
             && !self.pending.is_empty()
         {
             let oldest = self
                 .pending
                 .iter()
-                .filter(|(k, _)| **k != key)
+                .filter(|(k, _)| *k != key)
                 .min_by_key(|(_, p)| p.seq)
                 .map(|(k, _)| *k);
             let Some(old) = oldest else { break };
@@ -279,6 +335,17 @@ impl FragmentReassembly {
                 });
             }
         }
+    }
+
+    /// Buffer the fragment (`len` bytes of plaintext) unless its number was seen already.
+    /// Returns true when its message now has every fragment.
+    fn store_piece(
+        &mut self,
+        key: FragmentKey,
+        frag: Fragment,
+        len: usize,
+        diags: &mut Vec<Diagnostic>,
+    ) -> bool {
         self.seq += 1;
         let seq = self.seq;
         let entry = self.pending.entry(key).or_insert_with(|| Pending {
@@ -301,7 +368,7 @@ impl FragmentReassembly {
                     first.frame
                 ),
             });
-            return None;
+            return false;
         }
         entry.bytes += len;
         self.bytes += len;
@@ -313,10 +380,12 @@ impl FragmentReassembly {
                 data: frag.data,
             },
         );
-        if entry.pieces.len() < usize::from(entry.total) {
-            return None;
-        }
-        let done = self.remove(&key)?;
+        entry.pieces.len() >= usize::from(entry.total)
+    }
+
+    /// Note a message reassembled at `time_us` in `frame`, so that its retransmitted
+    /// fragments are recognised; the oldest note makes way beyond the message limit.
+    fn remember_completed(&mut self, key: FragmentKey, time_us: i64, frame: u64) {
         if self.completed.len() >= self.limits.max_messages {
             let oldest = self
                 .completed
@@ -327,25 +396,7 @@ impl FragmentReassembly {
                 self.completed.remove(&k);
             }
         }
-        self.completed.insert(key, (frag.time_us, frag.frame));
-        let first_payload = done.pieces.get(&1).map_or(0, |p| p.next_payload);
-        let frames = done.pieces.values().map(|p| p.frame).collect();
-        let data = if done.pieces.values().all(|p| p.data.is_some()) {
-            let mut joined = Vec::with_capacity(done.bytes);
-            for p in done.pieces.values() {
-                if let Some(d) = &p.data {
-                    joined.extend_from_slice(d);
-                }
-            }
-            Some(joined)
-        } else {
-            None
-        };
-        Some(Reassembled {
-            first_payload,
-            data,
-            frames,
-        })
+        self.completed.insert(key, (time_us, frame));
     }
 
     fn remove(&mut self, key: &FragmentKey) -> Option<Pending> {

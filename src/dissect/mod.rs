@@ -80,7 +80,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use serde_json::Value;
 
 use crate::wire::{
-    registry, AttributeValue, Header, Message, NotifyData, Payload, PayloadBody, TrafficSelector,
+    registry, AttributeValue, Cp, Delete, Eap, Header, Message, NotifyData, Payload, PayloadBody,
+    Sa, TrafficSelector, Transform,
 };
 
 pub use json::{push_hex, write_json_str, JsonWriter};
@@ -481,50 +482,17 @@ pub fn visit_payload<S: FieldSink + ?Sized>(
     s.name("name", registry::payload_name(p.payload_type));
     s.bool("critical", p.critical());
     s.u64("offset", p.offset as u64);
-    match &p.body {
-        PayloadBody::Sa(sa) => {
-            s.begin_list("proposals");
-            for pr in &sa.proposals {
-                s.begin_object("");
-                s.u64("number", pr.number.into());
-                s.u64("protocol_id", pr.protocol_id.into());
-                s.name("protocol", registry::protocol_name(pr.protocol_id));
-                s.hex("spi", &pr.spi);
-                s.begin_list("transforms");
-                for t in &pr.transforms {
-                    s.begin_object("");
-                    s.u64("type", t.transform_type.into());
-                    s.name("type_name", registry::transform_type_name(t.transform_type));
-                    s.u64("id", t.transform_id.into());
-                    s.name(
-                        "id_name",
-                        registry::transform_id_name(t.transform_type, t.transform_id),
-                    );
-                    s.begin_list("attributes");
-                    for a in &t.attributes {
-                        s.begin_object("");
-                        s.u64("type", a.attr_type.into());
-                        s.name("name", registry::transform_attribute_name(a.attr_type));
-                        match &a.value {
-                            AttributeValue::Tv(v) => {
-                                s.str("format", "TV");
-                                s.u64("value", (*v).into());
-                            }
-                            AttributeValue::Tlv(d) => {
-                                s.str("format", "TLV");
-                                s.hex("value", d);
-                            }
-                        }
-                        s.end_object();
-                    }
-                    s.end_list();
-                    s.end_object();
-                }
-                s.end_list();
-                s.end_object();
-            }
-            s.end_list();
-        }
+    body_fields(&p.body, s);
+    if let Some(d) = decrypted {
+        visit_decryption(d, s);
+    }
+    s.end_object();
+}
+
+/// The fields of a payload's body, which depend on its type.
+fn body_fields<S: FieldSink + ?Sized>(body: &PayloadBody, s: &mut S) {
+    match body {
+        PayloadBody::Sa(sa) => sa_fields(sa, s),
         PayloadBody::Ke(ke) => {
             s.u64("group", ke.dh_group.into());
             s.name("group_name", registry::transform_id_name(4, ke.dh_group));
@@ -557,17 +525,7 @@ pub fn visit_payload<S: FieldSink + ?Sized>(
             s.bool("error", n.is_error());
             notify_fields(&n.data, s);
         }
-        PayloadBody::Delete(d) => {
-            s.u64("protocol_id", d.protocol_id.into());
-            s.name("protocol", registry::protocol_name(d.protocol_id));
-            s.u64("spi_size", d.spi_size.into());
-            s.u64("num_spis", d.num_spis.into());
-            s.begin_list("spis");
-            for spi in d.spis() {
-                s.hex("", spi);
-            }
-            s.end_list();
-        }
+        PayloadBody::Delete(d) => delete_fields(d, s),
         PayloadBody::Ts(ts) => {
             s.begin_list("selectors");
             for sel in &ts.selectors {
@@ -587,37 +545,99 @@ pub fn visit_payload<S: FieldSink + ?Sized>(
             s.name("next_payload_name", registry::payload_name(f.next_payload));
             s.u64("length", f.data.len() as u64);
         }
-        PayloadBody::Cp(cp) => {
-            s.u64("cfg_type", cp.cfg_type.into());
-            s.name("cfg_type_name", registry::cfg_type_name(cp.cfg_type));
-            s.begin_list("attributes");
-            for a in &cp.attributes {
-                s.begin_object("");
-                s.u64("type", a.attr_type.into());
-                s.name("name", registry::cfg_attribute_name(a.attr_type));
-                s.u64("length", a.value.len() as u64);
-                s.hex("value", &a.value);
-                cfg_extra(a.attr_type, &a.value, s);
-                s.end_object();
-            }
-            s.end_list();
-        }
-        PayloadBody::Eap(e) => {
-            s.u64("code", e.code.into());
-            s.name("code_name", registry::eap_code_name(e.code));
-            s.u64("identifier", e.identifier.into());
-            match e.eap_type {
-                Some(t) => s.u64("eap_type", t.into()),
-                None => s.null("eap_type"),
-            }
-            s.name("eap_type_name", e.eap_type.and_then(eap_type_name));
-            s.hex("data", &e.data);
-        }
+        PayloadBody::Cp(cp) => cp_fields(cp, s),
+        PayloadBody::Eap(e) => eap_fields(e, s),
     }
-    if let Some(d) = decrypted {
-        visit_decryption(d, s);
+}
+
+/// An SA payload's proposals.
+fn sa_fields<S: FieldSink + ?Sized>(sa: &Sa, s: &mut S) {
+    s.begin_list("proposals");
+    for pr in &sa.proposals {
+        s.begin_object("");
+        s.u64("number", pr.number.into());
+        s.u64("protocol_id", pr.protocol_id.into());
+        s.name("protocol", registry::protocol_name(pr.protocol_id));
+        s.hex("spi", &pr.spi);
+        s.begin_list("transforms");
+        for t in &pr.transforms {
+            visit_transform(t, s);
+        }
+        s.end_list();
+        s.end_object();
     }
+    s.end_list();
+}
+
+/// One transform of a proposal, with its attributes.
+fn visit_transform<S: FieldSink + ?Sized>(t: &Transform, s: &mut S) {
+    s.begin_object("");
+    s.u64("type", t.transform_type.into());
+    s.name("type_name", registry::transform_type_name(t.transform_type));
+    s.u64("id", t.transform_id.into());
+    s.name(
+        "id_name",
+        registry::transform_id_name(t.transform_type, t.transform_id),
+    );
+    s.begin_list("attributes");
+    for a in &t.attributes {
+        s.begin_object("");
+        s.u64("type", a.attr_type.into());
+        s.name("name", registry::transform_attribute_name(a.attr_type));
+        match &a.value {
+            AttributeValue::Tv(v) => {
+                s.str("format", "TV");
+                s.u64("value", (*v).into());
+            }
+            AttributeValue::Tlv(d) => {
+                s.str("format", "TLV");
+                s.hex("value", d);
+            }
+        }
+        s.end_object();
+    }
+    s.end_list();
     s.end_object();
+}
+
+fn delete_fields<S: FieldSink + ?Sized>(d: &Delete, s: &mut S) {
+    s.u64("protocol_id", d.protocol_id.into());
+    s.name("protocol", registry::protocol_name(d.protocol_id));
+    s.u64("spi_size", d.spi_size.into());
+    s.u64("num_spis", d.num_spis.into());
+    s.begin_list("spis");
+    for spi in d.spis() {
+        s.hex("", spi);
+    }
+    s.end_list();
+}
+
+fn cp_fields<S: FieldSink + ?Sized>(cp: &Cp, s: &mut S) {
+    s.u64("cfg_type", cp.cfg_type.into());
+    s.name("cfg_type_name", registry::cfg_type_name(cp.cfg_type));
+    s.begin_list("attributes");
+    for a in &cp.attributes {
+        s.begin_object("");
+        s.u64("type", a.attr_type.into());
+        s.name("name", registry::cfg_attribute_name(a.attr_type));
+        s.u64("length", a.value.len() as u64);
+        s.hex("value", &a.value);
+        cfg_extra(a.attr_type, &a.value, s);
+        s.end_object();
+    }
+    s.end_list();
+}
+
+fn eap_fields<S: FieldSink + ?Sized>(e: &Eap, s: &mut S) {
+    s.u64("code", e.code.into());
+    s.name("code_name", registry::eap_code_name(e.code));
+    s.u64("identifier", e.identifier.into());
+    match e.eap_type {
+        Some(t) => s.u64("eap_type", t.into()),
+        None => s.null("eap_type"),
+    }
+    s.name("eap_type_name", e.eap_type.and_then(eap_type_name));
+    s.hex("data", &e.data);
 }
 
 /// One payload object (see the module documentation for keys).

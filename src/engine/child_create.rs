@@ -6,7 +6,8 @@ use std::net::IpAddr;
 
 use super::config::{ConnConfig, TsRange};
 use super::proposal::{self, Chosen};
-use super::sa::ChildRequest;
+use super::sa::{ChildRequest, ChildSa};
+use super::Path;
 use crate::crypto::{derive_child_sa_keys, ChildSaKeys, IkeSaKeys};
 use crate::wire::{notify_type as nt, payload_type as pt, Payload, PayloadBody, Sa, Ts};
 
@@ -96,6 +97,21 @@ pub(crate) struct ResponderChild {
     pub spi_out: u32,
     pub ts_i: Vec<TsRange>,
     pub ts_r: Vec<TsRange>,
+}
+
+impl ResponderChild {
+    /// The CHILD_SA it makes with our inbound SPI and the derived keys, on the IKE SA's
+    /// path.
+    pub(crate) fn child_sa(&self, spi_in: u32, keys: ChildSaKeys, path: Path) -> ChildSa {
+        ChildSa::new(
+            false,
+            (spi_in, self.spi_out),
+            self.chosen,
+            (self.ts_i.clone(), self.ts_r.clone()),
+            keys,
+            path,
+        )
+    }
 }
 
 /// Responder: select a proposal and narrow the selectors. `Err(notify type)` when the

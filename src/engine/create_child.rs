@@ -505,18 +505,7 @@ impl Engine {
         out.push(ts_payload(pt::TSI, &c.ts_i));
         out.push(ts_payload(pt::TSR, &c.ts_r));
         answer(self, &out);
-        let child = ChildSa {
-            spi_in,
-            spi_out: c.spi_out,
-            proposal: c.chosen,
-            ts_local: c.ts_r.clone(),
-            ts_remote: c.ts_i.clone(),
-            keys,
-            initiator: false,
-            rekeyed: false,
-            path: sa_path,
-            installed: Timestamp::default(),
-        };
+        let child = c.child_sa(spi_in, keys, sa_path);
         self.install_responder_child(id, child, vip, rekey, (ni.to_vec(), nr));
     }
 
@@ -570,10 +559,7 @@ impl Engine {
         let Some(sa) = self.sas.get_mut(&id) else {
             return;
         };
-        sa.children.push(ChildSa {
-            installed: now,
-            ..child
-        });
+        sa.children.push(child.installed_at(now));
         let mut rekeyed = None;
         if let Some(old_spi) = rekey.old {
             if let Some(o) = sa.children.iter_mut().find(|c| c.spi_in == old_spi) {
@@ -650,10 +636,7 @@ impl Engine {
         };
         let now = self.now;
         if let Some(sa) = self.sas.get_mut(&id) {
-            sa.children.push(ChildSa {
-                installed: now,
-                ..child
-            });
+            sa.children.push(child.installed_at(now));
         }
         self.arm_child_rekey(id, spi_in);
         self.event(up);
@@ -862,18 +845,15 @@ impl Engine {
             nonce,
         )
         .map_err(|e| format!("key derivation: {e}"))?;
-        Ok(ChildSa {
-            spi_in: ex.spi as u32,
-            spi_out,
-            proposal: chosen,
-            ts_local: ts_i,
-            ts_remote: ts_r,
+        let spis = (ex.spi as u32, spi_out);
+        Ok(ChildSa::new(
+            true,
+            spis,
+            chosen,
+            (ts_i, ts_r),
             keys,
-            initiator: true,
-            rekeyed: false,
-            path: sa.path,
-            installed: Timestamp::default(),
-        })
+            sa.path,
+        ))
     }
 }
 

@@ -315,17 +315,9 @@ fn initiator_auth_child(
         Some((c, spi)) if proposal::acceptable(&conn.esp_proposals, &c, true) => {
             match <[u8; 4]>::try_from(&spi[..]) {
                 Ok(spi) if ts_acceptable(&req.ts_i, &ts_i) && ts_acceptable(&req.ts_r, &ts_r) => {
-                    child_create::child_keys(keys, &c, &sa.ni, &sa.nr).map(|k| ChildSa {
-                        spi_in: req.spi_in,
-                        spi_out: u32::from_be_bytes(spi),
-                        proposal: c,
-                        ts_local: ts_i,
-                        ts_remote: ts_r,
-                        keys: k,
-                        initiator: true,
-                        rekeyed: false,
-                        path: sa.path,
-                        installed: super::Timestamp::default(),
+                    child_create::child_keys(keys, &c, &sa.ni, &sa.nr).map(|k| {
+                        let spis = (req.spi_in, u32::from_be_bytes(spi));
+                        ChildSa::new(true, spis, c, (ts_i, ts_r), k, sa.path)
                     })
                 }
                 Ok(_) => Err("responder's traffic selectors are not within ours".into()),
@@ -368,19 +360,7 @@ fn responder_auth_child(
         ts_payload(pt::TSI, &c.ts_i),
         ts_payload(pt::TSR, &c.ts_r),
     ];
-    let child = ChildSa {
-        spi_in,
-        spi_out: c.spi_out,
-        proposal: c.chosen,
-        ts_local: c.ts_r.clone(),
-        ts_remote: c.ts_i.clone(),
-        keys,
-        initiator: false,
-        rekeyed: false,
-        path: sa.path,
-        installed: super::Timestamp::default(),
-    };
-    Some((payloads, child))
+    Some((payloads, c.child_sa(spi_in, keys, sa.path)))
 }
 
 impl Engine {
@@ -759,10 +739,7 @@ impl Engine {
                 vip: sa.vip,
             };
             let spi_in = c.spi_in;
-            sa.children.push(ChildSa {
-                installed: now,
-                ..c
-            });
+            sa.children.push(c.installed_at(now));
             (spi_in, ev)
         });
         self.event(up);
@@ -896,10 +873,7 @@ impl Engine {
                 };
                 let now = self.now;
                 if let Some(sa) = self.sas.get_mut(&id) {
-                    sa.children.push(ChildSa {
-                        installed: now,
-                        ..c
-                    });
+                    sa.children.push(c.installed_at(now));
                 }
                 self.arm_child_rekey(id, spi_in);
                 self.event(ev);

@@ -153,6 +153,44 @@ pub struct ChildSa {
 }
 
 impl ChildSa {
+    /// A CHILD_SA that an exchange negotiated, before it joins its IKE SA. `ts_i` and
+    /// `ts_r` are the exchange's TSi and TSr: which of them are ours follows from
+    /// `initiator`.
+    pub(crate) fn new(
+        initiator: bool,
+        (spi_in, spi_out): (u32, u32),
+        proposal: Chosen,
+        (ts_i, ts_r): (Vec<TsRange>, Vec<TsRange>),
+        keys: ChildSaKeys,
+        path: Path,
+    ) -> Self {
+        let (ts_local, ts_remote) = if initiator {
+            (ts_i, ts_r)
+        } else {
+            (ts_r, ts_i)
+        };
+        ChildSa {
+            spi_in,
+            spi_out,
+            proposal,
+            ts_local,
+            ts_remote,
+            keys,
+            initiator,
+            rekeyed: false,
+            path,
+            installed: Timestamp::default(),
+        }
+    }
+
+    /// The same CHILD_SA, stamped with when it joins its IKE SA.
+    pub(crate) fn installed_at(self, now: Timestamp) -> Self {
+        ChildSa {
+            installed: now,
+            ..self
+        }
+    }
+
     /// (encryption key, integrity key) protecting what we send.
     pub fn outbound_keys(&self) -> (&[u8], &[u8]) {
         if self.initiator {
