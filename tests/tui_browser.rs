@@ -113,9 +113,9 @@ fn the_capture_is_indexed_with_pairs_retransmissions_and_the_move() {
     assert_eq!(ix.messages.get(6).unwrap().partner, Some(7));
     let update = ix.messages.get(8).unwrap();
     assert!(
-        update.summary.contains("N(UPDATE_SA_ADDRESSES)"),
+        update.summary().contains("N(UPDATE_SA_ADDRESSES)"),
         "{}",
-        update.summary
+        update.summary()
     );
     assert_eq!(update.partner, Some(9));
     assert!(ix
@@ -432,7 +432,7 @@ fn the_command_line_completes_shows_the_choices_and_keeps_a_history() {
     assert_eq!(b.mode, Mode::Normal);
     // from the first message (IKE_SA_INIT) to the first with a MOBIKE payload
     let (_, m) = b.selected_message().expect("a MOBIKE message");
-    assert!(m.summary.contains("MOBIKE_SUPPORTED"), "{}", m.summary);
+    assert!(m.summary().contains("MOBIKE_SUPPORTED"), "{}", m.summary());
     // the history: Up brings the last command back
     press(&mut b, &[Key::char(':'), Key::plain(KeyCode::Up)]);
     assert_eq!(b.command_line.text, "next-mobike");
@@ -744,7 +744,7 @@ fn ctrl_f_finds_a_string_that_is_only_in_a_decrypted_payload() {
         .index
         .messages
         .iter()
-        .all(|m| !m.summary.to_lowercase().contains(&cookie.to_lowercase())));
+        .all(|m| !m.summary().to_lowercase().contains(&cookie.to_lowercase())));
     press(&mut b, &[Key::ctrl('f')]);
     assert_eq!(b.mode, Mode::Search);
     typed(&mut b, cookie);

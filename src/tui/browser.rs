@@ -828,7 +828,7 @@ fn complete_words(before: &str, words: &[&str]) -> Vec<String> {
 
 /// MOBIKE's notifies (RFC 4555 §4.2) and the NAT detection errors.
 pub fn is_mobike(m: &MessageEntry) -> bool {
-    m.notifies
+    m.notifies()
         .iter()
         .any(|&t| matches!(t, 40 | 41 | 16397..=16401))
 }

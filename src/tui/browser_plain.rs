@@ -35,11 +35,11 @@ pub fn print(options: BrowserOptions) -> Result<i32, String> {
                 out,
                 "frame {} SA {sa} {} -> {} {} mid={} {role}{copy} {}",
                 m.frame,
-                m.src,
-                m.dst,
+                m.src(),
+                m.dst(),
                 m.exchange_name(),
                 m.message_id,
-                m.summary
+                m.summary()
             )?;
         }
         for e in &index.timeline {

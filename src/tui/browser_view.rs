@@ -313,7 +313,7 @@ fn draw_messages(frame: &mut Frame, b: &mut Browser, theme: &Theme, area: Rect) 
         .filter_map(|row| b.shown.get(row))
         .filter_map(|&i| b.index.messages.get(i as usize))
         .collect();
-    let path = |m: &MessageEntry| format!("{} {} {}", m.src, theme.glyphs.arrow, m.dst);
+    let path = |m: &MessageEntry| format!("{} {} {}", m.src(), theme.glyphs.arrow, m.dst());
     // as wide as the widest path on screen, so the info column gets the rest
     let path_width = on_screen
         .iter()
@@ -352,7 +352,7 @@ fn draw_messages(frame: &mut Frame, b: &mut Browser, theme: &Theme, area: Rect) 
         if m.integrity == Some(IntegrityStatus::Bad) {
             info.push_str("[integrity FAILED] ");
         }
-        info.push_str(&m.summary);
+        info.push_str(m.summary());
         let text = format!(
             "{:>5} {:>tw$} {sa}{:<path_width$} {:<7} {:>3} {} {}",
             m.frame,
@@ -363,7 +363,7 @@ fn draw_messages(frame: &mut Frame, b: &mut Browser, theme: &Theme, area: Rect) 
             relation(theme, m),
             info
         );
-        let mut style = if m.malformed.is_some() || m.integrity == Some(IntegrityStatus::Bad) {
+        let mut style = if m.malformed().is_some() || m.integrity == Some(IntegrityStatus::Bad) {
             theme.error
         } else if is_mobike(m) {
             theme.mobike

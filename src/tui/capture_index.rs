@@ -101,8 +101,6 @@ pub struct MessageEntry {
     pub frame: u64,
     /// Capture time, µs since the Unix epoch.
     pub time_us: i64,
-    pub src: SocketAddr,
-    pub dst: SocketAddr,
     pub transport: Transport,
     pub spi_i: u64,
     pub spi_r: u64,
@@ -112,24 +110,56 @@ pub struct MessageEntry {
     pub flags: u8,
     /// The logical IKE SA (index in [`CaptureIndex::sas`]).
     pub sa: Option<u32>,
-    /// Payload types in wire order, then the decrypted ones: `SA KE Ni N(NAT_D_S) ...`
-    /// (shared by every message with the same payloads).
-    pub summary: Arc<str>,
-    /// Notify types, outer and decrypted (shared likewise).
-    pub notifies: Arc<[u16]>,
+    /// Endpoints, payload list, notify types, why it is malformed: one copy for every
+    /// message that has the same (a capture repeats a few of them; 8 bytes a message).
+    shared: Arc<SharedFacts>,
     /// The SK/SKF payload's decryption.
     pub integrity: Option<IntegrityStatus>,
     /// The request this response answers, or the response to this request (index).
     pub partner: Option<u32>,
     /// 0 for the first copy of a request, n for its n-th retransmission.
     pub copy: u16,
-    /// Why the message could not be parsed.
-    pub malformed: Option<Box<str>>,
     raw: Span,
     plain: Option<(Span, u8)>,
 }
 
+/// What messages share, kept once ([`MessageEntry`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SharedFacts {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    /// Payload types in wire order, then the decrypted ones: `SA KE Ni N(NAT_D_S) ...`.
+    pub summary: Box<str>,
+    /// Notify types, outer and decrypted.
+    pub notifies: Box<[u16]>,
+    /// Why the message could not be parsed.
+    pub malformed: Option<Box<str>>,
+}
+
 impl MessageEntry {
+    pub fn src(&self) -> SocketAddr {
+        self.shared.src
+    }
+
+    pub fn dst(&self) -> SocketAddr {
+        self.shared.dst
+    }
+
+    /// Payload types in wire order, then the decrypted ones: `SA KE Ni N(NAT_D_S) ...`.
+    pub fn summary(&self) -> &str {
+        &self.shared.summary
+    }
+
+    /// Notify types, outer and decrypted.
+    pub fn notifies(&self) -> &[u16] {
+        &self.shared.notifies
+    }
+
+    /// Why the message could not be parsed.
+    pub fn malformed(&self) -> Option<&str> {
+        self.shared.malformed.as_deref()
+    }
+
     /// Takes the identity a header gives: SPIs, exchange, message ID, flags.
     fn take_header(&mut self, h: &Header) {
         self.spi_i = h.spi_i;
@@ -845,10 +875,10 @@ fn render_tree(
     let pkt = IkePacket {
         frame: m.frame,
         time_us: m.time_us,
-        src: m.src.ip(),
-        sport: m.src.port(),
-        dst: m.dst.ip(),
-        dport: m.dst.port(),
+        src: m.src().ip(),
+        sport: m.src().port(),
+        dst: m.dst().ip(),
+        dport: m.dst().port(),
         transport: m.transport,
         data: Vec::new(),
     };
@@ -936,29 +966,20 @@ struct Loader {
     sa_spans: Vec<(u32, u32)>,
 }
 
-/// A message's payload list and notify types, shared.
-type Summary = (Arc<str>, Arc<[u16]>);
-
-/// One copy of each distinct summary: a capture repeats the same few payload lists.
+/// One copy of each distinct [`SharedFacts`].
 #[derive(Default)]
 struct Interned {
-    summaries: HashMap<(String, Vec<u16>), Summary>,
+    facts: HashMap<SharedFacts, Arc<SharedFacts>>,
 }
 
 impl Interned {
-    fn get(&mut self, summary: String, notifies: Vec<u16>) -> Summary {
-        self.summaries
-            .entry((summary, notifies))
-            .or_insert_with_key(|(s, n)| (Arc::from(s.as_str()), Arc::from(n.as_slice())))
-            .clone()
-    }
-
-    fn empty_summary(&mut self) -> Arc<str> {
-        self.get(String::new(), Vec::new()).0
-    }
-
-    fn empty_notifies(&mut self) -> Arc<[u16]> {
-        self.get(String::new(), Vec::new()).1
+    fn get(&mut self, facts: SharedFacts) -> Arc<SharedFacts> {
+        if let Some(f) = self.facts.get(&facts) {
+            return f.clone();
+        }
+        let shared = Arc::new(facts.clone());
+        self.facts.insert(facts, shared.clone());
+        shared
     }
 }
 
@@ -1093,8 +1114,11 @@ impl Loader {
                     reader_name(file),
                     pkt.frame
                 ));
-                entry.summary = self.interned.get("[malformed]".into(), Vec::new()).0;
-                entry.malformed = Some(e.to_string().into());
+                entry.shared = self.interned.get(SharedFacts {
+                    summary: "[malformed]".into(),
+                    malformed: Some(e.to_string().into()),
+                    ..(*entry.shared).clone()
+                });
                 self.push(entry);
                 return;
             }
@@ -1107,7 +1131,11 @@ impl Loader {
         entry.plain = opened.as_ref().and_then(|o| self.store_plain(o));
         let inner_payloads = inner.as_ref().and_then(|i| i.payloads.as_deref());
         let (summary, notifies) = summarize(&msg.payloads, inner_payloads, h.is_initiator());
-        (entry.summary, entry.notifies) = self.interned.get(summary, notifies);
+        entry.shared = self.interned.get(SharedFacts {
+            summary: summary.into(),
+            notifies: notifies.into(),
+            ..(*entry.shared).clone()
+        });
         let observed = ObservedMessage {
             frame: pkt.frame,
             time_us: pkt.time_us,
@@ -1143,8 +1171,6 @@ impl Loader {
             file: u16::try_from(file).unwrap_or(u16::MAX),
             frame: pkt.frame,
             time_us: pkt.time_us,
-            src: SocketAddr::new(pkt.src, pkt.sport),
-            dst: SocketAddr::new(pkt.dst, pkt.dport),
             transport: pkt.transport,
             spi_i: 0,
             spi_r: 0,
@@ -1152,12 +1178,16 @@ impl Loader {
             message_id: 0,
             flags: 0,
             sa: None,
-            summary: self.interned.empty_summary(),
-            notifies: self.interned.empty_notifies(),
+            shared: self.interned.get(SharedFacts {
+                src: SocketAddr::new(pkt.src, pkt.sport),
+                dst: SocketAddr::new(pkt.dst, pkt.dport),
+                summary: "".into(),
+                notifies: Box::new([]),
+                malformed: None,
+            }),
             integrity: None,
             partner: None,
             copy: 0,
-            malformed: None,
             raw,
             plain: None,
         }
@@ -1190,7 +1220,7 @@ impl Loader {
         }
         let requester_is_initiator = entry.from_initiator() != entry.is_response();
         let key = (entry.spi_i, requester_is_initiator, entry.message_id);
-        if entry.malformed.is_none() {
+        if entry.malformed().is_none() {
             if entry.is_response() {
                 if let Some(&request) = self.requests.get(&key).and_then(|c| c.last()) {
                     entry.partner = Some(request);

@@ -414,7 +414,7 @@ fn eval(e: &Expr, m: &MessageEntry) -> bool {
             Flag::Retransmit => m.copy > 0,
             Flag::Request => !m.is_response(),
             Flag::Response => m.is_response(),
-            Flag::Malformed => m.malformed.is_some(),
+            Flag::Malformed => m.malformed().is_some(),
             Flag::Decrypted => m.integrity == Some(IntegrityStatus::Ok),
             Flag::Unanswered => !m.is_response() && m.partner.is_none(),
         },
@@ -429,9 +429,9 @@ fn eval(e: &Expr, m: &MessageEntry) -> bool {
 fn compare(field: Field, value: &Value, m: &MessageEntry) -> bool {
     match value {
         Value::Addr(a) => match field {
-            Field::Addr => m.src.ip() == *a || m.dst.ip() == *a,
-            Field::Src => m.src.ip() == *a,
-            Field::Dst => m.dst.ip() == *a,
+            Field::Addr => m.src().ip() == *a || m.dst().ip() == *a,
+            Field::Src => m.src().ip() == *a,
+            Field::Dst => m.dst().ip() == *a,
             _ => false,
         },
         Value::Number(n) => {
@@ -442,9 +442,9 @@ fn compare(field: Field, value: &Value, m: &MessageEntry) -> bool {
                 Field::Spi => m.spi_i == n || m.spi_r == n,
                 Field::Exchange => u64::from(m.exchange) == n,
                 Field::MessageId => u64::from(m.message_id) == n,
-                Field::Notify => m.notifies.iter().any(|&t| u64::from(t) == n),
+                Field::Notify => m.notifies().iter().any(|&t| u64::from(t) == n),
                 Field::Flags => u64::from(m.flags) == n,
-                Field::Port => u64::from(m.src.port()) == n || u64::from(m.dst.port()) == n,
+                Field::Port => u64::from(m.src().port()) == n || u64::from(m.dst().port()) == n,
                 Field::Frame => m.frame == n,
                 // numbered as decode's timeline numbers them
                 Field::Sa => m.sa.is_some_and(|s| u64::from(s) == n),

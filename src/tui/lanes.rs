@@ -99,7 +99,7 @@ struct Sides {
 impl Sides {
     /// The message's path as (initiator side, responder side).
     fn orient(&mut self, m: &MessageEntry) -> (SocketAddr, SocketAddr) {
-        let (s, d) = (m.src.ip(), m.dst.ip());
+        let (s, d) = (m.src().ip(), m.dst().ip());
         let from_initiator = if self.initiator.contains(&s) || self.responder.contains(&d) {
             true
         } else if self.responder.contains(&s) || self.initiator.contains(&d) {
@@ -108,9 +108,9 @@ impl Sides {
             m.from_initiator()
         };
         let (i, r) = if from_initiator {
-            (m.src, m.dst)
+            (m.src(), m.dst())
         } else {
-            (m.dst, m.src)
+            (m.dst(), m.src())
         };
         for (list, ip) in [(&mut self.initiator, i.ip()), (&mut self.responder, r.ip())] {
             // a handful of addresses per side; a flood of them stops being recorded
@@ -257,7 +257,7 @@ impl Lanes {
             } else {
                 Mark::Response
             }
-        } else if off_path && !m.notifies.contains(&UPDATE_SA_ADDRESSES) {
+        } else if off_path && !m.notifies().contains(&UPDATE_SA_ADDRESSES) {
             Mark::Probe
         } else if m.copy > 0 {
             Mark::Retransmission

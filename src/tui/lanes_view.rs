@@ -210,7 +210,7 @@ fn row_text(b: &Browser, row: &LaneRow) -> String {
                 "{setup}{what}{} {} {copy}{}",
                 exchange_short(m),
                 m.message_id,
-                m.summary
+                m.summary()
             )
         }
         LaneItem::Event(k) => {

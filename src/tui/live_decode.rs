@@ -82,7 +82,7 @@ impl MessageTarget {
             (&self.msg.remote, &self.msg.local)
         };
         let is = |a: &SocketAddr, s: &str| s.parse::<SocketAddr>().is_ok_and(|b| b == *a);
-        is(&m.src, src) && is(&m.dst, dst)
+        is(&m.src(), src) && is(&m.dst(), dst)
     }
 
     /// The best match: on the event's path and a first copy, else any copy.
@@ -182,7 +182,7 @@ impl Decoding {
             tree.selected = i;
         }
         Ok(MessageView {
-            title: format!("{what}, frame {} {} -> {}", m.frame, m.src, m.dst),
+            title: format!("{what}, frame {} {} -> {}", m.frame, m.src(), m.dst()),
             tree,
             raw: self.index.raw(m).to_vec(),
             plain: self.index.decrypted(m).map(|(p, _)| p.to_vec()),

@@ -147,8 +147,8 @@ pub fn list_text(m: &MessageEntry, out: &mut String) {
         out,
         "{} {} -> {} {} {} {} ",
         m.frame,
-        m.src,
-        m.dst,
+        m.src(),
+        m.dst(),
         super::browser_view::exchange_short(m),
         m.exchange_name(),
         m.message_id
@@ -159,7 +159,7 @@ pub fn list_text(m: &MessageEntry, out: &mut String) {
     if m.integrity == Some(crate::decrypt::IntegrityStatus::Bad) {
         out.push_str("[integrity FAILED] ");
     }
-    out.push_str(&m.summary);
+    out.push_str(m.summary());
 }
 
 /// Whether `hay` contains `needle` (already lowercase), ignoring case: ASCII without
