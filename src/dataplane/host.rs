@@ -1,7 +1,7 @@
 //! The data-plane end host of one peer: glue between an [`Engine`] and the probes, the
 //! same for the `peer` command and the in-memory network.
 //!
-//! * Inner packets that arrive ([`EngineEvent::EspReceived`]) go to [`DataPlane::on_esp`]:
+//! * Inner packets that arrive ([`crate::engine::EngineEvent::EspReceived`]) go to [`DataPlane::on_esp`]:
 //!   a reply to our running [`PingProbe`] is counted, an echo request addressed inside
 //!   the CHILD_SA's local traffic selectors (or our virtual IP) is answered through the
 //!   same CHILD_SA.

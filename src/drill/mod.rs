@@ -1,5 +1,5 @@
 //! Failover drills: a small language of peer commands, waits and expectations, its
-//! parser ([`parse`]), an interpreter that drives any [`DrillTarget`](run::DrillTarget)
+//! parser ([`parse`]), an interpreter that drives any [`DrillTarget`]
 //! ([`run`]), its reports ([`report`]) and a picture of a run ([`svg`], `--svg FILE`).
 //! `mobikectl drill --lab` and `mobikectl lab --virtual` run them on the embedded virtual
 //! lab, `mobikectl lab` on the loopback lab (real sockets; [`crate::embedded_lab`]); `mobikectl drill FILE -- PEER-OPTIONS` runs them against a

@@ -18,7 +18,7 @@
 //!   initiator): `loss PERCENT` without a pair drops that share of what that node sends
 //!   and receives (the virtual lab: of every datagram).
 //! * With a NAT (`# lab: nat`, `--nat`) the initiator's datagrams leave from the
-//!   user-space NAT's sockets on 127.0.0.100 ([`super::user_nat`]), public ports from
+//!   user-space NAT's sockets on 127.0.0.100 (`user_nat`), public ports from
 //!   40000 on as in the virtual lab when free; `nat rebind` makes it forget its mappings.
 //!   Without one, `nat rebind` binds a fresh port on the SA's address and the engine
 //!   sends from it, as `mobikectl peer` does.

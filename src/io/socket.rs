@@ -1,7 +1,7 @@
 //! UDP sockets: one per (local address, port), so the source address of a datagram is
-//! exactly the engine's [`Transmit::local`]. On the NAT-T port datagrams are told apart
-//! as RFC 3948 §2.2 says: the non-ESP marker means IKE, a single 0xFF a keepalive, any
-//! other first four bytes an ESP SPI.
+//! exactly the local side of the engine's [`crate::engine::Transmit::path`]. On the NAT-T
+//! port datagrams are told apart as RFC 3948 §2.2 says: the non-ESP marker means IKE, a
+//! single 0xFF a keepalive, any other first four bytes an ESP SPI.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};

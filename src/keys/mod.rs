@@ -9,7 +9,7 @@
 //!    `SPIi,SPIr,SK_ei,SK_er,"ENCR NAME",SK_ai,SK_ar,"INTEG NAME"`, hex fields
 //!    bare (quoted is accepted too), names quoted, `#` comments and blank
 //!    lines. Every name Wireshark 4.0 accepts is accepted (see
-//!    [`EncrAlgorithm::wireshark_name`], [`IntegAlgorithm::wireshark_name`]),
+//!    `EncrAlgorithm::wireshark_name`, `IntegAlgorithm::wireshark_name`),
 //!    plus `CHACHA20-POLY1305 [RFC7634]`, `AES_XCBC_96 [RFC3566]` and
 //!    `AES_CMAC_96 [RFC4494]` for transforms Wireshark 4.0 lacks, and
 //!    strongSwan's proposal tokens (`AES_CBC_128`, `HMAC_SHA2_256_128`, ...).

@@ -135,7 +135,7 @@ impl NodeView {
 pub struct LiveModel {
     pub nodes: Vec<NodeView>,
     pub log: VecDeque<LogLine>,
-    /// Log lines dropped to stay within [`LOG_LIMIT`].
+    /// Log lines dropped to stay within `LOG_LIMIT`.
     pub dropped: u64,
     /// The last event's time.
     pub now: Timestamp,

@@ -1,10 +1,18 @@
-//! The terminal UI (ratatui + crossterm).
+//! The terminal UI (ratatui + crossterm): the capture browser and the live view.
 //!
-//! Layers: the data sources ([`capture_index`]: captures indexed in the background) know
-//! nothing of the screen; the state and what each named command does to it
-//! ([`browser`], [`keymap`], [`input_line`], [`search`], [`lanes`]) are tested key by key
-//! without a terminal; the views ([`browser_view`], [`lanes_view`]) only draw that state; [`terminal`] owns the terminal's
-//! modes. Without a terminal (or with `--plain`) it prints one line per message instead.
+//! Layers:
+//! - data sources know nothing of the screen: [`capture_index`] (captures indexed in the
+//!   background), [`live_source`] (the lab or a peer process, and its events);
+//! - state, and what each named command of [`keymap`] does to it, tested key by key
+//!   without a terminal: [`browser`], [`live`] and [`live_model`], with [`payload_tree`],
+//!   [`input_line`], [`search`], [`lanes`];
+//! - views only draw that state: [`browser_view`], [`live_view`], [`lanes_view`],
+//!   [`live_sas`], [`chrome`] (what both draw alike);
+//! - [`screen_loop`] runs either UI ([`live_screen`] joins the live one to its source);
+//!   [`terminal`] owns the terminal's modes.
+//!
+//! Without a terminal (or with `--plain`) the browser prints one line per message instead
+//! ([`browser_plain`]).
 pub mod browser;
 pub mod browser_plain;
 pub mod browser_view;

@@ -4,9 +4,9 @@
 //! and INFORMATIONAL code calls its `build_*` functions to add payloads to a message
 //! and its `process_*` functions to act on the peer's.
 //!
-//! [`paths`]: triggers (address changes, failed sends, unanswered requests), candidate
-//! paths, probes and moves; [`exchange`]: the MOBIKE payloads of IKE_AUTH and
-//! INFORMATIONAL exchanges in both roles; [`commands`]: the operator's MOBIKE commands.
+//! `paths`: triggers (address changes, failed sends, unanswered requests), candidate
+//! paths, probes and moves; `exchange`: the MOBIKE payloads of IKE_AUTH and
+//! INFORMATIONAL exchanges in both roles; `commands`: the operator's MOBIKE commands.
 
 mod commands;
 mod exchange;

@@ -14,7 +14,7 @@ impl Engine {
     /// local address move (after [`MobikeConfig::roam_debounce`]); the others announce
     /// the new set to MOBIKE peers.
     ///
-    /// [`MobikeConfig::roam_debounce`]: super::MobikeConfig::roam_debounce
+    /// [`MobikeConfig::roam_debounce`]: crate::engine::config::MobikeConfig::roam_debounce
     pub fn set_local_addrs(&mut self, now: Timestamp, addrs: &[IpAddr]) {
         self.now = self.now.max(now);
         let mut set: Vec<IpAddr> = Vec::new();
