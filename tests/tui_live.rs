@@ -338,6 +338,16 @@ fn the_help_overlay_and_the_command_line_with_its_choices() {
     );
     let s = d.screen(120, 36);
     assert!(s.contains("Help: keys"), "{s}");
+    // scrolling stops at the last command instead of a blank overlay
+    for _ in 0..200 {
+        d.app.key(Key::plain(KeyCode::Down));
+    }
+    let scrolled = d.screen(120, 36);
+    assert!(scrolled.contains(" quit "), "{scrolled}");
+    let last = d.app.keymap.help_rows(Ui::Live).len() - 1;
+    assert_eq!(d.app.mode, LiveMode::Help(last), "Up comes back at once");
+    d.app.key(Key::plain(KeyCode::Esc));
+    d.app.key(Key::char('?'));
     insta::assert_snapshot!("live_help_120x36", s);
     insta::assert_snapshot!("live_help_80x24", d.screen(80, 24));
     d.app.key(Key::plain(KeyCode::Esc));
@@ -538,6 +548,7 @@ fn enter_on_an_exchange_shows_its_decrypted_payload_tree_and_bytes() {
     // y copies the field's value
     d.app.key(Key::char('y'));
     assert!(d.app.clipboard.take().is_some_and(|c| !c.is_empty()));
+    assert!(d.screen(120, 36).contains("copied: "));
     // Left goes back to the payload, Left again folds it
     d.app.key(Key::plain(KeyCode::Left));
     d.app.key(Key::plain(KeyCode::Left));

@@ -287,6 +287,11 @@ impl Browser {
             (KeyCode::PageUp, _) => Mode::Help(scroll.saturating_sub(self.page)),
             _ => Mode::Normal,
         };
+        // no further than the last command
+        let last = self.keymap.help_rows(Ui::Offline).len().saturating_sub(1);
+        if let Mode::Help(s) = self.mode {
+            self.mode = Mode::Help(s.min(last));
+        }
     }
 
     fn filter_key(&mut self, key: Key) {

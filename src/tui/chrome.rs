@@ -94,7 +94,8 @@ pub fn draw_help(
         ),
         theme.header,
     )];
-    for (keys, name, help) in rows.iter().skip(scroll) {
+    // scrolled no further than the last command
+    for (keys, name, help) in rows.iter().skip(scroll.min(rows.len().saturating_sub(1))) {
         for (i, part) in wrap_words(help, help_w).into_iter().enumerate() {
             let (k, n) = if i == 0 {
                 (keys.as_str(), *name)
@@ -113,7 +114,7 @@ pub fn draw_help(
         .border_set(theme.glyphs.border)
         .border_style(theme.focused)
         .title(Span::styled(
-            "Help: keys (rebind: --bindings FILE); :NAME runs a command; Esc closes",
+            "Help: keys (rebind: --bindings FILE); :NAME runs a command; Up/Down scroll; Esc closes",
             theme.focused,
         ));
     frame.render_widget(Clear, area);

@@ -216,7 +216,13 @@ impl LiveApp {
             Some(UiCommand::PageDown) => tree.step(true, page),
             Some(UiCommand::Top) => tree.select_end(false),
             Some(UiCommand::Bottom) => tree.select_end(true),
-            Some(UiCommand::Copy) => self.clipboard = tree.selected_value(),
+            Some(UiCommand::Copy) => {
+                self.clipboard = tree.selected_value();
+                self.status = self
+                    .clipboard
+                    .as_deref()
+                    .map(|t| format!("copied: {}", super::browser::shorten(t, 60)));
+            }
             _ => self.mode = LiveMode::Normal,
         }
     }
@@ -337,7 +343,11 @@ impl LiveApp {
             LiveMode::Filter => self.filter_key(key),
             LiveMode::Help(scroll) => {
                 self.mode = match (key.code, self.keymap.command(Ui::Live, key)) {
-                    (KeyCode::Down, _) | (_, Some(UiCommand::Down)) => LiveMode::Help(scroll + 1),
+                    (KeyCode::Down, _) | (_, Some(UiCommand::Down)) => {
+                        // no further than the last command
+                        let last = self.keymap.help_rows(Ui::Live).len().saturating_sub(1);
+                        LiveMode::Help((scroll + 1).min(last))
+                    }
                     (KeyCode::Up, _) | (_, Some(UiCommand::Up)) => {
                         LiveMode::Help(scroll.saturating_sub(1))
                     }
