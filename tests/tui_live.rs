@@ -407,10 +407,33 @@ fn every_size_down_to_1x1_renders_without_panic() {
             let _ = d.screen(w, h);
         }
     }
+    // every field unfolded
+    d.app.key(Key::char('E'));
+    sweep(&mut d);
     d.app.key(Key::plain(KeyCode::Esc));
     d.app.key(Key::char('?'));
     let s = d.screen(120, 60);
     assert!(s.contains("addr-toggle") && s.contains("move-here"), "{s}");
+    sweep(&mut d);
+    // the : line with its choices above it
+    d.app.key(Key::plain(KeyCode::Esc));
+    d.app.key(Key::char(':'));
+    d.app.key(Key::char('p'));
+    d.app.key(Key::plain(KeyCode::Tab));
+    assert!(!d.app.command_line.choices.is_empty());
+    sweep(&mut d);
+}
+
+/// Every size from 1x1 up: no panic, and below a useful size the screen says so.
+fn sweep(d: &mut Drive) {
+    for w in (1..=200).step_by(9).chain([1, 2, 29, 30]) {
+        for h in (1..=60).step_by(7).chain([1, 2, 7, 8]) {
+            let s = d.screen(w, h);
+            if (w < 30 || h < 8) && w >= 18 {
+                assert!(s.starts_with("terminal too small"), "{w}x{h}\n{s}");
+            }
+        }
+    }
 }
 
 #[test]
