@@ -1,6 +1,8 @@
 //! The offline browser without a terminal: keys in, state out; whole frames on ratatui's
 //! TestBackend (insta snapshots of the text and of the styles, in colour and monochrome);
 //! every size down to 1x1; the help overlay against the key map.
+mod tui_common;
+
 use std::path::PathBuf;
 
 use mobikectl::tui::browser::{Browser, Mode, Pane};
@@ -14,6 +16,7 @@ use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::Modifier;
 use ratatui::Terminal;
+use tui_common::{styles, text};
 
 fn repo(p: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(p)
@@ -51,43 +54,6 @@ fn frame(b: &mut Browser, w: u16, h: u16, looks: Looks) -> Buffer {
     let theme = looks.theme();
     t.draw(|f| browser_view::draw(f, b, &theme)).unwrap();
     t.backend().buffer().clone()
-}
-
-fn text(buf: &Buffer) -> String {
-    let w = buf.area.width as usize;
-    buf.content
-        .chunks(w)
-        .map(|row| {
-            let line: String = row.iter().map(|c| c.symbol()).collect();
-            line.trim_end().to_string()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Runs of equal style per row: `row: col..col fg bg modifiers` (what TestBackend's text
-/// form cannot show, ratatui#1402).
-fn styles(buf: &Buffer) -> String {
-    let w = buf.area.width as usize;
-    let mut out = String::new();
-    for (y, row) in buf.content.chunks(w).enumerate() {
-        let mut x = 0;
-        while x < row.len() {
-            let c = &row[x];
-            let key = (c.fg, c.bg, c.modifier);
-            let start = x;
-            while x < row.len() && (row[x].fg, row[x].bg, row[x].modifier) == key {
-                x += 1;
-            }
-            if key != (Default::default(), Default::default(), Modifier::empty()) {
-                out.push_str(&format!(
-                    "{y:>2}: {start}..{x} {:?} {:?} {:?}\n",
-                    key.0, key.1, key.2
-                ));
-            }
-        }
-    }
-    out
 }
 
 const COLOUR: Looks = Looks {

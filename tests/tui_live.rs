@@ -2,6 +2,8 @@
 //! every run) feeds the model, keys become peer commands that the lab runs, and whole
 //! frames are snapshotted. A failover drill with the keyboard alone: take the SA's address
 //! away, probe, move to a chosen path, drop a path.
+mod tui_common;
+
 use mobikectl::drill::DrillTarget;
 use mobikectl::embedded_lab::{LabOptions, VirtualLab};
 use mobikectl::engine::Timestamp;
@@ -15,6 +17,7 @@ use ratatui::buffer::Buffer;
 use ratatui::style::Modifier;
 use ratatui::Terminal;
 use std::time::{Duration, Instant};
+use tui_common::{styles, text};
 
 struct Drive {
     lab: VirtualLab,
@@ -139,45 +142,6 @@ const MONO: Looks = Looks {
     mono: true,
     ascii: false,
 };
-
-fn text(buf: &Buffer) -> String {
-    let w = usize::from(buf.area.width);
-    buf.content
-        .chunks(w)
-        .map(|r| {
-            r.iter()
-                .map(|c| c.symbol())
-                .collect::<String>()
-                .trim_end()
-                .to_string()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Runs of equal style per row: `row: col..col fg bg modifiers` (what TestBackend's text
-/// form cannot show, ratatui#1402).
-fn styles(buf: &Buffer) -> String {
-    let w = usize::from(buf.area.width);
-    let mut out = String::new();
-    for (y, row) in buf.content.chunks(w).enumerate() {
-        let mut x = 0;
-        while x < row.len() {
-            let key = (row[x].fg, row[x].bg, row[x].modifier);
-            let start = x;
-            while x < row.len() && (row[x].fg, row[x].bg, row[x].modifier) == key {
-                x += 1;
-            }
-            if key != (Default::default(), Default::default(), Modifier::empty()) {
-                out.push_str(&format!(
-                    "{y:>2}: {start}..{x} {:?} {:?} {:?}\n",
-                    key.0, key.1, key.2
-                ));
-            }
-        }
-    }
-    out
-}
 
 fn state_of(app: &LiveApp, local: &str, remote: &str) -> String {
     app.path_rows()

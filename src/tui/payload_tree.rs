@@ -165,11 +165,7 @@ impl TreeState {
             .iter()
             .position(|&i| i == self.selected)
             .unwrap_or(0);
-        let start = if rows == 0 {
-            0
-        } else {
-            (at + 1).saturating_sub(rows)
-        };
+        let start = super::browser_view::window(at, rows);
         let mut out = Vec::new();
         for &i in visible.iter().skip(start).take(rows) {
             let Some(l) = self.lines.get(i) else {
