@@ -125,7 +125,11 @@
 //! # Limits
 //! At most [`MAX_SAS`] logical SAs are tracked (messages of further SAs are ignored) and
 //! [`MAX_TRACKED_EXCHANGES`] exchanges per SPI pair and direction (the oldest are dropped;
-//! an unanswered one is then reported as `unanswered`).
+//! an unanswered one is then reported as `unanswered`). An answered exchange is forgotten
+//! once no copy of it was seen for [`ANSWERED_RETENTION_US`] of capture time: a copy that
+//! late is taken for a new request. The state of a long capture is then what its last two
+//! minutes hold, not the whole capture (the capture browser indexes 140,000 messages in
+//! a few MB of analysis state).
 #![warn(missing_docs)]
 
 mod event;
@@ -133,7 +137,7 @@ mod nat;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
 pub use event::{
@@ -151,6 +155,11 @@ use crate::wire::{
 pub const MAX_SAS: usize = 100_000;
 /// Most exchanges remembered per SPI pair and direction.
 pub const MAX_TRACKED_EXCHANGES: usize = 256;
+/// How long an answered exchange is remembered after its last copy (request or response),
+/// in µs of capture time: 120 s. Implementations' default timers send copies of a request
+/// at most 42 s apart (strongSwan: 4 s x 1.8^4; libreswan and OpenIKED: 32 s), so a copy
+/// arrives well within it; a later one is analysed as a new request.
+pub const ANSWERED_RETENTION_US: i64 = 120_000_000;
 /// Most copies of one request remembered (more are counted only).
 const MAX_ATTEMPTS: usize = 64;
 /// Most distinct paths remembered per SA.
@@ -345,6 +354,8 @@ struct Track {
     rekey_spi: Option<u64>,
     nat_checked: Vec<Endpoints>,
     probe_reported: bool,
+    /// Capture time of the last copy of the request or the response.
+    last_us: i64,
 }
 
 /// The message being processed.
@@ -385,8 +396,23 @@ pub struct Analyzer {
     sas: Vec<SaInfo>,
     by_spis: HashMap<(u64, u64), (usize, usize)>,
     half_open: HashMap<u64, (usize, usize)>,
-    tracks: HashMap<DirKey, BTreeMap<u32, Track>>,
+    /// Boxed: a direction's map holds a handful of exchanges, and a B-tree node has room
+    /// for eleven values.
+    tracks: HashMap<DirKey, BTreeMap<u32, Box<Track>>>,
+    /// Answered exchanges with the time of a copy, oldest first (a time the exchange has
+    /// moved past is skipped when it comes up): what [`ANSWERED_RETENTION_US`] forgets.
+    answered: VecDeque<(i64, DirKey, u32)>,
     out: Vec<AnalysisEvent>,
+}
+
+/// Pushes, growing one element at a time while the vector is short: an SA's history and an
+/// exchange's paths hold one or two entries, and room for four in each of thousands of SAs
+/// is megabytes for nothing.
+fn push_short<T>(v: &mut Vec<T>, x: T) {
+    if v.len() == v.capacity() && v.len() < 8 {
+        v.reserve_exact(1);
+    }
+    v.push(x);
 }
 
 fn notifies<'p, 'a: 'p>(ps: &'p [&'p Payload<'a>]) -> impl Iterator<Item = &'p Notify<'a>> + 'p {
@@ -489,6 +515,7 @@ impl Analyzer {
                 }
             }
         }
+        self.answered = VecDeque::new();
         for ((sa, pair, _), mid, t) in pending {
             self.report_unanswered(sa, pair, mid, &t);
         }
@@ -625,6 +652,7 @@ impl Analyzer {
     }
 
     fn process(&mut self, msg: &ObservedMessage<'_>) {
+        self.forget_answered(msg.time_us);
         let Some((sa, pair, created)) = self.resolve(msg) else {
             return;
         };
@@ -726,28 +754,34 @@ impl Analyzer {
     fn track_path(&mut self, ctx: &Ctx, has_update: bool) {
         let info = &mut self.sas[ctx.sa];
         if info.paths.is_empty() {
-            info.paths.push(PathChange {
-                frame: ctx.frame,
-                time_us: ctx.time_us,
-                path: ctx.path,
-                reason: PathReason::Initial,
-            });
-            info.seen_paths.push(ctx.path);
+            push_short(
+                &mut info.paths,
+                PathChange {
+                    frame: ctx.frame,
+                    time_us: ctx.time_us,
+                    path: ctx.path,
+                    reason: PathReason::Initial,
+                },
+            );
+            push_short(&mut info.seen_paths, ctx.path);
             return;
         }
         if info.seen_paths.contains(&ctx.path) {
             return;
         }
         if info.seen_paths.len() < MAX_SEEN_PATHS {
-            info.seen_paths.push(ctx.path);
+            push_short(&mut info.seen_paths, ctx.path);
         }
         if matches!(ctx.exchange, IKE_SA_INIT | IKE_AUTH) {
-            info.paths.push(PathChange {
-                frame: ctx.frame,
-                time_us: ctx.time_us,
-                path: ctx.path,
-                reason: PathReason::Setup,
-            });
+            push_short(
+                &mut info.paths,
+                PathChange {
+                    frame: ctx.frame,
+                    time_us: ctx.time_us,
+                    path: ctx.path,
+                    reason: PathReason::Setup,
+                },
+            );
         } else if !has_update || ctx.response {
             let current = info.current_path();
             self.push(
@@ -785,10 +819,12 @@ impl Analyzer {
                         t.req_frags.push(n);
                     }
                 }
+                t.last_us = ctx.time_us;
                 content &= !t.req_content;
                 t.req_content |= content;
             }
             Some(t) => {
+                Self::touched(&mut self.answered, t, key, ctx);
                 t.attempt_count = t.attempt_count.saturating_add(1);
                 t.req_frags.clear();
                 t.req_frags.extend(m.fragment);
@@ -809,7 +845,7 @@ impl Analyzer {
                 }
                 let recheck_nat = m.readable && !t.nat_checked.contains(&ctx.path);
                 if recheck_nat && t.nat_checked.len() < MAX_ATTEMPTS {
-                    t.nat_checked.push(ctx.path);
+                    push_short(&mut t.nat_checked, ctx.path);
                 }
                 // The content of a copy is the first copy's, unless that was not readable.
                 content &= !t.req_content;
@@ -823,7 +859,7 @@ impl Analyzer {
             None => {
                 map.insert(
                     ctx.mid,
-                    Track {
+                    Box::new(Track {
                         exchange: ctx.exchange,
                         requester: ctx.sender,
                         attempts: vec![attempt],
@@ -838,7 +874,8 @@ impl Analyzer {
                         rekey_spi: None,
                         nat_checked: Vec::new(),
                         probe_reported: false,
-                    },
+                        last_us: ctx.time_us,
+                    }),
                 );
                 self.prune(key, ctx.mid);
             }
@@ -857,11 +894,44 @@ impl Analyzer {
         let mismatch = self.check_content(ctx, m.visible);
         if let Some(t) = self.tracks.get_mut(&key).and_then(|x| x.get_mut(&ctx.mid)) {
             if !t.nat_checked.contains(&ctx.path) {
-                t.nat_checked.push(ctx.path);
+                push_short(&mut t.nat_checked, ctx.path);
             }
             t.cookie2 = cookie2;
             t.rekey_spi = rekey_spi;
             t.no_nats_mismatch = mismatch;
+        }
+    }
+
+    /// Forgets the answered exchanges with no copy since [`ANSWERED_RETENTION_US`] before
+    /// `now`.
+    fn forget_answered(&mut self, now: i64) {
+        let horizon = now.saturating_sub(ANSWERED_RETENTION_US);
+        while let Some(&(at, key, mid)) = self.answered.front() {
+            if at >= horizon {
+                break;
+            }
+            self.answered.pop_front();
+            let Some(map) = self.tracks.get_mut(&key) else {
+                continue;
+            };
+            // a later copy (or a new exchange under the same ID) keeps it
+            if map
+                .get(&mid)
+                .is_some_and(|t| t.response.is_some() && t.last_us == at)
+            {
+                map.remove(&mid);
+                if map.is_empty() {
+                    self.tracks.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// Notes a copy of an exchange at `ctx`'s time; an answered one is queued to be forgotten.
+    fn touched(answered: &mut VecDeque<(i64, DirKey, u32)>, t: &mut Track, key: DirKey, ctx: &Ctx) {
+        t.last_us = ctx.time_us;
+        if t.response.is_some() {
+            answered.push_back((ctx.time_us, key, ctx.mid));
         }
     }
 
@@ -905,6 +975,7 @@ impl Analyzer {
             return;
         };
         if let Some((first_response_frame, _)) = t.response {
+            Self::touched(&mut self.answered, t, key, ctx);
             let more_fragments = m.fragment.is_some_and(|n| !t.resp_frags.contains(&n));
             let mut dup = None;
             if more_fragments {
@@ -937,6 +1008,7 @@ impl Analyzer {
             return;
         }
         t.response = Some((ctx.frame, ctx.path));
+        Self::touched(&mut self.answered, t, key, ctx);
         t.resp_frags.extend(m.fragment);
         t.resp_content = m.readable;
         let base = t
@@ -1277,12 +1349,15 @@ impl Analyzer {
                 let info = &mut self.sas[ctx.sa];
                 let old = info.current_path();
                 if old != Some(ctx.path) {
-                    info.paths.push(PathChange {
-                        frame: ctx.frame,
-                        time_us: ctx.time_us,
-                        path: ctx.path,
-                        reason: PathReason::Update,
-                    });
+                    push_short(
+                        &mut info.paths,
+                        PathChange {
+                            frame: ctx.frame,
+                            time_us: ctx.time_us,
+                            path: ctx.path,
+                            reason: PathReason::Update,
+                        },
+                    );
                 }
                 self.push(
                     ctx,

@@ -69,6 +69,8 @@ impl M {
 struct Sim {
     a: Analyzer,
     frame: u64,
+    /// Added to every message's time (frames are 1 ms apart).
+    offset_us: i64,
     spis: (u64, u64),
     events: Vec<AnalysisEvent>,
 }
@@ -78,6 +80,7 @@ impl Sim {
         Sim {
             a: Analyzer::new(),
             frame: 0,
+            offset_us: 0,
             spis: (SPI_I, SPI_R),
             events: Vec::new(),
         }
@@ -110,7 +113,7 @@ impl Sim {
         };
         let m = M {
             frame: self.frame,
-            time_us: 1_000_000 + self.frame as i64 * 1000,
+            time_us: 1_000_000 + self.frame as i64 * 1000 + self.offset_us,
             src: (src.parse().unwrap(), sp),
             dst: (dst.parse().unwrap(), dp),
             header: Header {
@@ -222,6 +225,57 @@ fn pairing_rtt_retransmission_unanswered_orphan() {
     assert_eq!(un, [(Side::Responder, 0), (Side::Initiator, 0)]);
     assert_eq!(s.a.sas()[0].exchanges, 1);
     assert_eq!(s.a.sas()[0].retransmissions, 2);
+}
+
+#[test]
+fn answered_exchanges_are_forgotten_after_the_retention() {
+    let mut s = Sim::new();
+    s.req(2, vec![]);
+    s.resp(2, vec![]);
+    s.req(3, vec![]);
+    s.resp(3, vec![]);
+    // a copy just inside the retention is still known: a retransmission after the response
+    s.offset_us = ANSWERED_RETENTION_US - 10_000;
+    let ev = s.req(2, vec![]);
+    assert!(matches!(
+        ev[0].kind,
+        EventKind::Retransmission {
+            after_response: true,
+            first_frame: 1,
+            ..
+        }
+    ));
+    // mid 3 was idle longer than the retention: a copy now is a new request
+    s.offset_us = ANSWERED_RETENTION_US + 10_000;
+    assert!(s.req(3, vec![]).is_empty());
+    assert!(matches!(
+        s.resp(3, vec![])[0].kind,
+        EventKind::Exchange {
+            request_frame: 6,
+            attempts: 1,
+            ..
+        }
+    ));
+    // mid 2's last copy renewed it
+    assert_eq!(kinds(&s.req(2, vec![])), ["retransmission"]);
+    assert_eq!(s.a.sas()[0].exchanges, 3);
+}
+
+#[test]
+fn a_long_capture_keeps_only_the_last_two_minutes_of_exchanges() {
+    let mut s = Sim::new();
+    for k in 0..2000u32 {
+        s.offset_us = i64::from(k) * 1_000_000; // one exchange a second
+        s.req(k + 2, vec![]);
+        s.resp(k + 2, vec![]);
+    }
+    let tracked: usize = s.a.tracks.values().map(|m| m.len()).sum();
+    // 120 s of exchanges, not MAX_TRACKED_EXCHANGES (256) nor all 2000
+    assert!((120..=122).contains(&tracked), "{tracked}");
+    assert!(s.a.answered.len() <= 122, "{}", s.a.answered.len());
+    assert_eq!(s.a.sas()[0].exchanges, 2000);
+    assert!(s.a.finish().is_empty());
+    assert!(s.a.answered.is_empty());
 }
 
 #[test]
