@@ -177,15 +177,26 @@ impl Browser {
             let previous = self.selected_message().map(|(i, _)| i);
             let sa = self.sa_selected;
             let filter = self.filter.as_ref();
-            self.shown = self
+            // while a capture loads only new messages arrive: look at those alone (a filter
+            // looks at them all again: a request is unanswered only until its response comes)
+            let grown = filter.is_none()
+                && key.1 == self.shown_for.1
+                && key.2 == self.shown_for.2
+                && key.0 > self.shown_for.0;
+            let start = if grown { self.shown_for.0 } else { 0 };
+            if !grown {
+                self.shown.clear();
+            }
+            let shown = self
                 .index
                 .messages
                 .iter()
                 .enumerate()
+                .skip(start)
                 .filter(|(_, m)| sa == 0 || m.sa.is_some_and(|s| s as usize + 1 == sa))
                 .filter(|(_, m)| filter.is_none_or(|f| f.matches(m)))
-                .map(|(i, _)| i as u32)
-                .collect();
+                .map(|(i, _)| i as u32);
+            self.shown.extend(shown);
             self.shown_for = key;
             self.selected = match (self.follow, previous) {
                 (true, _) => self.shown.len().saturating_sub(1),

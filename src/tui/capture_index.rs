@@ -6,14 +6,17 @@
 //! the message list and the filter need; the message's bytes (and its decrypted SK content)
 //! are kept in one arena, and its payload tree is built only when it is shown
 //! ([`CaptureIndex::tree_lines`]).
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::Arc;
 use std::thread;
 
-use crate::analysis::{AnalysisEvent, Analyzer, EventKind, ObservedMessage, SaInfo};
+use super::event_texts::{EventTexts, TextBlockWriter, TextRef};
+use crate::analysis::{
+    AnalysisEvent, Analyzer, EventKind, ObservedMessage, SaInfo, ANSWERED_RETENTION_US,
+};
 use crate::capture::{CaptureEvent, CaptureOptions, CaptureReader, IkePacket, Transport};
 use crate::cli::decode::inner_payloads;
 use crate::cli::text;
@@ -219,7 +222,7 @@ impl SaEntry {
 }
 
 /// One event of the MOBIKE analysis, as the timeline shows it; its text (what happened,
-/// as `decode --timeline` says it) is in one buffer per file
+/// as `decode --timeline` says it) is kept compressed with the others
 /// ([`CaptureIndex::timeline_text`]), not an allocation per event. 32 bytes: a large
 /// capture has about one event per message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,9 +232,7 @@ pub struct TimelineEntry {
     pub time_us: i64,
     /// The logical SA, numbered across files.
     pub sa: u32,
-    text_chunk: u32,
-    text_at: u32,
-    text_len: u16,
+    text: TextRef,
     /// What kind of event (the lanes view draws each kind its own way).
     pub kind: EventTag,
 }
@@ -313,31 +314,41 @@ impl EventTag {
     }
 }
 
-/// A file's timeline being built.
+/// The events of a batch being built.
 #[derive(Default)]
 struct TimelineBuilder {
     entries: Vec<TimelineEntry>,
-    text: String,
+    /// Their texts; block numbers count from the batch's first block until the batch
+    /// joins the index.
+    texts: TextBlockWriter,
 }
 
 impl TimelineBuilder {
     fn push(&mut self, e: &AnalysisEvent, sa_base: u32) {
-        use std::fmt::Write as _;
-        let at = self.text.len();
-        let _ = write!(self.text, "{}", e.kind);
         self.entries.push(TimelineEntry {
             frame: e.frame,
             time_us: e.time_us,
             sa: u32::try_from(e.sa.0)
                 .unwrap_or(u32::MAX)
                 .saturating_add(sa_base),
-            text_chunk: 0, // set when the file's timeline joins the index
-            text_at: u32::try_from(at).unwrap_or(u32::MAX),
-            // a longer text (thousands of announced addresses) is cut, on a char boundary
-            text_len: u16::try_from(self.text.len() - at).unwrap_or(u16::MAX),
+            text: self.texts.push(&e.kind),
             kind: EventTag::of(&e.kind),
         });
     }
+
+    /// The entries and their sealed text blocks.
+    fn finish(self) -> TimelineBatch {
+        TimelineBatch {
+            entries: self.entries,
+            blocks: self.texts.finish(),
+        }
+    }
+}
+
+/// A batch's events, their texts compressed.
+struct TimelineBatch {
+    entries: Vec<TimelineEntry>,
+    blocks: Vec<Box<[u8]>>,
 }
 
 /// What the loader sends.
@@ -352,11 +363,12 @@ enum LoadUpdate {
         arena: Vec<u8>,
         /// (request, response) pairs found in this batch, possibly of earlier entries.
         pairs: Vec<(u32, u32)>,
+        /// The analysis' events of this batch's messages (at the end of a file: the events
+        /// only its end reveals), and their texts.
+        timeline: TimelineBatch,
     },
     FileDone {
         sas: Vec<SaEntry>,
-        timeline: Vec<TimelineEntry>,
-        timeline_text: String,
         diagnostics: Vec<String>,
         esp_packets: u64,
     },
@@ -396,8 +408,8 @@ pub struct CaptureIndex {
     pub error: Option<String>,
     /// The batches' message bytes.
     arenas: Vec<Vec<u8>>,
-    /// Each file's timeline texts.
-    timeline_texts: Vec<String>,
+    /// The timeline's texts, compressed.
+    timeline_texts: EventTexts,
     updates: Option<Receiver<LoadUpdate>>,
 }
 
@@ -426,7 +438,7 @@ impl CaptureIndex {
             },
             error: None,
             arenas: Vec::new(),
-            timeline_texts: Vec::new(),
+            timeline_texts: EventTexts::default(),
             updates: Some(rx),
         }
     }
@@ -497,7 +509,9 @@ impl CaptureIndex {
                 mut entries,
                 mut arena,
                 pairs,
+                timeline,
             } => {
+                self.add_events(timeline);
                 let chunk = u32::try_from(self.arenas.len()).unwrap_or(u32::MAX);
                 for e in &mut entries {
                     e.raw.chunk = chunk;
@@ -520,18 +534,10 @@ impl CaptureIndex {
             }
             LoadUpdate::FileDone {
                 sas,
-                mut timeline,
-                timeline_text,
                 diagnostics,
                 esp_packets,
             } => {
-                let chunk = u32::try_from(self.timeline_texts.len()).unwrap_or(u32::MAX);
-                for e in &mut timeline {
-                    e.text_chunk = chunk;
-                }
-                self.timeline_texts.push(timeline_text);
                 self.sas.extend(sas);
-                self.timeline.extend(timeline);
                 self.diagnostics.extend(diagnostics);
                 self.esp_packets += esp_packets;
             }
@@ -541,17 +547,27 @@ impl CaptureIndex {
         }
     }
 
+    /// A batch's events join the timeline.
+    fn add_events(&mut self, batch: TimelineBatch) {
+        let first = self.timeline_texts.extend(batch.blocks);
+        self.timeline
+            .extend(batch.entries.into_iter().map(|e| TimelineEntry {
+                text: TextRef {
+                    block: e.text.block.saturating_add(first),
+                    ..e.text
+                },
+                ..e
+            }));
+    }
+
     /// What a timeline event says.
-    pub fn timeline_text(&self, e: &TimelineEntry) -> &str {
-        let start = e.text_at as usize;
-        let Some(text) = self.timeline_texts.get(e.text_chunk as usize) else {
-            return "";
-        };
-        let mut end = start.saturating_add(e.text_len as usize).min(text.len());
-        while end > start && !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.get(start..end).unwrap_or("")
+    pub fn timeline_text(&self, e: &TimelineEntry) -> String {
+        self.timeline_texts.get(e.text)
+    }
+
+    /// The timeline texts' size, compressed.
+    pub fn timeline_text_bytes(&self) -> usize {
+        self.timeline_texts.packed_bytes()
     }
 
     /// The message's bytes as captured (from the IKE header on).
@@ -925,6 +941,7 @@ fn load(options: &LoadOptions, tx: &Sender<LoadUpdate>) {
         next_index: 0,
         sa_base: 0,
         requests: HashMap::new(),
+        answered: VecDeque::new(),
         interned: Interned::default(),
         sa_spans: Vec::new(),
     };
@@ -952,6 +969,7 @@ struct Batch {
     entries: Vec<MessageEntry>,
     arena: Vec<u8>,
     pairs: Vec<(u32, u32)>,
+    timeline: TimelineBuilder,
 }
 
 struct Loader {
@@ -960,10 +978,25 @@ struct Loader {
     next_index: u32,
     sa_base: u32,
     /// (initiator SPI, I flag of the requester, message ID) -> the request's copies.
-    requests: HashMap<(u64, bool, u32), Vec<u32>>,
+    requests: HashMap<RequestKey, RequestCopies>,
+    /// Answered requests by the time of a copy, oldest first: forgotten after
+    /// [`ANSWERED_RETENTION_US`], as the analysis forgets them.
+    answered: VecDeque<(i64, RequestKey)>,
     interned: Interned,
     /// Per SA (numbered across files): its first and last message.
     sa_spans: Vec<(u32, u32)>,
+}
+
+/// (initiator SPI, I flag of the requester, message ID)
+type RequestKey = (u64, bool, u32);
+
+/// The copies of a request seen so far.
+struct RequestCopies {
+    count: u16,
+    /// The latest copy (index).
+    last: u32,
+    /// Capture time of the latest copy or response.
+    last_us: i64,
 }
 
 /// One copy of each distinct [`SharedFacts`].
@@ -992,15 +1025,12 @@ impl Loader {
         tx: &Sender<LoadUpdate>,
     ) -> Result<(), mpsc::SendError<LoadUpdate>> {
         let mut analyzer = Analyzer::new();
-        let mut timeline = TimelineBuilder::default();
         let mut diagnostics = Vec::new();
         let mut esp_packets = 0;
         let name = reader_name(file);
         while let Some(event) = reader.next_event() {
             match event {
-                CaptureEvent::Ike(pkt) => {
-                    self.message(file, pkt, &mut analyzer, &mut timeline, &mut diagnostics)
-                }
+                CaptureEvent::Ike(pkt) => self.message(file, pkt, &mut analyzer, &mut diagnostics),
                 CaptureEvent::Esp { .. } => esp_packets += 1,
                 CaptureEvent::Keepalive { .. } => {}
                 CaptureEvent::Diagnostic {
@@ -1033,7 +1063,7 @@ impl Loader {
         let base = self.sa_base;
         for e in analyzer.finish() {
             if !matches!(e.kind, EventKind::Exchange { .. }) {
-                timeline.push(&e, base);
+                self.batch.timeline.push(&e, base);
             }
         }
         let sas: Vec<SaEntry> = analyzer
@@ -1056,15 +1086,14 @@ impl Loader {
         })?;
         tx.send(LoadUpdate::FileDone {
             sas,
-            timeline: timeline.entries,
-            timeline_text: timeline.text,
             diagnostics,
             esp_packets,
         })
     }
 
     fn flush(&mut self, tx: &Sender<LoadUpdate>) -> Result<(), mpsc::SendError<LoadUpdate>> {
-        if self.batch.entries.is_empty() && self.batch.pairs.is_empty() {
+        let b = &self.batch;
+        if b.entries.is_empty() && b.pairs.is_empty() && b.timeline.entries.is_empty() {
             return Ok(());
         }
         let b = std::mem::take(&mut self.batch);
@@ -1072,6 +1101,7 @@ impl Loader {
             entries: b.entries,
             arena: b.arena,
             pairs: b.pairs,
+            timeline: b.timeline.finish(),
         })
     }
 
@@ -1090,7 +1120,6 @@ impl Loader {
         file: usize,
         pkt: IkePacket,
         analyzer: &mut Analyzer,
-        timeline: &mut TimelineBuilder,
         diagnostics: &mut Vec<String>,
     ) {
         // the header's length, when it is sane, cuts off trailing bytes
@@ -1155,7 +1184,7 @@ impl Loader {
         let base = self.sa_base;
         for e in analyzer.observe(&observed) {
             if !matches!(e.kind, EventKind::Exchange { .. }) {
-                timeline.push(&e, base);
+                self.batch.timeline.push(&e, base);
             }
         }
         entry.sa = analyzer
@@ -1218,21 +1247,50 @@ impl Loader {
                 span.1 = index;
             }
         }
-        let requester_is_initiator = entry.from_initiator() != entry.is_response();
-        let key = (entry.spi_i, requester_is_initiator, entry.message_id);
         if entry.malformed().is_none() {
-            if entry.is_response() {
-                if let Some(&request) = self.requests.get(&key).and_then(|c| c.last()) {
-                    entry.partner = Some(request);
-                    self.batch.pairs.push((request, index));
-                }
-            } else {
-                let copies = self.requests.entry(key).or_default();
-                entry.copy = u16::try_from(copies.len()).unwrap_or(u16::MAX);
-                copies.push(index);
-            }
+            self.pair(&mut entry, index);
         }
         self.batch.entries.push(entry);
+    }
+
+    /// Numbers a request's copies; pairs a response with the request's latest copy.
+    fn pair(&mut self, entry: &mut MessageEntry, index: u32) {
+        let now = entry.time_us;
+        self.forget_answered(now);
+        let requester_is_initiator = entry.from_initiator() != entry.is_response();
+        let key = (entry.spi_i, requester_is_initiator, entry.message_id);
+        if entry.is_response() {
+            if let Some(copies) = self.requests.get_mut(&key) {
+                entry.partner = Some(copies.last);
+                self.batch.pairs.push((copies.last, index));
+                copies.last_us = now;
+                self.answered.push_back((now, key));
+            }
+            return;
+        }
+        let copies = self.requests.entry(key).or_insert(RequestCopies {
+            count: 0,
+            last: index,
+            last_us: now,
+        });
+        entry.copy = copies.count;
+        copies.count = copies.count.saturating_add(1);
+        copies.last = index;
+        copies.last_us = now;
+    }
+
+    /// Forgets the requests answered before the retention, unless a copy came since.
+    fn forget_answered(&mut self, now: i64) {
+        let horizon = now.saturating_sub(ANSWERED_RETENTION_US);
+        while let Some(&(at, key)) = self.answered.front() {
+            if at >= horizon {
+                break;
+            }
+            self.answered.pop_front();
+            if self.requests.get(&key).is_some_and(|c| c.last_us == at) {
+                self.requests.remove(&key);
+            }
+        }
     }
 }
 

@@ -218,6 +218,7 @@ fn row_text(b: &Browser, row: &LaneRow) -> String {
                 return String::new();
             };
             let text = b.index.timeline_text(e);
+            let text = text.as_str();
             let lane = lane_name(row.lane as usize);
             match e.kind {
                 EventTag::Move if row.from.is_some() => {

@@ -19,6 +19,7 @@ pub mod browser_view;
 pub mod capture_index;
 pub mod chrome;
 pub mod display_filter;
+pub mod event_texts;
 pub mod input_line;
 pub mod keymap;
 pub mod lanes;
@@ -84,6 +85,8 @@ pub struct BrowserOptions {
 
 /// Runs the offline browser; the exit status.
 pub fn run_browser(options: BrowserOptions) -> Result<i32, String> {
+    // indexing a large capture frees as much as it keeps: the peak is what the index holds
+    crate::io::memory::return_freed_pages_at_once();
     if options.plain || !io::stdout().is_terminal() {
         return browser_plain::print(options);
     }
