@@ -5,14 +5,13 @@
 //!
 //! The capture is strongSwan's MOBIKE move (testdata/strongswan-move/cap-moon.pcap, 20
 //! messages) repeated 7,000 times with a different initiator SPI each time, written to the
-//! temporary directory.
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+//! temporary directory (tests/large_capture, shared with the memory test).
+#[path = "../tests/large_capture/mod.rs"]
+mod large_capture;
+
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use mobikectl::capture::{CaptureEvent, CaptureOptions, CaptureReader};
-use mobikectl::io::pcap::PcapWriter;
 use mobikectl::tui::browser::Browser;
 use mobikectl::tui::browser_view;
 use mobikectl::tui::capture_index::{CaptureIndex, LoadOptions};
@@ -21,18 +20,18 @@ use mobikectl::tui::Looks;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-const COPIES: u64 = 7_000;
-
 /// Counts the bytes allocated and not freed: the index's real size, whatever the
 /// allocator keeps around it.
 struct Counting;
 
 static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static PEAK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 // SAFETY: forwards to the system allocator, only counting.
 unsafe impl std::alloc::GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
-        LIVE.fetch_add(l.size(), std::sync::atomic::Ordering::Relaxed);
+        let now = LIVE.fetch_add(l.size(), std::sync::atomic::Ordering::Relaxed) + l.size();
+        PEAK.fetch_max(now, std::sync::atomic::Ordering::Relaxed);
         unsafe { std::alloc::System.alloc(l) }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
@@ -46,47 +45,6 @@ static ALLOC: Counting = Counting;
 
 fn live_mb() -> f64 {
     LIVE.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e6
-}
-
-fn big_capture() -> PathBuf {
-    let path = std::env::temp_dir().join("mobikectl-tui-140k.pcapng");
-    if path.exists() {
-        return path;
-    }
-    let src =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/strongswan-move/cap-moon.pcap");
-    let mut reader = CaptureReader::open_file(&src, &CaptureOptions::default()).expect("capture");
-    let mut msgs = Vec::new();
-    while let Some(ev) = reader.next_event() {
-        if let CaptureEvent::Ike(p) = ev {
-            msgs.push(p);
-        }
-    }
-    let mut w = PcapWriter::create(&path).expect("write capture");
-    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-    for copy in 0..COPIES {
-        for (k, m) in msgs.iter().enumerate() {
-            let mut data = m.data.clone();
-            for (i, b) in copy.to_be_bytes().iter().enumerate() {
-                data[i] ^= b;
-            }
-            let natt = m.sport == 4500 || m.dport == 4500;
-            let payload = if natt {
-                [&[0u8; 4][..], &data].concat()
-            } else {
-                data
-            };
-            let at = start + Duration::from_millis(copy * 100 + k as u64);
-            w.write_udp(
-                at,
-                SocketAddr::new(m.src, m.sport),
-                SocketAddr::new(m.dst, m.dport),
-                &payload,
-            )
-            .expect("write");
-        }
-    }
-    path
 }
 
 fn rss_kib() -> u64 {
@@ -124,7 +82,7 @@ impl Screen {
 
 fn bench(c: &mut Criterion) {
     let options = LoadOptions {
-        files: vec![big_capture()],
+        files: vec![large_capture::big_capture()],
         ..LoadOptions::default()
     };
     let index = load_and_report(&options);
@@ -151,13 +109,19 @@ fn bench(c: &mut Criterion) {
 fn load_and_report(options: &LoadOptions) -> CaptureIndex {
     let before = rss_kib();
     let live_before = live_mb();
+    PEAK.store(
+        LIVE.load(std::sync::atomic::Ordering::Relaxed),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     let t = std::time::Instant::now();
     let index = CaptureIndex::load(options.clone());
     let took = t.elapsed();
     let after = rss_kib();
     eprintln!(
-        "index heap: {:.1} MB allocated (by the count of this bench's allocator)",
+        "index heap: {:.1} MB allocated, {:.1} MB at the peak while indexing (by the count \
+         of this bench's allocator)",
         live_mb() - live_before,
+        PEAK.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e6 - live_before,
     );
     eprintln!(
         "indexed {} messages in {:.2} s; resident memory grew {:.1} MB",

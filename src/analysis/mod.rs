@@ -342,7 +342,8 @@ struct Track {
     requester: Side,
     attempts: Vec<Attempt>,
     attempt_count: u32,
-    response: Option<(u64, Endpoints)>,
+    /// The first response's frame.
+    response: Option<u64>,
     /// SKF fragment numbers of the request copy being sent / of the response.
     req_frags: Vec<u16>,
     resp_frags: Vec<u16>,
@@ -974,7 +975,7 @@ impl Analyzer {
             }
             return;
         };
-        if let Some((first_response_frame, _)) = t.response {
+        if let Some(first_response_frame) = t.response {
             Self::touched(&mut self.answered, t, key, ctx);
             let more_fragments = m.fragment.is_some_and(|n| !t.resp_frags.contains(&n));
             let mut dup = None;
@@ -1007,7 +1008,7 @@ impl Analyzer {
             }
             return;
         }
-        t.response = Some((ctx.frame, ctx.path));
+        t.response = Some(ctx.frame);
         Self::touched(&mut self.answered, t, key, ctx);
         t.resp_frags.extend(m.fragment);
         t.resp_content = m.readable;

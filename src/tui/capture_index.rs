@@ -8,6 +8,7 @@
 //! ([`CaptureIndex::tree_lines`]).
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::Arc;
@@ -37,6 +38,16 @@ pub struct LoadOptions {
     pub keys: Vec<PathBuf>,
     /// Ports and the like.
     pub capture: CaptureOptions,
+}
+
+/// Where a message's decrypted content is, in the arena chunk of its raw bytes, and its
+/// first payload's type (12 bytes: an entry is kept for every message).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PlainSpan {
+    at: u32,
+    /// The length plus one: `Option<PlainSpan>` takes no room of its own.
+    len_plus_one: NonZeroU32,
+    first: u8,
 }
 
 /// Where a message's bytes are: a batch's arena, and the range in it.
@@ -123,7 +134,7 @@ pub struct MessageEntry {
     /// 0 for the first copy of a request, n for its n-th retransmission.
     pub copy: u16,
     raw: Span,
-    plain: Option<(Span, u8)>,
+    plain: Option<PlainSpan>,
 }
 
 /// What messages share, kept once ([`MessageEntry`]).
@@ -515,9 +526,6 @@ impl CaptureIndex {
                 let chunk = u32::try_from(self.arenas.len()).unwrap_or(u32::MAX);
                 for e in &mut entries {
                     e.raw.chunk = chunk;
-                    if let Some((s, _)) = &mut e.plain {
-                        s.chunk = chunk;
-                    }
                 }
                 arena.shrink_to_fit();
                 entries.shrink_to_fit();
@@ -577,7 +585,14 @@ impl CaptureIndex {
 
     /// The decrypted inner payload chain of its SK payload, and the first inner type.
     pub fn decrypted(&self, m: &MessageEntry) -> Option<(&[u8], u8)> {
-        m.plain.map(|(s, first)| (self.slice(s), first))
+        m.plain.map(|p| {
+            let span = Span {
+                chunk: m.raw.chunk,
+                at: p.at,
+                len: p.len_plus_one.get() - 1,
+            };
+            (self.slice(span), p.first)
+        })
     }
 
     fn slice(&self, s: Span) -> &[u8] {
@@ -1224,14 +1239,19 @@ impl Loader {
 
     /// Keeps the decrypted content (a reassembled message's, or one whose ICV held) and
     /// where its first payload is.
-    fn store_plain(&mut self, o: &Opened) -> Option<(Span, u8)> {
-        match &o.reassembled {
-            Some(r) => r.data.as_ref().map(|d| (self.store(d), r.first_payload)),
-            None if o.integrity == IntegrityStatus::Ok => {
-                Some((self.store(&o.plaintext), o.first_payload))
-            }
-            None => None,
-        }
+    fn store_plain(&mut self, o: &Opened) -> Option<PlainSpan> {
+        let (bytes, first) = match &o.reassembled {
+            Some(r) => (r.data.as_deref()?, r.first_payload),
+            None if o.integrity == IntegrityStatus::Ok => (&o.plaintext[..], o.first_payload),
+            None => return None,
+        };
+        // a message is at most 64 KiB: its length plus one fits
+        let len_plus_one = NonZeroU32::new(u32::try_from(bytes.len()).ok()?.checked_add(1)?)?;
+        Some(PlainSpan {
+            at: self.store(bytes).at,
+            len_plus_one,
+            first,
+        })
     }
 
     /// Appends the entry, numbering retransmissions and pairing requests and responses.
