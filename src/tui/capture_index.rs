@@ -10,7 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::thread;
 
@@ -28,6 +28,8 @@ use crate::wire::{parse_payload_chain, registry, Header, Message, Payload, Paylo
 
 /// Messages per batch sent by the loader.
 const BATCH: usize = 2000;
+/// Loader updates waiting for the UI, at most.
+const IN_FLIGHT: usize = 4;
 
 /// What to load.
 #[derive(Debug, Clone, Default)]
@@ -427,7 +429,9 @@ pub struct CaptureIndex {
 impl CaptureIndex {
     /// Starts the loader thread; the index fills in as [`CaptureIndex::absorb`] is called.
     pub fn spawn(options: LoadOptions) -> CaptureIndex {
-        let (tx, rx) = mpsc::channel();
+        // a few batches in flight at most: when the UI is slow to take them (a busy
+        // machine), the loader waits instead of piling up memory
+        let (tx, rx) = mpsc::sync_channel(IN_FLIGHT);
         let files = options
             .files
             .iter()
@@ -518,7 +522,7 @@ impl CaptureIndex {
             }
             LoadUpdate::Messages {
                 mut entries,
-                mut arena,
+                arena,
                 pairs,
                 timeline,
             } => {
@@ -527,8 +531,6 @@ impl CaptureIndex {
                 for e in &mut entries {
                     e.raw.chunk = chunk;
                 }
-                arena.shrink_to_fit();
-                entries.shrink_to_fit();
                 self.arenas.push(arena);
                 self.messages.push_chunk(entries);
                 for (req, resp) in pairs {
@@ -942,7 +944,7 @@ fn chain_spans(payloads: &[Payload], len: usize) -> Vec<(usize, usize)> {
 }
 
 /// The loader thread: every file in turn.
-fn load(options: &LoadOptions, tx: &Sender<LoadUpdate>) {
+fn load(options: &LoadOptions, tx: &SyncSender<LoadUpdate>) {
     let mut keys = KeyStore::new();
     for path in &options.keys {
         if let Err(e) = keys.add_file(path) {
@@ -1037,7 +1039,7 @@ impl Loader {
         file: usize,
         mut reader: CaptureReader,
         size: u64,
-        tx: &Sender<LoadUpdate>,
+        tx: &SyncSender<LoadUpdate>,
     ) -> Result<(), mpsc::SendError<LoadUpdate>> {
         let mut analyzer = Analyzer::new();
         let mut diagnostics = Vec::new();
@@ -1106,12 +1108,15 @@ impl Loader {
         })
     }
 
-    fn flush(&mut self, tx: &Sender<LoadUpdate>) -> Result<(), mpsc::SendError<LoadUpdate>> {
+    fn flush(&mut self, tx: &SyncSender<LoadUpdate>) -> Result<(), mpsc::SendError<LoadUpdate>> {
         let b = &self.batch;
         if b.entries.is_empty() && b.pairs.is_empty() && b.timeline.entries.is_empty() {
             return Ok(());
         }
-        let b = std::mem::take(&mut self.batch);
+        let mut b = std::mem::take(&mut self.batch);
+        // the index keeps these as they are: without room to grow
+        b.arena.shrink_to_fit();
+        b.entries.shrink_to_fit();
         tx.send(LoadUpdate::Messages {
             entries: b.entries,
             arena: b.arena,
