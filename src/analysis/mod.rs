@@ -157,8 +157,8 @@ pub const MAX_SAS: usize = 100_000;
 pub const MAX_TRACKED_EXCHANGES: usize = 256;
 /// How long an answered exchange is remembered after its last copy (request or response),
 /// in µs of capture time: 120 s. Implementations' default timers send copies of a request
-/// at most 42 s apart (strongSwan: 4 s x 1.8^4; libreswan: 0.5 s doubled up to 60 s), so a copy
-/// arrives well within it; a later one is analysed as a new request.
+/// at most 42 s apart (strongSwan: 4 s x 1.8^4; libreswan: 0.5 s doubled up to 60 s), so a
+/// copy arrives well within it; a later one is analysed as a new request.
 pub const ANSWERED_RETENTION_US: i64 = 120_000_000;
 /// Most copies of one request remembered (more are counted only).
 const MAX_ATTEMPTS: usize = 64;
