@@ -1014,6 +1014,8 @@ struct RequestCopies {
     last: u32,
     /// Capture time of the latest copy or response.
     last_us: i64,
+    /// A response came: it is forgotten once no copy came for the retention.
+    answered: bool,
 }
 
 /// One copy of each distinct [`SharedFacts`].
@@ -1289,6 +1291,7 @@ impl Loader {
                 entry.partner = Some(copies.last);
                 self.batch.pairs.push((copies.last, index));
                 copies.last_us = now;
+                copies.answered = true;
                 self.answered.push_back((now, key));
             }
             return;
@@ -1297,11 +1300,15 @@ impl Loader {
             count: 0,
             last: index,
             last_us: now,
+            answered: false,
         });
         entry.copy = copies.count;
         copies.count = copies.count.saturating_add(1);
         copies.last = index;
         copies.last_us = now;
+        if copies.answered {
+            self.answered.push_back((now, key));
+        }
     }
 
     /// Forgets the requests answered before the retention, unless a copy came since.
