@@ -134,10 +134,11 @@
 
 mod event;
 mod nat;
+mod retention;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 
 pub use event::{
@@ -145,6 +146,7 @@ pub use event::{
     Rule, SaId, Side,
 };
 pub use nat::nat_detection_hash;
+pub use retention::{RetentionQueue, ANSWERED_RETENTION_US};
 
 use crate::wire::{
     notify_type as nt, payload_type as pt, protocol_id, registry, Header, Notify, NotifyData,
@@ -155,11 +157,6 @@ use crate::wire::{
 pub const MAX_SAS: usize = 100_000;
 /// Most exchanges remembered per SPI pair and direction.
 pub const MAX_TRACKED_EXCHANGES: usize = 256;
-/// How long an answered exchange is remembered after its last copy (request or response),
-/// in µs of capture time: 120 s. Implementations' default timers send copies of a request
-/// at most 42 s apart (strongSwan: 4 s x 1.8^4; libreswan: 0.5 s doubled up to 60 s), so a
-/// copy arrives well within it; a later one is analysed as a new request.
-pub const ANSWERED_RETENTION_US: i64 = 120_000_000;
 /// Most copies of one request remembered (more are counted only).
 const MAX_ATTEMPTS: usize = 64;
 /// Most distinct paths remembered per SA.
@@ -402,7 +399,7 @@ pub struct Analyzer {
     tracks: HashMap<DirKey, BTreeMap<u32, Box<Track>>>,
     /// Answered exchanges with the time of a copy, oldest first (a time the exchange has
     /// moved past is skipped when it comes up): what [`ANSWERED_RETENTION_US`] forgets.
-    answered: VecDeque<(i64, DirKey, u32)>,
+    answered: RetentionQueue<(DirKey, u32)>,
     out: Vec<AnalysisEvent>,
 }
 
@@ -516,7 +513,7 @@ impl Analyzer {
                 }
             }
         }
-        self.answered = VecDeque::new();
+        self.answered.clear();
         for ((sa, pair, _), mid, t) in pending {
             self.report_unanswered(sa, pair, mid, &t);
         }
@@ -906,12 +903,7 @@ impl Analyzer {
     /// Forgets the answered exchanges with no copy since [`ANSWERED_RETENTION_US`] before
     /// `now`.
     fn forget_answered(&mut self, now: i64) {
-        let horizon = now.saturating_sub(ANSWERED_RETENTION_US);
-        while let Some(&(at, key, mid)) = self.answered.front() {
-            if at >= horizon {
-                break;
-            }
-            self.answered.pop_front();
+        for (at, (key, mid)) in self.answered.expire(now) {
             let Some(map) = self.tracks.get_mut(&key) else {
                 continue;
             };
@@ -929,10 +921,15 @@ impl Analyzer {
     }
 
     /// Notes a copy of an exchange at `ctx`'s time; an answered one is queued to be forgotten.
-    fn touched(answered: &mut VecDeque<(i64, DirKey, u32)>, t: &mut Track, key: DirKey, ctx: &Ctx) {
+    fn touched(
+        answered: &mut RetentionQueue<(DirKey, u32)>,
+        t: &mut Track,
+        key: DirKey,
+        ctx: &Ctx,
+    ) {
         t.last_us = ctx.time_us;
         if t.response.is_some() {
-            answered.push_back((ctx.time_us, key, ctx.mid));
+            answered.note(ctx.time_us, (key, ctx.mid));
         }
     }
 

@@ -6,7 +6,7 @@
 //! the message list and the filter need; the message's bytes (and its decrypted SK content)
 //! are kept in one arena, and its payload tree is built only when it is shown
 //! ([`CaptureIndex::tree_lines`]).
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
@@ -16,7 +16,7 @@ use std::thread;
 
 use super::event_texts::{EventTexts, TextBlockWriter, TextRef};
 use crate::analysis::{
-    AnalysisEvent, Analyzer, EventKind, ObservedMessage, SaInfo, ANSWERED_RETENTION_US,
+    AnalysisEvent, Analyzer, EventKind, ObservedMessage, RetentionQueue, SaInfo,
 };
 use crate::capture::{CaptureEvent, CaptureOptions, CaptureReader, IkePacket, Transport};
 use crate::cli::decode::inner_payloads;
@@ -958,7 +958,7 @@ fn load(options: &LoadOptions, tx: &SyncSender<LoadUpdate>) {
         next_index: 0,
         sa_base: 0,
         requests: HashMap::new(),
-        answered: VecDeque::new(),
+        answered: RetentionQueue::default(),
         interned: Interned::default(),
         sa_spans: Vec::new(),
     };
@@ -997,8 +997,8 @@ struct Loader {
     /// (initiator SPI, I flag of the requester, message ID) -> the request's copies.
     requests: HashMap<RequestKey, RequestCopies>,
     /// Answered requests by the time of a copy, oldest first: forgotten after
-    /// [`ANSWERED_RETENTION_US`], as the analysis forgets them.
-    answered: VecDeque<(i64, RequestKey)>,
+    /// [`crate::analysis::ANSWERED_RETENTION_US`], as the analysis forgets them.
+    answered: RetentionQueue<RequestKey>,
     interned: Interned,
     /// Per SA (numbered across files): its first and last message.
     sa_spans: Vec<(u32, u32)>,
@@ -1292,7 +1292,7 @@ impl Loader {
                 self.batch.pairs.push((copies.last, index));
                 copies.last_us = now;
                 copies.answered = true;
-                self.answered.push_back((now, key));
+                self.answered.note(now, key);
             }
             return;
         }
@@ -1307,18 +1307,13 @@ impl Loader {
         copies.last = index;
         copies.last_us = now;
         if copies.answered {
-            self.answered.push_back((now, key));
+            self.answered.note(now, key);
         }
     }
 
     /// Forgets the requests answered before the retention, unless a copy came since.
     fn forget_answered(&mut self, now: i64) {
-        let horizon = now.saturating_sub(ANSWERED_RETENTION_US);
-        while let Some(&(at, key)) = self.answered.front() {
-            if at >= horizon {
-                break;
-            }
-            self.answered.pop_front();
+        for (at, key) in self.answered.expire(now) {
             if self.requests.get(&key).is_some_and(|c| c.last_us == at) {
                 self.requests.remove(&key);
             }
