@@ -241,20 +241,56 @@ fn payload(
 ) -> u64 {
     let mut line = Line::new(depth, out);
     payload_title(p, line.out);
-    let mut malformed = 0;
     match &p.body {
         PayloadBody::Sa(sa) => {
             line.end();
             sa_lines(sa, depth, out);
-            return 0;
+            0
         }
+        PayloadBody::Ts(ts) => {
+            line.end();
+            ts_lines(ts, depth, out);
+            0
+        }
+        PayloadBody::Sk(sk) => {
+            line.named(
+                "next_payload",
+                sk.next_payload,
+                registry::payload_name(sk.next_payload),
+            );
+            line.num("length", sk.data.len() as u64);
+            decryption(line, d, depth)
+        }
+        PayloadBody::Skf(f) => {
+            line.num("fragment_number", f.fragment_number);
+            line.num("total_fragments", f.total_fragments);
+            line.named(
+                "next_payload",
+                f.next_payload,
+                registry::payload_name(f.next_payload),
+            );
+            line.num("length", f.data.len() as u64);
+            decryption(line, d, depth)
+        }
+        body => {
+            let malformed = one_line_fields(&mut line, body);
+            line.end();
+            malformed
+        }
+    }
+}
+
+/// The fields of a payload shown on its line alone; returns how many notifies carry
+/// malformed data (0 or 1).
+fn one_line_fields(line: &mut Line, body: &PayloadBody) -> u64 {
+    match body {
         PayloadBody::Ke(ke) => {
             line.named(
                 "group",
                 ke.dh_group,
                 registry::transform_id_name(4, ke.dh_group),
             );
-            data_fields(&mut line, &ke.data);
+            data_fields(line, &ke.data);
         }
         PayloadBody::Id(id) => {
             line.named("id_type", id.id_type, registry::id_type_name(id.id_type));
@@ -270,19 +306,19 @@ fn payload(
                 c.encoding,
                 registry::cert_encoding_name(c.encoding),
             );
-            data_fields(&mut line, &c.data);
+            data_fields(line, &c.data);
         }
         PayloadBody::Auth(a) => {
             line.named("method", a.method, registry::auth_method_name(a.method));
             line.hex("data", &a.data);
         }
         PayloadBody::Nonce(d) | PayloadBody::VendorId(d) | PayloadBody::Unknown(d) => {
-            data_fields(&mut line, d)
+            data_fields(line, d)
         }
         PayloadBody::Notify(n) => {
             line.protocol(n.protocol_id);
             line.hex("spi", &n.spi);
-            malformed += notify_fields(&mut line, &n.data);
+            return notify_fields(line, &n.data);
         }
         PayloadBody::Delete(del) => {
             line.protocol(del.protocol_id);
@@ -290,37 +326,6 @@ fn payload(
             line.num("num_spis", del.num_spis);
             let spis: Vec<&[u8]> = del.spis().collect();
             line.list("spis", &spis, |out, spi| push_hex_or_quotes(out, spi));
-        }
-        PayloadBody::Ts(ts) => {
-            line.end();
-            if ts.selectors.is_empty() {
-                return 0;
-            }
-            below("selectors", depth + 1, out);
-            for sel in &ts.selectors {
-                selector(sel, depth + 2, out);
-            }
-            return 0;
-        }
-        PayloadBody::Sk(sk) => {
-            line.named(
-                "next_payload",
-                sk.next_payload,
-                registry::payload_name(sk.next_payload),
-            );
-            line.num("length", sk.data.len() as u64);
-            return malformed + decryption(line, d, depth);
-        }
-        PayloadBody::Skf(f) => {
-            line.num("fragment_number", f.fragment_number);
-            line.num("total_fragments", f.total_fragments);
-            line.named(
-                "next_payload",
-                f.next_payload,
-                registry::payload_name(f.next_payload),
-            );
-            line.num("length", f.data.len() as u64);
-            return malformed + decryption(line, d, depth);
         }
         PayloadBody::Cp(cp) => {
             line.named(
@@ -330,17 +335,31 @@ fn payload(
             );
             line.list("attributes", &cp.attributes, cfg_attribute);
         }
-        PayloadBody::Eap(e) => {
-            line.named("code", e.code, registry::eap_code_name(e.code));
-            line.num("identifier", e.identifier);
-            if let Some(t) = e.eap_type {
-                line.named("eap_type", t, dissect::eap_type_name(t));
-            }
-            line.hex("data", &e.data);
-        }
+        PayloadBody::Eap(e) => eap_fields(line, e),
+        // Written by `payload`, with the lines they have below.
+        PayloadBody::Sa(_) | PayloadBody::Ts(_) | PayloadBody::Sk(_) | PayloadBody::Skf(_) => {}
     }
-    line.end();
-    malformed
+    0
+}
+
+fn eap_fields(line: &mut Line, e: &crate::wire::Eap) {
+    line.named("code", e.code, registry::eap_code_name(e.code));
+    line.num("identifier", e.identifier);
+    if let Some(t) = e.eap_type {
+        line.named("eap_type", t, dissect::eap_type_name(t));
+    }
+    line.hex("data", &e.data);
+}
+
+/// The `selectors:` lines below a TS payload's line (none when it has no selectors).
+fn ts_lines(ts: &crate::wire::Ts, depth: usize, out: &mut Vec<u8>) {
+    if ts.selectors.is_empty() {
+        return;
+    }
+    below("selectors", depth + 1, out);
+    for sel in &ts.selectors {
+        selector(sel, depth + 2, out);
+    }
 }
 
 /// `N(NAT_DETECTION_SOURCE_IP) critical`: the payload's name, its notify type, criticality.
