@@ -805,91 +805,125 @@ impl Analyzer {
         let map = self.tracks.entry(key).or_default();
         let restart = matches!(map.get(&ctx.mid), Some(t) if t.response.is_some() && ctx.exchange == IKE_SA_INIT);
         let existing = if restart { None } else { map.get_mut(&ctx.mid) };
-        let mut content = m.readable;
-        match existing {
+        let content = match existing {
             // Another fragment of the copy being sent (RFC 7383): not a retransmission.
             Some(t)
                 if m.fragment.is_some_and(|n| !t.req_frags.contains(&n))
                     && t.response.is_none() =>
             {
-                if let Some(n) = m.fragment {
-                    if t.req_frags.len() < MAX_ATTEMPTS {
-                        t.req_frags.push(n);
-                    }
-                }
-                t.last_us = ctx.time_us;
-                content &= !t.req_content;
-                t.req_content |= content;
+                Self::another_request_fragment(t, ctx, m)
             }
             Some(t) => {
-                Self::touched(&mut self.answered, t, key, ctx);
-                t.attempt_count = t.attempt_count.saturating_add(1);
-                t.req_frags.clear();
-                t.req_frags.extend(m.fragment);
-                let same_path = t.attempts.last().is_some_and(|a| a.path == ctx.path);
-                let first_frame = t.attempts.first().map_or(ctx.frame, |a| a.frame);
-                let ev = EventKind::Retransmission {
-                    exchange: Exchange(t.exchange),
-                    message_id: ctx.mid,
-                    requester: t.requester,
-                    first_frame,
-                    attempt: t.attempt_count,
-                    same_path,
-                    after_response: t.response.is_some(),
-                    path: ctx.path,
-                };
-                if t.attempts.len() < MAX_ATTEMPTS {
-                    t.attempts.push(attempt);
-                }
+                let ev = Self::retransmission(&mut self.answered, t, key, ctx, m.fragment, attempt);
                 let recheck_nat = m.readable && !t.nat_checked.contains(&ctx.path);
                 if recheck_nat && t.nat_checked.len() < MAX_ATTEMPTS {
                     push_short(&mut t.nat_checked, ctx.path);
                 }
                 // The content of a copy is the first copy's, unless that was not readable.
-                content &= !t.req_content;
-                t.req_content |= content;
+                let content = Self::first_readable_request(t, m.readable);
                 self.sas[ctx.sa].retransmissions += 1;
                 self.push(ctx, ev);
                 if recheck_nat && !content {
                     self.check_nat(ctx, m.visible);
                 }
+                content
             }
             None => {
-                map.insert(
-                    ctx.mid,
-                    Box::new(Track {
-                        exchange: ctx.exchange,
-                        requester: ctx.sender,
-                        attempts: vec![attempt],
-                        attempt_count: 1,
-                        response: None,
-                        req_frags: m.fragment.into_iter().collect(),
-                        resp_frags: Vec::new(),
-                        req_content: content,
-                        resp_content: false,
-                        cookie2: None,
-                        no_nats_mismatch: false,
-                        rekey_spi: None,
-                        nat_checked: Vec::new(),
-                        probe_reported: false,
-                        last_us: ctx.time_us,
-                    }),
-                );
+                map.insert(ctx.mid, Self::request_track(ctx, attempt, m));
                 self.prune(key, ctx.mid);
+                m.readable
+            }
+        };
+        if content {
+            self.analyse_request_content(ctx, key, m.visible);
+        }
+    }
+
+    /// Notes another fragment of the request copy being sent; returns whether the payloads
+    /// are to be analysed (see [`Self::first_readable_request`]).
+    fn another_request_fragment(t: &mut Track, ctx: &Ctx, m: &Seen<'_, '_>) -> bool {
+        if let Some(n) = m.fragment {
+            if t.req_frags.len() < MAX_ATTEMPTS {
+                t.req_frags.push(n);
             }
         }
-        if !content {
-            return;
+        t.last_us = ctx.time_us;
+        Self::first_readable_request(t, m.readable)
+    }
+
+    /// Counts another copy of `t`'s request (`attempt`, carrying SKF `fragment`, if any);
+    /// returns its Retransmission event.
+    fn retransmission(
+        answered: &mut VecDeque<(i64, DirKey, u32)>,
+        t: &mut Track,
+        key: DirKey,
+        ctx: &Ctx,
+        fragment: Option<u16>,
+        attempt: Attempt,
+    ) -> EventKind {
+        Self::touched(answered, t, key, ctx);
+        t.attempt_count = t.attempt_count.saturating_add(1);
+        t.req_frags.clear();
+        t.req_frags.extend(fragment);
+        let same_path = t.attempts.last().is_some_and(|a| a.path == ctx.path);
+        let first_frame = t.attempts.first().map_or(ctx.frame, |a| a.frame);
+        let ev = EventKind::Retransmission {
+            exchange: Exchange(t.exchange),
+            message_id: ctx.mid,
+            requester: t.requester,
+            first_frame,
+            attempt: t.attempt_count,
+            same_path,
+            after_response: t.response.is_some(),
+            path: ctx.path,
+        };
+        if t.attempts.len() < MAX_ATTEMPTS {
+            t.attempts.push(attempt);
         }
-        let cookie2 = notifies(m.visible)
+        ev
+    }
+
+    /// Whether a copy of `t`'s request (`readable` or not) is its first readable one, whose
+    /// payloads are analysed; `t` remembers that one was seen.
+    fn first_readable_request(t: &mut Track, readable: bool) -> bool {
+        let first = readable && !t.req_content;
+        t.req_content |= first;
+        first
+    }
+
+    /// The track of a request's first copy (`attempt`).
+    fn request_track(ctx: &Ctx, attempt: Attempt, m: &Seen<'_, '_>) -> Box<Track> {
+        Box::new(Track {
+            exchange: ctx.exchange,
+            requester: ctx.sender,
+            attempts: vec![attempt],
+            attempt_count: 1,
+            response: None,
+            req_frags: m.fragment.into_iter().collect(),
+            resp_frags: Vec::new(),
+            req_content: m.readable,
+            resp_content: false,
+            cookie2: None,
+            no_nats_mismatch: false,
+            rekey_spi: None,
+            nat_checked: Vec::new(),
+            probe_reported: false,
+            last_us: ctx.time_us,
+        })
+    }
+
+    /// Checks the payloads of a request's first readable copy, and keeps in its track what
+    /// the response is checked against.
+    fn analyse_request_content(&mut self, ctx: &Ctx, key: DirKey, visible: &[&Payload<'_>]) {
+        let cookie2 = notifies(visible)
             .find(|n| n.notify_type == nt::COOKIE2)
             .and_then(cookie2_bytes);
         let rekey_spi = if ctx.exchange == CREATE_CHILD_SA {
-            ike_rekey_spi(m.visible)
+            ike_rekey_spi(visible)
         } else {
             None
         };
-        let mismatch = self.check_content(ctx, m.visible);
+        let mismatch = self.check_content(ctx, visible);
         if let Some(t) = self.tracks.get_mut(&key).and_then(|x| x.get_mut(&ctx.mid)) {
             if !t.nat_checked.contains(&ctx.path) {
                 push_short(&mut t.nat_checked, ctx.path);
