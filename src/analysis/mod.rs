@@ -854,7 +854,7 @@ impl Analyzer {
     /// Counts another copy of `t`'s request (`attempt`, carrying SKF `fragment`, if any);
     /// returns its Retransmission event.
     fn retransmission(
-        answered: &mut VecDeque<(i64, DirKey, u32)>,
+        answered: &mut RetentionQueue<(DirKey, u32)>,
         t: &mut Track,
         key: DirKey,
         ctx: &Ctx,
