@@ -356,30 +356,20 @@ impl Engine {
         opened: Opened,
         request: &[u8],
     ) {
-        let mid = opened.header.message_id;
-        let answer = |e: &mut Engine, payloads: &[Payload<'_>]| {
-            e.respond_protected(id, path, wire::CREATE_CHILD_SA, mid, payloads, request);
+        let from = RequestFrom {
+            id,
+            path,
+            exchange: wire::CREATE_CHILD_SA,
+            mid: opened.header.message_id,
+            request,
         };
+        let answer = |e: &mut Engine, payloads: &[Payload<'_>]| e.answer(from, payloads);
         let Some(sa) = self.sas.get(&id) else {
             return;
         };
-        match sa.state {
-            IkeState::Established => {}
-            IkeState::Rekeyed | IkeState::Deleting => {
-                answer(self, &[notify(nt::TEMPORARY_FAILURE)]);
-                return;
-            }
-            _ => {
-                answer(self, &[notify(nt::INVALID_SYNTAX)]);
-                if self
-                    .sas
-                    .get(&id)
-                    .is_some_and(|s| s.state == IkeState::HalfOpen)
-                {
-                    self.destroy_sa(id, "CREATE_CHILD_SA before IKE_AUTH (INVALID_SYNTAX)");
-                }
-                return;
-            }
+        if sa.state != IkeState::Established {
+            self.refuse_child_request(from, sa.state);
+            return;
         }
         let p = parts(&opened.payloads);
         let (Some(sa_p), Some(nonce)) = (p.sa, p.nonce.filter(|n| nonce_ok(n))) else {
@@ -397,41 +387,8 @@ impl Engine {
                 return;
             }
         };
-        let (Some(tsi), Some(tsr)) = (p.tsi, p.tsr) else {
-            answer(self, &[notify(nt::INVALID_SYNTAX)]);
+        let Some(c) = self.choose_responder_child(from, sa_p, &p) else {
             return;
-        };
-        let Some(conn) = self.config.connections.get(sa.conn).cloned() else {
-            return;
-        };
-        // Our side's and the peer's addresses for "dynamic" selectors; the virtual IP
-        // belongs to whoever set the IKE SA up (IKE_AUTH's initiator asked for it), not to
-        // whoever last rekeyed it.
-        let (ours, theirs): (IpAddr, IpAddr) = if sa.original_initiator {
-            (sa.vip.unwrap_or(path.local.ip()), path.remote.ip())
-        } else {
-            (path.local.ip(), sa.vip.unwrap_or(path.remote.ip()))
-        };
-        let ke_group = p.ke.and_then(|k| DhGroup::from_iana(k.dh_group));
-        let c = match child_create::respond(
-            &conn,
-            sa_p,
-            tsi,
-            tsr,
-            ours,
-            theirs,
-            None,
-            Some(ke_group),
-        ) {
-            Ok(c) => c,
-            Err(n) => {
-                answer(self, &[notify(n)]);
-                self.error(
-                    Some(id),
-                    format!("CHILD_SA request refused: {}", notify_name(n)),
-                );
-                return;
-            }
         };
         let (kx, shared) = match self.child_pfs(&c.chosen, p.ke) {
             Ok(x) => x,
@@ -443,14 +400,66 @@ impl Engine {
                 return;
             }
         };
-        let from = RequestFrom {
-            id,
-            path,
-            exchange: wire::CREATE_CHILD_SA,
-            mid,
-            request,
-        };
         self.answer_child_request(from, &c, (kx, shared), nonce, rekey);
+    }
+
+    /// Answers a CREATE_CHILD_SA request the IKE SA cannot take in `state` (not
+    /// established): TEMPORARY_FAILURE while it is going away, else INVALID_SYNTAX, and a
+    /// half-open IKE SA is destroyed.
+    fn refuse_child_request(&mut self, from: RequestFrom<'_>, state: IkeState) {
+        match state {
+            IkeState::Rekeyed | IkeState::Deleting => {
+                self.answer(from, &[notify(nt::TEMPORARY_FAILURE)]);
+            }
+            _ => {
+                self.answer(from, &[notify(nt::INVALID_SYNTAX)]);
+                if self
+                    .sas
+                    .get(&from.id)
+                    .is_some_and(|s| s.state == IkeState::HalfOpen)
+                {
+                    self.destroy_sa(from.id, "CREATE_CHILD_SA before IKE_AUTH (INVALID_SYNTAX)");
+                }
+            }
+        }
+    }
+
+    /// Responder: the CHILD SA for a request's SA payload `sa_p` and its selectors. `None`:
+    /// the request is refused (answered, and reported unless it lacks TSi or TSr), or the
+    /// SA or its connection is gone.
+    fn choose_responder_child(
+        &mut self,
+        from: RequestFrom<'_>,
+        sa_p: &wire::Sa<'_>,
+        p: &Parts<'_, '_>,
+    ) -> Option<ResponderChild> {
+        let (Some(tsi), Some(tsr)) = (p.tsi, p.tsr) else {
+            self.answer(from, &[notify(nt::INVALID_SYNTAX)]);
+            return None;
+        };
+        let sa = self.sas.get(&from.id)?;
+        let conn = self.config.connections.get(sa.conn).cloned()?;
+        // Our side's and the peer's addresses for "dynamic" selectors; the virtual IP
+        // belongs to whoever set the IKE SA up (IKE_AUTH's initiator asked for it), not to
+        // whoever last rekeyed it.
+        let path = from.path;
+        let (ours, theirs): (IpAddr, IpAddr) = if sa.original_initiator {
+            (sa.vip.unwrap_or(path.local.ip()), path.remote.ip())
+        } else {
+            (path.local.ip(), sa.vip.unwrap_or(path.remote.ip()))
+        };
+        let ke_group = p.ke.and_then(|k| DhGroup::from_iana(k.dh_group));
+        match child_create::respond(&conn, sa_p, tsi, tsr, ours, theirs, None, Some(ke_group)) {
+            Ok(c) => Some(c),
+            Err(n) => {
+                self.answer(from, &[notify(n)]);
+                self.error(
+                    Some(from.id),
+                    format!("CHILD_SA request refused: {}", notify_name(n)),
+                );
+                None
+            }
+        }
     }
 
     /// Responder: the new CHILD SA's keys, answered with `SA Nr [KE] TSi TSr`, then
