@@ -453,20 +453,8 @@ impl Engine {
             mid: opened.header.message_id,
             request,
         };
-        let Some(sa) = self.sas.get(&id) else {
+        if !self.half_open_takes_auth_request(from) {
             return;
-        };
-        if sa.state != IkeState::HalfOpen {
-            // IKE_AUTH on an established SA: not allowed.
-            self.answer_auth_request(from, nt::INVALID_SYNTAX);
-            return;
-        }
-        // The request is authenticated by the SK keys: adopt its path (NAT mapping,
-        // floated ports).
-        if let Some(sa) = self.sas.get_mut(&id) {
-            sa.path = path;
-            sa.local_addrs = vec![path.local.ip()];
-            sa.remote_addrs = vec![path.remote.ip()];
         }
         let p = &opened.payloads;
         let req = AuthPayloads::find(p, false);
@@ -475,28 +463,7 @@ impl Engine {
             self.destroy_sa(id, "IKE_AUTH request without IDi or AUTH (INVALID_SYNTAX)");
             return;
         };
-        let Some(peer_id) = Identity::from_payload(idi) else {
-            self.refuse_auth(from, "unsupported IDi type".into());
-            return;
-        };
-        // A NAT where the initiator allows none: no IKE SA (RFC 4555 §3.9; the request is
-        // integrity-protected, so the notify is the initiator's)
-        if self.no_nats_mismatch(id, path, p) {
-            self.answer_auth_request(from, nt::UNEXPECTED_NAT_DETECTED);
-            self.destroy_sa(
-                id,
-                "NO_NATS_ALLOWED but a NAT is in the path (UNEXPECTED_NAT_DETECTED)",
-            );
-            return;
-        }
-        let Some(sa) = self.sas.get(&id) else {
-            return;
-        };
-        let Some(conn_idx) = self.responder_conn(sa.conn, path, &peer_id) else {
-            self.refuse_auth(
-                from,
-                format!("no connection accepts peer identity '{peer_id}'"),
-            );
+        let Some((peer_id, conn_idx)) = self.accepted_initiator(from, idi, p) else {
             return;
         };
         let Some(conn) = self.config.connections.get(conn_idx).cloned() else {
@@ -517,16 +484,7 @@ impl Engine {
         };
         out.extend(created.payloads);
         let (vip, child_sa, child_error) = (created.vip, created.child, created.error);
-        if let Some(n) = child_error {
-            out.push(notify(n));
-        }
-        if let Some(sa) = self.sas.get_mut(&id) {
-            sa.conn = conn_idx;
-        }
-        if peer_mobike {
-            out.extend(self.build_auth_mobike(id, false));
-        }
-        self.answer(from, &out);
+        self.send_auth_response(from, conn_idx, out, child_error, peer_mobike);
         let authenticated = Authenticated {
             peer_id,
             mobike: peer_mobike && conn.mobike,
@@ -540,6 +498,87 @@ impl Engine {
                 format!("CHILD_SA not created: {}", notify_name(n)),
             );
         }
+    }
+
+    /// Responder: whether the IKE SA takes an IKE_AUTH request: only a half-open one does
+    /// (anything else answers INVALID_SYNTAX), and it adopts the request's path.
+    fn half_open_takes_auth_request(&mut self, from: RequestFrom<'_>) -> bool {
+        let Some(sa) = self.sas.get(&from.id) else {
+            return false;
+        };
+        if sa.state != IkeState::HalfOpen {
+            // IKE_AUTH on an established SA: not allowed.
+            self.answer_auth_request(from, nt::INVALID_SYNTAX);
+            return false;
+        }
+        // The request is authenticated by the SK keys: adopt its path (NAT mapping,
+        // floated ports).
+        if let Some(sa) = self.sas.get_mut(&from.id) {
+            let path = from.path;
+            sa.path = path;
+            sa.local_addrs = vec![path.local.ip()];
+            sa.remote_addrs = vec![path.remote.ip()];
+        }
+        true
+    }
+
+    /// Responder: the initiator's identity (its IDi) and the connection that accepts it.
+    /// `None` when the request is refused (answered, and the SA destroyed) or the SA is
+    /// gone.
+    fn accepted_initiator(
+        &mut self,
+        from: RequestFrom<'_>,
+        idi: &Id<'_>,
+        p: &[Payload<'_>],
+    ) -> Option<(Identity, usize)> {
+        let (id, path) = (from.id, from.path);
+        let Some(peer_id) = Identity::from_payload(idi) else {
+            self.refuse_auth(from, "unsupported IDi type".into());
+            return None;
+        };
+        // A NAT where the initiator allows none: no IKE SA (RFC 4555 §3.9; the request is
+        // integrity-protected, so the notify is the initiator's)
+        if self.no_nats_mismatch(id, path, p) {
+            self.answer_auth_request(from, nt::UNEXPECTED_NAT_DETECTED);
+            self.destroy_sa(
+                id,
+                "NO_NATS_ALLOWED but a NAT is in the path (UNEXPECTED_NAT_DETECTED)",
+            );
+            return None;
+        }
+        let sa = self.sas.get(&id)?;
+        let Some(conn_idx) = self.responder_conn(sa.conn, path, &peer_id) else {
+            self.refuse_auth(
+                from,
+                format!("no connection accepts peer identity '{peer_id}'"),
+            );
+            return None;
+        };
+        Some((peer_id, conn_idx))
+    }
+
+    /// Responder: answers the IKE_AUTH request with `out` (our AUTH and the CHILD SA's
+    /// payloads), the notify saying why the CHILD SA was not created, and our MOBIKE
+    /// payloads if the peer supports MOBIKE. The SA takes connection `conn_idx` first:
+    /// the MOBIKE payloads are that connection's.
+    fn send_auth_response(
+        &mut self,
+        from: RequestFrom<'_>,
+        conn_idx: usize,
+        mut out: Vec<Payload<'static>>,
+        child_error: Option<u16>,
+        peer_mobike: bool,
+    ) {
+        if let Some(n) = child_error {
+            out.push(notify(n));
+        }
+        if let Some(sa) = self.sas.get_mut(&from.id) {
+            sa.conn = conn_idx;
+        }
+        if peer_mobike {
+            out.extend(self.build_auth_mobike(from.id, false));
+        }
+        self.answer(from, &out);
     }
 
     /// Answer an IKE_AUTH request with one notify.
