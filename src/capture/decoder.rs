@@ -108,9 +108,34 @@ pub(crate) fn emit_ike(
     bytes: &[u8],
     full_len: usize,
 ) {
-    let truncated = bytes.len() < full_len;
+    if !is_ikev2_header(out, ctx, meta, bytes, full_len) {
+        return;
+    }
+    let Some(data) = within_declared_length(out, ctx, bytes, full_len) else {
+        return;
+    };
+    out.push_back(CaptureEvent::Ike(IkePacket {
+        frame: ctx.frame,
+        time_us: ctx.time_us,
+        src: meta.src,
+        sport: meta.sport,
+        dst: meta.dst,
+        dport: meta.dport,
+        transport,
+        data: data.to_vec(),
+    }));
+}
+
+/// Whether `bytes` start with a whole IKEv2 header; says why not otherwise.
+fn is_ikev2_header(
+    out: &mut VecDeque<CaptureEvent>,
+    ctx: &Ctx,
+    meta: &Meta,
+    bytes: &[u8],
+    full_len: usize,
+) -> bool {
     if bytes.len() < IKE_HEADER_LEN {
-        if truncated && full_len >= IKE_HEADER_LEN {
+        if bytes.len() < full_len && full_len >= IKE_HEADER_LEN {
             incomplete(out, ctx, "IKE message", full_len, bytes.len());
         } else {
             diag(
@@ -123,88 +148,80 @@ pub(crate) fn emit_ike(
                 ),
             );
         }
-        return;
+        return false;
     }
     let version = bytes[17];
-    match version >> 4 {
-        2 => {}
-        1 => {
-            diag(
-                out,
-                ctx.frame,
-                Severity::Info,
-                format!(
-                    "IKEv1 message (version {}.{}); not decoded",
-                    version >> 4,
-                    version & 0xf
-                ),
-            );
-            return;
-        }
-        _ => {
-            diag(
-                out,
-                ctx.frame,
-                Severity::Malformed,
-                format!(
-                    "not IKE: version byte 0x{version:02x} in a {}-byte payload to port {}",
-                    full_len, meta.dport
-                ),
-            );
-            return;
-        }
-    }
+    let (severity, text) = match version >> 4 {
+        2 => return true,
+        1 => (
+            Severity::Info,
+            format!(
+                "IKEv1 message (version {}.{}); not decoded",
+                version >> 4,
+                version & 0xf
+            ),
+        ),
+        _ => (
+            Severity::Malformed,
+            format!(
+                "not IKE: version byte 0x{version:02x} in a {}-byte payload to port {}",
+                full_len, meta.dport
+            ),
+        ),
+    };
+    diag(out, ctx.frame, severity, text);
+    false
+}
+
+/// The message as its header's length declares it, reporting a length that disagrees with
+/// what was carried; `None` when a cut message's header length is unusable.
+fn within_declared_length<'b>(
+    out: &mut VecDeque<CaptureEvent>,
+    ctx: &Ctx,
+    bytes: &'b [u8],
+    full_len: usize,
+) -> Option<&'b [u8]> {
     let declared = be32(bytes, 24).unwrap_or(0) as usize;
-    let mut data = bytes;
-    if truncated {
+    if bytes.len() < full_len {
         if declared < IKE_HEADER_LEN {
             incomplete(out, ctx, "IKE message", full_len, bytes.len());
-            return;
+            return None;
         }
         if declared > bytes.len() {
             // Still delivered: the header of a cut message says which exchange it was.
             incomplete(out, ctx, "IKE message", declared.max(full_len), bytes.len());
         }
-        data = &bytes[..declared.min(bytes.len())];
-    } else if declared > bytes.len() {
-        diag(
-            out,
-            ctx.frame,
+        return Some(&bytes[..declared.min(bytes.len())]);
+    }
+    let problem = if declared > bytes.len() {
+        Some((
             Severity::Malformed,
             format!(
                 "IKE header length {declared} exceeds the {} bytes carried",
                 bytes.len()
             ),
-        );
+        ))
     } else if declared < IKE_HEADER_LEN {
-        diag(
-            out,
-            ctx.frame,
+        Some((
             Severity::Malformed,
             format!("IKE header length {declared} is smaller than the IKE header"),
-        );
+        ))
     } else if declared < bytes.len() {
-        diag(
-            out,
-            ctx.frame,
+        Some((
             Severity::Warning,
             format!(
                 "{} bytes follow the IKE message (header length {declared}, {} bytes carried)",
                 bytes.len() - declared,
                 bytes.len()
             ),
-        );
+        ))
+    } else {
+        None
+    };
+    if let Some((severity, text)) = problem {
+        diag(out, ctx.frame, severity, text);
     }
-    out.push_back(CaptureEvent::Ike(IkePacket {
-        frame: ctx.frame,
-        time_us: ctx.time_us,
-        src: meta.src,
-        sport: meta.sport,
-        dst: meta.dst,
-        dport: meta.dport,
-        transport,
-        data: data.to_vec(),
-    }));
+    Some(bytes)
 }
 
 /// Queue an ESP event for `b` (starting at the SPI, as captured); `len` is the declared ESP
@@ -645,7 +662,26 @@ impl Decoder {
             return incomplete(&mut self.out, ctx, "UDP header", 8, data.len());
         }
         let ulen = usize::from(u16::from_be_bytes([l[0], l[1]]));
-        let end = if ulen < 8 {
+        let end = self.udp_end(ctx, ulen, declared);
+        let full = end.saturating_sub(8);
+        let payload = data.get(8..end.min(data.len())).unwrap_or(&[]);
+        let meta = Meta {
+            src,
+            sport,
+            dst,
+            dport,
+        };
+        if encap {
+            self.udp_encapsulated(ctx, &meta, payload, full);
+        } else {
+            emit_ike(&mut self.out, ctx, &meta, Transport::Udp, payload, full);
+        }
+    }
+
+    /// Where the UDP datagram ends: its length field, or the IP payload's length when the
+    /// field is impossible (reported).
+    fn udp_end(&mut self, ctx: &Ctx, ulen: usize, declared: usize) -> usize {
+        if ulen < 8 {
             diag(
                 &mut self.out,
                 ctx.frame,
@@ -674,18 +710,13 @@ impl Decoder {
                 );
             }
             ulen
-        };
-        let full = end.saturating_sub(8);
-        let payload = data.get(8..end.min(data.len())).unwrap_or(&[]);
-        let meta = Meta {
-            src,
-            sport,
-            dst,
-            dport,
-        };
-        if !encap {
-            return emit_ike(&mut self.out, ctx, &meta, Transport::Udp, payload, full);
         }
+    }
+
+    /// A datagram on a NAT-T port (RFC 3948): keepalive, IKE after the non-ESP marker, or
+    /// ESP. `full` is its declared payload length, `payload` what was captured of it.
+    fn udp_encapsulated(&mut self, ctx: &Ctx, meta: &Meta, payload: &[u8], full: usize) {
+        let (src, sport, dst, dport) = (meta.src, meta.sport, meta.dst, meta.dport);
         if full == 1 && payload == [0xff] {
             self.out.push_back(CaptureEvent::Keepalive {
                 frame: ctx.frame,
@@ -699,7 +730,7 @@ impl Decoder {
             emit_ike(
                 &mut self.out,
                 ctx,
-                &meta,
+                meta,
                 Transport::UdpEncap,
                 &payload[4..],
                 full - 4,
