@@ -597,21 +597,7 @@ impl Engine {
                 sa.init_request = b.clone();
             }
         }
-        if let Some(n) = find_notify(&msg.payloads, nt::COOKIE) {
-            self.init_cookie_demand(id, n);
-            return;
-        }
-        if let Some(n) = find_notify(&msg.payloads, nt::INVALID_KE_PAYLOAD) {
-            self.init_invalid_ke(id, n);
-            return;
-        }
-        if let Some(n) = first_error(&msg.payloads) {
-            let name = notify_name(n.notify_type);
-            if let Some(sa) = self.sas.get_mut(&id) {
-                sa.outstanding = None;
-            }
-            self.error(Some(id), format!("IKE_SA_INIT failed: peer sent {name}"));
-            self.destroy_sa(id, &format!("peer sent {name}"));
+        if self.init_refused(id, msg) {
             return;
         }
         // Regular response
@@ -631,6 +617,45 @@ impl Engine {
             }
             Some(Ok(x)) => x,
         };
+        self.adopt_init_response(id, path, msg, bytes, nonce, chosen, &shared);
+    }
+
+    /// Initiator: an IKE_SA_INIT response that asks for a COOKIE or another KE group, or
+    /// refuses with an error notify; false when it does none of these.
+    fn init_refused(&mut self, id: SaId, msg: &Message<'_>) -> bool {
+        if let Some(n) = find_notify(&msg.payloads, nt::COOKIE) {
+            self.init_cookie_demand(id, n);
+            return true;
+        }
+        if let Some(n) = find_notify(&msg.payloads, nt::INVALID_KE_PAYLOAD) {
+            self.init_invalid_ke(id, n);
+            return true;
+        }
+        let Some(n) = first_error(&msg.payloads) else {
+            return false;
+        };
+        let name = notify_name(n.notify_type);
+        if let Some(sa) = self.sas.get_mut(&id) {
+            sa.outstanding = None;
+        }
+        self.error(Some(id), format!("IKE_SA_INIT failed: peer sent {name}"));
+        self.destroy_sa(id, &format!("peer sent {name}"));
+        true
+    }
+
+    /// Initiator: takes the accepted IKE_SA_INIT response's SPI, nonce, NAT verdicts and
+    /// keys, floats to the NAT-T port when due, and sends IKE_AUTH.
+    #[allow(clippy::too_many_arguments)] // the response's parts, each checked by the caller
+    fn adopt_init_response(
+        &mut self,
+        id: SaId,
+        path: Path,
+        msg: &Message<'_>,
+        bytes: &[u8],
+        nonce: &[u8],
+        chosen: Chosen,
+        shared: &[u8],
+    ) {
         let Some(sa) = self.sas.get(&id) else {
             return;
         };
@@ -655,7 +680,7 @@ impl Engine {
             sa.nat_local = nl;
             sa.nat_remote = nr;
         }
-        if let Err(e) = derive_keys(sa, &chosen, &shared) {
+        if let Err(e) = derive_keys(sa, &chosen, shared) {
             self.init_response_failed(id, &e);
             return;
         }
