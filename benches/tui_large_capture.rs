@@ -131,9 +131,11 @@ fn load_and_report(options: &LoadOptions) -> CaptureIndex {
     );
     let bytes: usize = index.messages.iter().map(|m| index.raw(m).len()).sum();
     eprintln!(
-        "{} MB of message bytes, {} timeline events, {} SAs, {} bytes per entry",
+        "{} MB of message bytes, {} timeline events ({:.1} MB of texts, compressed), {} SAs, \
+         {} bytes per entry",
         bytes / 1_000_000,
         index.timeline.len(),
+        index.timeline_text_bytes() as f64 / 1e6,
         index.sas.len(),
         std::mem::size_of::<mobikectl::tui::capture_index::MessageEntry>()
     );

@@ -413,6 +413,19 @@ fn push_short<T>(v: &mut Vec<T>, x: T) {
     v.push(x);
 }
 
+/// Appends the path `ctx`'s message came on to the SA's address history.
+fn note_path(info: &mut SaInfo, ctx: &Ctx, reason: PathReason) {
+    push_short(
+        &mut info.paths,
+        PathChange {
+            frame: ctx.frame,
+            time_us: ctx.time_us,
+            path: ctx.path,
+            reason,
+        },
+    );
+}
+
 fn notifies<'p, 'a: 'p>(ps: &'p [&'p Payload<'a>]) -> impl Iterator<Item = &'p Notify<'a>> + 'p {
     ps.iter().filter_map(|p| p.as_notify())
 }
@@ -752,15 +765,7 @@ impl Analyzer {
     fn track_path(&mut self, ctx: &Ctx, has_update: bool) {
         let info = &mut self.sas[ctx.sa];
         if info.paths.is_empty() {
-            push_short(
-                &mut info.paths,
-                PathChange {
-                    frame: ctx.frame,
-                    time_us: ctx.time_us,
-                    path: ctx.path,
-                    reason: PathReason::Initial,
-                },
-            );
+            note_path(info, ctx, PathReason::Initial);
             push_short(&mut info.seen_paths, ctx.path);
             return;
         }
@@ -771,15 +776,7 @@ impl Analyzer {
             push_short(&mut info.seen_paths, ctx.path);
         }
         if matches!(ctx.exchange, IKE_SA_INIT | IKE_AUTH) {
-            push_short(
-                &mut info.paths,
-                PathChange {
-                    frame: ctx.frame,
-                    time_us: ctx.time_us,
-                    path: ctx.path,
-                    reason: PathReason::Setup,
-                },
-            );
+            note_path(info, ctx, PathReason::Setup);
         } else if !has_update || ctx.response {
             let current = info.current_path();
             self.push(
@@ -1381,15 +1378,7 @@ impl Analyzer {
                 let info = &mut self.sas[ctx.sa];
                 let old = info.current_path();
                 if old != Some(ctx.path) {
-                    push_short(
-                        &mut info.paths,
-                        PathChange {
-                            frame: ctx.frame,
-                            time_us: ctx.time_us,
-                            path: ctx.path,
-                            reason: PathReason::Update,
-                        },
-                    );
+                    note_path(info, ctx, PathReason::Update);
                 }
                 self.push(
                     ctx,
